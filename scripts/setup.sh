@@ -1,0 +1,55 @@
+#!/bin/sh
+# Installs everything weft, its tests and its benchmarks need, then builds.
+# Idempotent: each step checks first and does nothing when already done.
+# Needs root (apt-get) and network access to Debian's archive and npm.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+say() { echo "setup: $*"; }
+
+# 1. Debian packages: the kernel tools the agent, plugin and lab drive, and
+#    the real peers the tests and benchmarks run against.
+pkgs="iproute2 nftables iputils-ping procps util-linux kmod ca-certificates
+  containernetworking-plugins golang-go golang-github-appc-cni-dev
+  etcd-server etcd-client iperf3 dnsperf conntrack"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  [ "$(id -u)" = 0 ] || { echo "setup: missing packages:$missing; run as root" >&2; exit 1; }
+  say "installing Debian packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# 2. Node.js 24 LTS from the npm registry when the system's is older. The
+#    platform package carries the binary itself, so no install script runs.
+if ! "$root/scripts/node-path.sh" >/dev/null 2>&1; then
+  case $(uname -m) in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+  say "installing Node.js 24 (node-linux-$arch) into .tools/node"
+  mkdir -p .tools/node
+  npm install --silent --no-save --no-audit --no-fund --prefix .tools/node "node-linux-$arch@24" >/dev/null
+fi
+node=$("$root/scripts/node-path.sh")
+
+# 3. npm dependencies, when package.json or the lock file changed since.
+stamp=node_modules/.weft-installed
+if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.json ] && [ package-lock.json -nt "$stamp" ]; }; then
+  say "installing npm dependencies"
+  if [ -f package-lock.json ]; then
+    npm ci --silent --no-audit --no-fund >/dev/null
+  else
+    npm install --silent --no-audit --no-fund >/dev/null
+  fi
+  touch "$stamp"
+fi
+
+# 4. The build: the self-contained CNI plugin executable and cniclient.
+"$node" --disable-warning=ExperimentalWarning scripts/build.ts
+if [ ! -x build/cniclient ] || [ "$root/../shared/tools/cniclient/main.go" -nt build/cniclient ]; then
+  say "building cniclient (libcni)"
+  sh "$root/../shared/tools/cniclient/build.sh" "$root/build/cniclient" >/dev/null
+fi

@@ -1,0 +1,43 @@
+/**
+ * `weft` — the command-line entry. Each command lives in its own module under
+ * cli/commands and is loaded only when called, so `weft lab run` does not pay
+ * for the agent's imports. A new command is one line in COMMANDS.
+ *
+ * Failures are one line on stderr and a non-zero exit, never a stack trace
+ * (set WEFT_DEBUG=1 to see the stack).
+ */
+import { describeError } from "../lib/errors.ts";
+
+/** A command's contract: parse its own arguments, return the exit status. */
+export type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: weft COMMAND [ARGS]\n\ncommands:\n${lines.join("\n")}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`weft: unknown command "${name}" (run "weft help" for the list)\n`);
+    return 2;
+  }
+  return (await command.load())(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`weft: ${describeError(err)}\n`);
+  if (process.env.WEFT_DEBUG) process.stderr.write(`${(err as Error).stack ?? ""}\n`);
+  process.exitCode = 1;
+}

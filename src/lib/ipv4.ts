@@ -1,0 +1,89 @@
+/**
+ * IPv4 addresses and prefixes as plain numbers. weft's address plan (pods,
+ * services, underlay) is IPv4; every function here is pure.
+ */
+import { WeftError } from "./errors.ts";
+
+/** An IPv4 prefix: `base` is the network address as an unsigned 32-bit number. */
+export interface Prefix {
+  readonly base: number;
+  readonly len: number;
+}
+
+const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Parses dotted-quad IPv4 text into an unsigned 32-bit number, or returns undefined. */
+export function tryParseIp(text: string): number | undefined {
+  const m = DOTTED.exec(text);
+  if (!m) return undefined;
+  let n = 0;
+  for (let i = 1; i <= 4; i++) {
+    const octet = Number(m[i]);
+    if (octet > 255 || (m[i]!.length > 1 && m[i]!.startsWith("0"))) return undefined;
+    n = n * 256 + octet;
+  }
+  return n;
+}
+
+/** Parses dotted-quad IPv4 text; throws INVALID_IP naming `what` otherwise. */
+export function parseIp(text: string, what = "address"): number {
+  const n = tryParseIp(text);
+  if (n === undefined) throw new WeftError("INVALID_IP", `invalid IPv4 ${what} "${text}"`);
+  return n;
+}
+
+/** Formats an unsigned 32-bit number as dotted-quad text. */
+export function formatIp(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** The netmask of a prefix length as an unsigned 32-bit number. */
+export function maskOf(len: number): number {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
+/** Parses `a.b.c.d/len`. With `strict`, host bits must be zero. */
+export function parsePrefix(text: string, what = "CIDR", strict = true): Prefix {
+  const [ip, lenText, extra] = text.split("/");
+  const len = Number(lenText);
+  const base = ip === undefined ? undefined : tryParseIp(ip);
+  if (base === undefined || extra !== undefined || lenText === undefined || !/^\d{1,2}$/.test(lenText) || len > 32) {
+    throw new WeftError("INVALID_CIDR", `invalid IPv4 ${what} "${text}" (expected a.b.c.d/len)`);
+  }
+  if (strict && (base & ~maskOf(len)) >>> 0 !== 0) {
+    throw new WeftError("INVALID_CIDR", `invalid IPv4 ${what} "${text}": host bits are set (did you mean ${formatIp((base & maskOf(len)) >>> 0)}/${len}?)`);
+  }
+  return { base: (base & maskOf(len)) >>> 0, len };
+}
+
+/** Parses `a.b.c.d/len` keeping the address: returns the address and its prefix. */
+export function parseInterfaceAddress(text: string, what = "address"): { ip: number; prefix: Prefix } {
+  const prefix = parsePrefix(text, what, false);
+  return { ip: parseIp(text.split("/")[0]!, what), prefix };
+}
+
+/** Formats a prefix as `a.b.c.d/len`. */
+export function formatPrefix(p: Prefix): string {
+  return `${formatIp(p.base)}/${p.len}`;
+}
+
+/** Number of addresses in a prefix. */
+export function sizeOf(p: Prefix): number {
+  return 2 ** (32 - p.len);
+}
+
+/** The last address of a prefix (its broadcast address for len < 31). */
+export function lastOf(p: Prefix): number {
+  return (p.base + sizeOf(p) - 1) >>> 0;
+}
+
+/** True when `ip` lies inside `p`. */
+export function contains(p: Prefix, ip: number): boolean {
+  return ((ip & maskOf(p.len)) >>> 0) === p.base;
+}
+
+/** True when the two prefixes share at least one address. */
+export function overlaps(a: Prefix, b: Prefix): boolean {
+  const len = Math.min(a.len, b.len);
+  return ((a.base & maskOf(len)) >>> 0) === ((b.base & maskOf(len)) >>> 0);
+}
