@@ -29,7 +29,9 @@ function bunPath(): string {
 }
 
 if (existsSync(entry) && (!existsSync(out) || statSync(out).mtimeMs < newestMtime(join(root, "src")))) {
-  const r = spawnSync(bunPath(), ["build", "--compile", "--minify", "--bytecode", "--target=bun", entry, "--outfile", out], { stdio: ["ignore", "pipe", "inherit"] });
+  const r = spawnSync(bunPath(), // No .env or bunfig.toml autoloading: the plugin runs in the runtime's
+  // working directory and must not pick up whatever files lie there.
+  ["build", "--compile", "--minify", "--bytecode", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--target=bun", entry, "--outfile", out], { stdio: ["ignore", "pipe", "inherit"] });
   if (r.status !== 0) {
     process.stderr.write("build: bun build of the CNI plugin failed\n");
     process.exit(1);

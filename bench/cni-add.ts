@@ -1,0 +1,96 @@
+/**
+ * bench/cni-add: ADD and DEL latency of the chain [weft, portmap] against
+ * the reference [bridge + host-local, portmap], both driven through libcni
+ * (build/cniclient) in one node namespace, interleaved so both see the same
+ * machine state; then the wall time of 100 parallel ADDs for each.
+ * Target: weft's p50 ADD at or below the reference's.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ms, percentile, printTable } from "./stats.ts";
+import { Namespaces } from "../test/support/netns.ts";
+
+const root = resolve(import.meta.dirname, "..");
+const cniclient = join(root, "build/cniclient");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+const PARALLEL = 100;
+
+interface Chain {
+  label: string;
+  net: string;
+  confDir: string;
+  cacheDir: string;
+  binDir: string;
+}
+
+function makeChains(dir: string): Chain[] {
+  const weftBin = join(dir, "bin");
+  mkdirSync(weftBin, { recursive: true });
+  writeFileSync(join(dir, "subnet.env"), "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.1.1/24\nWEFT_MTU=1450\nWEFT_IPMASQ=true\n");
+  const chains: Chain[] = [];
+  const add = (label: string, net: string, first: Record<string, unknown>, binDir: string) => {
+    const confDir = join(dir, `${net}-conf`);
+    mkdirSync(confDir, { recursive: true });
+    writeFileSync(join(confDir, `10-${net}.conflist`), JSON.stringify({ cniVersion: "1.0.0", name: net, plugins: [first, { type: "portmap", capabilities: { portMappings: true } }] }));
+    chains.push({ label, net, confDir, cacheDir: join(dir, `${net}-cache`), binDir });
+  };
+  add("weft + portmap", "weft", { type: "weft", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "weft-ipam") }, join(root, "build/plugin-bin"));
+  add("bridge+host-local + portmap", "ref", { type: "bridge", bridge: "cni0", isGateway: true, hairpinMode: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.250.0.0/24" }]], dataDir: join(dir, "ref-ipam") } }, "/usr/lib/cni");
+  return chains;
+}
+
+function cni(node: string, c: Chain, verb: "add" | "del", pod: string, id: string): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((res, rej) => {
+    const p = spawn("ip", ["netns", "exec", node, cniclient, "--conf-dir", c.confDir, "--path", `${c.binDir}:/usr/lib/cni`, "--cache-dir", c.cacheDir, verb, c.net, `/run/netns/${pod}`, "eth0", id], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    p.on("exit", (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`${c.label} ${verb} ${id}: ${err.trim()}`))));
+  });
+}
+
+export async function benchCniAdd(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "weft-bench-cni-"));
+  const ns = new Namespaces("wbc");
+  try {
+    const node = ns.add("node");
+    const chains = makeChains(dir);
+    const pods = Array.from({ length: PARALLEL }, (_, i) => ns.add(`p${i}`));
+    const times = new Map(chains.map((c) => [c.label, { add: [] as number[], del: [] as number[] }]));
+    // Warm-up round, then interleaved rounds: A add, B add, A del, B del.
+    for (let r = -2; r < ROUNDS; r++) {
+      for (const [i, c] of chains.entries()) {
+        const t = await cni(node, c, "add", pods[i]!, `c${r + 2}`);
+        if (r >= 0) times.get(c.label)!.add.push(t);
+      }
+      for (const [i, c] of chains.entries()) {
+        const t = await cni(node, c, "del", pods[i]!, `c${r + 2}`);
+        if (r >= 0) times.get(c.label)!.del.push(t);
+      }
+    }
+    const parallel = new Map<string, number>();
+    for (const c of chains) {
+      const t0 = performance.now();
+      await Promise.all(pods.map((p, i) => cni(node, c, "add", p, `par${i}`)));
+      parallel.set(c.label, performance.now() - t0);
+      await Promise.all(pods.map((p, i) => cni(node, c, "del", p, `par${i}`)));
+    }
+    const [w, ref] = chains.map((c) => times.get(c.label)!);
+    process.stdout.write(`\nbench/cni-add — through libcni (cniclient), ${ROUNDS} interleaved rounds, one node namespace\n`);
+    printTable([
+      ["chain", "ADD p50", "ADD p99", "DEL p50", "DEL p99", `${PARALLEL} parallel ADDs`],
+      ...chains.map((c) => {
+        const t = times.get(c.label)!;
+        return [c.label, ms(percentile(t.add, 50)), ms(percentile(t.add, 99)), ms(percentile(t.del, 50)), ms(percentile(t.del, 99)), ms(parallel.get(c.label)!)];
+      }),
+      ["ratio weft/ref", ...[percentile(w!.add, 50) / percentile(ref!.add, 50), percentile(w!.add, 99) / percentile(ref!.add, 99), percentile(w!.del, 50) / percentile(ref!.del, 50), percentile(w!.del, 99) / percentile(ref!.del, 99), parallel.get(chains[0]!.label)! / parallel.get(chains[1]!.label)!].map((x) => x.toFixed(2))],
+    ]);
+    const ok = percentile(w!.add, 50) <= percentile(ref!.add, 50);
+    process.stdout.write(`target: weft p50 ADD <= reference p50 ADD: ${ok ? "met" : "NOT met"}\n`);
+  } finally {
+    ns.removeAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * bench/plugin-binary: the size of the self-contained plugin executable and
+ * its start-up time (CNI VERSION, the cheapest verb), against a reference Go
+ * plugin binary doing the same.
+ */
+import { spawnSync } from "node:child_process";
+import { statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ms, percentile, printTable } from "./stats.ts";
+
+const root = resolve(import.meta.dirname, "..");
+
+function startup(bin: string, runs = 60): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < runs + 5; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(bin, [], { input: '{"cniVersion":"1.0.0"}', env: { CNI_COMMAND: "VERSION" } });
+    if (r.status !== 0) throw new Error(`${bin} VERSION failed: ${r.stdout}`);
+    if (i >= 5) out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+export async function benchPluginBinary(): Promise<void> {
+  const weft = join(root, "build/weft-cni");
+  const ref = "/usr/lib/cni/bridge";
+  const w = startup(weft);
+  const r = startup(ref);
+  process.stdout.write("\nbench/plugin-binary — CNI VERSION, spawned from Node (spawn overhead included in both)\n");
+  printTable([
+    ["executable", "size", "start p50", "start p99"],
+    ["weft (bun --compile)", `${(statSync(weft).size / 1e6).toFixed(1)} MB`, ms(percentile(w, 50)), ms(percentile(w, 99))],
+    ["reference bridge (Go)", `${(statSync(ref).size / 1e6).toFixed(1)} MB`, ms(percentile(r, 50)), ms(percentile(r, 99))],
+    ["ratio weft/ref", (statSync(weft).size / statSync(ref).size).toFixed(1), (percentile(w, 50) / percentile(r, 50)).toFixed(2), (percentile(w, 99) / percentile(r, 99)).toFixed(2)],
+  ]);
+}

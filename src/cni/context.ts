@@ -1,0 +1,65 @@
+/**
+ * What every verb needs from the machine: the syscalls, a file lock for the
+ * IPAM store, and access to the node's and the pod's network namespaces.
+ */
+import { closeSync, openSync } from "node:fs";
+import { CniError, ERR_INVALID_ENV } from "./errors.ts";
+import { RouteSocket } from "../netlink/socket.ts";
+import { LOCK_EX, LOCK_UN, type Syscalls } from "../sys/syscalls.ts";
+import type { Locker } from "../ipam/store.ts";
+
+export class Machine {
+  readonly sys: Syscalls;
+  readonly #opened: Array<{ close(): void }> = [];
+
+  constructor(sys: Syscalls) {
+    this.sys = sys;
+  }
+
+  /** A flock(2)-based Locker for the IPAM store. */
+  readonly lock: Locker = (path) => {
+    const fd = openSync(path, "a", 0o600);
+    this.sys.flock(fd, LOCK_EX);
+    return () => {
+      this.sys.flock(fd, LOCK_UN);
+      closeSync(fd);
+    };
+  };
+
+  /** A rtnetlink socket in the node's namespace (the one the plugin runs in). */
+  nodeSocket(): RouteSocket {
+    return this.#track(RouteSocket.open(this.sys));
+  }
+
+  /** Opens the pod's namespace; error 4 naming the path when it does not exist. */
+  openNetns(path: string): number {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (err) {
+      throw new CniError(ERR_INVALID_ENV, `CNI_NETNS ${path} cannot be opened: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (is the pod's network namespace gone?)`);
+    }
+    this.#opened.push({ close: () => closeSync(fd) });
+    return fd;
+  }
+
+  /** A rtnetlink socket inside the namespace open at `nsFd`. */
+  podSocket(nsFd: number): RouteSocket {
+    const self = openSync("/proc/thread-self/ns/net", "r");
+    try {
+      return this.#track(RouteSocket.openIn(this.sys, nsFd, self));
+    } finally {
+      closeSync(self);
+    }
+  }
+
+  /** Closes every socket and namespace fd this machine opened. */
+  close(): void {
+    for (const o of this.#opened.splice(0)) o.close();
+  }
+
+  #track(s: RouteSocket): RouteSocket {
+    this.#opened.push(s);
+    return s;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The CNI_* environment, validated per verb the way the spec requires:
+ * a missing or malformed variable is error 4 naming the variable.
+ */
+import { CniError, ERR_INVALID_ENV } from "./errors.ts";
+
+export type Verb = "ADD" | "DEL" | "CHECK" | "STATUS" | "GC" | "VERSION";
+const VERBS: readonly string[] = ["ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION"];
+
+export interface CniEnv {
+  command: Verb;
+  containerId: string;
+  netns: string;
+  ifname: string;
+  /** CNI_ARGS as key/value pairs (K8S_POD_NAME, K8S_POD_NAMESPACE, …). */
+  args: Map<string, string>;
+  path: string;
+}
+
+/** Which verbs need which variables (CNI_ARGS is never required). */
+const REQUIRED: Record<string, readonly Verb[]> = {
+  CNI_CONTAINERID: ["ADD", "DEL", "CHECK"],
+  CNI_NETNS: ["ADD", "CHECK"],
+  CNI_IFNAME: ["ADD", "DEL", "CHECK"],
+  CNI_PATH: ["ADD", "DEL", "CHECK", "GC"],
+};
+
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** True when `name` is a valid Linux interface name. */
+export function isValidIfname(name: string): boolean {
+  return name.length > 0 && name.length <= 15 && name !== "." && name !== ".." && !/[\s/:]/.test(name);
+}
+
+export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
+  const command = env.CNI_COMMAND ?? "";
+  if (!VERBS.includes(command)) {
+    throw new CniError(ERR_INVALID_ENV, command === "" ? "CNI_COMMAND is not set" : `CNI_COMMAND "${command}" is not a CNI verb (ADD, DEL, CHECK, STATUS, GC, VERSION)`);
+  }
+  const verb = command as Verb;
+  for (const [name, verbs] of Object.entries(REQUIRED)) {
+    if (verbs.includes(verb) && !env[name]) throw new CniError(ERR_INVALID_ENV, `${name} is required for ${verb} but is not set`);
+  }
+  const containerId = env.CNI_CONTAINERID ?? "";
+  if (containerId && !CONTAINER_ID.test(containerId)) {
+    throw new CniError(ERR_INVALID_ENV, `CNI_CONTAINERID "${containerId}" is invalid: use letters, digits, "_", "." and "-", starting with a letter or digit`);
+  }
+  const ifname = env.CNI_IFNAME ?? "";
+  if (ifname && !isValidIfname(ifname)) {
+    throw new CniError(ERR_INVALID_ENV, `CNI_IFNAME "${ifname}" is not a valid interface name (1-15 characters, no "/", ":" or spaces)`);
+  }
+  const netns = env.CNI_NETNS ?? "";
+  if (netns && !netns.startsWith("/")) throw new CniError(ERR_INVALID_ENV, `CNI_NETNS "${netns}" must be an absolute path to a network namespace`);
+  return { command: verb, containerId, netns, ifname, args: parseCniArgs(env.CNI_ARGS ?? ""), path: env.CNI_PATH ?? "" };
+}
+
+function parseCniArgs(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const pair of text.split(";")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    if (eq < 1) throw new CniError(ERR_INVALID_ENV, `CNI_ARGS "${text}" is malformed: "${pair}" is not KEY=VALUE`);
+    out.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  return out;
+}
