@@ -1,0 +1,91 @@
+/**
+ * Bad input: every case answers a CNI error object with the spec's code on
+ * stdout, exits non-zero, and changes nothing (no link, no allocation).
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cniEnv, PluginFiles, runPlugin } from "../support/cni.ts";
+import { ipIn, Namespaces } from "../support/netns.ts";
+
+describe("CNI errors", () => {
+  const ns = new Namespaces("wce");
+  const files = new PluginFiles();
+  let node = "";
+  let pod = "";
+  let netns = "";
+  before(() => {
+    node = ns.add("node");
+    pod = ns.add("pod");
+    netns = `/run/netns/${pod}`;
+  });
+  after(() => {
+    ns.removeAll();
+    files.remove();
+  });
+
+  const good = () => JSON.stringify(files.config("1.0.0"));
+  const malformedSubnet = join(files.dir, "bad-subnet.env");
+  const cases: Array<{ name: string; code: number; msg: RegExp; env?: () => Record<string, string>; stdin?: () => string }> = [
+    { name: "malformed JSON", code: 6, msg: /not valid JSON/, stdin: () => "{not json" },
+    { name: "a JSON array", code: 6, msg: /must be a JSON object/, stdin: () => "[]" },
+    { name: "unsupported cniVersion", code: 1, msg: /CNI version 0\.2\.0 is not supported; weft supports 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0/, stdin: () => JSON.stringify(files.config("0.2.0")) },
+    { name: "no cniVersion", code: 1, msg: /no cniVersion/, stdin: () => JSON.stringify({ name: "weft", type: "weft" }) },
+    { name: "unknown field", code: 2, msg: /unsupported field in network configuration: colour="blue"/, stdin: () => JSON.stringify(files.config("1.0.0", { colour: "blue" })) },
+    { name: "an ipam section", code: 2, msg: /ipam=.*weft allocates pod addresses itself/, stdin: () => JSON.stringify(files.config("1.0.0", { ipam: { type: "host-local" } })) },
+    { name: "invalid bridge name", code: 7, msg: /bridge="this-name-is-too-long" is not a valid interface name/, stdin: () => JSON.stringify(files.config("1.0.0", { bridge: "this-name-is-too-long" })) },
+    { name: "invalid mtu", code: 7, msg: /mtu=70000 must be an integer from 576 to 65535/, stdin: () => JSON.stringify(files.config("1.0.0", { mtu: 70000 })) },
+    { name: "relative dataDir", code: 7, msg: /dataDir="ipam" must be an absolute path/, stdin: () => JSON.stringify(files.config("1.0.0", { dataDir: "ipam" })) },
+    { name: "invalid network name", code: 7, msg: /name="-x" must start with a letter or digit/, stdin: () => JSON.stringify(files.config("1.0.0", { name: "-x" })) },
+    { name: "invalid dns nameserver", code: 7, msg: /dns.nameservers=\["ten"\]/, stdin: () => JSON.stringify(files.config("1.0.0", { dns: { nameservers: ["ten"] } })) },
+    { name: "hairpinMode not boolean", code: 7, msg: /hairpinMode="yes" must be true or false/, stdin: () => JSON.stringify(files.config("1.0.0", { hairpinMode: "yes" })) },
+    { name: "malformed subnet file", code: 7, msg: /malformed subnet file .*bad-subnet\.env: WEFT_MTU="big" is not valid/, stdin: () => JSON.stringify(files.config("1.0.0", { subnetFile: malformedSubnet })) },
+    { name: "missing subnet file", code: 11, msg: /subnet file .* does not exist: the weft agent has not leased a subnet/, stdin: () => JSON.stringify(files.config("1.0.0", { subnetFile: join(files.dir, "none.env") })) },
+    { name: "no CNI_COMMAND", code: 4, msg: /CNI_COMMAND is not set/, env: () => ({}) },
+    { name: "unknown CNI_COMMAND", code: 4, msg: /CNI_COMMAND "FROB" is not a CNI verb/, env: () => ({ ...cniEnv("ADD", "e1", netns), CNI_COMMAND: "FROB" }) },
+    { name: "no CNI_CONTAINERID", code: 4, msg: /CNI_CONTAINERID is required for ADD/, env: () => ({ ...cniEnv("ADD", "", netns) }) },
+    { name: "invalid CNI_CONTAINERID", code: 4, msg: /CNI_CONTAINERID "\.bad" is invalid/, env: () => cniEnv("ADD", ".bad", netns) },
+    { name: "no CNI_NETNS", code: 4, msg: /CNI_NETNS is required for ADD/, env: () => cniEnv("ADD", "e1", "") },
+    { name: "relative CNI_NETNS", code: 4, msg: /CNI_NETNS "netns\/x" must be an absolute path/, env: () => cniEnv("ADD", "e1", "netns/x") },
+    { name: "missing netns", code: 4, msg: /CNI_NETNS \/run\/netns\/no-such-ns cannot be opened: ENOENT/, env: () => cniEnv("ADD", "e1", "/run/netns/no-such-ns") },
+    { name: "invalid CNI_IFNAME", code: 4, msg: /CNI_IFNAME "a\/b" is not a valid interface name/, env: () => cniEnv("ADD", "e1", netns, "a/b") },
+    { name: "no CNI_PATH", code: 4, msg: /CNI_PATH is required for ADD/, env: () => ({ ...cniEnv("ADD", "e1", netns), CNI_PATH: "" }) },
+    { name: "malformed CNI_ARGS", code: 4, msg: /CNI_ARGS "K8S_POD_NAME" is malformed/, env: () => ({ ...cniEnv("ADD", "e1", netns), CNI_ARGS: "K8S_POD_NAME" }) },
+  ];
+
+  for (const c of cases) {
+    test(`${c.name} → code ${c.code}, nothing changed`, () => {
+      writeFileSync(malformedSubnet, "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.1.1/24\nWEFT_MTU=big\nWEFT_IPMASQ=true\n");
+      const linksBefore = ipIn(node, "-o", "link").split("\n").length;
+      const r = runPlugin(node, c.env ? c.env() : cniEnv("ADD", "e1", netns), c.stdin ? c.stdin() : good());
+      assert.notEqual(r.status, 0);
+      assert.equal(r.json?.code, c.code, r.stdout);
+      assert.match(String(r.json?.msg), c.msg);
+      assert.equal(typeof r.json?.cniVersion, "string");
+      assert.equal(r.stderr, "", "no stack trace");
+      assert.equal(ipIn(node, "-o", "link").split("\n").length, linksBefore, "no link was made");
+      assert.doesNotMatch(ipIn(pod, "-o", "link"), /eth0/);
+      const store = join(files.dataDir, "weft", "allocations.json");
+      if (existsSync(store)) assert.deepEqual(JSON.parse(readFileSync(store, "utf8")).allocations, {});
+    });
+  }
+
+  test("an exhausted subnet → code 101 saying how many are in use, and no partial pod", () => {
+    const small = new PluginFiles("10.244.9.1/30"); // one pod address: .2
+    try {
+      const a = ns.add("ex1");
+      const b = ns.add("ex2");
+      const conf = JSON.stringify(small.config("1.0.0", { bridge: "weftx" }));
+      assert.equal(runPlugin(node, cniEnv("ADD", "x1", `/run/netns/${a}`), conf).status, 0);
+      const r = runPlugin(node, cniEnv("ADD", "x2", `/run/netns/${b}`), conf);
+      assert.equal(r.json?.code, 101, r.stdout);
+      assert.match(String(r.json?.msg), /no free address in node subnet 10\.244\.9\.0\/30: all 1 pod addresses are allocated/);
+      assert.match(String(r.json?.details), /larger subnets/);
+      assert.doesNotMatch(ipIn(b, "-o", "link"), /eth0/);
+      assert.equal(runPlugin(node, cniEnv("DEL", "x1", `/run/netns/${a}`), conf).status, 0);
+    } finally {
+      small.remove();
+    }
+  });
+});
