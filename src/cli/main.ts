@@ -12,6 +12,7 @@ import { describeError } from "../lib/errors.ts";
 export type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  demo: { summary: "show weft at work (the README's first command)", load: async () => (await import("./commands/demo.ts")).run },
   "install-cni": { summary: "write the CNI plugin executable and its conflist", load: async () => (await import("./commands/install-cni.ts")).run },
 };
 
