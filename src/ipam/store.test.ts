@@ -1,17 +1,22 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IpamStore } from "./store.ts";
 import { formatIp, parseIp, parsePrefix } from "../lib/ipv4.ts";
 
-/** Single-process tests: the lock only has to be taken and released in pairs. */
+/**
+ * Single-process tests: the lock keeps the Locker contract (it creates the
+ * lock file, failing with ENOENT when the directory is missing) and is only
+ * checked to be taken and released in pairs.
+ */
 function withStore(fn: (s: IpamStore, held: () => number) => void) {
   const dir = mkdtempSync(join(tmpdir(), "weft-ipam-"));
   let depth = 0;
-  const lock = () => {
+  const lock = (path: string) => {
     assert.equal(depth, 0, "lock is not re-entered");
+    closeSync(openSync(path, "a"));
     depth++;
     return () => void depth--;
   };
