@@ -1,0 +1,42 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FakeRunner } from "../kernel/fake-runner.ts";
+import { ensureMasquerade, masqueradeScript, removeMasquerade } from "./masquerade.ts";
+
+test("the script replaces the whole table in one transaction", () => {
+  assert.equal(masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: true }), `table ip weft {}
+delete table ip weft
+table ip weft {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    ip saddr 10.244.0.0/16 accept
+    ip daddr 10.244.0.0/16 accept
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 10.244.0.0/16 ip daddr 10.244.0.0/16 return
+    ip saddr 10.244.0.0/16 ip daddr 224.0.0.0/4 return
+    ip saddr 10.244.0.0/16 masquerade
+  }
+}
+`);
+});
+
+test("without ipMasq there is no nat chain, only forwarding", () => {
+  const script = masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: false });
+  assert.match(script, /chain forward/);
+  assert.doesNotMatch(script, /postrouting|masquerade/);
+});
+
+test("a bad cluster CIDR is refused before nft runs", () => {
+  assert.throws(() => masqueradeScript({ clusterCidr: "10.244.1.0/16", ipMasq: true }), { code: "INVALID_CIDR" });
+});
+
+test("ensure turns forwarding on and applies the script; remove deletes the table even if absent", async () => {
+  const runner = new FakeRunner();
+  await ensureMasquerade(runner, { clusterCidr: "10.244.0.0/16", ipMasq: true });
+  await removeMasquerade(runner);
+  assert.deepEqual(runner.calls.map((c) => c.argv), [["sysctl", "-qw", "net.ipv4.ip_forward=1"], ["nft", "-f", "-"], ["nft", "-f", "-"]]);
+  assert.equal(runner.calls[1]!.input, masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: true }));
+  assert.equal(runner.calls[2]!.input, "table ip weft {}\ndelete table ip weft\n");
+});
