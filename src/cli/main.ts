@@ -14,6 +14,7 @@ export type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   demo: { summary: "show weft at work (the README's first command)", load: async () => (await import("./commands/demo.ts")).run },
   "install-cni": { summary: "write the CNI plugin executable and its conflist", load: async () => (await import("./commands/install-cni.ts")).run },
+  lab: { summary: "a cluster network in namespaces: up, down, run, exec, rm, pods", load: async () => (await import("./commands/lab.ts")).run },
 };
 
 function usage(): string {

@@ -1,0 +1,197 @@
+/**
+ * `weft lab VERB`: a whole cluster network in network namespaces on one
+ * machine (see src/lab/layout.ts for what a lab is made of). Every verb takes
+ * `--name NAME` (default "lab") so several labs can be up at once.
+ */
+import { WeftError } from "../../lib/errors.ts";
+import { parseCommandArgs } from "../args.ts";
+import { superviseLab } from "../../lab/daemons.ts";
+import { labDown } from "../../lab/down.ts";
+import { DEFAULT_LAB_NAME, labLayout, validateLabName } from "../../lab/layout.ts";
+import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab/runtime.ts";
+import { SCENARIOS } from "../../lab/scenarios.ts";
+import { BACKENDS, readLabState, STORES, type Backend, type Store } from "../../lab/state.ts";
+import { formatTable } from "../../lab/table.ts";
+import { labUp } from "../../lab/up.ts";
+
+const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] ...
+
+  up    [--nodes N (3)] [--backend vxlan|host-gw (vxlan)] [--store embedded|etcd (embedded)]
+        [--pod-cidr CIDR (10.244.0.0/16)] [--iface IFACE (eth0)] [--scenario NAME]
+                      build the switch, N nodes, the outside host (192.168.125.1, TCP 8080
+                      answers with your source address) and start one agent per node
+  down                stop everything the lab started and delete its namespaces and files
+  run POD --node NODE [--namespace NS (default)] [--labels k=v,...] [--port HOST:CONTAINER[/tcp|udp]]... -- CMD...
+                      create a pod through the node's CNI configuration and run CMD in it
+  exec NAME -- CMD... run CMD in the foreground in pod or node NAME (or "outside")
+  rm POD              CNI DEL, stop the pod's processes, delete its namespace
+  pods [-o json]      list pods: NAME NAMESPACE NODE IP STATUS
+
+scenarios:
+${Object.entries(SCENARIOS).map(([name, s]) => `  ${name}: ${s.summary}`).join("\n")}
+
+WEFT_LAB_AGENT_CMD=SHELL-COMMAND replaces each node's agent (for tests): it runs with sh -c in the
+node's namespace, with the agent's argv as "$@" and WEFT_NODE_NAME, WEFT_NODE_INDEX, WEFT_RUN_DIR set,
+and must write $WEFT_RUN_DIR/subnet.env for its node to be ready.
+`;
+
+const NAME = { name: { type: "string", default: DEFAULT_LAB_NAME } } as const;
+
+type Verb = (argv: string[]) => Promise<number>;
+
+const VERBS: Record<string, Verb> = {
+  async up(argv) {
+    const { values } = parseCommandArgs("lab up", argv, {
+      ...NAME,
+      nodes: { type: "string", default: "3" },
+      backend: { type: "string", default: "vxlan" },
+      store: { type: "string", default: "embedded" },
+      "pod-cidr": { type: "string", default: "10.244.0.0/16" },
+      iface: { type: "string", default: "eth0" },
+      scenario: { type: "string" },
+    });
+    const name = validateLabName(values.name);
+    if (!/^\d+$/.test(values.nodes)) throw new WeftError("USAGE", `invalid --nodes "${values.nodes}"`, { hint: "give a number of nodes, e.g. --nodes 3" });
+    const rows = await labUp(
+      {
+        name,
+        nodes: Number(values.nodes),
+        backend: oneOf("--backend", values.backend, BACKENDS) as Backend,
+        store: oneOf("--store", values.store, STORES) as Store,
+        podCidr: values["pod-cidr"],
+        iface: values.iface,
+        scenario: values.scenario ?? null,
+      },
+      (line) => process.stdout.write(`lab ${name}: ${line}\n`),
+    );
+    process.stdout.write(
+      "\n" +
+        formatTable(
+          ["NAME", "UNDERLAY IP", "SUBNET", "BACKEND", "READY"],
+          rows.map((r) => [r.name, r.underlayIp, r.subnet ?? "<none>", r.backend, r.ready ? "yes" : "no"]),
+        ),
+    );
+    return 0;
+  },
+
+  async down(argv) {
+    const { values } = parseCommandArgs("lab down", argv, NAME);
+    const started = Date.now();
+    const removed = await labDown(values.name, (line) => process.stderr.write(`${line}\n`));
+    process.stdout.write(
+      removed ? `lab ${values.name}: down in ${((Date.now() - started) / 1000).toFixed(1)} s\n` : `lab ${values.name} is not up; nothing to do\n`,
+    );
+    return 0;
+  },
+
+  async run(argv) {
+    const [flags, command] = splitCommand("lab run", argv);
+    const { values, positionals } = parseCommandArgs(
+      "lab run",
+      flags,
+      {
+        ...NAME,
+        node: { type: "string" },
+        namespace: { type: "string", default: "default" },
+        labels: { type: "string", default: "" },
+        port: { type: "string", multiple: true, default: [] },
+      },
+      true,
+    );
+    const pod = onePositional("lab run", positionals, "POD");
+    if (!values.node) throw new WeftError("USAGE", "lab run: --node NODE is required");
+    const lab = labLayout(validateLabName(values.name));
+    const record = await runPod(lab, readLabState(lab), {
+      name: pod,
+      node: values.node,
+      namespace: values.namespace,
+      labels: parseLabels(values.labels),
+      ports: values.port.map(parsePortMapping),
+      command,
+    });
+    process.stdout.write(`pod/${record.name} created on ${record.node} with IP ${record.ip ?? "<none>"}\n`);
+    return 0;
+  },
+
+  async exec(argv) {
+    const [flags, command] = splitCommand("lab exec", argv);
+    const { values, positionals } = parseCommandArgs("lab exec", flags, NAME, true);
+    const target = onePositional("lab exec", positionals, "NAME");
+    const lab = labLayout(validateLabName(values.name));
+    return execIn(lab, readLabState(lab), target, command);
+  },
+
+  async rm(argv) {
+    const { values, positionals } = parseCommandArgs("lab rm", argv, NAME, true);
+    const pod = onePositional("lab rm", positionals, "POD");
+    const { removed } = await removePod(labLayout(validateLabName(values.name)), pod);
+    process.stdout.write(removed ? `pod/${pod} deleted\n` : `pod/${pod} not found; nothing to delete\n`);
+    return 0;
+  },
+
+  async pods(argv) {
+    const { values } = parseCommandArgs("lab pods", argv, { ...NAME, output: { type: "string", short: "o" } });
+    if (values.output !== undefined && values.output !== "json") throw new WeftError("USAGE", `lab pods: unknown output format "${values.output}" (only json)`);
+    const lab = labLayout(validateLabName(values.name));
+    readLabState(lab);
+    const pods = listPods(lab);
+    if (values.output === "json") {
+      process.stdout.write(JSON.stringify(pods, null, 2) + "\n");
+    } else if (pods.length === 0) {
+      process.stdout.write(`No pods in lab ${lab.name}.\n`);
+    } else {
+      process.stdout.write(formatTable(["NAME", "NAMESPACE", "NODE", "IP", "STATUS"], pods.map((p) => [p.name, p.namespace, p.node, p.ip ?? "<none>", p.status])));
+    }
+    return 0;
+  },
+
+  // Hidden: the detached supervisor `up` starts and `down` stops.
+  async supervise(argv) {
+    const { values } = parseCommandArgs("lab supervise", argv, NAME);
+    return superviseLab(labLayout(validateLabName(values.name)));
+  },
+};
+
+/** `weft lab VERB ...` */
+export async function run(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === "help" || verb === "--help" || verb === "-h") {
+    process.stdout.write(USAGE);
+    return verb === undefined ? 2 : 0;
+  }
+  const handler = VERBS[verb];
+  if (!handler) throw new WeftError("USAGE", `lab: unknown verb "${verb}"`, { hint: 'run "weft lab help"' });
+  if (rest.includes("--help") && !rest.slice(0, rest.indexOf("--help")).includes("--")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  return handler(rest);
+}
+
+/** Splits `ARGS -- CMD...`; CMD must not be empty. */
+function splitCommand(command: string, argv: string[]): [string[], string[]] {
+  const i = argv.indexOf("--");
+  if (i < 0 || i === argv.length - 1) throw new WeftError("USAGE", `${command}: missing "-- CMD..."`, { hint: 'run "weft lab help"' });
+  return [argv.slice(0, i), argv.slice(i + 1)];
+}
+
+function onePositional(command: string, positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw new WeftError("USAGE", `${command}: expected one ${what}, got ${positionals.length === 0 ? "none" : positionals.join(" ")}`);
+  return positionals[0]!;
+}
+
+function oneOf(flag: string, value: string, allowed: readonly string[]): string {
+  if (!allowed.includes(value)) throw new WeftError("USAGE", `invalid ${flag} "${value}"`, { hint: `use one of ${allowed.join(", ")}` });
+  return value;
+}
+
+/** Parses `k=v,k2=v2` (empty: no labels). */
+function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(",").filter((p) => p !== "")) {
+    const eq = pair.indexOf("=");
+    if (eq < 1) throw new WeftError("USAGE", `invalid label "${pair}" in --labels`, { hint: "use k=v,k2=v2" });
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return labels;
+}

@@ -1,0 +1,207 @@
+/**
+ * `weft lab up`: builds the topology, prepares every node's directories and
+ * CNI configuration, starts the supervisor (agents, outside server, etcd)
+ * and waits until every agent has written its subnet file.
+ *
+ * A failure before the agents start removes everything built so far. A node
+ * that does not become ready leaves the lab up, so its agent's log can be
+ * read; the error names the node and the log.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createRunner } from "../kernel/runner.ts";
+import { WeftError } from "../lib/errors.ts";
+import { formatPrefix, parsePrefix } from "../lib/ipv4.ts";
+import { readSubnetFile } from "../subnet/file.ts";
+import { labDaemons, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
+import { labDown } from "./down.ts";
+import { LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
+import { listensOnTcp, sleep } from "./procs.ts";
+import { findScenario } from "./scenarios.ts";
+import { writeLabState, type Backend, type LabNode, type LabState, type Store } from "./state.ts";
+import { labNamespaces, buildTopology } from "./topology.ts";
+
+/** What `up` builds; the CLI's defaults are noted per field. */
+export interface UpOptions {
+  /** Default "lab". */
+  name: string;
+  /** Default 3. */
+  nodes: number;
+  /** Default "vxlan". */
+  backend: Backend;
+  /** Default "embedded". */
+  store: Store;
+  /** Default 10.244.0.0/16. */
+  podCidr: string;
+  /** Default none. */
+  scenario: string | null;
+  /** The interface the agents are told to use; default eth0. */
+  iface: string;
+}
+
+/** How long `up` waits for every agent to write its subnet file. */
+export const READY_TIMEOUT_MS = 30_000;
+/** An agent started this many times without becoming ready fails `up` early. */
+const CRASH_LIMIT = 3;
+
+/** One row of the table `up` prints. */
+export interface NodeRow {
+  name: string;
+  underlayIp: string;
+  subnet: string | null;
+  backend: Backend;
+  ready: boolean;
+}
+
+/** Builds lab `opts.name`; `say` receives progress lines. Resolves once every node is ready. */
+export async function labUp(opts: UpOptions, say: (line: string) => void): Promise<NodeRow[]> {
+  const started = Date.now();
+  const lab = labLayout(validateLabName(opts.name));
+  if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
+    throw new WeftError("USAGE", `invalid --nodes ${opts.nodes}: a lab has 1 to ${MAX_NODES} nodes`);
+  }
+  const podCidr = formatPrefix(parsePrefix(opts.podCidr, "--pod-cidr"));
+  const scenario = opts.scenario === null ? null : findScenario(opts.scenario);
+  claimLabDir(lab);
+
+  const nodes: LabNode[] = Array.from({ length: opts.nodes }, (_, i) => {
+    const name = nodeName(i + 1);
+    return { name, index: i + 1, netns: nodeNs(lab, name), underlayIp: underlayIp(i + 1) };
+  });
+  const base = {
+    name: lab.name,
+    createdAt: new Date().toISOString(),
+    backend: opts.backend,
+    store: opts.store,
+    podCidr,
+    iface: opts.iface,
+    scenario: opts.scenario,
+    nodes,
+  };
+  const state: LabState = { ...base, daemons: labDaemons(lab, base) };
+  try {
+    say(`creating namespaces ${lab.switchNs}, ${lab.outsideNs}, ${nodes[0]!.netns}${nodes.length > 1 ? `..${nodes.at(-1)!.netns}` : ""}${scenario ? ` (scenario ${opts.scenario})` : ""}`);
+    await buildTopology(lab, nodes, scenario);
+    for (const n of nodes) {
+      const p = nodePaths(lab, n.name);
+      for (const dir of [p.runDir, p.stateDir, p.cniConfDir, p.cniBinDir, p.cniCacheDir]) mkdirSync(dir, { recursive: true });
+    }
+    mkdirSync(lab.logsDir, { recursive: true });
+    if (existsSync(INSTALL_CNI_COMMAND)) {
+      say(`installing the weft CNI plugin on ${nodes.length} node${nodes.length > 1 ? "s" : ""}`);
+      await Promise.all(nodes.map((n) => installCni(lab, n)));
+    }
+    writeLabState(lab, state);
+    say(`starting ${nodes.length} agent${nodes.length > 1 ? "s" : ""} (${opts.backend}, ${opts.store} store) and the outside server at ${OUTSIDE_IP}:${OUTSIDE_PORT}`);
+    startSupervisor(lab);
+  } catch (err) {
+    await labDown(lab.name, () => {});
+    throw err;
+  }
+  say(`waiting for every agent to lease a subnet of ${podCidr} (up to ${READY_TIMEOUT_MS / 1000} s)`);
+  await waitUntilReady(lab, state);
+  say(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return nodeRows(lab, state);
+}
+
+/** Makes the lab's directory, which is also what marks the lab as up. */
+function claimLabDir(lab: LabLayout): void {
+  const alreadyUp = () =>
+    new WeftError("LAB_EXISTS", `lab ${lab.name} is already up`, { hint: `run weft lab down --name ${lab.name}` });
+  if (labNamespaces(lab).length > 0) throw alreadyUp();
+  for (let attempt = 0; ; attempt++) {
+    mkdirSync(LAB_ROOT, { recursive: true });
+    try {
+      mkdirSync(lab.dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") throw alreadyUp();
+      // Another lab's `down` removed the empty LAB_ROOT between our two mkdirs.
+      if (code !== "ENOENT" || attempt > 0) throw err;
+    }
+  }
+}
+
+/** The module whose presence means the weft CNI plugin can be installed. */
+const INSTALL_CNI_COMMAND = new URL("../cli/commands/install-cni.ts", import.meta.url).pathname;
+
+/**
+ * Installs the weft CNI plugin and its conflist into one node's CNI dirs
+ * with `weft install-cni`, as the DaemonSet's init container does on a real
+ * node. Lab nodes share one filesystem, so the conflist points the plugin at
+ * this node's subnet file and an IPAM store in this node's state dir.
+ */
+export async function installCni(lab: LabLayout, node: LabNode): Promise<void> {
+  const p = nodePaths(lab, node.name);
+  const argv = [
+    ...weftCommand(), "install-cni",
+    "--bin-dir", p.cniBinDir,
+    "--conf-dir", p.cniConfDir,
+    "--subnet-file", p.subnetFile,
+    "--data-dir", join(p.stateDir, "ipam"),
+  ];
+  const r = await createRunner().exec(argv);
+  if (r.code !== 0) {
+    throw new WeftError("CNI_INSTALL_FAILED", `installing the CNI plugin on ${node.name} failed: ${r.stderr.trim().split("\n").join("; ") || `exit status ${r.code}`}`);
+  }
+}
+
+/**
+ * Polls until every node's subnet file exists and the outside server
+ * listens; throws naming the first node that is not ready.
+ */
+async function waitUntilReady(lab: LabLayout, state: LabState): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const leave = `the lab is left up for inspection; run weft lab down --name ${lab.name}`;
+  for (;;) {
+    const waiting = state.nodes.filter((n) => !existsSync(nodePaths(lab, n.name).subnetFile));
+    const report = readSupervisorReport(lab);
+    const echo = report?.processes.find((p) => p.name === OUTSIDE_ECHO);
+    if (waiting.length === 0 && echo?.pid && listensOnTcp(echo.pid, OUTSIDE_PORT)) return;
+    if (supervisorPid(lab) === null) {
+      throw new WeftError("LAB_SUPERVISOR_EXITED", `the supervisor of lab ${lab.name} exited; see ${logFile(lab, "supervisor")}`, { hint: leave });
+    }
+    for (const n of waiting) {
+      const agent = report?.processes.find((p) => p.name === `${n.name}-agent`);
+      if (agent && agent.starts >= CRASH_LIMIT && agent.lastExit) {
+        const how = agent.lastExit.signal ?? `status ${agent.lastExit.code}`;
+        throw new WeftError("AGENT_NOT_READY", `the agent on ${n.name} keeps exiting (${agent.starts} starts, last ${how})${lastLogLine(agent.log)}; see ${agent.log}`, { hint: leave });
+      }
+    }
+    if (Date.now() >= deadline) {
+      const n = waiting[0];
+      if (n === undefined) {
+        const log = logFile(lab, OUTSIDE_ECHO);
+        throw new WeftError("LAB_NOT_READY", `the outside server does not listen on ${OUTSIDE_IP}:${OUTSIDE_PORT} after ${READY_TIMEOUT_MS / 1000} s${lastLogLine(log)}; see ${log}`, { hint: leave });
+      }
+      const log = logFile(lab, `${n.name}-agent`);
+      throw new WeftError("AGENT_NOT_READY", `${n.name} is not ready after ${READY_TIMEOUT_MS / 1000} s: its agent has not written ${nodePaths(lab, n.name).subnetFile}${lastLogLine(log)}; see ${log}`, { hint: leave });
+    }
+    await sleep(100);
+  }
+}
+
+/** `: "<last line the process logged>"`, or nothing. */
+function lastLogLine(log: string): string {
+  try {
+    const lines = readFileSync(log, "utf8").split("\n").filter((l) => l.trim() !== "" && !l.startsWith("supervisor: "));
+    const last = lines.at(-1);
+    return last ? `: "${last.trim().slice(0, 200)}"` : "";
+  } catch {
+    return "";
+  }
+}
+
+/** Each node's underlay IP, leased subnet (from its subnet file) and readiness. */
+export function nodeRows(lab: LabLayout, state: LabState): NodeRow[] {
+  return state.nodes.map((n) => {
+    let subnet: string | null = null;
+    try {
+      subnet = formatPrefix(readSubnetFile(nodePaths(lab, n.name).subnetFile).subnet);
+    } catch {
+      // Not leased yet, or being rewritten.
+    }
+    return { name: n.name, underlayIp: n.underlayIp, subnet, backend: state.backend, ready: subnet !== null };
+  });
+}
