@@ -11,7 +11,6 @@ import { SysError } from "../sys/syscalls.ts";
 
 export const ERR_INCOMPATIBLE_VERSION = 1;
 export const ERR_UNSUPPORTED_FIELD = 2;
-export const ERR_UNKNOWN_CONTAINER = 3;
 export const ERR_INVALID_ENV = 4;
 export const ERR_IO = 5;
 export const ERR_DECODE = 6;

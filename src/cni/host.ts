@@ -4,9 +4,8 @@
  * its gateway address), host veths named `veth<hash>`, net.ipv4.ip_forward.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { createBridge, getLink, type LinkInfo } from "../netlink/link.ts";
+import { createBridge, getLink, setLinkUp, type LinkInfo } from "../netlink/link.ts";
 import { ensureAddress, listAddresses } from "../netlink/addr.ts";
-import { setLinkUp } from "../netlink/link.ts";
 import type { RouteSocket } from "../netlink/socket.ts";
 import { SysError } from "../sys/syscalls.ts";
 import { CniError, ERR_KERNEL } from "./errors.ts";

@@ -60,18 +60,25 @@ function writeAttrs(view: DataView, bytes: Uint8Array, offset: number, attrs: At
   return offset;
 }
 
+/** Encodes a fixed family header followed by attributes (a message payload, or a nested struct like VETH_INFO_PEER). */
+export function encodePayload(header: Uint8Array, attrs: Attr[] = []): Uint8Array {
+  const bytes = new Uint8Array(align4(header.length) + attrsLength(attrs));
+  bytes.set(header, 0);
+  writeAttrs(new DataView(bytes.buffer), bytes, align4(header.length), attrs);
+  return bytes;
+}
+
 /** Encodes one netlink message: 16-byte header, the fixed family header, then attributes. */
 export function encodeMessage(type: number, flags: number, seq: number, header: Uint8Array, attrs: Attr[] = []): Uint8Array {
-  const len = 16 + align4(header.length) + attrsLength(attrs);
-  const bytes = new Uint8Array(len);
+  const payload = encodePayload(header, attrs);
+  const bytes = new Uint8Array(16 + payload.length);
   const view = new DataView(bytes.buffer);
-  view.setUint32(0, len, true);
+  view.setUint32(0, bytes.length, true);
   view.setUint16(4, type, true);
   view.setUint16(6, flags, true);
   view.setUint32(8, seq, true);
   view.setUint32(12, 0, true);
-  bytes.set(header, 16);
-  writeAttrs(view, bytes, 16 + align4(header.length), attrs);
+  bytes.set(payload, 16);
   return bytes;
 }
 

@@ -3,7 +3,7 @@
  * pair whose peer is born inside another namespace, set flags, enslave,
  * hairpin, delete.
  */
-import { attrMac, attrString, attrU32, parseAttrs, strAttr, u32Attr, u8Attr, type Attr } from "./codec.ts";
+import { attrMac, attrString, attrU32, encodePayload, parseAttrs, strAttr, u32Attr, u8Attr, type Attr } from "./codec.ts";
 import { AF_BRIDGE, AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_PROTINFO, NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, VETH_INFO_PEER } from "./constants.ts";
 import type { RouteSocket } from "./socket.ts";
 import { SysError } from "../sys/syscalls.ts";
@@ -89,34 +89,13 @@ export function createVeth(sock: RouteSocket, spec: VethSpec): void {
   // The peer cannot be born up: the kernel opens it before the pair is
   // linked and veth_open fails with ENOTCONN. The caller sets it up.
   const peerHeader = ifinfomsg();
-  const peerBody = encodeNestedWithHeader(peerHeader, peer);
+  const peerBody = encodePayload(peerHeader, peer);
   sock.change(`create veth ${spec.hostName}`, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfomsg(0, IFF_UP, IFF_UP), [
     strAttr(IFLA_IFNAME, spec.hostName),
     u32Attr(IFLA_MTU, spec.mtu),
     u32Attr(IFLA_MASTER, spec.masterIndex),
     { type: IFLA_LINKINFO, nested: [strAttr(IFLA_INFO_KIND, "veth"), { type: IFLA_INFO_DATA, nested: [{ type: VETH_INFO_PEER, data: peerBody }] }] },
   ]);
-}
-
-function encodeNestedWithHeader(header: Uint8Array, attrs: Attr[]): Uint8Array {
-  const parts: Uint8Array[] = [header];
-  for (const a of attrs) {
-    if (!("data" in a)) throw new Error("flat attributes only");
-    const len = 4 + a.data.length;
-    const b = new Uint8Array((len + 3) & ~3);
-    const v = new DataView(b.buffer);
-    v.setUint16(0, len, true);
-    v.setUint16(2, a.type, true);
-    b.set(a.data, 4);
-    parts.push(b);
-  }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** Sets IFF_UP on a link. */

@@ -10,6 +10,7 @@
  * Expiry is judged by this machine's clock, which every process shares.
  */
 import { WeftError } from "../../lib/errors.ts";
+import { WatchSet } from "../watch-set.ts";
 import {
   STORE_ERROR, bySubnet, checkAttrs, checkOpen, checkSubnet, checkTtl, leaseLost, subnetKey,
   type Lease, type LeaseAttrs, type LeaseEvent, type SubnetStore,
@@ -41,7 +42,7 @@ export class EmbeddedStore implements SubnetStore {
   /** The store directory. */
   readonly dir: string;
   #closed = false;
-  readonly #watches = new Set<() => void>();
+  readonly #watches = new WatchSet();
 
   constructor(options: EmbeddedStoreOptions = {}) {
     this.dir = options.dir ?? DEFAULT_EMBEDDED_DIR;
@@ -96,18 +97,12 @@ export class EmbeddedStore implements SubnetStore {
 
   watch(onEvent: (event: LeaseEvent) => void, onError?: (err: WeftError) => void): () => void {
     checkOpen(this.#closed, this.#what());
-    const stopWatch = watchDir(this.dir, onEvent, onError);
-    const stop = (): void => {
-      stopWatch();
-      this.#watches.delete(stop);
-    };
-    this.#watches.add(stop);
-    return stop;
+    return this.#watches.track(watchDir(this.dir, onEvent, onError));
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const stop of [...this.#watches]) stop();
+    this.#watches.stopAll();
   }
 
   #what(): string {

@@ -16,6 +16,7 @@
  * etcd keeps the time: `expiresAt` in the record is the holder's estimate.
  */
 import type { WeftError } from "../../lib/errors.ts";
+import { WatchSet } from "../watch-set.ts";
 import {
   bySubnet, checkAttrs, checkOpen, checkSubnet, checkTtl, decodeLease, encodeLease, leaseLost, subnetKey,
   type Lease, type LeaseAttrs, type LeaseEvent, type SubnetStore,
@@ -56,7 +57,7 @@ export class EtcdStore implements SubnetStore {
   /** The key prefix of the leases. */
   readonly prefix: string;
   readonly #client: EtcdClient;
-  readonly #watches = new Set<() => void>();
+  readonly #watches = new WatchSet();
   #closed = false;
 
   /** Connects lazily; throws INVALID_STORE_CONFIG for a bad endpoint URL or an unreadable TLS file. */
@@ -152,19 +153,13 @@ export class EtcdStore implements SubnetStore {
 
   watch(onEvent: (event: LeaseEvent) => void, onError?: (err: WeftError) => void): () => void {
     checkOpen(this.#closed, this.#what());
-    const stopWatch = watchPrefix(this.#client, this.prefix, onEvent, onError);
-    const stop = (): void => {
-      stopWatch();
-      this.#watches.delete(stop);
-    };
-    this.#watches.add(stop);
-    return stop;
+    return this.#watches.track(watchPrefix(this.#client, this.prefix, onEvent, onError));
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const stop of [...this.#watches]) stop();
+    this.#watches.stopAll();
     this.#client.close();
   }
 
