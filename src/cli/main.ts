@@ -12,9 +12,11 @@ import { describeError } from "../lib/errors.ts";
 export type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  agent: { summary: "run the node agent (or --cleanup what it made)", load: async () => (await import("./commands/agent.ts")).run },
   demo: { summary: "show weft at work (the README's first command)", load: async () => (await import("./commands/demo.ts")).run },
   "install-cni": { summary: "write the CNI plugin executable and its conflist", load: async () => (await import("./commands/install-cni.ts")).run },
   lab: { summary: "a cluster network in namespaces: up, down, run, exec, rm, pods", load: async () => (await import("./commands/lab.ts")).run },
+  status: { summary: "ask the node agent: summary, peers, ipam, connections", load: async () => (await import("./commands/status.ts")).run },
 };
 
 function usage(): string {

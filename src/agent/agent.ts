@@ -1,0 +1,384 @@
+/**
+ * The node agent: one long-running process per node (`weft agent`).
+ *
+ * Start-up, in order:
+ *   1. choose the underlay interface and the address to advertise (iface.ts);
+ *   2. serve the API (unix socket RUN_DIR/agent.sock), so /healthz answers
+ *      even while the store is unreachable;
+ *   3. lease a subnet (lease.ts), retrying with backoff while the store is down;
+ *   4. set up the backend's device and publish what peers need of it
+ *      (e.g. the VTEP MAC) in the lease;
+ *   5. forwarding and the nftables table `weft` (masquerade.ts);
+ *   6. write the subnet file, which lets the CNI plugin give pods addresses;
+ *   7. list the leases, program every peer, then follow the store's watch.
+ * Ready (/readyz) once the lease is held, the backend has reconciled and the
+ * subnet file is written.
+ *
+ * Running: renews the lease every third of its TTL; resyncs every
+ * --resync-interval (device, table, subnet file, then every peer's entries,
+ * so deleted routes, neighbours and FDB entries come back). IP forwarding is
+ * turned on at start but not forced back later: if something else turns it
+ * off, the agent logs it once and `weft doctor` reports it, rather than
+ * fighting whoever did.
+ *
+ * Stopping (SIGTERM) leaves the data plane, the subnet file and the lease in
+ * place, so pods keep talking while the agent restarts; a restarted agent
+ * renews the same lease. `weft agent --cleanup` (cleanup.ts) removes it all.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { createBackend } from "../backend/registry.ts";
+import type { Backend, LocalNode, SetupResult } from "../backend/types.ts";
+import { describeError, WeftError } from "../lib/errors.ts";
+import { formatIp, formatPrefix, parsePrefix } from "../lib/ipv4.ts";
+import { applyNft } from "../kernel/nft.ts";
+import { createRunner, type Runner } from "../kernel/runner.ts";
+import { createStore } from "../store/registry.ts";
+import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
+import { formatSubnetFile, readSubnetFile, writeSubnetFile } from "../subnet/file.ts";
+import { startApi } from "./api.ts";
+import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./config.ts";
+import { measureConnections } from "./connections.ts";
+import { findUnderlay, type Underlay } from "./iface.ts";
+import { acquireLease, renewIntervalMs, type SubnetRange } from "./lease.ts";
+import { ensureMasquerade, masqueradeScript } from "./masquerade.ts";
+import { PeerSync } from "./peers.ts";
+import { backoffMs, isTransient, sleep, StoreHealth } from "./retry.ts";
+import type { AgentStatus, ConnectionStatus } from "./status.ts";
+
+const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** Error code: --mtu asks for more than the underlay can carry. */
+export const MTU_TOO_LARGE = "MTU_TOO_LARGE";
+
+/** What the agent is made of; tests may pass their own. */
+export interface AgentDeps {
+  /** Where kernel tools run. Default: this process's namespace. */
+  runner?: Runner;
+  /** Where log lines go. Default: stderr with a timestamp. */
+  log?: (line: string) => void;
+}
+
+/** One running agent. */
+export class Agent {
+  readonly config: AgentConfig;
+  readonly paths: AgentPaths;
+  readonly #runner: Runner;
+  readonly #log: (line: string) => void;
+  readonly #store: SubnetStore;
+  readonly #backend: Backend;
+  readonly #health: StoreHealth;
+  readonly #peers: PeerSync;
+  readonly #abort = new AbortController();
+  readonly #startedAt = new Date().toISOString();
+  #underlay: Underlay | undefined;
+  #lease: Lease | undefined;
+  #setup: SetupResult | undefined;
+  #subnetFileWritten = false;
+  #forwardingOff = false;
+  #stopWatch: (() => void) | undefined;
+  #api: { close(): Promise<void> } | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #stopped: Promise<void> | undefined;
+
+  constructor(config: AgentConfig, deps: AgentDeps = {}) {
+    this.config = config;
+    this.paths = agentPaths(config);
+    this.#runner = deps.runner ?? createRunner();
+    this.#log = deps.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+    this.#store = createStore(config.store, storeOptions(config));
+    this.#backend = createBackend(config.backend, { runner: this.#runner, vni: config.vxlanVni, port: config.vxlanPort });
+    this.#health = new StoreHealth(`${config.store} store ${this.#storeLocation()}`, this.#log);
+    this.#peers = new PeerSync({
+      backend: this.#backend,
+      self: () => ({ node: config.nodeName, subnet: this.#lease?.subnet ?? null, backend: config.backend }),
+      log: this.#log,
+      repair: (err) => this.#repairBackend(err),
+    });
+  }
+
+  /** Starts the agent; resolves once it is ready. Throws a WeftError on what retrying cannot fix. */
+  async start(): Promise<void> {
+    const c = this.config;
+    mkdirSync(c.runDir, { recursive: true });
+    mkdirSync(c.stateDir, { recursive: true });
+    this.#underlay = await findUnderlay(this.#runner, {
+      iface: c.iface, ifaceRegex: c.ifaceRegex,
+      ...(c.ifaceCanReach !== undefined && { ifaceCanReach: c.ifaceCanReach }),
+      ...(c.publicIp !== undefined && { publicIp: c.publicIp }),
+    });
+    this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#storeLocation()}`);
+    this.#api = await startApi({ status: () => this.status(), connections: () => this.connections() }, {
+      socketPath: this.paths.socket,
+      ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),
+    });
+
+    this.#lease = await this.#withRetry("leasing a subnet", () => this.#acquire());
+    await this.#setUpDataPlane();
+    this.#peers.seed(await this.#withRetry("listing the leases", () => this.#store.list()));
+    await this.#peers.reconcileNow();
+    this.#stopWatch = this.#store.watch(
+      (event) => {
+        this.#health.ok();
+        this.#peers.onEvent(event);
+      },
+      (err) => this.#storeFailed(err, "watching the leases"),
+    );
+    this.#every(c.resyncInterval * 1000, () => this.resync());
+    this.#scheduleRenew(renewIntervalMs(c.leaseTtl));
+    this.#log(`ready: ${this.#lease.subnet} (pod MTU ${this.#podMtu()}), ${this.#peers.peers().peers.length} peers`);
+  }
+
+  /** The live report the API serves. */
+  status(): AgentStatus {
+    const c = this.config;
+    const lease = this.#lease;
+    const subnet = lease ? parsePrefix(lease.subnet) : undefined;
+    const readiness = { lease: lease !== undefined, backend: this.#setup !== undefined && this.#peers.reconciled, subnetFile: this.#subnetFileWritten };
+    return {
+      node: c.nodeName,
+      version: VERSION,
+      pid: process.pid,
+      startedAt: this.#startedAt,
+      ready: readiness.lease && readiness.backend && readiness.subnetFile,
+      readiness,
+      network: c.podCidr,
+      subnet: lease?.subnet ?? null,
+      gateway: subnet ? formatIp(subnet.base + 1) : null,
+      publicIp: this.#underlay?.ip ?? "",
+      underlay: { name: this.#underlay?.name ?? "", mtu: this.#underlay?.mtu ?? 0 },
+      mtu: this.#setup ? this.#podMtu() : null,
+      backend: c.backend,
+      backendData: this.#setup?.backendData ?? {},
+      ipMasq: c.ipMasq,
+      leaseExpiresAt: lease?.expiresAt ?? null,
+      store: { name: c.store, location: this.#storeLocation(), healthy: this.#health.healthy, lastError: this.#health.lastError },
+      peers: this.#peers.peerStatus(),
+      reconcile: this.#peers.stats(),
+      paths: { ...this.paths },
+    };
+  }
+
+  /** Measures every peer over the backend (the API's /connections). */
+  connections(): Promise<ConnectionStatus[]> {
+    return measureConnections(this.#runner, this.status());
+  }
+
+  /**
+   * Repairs drift: the device, the nftables table and the subnet file are
+   * put back as they should be, then every peer's entries.
+   */
+  async resync(): Promise<void> {
+    if (this.#abort.signal.aborted || !this.#lease) return;
+    try {
+      await this.#ensureBackend();
+      await applyNft(this.#runner, masqueradeScript({ clusterCidr: this.config.podCidr, ipMasq: this.config.ipMasq }));
+      this.#writeSubnetFile();
+      await this.#checkForwarding();
+    } catch (err) {
+      this.#log(`resync: ${describeError(err)}`);
+    }
+    await this.#peers.reconcileNow();
+  }
+
+  /** Stops everything the process runs and leaves the data plane in place. Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#abort.abort();
+      for (const t of this.#timers) clearTimeout(t);
+      this.#stopWatch?.();
+      await this.#peers.stop();
+      await this.#api?.close();
+      await this.#store.close();
+    })();
+    return this.#stopped;
+  }
+
+  #storeLocation(): string {
+    return this.config.store === "etcd" ? this.config.etcdEndpoints.join(",") : this.config.storeDir;
+  }
+
+  #attrs(): LeaseAttrs {
+    return {
+      node: this.config.nodeName,
+      publicIp: this.#underlay!.ip,
+      backend: this.config.backend,
+      backendData: this.#setup?.backendData ?? this.#lease?.attrs.backendData ?? {},
+    };
+  }
+
+  #range(): SubnetRange {
+    const c = this.config;
+    return { podCidr: c.podCidr, subnetLen: c.subnetLen, subnetMin: c.subnetMin, subnetMax: c.subnetMax };
+  }
+
+  async #acquire(): Promise<Lease> {
+    let previous: string | undefined;
+    try {
+      previous = formatPrefix(readSubnetFile(this.paths.subnetFile).subnet);
+    } catch {
+      previous = undefined;
+    }
+    const { lease, origin } = await acquireLease(this.#store, {
+      range: this.#range(),
+      attrs: this.#attrs(),
+      ttlSeconds: this.config.leaseTtl,
+      previous: this.#lease?.subnet ?? previous,
+      log: this.#log,
+    });
+    const how = { renewed: "renewed its lease on", previous: "leased its previous subnet", new: "leased" }[origin];
+    this.#log(`${this.config.nodeName} ${how} ${lease.subnet} until ${new Date(lease.expiresAt).toISOString()}`);
+    return lease;
+  }
+
+  /** Backend, lease attrs, forwarding and masquerade, subnet file: everything a pod needs from this node. */
+  async #setUpDataPlane(): Promise<void> {
+    await this.#ensureBackend();
+    await ensureMasquerade(this.#runner, { clusterCidr: this.config.podCidr, ipMasq: this.config.ipMasq });
+    this.#writeSubnetFile();
+  }
+
+  /** Sets the backend up for our lease (idempotent) and republishes its data when it changed. */
+  async #ensureBackend(): Promise<void> {
+    const lease = this.#lease!;
+    const local: LocalNode = { subnet: lease.subnet, publicIp: this.#underlay!.ip, underlayIface: this.#underlay!.name, underlayMtu: this.#underlay!.mtu };
+    const setup = await this.#backend.setup(local);
+    if (this.config.mtu !== undefined && this.config.mtu > setup.mtu) {
+      throw new WeftError(MTU_TOO_LARGE, `--mtu ${this.config.mtu} is more than the ${this.config.backend} backend can carry over ${local.underlayIface} (MTU ${local.underlayMtu}): at most ${setup.mtu}`, {
+        hint: `use --mtu ${setup.mtu} or less, or leave it out`,
+      });
+    }
+    this.#setup = setup;
+    if (!sameData(lease.attrs.backendData, setup.backendData) || lease.attrs.publicIp !== local.publicIp) {
+      this.#lease = await this.#withRetry("publishing the backend data", () => this.#store.renew(lease.subnet, this.#attrs(), this.config.leaseTtl));
+    }
+  }
+
+  async #repairBackend(err: unknown): Promise<void> {
+    this.#log(`the ${this.config.backend} backend needs setting up again: ${describeError(err)}`);
+    await this.#ensureBackend();
+  }
+
+  #podMtu(): number {
+    return this.config.mtu ?? this.#setup!.mtu;
+  }
+
+  /** Writes the subnet file when its content would change (atomically). */
+  #writeSubnetFile(): void {
+    const subnet = parsePrefix(this.#lease!.subnet);
+    const content = { network: parsePrefix(this.config.podCidr), subnet, gateway: subnet.base + 1, mtu: this.#podMtu(), ipMasq: this.config.ipMasq };
+    let current = "";
+    try {
+      current = readFileSync(this.paths.subnetFile, "utf8");
+    } catch {
+      // absent: written below
+    }
+    if (current !== formatSubnetFile(content)) writeSubnetFile(this.paths.subnetFile, content);
+    this.#subnetFileWritten = true;
+  }
+
+  async #checkForwarding(): Promise<void> {
+    const r = await this.#runner.exec(["sysctl", "-n", "net.ipv4.ip_forward"]);
+    const off = r.code === 0 && r.stdout.trim() === "0";
+    if (off && !this.#forwardingOff) {
+      this.#log("net.ipv4.ip_forward is 0 on this node: pod traffic cannot cross it. weft turned it on at start; something has turned it off since. Fix: sysctl -w net.ipv4.ip_forward=1 (and find what reset it)");
+    } else if (!off && this.#forwardingOff) {
+      this.#log("net.ipv4.ip_forward is on again");
+    }
+    this.#forwardingOff = off;
+  }
+
+  /** Renews the lease every `intervalMs`; a lost lease is leased again (and the data plane moved if the subnet changed). */
+  #scheduleRenew(intervalMs: number): void {
+    const timer = setTimeout(async () => {
+      this.#timers.splice(this.#timers.indexOf(timer), 1);
+      let next = renewIntervalMs(this.config.leaseTtl);
+      try {
+        this.#lease = await this.#store.renew(this.#lease!.subnet, this.#attrs(), this.config.leaseTtl);
+        this.#health.ok();
+      } catch (err) {
+        if (isTransient(err)) {
+          this.#storeFailed(err, "renewing the lease");
+          next = Math.min(backoffMs(4), next);
+        } else if (err instanceof WeftError && err.code === LEASE_LOST) {
+          this.#log(`${describeError(err)}; leasing again`);
+          await this.#releaseAndReacquire();
+        } else {
+          this.#log(`renewing the lease failed: ${describeError(err)}`);
+          next = Math.min(backoffMs(4), next);
+        }
+      }
+      if (!this.#abort.signal.aborted) this.#scheduleRenew(next);
+    }, intervalMs);
+    this.#timers.push(timer);
+  }
+
+  async #releaseAndReacquire(): Promise<void> {
+    const before = this.#lease!.subnet;
+    try {
+      this.#lease = await this.#withRetry("leasing a subnet", () => this.#acquire());
+      if (this.#lease.subnet !== before) {
+        this.#log(`the node subnet moved from ${before} to ${this.#lease.subnet}: pods made before keep addresses of ${before} and need restarting`);
+      }
+      await this.#setUpDataPlane();
+      this.#peers.request();
+    } catch (err) {
+      this.#log(`cannot lease a subnet again: ${describeError(err)}`);
+    }
+  }
+
+  /**
+   * Records a store failure and, once per outage, starts probing the store
+   * with backoff, so its return is noticed (and logged) even when nothing
+   * changed in it meanwhile.
+   */
+  #storeFailed(err: unknown, doing: string): void {
+    const wasHealthy = this.#health.healthy;
+    this.#health.failed(err, doing);
+    if (!wasHealthy) return;
+    void (async () => {
+      for (let attempt = 0; !this.#health.healthy && !this.#abort.signal.aborted; attempt++) {
+        await sleep(backoffMs(attempt), this.#abort.signal);
+        try {
+          await this.#store.list();
+          this.#health.ok();
+        } catch (e) {
+          this.#health.failed(e, "probing the store");
+        }
+      }
+    })();
+  }
+
+  /** Runs `fn`, retrying with backoff while the store is unavailable; other errors propagate. */
+  async #withRetry<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#abort.signal.aborted) throw new WeftError("AGENT_STOPPED", `the agent stopped while ${doing}`);
+      try {
+        const result = await fn();
+        this.#health.ok();
+        return result;
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        this.#storeFailed(err, doing);
+        await sleep(backoffMs(attempt), this.#abort.signal);
+      }
+    }
+  }
+
+  #every(ms: number, fn: () => Promise<void>): void {
+    const tick = () => {
+      const timer = setTimeout(async () => {
+        this.#timers.splice(this.#timers.indexOf(timer), 1);
+        await fn();
+        if (!this.#abort.signal.aborted) tick();
+      }, ms);
+      this.#timers.push(timer);
+    };
+    tick();
+  }
+}
+
+function sameData(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
+}

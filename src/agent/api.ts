@@ -1,0 +1,237 @@
+/**
+ * The agent's HTTP API: what `weft status`, `weft doctor`, the lab and a
+ * Prometheus scraper read. Served on a unix socket that only root can use
+ * (mode 0600 from the moment it exists) and, when asked, on a loopback TCP
+ * port for scrapers. Every answer is built from the source on each request.
+ *
+ *     GET /healthz      200 "ok"  (the process and its event loop are alive)
+ *     GET /readyz       200 "ready", or 503 "not ready: lease, subnetFile"
+ *     GET /status       200 AgentStatus (JSON)
+ *     GET /ipam         200 IpamUsage of this node's subnet (JSON); 503 before a lease
+ *     GET /metrics      200 Prometheus text format 0.0.4
+ *     GET /connections  200 ConnectionStatus[] (JSON; pings every peer, ~1 s)
+ *
+ * Other paths are 404 and other methods 405, each with a JSON error body
+ * `{"code","message","hint"?}`; a failure while answering is 500 with the
+ * error's code (the client turns these back into WeftErrors).
+ */
+import { lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { connect } from "node:net";
+import { dirname } from "node:path";
+import { WeftError } from "../lib/errors.ts";
+import { IPAM_STORE_INVALID, readIpamUsage, type IpamUsage } from "./ipam-usage.ts";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import type { AgentStatus, ConnectionStatus, Readiness } from "./status.ts";
+
+/** What the API reads from the running agent. */
+export interface AgentApiSource {
+  /** The agent's current state. */
+  status(): AgentStatus;
+  /** Measures every peer now (see connections.ts). */
+  connections(): Promise<ConnectionStatus[]>;
+}
+
+/** A running API. */
+export interface AgentApi {
+  /** The loopback TCP port actually bound (the chosen one for port 0), or null without one. */
+  readonly tcpPort: number | null;
+  /** Stops listening and removes the socket file; later calls resolve at once. */
+  close(): Promise<void>;
+}
+
+/** Error code: another live agent already answers on the socket. */
+export const AGENT_RUNNING = "AGENT_RUNNING";
+/** Error code: the socket path is taken by something that is not a socket. */
+export const AGENT_SOCKET_PATH_TAKEN = "AGENT_SOCKET_PATH_TAKEN";
+/** Error code (HTTP 503 on /ipam): no subnet is leased, so there is no pod address to report. */
+export const NO_SUBNET = "NO_SUBNET";
+
+interface Reply {
+  status: number;
+  type: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+const TEXT = "text/plain; charset=utf-8";
+
+const ROUTES: Record<string, (source: AgentApiSource) => Promise<Reply> | Reply> = {
+  "/healthz": () => text(200, "ok\n"),
+  "/readyz": (source) => {
+    const missing = missingReadiness(source.status().readiness);
+    return missing.length === 0 ? text(200, "ready\n") : text(503, `not ready: ${missing.join(", ")}\n`);
+  },
+  "/status": (source) => json(200, source.status()),
+  "/ipam": (source) => {
+    const status = source.status();
+    if (status.subnet === null) {
+      return errorReply(503, NO_SUBNET, `${status.node} holds no subnet lease yet, so it has no pod addresses`, "wait until /readyz answers ready");
+    }
+    return json(200, readIpamUsage(status.paths.ipamDir, status.subnet));
+  },
+  "/metrics": (source) => {
+    const status = source.status();
+    return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(status, ipamForMetrics(status)) };
+  },
+  "/connections": async (source) => json(200, await source.connections()),
+};
+
+/**
+ * Starts serving `source` on `socketPath` (its directory is created) and,
+ * with `tcpPort`, on 127.0.0.1:tcpPort (0 picks a free port). A socket file
+ * left by a dead agent is replaced; a live one is AGENT_RUNNING.
+ */
+export async function startApi(source: AgentApiSource, options: { socketPath: string; tcpPort?: number }): Promise<AgentApi> {
+  const { socketPath } = options;
+  mkdirSync(dirname(socketPath), { recursive: true });
+  await removeStaleSocket(socketPath);
+  const unix = createServer((req, res) => void answer(source, req, res));
+  await listenPrivate(unix, socketPath);
+  const servers: Server[] = [unix];
+  let tcpPort: number | null = null;
+  if (options.tcpPort !== undefined) {
+    const tcp = createServer((req, res) => void answer(source, req, res));
+    try {
+      tcpPort = await listenLoopback(tcp, options.tcpPort);
+    } catch (err) {
+      await stop(unix);
+      throw err;
+    }
+    servers.push(tcp);
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    tcpPort,
+    close: () => (closing ??= Promise.all(servers.map(stop)).then(() => undefined)),
+  };
+}
+
+/** The readiness items that do not hold, in the order AgentStatus lists them. */
+export function missingReadiness(readiness: Readiness): string[] {
+  return Object.entries(readiness)
+    .filter(([, ok]) => !ok)
+    .map(([item]) => item);
+}
+
+async function answer(source: AgentApiSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? "/", "http://agent").pathname;
+  const route = ROUTES[path];
+  let reply: Reply;
+  if (!route) {
+    reply = errorReply(404, "NOT_FOUND", `the agent has no ${path}`, `it serves ${Object.keys(ROUTES).join(", ")}`);
+  } else if (req.method !== "GET") {
+    reply = { ...errorReply(405, "METHOD_NOT_ALLOWED", `${path} answers GET only, not ${req.method}`), headers: { allow: "GET" } };
+  } else {
+    try {
+      reply = await route(source);
+    } catch (err) {
+      reply =
+        err instanceof WeftError
+          ? errorReply(500, err.code, err.message, err.hint)
+          : errorReply(500, "AGENT_INTERNAL", `the agent failed to answer ${path}: ${(err as Error).message ?? String(err)}`);
+    }
+  }
+  res.writeHead(reply.status, { "content-type": reply.type, ...reply.headers });
+  res.end(reply.body);
+}
+
+/** The node subnet's usage for /metrics; a damaged store leaves the IPAM series out (/ipam reports why). */
+function ipamForMetrics(status: AgentStatus): IpamUsage | null {
+  if (status.subnet === null) return null;
+  try {
+    return readIpamUsage(status.paths.ipamDir, status.subnet);
+  } catch (err) {
+    if (err instanceof WeftError && err.code === IPAM_STORE_INVALID) return null;
+    throw err;
+  }
+}
+
+function text(status: number, body: string): Reply {
+  return { status, type: TEXT, body };
+}
+
+function json(status: number, value: unknown): Reply {
+  return { status, type: "application/json", body: JSON.stringify(value) + "\n" };
+}
+
+function errorReply(status: number, code: string, message: string, hint?: string): Reply {
+  return json(status, hint === undefined ? { code, message } : { code, message, hint });
+}
+
+/** Removes a socket file nobody answers on; refuses when someone does or the path is not a socket. */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    if (!lstatSync(path).isSocket()) {
+      throw new WeftError(AGENT_SOCKET_PATH_TAKEN, `cannot serve the agent API at ${path}: it exists and is not a socket`, {
+        hint: "move the file away, or give the agent another --run-dir",
+      });
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  if (await answers(path)) {
+    throw new WeftError(AGENT_RUNNING, `another weft agent is already serving ${path}`, {
+      hint: "stop it first, or give this agent another --run-dir",
+    });
+  }
+  unlinkSync(path);
+}
+
+/** True when a process accepts connections on unix socket `path`. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = connect(path);
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "ECONNREFUSED" || err.code === "ENOENT") resolve(false);
+      else reject(err);
+    });
+  });
+}
+
+/**
+ * Listens on `path` with umask 0177, so the socket is created 0600 and is
+ * never wider, not even for a moment. bind(2) runs synchronously inside
+ * listen(), so the umask is back before any other JavaScript runs; a file
+ * that a worker thread creates in that instant can only come out narrower.
+ */
+function listenPrivate(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (err: NodeJS.ErrnoException) =>
+      reject(err.code === "EADDRINUSE" ? new WeftError(AGENT_RUNNING, `another weft agent took ${path} while this one was starting`, { cause: err }) : err);
+    server.once("error", failed);
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off("error", failed);
+        resolve();
+      });
+    } finally {
+      process.umask(umask);
+    }
+  });
+}
+
+/** Listens on 127.0.0.1:port; resolves with the bound port. */
+function listenLoopback(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: "127.0.0.1", port }, () => {
+      server.off("error", reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
+/** Stops accepting, lets requests in flight finish, drops idle keep-alive connections. */
+function stop(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}

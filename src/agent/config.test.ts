@@ -1,0 +1,90 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configFromArgs } from "../cli/commands/agent.ts";
+import { WeftError } from "../lib/errors.ts";
+import { agentPaths, defaultConfig, flagOf, readConfigFile, validateConfig } from "./config.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "weft-agent-config-"));
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function file(name: string, content: string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+test("defaults are flannel's and DESIGN.md's", () => {
+  const c = validateConfig(defaultConfig());
+  assert.equal(c.podCidr, "10.244.0.0/16");
+  assert.equal(c.subnetLen, 24);
+  assert.equal(c.backend, "vxlan");
+  assert.equal(c.vxlanVni, 1);
+  assert.equal(c.vxlanPort, 8472);
+  assert.equal(c.ipMasq, true);
+  assert.equal(c.store, "embedded");
+  assert.equal(c.leaseTtl, 86_400);
+  assert.deepEqual(agentPaths(c), {
+    runDir: "/run/weft", stateDir: "/var/lib/weft", subnetFile: "/run/weft/subnet.env",
+    socket: "/run/weft/agent.sock", ipamDir: "/var/lib/weft/ipam",
+  });
+});
+
+test("flags win over the file, which wins over the defaults", () => {
+  const f = file("ok.json", JSON.stringify({ podCidr: "10.200.0.0/16", backend: "host-gw", iface: ["eth1"], ipMasq: false }));
+  const { config } = configFromArgs(["--config", f, "--backend", "vxlan", "--iface", "eth2", "--iface", "10.0.0.1", "--etcd-endpoints", "http://a:2379,http://b:2379"]);
+  assert.equal(config.podCidr, "10.200.0.0/16");
+  assert.equal(config.backend, "vxlan");
+  assert.deepEqual(config.iface, ["eth2", "10.0.0.1"]);
+  assert.equal(config.ipMasq, false);
+  assert.deepEqual(config.etcdEndpoints, ["http://a:2379", "http://b:2379"]);
+  assert.equal(configFromArgs(["--config", f, "--ip-masq"]).config.ipMasq, true);
+});
+
+const bad: [string, string[], RegExp][] = [
+  ["unknown flag", ["--bogus"], /agent: Unknown option '--bogus'/],
+  ["bad CIDR", ["--pod-cidr", "10.244.0.0/33"], /--pod-cidr/],
+  ["host bits in the CIDR", ["--pod-cidr", "10.244.1.0/16"], /--pod-cidr/],
+  ["subnet not smaller than the CIDR", ["--pod-cidr", "10.244.0.0/24", "--subnet-len", "24"], /invalid --subnet-len 24: a node subnet must be smaller than the cluster CIDR 10\.244\.0\.0\/24/],
+  ["subnet-min outside", ["--subnet-min", "10.1.0.0"], /invalid --subnet-min "10\.1\.0\.0": not inside the cluster CIDR/],
+  ["subnet-min unaligned", ["--subnet-min", "10.244.1.5"], /not the first address of a \/24/],
+  ["min above max", ["--subnet-min", "10.244.9.0", "--subnet-max", "10.244.2.0"], /above --subnet-max/],
+  ["unknown backend", ["--backend", "ipip"], /invalid --backend "ipip": unknown backend; use one of: vxlan, host-gw/],
+  ["VNI out of range", ["--vxlan-vni", "0"], /invalid --vxlan-vni 0: expected 1 to 16777215/],
+  ["not a number", ["--vxlan-port", "http"], /--vxlan-port http: expected an integer/],
+  ["bad public IP", ["--public-ip", "10.0.0"], /invalid --public-ip "10\.0\.0": not an IPv4 address/],
+  ["unknown store", ["--store", "consul"], /unknown store; use one of: embedded, etcd/],
+  ["bad endpoint", ["--store", "etcd", "--etcd-endpoints", "etcd:2379"], /"etcd:2379" is not an http\(s\):\/\/HOST:PORT URL/],
+  ["cert without key", ["--etcd-cert-file", "/x.pem"], /needs its key/],
+  ["TTL too short", ["--lease-ttl", "1"], /invalid --lease-ttl 1: expected 10 to 604800/],
+  ["both masq flags", ["--ip-masq", "--no-ip-masq"], /contradict/],
+  ["bad node name", ["--node-name", "a b"], /invalid --node-name "a b"/],
+];
+for (const [name, argv, message] of bad) {
+  test(`rejected: ${name}`, () => {
+    assert.throws(() => configFromArgs(argv), (err: unknown) => err instanceof WeftError && message.test(err.describe()));
+  });
+}
+
+test("a config file with an unknown key, a wrong type or bad JSON is named with the key", () => {
+  const cases: [string, RegExp][] = [
+    [JSON.stringify({ podCIDR: "10.0.0.0/8" }), /config file .*: unknown key "podCIDR"/],
+    [JSON.stringify({ subnetLen: "24" }), /"subnetLen" is "24": expected an integer/],
+    [JSON.stringify({ iface: "eth0" }), /"iface" is "eth0": expected an array of strings/],
+    [JSON.stringify({ ipMasq: "yes" }), /"ipMasq" is "yes": expected true or false/],
+    ["[1]", /must hold a JSON object/],
+    ["{", /cannot read config file/],
+  ];
+  cases.forEach(([content, message], i) => {
+    const p = file(`bad${i}.json`, content);
+    assert.throws(() => readConfigFile(p), (err: unknown) => err instanceof WeftError && message.test(err.message), content);
+  });
+  assert.throws(() => readConfigFile(join(tmp, "absent.json")), /no such file/);
+});
+
+test("flag names are the keys in kebab-case", () => {
+  assert.equal(flagOf("ifaceCanReach"), "--iface-can-reach");
+  assert.equal(flagOf("etcdCaFile"), "--etcd-ca-file");
+});

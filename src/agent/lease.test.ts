@@ -1,0 +1,98 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WeftError } from "../lib/errors.ts";
+import { EmbeddedStore } from "../store/embedded/store.ts";
+import type { LeaseAttrs } from "../store/types.ts";
+import { acquireLease, exhausted, freeSubnets, inRange, renewIntervalMs, SUBNET_EXHAUSTED, type SubnetRange } from "./lease.ts";
+
+const range: SubnetRange = { podCidr: "10.244.0.0/22", subnetLen: 24 };
+const attrs = (node: string, publicIp = "192.168.125.1"): LeaseAttrs => ({ node, publicIp, backend: "vxlan", backendData: {} });
+const first = () => 0;
+
+function withStore(fn: (store: EmbeddedStore) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-lease-"));
+    const store = new EmbeddedStore({ dir });
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test("inRange and freeSubnets follow the CIDR, the length and min/max", () => {
+  assert.equal(inRange(range, "10.244.3.0/24"), true);
+  assert.equal(inRange(range, "10.244.4.0/24"), false);
+  assert.equal(inRange(range, "10.244.1.0/25"), false);
+  assert.equal(inRange({ ...range, subnetMin: "10.244.1.0", subnetMax: "10.244.2.0" }, "10.244.3.0/24"), false);
+  assert.equal(inRange(range, "garbage"), false);
+  const lease = { subnet: "10.244.1.0/24", attrs: attrs("a"), expiresAt: 0 };
+  assert.deepEqual(freeSubnets(range, [lease]), ["10.244.0.0/24", "10.244.2.0/24", "10.244.3.0/24"]);
+  // A lease of another length still blocks what it overlaps.
+  const wide = { subnet: "10.244.2.0/23", attrs: attrs("b"), expiresAt: 0 };
+  assert.deepEqual(freeSubnets(range, [lease, wide]), ["10.244.0.0/24"]);
+});
+
+test("a new node gets a free subnet, a restarted one its own again", withStore(async (store) => {
+  const a = await acquireLease(store, { range, attrs: attrs("a", "10.0.0.1"), ttlSeconds: 60, pick: first });
+  assert.deepEqual([a.origin, a.lease.subnet], ["new", "10.244.0.0/24"]);
+  const b = await acquireLease(store, { range, attrs: attrs("b", "10.0.0.2"), ttlSeconds: 60, pick: first });
+  assert.deepEqual([b.origin, b.lease.subnet], ["new", "10.244.1.0/24"]);
+  // Restarted with another address: still node a, still its subnet, with the new address published.
+  const again = await acquireLease(store, { range, attrs: attrs("a", "10.0.0.9"), ttlSeconds: 60, pick: first });
+  assert.deepEqual([again.origin, again.lease.subnet, again.lease.attrs.publicIp], ["renewed", "10.244.0.0/24", "10.0.0.9"]);
+  assert.equal((await store.list()).length, 2);
+}));
+
+test("the previous subnet from the run directory is taken back when free, never when held", withStore(async (store) => {
+  const a = await acquireLease(store, { range, attrs: attrs("a"), ttlSeconds: 60, previous: "10.244.2.0/24", pick: first });
+  assert.deepEqual([a.origin, a.lease.subnet], ["previous", "10.244.2.0/24"]);
+  const b = await acquireLease(store, { range, attrs: attrs("b"), ttlSeconds: 60, previous: "10.244.2.0/24", pick: first });
+  assert.equal(b.origin, "new");
+  assert.notEqual(b.lease.subnet, "10.244.2.0/24");
+  assert.equal((await store.get("10.244.2.0/24"))?.attrs.node, "a");
+}));
+
+test("a lease outside a changed cluster CIDR is released and replaced", withStore(async (store) => {
+  await acquireLease(store, { range, attrs: attrs("a"), ttlSeconds: 60, pick: first });
+  const lines: string[] = [];
+  const moved = await acquireLease(store, {
+    range: { podCidr: "10.245.0.0/16", subnetLen: 24 }, attrs: attrs("a"), ttlSeconds: 60, pick: first, log: (l) => lines.push(l),
+  });
+  assert.equal(moved.lease.subnet, "10.245.0.0/24");
+  assert.deepEqual((await store.list()).map((l) => l.subnet), ["10.245.0.0/24"]);
+  assert.match(lines[0]!, /^releasing 10\.244\.0\.0\/24: it is outside 10\.245\.0\.0\/16/);
+}));
+
+test("an exhausted range says how many nodes hold leases and what to change", withStore(async (store) => {
+  for (const n of ["a", "b", "c", "d"]) await acquireLease(store, { range, attrs: attrs(n), ttlSeconds: 60 });
+  await assert.rejects(acquireLease(store, { range, attrs: attrs("e"), ttlSeconds: 60 }), (err: unknown) => {
+    assert.ok(err instanceof WeftError);
+    assert.equal(err.code, SUBNET_EXHAUSTED);
+    assert.equal(err.message, "cannot lease a subnet: 10.244.0.0/22 has no free /24 left (4 nodes hold leases, 4 subnets in all)");
+    assert.match(err.hint ?? "", /larger --pod-cidr/);
+    return true;
+  });
+  assert.equal((await store.list()).length, 4);
+}));
+
+test("concurrent agents never share a subnet", withStore(async (store) => {
+  const nodes = ["a", "b", "c", "d"];
+  const got = await Promise.all(nodes.map((n) => acquireLease(store, { range, attrs: attrs(n), ttlSeconds: 60 })));
+  assert.equal(new Set(got.map((g) => g.lease.subnet)).size, 4);
+}));
+
+test("exhausted names the min/max bounds when they narrow the range", () => {
+  const e = exhausted({ ...range, subnetMin: "10.244.1.0", subnetMax: "10.244.2.0" }, 2);
+  assert.equal(e.message, "cannot lease a subnet: 10.244.0.0/22 has no free /24 left between 10.244.1.0 and 10.244.2.0 (2 nodes hold leases, 2 subnets in all)");
+});
+
+test("renewals come every third of the TTL, at most hourly", () => {
+  assert.equal(renewIntervalMs(30), 10_000);
+  assert.equal(renewIntervalMs(86_400), 3_600_000);
+});

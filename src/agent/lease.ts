@@ -1,0 +1,136 @@
+/**
+ * Leasing this node's subnet out of the cluster CIDR.
+ *
+ * acquireLease decides, in order:
+ *   1. A lease the store already holds for this node name is ours: after a
+ *      restart the agent renews it (with its current public IP and backend
+ *      data) instead of taking a second subnet. If that lease lies outside
+ *      the configured range (the cluster CIDR or subnet length changed), it
+ *      is released and a new one taken.
+ *   2. Else the subnet in the previous subnet file (the run directory
+ *      survives an agent restart), if it is in range and free.
+ *   3. Else a free subnet, chosen at random among the free ones, so agents
+ *      starting together rarely race for the same one; a lost race
+ *      (createIfAbsent returns nothing) just tries another.
+ * It never takes a subnet another node holds: every write is
+ * create-if-absent or a renewal of our own lease.
+ */
+import { WeftError } from "../lib/errors.ts";
+import { contains, formatIp, formatPrefix, overlaps, parseIp, parsePrefix, sizeOf, type Prefix } from "../lib/ipv4.ts";
+import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
+
+/** Which subnets may be leased. */
+export interface SubnetRange {
+  /** The cluster CIDR, canonical. */
+  podCidr: string;
+  subnetLen: number;
+  /** First and last subnet addresses allowed; default the whole CIDR. */
+  subnetMin?: string | undefined;
+  subnetMax?: string | undefined;
+}
+
+/** Error code: no subnet of the range is free. */
+export const SUBNET_EXHAUSTED = "SUBNET_EXHAUSTED";
+
+/** Every subnet of `range`, as base addresses in order. */
+export function candidateBases(range: SubnetRange): { first: number; last: number; step: number } {
+  const cidr = parsePrefix(range.podCidr);
+  const step = 2 ** (32 - range.subnetLen);
+  const first = range.subnetMin !== undefined ? parseIp(range.subnetMin) : cidr.base;
+  const last = range.subnetMax !== undefined ? parseIp(range.subnetMax) : cidr.base + sizeOf(cidr) - step;
+  return { first, last, step };
+}
+
+/** True when `subnet` is a subnet `range` allows. */
+export function inRange(range: SubnetRange, subnet: string): boolean {
+  let p: Prefix;
+  try {
+    p = parsePrefix(subnet);
+  } catch {
+    return false;
+  }
+  const { first, last } = candidateBases(range);
+  return p.len === range.subnetLen && contains(parsePrefix(range.podCidr), p.base) && p.base >= first && p.base <= last;
+}
+
+/** The free subnets of `range`, given the leases that exist. */
+export function freeSubnets(range: SubnetRange, leases: readonly Lease[]): string[] {
+  const cidr = parsePrefix(range.podCidr);
+  const taken = leases.map((l) => parsePrefix(l.subnet));
+  const { first, last, step } = candidateBases(range);
+  const free: string[] = [];
+  for (let base = first; base <= last; base += step) {
+    const candidate = { base, len: range.subnetLen };
+    if (!contains(cidr, base)) continue;
+    const clash = taken.some((t) => overlaps(t, candidate));
+    if (!clash) free.push(formatPrefix(candidate));
+  }
+  return free;
+}
+
+/** The SUBNET_EXHAUSTED error for `range` with `holders` leases. */
+export function exhausted(range: SubnetRange, holders: number): WeftError {
+  const { first, last, step } = candidateBases(range);
+  const total = Math.floor((last - first) / step) + 1;
+  const bounds = range.subnetMin !== undefined || range.subnetMax !== undefined ? ` between ${formatIp(first)} and ${formatIp(last)}` : "";
+  return new WeftError(
+    SUBNET_EXHAUSTED,
+    `cannot lease a subnet: ${range.podCidr} has no free /${range.subnetLen} left${bounds} (${holders} node${holders === 1 ? "" : "s"} hold leases, ${total} subnets in all)`,
+    { hint: `use a larger --pod-cidr or a longer --subnet-len${bounds ? ", or widen --subnet-min/--subnet-max" : ""}, or remove departed nodes' leases` },
+  );
+}
+
+/** What acquireLease needs besides the store. */
+export interface AcquireOptions {
+  range: SubnetRange;
+  attrs: LeaseAttrs;
+  ttlSeconds: number;
+  /** The subnet in the previous subnet file, if any. */
+  previous?: string | undefined;
+  /** Picks an index below n; random by default (tests pass a fixed one). */
+  pick?: (n: number) => number;
+  /** Told about a lease given up, e.g. one outside a changed CIDR. */
+  log?: (line: string) => void;
+}
+
+/** How a lease was obtained, for the agent's log. */
+export type LeaseOrigin = "renewed" | "previous" | "new";
+
+/** Leases a subnet for `attrs.node` (see the file comment). Store errors propagate. */
+export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promise<{ lease: Lease; origin: LeaseOrigin }> {
+  const pick = o.pick ?? ((n: number) => Math.floor(Math.random() * n));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const leases = await store.list();
+    for (const own of leases.filter((l) => l.attrs.node === o.attrs.node)) {
+      if (!inRange(o.range, own.subnet)) {
+        o.log?.(`releasing ${own.subnet}: it is outside ${o.range.podCidr} (/${o.range.subnetLen}), the range configured now`);
+        await store.release(own.subnet, o.attrs.node);
+        continue;
+      }
+      try {
+        return { lease: await store.renew(own.subnet, o.attrs, o.ttlSeconds), origin: "renewed" };
+      } catch (err) {
+        if (!(err instanceof WeftError && err.code === LEASE_LOST)) throw err;
+      }
+    }
+    const others = leases.filter((l) => l.attrs.node !== o.attrs.node);
+    const free = freeSubnets(o.range, others);
+    if (free.length === 0) throw exhausted(o.range, others.length);
+    if (o.previous !== undefined && free.includes(o.previous)) {
+      const lease = await store.createIfAbsent(o.previous, o.attrs, o.ttlSeconds);
+      if (lease) return { lease, origin: "previous" };
+      continue;
+    }
+    const choice = free[pick(Math.min(free.length, 64))]!;
+    const lease = await store.createIfAbsent(choice, o.attrs, o.ttlSeconds);
+    if (lease) return { lease, origin: "new" };
+  }
+  throw new WeftError("LEASE_CONTENDED", `cannot lease a subnet of ${o.range.podCidr}: lost 50 races in a row to other nodes`, {
+    hint: "too many nodes are starting at once for the free subnets; the agent will try again",
+  });
+}
+
+/** How long to wait between renewals of a lease of `ttlSeconds`: a third of it, at most an hour. */
+export function renewIntervalMs(ttlSeconds: number): number {
+  return Math.min(ttlSeconds * 1000 / 3, 3_600_000);
+}

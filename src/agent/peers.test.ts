@@ -1,0 +1,89 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { Backend, Peer, ReconcileReport } from "../backend/types.ts";
+import type { Lease } from "../store/types.ts";
+import { PeerSync } from "./peers.ts";
+
+function lease(node: string, subnet: string, backend = "vxlan"): Lease {
+  return { subnet, attrs: { node, publicIp: `192.168.125.${subnet.split(".")[2]}`, backend, backendData: { vtepMac: "0a:58:00:00:00:01" } }, expiresAt: 1 };
+}
+
+class RecordingBackend implements Backend {
+  calls: string[][] = [];
+  failNext = false;
+  async setup() {
+    return { backendData: {}, mtu: 1450 };
+  }
+  async reconcile(peers: readonly Peer[]): Promise<ReconcileReport> {
+    await new Promise((r) => setTimeout(r, 20));
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error("device gone");
+    }
+    this.calls.push(peers.map((p) => p.node));
+    return { changed: peers.map((p) => p.node), removed: [], problems: [] };
+  }
+  async cleanup() {}
+}
+
+function make(backend: Backend, repaired: unknown[] = []) {
+  const lines: string[] = [];
+  const sync = new PeerSync({
+    backend,
+    self: () => ({ node: "me", subnet: "10.244.1.0/24", backend: "vxlan" }),
+    log: (l) => lines.push(l),
+    repair: async (err) => void repaired.push(err),
+  });
+  return { sync, lines };
+}
+
+test("a burst of lease events costs at most two reconciles, the last with every peer", async () => {
+  const backend = new RecordingBackend();
+  const { sync } = make(backend);
+  for (let i = 2; i < 52; i++) sync.onEvent({ type: "put", lease: lease(`n${i}`, `10.244.${i}.0/24`) });
+  await new Promise((r) => setTimeout(r, 10));
+  for (let i = 52; i < 60; i++) sync.onEvent({ type: "put", lease: lease(`n${i}`, `10.244.${i}.0/24`) });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(backend.calls.length <= 2, `${backend.calls.length} reconciles`);
+  assert.equal(backend.calls.at(-1)!.length, 58);
+  await sync.stop();
+});
+
+test("our own lease and peers of another backend are not programmed; the mismatch is a problem", async () => {
+  const backend = new RecordingBackend();
+  const { sync, lines } = make(backend);
+  sync.seed([lease("me", "10.244.1.0/24"), lease("b", "10.244.2.0/24"), lease("c", "10.244.3.0/24", "host-gw")]);
+  await sync.reconcileNow();
+  assert.deepEqual(backend.calls, [["b"]]);
+  const status = sync.peerStatus();
+  assert.deepEqual(status.map((p) => [p.node, p.state, p.problem?.code]), [["b", "programmed", undefined], ["c", "problem", "PEER_BACKEND_MISMATCH"]]);
+  assert.ok(lines.some((l) => l.startsWith("PEER_BACKEND_MISMATCH: peer c runs the host-gw backend")));
+  assert.equal(sync.stats().runs, 1);
+  await sync.stop();
+});
+
+test("a delete removes the peer; a delete of an unknown subnet does nothing", async () => {
+  const backend = new RecordingBackend();
+  const { sync } = make(backend);
+  sync.seed([lease("b", "10.244.2.0/24")]);
+  sync.onEvent({ type: "delete", subnet: "10.244.9.0/24" });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(backend.calls.length, 0);
+  sync.onEvent({ type: "delete", subnet: "10.244.2.0/24" });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(backend.calls, [[]]);
+  await sync.stop();
+});
+
+test("a failed reconcile repairs the backend and tries once more", async () => {
+  const backend = new RecordingBackend();
+  const repaired: unknown[] = [];
+  const { sync } = make(backend, repaired);
+  sync.seed([lease("b", "10.244.2.0/24")]);
+  backend.failNext = true;
+  await sync.reconcileNow();
+  assert.equal(repaired.length, 1);
+  assert.deepEqual(backend.calls, [["b"]]);
+  assert.equal(sync.stats().failures, 0);
+  await sync.stop();
+});

@@ -1,0 +1,198 @@
+/**
+ * The other nodes, as the store's watch reports them, and the loop that
+ * keeps the backend in step with them.
+ *
+ * Watch events update an in-memory map of leases; every change asks for a
+ * reconcile, and requests that arrive while one runs are folded into one
+ * more run afterwards, so a burst of 50 new leases costs two reconciles,
+ * not 50, and a peer is never programmed from a stale list. Nothing here
+ * talks to the store: while the store is down the map simply stops
+ * changing, and the routes it describes stay.
+ */
+import type { Backend, Peer, PeerProblem, ReconcileReport } from "../backend/types.ts";
+import { describeError } from "../lib/errors.ts";
+import type { Lease, LeaseEvent } from "../store/types.ts";
+import type { PeerStatus, ReconcileStatus } from "./status.ts";
+
+/** How long a change waits for others to arrive with it, in ms. */
+const COALESCE_MS = 5;
+/** How many reconcile durations the metrics keep. */
+const KEEP_DURATIONS = 1000;
+
+/** The peer leases and the reconcile loop over them. */
+export class PeerSync {
+  readonly #leases = new Map<string, Lease>();
+  readonly #backend: Backend;
+  readonly #self: () => { node: string; subnet: string | null; backend: string };
+  readonly #log: (line: string) => void;
+  /** Recovers from a whole reconcile failing, e.g. by setting the backend up again. */
+  readonly #repair: (err: unknown) => Promise<void>;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #lastReport: ReconcileReport | undefined;
+  readonly #stats: ReconcileStatus = {
+    runs: 0, failures: 0, problems: 0, lastAt: null, lastDurationMs: null, lastProblems: [], durationsSeconds: [],
+  };
+  #lastLoggedProblems = "";
+
+  constructor(o: {
+    backend: Backend;
+    self: () => { node: string; subnet: string | null; backend: string };
+    log: (line: string) => void;
+    repair: (err: unknown) => Promise<void>;
+  }) {
+    this.#backend = o.backend;
+    this.#self = o.self;
+    this.#log = o.log;
+    this.#repair = o.repair;
+  }
+
+  /** Replaces the whole map, e.g. from `store.list()` before the watch starts. */
+  seed(leases: readonly Lease[]): void {
+    this.#leases.clear();
+    for (const l of leases) this.#leases.set(l.subnet, l);
+  }
+
+  /** Applies one watch event and asks for a reconcile when peers changed. */
+  onEvent(event: LeaseEvent): void {
+    if (event.type === "put") this.#leases.set(event.lease.subnet, event.lease);
+    else if (!this.#leases.delete(event.subnet)) return;
+    this.request();
+  }
+
+  /** The peers: every lease except ours, and peers of another backend set aside. */
+  peers(): { peers: Peer[]; problems: PeerProblem[] } {
+    const self = this.#self();
+    const peers: Peer[] = [];
+    const problems: PeerProblem[] = [];
+    for (const l of this.#leases.values()) {
+      if (l.attrs.node === self.node || l.subnet === self.subnet) continue;
+      if (l.attrs.backend !== self.backend) {
+        problems.push({
+          peer: l.attrs.node,
+          code: "PEER_BACKEND_MISMATCH",
+          message: `peer ${l.attrs.node} runs the ${l.attrs.backend} backend and this node runs ${self.backend}; every node of a cluster must use the same --backend`,
+        });
+        continue;
+      }
+      peers.push({ node: l.attrs.node, publicIp: l.attrs.publicIp, subnet: l.subnet, backendData: l.attrs.backendData });
+    }
+    return { peers, problems };
+  }
+
+  /** Asks for a reconcile soon; cheap to call often. */
+  request(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      void this.reconcileNow();
+    }, COALESCE_MS);
+  }
+
+  /** Runs a reconcile now (or waits for the one running and runs another); resolves when done. */
+  async reconcileNow(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = this.#loop();
+    try {
+      await this.#running;
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      if (this.#stopped) return;
+      await this.#once();
+    } while (this.#again);
+  }
+
+  async #once(): Promise<void> {
+    const started = performance.now();
+    const { peers, problems } = this.peers();
+    try {
+      let report: ReconcileReport;
+      try {
+        report = await this.#backend.reconcile(peers);
+      } catch (err) {
+        // The device may have been deleted under us: set it up and try once more.
+        await this.#repair(err);
+        report = await this.#backend.reconcile(peers);
+      }
+      report = { ...report, problems: [...problems, ...report.problems] };
+      this.#lastReport = report;
+      this.#record(started, report.problems);
+      if (report.changed.length || report.removed.length) {
+        const parts = [];
+        if (report.changed.length) parts.push(`programmed ${report.changed.join(", ")}`);
+        if (report.removed.length) parts.push(`removed ${report.removed.join(", ")}`);
+        this.#log(`${parts.join("; ")} (${peers.length} peer${peers.length === 1 ? "" : "s"}, ${(performance.now() - started).toFixed(1)} ms)`);
+      }
+      const text = report.problems.map((p) => p.message).join(" | ");
+      if (text !== this.#lastLoggedProblems) {
+        for (const p of report.problems) this.#log(`${p.code}: ${p.message}`);
+        this.#lastLoggedProblems = text;
+      }
+    } catch (err) {
+      this.#stats.failures++;
+      this.#record(started, []);
+      this.#log(`reconcile failed: ${describeError(err)}; retrying at the next change or resync`);
+    }
+  }
+
+  #record(started: number, problems: PeerProblem[]): void {
+    const ms = performance.now() - started;
+    const s = this.#stats;
+    s.runs++;
+    s.problems += problems.length;
+    s.lastAt = new Date().toISOString();
+    s.lastDurationMs = Math.round(ms * 100) / 100;
+    s.lastProblems = problems;
+    s.durationsSeconds.push(ms / 1000);
+    if (s.durationsSeconds.length > KEEP_DURATIONS) s.durationsSeconds.splice(0, s.durationsSeconds.length - KEEP_DURATIONS);
+  }
+
+  /** True once a reconcile has completed. */
+  get reconciled(): boolean {
+    return this.#lastReport !== undefined;
+  }
+
+  /** Each peer with the state its last reconcile left it in. */
+  peerStatus(): PeerStatus[] {
+    const self = this.#self();
+    const problems = new Map((this.#lastReport?.problems ?? []).map((p) => [p.peer, p]));
+    return [...this.#leases.values()]
+      .filter((l) => l.attrs.node !== self.node && l.subnet !== self.subnet)
+      .map((l) => {
+        const problem = problems.get(l.attrs.node);
+        const status: PeerStatus = {
+          node: l.attrs.node, publicIp: l.attrs.publicIp, subnet: l.subnet, backend: l.attrs.backend,
+          backendData: l.attrs.backendData, leaseExpiresAt: l.expiresAt, state: problem ? "problem" : "programmed",
+        };
+        if (problem) status.problem = problem;
+        return status;
+      });
+  }
+
+  /** The reconcile counters (a copy). */
+  stats(): ReconcileStatus {
+    return { ...this.#stats, lastProblems: [...this.#stats.lastProblems], durationsSeconds: [...this.#stats.durationsSeconds] };
+  }
+
+  /** Stops asking for reconciles and waits for a running one. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#running;
+  }
+}
