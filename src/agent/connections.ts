@@ -1,11 +1,18 @@
 /**
  * Measures the pod network to every peer, as `/connections` serves it: two
- * pings to the peer's gateway (the first address of its subnet, held by its
- * bridge), which travel exactly the way pod traffic does — over the vxlan
- * device or the host-gw route. One small ping says whether the peer answers
- * and how fast; one at the full pod MTU with don't-fragment set says whether
- * a full-size pod packet gets through (the classic vxlan failure: small
- * packets work, large ones vanish because the underlay MTU is too small).
+ * pings that travel the way pod traffic does. One small ping says whether
+ * the peer answers and how fast; one at the full pod MTU with
+ * don't-fragment set says whether a full-size pod packet gets through (the
+ * classic vxlan failure: small packets work, large ones vanish because the
+ * underlay MTU is too small).
+ *
+ * The target is what every peer holds as soon as its agent runs, whether or
+ * not it has pods yet (its bridge only appears with its first pod):
+ *   vxlan    the peer's VTEP address (its subnet's network address on
+ *            weft.<VNI>): the ping goes through our route, neighbour and FDB
+ *            entry, encapsulated, exactly as a pod's packet would;
+ *   host-gw  the peer's public IP: what host-gw needs is that address to be
+ *            a direct neighbour on the underlay, at the full MTU.
  *
  * Runs `ping` through the Runner, so it acts on the runner's namespace (the
  * agent's node namespace); every peer and both probes run at once, so the
@@ -34,7 +41,7 @@ export interface PingOutcome {
   error: string | null;
 }
 
-/** Pings every peer's gateway in `status` (see the file comment). */
+/** Pings every peer in `status` (see the file comment). */
 export async function measureConnections(runner: Runner, status: AgentStatus): Promise<ConnectionStatus[]> {
   const mtu = status.mtu;
   if (mtu === null) {
@@ -46,7 +53,7 @@ export async function measureConnections(runner: Runner, status: AgentStatus): P
 }
 
 async function measurePeer(runner: Runner, peer: PeerStatus, mtu: number): Promise<ConnectionStatus> {
-  const target = formatIp(parsePrefix(peer.subnet, `subnet of peer ${peer.node}`).base + 1);
+  const target = peer.backend === "vxlan" ? formatIp(parsePrefix(peer.subnet, `subnet of peer ${peer.node}`).base) : peer.publicIp;
   const base = ["ping", "-n", "-c", "1", "-W", String(TIMEOUT_SECONDS)];
   const [small, full] = await Promise.all([
     runner.exec([...base, target]),

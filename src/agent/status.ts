@@ -105,7 +105,7 @@ export interface ConnectionStatus {
   publicIp: string;
   subnet: string;
   backend: string;
-  /** The address that was pinged: the peer's gateway (its bridge), reached over the backend. */
+  /** The address that was pinged: a vxlan peer's VTEP address (over the overlay), a host-gw peer's public IP. */
   target: string;
   reachable: boolean;
   /** Round-trip time in ms, when reachable. */

@@ -146,7 +146,7 @@ test("connections: state, RTT and MTU verdict per peer; errors below", () => {
     `PEER    PUBLIC IP         TARGET       STATE         RTT      MTU
 node2   192.168.125.102   10.244.2.1   reachable     0.31ms   1450 ok
 node3   192.168.125.103   10.244.3.1   reachable     12ms     1450 too big
-node4   192.168.125.104   10.244.4.1   unreachable   -        1450 too big
+node4   192.168.125.104   10.244.4.1   unreachable   -        -
 
 node3: the path MTU is smaller
 node4: no reply within 1 s

@@ -97,7 +97,7 @@ export function formatConnections(nodes: ReadonlyArray<{ node: string; connectio
         c.target,
         c.reachable ? "reachable" : "unreachable",
         c.rttMs === null ? "-" : `${Number(c.rttMs.toPrecision(2))}ms`,
-        `${c.mtu} ${c.mtuOk ? "ok" : "too big"}`,
+        c.reachable ? `${c.mtu} ${c.mtuOk ? "ok" : "too big"}` : "-",
       ]);
       if (c.error !== null) notes.push(`${withNode ? `${node} -> ` : ""}${c.node}: ${c.error}`);
     }

@@ -1,7 +1,7 @@
 /**
  * measureConnections against real pings: a "node" namespace joined by a
- * veth to a "peer" namespace that holds the peer's gateway address, as its
- * bridge would. One peer answers, one is routed but silent, one has no
+ * veth to a "peer" namespace that holds the peer's VTEP address, as its
+ * vxlan device would. One peer answers, one is routed but silent, one has no
  * route; then the path MTU shrinks, far away (a silent drop) and locally
  * (a route MTU), and the full-size probe fails while small pings still work.
  */
@@ -30,11 +30,11 @@ describe("connections", { timeout: 60_000 }, () => {
     ipIn(node, "link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", peer);
     ipIn(node, "addr", "add", "192.168.77.1/24", "dev", "v0");
     ipIn(peer, "addr", "add", "192.168.77.2/24", "dev", "v1");
-    ipIn(peer, "addr", "add", "10.244.2.1/32", "dev", "lo");
+    ipIn(peer, "addr", "add", "10.244.2.0/32", "dev", "lo");
     ipIn(node, "link", "set", "v0", "up");
     ipIn(peer, "link", "set", "v1", "up");
     ipIn(node, "route", "add", "10.244.2.0/24", "via", "192.168.77.2");
-    // The peer namespace does not forward, so 10.244.3.1 is dropped there.
+    // The peer namespace does not forward, so 10.244.3.0 is dropped there.
     ipIn(node, "route", "add", "10.244.3.0/24", "via", "192.168.77.2");
   });
   after(() => spaces.removeAll());
@@ -42,10 +42,10 @@ describe("connections", { timeout: 60_000 }, () => {
   test("a peer that answers, one that is silent, one without a route", async () => {
     const c = await measure();
     const answers = c.get("answers")!;
-    assert.deepEqual([answers.target, answers.reachable, answers.mtu, answers.mtuOk, answers.error], ["10.244.2.1", true, 1500, true, null]);
+    assert.deepEqual([answers.target, answers.reachable, answers.mtu, answers.mtuOk, answers.error], ["10.244.2.0", true, 1500, true, null]);
     assert.ok(answers.rttMs !== null && answers.rttMs > 0 && answers.rttMs < 1000, `rtt ${answers.rttMs}`);
     const silent = c.get("silent")!;
-    assert.deepEqual([silent.target, silent.reachable, silent.rttMs, silent.mtuOk, silent.error], ["10.244.3.1", false, null, false, "no reply within 1 s"]);
+    assert.deepEqual([silent.target, silent.reachable, silent.rttMs, silent.mtuOk, silent.error], ["10.244.3.0", false, null, false, "no reply within 1 s"]);
     const unrouted = c.get("unrouted")!;
     assert.deepEqual([unrouted.reachable, unrouted.mtuOk], [false, false]);
     assert.match(unrouted.error!, /Network is unreachable/);
