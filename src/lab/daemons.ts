@@ -1,7 +1,7 @@
 /**
  * What a lab runs in the background and how: one weft agent per node (as a
- * DaemonSet would), the outside host's echo-source server, and etcd when the
- * lab uses `--store etcd`. All of them are children of one detached
+ * DaemonSet would), the outside host's echo-source server, etcd when the
+ * lab uses `--store etcd`, and whatever its scenario runs in nodes. All of them are children of one detached
  * supervisor process per lab (`weft lab supervise --name NAME`, a hidden
  * verb), which `up` starts and `down` stops.
  *
@@ -14,6 +14,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "nod
 import { join, resolve } from "node:path";
 import { OUTSIDE_IP, OUTSIDE_PORT, logFile, nodePaths, type LabLayout } from "./layout.ts";
 import { cmdline, isAlive, stopProcesses } from "./procs.ts";
+import { findScenario } from "./scenarios.ts";
 import { readLabState, writeJsonAtomic, type LabNode, type LabState } from "./state.ts";
 import { Supervisor, type ProcessSpec, type ProcessStatus } from "./supervisor.ts";
 
@@ -51,7 +52,7 @@ export function agentCommand(lab: LabLayout, state: Omit<LabState, "daemons">, n
   const argv = [
     ...weftCommand(), "agent",
     "--node-name", node.name,
-    "--iface", state.iface,
+    ...(state.iface === null ? [] : ["--iface", state.iface]),
     "--backend", state.backend,
     "--pod-cidr", state.podCidr,
     "--run-dir", p.runDir,
@@ -77,6 +78,11 @@ export function labDaemons(lab: LabLayout, state: Omit<LabState, "daemons">, age
       log: logFile(lab, name),
     };
   });
+  const scenario = state.scenario === null ? null : findScenario(state.scenario);
+  for (const d of scenario?.daemons?.(state.nodes) ?? []) {
+    const name = `${d.node.name}-${d.name}`;
+    daemons.push({ name, argv: ["ip", "netns", "exec", d.node.netns, ...d.argv], log: logFile(lab, name) });
+  }
   const inOutside = ["ip", "netns", "exec", lab.outsideNs];
   daemons.push({
     name: OUTSIDE_ECHO,

@@ -38,8 +38,8 @@ export interface LabState {
   store: Store;
   /** The cluster CIDR the agents lease node subnets from. */
   podCidr: string;
-  /** The underlay interface the agents are told to use. */
-  iface: string;
+  /** The underlay interface the agents are told to use (`--iface`), or null for the agent's own choice. */
+  iface: string | null;
   /** The scenario applied on top of the plain topology, or null. */
   scenario: string | null;
   nodes: LabNode[];

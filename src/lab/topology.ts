@@ -7,6 +7,9 @@
  *     NAME-nodeK    lo, eth0 = 192.168.125.(100+K)/24, default via .1
  *     NAME-outside  lo, eth0 = 192.168.125.1/24
  *
+ * A scenario (scenarios.ts) may give the nodes' switch link another name
+ * (`underlayIface`) and add lines to the switch and node batches.
+ *
  * Every veth is created inside the switch namespace with its peer placed
  * straight into the node's namespace (`peer name eth0 netns NODE`), so no
  * link ever exists in the host's namespace, not even for a moment.
@@ -27,12 +30,14 @@ export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], s
   const namespaces = [lab.switchNs, lab.outsideNs, ...nodes.map((n) => n.netns)];
   await ipBatch(undefined, namespaces.map((ns) => `netns add ${ns}`));
 
+  const dev = scenario?.underlayIface ?? "eth0";
   await ipBatch(lab.switchNs, [
     "link set lo up",
     "link add br0 type bridge",
     "link set br0 up",
-    ...nodes.map((n) => `link add ${n.name} master br0 up type veth peer name eth0 netns ${n.netns}`),
+    ...nodes.map((n) => `link add ${n.name} master br0 up type veth peer name ${dev} netns ${n.netns}`),
     `link add outside master br0 up type veth peer name eth0 netns ${lab.outsideNs}`,
+    ...(scenario?.switchCommands?.(nodes) ?? []),
   ]);
 
   await Promise.all([
@@ -40,10 +45,10 @@ export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], s
     ...nodes.map((n) =>
       ipBatch(n.netns, [
         "link set lo up",
-        `addr add ${n.underlayIp}/${UNDERLAY_LEN} dev eth0`,
-        "link set eth0 up",
+        `addr add ${n.underlayIp}/${UNDERLAY_LEN} dev ${dev}`,
+        `link set ${dev} up`,
         `route add default via ${OUTSIDE_IP}`,
-        ...(scenario?.nodeCommands(n) ?? []),
+        ...(scenario?.nodeCommands?.(n) ?? []),
       ]),
     ),
   ]);

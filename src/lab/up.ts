@@ -31,14 +31,16 @@ export interface UpOptions {
   backend: Backend;
   /** Default "embedded". */
   store: Store;
-  /** Default 10.244.0.0/16. */
-  podCidr: string;
+  /** Default: the scenario's, else 10.244.0.0/16. */
+  podCidr: string | null;
   /** Default none. */
   scenario: string | null;
-  /** The interface the agents are told to use; default eth0. */
-  iface: string;
+  /** The interface the agents are told to use (`--iface`); default none, the agent's own choice (the default route's interface). */
+  iface: string | null;
 }
 
+/** The cluster CIDR of a lab whose scenario does not choose one. */
+export const DEFAULT_POD_CIDR = "10.244.0.0/16";
 /** How long `up` waits for every agent to write its subnet file. */
 export const READY_TIMEOUT_MS = 30_000;
 /** An agent started this many times without becoming ready fails `up` early. */
@@ -60,8 +62,8 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
     throw new WeftError("USAGE", `invalid --nodes ${opts.nodes}: a lab has 1 to ${MAX_NODES} nodes`);
   }
-  const podCidr = formatPrefix(parsePrefix(opts.podCidr, "--pod-cidr"));
   const scenario = opts.scenario === null ? null : findScenario(opts.scenario);
+  const podCidr = formatPrefix(parsePrefix(opts.podCidr ?? scenario?.podCidr ?? DEFAULT_POD_CIDR, "--pod-cidr"));
   claimLabDir(lab);
 
   const nodes: LabNode[] = Array.from({ length: opts.nodes }, (_, i) => {

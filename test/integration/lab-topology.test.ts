@@ -86,7 +86,7 @@ describe("lab flags: --nodes, --backend, --store etcd, --pod-cidr, --iface, --sc
     // The stand-in agent becomes ready only once etcd answers on the outside host.
     const agent = `until curl -sf http://${OUTSIDE_IP}:2379/health >/dev/null; do sleep 0.1; done; ${FAKE_AGENT_CMD}`;
     const out = await weftOk(
-      ["lab", "up", "--name", name, "--nodes", "2", "--backend", "host-gw", "--store", "etcd", "--pod-cidr", "10.50.0.0/16", "--iface", "eth1", "--scenario", "nat-iface"],
+      ["lab", "up", "--name", name, "--nodes", "2", "--backend", "host-gw", "--store", "etcd", "--pod-cidr", "10.50.0.0/16", "--iface", "eth1", "--scenario", "wrong-iface"],
       { WEFT_LAB_AGENT_CMD: agent },
     );
     assert.match(out, /^node2 +192\.168\.125\.102 +10\.244\.2\.0\/24 +host-gw +yes$/m);
@@ -102,17 +102,18 @@ describe("lab flags: --nodes, --backend, --store etcd, --pod-cidr, --iface, --sc
     assert.equal(flag("--iface"), "eth1");
     assert.equal(flag("--node-name"), "node1");
 
-    // nat-iface: every node has the same NAT address carrying the default route.
-    for (const node of ["node1", "node2"]) {
+    // wrong-iface: every node's eth0 has the same NAT address and the default route; the switch link is eth1.
+    for (const [k, node] of ["node1", "node2"].entries()) {
       const route = await inNetns(nodeNs(lab, node), ["ip", "route", "show", "default"]);
-      assert.match(route, /^default via 10\.0\.2\.2 dev eth1/);
-      assert.match(await inNetns(nodeNs(lab, node), ["ip", "-br", "addr", "show", "eth1"]), /10\.0\.2\.15\/24/);
+      assert.match(route, /^default via 10\.0\.2\.2 dev eth0/);
+      assert.match(await inNetns(nodeNs(lab, node), ["ip", "-br", "addr", "show", "eth0"]), /10\.0\.2\.15\/24/);
+      assert.match(await inNetns(nodeNs(lab, node), ["ip", "-br", "addr", "show", "eth1"]), new RegExp(`192\\.168\\.125\\.10${k + 1}/24`));
     }
   });
 
   test("invalid flags are one-line errors", async () => {
     for (const [args, message] of [
-      [["--scenario", "nope"], /unknown scenario "nope"; known scenarios: nat-iface/],
+      [["--scenario", "nope"], /unknown scenario "nope"; known scenarios: wrong-iface, no-forwarding, mtu-mismatch, overlap/],
       [["--nodes", "0"], /invalid --nodes 0/],
       [["--backend", "udp"], /invalid --backend "udp"; use one of vxlan, host-gw/],
       [["--store", "consul"], /invalid --store "consul"/],

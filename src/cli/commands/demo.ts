@@ -1,82 +1,77 @@
 /**
- * `weft demo` (what `npm run demo` runs): a node and three pods built from
- * network namespaces, wired by the real weft CNI executable exactly as a
- * container runtime calls it, then checked with ping. Everything lives in
- * namespaces made here and is removed at the end, also on failure.
+ * `weft demo` (what `npm run demo` runs): a guided tour on a real 3-node lab.
+ * Each step prints the weft command a user would type and runs exactly that
+ * command, so the output on screen is what they will see themselves:
+ * bring up the lab, start pods on three nodes, run the smoke test, show the
+ * peers and one packet's path, then say what to try next. The lab is left
+ * up for that; `weft lab down --name demo` removes it.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { installCni } from "./install-cni.ts";
-import { parseCommandArgs } from "../args.ts";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { WeftError } from "../../lib/errors.ts";
+import { labLayout } from "../../lab/layout.ts";
+import { parseCommandArgs } from "../args.ts";
 
-const PODS = ["web", "api", "db"];
+const WEFT = resolve(import.meta.dirname, "../../../bin/weft");
+const ECHO = resolve(import.meta.dirname, "../../lab/echo-source.ts");
 
-function sh(cmd: string[], input?: string): string {
-  return execFileSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", input });
-}
+const HELP = `usage: weft demo [--name NAME (demo)] [--backend vxlan|host-gw (vxlan)]
+  Brings up a 3-node lab called NAME (replacing an earlier one of that name),
+  starts pods, runs the smoke test and shows status and a trace. The lab stays
+  up afterwards so you can explore; weft lab down --name NAME removes it.
+`;
 
 export async function run(argv: string[]): Promise<number> {
-  parseCommandArgs("demo", argv, {});
-  if (process.getuid?.() !== 0) throw new WeftError("NOT_ROOT", "demo: network namespaces need root", { hint: "run as root" });
-  const tag = `weftdemo${process.pid}`;
-  const node = `${tag}-node`;
-  const dir = mkdtempSync(join(tmpdir(), "weft-demo-"));
-  const made: string[] = [];
-  const say = (s: string) => process.stdout.write(`${s}\n`);
-  try {
-    say("== weft demo: one node, three pods, the real CNI plugin\n");
-    sh(["ip", "netns", "add", node]);
-    made.push(node);
-    const bin = join(dir, "bin");
-    installCni({ binDir: bin, confDir: join(dir, "net.d"), subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "ipam") });
-    const conf = JSON.stringify({ cniVersion: "1.0.0", name: "weft", type: "weft", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "ipam") });
-    const plugin = (verb: string, pod: string) =>
-      spawnSync("ip", ["netns", "exec", node, join(bin, "weft")], {
-        input: conf,
-        encoding: "utf8",
-        env: { PATH: process.env.PATH, CNI_COMMAND: verb, CNI_CONTAINERID: `${tag}-${pod}`, CNI_NETNS: `/run/netns/${tag}-${pod}`, CNI_IFNAME: "eth0", CNI_PATH: bin, CNI_ARGS: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}` },
-      });
-
-    say("1. Before the agent has leased a subnet, ADD says so (CNI error 11):");
-    sh(["ip", "netns", "add", `${tag}-${PODS[0]}`]);
-    made.push(`${tag}-${PODS[0]}`);
-    say(`   ${plugin("ADD", PODS[0]!).stdout.trim()}\n`);
-
-    say("2. The agent writes the node's subnet file (here by hand):");
-    writeFileSync(join(dir, "subnet.env"), "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.1.1/24\nWEFT_MTU=1450\nWEFT_IPMASQ=true\n");
-    say("   WEFT_NETWORK=10.244.0.0/16  WEFT_SUBNET=10.244.1.1/24  WEFT_MTU=1450\n");
-
-    say("3. The runtime calls ADD for each pod; weft answers with the pod's address:");
-    const ips: string[] = [];
-    for (const pod of PODS) {
-      if (!made.includes(`${tag}-${pod}`)) {
-        sh(["ip", "netns", "add", `${tag}-${pod}`]);
-        made.push(`${tag}-${pod}`);
-      }
-      const r = plugin("ADD", pod);
-      if (r.status !== 0) throw new WeftError("DEMO", `ADD for ${pod} failed: ${r.stdout}`);
-      const ip = (JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips[0]!.address;
-      ips.push(ip.split("/")[0]!);
-      say(`   ${pod.padEnd(4)} ${ip}`);
-    }
-    say("\n4. The node's bridge and the pods' veths (ip -br link in the node):");
-    for (const l of sh(["ip", "-n", node, "-br", "link"]).trim().split("\n")) say(`   ${l}`);
-    say("\n5. Pods reach each other across the bridge:");
-    for (const [i, pod] of PODS.entries()) {
-      const to = ips[(i + 1) % ips.length]!;
-      const ok = spawnSync("ip", ["netns", "exec", `${tag}-${pod}`, "ping", "-c1", "-W2", to]).status === 0;
-      say(`   ${pod} -> ${to}: ${ok ? "ok" : "FAILED"}`);
-      if (!ok) throw new WeftError("DEMO", `${pod} cannot reach ${to}`);
-    }
-    say("\n6. DEL releases the addresses; a repeated DEL is still a success:");
-    for (const pod of PODS) say(`   DEL ${pod}: ${plugin("DEL", pod).status === 0 && plugin("DEL", pod).status === 0 ? "ok (twice)" : "FAILED"}`);
-    say("\nNext: read README.md, then try `bin/weft install-cni --help`.");
+  const { values } = parseCommandArgs("demo", argv, {
+    name: { type: "string", default: "demo" },
+    backend: { type: "string", default: "vxlan" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
     return 0;
-  } finally {
-    for (const ns of made.reverse()) spawnSync("ip", ["netns", "del", ns]);
-    rmSync(dir, { recursive: true, force: true });
   }
+  if (process.getuid?.() !== 0) throw new WeftError("NOT_ROOT", "demo: network namespaces need root", { hint: "run as root" });
+  const name = values.name;
+  const say = (text: string) => process.stdout.write(`${text}\n`);
+  const step = (title: string, args: string[], shown = args): number => {
+    say(`\n== ${title}\n$ weft ${shown.join(" ")}`);
+    const r = spawnSync(WEFT, args, { stdio: ["ignore", "inherit", "inherit"] });
+    return r.status ?? 1;
+  };
+  const mustStep = (title: string, args: string[], shown = args): void => {
+    const code = step(title, args, shown);
+    if (code !== 0) throw new WeftError("DEMO_STEP_FAILED", `demo: "weft ${shown.join(" ")}" exited ${code}`, { hint: `see the output above; weft doctor --lab ${name} may say why` });
+  };
+
+  say(`weft demo: a 3-node Kubernetes pod network built from network namespaces on this machine.
+Every node runs the real weft agent; every pod gets its interface from the real
+weft CNI executable, called the way a container runtime calls it.`);
+  if (existsSync(labLayout(name).dir)) {
+    spawnSync(WEFT, ["lab", "down", "--name", name], { stdio: "ignore" });
+  }
+  mustStep("bring up 3 nodes, a switch and an outside host; one agent per node", ["lab", "up", "--name", name, "--nodes", "3", "--backend", values.backend]);
+  const echo = ["--", process.execPath, ECHO, "--port", "8080"];
+  const echoShown = ["--", "node", "echo-source.ts", "--port", "8080"];
+  mustStep("start a server pod on node1 (it answers TCP 8080 with the address it sees)", ["lab", "run", "web", "--node", "node1", "--name", name, ...echo], ["lab", "run", "web", "--node", "node1", "--name", name, ...echoShown]);
+  mustStep("and pods on node2 and node3", ["lab", "run", "api", "--node", "node2", "--name", name, ...echo], ["lab", "run", "api", "--node", "node2", "--name", name, ...echoShown]);
+  mustStep("and a client pod on node3", ["lab", "run", "client", "--node", "node3", "--name", name, "--", "sleep", "infinity"]);
+  mustStep("list them, like kubectl get pods -o wide", ["lab", "pods", "--name", name]);
+  const smoke = step("smoke test: same node, across nodes, node<->pod, no NAT between pods, masquerade to the outside, an agent restart", ["lab", "smoke", "--name", name]);
+  mustStep("what node1's agent knows about its peers", ["status", "peers", "--run-dir", join(labLayout(name).dir, "node1", "run")], ["status", "peers", "--run-dir", `/run/weft/lab/${name}/node1/run`]);
+  const trace = step("the path a packet takes from pod client (node3) to pod web (node1), read from kernel state", ["trace", "client", "web", "--lab", name]);
+
+  const next: [string, string][] = [
+    [`weft lab exec client --name ${name} -- ping -c 3 WEB_IP`, "WEB_IP from weft lab pods"],
+    [`weft lab exec client --name ${name} -- bash -c 'exec 3<>/dev/tcp/WEB_IP/8080; cat <&3'`, "web sees client's own IP: no NAT"],
+    [`weft status --lab ${name}`, "every agent: lease, backend, MTU, store, peers"],
+    [`weft status connections --lab ${name}`, "every node pings every peer over the backend, at full MTU"],
+    [`weft doctor --lab ${name}`, "checks forwarding, routes, MTU, the CNI files, the agents"],
+    ["weft lab up --name broken --nodes 2 --scenario wrong-iface", "the classic: every node advertises 10.0.2.15"],
+    ["weft doctor --lab broken", "names the cause and the fix"],
+    [`weft lab down --name ${name}`, "removes everything the demo made"],
+  ];
+  say(`\n== what to try next\n${next.map(([cmd, why]) => `  # ${why}\n  ${cmd}`).join("\n")}`);
+  return smoke === 0 && trace === 0 ? 0 : 1;
 }

@@ -10,22 +10,28 @@ import { labDown } from "../../lab/down.ts";
 import { DEFAULT_LAB_NAME, labLayout, validateLabName } from "../../lab/layout.ts";
 import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab/runtime.ts";
 import { SCENARIOS } from "../../lab/scenarios.ts";
+import { formatSmoke } from "../../lab/smoke/report.ts";
+import { runSmoke } from "../../lab/smoke/smoke.ts";
 import { BACKENDS, readLabState, STORES, type Backend, type Store } from "../../lab/state.ts";
 import { formatTable } from "../../lab/table.ts";
-import { labUp } from "../../lab/up.ts";
+import { DEFAULT_POD_CIDR, labUp } from "../../lab/up.ts";
 
 const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] ...
 
   up    [--nodes N (3)] [--backend vxlan|host-gw (vxlan)] [--store embedded|etcd (embedded)]
-        [--pod-cidr CIDR (10.244.0.0/16)] [--iface IFACE (eth0)] [--scenario NAME]
+        [--pod-cidr CIDR (${DEFAULT_POD_CIDR})] [--iface IFACE] [--scenario NAME]
                       build the switch, N nodes, the outside host (192.168.125.1, TCP 8080
-                      answers with your source address) and start one agent per node
+                      answers with your source address) and start one agent per node;
+                      --iface is passed to every agent (default: none, each agent picks
+                      its default route's interface); a scenario may set the pod CIDR
   down                stop everything the lab started and delete its namespaces and files
   run POD --node NODE [--namespace NS (default)] [--labels k=v,...] [--port HOST:CONTAINER[/tcp|udp]]... -- CMD...
                       create a pod through the node's CNI configuration and run CMD in it
   exec NAME -- CMD... run CMD in the foreground in pod or node NAME (or "outside")
   rm POD              CNI DEL, stop the pod's processes, delete its namespace
   pods [-o json]      list pods: NAME NAMESPACE NODE IP STATUS
+  smoke [-o json]     make pods smoke-a, smoke-b (node1) and smoke-c (node2), check ping, TCP, no NAT,
+                      masquerade and an agent restart, remove them; exit 1 when a check fails
 
 scenarios:
 ${Object.entries(SCENARIOS).map(([name, s]) => `  ${name}: ${s.summary}`).join("\n")}
@@ -46,8 +52,8 @@ const VERBS: Record<string, Verb> = {
       nodes: { type: "string", default: "3" },
       backend: { type: "string", default: "vxlan" },
       store: { type: "string", default: "embedded" },
-      "pod-cidr": { type: "string", default: "10.244.0.0/16" },
-      iface: { type: "string", default: "eth0" },
+      "pod-cidr": { type: "string" },
+      iface: { type: "string" },
       scenario: { type: "string" },
     });
     const name = validateLabName(values.name);
@@ -58,8 +64,8 @@ const VERBS: Record<string, Verb> = {
         nodes: Number(values.nodes),
         backend: oneOf("--backend", values.backend, BACKENDS) as Backend,
         store: oneOf("--store", values.store, STORES) as Store,
-        podCidr: values["pod-cidr"],
-        iface: values.iface,
+        podCidr: values["pod-cidr"] ?? null,
+        iface: values.iface ?? null,
         scenario: values.scenario ?? null,
       },
       (line) => process.stdout.write(`lab ${name}: ${line}\n`),
@@ -143,6 +149,14 @@ const VERBS: Record<string, Verb> = {
       process.stdout.write(formatTable(["NAME", "NAMESPACE", "NODE", "IP", "STATUS"], pods.map((p) => [p.name, p.namespace, p.node, p.ip ?? "<none>", p.status])));
     }
     return 0;
+  },
+
+  async smoke(argv) {
+    const { values } = parseCommandArgs("lab smoke", argv, { ...NAME, output: { type: "string", short: "o" } });
+    if (values.output !== undefined && values.output !== "json") throw new WeftError("USAGE", `lab smoke: unknown output format "${values.output}" (only json)`);
+    const report = await runSmoke(labLayout(validateLabName(values.name)));
+    process.stdout.write(values.output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatSmoke(report));
+    return report.passed ? 0 : 1;
   },
 
   // Hidden: the detached supervisor `up` starts and `down` stops.

@@ -1,0 +1,56 @@
+/**
+ * `nftables`: the agent's table `ip weft` (agent/masquerade.ts) is there
+ * with its forward chain accepting the cluster CIDR (a host whose forward
+ * policy is drop would otherwise drop pod traffic) and, with masquerade on,
+ * the postrouting chain's masquerade rule (without it, pod traffic leaving
+ * the cluster keeps pod source addresses nobody routes back).
+ */
+import { NFT_FAMILY, NFT_TABLE } from "../../agent/masquerade.ts";
+import { parsePrefix, formatIp } from "../../lib/ipv4.ts";
+import { valueOf } from "../facts.ts";
+import { fail, ok, type Check } from "../finding.ts";
+
+/** One chain of `nft -j list table`, with its rules' expressions as JSON text. */
+interface Chain {
+  name: string;
+  hook: string | undefined;
+  rules: string[];
+}
+
+const RESYNC = "the agent rewrites the table on its next resync; if it stays wrong, restart the agent and read its log";
+
+/** The check. */
+export const checkNftables: Check = (node) => {
+  const s = valueOf(node.agent.status);
+  const read = node.kernel.nftTable;
+  if (!read.ok) return [fail(node, "nftables", `cannot read table ${NFT_FAMILY} ${NFT_TABLE}: ${read.error}`, "install nftables and run weft doctor as root")];
+  if (read.value === null) return [fail(node, "nftables", `table ${NFT_FAMILY} ${NFT_TABLE} is missing: no forward accept, no masquerade`, RESYNC)];
+  if (s === undefined) return [ok(node, "nftables", `table ${NFT_FAMILY} ${NFT_TABLE} present`)];
+  const chains = chainsOf(read.value);
+  const cidr = parsePrefix(s.network);
+  const cidrJson = JSON.stringify({ prefix: { addr: formatIp(cidr.base), len: cidr.len } });
+  const forward = chains.find((c) => c.hook === "forward");
+  if (forward === undefined || !forward.rules.some((r) => r.includes(cidrJson) && r.includes('"accept"'))) {
+    return [fail(node, "nftables", `table ${NFT_FAMILY} ${NFT_TABLE} has no forward rule accepting ${s.network}: a drop policy elsewhere can drop pod traffic`, RESYNC)];
+  }
+  const masquerades = chains.some((c) => c.hook === "postrouting" && c.rules.some((r) => r.includes('"masquerade"')));
+  if (s.ipMasq && !masquerades) {
+    return [fail(node, "nftables", `masquerade is on but table ${NFT_FAMILY} ${NFT_TABLE} has no masquerade rule: pod traffic leaving the cluster keeps its pod source address`, RESYNC)];
+  }
+  return [ok(node, "nftables", `table ${NFT_FAMILY} ${NFT_TABLE}: forward accepts ${s.network}${s.ipMasq ? ", masquerade on" : ""}`)];
+};
+
+/** The chains of a `nft -j list table` answer and their rules. */
+function chainsOf(items: readonly unknown[]): Chain[] {
+  const chains = new Map<string, Chain>();
+  for (const item of items as Record<string, Record<string, unknown> | undefined>[]) {
+    if (item.chain) {
+      const name = String(item.chain["name"]);
+      chains.set(name, { name, hook: item.chain["hook"] as string | undefined, rules: [] });
+    }
+  }
+  for (const item of items as Record<string, Record<string, unknown> | undefined>[]) {
+    if (item.rule) chains.get(String(item.rule["chain"]))?.rules.push(JSON.stringify(item.rule["expr"]));
+  }
+  return [...chains.values()];
+}

@@ -1,0 +1,57 @@
+/**
+ * `weft doctor`'s core: collect every node's facts at once, then run every
+ * check over them. A check that throws (facts it did not expect) becomes a
+ * failing finding of its own, so one check never hides the others.
+ */
+import { describeError } from "../lib/errors.ts";
+import { checkAgent, checkReconcile, checkStore } from "./checks/agent.ts";
+import { checkBackend } from "./checks/backend.ts";
+import { checkConflist, checkPlugin, checkSubnetFile } from "./checks/cni.ts";
+import { checkForwarding } from "./checks/forwarding.ts";
+import { checkMtu } from "./checks/mtu.ts";
+import { checkNftables } from "./checks/nftables.ts";
+import { checkPaths } from "./checks/path.ts";
+import { checkPeerEntries } from "./checks/peers.ts";
+import { checkPublicIp } from "./checks/public-ip.ts";
+import { checkClusterCidr, checkNodeSubnets } from "./checks/subnets.ts";
+import { collectNode, type DoctorTarget } from "./collect.ts";
+import type { Cluster } from "./facts.ts";
+import type { Check, Finding } from "./finding.ts";
+
+/** Every check by name, in report order: the agent, then the data plane, then the runtime's files. */
+export const CHECKS: Record<string, Check> = {
+  agent: checkAgent,
+  forwarding: checkForwarding,
+  "public-ip": checkPublicIp,
+  "node-subnets": checkNodeSubnets,
+  "cluster-cidr": checkClusterCidr,
+  backend: checkBackend,
+  peers: checkPeerEntries,
+  path: checkPaths,
+  mtu: checkMtu,
+  nftables: checkNftables,
+  conflist: checkConflist,
+  plugin: checkPlugin,
+  "subnet-file": checkSubnetFile,
+  store: checkStore,
+  reconcile: checkReconcile,
+};
+
+/** Every check's findings for every node of `cluster`, grouped by node. */
+export function judge(cluster: Cluster): Finding[] {
+  return cluster.nodes.flatMap((node) =>
+    Object.entries(CHECKS).flatMap(([name, check]) => {
+      try {
+        return check(node, cluster);
+      } catch (err) {
+        return [{ node: node.name, check: name, status: "fail" as const, message: `the check could not run: ${describeError(err)}`, fix: "report this as a weft bug, with the output of weft status -o json" }];
+      }
+    }),
+  );
+}
+
+/** Collects `targets` and judges them. */
+export async function runDoctor(targets: readonly DoctorTarget[], lab: Cluster["lab"]): Promise<Finding[]> {
+  const nodes = await Promise.all(targets.map(collectNode));
+  return judge({ nodes, lab });
+}

@@ -1,0 +1,56 @@
+/**
+ * What `weft doctor` reports: findings, one per check and node (or per peer
+ * for the per-peer checks), each with a status and, when something is
+ * wrong, the fix. A check is a pure function over the facts collected from
+ * the nodes (facts.ts), so its tests feed it fakes.
+ */
+import type { Cluster, NodeFacts } from "./facts.ts";
+
+/** How a check came out: `warn` is worth fixing, `fail` breaks pod traffic (and the exit status). */
+export type Status = "ok" | "warn" | "fail";
+
+/** One result of one check on one node. */
+export interface Finding {
+  /** The node the finding is about (the lab's node name, or the agent's). */
+  node: string;
+  /** The check's name, e.g. `forwarding`, `peer node2`. */
+  check: string;
+  status: Status;
+  /** What was found, one line. */
+  message: string;
+  /** What to do about it, for warn and fail. */
+  fix?: string;
+}
+
+/** A check: the findings for `node`, which may look at the rest of `cluster`. */
+export type Check = (node: NodeFacts, cluster: Cluster) => Finding[];
+
+/** An ok finding. */
+export function ok(node: NodeFacts, check: string, message: string): Finding {
+  return { node: node.name, check, status: "ok", message };
+}
+
+/** A warn finding with its fix. */
+export function warn(node: NodeFacts, check: string, message: string, fix: string): Finding {
+  return { node: node.name, check, status: "warn", message, fix };
+}
+
+/** A fail finding with its fix. */
+export function fail(node: NodeFacts, check: string, message: string, fix: string): Finding {
+  return { node: node.name, check, status: "fail", message, fix };
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+export function listing(items: readonly string[]): string {
+  if (items.length <= 1) return items.join("");
+  return `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+/**
+ * The fix "restart the agents with `flags`"; in a lab, also how to rebuild
+ * it with `labFlags`, when `weft lab up` can pass them.
+ */
+export function restartAgentsWith(cluster: Cluster, flags: string, labFlags?: string): string {
+  const lab = cluster.lab && labFlags ? `; in this lab: weft lab down --name ${cluster.lab.name} && ${cluster.lab.upCommand} ${labFlags}` : "";
+  return `restart the agents with ${flags}${lab}`;
+}
