@@ -29,7 +29,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { createBackend } from "../backend/registry.ts";
 import type { Backend, LocalNode, SetupResult } from "../backend/types.ts";
 import { describeError, WeftError } from "../lib/errors.ts";
-import { formatIp, formatPrefix, parsePrefix } from "../lib/ipv4.ts";
+import { formatIp, formatPrefix, parsePrefix, type Prefix } from "../lib/ipv4.ts";
 import { applyNft } from "../kernel/nft.ts";
 import { createRunner, type Runner } from "../kernel/runner.ts";
 import { createStore } from "../store/registry.ts";
@@ -38,6 +38,7 @@ import { formatSubnetFile, readSubnetFile, writeSubnetFile } from "../subnet/fil
 import { startApi } from "./api.ts";
 import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./config.ts";
 import { measureConnections } from "./connections.ts";
+import { readHostNetworks, overlapWarnings } from "./host-networks.ts";
 import { findUnderlay, type Underlay } from "./iface.ts";
 import { acquireLease, renewIntervalMs, type SubnetRange } from "./lease.ts";
 import { ensureMasquerade, masqueradeScript } from "./masquerade.ts";
@@ -71,6 +72,8 @@ export class Agent {
   readonly #abort = new AbortController();
   readonly #startedAt = new Date().toISOString();
   #underlay: Underlay | undefined;
+  /** Host networks no node subnet may overlap (host-networks.ts). */
+  #avoid: Prefix[] = [];
   #lease: Lease | undefined;
   #setup: SetupResult | undefined;
   #subnetFileWritten = false;
@@ -106,6 +109,10 @@ export class Agent {
       ...(c.ifaceCanReach !== undefined && { ifaceCanReach: c.ifaceCanReach }),
       ...(c.publicIp !== undefined && { publicIp: c.publicIp }),
     });
+    const previous = this.#previousSubnet();
+    const networks = (await readHostNetworks(this.#runner)).filter((n) => previous === undefined || formatPrefix(n.network) !== previous);
+    for (const line of overlapWarnings(c.podCidr, networks)) this.#log(line);
+    this.#avoid = networks.map((n) => n.network);
     this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#storeLocation()}`);
     this.#api = await startApi({ status: () => this.status(), connections: () => this.connections() }, {
       socketPath: this.paths.socket,
@@ -208,16 +215,20 @@ export class Agent {
 
   #range(): SubnetRange {
     const c = this.config;
-    return { podCidr: c.podCidr, subnetLen: c.subnetLen, subnetMin: c.subnetMin, subnetMax: c.subnetMax };
+    return { podCidr: c.podCidr, subnetLen: c.subnetLen, subnetMin: c.subnetMin, subnetMax: c.subnetMax, avoid: this.#avoid };
+  }
+
+  /** The subnet in the subnet file a previous run left, if any. */
+  #previousSubnet(): string | undefined {
+    try {
+      return formatPrefix(readSubnetFile(this.paths.subnetFile).subnet);
+    } catch {
+      return undefined;
+    }
   }
 
   async #acquire(): Promise<Lease> {
-    let previous: string | undefined;
-    try {
-      previous = formatPrefix(readSubnetFile(this.paths.subnetFile).subnet);
-    } catch {
-      previous = undefined;
-    }
+    const previous = this.#previousSubnet();
     const { lease, origin } = await acquireLease(this.#store, {
       range: this.#range(),
       attrs: this.#attrs(),

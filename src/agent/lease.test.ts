@@ -92,6 +92,16 @@ test("exhausted names the min/max bounds when they narrow the range", () => {
   assert.equal(e.message, "cannot lease a subnet: 10.244.0.0/22 has no free /24 left between 10.244.1.0 and 10.244.2.0 (2 nodes hold leases, 2 subnets in all)");
 });
 
+test("a subnet over a network the node is attached to is never leased, and an own lease there is replaced", withStore(async (store) => {
+  const lan = { podCidr: "192.168.124.0/22", subnetLen: 24 };
+  const avoid = [{ base: (192 << 24 | 168 << 16 | 125 << 8) >>> 0, len: 24 }];
+  assert.deepEqual(freeSubnets({ ...lan, avoid }, []), ["192.168.124.0/24", "192.168.126.0/24", "192.168.127.0/24"]);
+  await store.createIfAbsent("192.168.125.0/24", attrs("a"), 60);
+  const moved = await acquireLease(store, { range: { ...lan, avoid }, attrs: attrs("a"), ttlSeconds: 60, pick: first });
+  assert.equal(moved.lease.subnet, "192.168.124.0/24");
+  assert.equal(await store.get("192.168.125.0/24"), undefined);
+}));
+
 test("renewals come every third of the TTL, at most hourly", () => {
   assert.equal(renewIntervalMs(30), 10_000);
   assert.equal(renewIntervalMs(86_400), 3_600_000);

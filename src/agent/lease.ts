@@ -27,6 +27,12 @@ export interface SubnetRange {
   /** First and last subnet addresses allowed; default the whole CIDR. */
   subnetMin?: string | undefined;
   subnetMax?: string | undefined;
+  /**
+   * Networks this node is attached to (its interfaces' subnets). A node
+   * subnet overlapping one would take over addresses of real hosts, so it
+   * is never leased. Default none.
+   */
+  avoid?: readonly Prefix[] | undefined;
 }
 
 /** Error code: no subnet of the range is free. */
@@ -50,7 +56,7 @@ export function inRange(range: SubnetRange, subnet: string): boolean {
     return false;
   }
   const { first, last } = candidateBases(range);
-  return p.len === range.subnetLen && contains(parsePrefix(range.podCidr), p.base) && p.base >= first && p.base <= last;
+  return p.len === range.subnetLen && contains(parsePrefix(range.podCidr), p.base) && p.base >= first && p.base <= last && !avoided(range, p);
 }
 
 /** The free subnets of `range`, given the leases that exist. */
@@ -63,9 +69,13 @@ export function freeSubnets(range: SubnetRange, leases: readonly Lease[]): strin
     const candidate = { base, len: range.subnetLen };
     if (!contains(cidr, base)) continue;
     const clash = taken.some((t) => overlaps(t, candidate));
-    if (!clash) free.push(formatPrefix(candidate));
+    if (!clash && !avoided(range, candidate)) free.push(formatPrefix(candidate));
   }
   return free;
+}
+
+function avoided(range: SubnetRange, p: Prefix): boolean {
+  return (range.avoid ?? []).some((net) => overlaps(net, p));
 }
 
 /** The SUBNET_EXHAUSTED error for `range` with `holders` leases. */
@@ -103,7 +113,7 @@ export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promi
     const leases = await store.list();
     for (const own of leases.filter((l) => l.attrs.node === o.attrs.node)) {
       if (!inRange(o.range, own.subnet)) {
-        o.log?.(`releasing ${own.subnet}: it is outside ${o.range.podCidr} (/${o.range.subnetLen}), the range configured now`);
+        o.log?.(`releasing ${own.subnet}: it is outside ${o.range.podCidr} (/${o.range.subnetLen}), the range configured now, or overlaps a network this node is attached to`);
         await store.release(own.subnet, o.attrs.node);
         continue;
       }
