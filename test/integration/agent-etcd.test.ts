@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { fetchAgent } from "../../src/agent/client.ts";
 import type { AgentStatus } from "../../src/agent/status.ts";
 import { pings, Topology, type TopoNode } from "./backend-topology.ts";
+import { until } from "../support/until.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
 const MAIN = resolve(import.meta.dirname, "../../src/cli/main.ts");
@@ -40,20 +41,6 @@ describe("weft agent on etcd, with etcd down and back", { skip }, () => {
     const gone = new Promise((r) => e.once("exit", r));
     e.kill("SIGKILL");
     await gone;
-  }
-
-  async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch {
-        // not yet
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
   }
 
   before(async () => {

@@ -12,6 +12,7 @@ import type { AgentStatus } from "../../src/agent/status.ts";
 import { EmbeddedStore } from "../../src/store/embedded/store.ts";
 import { askPeerAddress, pings, Topology, type TopoNode } from "./backend-topology.ts";
 import { runIn } from "../support/netns.ts";
+import { until } from "../support/until.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
 const MAIN = resolve(import.meta.dirname, "../../src/cli/main.ts");
@@ -25,14 +26,6 @@ describe("weft agent with host-gw", { skip }, () => {
   const runDir = (k: number) => join(dir, `node${k}`, "run");
   const status = (k: number) => fetchAgent<AgentStatus>(join(runDir(k), "agent.sock"), "/status");
 
-  async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await fn().catch(() => false))) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   before(async () => {
     topo.addSwitch();
     for (const k of [1, 2]) nodes.push(topo.addNode(k));
@@ -42,7 +35,7 @@ describe("weft agent with host-gw", { skip }, () => {
         "--node-name", `node${k}`, "--backend", "host-gw", "--store-dir", storeDir, "--run-dir", runDir(k), "--state-dir", join(dir, `node${k}`, "lib"),
         "--subnet-min", `10.244.${k}.0`, "--subnet-max", `10.244.${k}.0`, "--no-ip-masq"], { stdio: "ignore" }));
     }
-    for (const k of [1, 2]) await until(`node${k} ready`, async () => (await status(k)).ready);
+    for (const k of [1, 2]) await until(`node${k} ready`, async () => (await status(k)).ready, 30_000);
   });
 
   after(() => {

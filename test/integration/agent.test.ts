@@ -13,6 +13,7 @@ import type { AgentStatus } from "../../src/agent/status.ts";
 import { EmbeddedStore } from "../../src/store/embedded/store.ts";
 import { askPeerAddress, pings, Topology, type TopoNode } from "./backend-topology.ts";
 import { runIn } from "../support/netns.ts";
+import { until } from "../support/until.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
 const MAIN = resolve(import.meta.dirname, "../../src/cli/main.ts");
@@ -59,20 +60,6 @@ describe("weft agent on three nodes sharing one embedded store", { skip }, () =>
     return code;
   }
 
-  async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v !== undefined && v !== false) return v;
-      } catch {
-        // not yet
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   const ready = (k: number) => until(`node${k} ready`, async () => ((await fetchAgent<string>(join(runDir(k), "agent.sock"), "/readyz")) === "ready\n" ? true : undefined), 20_000);
   const status = (k: number) => fetchAgent<AgentStatus>(join(runDir(k), "agent.sock"), "/status");
   const routes = (k: number) => runIn(nodes[k - 1]!.node, ["ip", "route", "show", "dev", "weft.1"]).stdout;
@@ -96,7 +83,10 @@ describe("weft agent on three nodes sharing one embedded store", { skip }, () =>
   });
 
   test("each node leases its own subnet, writes the subnet file and programs both peers", async () => {
+    // Ready means programmed for the peers known then; a peer that leased a
+    // moment later arrives through the watch.
     for (const k of [1, 2, 3]) {
+      await until(`node${k} to program both peers`, async () => (await status(k)).peers.filter((p) => p.state === "programmed").length === 2, 10_000);
       const s = await status(k);
       assert.equal(s.subnet, `10.244.${k}.0/24`);
       assert.equal(s.ready, true);

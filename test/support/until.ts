@@ -1,0 +1,23 @@
+/**
+ * Polling for tests that wait on another process: the agent's API, the
+ * kernel state it programs, a store it writes.
+ */
+
+/**
+ * Calls `check` every 50 ms until it returns something other than
+ * undefined or false (a throw counts as "not yet"), and returns that;
+ * throws naming `what` after `timeoutMs`.
+ */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
