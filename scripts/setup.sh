@@ -47,8 +47,9 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
   touch "$stamp"
 fi
 
-# 4. The build: the self-contained CNI plugin executable and cniclient.
+# 4. The build: the self-contained CNI plugin executable, the agent bundle and cniclient.
 "$node" --disable-warning=ExperimentalWarning scripts/build.ts
+"$node" --disable-warning=ExperimentalWarning scripts/build-agent.ts
 if [ ! -x build/cniclient ] || [ "$root/../shared/tools/cniclient/main.go" -nt build/cniclient ]; then
   say "building cniclient (libcni)"
   sh "$root/../shared/tools/cniclient/build.sh" "$root/build/cniclient" >/dev/null

@@ -26,6 +26,7 @@
  * renews the same lease. `weft agent --cleanup` (cleanup.ts) removes it all.
  */
 import { mkdirSync, readFileSync } from "node:fs";
+import pkg from "../../package.json" with { type: "json" };
 import { createBackend } from "../backend/registry.ts";
 import type { Backend, LocalNode, SetupResult } from "../backend/types.ts";
 import { describeError, WeftError } from "../lib/errors.ts";
@@ -46,7 +47,7 @@ import { PeerSync } from "./peers.ts";
 import { backoffMs, isTransient, sleep, StoreHealth } from "./retry.ts";
 import type { AgentStatus, ConnectionStatus } from "./status.ts";
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const VERSION = pkg.version;
 
 /** Error code: --mtu asks for more than the underlay can carry. */
 export const MTU_TOO_LARGE = "MTU_TOO_LARGE";

@@ -6,7 +6,7 @@
  * Failures are one line on stderr and a non-zero exit, never a stack trace
  * (set WEFT_DEBUG=1 to see the stack).
  */
-import { describeError } from "../lib/errors.ts";
+import { runEntry } from "./entry.ts";
 
 /** A command's contract: parse its own arguments, return the exit status. */
 export type Command = (argv: string[]) => Promise<number>;
@@ -41,10 +41,4 @@ async function main(argv: string[]): Promise<number> {
   return (await command.load())(rest);
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (err) {
-  process.stderr.write(`weft: ${describeError(err)}\n`);
-  if (process.env.WEFT_DEBUG) process.stderr.write(`${(err as Error).stack ?? ""}\n`);
-  process.exitCode = 1;
-}
+await runEntry(main);

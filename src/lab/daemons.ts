@@ -22,6 +22,8 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const MAIN = join(ROOT, "src/cli/main.ts");
 const ECHO_SOURCE = join(ROOT, "src/lab/echo-source.ts");
 const NODE_FLAGS = ["--disable-warning=ExperimentalWarning"];
+/** The shipped agent, bundled by scripts/build-agent.ts (see src/cli/agent-main.ts). */
+export const AGENT_BUNDLE = join(ROOT, "build/weft-agent.mjs");
 
 /**
  * Replaces the agent's command line in tests, or to wrap the agent: a shell
@@ -50,7 +52,7 @@ export function weftCommand(): string[] {
 export function agentCommand(lab: LabLayout, state: Omit<LabState, "daemons">, node: LabNode): string[] {
   const p = nodePaths(lab, node.name);
   const argv = [
-    ...weftCommand(), "agent",
+    process.execPath, AGENT_BUNDLE,
     "--node-name", node.name,
     ...(state.iface === null ? [] : ["--iface", state.iface]),
     "--backend", state.backend,

@@ -13,7 +13,7 @@ import { createRunner } from "../kernel/runner.ts";
 import { WeftError } from "../lib/errors.ts";
 import { formatPrefix, parsePrefix } from "../lib/ipv4.ts";
 import { readSubnetFile } from "../subnet/file.ts";
-import { labDaemons, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
+import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
 import { labDown } from "./down.ts";
 import { LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
 import { listensOnTcp, sleep } from "./procs.ts";
@@ -64,6 +64,9 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   }
   const scenario = opts.scenario === null ? null : findScenario(opts.scenario);
   const podCidr = formatPrefix(parsePrefix(opts.podCidr ?? scenario?.podCidr ?? DEFAULT_POD_CIDR, "--pod-cidr"));
+  if (!process.env[AGENT_CMD_ENV] && !existsSync(AGENT_BUNDLE)) {
+    throw new WeftError("NOT_BUILT", `the agent bundle ${AGENT_BUNDLE} is not built`, { hint: "run scripts/setup.sh (or npm run build)" });
+  }
   claimLabDir(lab);
 
   const nodes: LabNode[] = Array.from({ length: opts.nodes }, (_, i) => {
