@@ -6,7 +6,7 @@
  * Target: weft's p50 ADD at or below the reference's.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ms, percentile, printTable } from "./stats.ts";
@@ -14,6 +14,7 @@ import { Namespaces } from "../test/support/netns.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const cniclient = join(root, "build/cniclient");
+const plugin = join(root, "build/weft-cni");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const PARALLEL = 100;
 
@@ -26,8 +27,11 @@ interface Chain {
 }
 
 function makeChains(dir: string): Chain[] {
+  // libcni finds a plugin by its type, so the executable must be called
+  // "weft" in a bin dir: a link to the build, as install-cni would place it.
   const weftBin = join(dir, "bin");
   mkdirSync(weftBin, { recursive: true });
+  symlinkSync(plugin, join(weftBin, "weft"));
   writeFileSync(join(dir, "subnet.env"), "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.1.1/24\nWEFT_MTU=1450\nWEFT_IPMASQ=true\n");
   const chains: Chain[] = [];
   const add = (label: string, net: string, first: Record<string, unknown>, binDir: string) => {
@@ -36,7 +40,7 @@ function makeChains(dir: string): Chain[] {
     writeFileSync(join(confDir, `10-${net}.conflist`), JSON.stringify({ cniVersion: "1.0.0", name: net, plugins: [first, { type: "portmap", capabilities: { portMappings: true } }] }));
     chains.push({ label, net, confDir, cacheDir: join(dir, `${net}-cache`), binDir });
   };
-  add("weft + portmap", "weft", { type: "weft", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "weft-ipam") }, join(root, "build/plugin-bin"));
+  add("weft + portmap", "weft", { type: "weft", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "weft-ipam") }, weftBin);
   add("bridge+host-local + portmap", "ref", { type: "bridge", bridge: "cni0", isGateway: true, hairpinMode: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.250.0.0/24" }]], dataDir: join(dir, "ref-ipam") } }, "/usr/lib/cni");
   return chains;
 }
@@ -52,6 +56,7 @@ function cni(node: string, c: Chain, verb: "add" | "del", pod: string, id: strin
 }
 
 export async function benchCniAdd(): Promise<void> {
+  for (const p of [plugin, cniclient]) if (!existsSync(p)) throw new Error(`${p} is not built; run scripts/setup.sh`);
   const dir = mkdtempSync(join(tmpdir(), "weft-bench-cni-"));
   const ns = new Namespaces("wbc");
   try {

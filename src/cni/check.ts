@@ -39,6 +39,6 @@ export function check(m: Machine, conf: PluginConfig, env: CniEnv): void {
   const bridge = getLink(sock, conf.bridge);
   if (!host) throw fail(`host interface ${hostName} is missing`);
   if (!bridge || host.master !== bridge.index) throw fail(`host interface ${hostName} is not attached to bridge ${conf.bridge}`);
-  const held = new IpamStore(conf.dataDir, conf.name, m.lock).list().find((a) => a.containerId === env.containerId && a.ifname === env.ifname);
+  const held = new IpamStore(conf.dataDir, conf.name, m.files, m.lock).list().find((a) => a.containerId === env.containerId && a.ifname === env.ifname);
   if (held?.ip !== formatIp(want.ip)) throw fail(`IPAM does not record ${formatIp(want.ip)} for this attachment`);
 }

@@ -14,7 +14,7 @@
  * error 7 naming the field and value.
  */
 import { CniError, ERR_DECODE, ERR_INCOMPATIBLE_VERSION, ERR_INVALID_CONFIG, ERR_UNSUPPORTED_FIELD } from "./errors.ts";
-import { isValidIfname } from "./env.ts";
+import { isCniName, isValidIfname } from "./env.ts";
 import { isSupported, SUPPORTED_VERSIONS, type CniVersion } from "./version.ts";
 import { tryParseIp } from "../lib/ipv4.ts";
 
@@ -43,7 +43,6 @@ export interface PluginConfig {
 /** Keys the spec and its conventions define, which any plugin must accept. */
 const STANDARD_KEYS = new Set(["cniVersion", "cniVersions", "name", "type", "args", "runtimeConfig", "capabilities", "prevResult", "cni.dev/valid-attachments", "disableCheck", "disableGC"]);
 const WEFT_KEYS = new Set(["bridge", "subnetFile", "dataDir", "mtu", "hairpinMode", "dns"]);
-const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Decodes stdin; error 6 when it is not a JSON object. */
 export function decodeStdin(text: string): Record<string, unknown> {
@@ -116,7 +115,7 @@ export function parseConfig(raw: Record<string, unknown>): PluginConfig {
     const why = k === "ipam" ? " (weft allocates pod addresses itself from the node subnet; remove the ipam section)" : "";
     throw new CniError(ERR_UNSUPPORTED_FIELD, `unsupported field in network configuration: ${k}=${JSON.stringify(val)}${why}`);
   }
-  if (typeof raw.name !== "string" || !NETWORK_NAME.test(raw.name)) throw invalid("name", raw.name, "must start with a letter or digit and contain only letters, digits, _, . and -");
+  if (typeof raw.name !== "string" || !isCniName(raw.name)) throw invalid("name", raw.name, "must start with a letter or digit and contain only letters, digits, _, . and -");
   const bridge = raw.bridge ?? "weft0";
   if (typeof bridge !== "string" || !isValidIfname(bridge)) throw invalid("bridge", bridge, "is not a valid interface name");
   const mtu = raw.mtu;

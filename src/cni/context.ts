@@ -1,28 +1,32 @@
 /**
- * What every verb needs from the machine: the syscalls, a file lock for the
- * IPAM store, and access to the node's and the pod's network namespaces.
+ * What every verb needs from the machine: the syscalls, files, a file lock
+ * for the IPAM store, and access to the node's and the pod's network
+ * namespaces. Everything goes through Syscalls, not node:fs (see
+ * src/sys/syscalls.ts).
  */
-import { closeSync, openSync } from "node:fs";
 import { CniError, ERR_INVALID_ENV } from "./errors.ts";
 import { RouteSocket } from "../netlink/socket.ts";
-import { LOCK_EX, LOCK_UN, type Syscalls } from "../sys/syscalls.ts";
+import { sysFiles, type Files } from "../sys/files.ts";
+import { IoError, LOCK_EX, LOCK_UN, O_APPEND, O_CREAT, O_RDONLY, O_WRONLY, type Syscalls } from "../sys/syscalls.ts";
 import type { Locker } from "../ipam/store.ts";
 
 export class Machine {
   readonly sys: Syscalls;
+  readonly files: Files;
   readonly #opened: Array<{ close(): void }> = [];
 
   constructor(sys: Syscalls) {
     this.sys = sys;
+    this.files = sysFiles(sys);
   }
 
   /** A flock(2)-based Locker for the IPAM store. */
   readonly lock: Locker = (path) => {
-    const fd = openSync(path, "a", 0o600);
+    const fd = this.sys.open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600);
     this.sys.flock(fd, LOCK_EX);
     return () => {
       this.sys.flock(fd, LOCK_UN);
-      closeSync(fd);
+      this.sys.close(fd);
     };
   };
 
@@ -35,21 +39,21 @@ export class Machine {
   openNetns(path: string): number {
     let fd: number;
     try {
-      fd = openSync(path, "r");
+      fd = this.sys.open(path, O_RDONLY, 0);
     } catch (err) {
-      throw new CniError(ERR_INVALID_ENV, `CNI_NETNS ${path} cannot be opened: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (is the pod's network namespace gone?)`);
+      throw new CniError(ERR_INVALID_ENV, `CNI_NETNS ${path} cannot be opened: ${err instanceof IoError ? err.code : (err as Error).message} (is the pod's network namespace gone?)`);
     }
-    this.#opened.push({ close: () => closeSync(fd) });
+    this.#opened.push({ close: () => this.sys.close(fd) });
     return fd;
   }
 
   /** A rtnetlink socket inside the namespace open at `nsFd`. */
   podSocket(nsFd: number): RouteSocket {
-    const self = openSync("/proc/thread-self/ns/net", "r");
+    const self = this.sys.open("/proc/thread-self/ns/net", O_RDONLY, 0);
     try {
       return this.#track(RouteSocket.openIn(this.sys, nsFd, self));
     } finally {
-      closeSync(self);
+      this.sys.close(self);
     }
   }
 

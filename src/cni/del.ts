@@ -14,5 +14,5 @@ import { deleteLink } from "../netlink/link.ts";
 
 export function del(m: Machine, conf: PluginConfig, env: CniEnv): void {
   deleteLink(m.nodeSocket(), hostVethName(env.containerId, env.ifname));
-  new IpamStore(conf.dataDir, conf.name, m.lock).release({ containerId: env.containerId, ifname: env.ifname });
+  new IpamStore(conf.dataDir, conf.name, m.files, m.lock).release({ containerId: env.containerId, ifname: env.ifname });
 }

@@ -7,7 +7,7 @@
  *   103  CHECK found the pod's network not as ADD left it
  */
 import { WeftError } from "../lib/errors.ts";
-import { SysError } from "../sys/syscalls.ts";
+import { IoError, SysError } from "../sys/syscalls.ts";
 
 export const ERR_INCOMPATIBLE_VERSION = 1;
 export const ERR_UNSUPPORTED_FIELD = 2;
@@ -45,8 +45,7 @@ const CODE_OF: Record<string, number> = {
 export function toCniError(err: unknown): CniError {
   if (err instanceof CniError) return err;
   if (err instanceof WeftError) return new CniError(CODE_OF[err.code] ?? ERR_KERNEL, err.message, err.hint);
+  if (err instanceof IoError) return new CniError(ERR_IO, err.message);
   if (err instanceof SysError) return new CniError(ERR_KERNEL, err.message);
-  const e = err as NodeJS.ErrnoException;
-  if (e && typeof e.code === "string" && typeof e.syscall === "string") return new CniError(ERR_IO, e.message);
-  return new CniError(ERR_KERNEL, e instanceof Error ? e.message : String(err));
+  return new CniError(ERR_KERNEL, err instanceof Error ? err.message : String(err));
 }

@@ -13,7 +13,7 @@ import { deleteLink } from "../netlink/link.ts";
 export function gc(m: Machine, conf: PluginConfig): void {
   if (!conf.validAttachments) throw new CniError(ERR_INVALID_CONFIG, "GC needs cni.dev/valid-attachments in the network configuration");
   const keep = conf.validAttachments.map((a) => ({ containerId: a.containerID, ifname: a.ifname }));
-  const released = new IpamStore(conf.dataDir, conf.name, m.lock).releaseAllExcept(keep);
+  const released = new IpamStore(conf.dataDir, conf.name, m.files, m.lock).releaseAllExcept(keep);
   const sock = m.nodeSocket();
   let firstError: unknown;
   for (const r of released) {

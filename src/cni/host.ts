@@ -3,10 +3,10 @@
  * host end of each pod's veth, and IP forwarding. Owns: bridge `weft0` (and
  * its gateway address), host veths named `veth<hash>`, net.ipv4.ip_forward.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { createBridge, getLink, setLinkUp, type LinkInfo } from "../netlink/link.ts";
-import { ensureAddress, listAddresses } from "../netlink/addr.ts";
-import type { RouteSocket } from "../netlink/socket.ts";
+import { createBridge, createVethRequest, decodeLink, deleteLink, getLink, getLinkRequest, hairpinRequest, linkUpRequest, type LinkInfo, type VethSpec } from "../netlink/link.ts";
+import { addAddressRequest } from "../netlink/addr.ts";
+import { firstError, type Request, type RouteSocket } from "../netlink/socket.ts";
+import type { Files } from "../sys/files.ts";
 import { SysError } from "../sys/syscalls.ts";
 import { CniError, ERR_KERNEL } from "./errors.ts";
 
@@ -20,14 +20,27 @@ export function hostVethName(containerId: string, ifname: string): string {
   let b = 0x01000193 ^ 0x9e3779b9;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193) >>> 0;
-    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+    a = mul32(a ^ c, 0x01000193);
+    b = mul32(b ^ c, 0x5bd1e995);
   }
   return `veth${a.toString(16).padStart(8, "0")}${(b >>> 20).toString(16).padStart(3, "0")}`;
 }
 
-/** Ensures the bridge exists, is up and holds `gateway/len`; returns it. Safe under concurrent ADDs. */
-export function ensureBridge(sock: RouteSocket, name: string, gateway: number, len: number): LinkInfo {
+/**
+ * x·k mod 2³², as Math.imul(x, k) >>> 0 (exact: both partial products stay
+ * below 2⁵³). Not Math.imul, because the first touch of Math costs the
+ * plugin ~45 µs (see src/cni/main.ts), and every ADD and DEL names a veth.
+ */
+function mul32(x: number, k: number): number {
+  return (x * (k & 0xffff) + ((x * (k >>> 16)) & 0xffff) * 0x10000) >>> 0;
+}
+
+/**
+ * Ensures the bridge exists and is a bridge; returns it as it is now. Safe
+ * under concurrent ADDs. Its address and its state are settled by
+ * connectHost, in the batch that also makes the pod's veth.
+ */
+export function ensureBridge(sock: RouteSocket, name: string): LinkInfo {
   let link = getLink(sock, name);
   if (!link) {
     try {
@@ -41,15 +54,56 @@ export function ensureBridge(sock: RouteSocket, name: string, gateway: number, l
   if (link.kind !== undefined && link.kind !== "bridge") {
     throw new CniError(ERR_KERNEL, `interface ${name} exists but is a ${link.kind}, not a bridge`, "set \"bridge\" in the weft conflist to a free name, or remove that interface");
   }
-  // Reading is cheaper than a replace, which the kernel announces to every
-  // listener; after the first pod the address is nearly always there.
-  if (!listAddresses(sock, link.index).some((a) => a.ip === gateway && a.len === len)) ensureAddress(sock, link.index, gateway, len);
-  if (!link.up) setLinkUp(sock, link.index);
   return link;
 }
 
+/** The node's side of one pod as connectHost left it. */
+export interface HostSide {
+  /** The host end of the veth; `link` is the pod end's index in the pod's namespace. */
+  host: LinkInfo;
+  /** The bridge after the host end joined it (a bridge takes its MAC from its ports). */
+  bridge: LinkInfo;
+}
+
+/**
+ * Connects a pod's veth to the bridge in one netlink batch:
+ *
+ *   1. the gateway address on the bridge, exclusively: after the first pod
+ *      it is there (EEXIST, which is fine) and stays untouched, where a
+ *      replace would be announced to every listener;
+ *   2. the bridge up, when it is not;
+ *   3. the veth pair (createVethRequest);
+ *   4. hairpin on the host end, when `hairpin`;
+ *   5. the host end and the bridge read back.
+ *
+ * When any change fails it deletes the veth again (if this batch made it)
+ * and throws the first failure; a taken name is SysError EEXIST.
+ */
+export function connectHost(sock: RouteSocket, bridge: LinkInfo, gateway: number, len: number, veth: VethSpec, hairpin: boolean): HostSide {
+  const requests: Request[] = [addAddressRequest(bridge.index, gateway, len, true)];
+  if (!bridge.up) requests.push(linkUpRequest(bridge.index));
+  const create = requests.push(createVethRequest(veth)) - 1;
+  if (hairpin) requests.push(hairpinRequest(veth.hostName));
+  requests.push(getLinkRequest(veth.hostName), getLinkRequest(bridge.index));
+  const outcomes = sock.batch(requests);
+  const failed = firstError(outcomes, (i, e) => i === 0 && e.code === "EEXIST");
+  const host = outcomes[outcomes.length - 2]!.replies?.[0];
+  const after = outcomes[outcomes.length - 1]!.replies?.[0];
+  if (failed || !host || !after) {
+    if (!outcomes[create]!.error) {
+      try {
+        deleteLink(sock, veth.hostName);
+      } catch {
+        // The original failure matters more; GC removes a leftover veth.
+      }
+    }
+    throw failed ?? new CniError(ERR_KERNEL, `veth ${veth.hostName} or bridge ${bridge.name} vanished right after the veth was created`);
+  }
+  return { host: decodeLink(host.payload), bridge: decodeLink(after.payload) };
+}
+
 /** Turns on IPv4 forwarding in the current (node) namespace if it is off. */
-export function ensureForwarding(): void {
+export function ensureForwarding(files: Files): void {
   const path = "/proc/sys/net/ipv4/ip_forward";
-  if (readFileSync(path, "utf8").trim() !== "1") writeFileSync(path, "1");
+  if (files.readText(path)?.trim() !== "1") files.writeText(path, "1", 0o644);
 }

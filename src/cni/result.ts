@@ -34,7 +34,9 @@ export interface Result {
 /** Reads a previous result of any supported version into the common shape. */
 export function fromPrevResult(prev: Record<string, unknown> | undefined): Result {
   const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
-  const ips = list<IpConfig & { version?: string }>(prev?.ips).map(({ version: _version, ...ip }) => ip);
+  // Loops rather than map() on the ADD path: see src/cni/main.ts.
+  const ips: IpConfig[] = [];
+  for (const { version: _version, ...ip } of list<IpConfig & { version?: string }>(prev?.ips)) ips.push(ip);
   const dns = prev?.dns as DnsConfig | undefined;
   return { interfaces: list<Interface>(prev?.interfaces), ips, routes: list<Route>(prev?.routes), dns: dns && Object.keys(dns).length > 0 ? dns : undefined };
 }
@@ -42,9 +44,11 @@ export function fromPrevResult(prev: Record<string, unknown> | undefined): Resul
 /** Appends this plugin's interfaces and addresses; `ips[].interface` index into `own`. */
 export function extend(base: Result, own: Result): Result {
   const offset = base.interfaces.length;
+  const ips = [...base.ips];
+  for (const ip of own.ips) ips.push(ip.interface === undefined ? ip : { ...ip, interface: ip.interface + offset });
   return {
     interfaces: [...base.interfaces, ...own.interfaces],
-    ips: [...base.ips, ...own.ips.map((ip) => (ip.interface === undefined ? ip : { ...ip, interface: ip.interface + offset }))],
+    ips,
     routes: [...base.routes, ...own.routes],
     dns: own.dns ?? base.dns,
   };
@@ -52,12 +56,13 @@ export function extend(base: Result, own: Result): Result {
 
 /** The JSON object for `version`. */
 export function encodeResult(r: Result, version: CniVersion): Record<string, unknown> {
+  const withMtu = atLeast(version, "1.1.0");
   const modern = atLeast(version, "1.0.0");
-  const out: Record<string, unknown> = {
-    cniVersion: version,
-    interfaces: r.interfaces.map((i) => (atLeast(version, "1.1.0") || i.mtu === undefined ? i : { name: i.name, mac: i.mac, ...(i.sandbox ? { sandbox: i.sandbox } : {}) })),
-    ips: r.ips.map((ip) => (modern ? ip : { version: ip.address.includes(":") ? "6" : "4", ...ip })),
-  };
+  const interfaces: Interface[] = [];
+  for (const i of r.interfaces) interfaces.push(withMtu || i.mtu === undefined ? i : { name: i.name, mac: i.mac, ...(i.sandbox ? { sandbox: i.sandbox } : {}) });
+  const ips: Array<IpConfig & { version?: string }> = [];
+  for (const ip of r.ips) ips.push(modern ? ip : { version: ip.address.includes(":") ? "6" : "4", ...ip });
+  const out: Record<string, unknown> = { cniVersion: version, interfaces, ips };
   if (r.routes.length > 0) out.routes = r.routes;
   if (r.dns) out.dns = r.dns;
   return out;

@@ -8,12 +8,12 @@ import type { Machine } from "./context.ts";
 import type { PluginConfig } from "./config.ts";
 import { IpamStore } from "../ipam/store.ts";
 import { describeError } from "../lib/errors.ts";
-import { readSubnetFile } from "../subnet/file.ts";
+import { readSubnetFileWith } from "../subnet/file.ts";
 
 export function status(m: Machine, conf: PluginConfig): void {
   try {
-    readSubnetFile(conf.subnetFile);
-    new IpamStore(conf.dataDir, conf.name, m.lock).list();
+    readSubnetFileWith(conf.subnetFile, (p) => m.files.readText(p));
+    new IpamStore(conf.dataDir, conf.name, m.files, m.lock).list();
   } catch (err) {
     throw new CniError(ERR_NOT_AVAILABLE, `weft cannot add pods on this node: ${describeError(err)}`);
   }

@@ -1,10 +1,26 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IpamStore } from "./store.ts";
 import { formatIp, parseIp, parsePrefix } from "../lib/ipv4.ts";
+import type { Files } from "../sys/files.ts";
+
+/** The Files contract over node:fs (the plugin's own goes through libc, which Node cannot load). */
+const nodeFiles: Files = {
+  readText(path) {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  },
+  writeText: (path, text, mode) => writeFileSync(path, text, { mode }),
+  rename: renameSync,
+  mkdirs: (path, mode) => void mkdirSync(path, { recursive: true, mode }),
+};
 
 /**
  * Single-process tests: the lock keeps the Locker contract (it creates the
@@ -21,7 +37,7 @@ function withStore(fn: (s: IpamStore, held: () => number) => void) {
     return () => void depth--;
   };
   try {
-    fn(new IpamStore(dir, "weft", lock), () => depth);
+    fn(new IpamStore(dir, "weft", nodeFiles, lock), () => depth);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,10 +15,9 @@
  * The network address, the gateway (the subnet's first address) and the
  * broadcast address are never handed out.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatIp, formatPrefix, lastOf, parseIp, type Prefix } from "../lib/ipv4.ts";
+import type { Files } from "../sys/files.ts";
 
 /** Who holds an address. */
 export interface Owner {
@@ -42,11 +41,13 @@ export const IPAM_EXHAUSTED = "IPAM_EXHAUSTED";
 
 export class IpamStore {
   readonly dir: string;
+  readonly #files: Files;
   readonly #lock: Locker;
 
-  /** `dataDir` default `/var/lib/weft/ipam`; `network` is the CNI network name. */
-  constructor(dataDir: string, network: string, lock: Locker) {
-    this.dir = join(dataDir, network);
+  /** `dataDir` (absolute) default `/var/lib/weft/ipam`; `network` is the CNI network name. */
+  constructor(dataDir: string, network: string, files: Files, lock: Locker) {
+    this.dir = `${dataDir.endsWith("/") ? dataDir.slice(0, -1) : dataDir}/${network}`;
+    this.#files = files;
     this.#lock = lock;
   }
 
@@ -100,25 +101,25 @@ export class IpamStore {
   }
 
   #drop(state: State, match: (o: Owner) => boolean): string[] {
-    const gone = Object.keys(state.allocations).filter((ip) => match(state.allocations[ip]!));
-    for (const ip of gone) delete state.allocations[ip];
+    // A loop, not filter(): DEL runs this in a process that lives a few ms (see src/cni/main.ts).
+    const gone: string[] = [];
+    for (const [ip, o] of Object.entries(state.allocations)) {
+      if (!match(o)) continue;
+      delete state.allocations[ip];
+      gone.push(ip);
+    }
     return gone;
   }
 
   #read(): State {
-    let text: string;
-    try {
-      text = readFileSync(join(this.dir, "allocations.json"), "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, allocations: {} };
-      throw err;
-    }
+    const text = this.#files.readText(`${this.dir}/allocations.json`);
+    if (text === undefined) return { version: 1, allocations: {} };
     try {
       const state = JSON.parse(text) as State;
       if (state.version !== 1 || typeof state.allocations !== "object" || state.allocations === null) throw new Error("unexpected shape");
       return state;
     } catch (err) {
-      throw new WeftError("IPAM_STORE_CORRUPT", `IPAM store ${join(this.dir, "allocations.json")} is not valid: ${(err as Error).message}`, {
+      throw new WeftError("IPAM_STORE_CORRUPT", `IPAM store ${this.dir}/allocations.json is not valid: ${(err as Error).message}`, {
         hint: "move the file aside; running pods keep their addresses, and DEL/GC will tidy up",
       });
     }
@@ -127,11 +128,11 @@ export class IpamStore {
   #update<T>(change: (state: State) => T): T {
     let unlock: () => void;
     try {
-      unlock = this.#lock(join(this.dir, "lock"));
+      unlock = this.#lock(`${this.dir}/lock`);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      unlock = this.#lock(join(this.dir, "lock"));
+      if ((err as { code?: unknown }).code !== "ENOENT") throw err;
+      this.#files.mkdirs(this.dir, 0o700);
+      unlock = this.#lock(`${this.dir}/lock`);
     }
     try {
       const state = this.#read();
@@ -139,9 +140,9 @@ export class IpamStore {
       const result = change(state);
       const after = JSON.stringify(state);
       if (after !== before) {
-        const tmp = join(this.dir, `allocations.json.${process.pid}.tmp`);
-        writeFileSync(tmp, after);
-        renameSync(tmp, join(this.dir, "allocations.json"));
+        const tmp = `${this.dir}/allocations.json.${process.pid}.tmp`;
+        this.#files.writeText(tmp, after, 0o666);
+        this.#files.rename(tmp, `${this.dir}/allocations.json`);
       }
       return result;
     } finally {

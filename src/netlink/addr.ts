@@ -1,8 +1,8 @@
 /** IPv4 address operations over rtnetlink. */
 import { attrIpv4, ipv4Attr, parseAttrs } from "./codec.ts";
-import { AF_INET, IFA_ADDRESS, IFA_BROADCAST, IFA_LOCAL, NLM_F_CREATE, NLM_F_REPLACE, RTM_GETADDR, RTM_NEWADDR } from "./constants.ts";
-import type { RouteSocket } from "./socket.ts";
-import { formatIp, lastOf } from "../lib/ipv4.ts";
+import { AF_INET, IFA_ADDRESS, IFA_BROADCAST, IFA_LOCAL, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_GETADDR, RTM_NEWADDR } from "./constants.ts";
+import type { Request, RouteSocket } from "./socket.ts";
+import { formatIp, lastOf, maskOf } from "../lib/ipv4.ts";
 
 /** An IPv4 address on a link. */
 export interface AddrInfo {
@@ -20,14 +20,19 @@ function ifaddrmsg(index: number, len: number): Uint8Array {
   return b;
 }
 
-/** Adds (or keeps) `ip/len` with its broadcast address on link `index`; idempotent. */
-export function ensureAddress(sock: RouteSocket, index: number, ip: number, len: number): void {
-  const broadcast = lastOf({ base: ip, len });
-  sock.change(`add address ${formatIp(ip)}/${len}`, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, ifaddrmsg(index, len), [
-    ipv4Attr(IFA_LOCAL, ip),
-    ipv4Attr(IFA_ADDRESS, ip),
-    ...(len < 31 ? [ipv4Attr(IFA_BROADCAST, broadcast)] : []),
-  ]);
+/**
+ * Adds `ip/len` with its broadcast address on link `index`. When the link
+ * already holds it, `exclusive` makes that EEXIST (and changes nothing, so
+ * nobody is notified); otherwise the address is replaced, which is success.
+ */
+export function addAddressRequest(index: number, ip: number, len: number, exclusive: boolean): Request {
+  return {
+    what: `add address ${formatIp(ip)}/${len}`,
+    type: RTM_NEWADDR,
+    flags: NLM_F_CREATE | (exclusive ? NLM_F_EXCL : NLM_F_REPLACE),
+    header: ifaddrmsg(index, len),
+    attrs: [ipv4Attr(IFA_LOCAL, ip), ipv4Attr(IFA_ADDRESS, ip), ...(len < 31 ? [ipv4Attr(IFA_BROADCAST, lastOf({ base: (ip & maskOf(len)) >>> 0, len }))] : [])],
+  };
 }
 
 /** Lists the IPv4 addresses of the namespace, optionally of one link. */

@@ -2,7 +2,6 @@
 
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
-export const AF_BRIDGE = 7;
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
@@ -29,12 +28,14 @@ export const IFF_UP = 0x1;
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
+export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
-export const IFLA_PROTINFO = 12;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
+export const IFLA_INFO_SLAVE_KIND = 4;
+export const IFLA_INFO_SLAVE_DATA = 5;
 export const VETH_INFO_PEER = 1;
 export const IFLA_BRPORT_MODE = 4;
 

@@ -1,11 +1,12 @@
 /**
  * Link operations over rtnetlink: look up, create a bridge, create a veth
- * pair whose peer is born inside another namespace, set flags, enslave,
- * hairpin, delete.
+ * pair whose peer is born inside another namespace, set up, hairpin,
+ * delete. The `*Request` functions build requests for RouteSocket.batch;
+ * the others send one request and wait for its answer.
  */
 import { attrMac, attrString, attrU32, encodePayload, parseAttrs, strAttr, u32Attr, u8Attr, type Attr } from "./codec.ts";
-import { AF_BRIDGE, AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_PROTINFO, NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, VETH_INFO_PEER } from "./constants.ts";
-import type { RouteSocket } from "./socket.ts";
+import { AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, VETH_INFO_PEER } from "./constants.ts";
+import type { Request, RouteSocket } from "./socket.ts";
 import { SysError } from "../sys/syscalls.ts";
 
 /** What the plugin needs to know about a link. */
@@ -17,15 +18,17 @@ export interface LinkInfo {
   up: boolean;
   /** Index of the bridge this link is enslaved to, if any. */
   master: number | undefined;
+  /** IFLA_LINK: for a veth, the index of its peer in the peer's namespace. */
+  link: number | undefined;
   /** The link kind (bridge, veth, …) when the kernel reports one. */
   kind: string | undefined;
 }
 
-/** struct ifinfomsg: family, type, index, flags, change. */
-export function ifinfomsg(index = 0, flags = 0, change = 0, family = AF_UNSPEC): Uint8Array {
+/** struct ifinfomsg: family (AF_UNSPEC), type, index, flags, change. */
+export function ifinfomsg(index = 0, flags = 0, change = 0): Uint8Array {
   const b = new Uint8Array(16);
   const v = new DataView(b.buffer);
-  v.setUint8(0, family);
+  v.setUint8(0, AF_UNSPEC);
   v.setInt32(4, index, true);
   v.setUint32(8, flags, true);
   v.setUint32(12, change, true);
@@ -44,19 +47,26 @@ export function decodeLink(payload: Uint8Array): LinkInfo {
     mtu: attrU32(attrs.get(IFLA_MTU)) ?? 0,
     up: (v.getUint32(8, true) & IFF_UP) !== 0,
     master: attrU32(attrs.get(IFLA_MASTER)),
+    link: attrU32(attrs.get(IFLA_LINK)),
     kind: info ? attrString(parseAttrs(info).get(IFLA_INFO_KIND)) : undefined,
   };
 }
 
+/** Looks a link up by name, or by index when given a number. ENODEV when there is none. */
+export function getLinkRequest(link: string | number): Request {
+  return typeof link === "number"
+    ? { what: `look up link ${link}`, type: RTM_GETLINK, flags: 0, header: ifinfomsg(link) }
+    : { what: `look up link ${link}`, type: RTM_GETLINK, flags: 0, header: ifinfomsg(), attrs: [strAttr(IFLA_IFNAME, link)] };
+}
+
 /** Looks a link up by name; undefined when it does not exist. */
 export function getLink(sock: RouteSocket, name: string): LinkInfo | undefined {
-  try {
-    const [reply] = sock.get(`look up link ${name}`, RTM_GETLINK, ifinfomsg(), [strAttr(IFLA_IFNAME, name)], true);
-    return reply ? decodeLink(reply.payload) : undefined;
-  } catch (err) {
-    if (err instanceof SysError && err.code === "ENODEV") return undefined;
-    throw err;
+  const [o] = sock.batch([getLinkRequest(name)]);
+  if (o!.error) {
+    if (o!.error.code === "ENODEV") return undefined;
+    throw o!.error;
   }
+  return o!.replies[0] ? decodeLink(o!.replies[0].payload) : undefined;
 }
 
 /** Creates a bridge, up. Throws SysError EEXIST when the name is taken. */
@@ -81,33 +91,50 @@ export interface VethSpec {
 /**
  * Creates the pair in one request: the host end enslaved and up, the peer
  * named and placed in the pod namespace, down. EEXIST when either name is
- * taken.
+ * taken (the host end's in the node, the peer's in the pod).
  */
-export function createVeth(sock: RouteSocket, spec: VethSpec): void {
+export function createVethRequest(spec: VethSpec): Request {
   const peer: Attr[] = [strAttr(IFLA_IFNAME, spec.peerName), u32Attr(IFLA_MTU, spec.mtu), u32Attr(IFLA_NET_NS_FD, spec.peerNsFd)];
   // VETH_INFO_PEER carries a struct ifinfomsg followed by the peer's attributes.
   // The peer cannot be born up: the kernel opens it before the pair is
   // linked and veth_open fails with ENOTCONN. The caller sets it up.
-  const peerHeader = ifinfomsg();
-  const peerBody = encodePayload(peerHeader, peer);
-  sock.change(`create veth ${spec.hostName}`, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfomsg(0, IFF_UP, IFF_UP), [
-    strAttr(IFLA_IFNAME, spec.hostName),
-    u32Attr(IFLA_MTU, spec.mtu),
-    u32Attr(IFLA_MASTER, spec.masterIndex),
-    { type: IFLA_LINKINFO, nested: [strAttr(IFLA_INFO_KIND, "veth"), { type: IFLA_INFO_DATA, nested: [{ type: VETH_INFO_PEER, data: peerBody }] }] },
-  ]);
+  const peerBody = encodePayload(ifinfomsg(), peer);
+  return {
+    what: `create veth ${spec.hostName}`,
+    type: RTM_NEWLINK,
+    flags: NLM_F_CREATE | NLM_F_EXCL,
+    header: ifinfomsg(0, IFF_UP, IFF_UP),
+    attrs: [
+      strAttr(IFLA_IFNAME, spec.hostName),
+      u32Attr(IFLA_MTU, spec.mtu),
+      u32Attr(IFLA_MASTER, spec.masterIndex),
+      { type: IFLA_LINKINFO, nested: [strAttr(IFLA_INFO_KIND, "veth"), { type: IFLA_INFO_DATA, nested: [{ type: VETH_INFO_PEER, data: peerBody }] }] },
+    ],
+  };
 }
 
 /** Sets IFF_UP on a link. */
-export function setLinkUp(sock: RouteSocket, index: number): void {
-  sock.change(`set link ${index} up`, RTM_SETLINK, 0, ifinfomsg(index, IFF_UP, IFF_UP));
+export function linkUpRequest(index: number): Request {
+  return { what: `set link ${index} up`, type: RTM_SETLINK, flags: 0, header: ifinfomsg(index, IFF_UP, IFF_UP) };
 }
 
-/** Turns hairpin mode on for a bridge port, so a pod can reach itself through a service IP. */
-export function setHairpin(sock: RouteSocket, index: number): void {
-  sock.change(`set hairpin on link ${index}`, RTM_SETLINK, 0, ifinfomsg(index, 0, 0, AF_BRIDGE), [
-    { type: IFLA_PROTINFO, nested: [u8Attr(IFLA_BRPORT_MODE, 1)] },
-  ]);
+/**
+ * Turns hairpin mode on for the bridge port named `name`, so a pod can
+ * reach itself through a service IP. Addressed by name (as `ip link set
+ * NAME type bridge_slave hairpin on` does), so it can follow the request
+ * that creates the port in the same batch.
+ */
+export function hairpinRequest(name: string): Request {
+  return {
+    what: `set hairpin on ${name}`,
+    type: RTM_NEWLINK,
+    flags: 0,
+    header: ifinfomsg(),
+    attrs: [
+      strAttr(IFLA_IFNAME, name),
+      { type: IFLA_LINKINFO, nested: [strAttr(IFLA_INFO_SLAVE_KIND, "bridge"), { type: IFLA_INFO_SLAVE_DATA, nested: [u8Attr(IFLA_BRPORT_MODE, 1)] }] },
+    ],
+  };
 }
 
 /** Deletes a link by name; returns false when it was already gone. */

@@ -1,7 +1,7 @@
 /** IPv4 route operations over rtnetlink (main table). */
 import { attrIpv4, attrU32, ipv4Attr, parseAttrs, u32Attr } from "./codec.ts";
 import { AF_INET, NLM_F_CREATE, NLM_F_REPLACE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE, RTM_GETROUTE, RTM_NEWROUTE, RTN_UNICAST, RTPROT_BOOT } from "./constants.ts";
-import type { RouteSocket } from "./socket.ts";
+import type { Request, RouteSocket } from "./socket.ts";
 import { formatIp } from "../lib/ipv4.ts";
 
 /** A route in the main table. */
@@ -24,12 +24,14 @@ function rtmsg(len: number): Uint8Array {
 }
 
 /** Adds or replaces the route `dst/len via gateway dev oif`. */
-export function ensureRoute(sock: RouteSocket, dst: number, len: number, gateway: number, oif: number): void {
-  sock.change(`add route ${formatIp(dst)}/${len} via ${formatIp(gateway)}`, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, rtmsg(len), [
-    ...(len > 0 ? [ipv4Attr(RTA_DST, dst)] : []),
-    ipv4Attr(RTA_GATEWAY, gateway),
-    u32Attr(RTA_OIF, oif),
-  ]);
+export function routeRequest(dst: number, len: number, gateway: number, oif: number): Request {
+  return {
+    what: `add route ${formatIp(dst)}/${len} via ${formatIp(gateway)}`,
+    type: RTM_NEWROUTE,
+    flags: NLM_F_CREATE | NLM_F_REPLACE,
+    header: rtmsg(len),
+    attrs: [...(len > 0 ? [ipv4Attr(RTA_DST, dst)] : []), ipv4Attr(RTA_GATEWAY, gateway), u32Attr(RTA_OIF, oif)],
+  };
 }
 
 /** Lists the IPv4 routes of the main table. */

@@ -80,16 +80,32 @@ export function parseSubnetFile(text: string, path: string): NodeSubnet {
 
 /** Reads and parses the subnet file. Throws SUBNET_FILE_MISSING or SUBNET_FILE_INVALID. */
 export function readSubnetFile(path: string): NodeSubnet {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new WeftError(SUBNET_FILE_MISSING, `subnet file ${path} does not exist: the weft agent has not leased a subnet for this node yet`, {
-        hint: "start the weft agent on this node (or wait until it is ready) and retry",
-      });
+  return readSubnetFileWith(path, (p) => {
+    try {
+      return readFileSync(p, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
     }
+  });
+}
+
+/**
+ * readSubnetFile with another way to read: `read` returns the text, or
+ * undefined when the file does not exist. For the CNI plugin, which reads
+ * files without node:fs (see src/sys/syscalls.ts).
+ */
+export function readSubnetFileWith(path: string, read: (path: string) => string | undefined): NodeSubnet {
+  let text: string | undefined;
+  try {
+    text = read(path);
+  } catch (err) {
     throw new WeftError(SUBNET_FILE_INVALID, `cannot read subnet file ${path}: ${(err as Error).message}`);
+  }
+  if (text === undefined) {
+    throw new WeftError(SUBNET_FILE_MISSING, `subnet file ${path} does not exist: the weft agent has not leased a subnet for this node yet`, {
+      hint: "start the weft agent on this node (or wait until it is ready) and retry",
+    });
   }
   return parseSubnetFile(text, path);
 }

@@ -1,18 +1,26 @@
 /**
  * Syscalls through Bun's FFI into libc. Only the compiled CNI plugin loads
- * this module (Node cannot import bun:ffi). Measured on the dev machine: the
- * compiled plugin with this module starts in ~5 ms; see bench/cni-add.
+ * this module (Node cannot import bun:ffi). Measured on the dev machine:
+ * dlopen with these symbols costs ~0.1 ms; see bench/cni-add.
  */
 import { dlopen, FFIType, read } from "bun:ffi";
-import { SysError, type Syscalls } from "./syscalls.ts";
+import { IoError, SysError, type Syscalls } from "./syscalls.ts";
 
-const { i32, u64, ptr } = FFIType;
+const { i32, u32, i64_fast, u64, ptr } = FFIType;
 const lib = dlopen("libc.so.6", {
   socket: { args: [i32, i32, i32], returns: i32 },
   send: { args: [i32, ptr, u64, i32], returns: i32 },
   recv: { args: [i32, ptr, u64, i32], returns: i32 },
   setns: { args: [i32, i32], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
+  // open(2) is variadic; passing the mode as a third fixed argument is what
+  // every caller of the syscall wrapper does, and glibc reads it only with
+  // O_CREAT.
+  open: { args: [ptr, i32, u32], returns: i32 },
+  read: { args: [i32, ptr, u64], returns: i64_fast },
+  write: { args: [i32, ptr, u64], returns: i64_fast },
+  rename: { args: [ptr, ptr], returns: i32 },
+  mkdir: { args: [ptr, u32], returns: i32 },
   close: { args: [i32], returns: i32 },
   __errno_location: { args: [], returns: ptr },
 }).symbols;
@@ -22,7 +30,10 @@ const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0x80000;
 const NETLINK_ROUTE = 0;
 const CLONE_NEWNET = 0x40000000;
+const O_CLOEXEC = 0o2000000;
 const EINTR = 4;
+
+const utf8 = new TextEncoder();
 
 function errno(): number {
   const p = lib.__errno_location();
@@ -32,6 +43,21 @@ function errno(): number {
 function check(what: string, rc: number): number {
   if (rc < 0) throw new SysError(what, errno());
   return rc;
+}
+
+/** Retries a call that failed with EINTR; throws IoError(`what`) on any other failure. */
+function retry(what: () => string, call: () => number | bigint): number {
+  for (;;) {
+    const rc = Number(call());
+    if (rc >= 0) return rc;
+    const e = errno();
+    if (e !== EINTR) throw new IoError(what(), e);
+  }
+}
+
+/** A path as the NUL-terminated bytes a system call takes. */
+function cPath(path: string): Uint8Array {
+  return utf8.encode(`${path}\0`);
 }
 
 /** The real syscalls. */
@@ -56,6 +82,21 @@ export const libc: Syscalls = {
       const e = errno();
       if (e !== EINTR) throw new SysError("flock", e);
     }
+  },
+  open(path, flags, mode) {
+    const p = cPath(path);
+    return retry(() => `open ${path}`, () => lib.open(p, flags | O_CLOEXEC, mode));
+  },
+  read: (fd, buf) => retry(() => `read fd ${fd}`, () => lib.read(fd, buf, buf.length)),
+  write: (fd, buf) => retry(() => `write fd ${fd}`, () => lib.write(fd, buf, buf.length)),
+  rename(from, to) {
+    const a = cPath(from);
+    const b = cPath(to);
+    retry(() => `rename ${from} to ${to}`, () => lib.rename(a, b));
+  },
+  mkdir(path, mode) {
+    const p = cPath(path);
+    retry(() => `mkdir ${path}`, () => lib.mkdir(p, mode));
   },
   close: (fd) => void lib.close(fd),
 };

@@ -45,6 +45,8 @@ describe("CNI spec, every version", () => {
       assert.match(String(ip.address), /^10\.244\.1\.\d+\/24$/);
       // The kernel agrees with the result.
       assert.match(ipIn(pod, "-4", "-o", "addr", "show", "eth0"), new RegExp(String(ip.address).replaceAll(".", "\\.")));
+      assert.match(ipIn(pod, "-4", "-o", "addr", "show", "eth0"), / brd 10\.244\.1\.255 /, "the subnet's broadcast address");
+      assert.match(ipIn(node, "-4", "-o", "addr", "show", "weft0"), /inet 10\.244\.1\.1\/24 brd 10\.244\.1\.255 /, "the gateway on the bridge");
       assert.match(ipIn(pod, "route", "show", "default"), /default via 10\.244\.1\.1 dev eth0/);
       assert.match(ipIn(pod, "link", "show", "eth0"), /mtu 1450 .*state UP/);
       assert.match(ipIn(node, "-d", "link", "show", ifaces[1]!.name), /master weft0[\s\S]*hairpin on/);
