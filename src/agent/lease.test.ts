@@ -49,6 +49,12 @@ test("a new node gets a free subnet, a restarted one its own again", withStore(a
   assert.equal((await store.list()).length, 2);
 }));
 
+test("a new lease carries the backend data for its subnet, so peers need no second write", withStore(async (store) => {
+  const dataFor = (subnet: string) => ({ vtepMac: `mac-of-${subnet}` });
+  const a = await acquireLease(store, { range, attrs: attrs("a"), dataFor, ttlSeconds: 60, pick: first });
+  assert.deepEqual(a.lease.attrs.backendData, { vtepMac: "mac-of-10.244.0.0/24" });
+}));
+
 test("the previous subnet from the run directory is taken back when free, never when held", withStore(async (store) => {
   const a = await acquireLease(store, { range, attrs: attrs("a"), ttlSeconds: 60, previous: "10.244.2.0/24", pick: first });
   assert.deepEqual([a.origin, a.lease.subnet], ["previous", "10.244.2.0/24"]);

@@ -94,6 +94,8 @@ export function exhausted(range: SubnetRange, holders: number): WeftError {
 export interface AcquireOptions {
   range: SubnetRange;
   attrs: LeaseAttrs;
+  /** The backend data to publish with a lease on a given subnet (Backend.announce). Default: attrs.backendData. */
+  dataFor?: (subnet: string) => Record<string, string>;
   ttlSeconds: number;
   /** The subnet in the previous subnet file, if any. */
   previous?: string | undefined;
@@ -109,6 +111,7 @@ export type LeaseOrigin = "renewed" | "previous" | "new";
 /** Leases a subnet for `attrs.node` (see the file comment). Store errors propagate. */
 export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promise<{ lease: Lease; origin: LeaseOrigin }> {
   const pick = o.pick ?? ((n: number) => Math.floor(Math.random() * n));
+  const attrsFor = (subnet: string): LeaseAttrs => (o.dataFor ? { ...o.attrs, backendData: o.dataFor(subnet) } : o.attrs);
   for (let attempt = 0; attempt < 50; attempt++) {
     const leases = await store.list();
     for (const own of leases.filter((l) => l.attrs.node === o.attrs.node)) {
@@ -118,7 +121,7 @@ export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promi
         continue;
       }
       try {
-        return { lease: await store.renew(own.subnet, o.attrs, o.ttlSeconds), origin: "renewed" };
+        return { lease: await store.renew(own.subnet, attrsFor(own.subnet), o.ttlSeconds), origin: "renewed" };
       } catch (err) {
         if (!(err instanceof WeftError && err.code === LEASE_LOST)) throw err;
       }
@@ -127,12 +130,12 @@ export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promi
     const free = freeSubnets(o.range, others);
     if (free.length === 0) throw exhausted(o.range, others.length);
     if (o.previous !== undefined && free.includes(o.previous)) {
-      const lease = await store.createIfAbsent(o.previous, o.attrs, o.ttlSeconds);
+      const lease = await store.createIfAbsent(o.previous, attrsFor(o.previous), o.ttlSeconds);
       if (lease) return { lease, origin: "previous" };
       continue;
     }
     const choice = free[pick(Math.min(free.length, 64))]!;
-    const lease = await store.createIfAbsent(choice, o.attrs, o.ttlSeconds);
+    const lease = await store.createIfAbsent(choice, attrsFor(choice), o.ttlSeconds);
     if (lease) return { lease, origin: "new" };
   }
   throw new WeftError("LEASE_CONTENDED", `cannot lease a subnet of ${o.range.podCidr}: lost 50 races in a row to other nodes`, {

@@ -11,6 +11,9 @@ function lease(node: string, subnet: string, backend = "vxlan"): Lease {
 class RecordingBackend implements Backend {
   calls: string[][] = [];
   failNext = false;
+  announce() {
+    return {};
+  }
   async setup() {
     return { backendData: {}, mtu: 1450 };
   }

@@ -1,7 +1,7 @@
 /**
  * The backend contract: how pod traffic for another node's subnet leaves
  * this node. A backend is one folder (vxlan/, hostgw/) plus one line in
- * registry.ts. The agent calls `setup` once at start, `reconcile` with the
+ * registry.ts. The agent calls `announce` when it leases, `setup` once at start, `reconcile` with the
  * full peer list on every lease change and periodic resync, and `cleanup`
  * for `weft agent --cleanup`.
  *
@@ -67,6 +67,13 @@ export interface ReconcileReport {
 
 /** One way of carrying pod traffic between nodes. */
 export interface Backend {
+  /**
+   * The backend data `setup` will publish for a node holding `subnet` when
+   * it makes its device anew, known before anything is set up: the agent
+   * puts it in the first lease record, so peers can program this node at
+   * once instead of waiting for a second write. Pure.
+   */
+  announce(subnet: string): Record<string, string>;
   /** Creates or updates the local device(s); idempotent. Throws WeftError when it cannot. */
   setup(local: LocalNode): Promise<SetupResult>;
   /**

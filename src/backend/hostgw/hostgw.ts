@@ -41,6 +41,10 @@ export class HostGwBackend implements Backend {
     this.#runner = options.runner;
   }
 
+  announce(): Record<string, string> {
+    return {};
+  }
+
   async setup(local: LocalNode): Promise<SetupResult> {
     const checked = { subnet: parsePrefix(local.subnet, "node subnet"), publicIp: parseIp(local.publicIp, "public IP"), iface: local.underlayIface };
     await this.#connected(local.underlayIface);

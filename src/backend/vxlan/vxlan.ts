@@ -96,6 +96,10 @@ export class VxlanBackend implements Backend {
     this.device = `weft.${vni}`;
   }
 
+  announce(subnet: string): Record<string, string> {
+    return { vtepMac: vtepMacFor(parsePrefix(subnet, "node subnet")) };
+  }
+
   async setup(local: LocalNode): Promise<SetupResult> {
     const subnet = parsePrefix(local.subnet, "node subnet");
     const publicIp = parseIp(local.publicIp, "public IP");

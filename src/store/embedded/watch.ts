@@ -13,6 +13,8 @@ import { headVersion, readRecord, recordName, scanDir, unusable } from "./record
 
 /** How often the directory is rescanned, in ms: bounds how late an expiry is reported. */
 export const SCAN_MS = 250;
+/** How long a change waits for the rest of its burst before the scan, in ms. */
+const BURST_MS = 5;
 /** The longest wait between scans while the directory cannot be read, in ms. */
 export const MAX_BACKOFF_MS = 5_000;
 
@@ -26,11 +28,20 @@ export function watchDir(dir: string, onEvent: (e: LeaseEvent) => void, onError?
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
   let fsWatcher: FSWatcher | undefined;
+  let burst: NodeJS.Timeout | undefined;
 
   const openFsWatcher = (): void => {
     if (fsWatcher || stopped) return;
     try {
-      fsWatcher = watchFs(dir, () => void scan());
+      fsWatcher = watchFs(dir, (_event, name) => {
+        // A write is a temporary file, a link and two unlinks: only the
+        // record names matter, and a burst of them needs one scan.
+        if (typeof name === "string" && name.startsWith(".tmp-")) return;
+        burst ??= setTimeout(() => {
+          burst = undefined;
+          void scan();
+        }, BURST_MS);
+      });
       fsWatcher.on("error", () => {
         fsWatcher?.close();
         fsWatcher = undefined;
@@ -105,6 +116,7 @@ export function watchDir(dir: string, onEvent: (e: LeaseEvent) => void, onError?
   return () => {
     stopped = true;
     clearTimeout(timer);
+    clearTimeout(burst);
     fsWatcher?.close();
     fsWatcher = undefined;
   };
