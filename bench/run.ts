@@ -1,6 +1,31 @@
-/** `npm run bench`: every benchmark, each printing its figures and its ratio to the reference. */
+/**
+ * `npm run bench [-- NAME…]`: every benchmark, or only the named ones, each
+ * printing its figures and its ratio to the reference or target. Each file
+ * also runs alone: `sh scripts/node.sh bench/NAME.ts`.
+ */
+import { benchAgentConvergence } from "./agent-convergence.ts";
+import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
+import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
+import { benchThroughput } from "./throughput.ts";
 
-await benchPluginBinary();
-await benchCniAdd();
+/** Every benchmark by name, in the order `npm run bench` runs them. */
+const BENCHES: Record<string, () => Promise<void>> = {
+  "plugin-binary": benchPluginBinary,
+  "cni-add": benchCniAdd,
+  "lab-speed": benchLabSpeed,
+  "agent-rss": benchAgentRss,
+  throughput: benchThroughput,
+  "agent-convergence": benchAgentConvergence,
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((n) => !(n in BENCHES));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown benchmark ${unknown.join(", ")}; choose from ${Object.keys(BENCHES).join(", ")}\n`);
+  process.exit(2);
+}
+for (const [name, run] of Object.entries(BENCHES)) {
+  if (wanted.length === 0 || wanted.includes(name)) await run();
+}
