@@ -21,7 +21,7 @@ import { encodeLease, subnetKey, type LeaseAttrs } from "../src/store/types.ts";
 import { ipBatch, type Scratch } from "./agent-scratch.ts";
 
 const root = resolve(import.meta.dirname, "..");
-/** The shipped agent (scripts/build-agent.ts), as the lab and a DaemonSet run it. */
+/** The shipped agent (scripts/bundle.ts), as the lab and a DaemonSet run it. */
 const AGENT_BUNDLE = join(root, "build/weft-agent.mjs");
 /** The CLI from source, for `weft agent` with Node.js stripping the types at load. */
 const MAIN = join(root, "src/cli/main.ts");

@@ -14,7 +14,7 @@
  * printed too, as the figure least disturbed by it.
  * Target: weft / hand-built at least 0.95 for each backend.
  *
- * BENCH_IPERF_ROUNDS (default 8) and BENCH_IPERF_SECONDS (default 2) trade
+ * BENCH_IPERF_ROUNDS (default 12) and BENCH_IPERF_SECONDS (default 2) trade
  * time for steadier figures.
  */
 import { spawnSync } from "node:child_process";
@@ -23,7 +23,7 @@ import { Scratch } from "./agent-scratch.ts";
 import { percentile, printTable } from "./stats.ts";
 import { handBuilt, startWeft, subnetFileMtu, weftPods, type PodPair } from "./throughput-topology.ts";
 
-const ROUNDS = Number(process.env.BENCH_IPERF_ROUNDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_IPERF_ROUNDS ?? 12);
 const SECONDS = Number(process.env.BENCH_IPERF_SECONDS ?? 2);
 const TARGET_RATIO = 0.95;
 

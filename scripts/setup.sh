@@ -49,7 +49,7 @@ fi
 
 # 4. The build: the self-contained CNI plugin executable, the agent bundle and cniclient.
 "$node" --disable-warning=ExperimentalWarning scripts/build.ts
-"$node" --disable-warning=ExperimentalWarning scripts/build-agent.ts
+"$node" --disable-warning=ExperimentalWarning scripts/bundle.ts
 if [ ! -x build/cniclient ] || [ "$root/../shared/tools/cniclient/main.go" -nt build/cniclient ]; then
   say "building cniclient (libcni)"
   sh "$root/../shared/tools/cniclient/build.sh" "$root/build/cniclient" >/dev/null

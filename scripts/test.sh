@@ -7,7 +7,7 @@ cd "$root"
 echo "typecheck: tsc"
 node_modules/.bin/tsc -p tsconfig.json
 # The lab runs the bundled agent: rebuild it when a source changed.
-sh scripts/node.sh --disable-warning=ExperimentalWarning scripts/build-agent.ts
+sh scripts/node.sh --disable-warning=ExperimentalWarning scripts/bundle.ts
 unit=$(find src -name '*.test.ts' | sort)
 integration=$(find test/integration -name '*.test.ts' | sort)
 # shellcheck disable=SC2086

@@ -11,18 +11,19 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { OUTSIDE_IP, OUTSIDE_PORT, logFile, nodePaths, type LabLayout } from "./layout.ts";
 import { cmdline, isAlive, stopProcesses } from "./procs.ts";
 import { findScenario } from "./scenarios.ts";
 import { readLabState, writeJsonAtomic, type LabNode, type LabState } from "./state.ts";
 import { Supervisor, type ProcessSpec, type ProcessStatus } from "./supervisor.ts";
+import { ROOT } from "../lib/root.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
+
 const MAIN = join(ROOT, "src/cli/main.ts");
 const ECHO_SOURCE = join(ROOT, "src/lab/echo-source.ts");
 const NODE_FLAGS = ["--disable-warning=ExperimentalWarning"];
-/** The shipped agent, bundled by scripts/build-agent.ts (see src/cli/agent-main.ts). */
+/** The shipped agent, bundled by scripts/bundle.ts (see src/cli/agent-main.ts). */
 export const AGENT_BUNDLE = join(ROOT, "build/weft-agent.mjs");
 
 /**

@@ -8,8 +8,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createRunner, run } from "../kernel/runner.ts";
 import { nodePaths, type LabLayout } from "./layout.ts";
+import { ROOT } from "../lib/root.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
+
 /** The CLI entry in this checkout. */
 export const WEFT_BIN = join(ROOT, "bin/weft");
 

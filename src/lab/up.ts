@@ -20,6 +20,7 @@ import { listensOnTcp, sleep } from "./procs.ts";
 import { findScenario } from "./scenarios.ts";
 import { writeLabState, type Backend, type LabNode, type LabState, type Store } from "./state.ts";
 import { labNamespaces, buildTopology } from "./topology.ts";
+import { ROOT } from "../lib/root.ts";
 
 /** What `up` builds; the CLI's defaults are noted per field. */
 export interface UpOptions {
@@ -129,7 +130,7 @@ function claimLabDir(lab: LabLayout): void {
 }
 
 /** The module whose presence means the weft CNI plugin can be installed. */
-const INSTALL_CNI_COMMAND = new URL("../cli/commands/install-cni.ts", import.meta.url).pathname;
+const INSTALL_CNI_COMMAND = join(ROOT, "src/cli/commands/install-cni.ts");
 
 /**
  * Installs the weft CNI plugin and its conflist into one node's CNI dirs

@@ -8,13 +8,14 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { WeftError } from "../../lib/errors.ts";
 import { labLayout } from "../../lab/layout.ts";
 import { parseCommandArgs } from "../args.ts";
+import { ROOT } from "../../lib/root.ts";
 
-const WEFT = resolve(import.meta.dirname, "../../../bin/weft");
-const ECHO = resolve(import.meta.dirname, "../../lab/echo-source.ts");
+const WEFT = join(ROOT, "bin/weft");
+const ECHO = join(ROOT, "src/lab/echo-source.ts");
 
 const HELP = `usage: weft demo [--name NAME (demo)] [--backend vxlan|host-gw (vxlan)]
   Brings up a 3-node lab called NAME (replacing an earlier one of that name),

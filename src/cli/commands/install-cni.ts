@@ -10,9 +10,10 @@ import { join, resolve } from "node:path";
 import { parseCommandArgs } from "../args.ts";
 import { buildConflist, CONFLIST_NAME } from "../../cni/conflist.ts";
 import { WeftError } from "../../lib/errors.ts";
+import { ROOT } from "../../lib/root.ts";
 
 /** The built plugin executable in this checkout. */
-export const PLUGIN_EXECUTABLE = resolve(import.meta.dirname, "../../../build/weft-cni");
+export const PLUGIN_EXECUTABLE = join(ROOT, "build/weft-cni");
 
 const HELP = `usage: weft install-cni --bin-dir DIR [--conf-dir DIR] [--subnet-file FILE] [--data-dir DIR] [--bridge NAME]
   --bin-dir DIR       where the runtime looks for plugins (e.g. /opt/cni/bin); writes DIR/weft

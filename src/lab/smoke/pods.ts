@@ -12,13 +12,14 @@ import { listensOnTcp, sleep } from "../procs.ts";
 import { removePod, runPod } from "../runtime.ts";
 import { logFile, type LabLayout } from "../layout.ts";
 import type { LabState, PodRecord } from "../state.ts";
+import { ROOT } from "../../lib/root.ts";
 
 /** The port the smoke pods' servers listen on. */
 export const SMOKE_PORT = 8080;
 /** How long a pod's server may take to listen. */
 const LISTEN_TIMEOUT_MS = 5000;
 
-const ECHO_SOURCE = join(import.meta.dirname, "../echo-source.ts");
+const ECHO_SOURCE = join(ROOT, "src/lab/echo-source.ts");
 
 /** A smoke pod that runs, with its IP. */
 export type SmokePod = PodRecord & { ip: string };

@@ -7,8 +7,9 @@
  */
 import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { ROOT } from "../../lib/root.ts";
 
-const ASK = join(import.meta.dirname, "ask.ts");
+const ASK = join(ROOT, "src/lab/smoke/ask.ts");
 /** How much longer than its own timeout a probe process may live before it is killed. */
 const KILL_GRACE_MS = 1000;
 
