@@ -12,31 +12,14 @@
  *     costs more than interpreting them (measured: ADD 0.5–0.9 ms faster).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { bunPath, newestMtime, root } from "./build-tools.ts";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 
-const root = resolve(import.meta.dirname, "..");
 const entry = join(root, "src/cni/main.ts");
 const out = join(root, "build/weft-cni");
 /** The only module the plugin bundle may load at run time. */
 const ALLOWED_MODULES = new Set(["bun:ffi"]);
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** The bun binary from the platform package npm installed (no install script needed). */
-function bunPath(): string {
-  const arch = process.arch === "arm64" ? "aarch64" : "x64";
-  const p = join(root, `node_modules/@oven/bun-linux-${arch}/bin/bun`);
-  if (!existsSync(p)) throw new Error(`bun is not installed at ${p}; run scripts/setup.sh`);
-  return p;
-}
 
 function fail(msg: string): never {
   process.stderr.write(`build: ${msg}\n`);

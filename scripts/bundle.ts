@@ -13,33 +13,25 @@
  * this script) is newer than the bundles.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { bunPath, newestMtime, root } from "./build-tools.ts";
+import { existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 
-const root = resolve(import.meta.dirname, "..");
 /** Entry, the file bin/weft or the lab runs, and bun's output arguments for it (OUT: where to write). */
 const BUNDLES: [entry: string, out: string, args: (out: string) => string[]][] = [
   ["src/cli/main.ts", "build/cli/main.mjs", (dir) => ["--splitting", "--outdir", dir, "--entry-naming", "[name].mjs"]],
   ["src/cli/agent-main.ts", "build/weft-agent.mjs", (file) => ["--outfile", file]],
 ];
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 const newest = Math.max(newestMtime(join(root, "src")), statSync(join(root, "package.json")).mtimeMs, statSync(import.meta.filename).mtimeMs);
-const arch = process.arch === "arm64" ? "aarch64" : "x64";
-const bun = join(root, `node_modules/@oven/bun-linux-${arch}/bin/bun`);
 for (const [entry, out, args] of BUNDLES) {
   const outPath = join(root, out);
   if (existsSync(outPath) && statSync(outPath).mtimeMs >= newest) continue;
-  if (!existsSync(bun)) {
-    process.stderr.write(`bundle: bun is not installed at ${bun}; run scripts/setup.sh\n`);
+  let bun: string;
+  try {
+    bun = bunPath();
+  } catch (err) {
+    process.stderr.write(`bundle: ${(err as Error).message}\n`);
     process.exit(1);
   }
   // Written beside the target and renamed over it, so a weft started
