@@ -19,6 +19,7 @@ import { EmbeddedStore } from "../src/store/embedded/store.ts";
 import { DEFAULT_ETCD_PREFIX } from "../src/store/etcd/store.ts";
 import { encodeLease, subnetKey, type LeaseAttrs } from "../src/store/types.ts";
 import { ipBatch, type Scratch } from "./agent-scratch.ts";
+import { sleep } from "../src/lib/sleep.ts";
 
 const root = resolve(import.meta.dirname, "..");
 /** The shipped agent (scripts/bundle.ts), as the lab and a DaemonSet run it. */
@@ -37,10 +38,6 @@ export function subnetOf(k: number): string {
   return `10.244.${k}.0/24`;
 }
 
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Polls `fn` every `everyMs` until it returns true; throws naming `what` after `timeoutMs`. */
 export async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 50): Promise<void> {

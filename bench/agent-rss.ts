@@ -17,7 +17,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { vtepMacFor } from "../src/backend/vxlan/device.ts";
 import { parsePrefix } from "../src/lib/ipv4.ts";
-import { AgentCluster, sleep, until, type StoreName } from "./agent-cluster.ts";
+import { AgentCluster, until, type StoreName } from "./agent-cluster.ts";
+import { sleep } from "../src/lib/sleep.ts";
 import { Scratch } from "./agent-scratch.ts";
 import { printTable } from "./stats.ts";
 

@@ -32,19 +32,21 @@ import type { Backend, LocalNode, SetupResult } from "../backend/types.ts";
 import { describeError, WeftError } from "../lib/errors.ts";
 import { formatIp, formatPrefix, parsePrefix, type Prefix } from "../lib/ipv4.ts";
 import { applyNft } from "../kernel/nft.ts";
-import { createRunner, type Runner } from "../kernel/runner.ts";
+import type { IpLink } from "../kernel/json.ts";
+import { createRunner, readJson, type Runner } from "../kernel/runner.ts";
 import { createStore } from "../store/registry.ts";
 import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
 import { formatSubnetFile, readSubnetFile, writeSubnetFile } from "../subnet/file.ts";
 import { startApi } from "./api.ts";
 import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./config.ts";
 import { measureConnections } from "./connections.ts";
-import { readHostNetworks, overlapWarnings } from "./host-networks.ts";
+import { hostNetworksOf, overlapWarnings } from "./host-networks.ts";
 import { findUnderlay, type Underlay } from "./iface.ts";
 import { acquireLease, renewIntervalMs, type SubnetRange } from "./lease.ts";
 import { ensureMasquerade, masqueradeScript } from "./masquerade.ts";
 import { PeerSync } from "./peers.ts";
-import { backoffMs, isTransient, sleep, StoreHealth } from "./retry.ts";
+import { backoffMs, isTransient, StoreHealth } from "./retry.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { AgentStatus, ConnectionStatus } from "./status.ts";
 
 const VERSION = pkg.version;
@@ -105,13 +107,14 @@ export class Agent {
     const c = this.config;
     mkdirSync(c.runDir, { recursive: true });
     mkdirSync(c.stateDir, { recursive: true });
+    const links = await readJson<IpLink[]>(this.#runner, ["ip", "-j", "addr"]);
     this.#underlay = await findUnderlay(this.#runner, {
       iface: c.iface, ifaceRegex: c.ifaceRegex,
       ...(c.ifaceCanReach !== undefined && { ifaceCanReach: c.ifaceCanReach }),
       ...(c.publicIp !== undefined && { publicIp: c.publicIp }),
-    });
+    }, links);
     const previous = this.#previousSubnet();
-    const networks = (await readHostNetworks(this.#runner)).filter((n) => previous === undefined || formatPrefix(n.network) !== previous);
+    const networks = hostNetworksOf(links).filter((n) => previous === undefined || formatPrefix(n.network) !== previous);
     for (const line of overlapWarnings(c.podCidr, networks)) this.#log(line);
     this.#avoid = networks.map((n) => n.network);
     this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#storeLocation()}`);
@@ -373,7 +376,7 @@ export class Agent {
         return result;
       } catch (err) {
         if (!isTransient(err)) throw err;
-        this.#storeFailed(err, doing);
+        this.#health.failed(err, doing); // this loop is the probe: no second one
         await sleep(backoffMs(attempt), this.#abort.signal);
       }
     }

@@ -10,7 +10,6 @@
  */
 import { formatPrefix, maskOf, overlaps, parseIp, parsePrefix, type Prefix } from "../lib/ipv4.ts";
 import type { IpLink } from "../kernel/json.ts";
-import { readJson, type Runner } from "../kernel/runner.ts";
 
 /** Interface names whose addresses belong to the pod network, not to the host's. */
 const WEFT_DEVICE = /^weft(0|\.\d+)$/;
@@ -21,7 +20,7 @@ export interface HostNetwork {
   network: Prefix;
 }
 
-/** The host networks in `links` (`ip -4 -j addr` output). */
+/** The host networks in `links` (`ip -j addr` output; only IPv4 addresses count). */
 export function hostNetworksOf(links: readonly IpLink[]): HostNetwork[] {
   const out: HostNetwork[] = [];
   for (const link of links) {
@@ -33,11 +32,6 @@ export function hostNetworksOf(links: readonly IpLink[]): HostNetwork[] {
     }
   }
   return out;
-}
-
-/** Reads the host networks of the runner's namespace. */
-export async function readHostNetworks(runner: Runner): Promise<HostNetwork[]> {
-  return hostNetworksOf(await readJson<IpLink[]>(runner, ["ip", "-4", "-j", "addr"]));
 }
 
 /** One line per host network the cluster CIDR overlaps, for the agent's log; empty when none. */

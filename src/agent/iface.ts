@@ -151,9 +151,13 @@ function at(link: IpLink, ip = ipv4Of(link)[0]!): Underlay {
   return { name: link.ifname, ip, mtu: link.mtu };
 }
 
-/** Reads the current namespace (the Runner's) and chooses the underlay. */
-export async function findUnderlay(runner: Runner, options: IfaceOptions): Promise<Underlay> {
-  const facts: UnderlayFacts = { links: await readJson<IpLink[]>(runner, ["ip", "-j", "addr"]) };
+/**
+ * Chooses the underlay in the Runner's namespace. `links` is its `ip -j addr`
+ * when the caller has read it already (the agent reads it once for this and
+ * for host-networks.ts); otherwise it is read here.
+ */
+export async function findUnderlay(runner: Runner, options: IfaceOptions, links?: IpLink[]): Promise<Underlay> {
+  const facts: UnderlayFacts = { links: links ?? (await readJson<IpLink[]>(runner, ["ip", "-j", "addr"])) };
   const explicit = Boolean(options.iface?.length || options.ifaceRegex?.length);
   if (!explicit && options.ifaceCanReach !== undefined) {
     parseIp(options.ifaceCanReach, "--iface-can-reach address");

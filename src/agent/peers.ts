@@ -67,8 +67,7 @@ export class PeerSync {
     const self = this.#self();
     const peers: Peer[] = [];
     const problems: PeerProblem[] = [];
-    for (const l of this.#leases.values()) {
-      if (l.attrs.node === self.node || l.subnet === self.subnet) continue;
+    for (const l of this.#others()) {
       if (l.attrs.backend !== self.backend) {
         problems.push({
           peer: l.attrs.node,
@@ -80,6 +79,12 @@ export class PeerSync {
       peers.push({ node: l.attrs.node, publicIp: l.attrs.publicIp, subnet: l.subnet, backendData: l.attrs.backendData });
     }
     return { peers, problems };
+  }
+
+  /** Every lease but ours (by node name, or by subnet while a stale record of ours lingers). */
+  #others(): Lease[] {
+    const self = this.#self();
+    return [...this.#leases.values()].filter((l) => l.attrs.node !== self.node && l.subnet !== self.subnet);
   }
 
   /** Asks for a reconcile soon; cheap to call often. */
@@ -169,19 +174,16 @@ export class PeerSync {
 
   /** Each peer with the state its last reconcile left it in. */
   peerStatus(): PeerStatus[] {
-    const self = this.#self();
     const problems = new Map((this.#lastReport?.problems ?? []).map((p) => [p.peer, p]));
-    return [...this.#leases.values()]
-      .filter((l) => l.attrs.node !== self.node && l.subnet !== self.subnet)
-      .map((l) => {
-        const problem = problems.get(l.attrs.node);
-        const status: PeerStatus = {
-          node: l.attrs.node, publicIp: l.attrs.publicIp, subnet: l.subnet, backend: l.attrs.backend,
-          backendData: l.attrs.backendData, leaseExpiresAt: l.expiresAt, state: problem ? "problem" : "programmed",
-        };
-        if (problem) status.problem = problem;
-        return status;
-      });
+    return this.#others().map((l) => {
+      const problem = problems.get(l.attrs.node);
+      const status: PeerStatus = {
+        node: l.attrs.node, publicIp: l.attrs.publicIp, subnet: l.subnet, backend: l.attrs.backend,
+        backendData: l.attrs.backendData, leaseExpiresAt: l.expiresAt, state: problem ? "problem" : "programmed",
+      };
+      if (problem) status.problem = problem;
+      return status;
+    });
   }
 
   /** The reconcile counters (a copy). */

@@ -8,6 +8,7 @@
  * still succeed on it).
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { sleep } from "../lib/sleep.ts";
 
 /** True while `pid` exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
@@ -93,11 +94,6 @@ export async function waitForExit(pids: readonly number[], timeoutMs: number): P
     if (Date.now() >= deadline) return false;
     await sleep(20);
   }
-}
-
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -3,19 +3,13 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isAlive, sleep, waitForExit } from "./procs.ts";
+import { isAlive, waitForExit } from "./procs.ts";
+import { sleep } from "../lib/sleep.ts";
 import { Supervisor, type ProcessStatus } from "./supervisor.ts";
+import { until } from "../../test/support/until.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "weft-supervisor-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 test("restarts a killed process, leaves the others alone, and stops them all", async () => {
   const changes: ProcessStatus[][] = [];

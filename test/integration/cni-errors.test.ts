@@ -2,27 +2,21 @@
  * Bad input: every case answers a CNI error object with the spec's code on
  * stdout, exits non-zero, and changes nothing (no link, no allocation).
  */
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cniEnv, PluginFiles, runPlugin } from "../support/cni.ts";
-import { ipIn, Namespaces } from "../support/netns.ts";
+import { cniEnv, PluginFiles, PluginNode, runPlugin } from "../support/cni.ts";
+import { ipIn } from "../support/netns.ts";
 
 describe("CNI errors", () => {
-  const ns = new Namespaces("wce");
-  const files = new PluginFiles();
-  let node = "";
+  const fx = new PluginNode("wce");
+  const { ns, files } = fx;
   let pod = "";
   let netns = "";
   before(() => {
-    node = ns.add("node");
     pod = ns.add("pod");
     netns = `/run/netns/${pod}`;
-  });
-  after(() => {
-    ns.removeAll();
-    files.remove();
   });
 
   const good = () => JSON.stringify(files.config("1.0.0"));
@@ -57,14 +51,14 @@ describe("CNI errors", () => {
   for (const c of cases) {
     test(`${c.name} → code ${c.code}, nothing changed`, () => {
       writeFileSync(malformedSubnet, "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.1.1/24\nWEFT_MTU=big\nWEFT_IPMASQ=true\n");
-      const linksBefore = ipIn(node, "-o", "link").split("\n").length;
-      const r = runPlugin(node, c.env ? c.env() : cniEnv("ADD", "e1", netns), c.stdin ? c.stdin() : good());
+      const linksBefore = ipIn(fx.node, "-o", "link").split("\n").length;
+      const r = runPlugin(fx.node, c.env ? c.env() : cniEnv("ADD", "e1", netns), c.stdin ? c.stdin() : good());
       assert.notEqual(r.status, 0);
       assert.equal(r.json?.code, c.code, r.stdout);
       assert.match(String(r.json?.msg), c.msg);
       assert.equal(typeof r.json?.cniVersion, "string");
       assert.equal(r.stderr, "", "no stack trace");
-      assert.equal(ipIn(node, "-o", "link").split("\n").length, linksBefore, "no link was made");
+      assert.equal(ipIn(fx.node, "-o", "link").split("\n").length, linksBefore, "no link was made");
       assert.doesNotMatch(ipIn(pod, "-o", "link"), /eth0/);
       const store = join(files.dataDir, "weft", "allocations.json");
       if (existsSync(store)) assert.deepEqual(JSON.parse(readFileSync(store, "utf8")).allocations, {});
@@ -77,13 +71,13 @@ describe("CNI errors", () => {
       const a = ns.add("ex1");
       const b = ns.add("ex2");
       const conf = JSON.stringify(small.config("1.0.0", { bridge: "weftx" }));
-      assert.equal(runPlugin(node, cniEnv("ADD", "x1", `/run/netns/${a}`), conf).status, 0);
-      const r = runPlugin(node, cniEnv("ADD", "x2", `/run/netns/${b}`), conf);
+      assert.equal(runPlugin(fx.node, cniEnv("ADD", "x1", `/run/netns/${a}`), conf).status, 0);
+      const r = runPlugin(fx.node, cniEnv("ADD", "x2", `/run/netns/${b}`), conf);
       assert.equal(r.json?.code, 101, r.stdout);
       assert.match(String(r.json?.msg), /no free address in node subnet 10\.244\.9\.0\/30: all 1 pod addresses are allocated/);
       assert.match(String(r.json?.details), /larger subnets/);
       assert.doesNotMatch(ipIn(b, "-o", "link"), /eth0/);
-      assert.equal(runPlugin(node, cniEnv("DEL", "x1", `/run/netns/${a}`), conf).status, 0);
+      assert.equal(runPlugin(fx.node, cniEnv("DEL", "x1", `/run/netns/${a}`), conf).status, 0);
     } finally {
       small.remove();
     }

@@ -3,25 +3,17 @@
  * result shape, CHECK, DEL, STATUS, GC and VERSION, and which verbs each
  * version has. Runs the real executable in namespaces made here.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { cniEnv, PluginFiles, runPlugin } from "../support/cni.ts";
-import { ipIn, Namespaces, runIn } from "../support/netns.ts";
+import { cniEnv, PluginNode, runPlugin } from "../support/cni.ts";
+import { ipIn, runIn } from "../support/netns.ts";
 
 const VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 const modern = (v: string) => v === "1.0.0" || v === "1.1.0";
 
 describe("CNI spec, every version", () => {
-  const ns = new Namespaces("wcs");
-  const files = new PluginFiles();
-  let node = "";
-  before(() => {
-    node = ns.add("node");
-  });
-  after(() => {
-    ns.removeAll();
-    files.remove();
-  });
+  const fx = new PluginNode("wcs");
+  const { ns, files } = fx;
 
   for (const version of VERSIONS) {
     test(`ADD, CHECK and DEL with cniVersion ${version}`, () => {
@@ -29,7 +21,7 @@ describe("CNI spec, every version", () => {
       const netns = `/run/netns/${pod}`;
       const id = `spec-${version}`;
       const conf = files.config(version);
-      const add = runPlugin(node, cniEnv("ADD", id, netns), JSON.stringify(conf));
+      const add = runPlugin(fx.node, cniEnv("ADD", id, netns), JSON.stringify(conf));
       assert.equal(add.status, 0, add.stdout);
       const r = add.json!;
       assert.equal(r.cniVersion, version);
@@ -46,15 +38,15 @@ describe("CNI spec, every version", () => {
       // The kernel agrees with the result.
       assert.match(ipIn(pod, "-4", "-o", "addr", "show", "eth0"), new RegExp(String(ip.address).replaceAll(".", "\\.")));
       assert.match(ipIn(pod, "-4", "-o", "addr", "show", "eth0"), / brd 10\.244\.1\.255 /, "the subnet's broadcast address");
-      assert.match(ipIn(node, "-4", "-o", "addr", "show", "weft0"), /inet 10\.244\.1\.1\/24 brd 10\.244\.1\.255 /, "the gateway on the bridge");
+      assert.match(ipIn(fx.node, "-4", "-o", "addr", "show", "weft0"), /inet 10\.244\.1\.1\/24 brd 10\.244\.1\.255 /, "the gateway on the bridge");
       assert.match(ipIn(pod, "route", "show", "default"), /default via 10\.244\.1\.1 dev eth0/);
       assert.match(ipIn(pod, "link", "show", "eth0"), /mtu 1450 .*state UP/);
-      assert.match(ipIn(node, "-d", "link", "show", ifaces[1]!.name), /master weft0[\s\S]*hairpin on/);
-      assert.equal(runIn(node, ["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.trim(), "1");
+      assert.match(ipIn(fx.node, "-d", "link", "show", ifaces[1]!.name), /master weft0[\s\S]*hairpin on/);
+      assert.equal(runIn(fx.node, ["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.trim(), "1");
       assert.equal(runIn(pod, ["ping", "-c1", "-W2", "10.244.1.1"]).status, 0, "pod reaches its gateway");
 
       const withPrev = JSON.stringify({ ...conf, prevResult: r });
-      const check = runPlugin(node, cniEnv("CHECK", id, netns), withPrev);
+      const check = runPlugin(fx.node, cniEnv("CHECK", id, netns), withPrev);
       if (version.startsWith("0.3")) {
         assert.equal(check.status, 1);
         assert.equal(check.json?.code, 1, "CHECK is not part of 0.3.x");
@@ -62,17 +54,17 @@ describe("CNI spec, every version", () => {
         assert.equal(check.status, 0, check.stdout);
         assert.equal(check.stdout, "", "CHECK prints nothing on success");
       }
-      const del = runPlugin(node, cniEnv("DEL", id, netns), withPrev);
+      const del = runPlugin(fx.node, cniEnv("DEL", id, netns), withPrev);
       assert.equal(del.status, 0, del.stdout);
       assert.equal(del.stdout, "");
-      assert.doesNotMatch(ipIn(node, "link"), new RegExp(ifaces[1]!.name));
+      assert.doesNotMatch(ipIn(fx.node, "link"), new RegExp(ifaces[1]!.name));
       assert.doesNotMatch(ipIn(pod, "link"), /eth0/);
     });
   }
 
   test("VERSION reports every supported version, in the version asked for", () => {
     for (const asked of [...VERSIONS, undefined]) {
-      const r = runPlugin(node, { CNI_COMMAND: "VERSION" }, asked ? JSON.stringify({ cniVersion: asked }) : "");
+      const r = runPlugin(fx.node, { CNI_COMMAND: "VERSION" }, asked ? JSON.stringify({ cniVersion: asked }) : "");
       assert.equal(r.status, 0);
       assert.deepEqual(r.json, { cniVersion: asked ?? "1.1.0", supportedVersions: VERSIONS });
     }
@@ -81,7 +73,7 @@ describe("CNI spec, every version", () => {
   test("STATUS and GC exist only from 1.1.0", () => {
     for (const version of VERSIONS.slice(0, 4)) {
       for (const verb of ["STATUS", "GC"]) {
-        const r = runPlugin(node, { CNI_COMMAND: verb, CNI_PATH: "/usr/lib/cni" }, JSON.stringify(files.config(version, { "cni.dev/valid-attachments": [] })));
+        const r = runPlugin(fx.node, { CNI_COMMAND: verb, CNI_PATH: "/usr/lib/cni" }, JSON.stringify(files.config(version, { "cni.dev/valid-attachments": [] })));
         assert.equal(r.json?.code, 1, `${verb} with ${version}: ${r.stdout}`);
         assert.match(String(r.json?.msg), new RegExp(`${verb} is not part of CNI ${version}`));
       }
@@ -89,10 +81,10 @@ describe("CNI spec, every version", () => {
   });
 
   test("STATUS is ready with a subnet file and answers 50 without one", () => {
-    const ok = runPlugin(node, { CNI_COMMAND: "STATUS" }, JSON.stringify(files.config("1.1.0")));
+    const ok = runPlugin(fx.node, { CNI_COMMAND: "STATUS" }, JSON.stringify(files.config("1.1.0")));
     assert.equal(ok.status, 0, ok.stdout);
     assert.equal(ok.stdout, "");
-    const missing = runPlugin(node, { CNI_COMMAND: "STATUS" }, JSON.stringify(files.config("1.1.0", { subnetFile: `${files.dir}/none.env` })));
+    const missing = runPlugin(fx.node, { CNI_COMMAND: "STATUS" }, JSON.stringify(files.config("1.1.0", { subnetFile: `${files.dir}/none.env` })));
     assert.equal(missing.status, 1);
     assert.equal(missing.json?.code, 50);
     assert.match(String(missing.json?.msg), /has not leased a subnet/);
@@ -101,19 +93,19 @@ describe("CNI spec, every version", () => {
   test("GC releases every attachment not in cni.dev/valid-attachments, with its veth", () => {
     const pods = ["a", "b", "c"].map((p) => ns.add(`gc${p}`));
     for (const [i, pod] of pods.entries()) {
-      const r = runPlugin(node, cniEnv("ADD", `gc-${i}`, `/run/netns/${pod}`), JSON.stringify(files.config("1.1.0")));
+      const r = runPlugin(fx.node, cniEnv("ADD", `gc-${i}`, `/run/netns/${pod}`), JSON.stringify(files.config("1.1.0")));
       assert.equal(r.status, 0, r.stdout);
     }
-    const gc = runPlugin(node, { CNI_COMMAND: "GC", CNI_PATH: "/usr/lib/cni" }, JSON.stringify(files.config("1.1.0", { "cni.dev/valid-attachments": [{ containerID: "gc-1", ifname: "eth0" }] })));
+    const gc = runPlugin(fx.node, { CNI_COMMAND: "GC", CNI_PATH: "/usr/lib/cni" }, JSON.stringify(files.config("1.1.0", { "cni.dev/valid-attachments": [{ containerID: "gc-1", ifname: "eth0" }] })));
     assert.equal(gc.status, 0, gc.stdout);
     assert.equal(gc.stdout, "");
     assert.doesNotMatch(ipIn(pods[0]!, "link"), /eth0/, "gc-0's veth is gone");
     assert.match(ipIn(pods[1]!, "link"), /eth0/, "gc-1 is kept");
     assert.doesNotMatch(ipIn(pods[2]!, "link"), /eth0/, "gc-2's veth is gone");
-    const del = runPlugin(node, cniEnv("DEL", "gc-1", `/run/netns/${pods[1]}`), JSON.stringify(files.config("1.1.0")));
+    const del = runPlugin(fx.node, cniEnv("DEL", "gc-1", `/run/netns/${pods[1]}`), JSON.stringify(files.config("1.1.0")));
     assert.equal(del.status, 0);
     // Nothing is left in the store.
-    const gc2 = runPlugin(node, { CNI_COMMAND: "GC", CNI_PATH: "/usr/lib/cni" }, JSON.stringify(files.config("1.1.0", { "cni.dev/valid-attachments": [] })));
+    const gc2 = runPlugin(fx.node, { CNI_COMMAND: "GC", CNI_PATH: "/usr/lib/cni" }, JSON.stringify(files.config("1.1.0", { "cni.dev/valid-attachments": [] })));
     assert.equal(gc2.status, 0);
   });
 });

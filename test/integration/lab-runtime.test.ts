@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { labLayout, nodePaths, OUTSIDE_IP, podNs } from "../../src/lab/layout.ts";
 import { REFERENCE_PLUGIN_DIR } from "../../src/lab/runtime.ts";
 import { askEcho, inNetns, uniqueLabName, weft, weftOk, writeReferenceConflist } from "../../src/lab/testing.ts";
-import { sleep } from "../../src/lab/procs.ts";
+import { sleep } from "../../src/lib/sleep.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
 

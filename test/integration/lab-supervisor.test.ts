@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { readSupervisorReport, type SupervisorReport } from "../../src/lab/daemons.ts";
 import { labLayout, logFile, nodeNs } from "../../src/lab/layout.ts";
-import { isAlive, pidsInNamespaces, sleep } from "../../src/lab/procs.ts";
+import { isAlive, pidsInNamespaces } from "../../src/lab/procs.ts";
+import { sleep } from "../../src/lib/sleep.ts";
 import { uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;

@@ -11,6 +11,8 @@ import { EmbeddedStore } from "../../src/store/embedded/store.ts";
 import { freePort, startLocalEtcd, type LocalEtcd } from "../../src/store/etcd/server.ts";
 import { EtcdStore } from "../../src/store/etcd/store.ts";
 import { LEASE_LOST, STORE_CLOSED, type LeaseAttrs, type LeaseEvent, type SubnetStore } from "../../src/store/types.ts";
+import { sleep } from "../../src/lib/sleep.ts";
+import { until } from "../support/until.ts";
 
 interface Implementation {
   name: string;
@@ -75,21 +77,12 @@ function recorder(store: SubnetStore): { events: LeaseEvent[]; next(ms?: number)
     events,
     stop,
     next: async (ms = 5_000) => {
-      await until(() => events.length > taken, ms);
+      await until("the next watch event", () => events.length > taken, ms);
       return events[taken++]!;
     },
   };
 }
 
-async function until(done: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms`);
-    await sleep(10);
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 for (const impl of implementations) {
   describe(`${impl.name} store`, { concurrency: true }, () => {
@@ -149,7 +142,7 @@ for (const impl of implementations) {
       // 3.5 s after a 2 s lease began, it is still there, with the last attrs.
       assert.equal((await a.get("10.244.7.0/24"))?.attrs.publicIp, "192.168.125.114");
       assert.equal(await open().createIfAbsent("10.244.7.0/24", attrs("b"), 2), undefined);
-      await until(() => watcher.events.some((e) => e.type === "put" && e.lease.attrs.publicIp === "192.168.125.114"), 2_000);
+      await until("the renewal with a new address", () => watcher.events.some((e) => e.type === "put" && e.lease.attrs.publicIp === "192.168.125.114"), 2_000);
       assert.ok(watcher.events.every((e) => e.type === "put"), "never reported gone");
     }));
 

@@ -11,6 +11,7 @@ import type { WeftError } from "../../src/lib/errors.ts";
 import { freePort, startLocalEtcd, type LocalEtcd } from "../../src/store/etcd/server.ts";
 import { EtcdStore, type EtcdStoreOptions } from "../../src/store/etcd/store.ts";
 import { STORE_UNAVAILABLE, type LeaseAttrs, type LeaseEvent } from "../../src/store/types.ts";
+import { until } from "../support/until.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "weft-store-etcd-"));
 const servers: LocalEtcd[] = [];
@@ -35,14 +36,6 @@ function open(options: EtcdStoreOptions): EtcdStore {
 
 const attrs = (node: string): LeaseAttrs => ({ node, publicIp: "192.168.125.101", backend: "host-gw", backendData: {} });
 
-async function until(done: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 test("etcd down and back: calls fail fast naming it, the watch resumes, no lease is doubled", async () => {
   const ports = { clientPort: await freePort(), peerPort: await freePort() };
   let etcd = await start(ports, "restart");
@@ -54,7 +47,7 @@ test("etcd down and back: calls fail fast naming it, the watch resumes, no lease
   open({ endpoints: [etcd.endpoint], timeoutMs }).watch((e) => events.push(e), (err) => errors.push(err));
 
   await a.createIfAbsent("10.244.1.0/24", attrs("a"), 30);
-  await until(() => events.length === 1, 3_000, "the put of 10.244.1.0/24");
+  await until("the put of 10.244.1.0/24", () => events.length === 1, 3_000);
 
   await etcd.stop("SIGKILL");
   for (const call of [() => a.list(), () => a.renew("10.244.1.0/24", attrs("a"), 30), () => b.createIfAbsent("10.244.2.0/24", attrs("b"), 30)]) {
@@ -67,17 +60,17 @@ test("etcd down and back: calls fail fast naming it, the watch resumes, no lease
     });
     assert.ok(Date.now() - started <= timeoutMs, `failed after ${Date.now() - started} ms`);
   }
-  await until(() => errors.length > 0, 3_000, "the watch to report etcd gone");
+  await until("the watch to report etcd gone", () => errors.length > 0, 3_000);
   assert.equal(errors[0]!.code, STORE_UNAVAILABLE);
 
   etcd = await start(ports, "restart"); // the same data directory and ports
   assert.equal(await b.createIfAbsent("10.244.1.0/24", attrs("b"), 30), undefined, "a's lease survived");
   const later = await b.createIfAbsent("10.244.2.0/24", attrs("b"), 30);
-  await until(() => events.length === 2, 5_000, "the watch to deliver a put made after the restart");
+  await until("the watch to deliver a put made after the restart", () => events.length === 2, 5_000);
   assert.deepEqual(events[1], { type: "put", lease: later });
   await a.renew("10.244.1.0/24", attrs("a"), 30);
   assert.deepEqual((await b.list()).map((l) => `${l.subnet} ${l.attrs.node}`), ["10.244.1.0/24 a", "10.244.2.0/24 b"]);
-  await until(() => events.length === 3, 2_000, "the renewal's put");
+  await until("the renewal's put", () => events.length === 3, 2_000);
   assert.deepEqual(events.map((e) => e.type === "put" && `${e.lease.subnet} ${e.lease.attrs.node}`),
     ["10.244.1.0/24 a", "10.244.2.0/24 b", "10.244.1.0/24 a"], "each change once, nothing replayed");
 });
@@ -101,7 +94,7 @@ describe("TLS", () => {
     store.watch((e) => events.push(e));
     const lease = await store.createIfAbsent("10.244.3.0/24", attrs("a"), 30);
     assert.deepEqual(await store.list(), [lease]);
-    await until(() => events.length === 1, 3_000, "the put over TLS");
+    await until("the put over TLS", () => events.length === 1, 3_000);
   });
 
   test("without caFile it fails saying the certificate is not trusted and to set caFile", async () => {

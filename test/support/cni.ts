@@ -6,6 +6,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { after, before } from "node:test";
+import { Namespaces } from "./netns.ts";
 
 export const PLUGIN = resolve(import.meta.dirname, "../../build/weft-cni");
 
@@ -70,5 +72,27 @@ export class PluginFiles {
 
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One node namespace and its plugin files for a describe block: made in
+ * before(), removed in after() (also when a test failed). Pods go in `ns`.
+ */
+export class PluginNode {
+  readonly ns: Namespaces;
+  readonly files = new PluginFiles();
+  /** The node namespace's name, set once before() ran. */
+  node = "";
+
+  constructor(prefix: string) {
+    this.ns = new Namespaces(prefix);
+    before(() => {
+      this.node = this.ns.add("node");
+    });
+    after(() => {
+      this.ns.removeAll();
+      this.files.remove();
+    });
   }
 }

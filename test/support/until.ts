@@ -2,13 +2,14 @@
  * Polling for tests that wait on another process: the agent's API, the
  * kernel state it programs, a store it writes.
  */
+import { sleep } from "../../src/lib/sleep.ts";
 
 /**
- * Calls `check` every 50 ms until it returns something other than
+ * Calls `check` every `everyMs` (default 20) until it returns something other than
  * undefined or false (a throw counts as "not yet"), and returns that;
  * throws naming `what` after `timeoutMs`.
  */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -18,6 +19,6 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
       // not yet
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(everyMs);
   }
 }

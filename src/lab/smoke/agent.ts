@@ -7,7 +7,8 @@
 import { fetchAgent } from "../../agent/client.ts";
 import { readSupervisorReport } from "../daemons.ts";
 import { nodePaths, type LabLayout } from "../layout.ts";
-import { signal, sleep } from "../procs.ts";
+import { signal } from "../procs.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { WeftError } from "../../lib/errors.ts";
 
 /** The supervised name of a node's agent. */

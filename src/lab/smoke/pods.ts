@@ -8,7 +8,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WeftError } from "../../lib/errors.ts";
-import { listensOnTcp, sleep } from "../procs.ts";
+import { listensOnTcp } from "../procs.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { removePod, runPod } from "../runtime.ts";
 import { logFile, type LabLayout } from "../layout.ts";
 import type { LabState, PodRecord } from "../state.ts";

@@ -12,6 +12,7 @@ import type { WeftError } from "../../lib/errors.ts";
 import { STORE_UNAVAILABLE, type LeaseAttrs, type LeaseEvent } from "../types.ts";
 import { writeVersion } from "./records.ts";
 import { EmbeddedStore } from "./store.ts";
+import { until } from "../../../test/support/until.ts";
 
 const root = mkdtempSync(join(tmpdir(), "weft-embedded-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -92,7 +93,7 @@ test("a watch started before the directory exists reports leases once it does", 
     await new Promise((r) => setTimeout(r, 50));
     assert.ok(!existsSync(dir));
     await store.createIfAbsent("10.244.7.0/24", attrs("n1"), 60);
-    await until(() => events.length > 0);
+    await until("a watch event", () => events.length > 0, 2_000);
     assert.deepEqual(events.map((e) => e.type), ["put"]);
   } finally {
     stop();
@@ -112,7 +113,7 @@ test("an unusable directory fails every call, and the watch, with STORE_UNAVAILA
     await assert.rejects(store.createIfAbsent("10.244.7.0/24", attrs("n1"), 60), check);
     await assert.rejects(store.renew("10.244.7.0/24", attrs("n1"), 60), check);
     await assert.rejects(store.list(), check);
-    await until(() => errors.length > 0);
+    await until("a watch error", () => errors.length > 0, 2_000);
     assert.equal(errors[0]!.code, STORE_UNAVAILABLE);
     assert.match(errors[0]!.describe(), /unusable: ENOTDIR; make sure the directory/);
   } finally {
@@ -121,10 +122,3 @@ test("an unusable directory fails every call, and the watch, with STORE_UNAVAILA
   }
 });
 
-async function until(done: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
