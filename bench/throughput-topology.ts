@@ -11,19 +11,27 @@
  *                the peer), and pods wired as the plugin wires them (bridge
  *                with the gateway, veth pair with the same MTU on both ends,
  *                hairpin, default route via the gateway), forwarding on; no
- *                nftables table unless asked for weft's (masquerade.ts), to
- *                tell its cost from the rest.
+ *                nftables rule unless asked for the one masquerade rule
+ *                that lets pods reach beyond the cluster (weft's default).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { masqueradeScript } from "../src/agent/masquerade.ts";
 import { vtepMacFor } from "../src/backend/vxlan/device.ts";
 import { parsePrefix } from "../src/lib/ipv4.ts";
 import { subnetOf, type AgentCluster } from "./agent-cluster.ts";
 import { ipBatch, type Scratch } from "./agent-scratch.ts";
 
 const root = resolve(import.meta.dirname, "..");
+
+/** What a person wiring nodes by hand adds so that pods reach past the cluster: one masquerade rule. */
+const MASQUERADE_BY_HAND = `table ip nat {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade
+  }
+}
+`;
 const NODES = [1, 2];
 
 /** The pod on each of the two nodes. */
@@ -81,11 +89,12 @@ export function subnetFileMtu(c: AgentCluster, k: number): number {
 
 /**
  * Builds nodes 1 and 2 of `c` by hand for `backend`, with one pod each of
- * `mtu`; with `weftNft`, also weft's nftables table (forward + masquerade).
+ * `mtu`; with `masquerade`, also the rule masquerading pod traffic that
+ * leaves the cluster CIDR.
  */
-export function handBuilt(scratch: Scratch, c: AgentCluster, tag: string, backend: "vxlan" | "host-gw", mtu: number, weftNft: boolean): PodPair {
+export function handBuilt(scratch: Scratch, c: AgentCluster, tag: string, backend: "vxlan" | "host-gw", mtu: number, masquerade: boolean): PodPair {
   c.addNodes(NODES);
-  writeFileSync(join(c.dir, "weft.nft"), masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: true }));
+  writeFileSync(join(c.dir, "masquerade.nft"), MASQUERADE_BY_HAND);
   const ip = (k: number) => `192.168.125.${100 + k}`;
   const mac = (k: number) => vtepMacFor(parsePrefix(subnetOf(k)));
   for (const k of NODES) {
@@ -102,7 +111,7 @@ export function handBuilt(scratch: Scratch, c: AgentCluster, tag: string, backen
     ipBatch(lines, c.ns(k));
     if (backend === "vxlan") run(["bridge", "-n", c.ns(k), "fdb", "add", mac(peer), "dev", "weft.1", "dst", ip(peer), "self", "permanent"]);
     run(["ip", "netns", "exec", c.ns(k), "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    if (weftNft) run(["ip", "netns", "exec", c.ns(k), "nft", "-f", join(c.dir, "weft.nft")]);
+    if (masquerade) run(["ip", "netns", "exec", c.ns(k), "nft", "-f", join(c.dir, "masquerade.nft")]);
   }
   const pods = scratch.addNamespaces(NODES.map((k) => `${tag}p${k}`)) as [string, string];
   NODES.forEach((k, i) => {

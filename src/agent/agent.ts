@@ -43,7 +43,7 @@ import { measureConnections } from "./connections.ts";
 import { hostNetworksOf, overlapWarnings } from "./host-networks.ts";
 import { findUnderlay, type Underlay } from "./iface.ts";
 import { acquireLease, renewIntervalMs, type SubnetRange } from "./lease.ts";
-import { ensureMasquerade, masqueradeScript } from "./masquerade.ts";
+import { ensureMasquerade, masqueradeScript, type MasqueradeOptions } from "./masquerade.ts";
 import { PeerSync } from "./peers.ts";
 import { backoffMs, isTransient, StoreHealth } from "./retry.ts";
 import { sleep } from "../lib/sleep.ts";
@@ -182,7 +182,7 @@ export class Agent {
     if (this.#abort.signal.aborted || !this.#lease) return;
     try {
       await this.#ensureBackend();
-      await applyNft(this.#runner, masqueradeScript({ clusterCidr: this.config.podCidr, ipMasq: this.config.ipMasq }));
+      await applyNft(this.#runner, masqueradeScript(this.#nftOptions()));
       this.#writeSubnetFile();
       await this.#checkForwarding();
     } catch (err) {
@@ -251,8 +251,14 @@ export class Agent {
   /** Backend, lease attrs, forwarding and masquerade, subnet file: everything a pod needs from this node. */
   async #setUpDataPlane(): Promise<void> {
     await this.#ensureBackend();
-    await ensureMasquerade(this.#runner, { clusterCidr: this.config.podCidr, ipMasq: this.config.ipMasq });
+    await ensureMasquerade(this.#runner, this.#nftOptions());
     this.#writeSubnetFile();
+  }
+
+  /** What the nftables table depends on: the cluster CIDR, masquerade, and the tunnel port that goes untracked. */
+  #nftOptions(): MasqueradeOptions {
+    const { podCidr: clusterCidr, ipMasq, backend, vxlanPort } = this.config;
+    return backend === "vxlan" ? { clusterCidr, ipMasq, vxlanPort } : { clusterCidr, ipMasq };
   }
 
   /** Sets the backend up for our lease (idempotent) and republishes its data when it changed. */

@@ -28,6 +28,13 @@ test("without ipMasq there is no nat chain, only forwarding", () => {
   assert.doesNotMatch(script, /postrouting|masquerade/);
 });
 
+test("with a VXLAN port, tunnel packets go untracked both ways, before conntrack sees them", () => {
+  const script = masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: true, vxlanPort: 4789 });
+  assert.match(script, /chain vxlan_in {\n    type filter hook prerouting priority raw; policy accept;\n    udp dport 4789 notrack\n  }/);
+  assert.match(script, /chain vxlan_out {\n    type filter hook output priority raw; policy accept;\n    udp dport 4789 notrack\n  }/);
+  assert.doesNotMatch(masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: true }), /notrack/);
+});
+
 test("a bad cluster CIDR is refused before nft runs", () => {
   assert.throws(() => masqueradeScript({ clusterCidr: "10.244.1.0/16", ipMasq: true }), { code: "INVALID_CIDR" });
 });

@@ -8,9 +8,12 @@
  *     transaction (declare, delete, define), so a rerun replaces it
  *     atomically and never leaves a half-written or duplicated rule set:
  *       chain forward     hook forward: accept traffic from or to the
- *                         cluster CIDR explicitly, so a host whose forward
- *                         policy is drop (Docker sets one) still carries
- *                         pod traffic as far as this table can say so.
+ *                         cluster CIDR. An accept ends this table's say
+ *                         only: a base chain of another table on the same
+ *                         hook still sees the packet, so a host whose
+ *                         forward policy is drop (Docker sets one in `ip
+ *                         filter`) drops pod traffic whatever this chain
+ *                         says; `weft trace` names such a chain.
  *       chain postrouting hook postrouting, srcnat (only with ipMasq):
  *                         cluster → cluster returns untouched (pods see
  *                         each other's own IPs: no NAT between pods),
@@ -18,6 +21,16 @@
  *                         cluster → anywhere else is masqueraded to the
  *                         address of the interface it leaves by, because
  *                         nothing outside the cluster routes pod IPs back.
+ *       chains vxlan_in,  hooks prerouting and output at priority raw
+ *       vxlan_out         (only with a VXLAN port): the backend's
+ *                         encapsulated UDP packets are not tracked.
+ *                         Conntrack would add one entry per inner flow
+ *                         (the source port is a hash of the inner
+ *                         headers) and could NAT a tunnel packet (a
+ *                         masquerade rule matching the mark the inner
+ *                         packet carried). The inner packets are still
+ *                         tracked, so service NAT and stateful policy
+ *                         keep working on pod traffic.
  *
  * The table is weft's alone: anything else put into `ip weft` is dropped by
  * the next ensureMasquerade.
@@ -38,6 +51,8 @@ export interface MasqueradeOptions {
   clusterCidr: string;
   /** Masquerade pod traffic leaving the cluster CIDR (the subnet file's WEFT_IPMASQ). */
   ipMasq: boolean;
+  /** The VXLAN backend's UDP port, whose tunnel packets go untracked; absent for host-gw. */
+  vxlanPort?: number;
 }
 
 /** The full nft script for `options`: it replaces the table whatever was in it. */
@@ -52,12 +67,24 @@ export function masqueradeScript(options: MasqueradeOptions): string {
     ip saddr ${cidr} masquerade
   }`
     : "";
+  const port = options.vxlanPort;
+  const untrack = port === undefined
+    ? ""
+    : `
+  chain vxlan_in {
+    type filter hook prerouting priority raw; policy accept;
+    udp dport ${port} notrack
+  }
+  chain vxlan_out {
+    type filter hook output priority raw; policy accept;
+    udp dport ${port} notrack
+  }`;
   return `${deleteTableScript(NFT_FAMILY, NFT_TABLE)}table ${NFT_FAMILY} ${NFT_TABLE} {
   chain forward {
     type filter hook forward priority filter; policy accept;
     ip saddr ${cidr} accept
     ip daddr ${cidr} accept
-  }${nat}
+  }${nat}${untrack}
 }
 `;
 }

@@ -109,6 +109,13 @@ describe("weft agent on three nodes sharing one embedded store", { skip }, () =>
     assert.equal(askPeerAddress(nodes[1]!.pod, "192.168.125.1", 8080), nodes[1]!.ip, "outside sees the node's address");
   });
 
+  test("the pods' flow is tracked on the node, the VXLAN packets carrying it are not", () => {
+    assert.equal(askPeerAddress(nodes[0]!.pod, nodes[2]!.podIp, 8080), nodes[0]!.podIp);
+    const flows = (args: string[]) => runIn(nodes[0]!.node, ["conntrack", "-L", ...args]).stdout.trim();
+    assert.match(flows(["-p", "tcp", "--dport", "8080"]), new RegExp(`src=${nodes[0]!.podIp.replaceAll(".", "\\.")} dst=${nodes[2]!.podIp.replaceAll(".", "\\.")}`));
+    assert.equal(flows(["-p", "udp", "--dport", "8472"]), "", "no conntrack entry for the tunnel's UDP packets");
+  });
+
   test("a peer that comes and goes is applied on every node within 1 s", async () => {
     const store = new EmbeddedStore({ dir: storeDir });
     try {
