@@ -13,7 +13,8 @@
  *                         hook still sees the packet, so a host whose
  *                         forward policy is drop (Docker sets one in `ip
  *                         filter`) drops pod traffic whatever this chain
- *                         says; `weft trace` names such a chain.
+ *                         says; `weft doctor` and `weft trace`
+ *                         name such a chain (doctor/forward-chains.ts).
  *       chain postrouting hook postrouting, srcnat (only with ipMasq):
  *                         cluster → cluster returns untouched (pods see
  *                         each other's own IPs: no NAT between pods),

@@ -19,6 +19,7 @@ import { describeError } from "../lib/errors.ts";
 import { NFT_FAMILY, NFT_TABLE } from "../agent/masquerade.ts";
 import { WEFT_ROUTE_PROTO } from "../backend/hostgw/hostgw.ts";
 import { summarizeConflist } from "./conflist.ts";
+import { foreignForwardChains } from "./forward-chains.ts";
 import { valueOf, type AgentFacts, type CniFacts, type DoctorPaths, type KernelFacts, type Link, type NodeFacts, type Read, type VxlanFacts } from "./facts.ts";
 import { pingFits, searchPathMtu } from "./path-mtu.ts";
 
@@ -82,16 +83,17 @@ async function readAgent(socket: string): Promise<AgentFacts> {
 }
 
 async function readKernel(runner: Runner, status: AgentStatus | undefined): Promise<KernelFacts> {
-  const [ipForward, links, routes, hostgwRoutes, nftTable] = await Promise.all([
+  const [ipForward, links, routes, hostgwRoutes, nftTable, forwardChains] = await Promise.all([
     attempt(async () => (await run(runner, ["sysctl", "-n", "net.ipv4.ip_forward"])).trim()),
     attempt(() => readJson<Link[]>(runner, ["ip", "-d", "-j", "addr"])),
     attempt(() => readJson<IpRoute[]>(runner, ["ip", "-4", "-j", "route", "show", "table", "main"])),
     attempt(() => readJson<IpRoute[]>(runner, ["ip", "-4", "-j", "route", "show", "proto", WEFT_ROUTE_PROTO])),
     attempt(() => readNftTable(runner)),
+    attempt(async () => foreignForwardChains(await readJson<{ nftables?: unknown[] }>(runner, ["nft", "-j", "list", "ruleset"]))),
   ]);
   const device = weftVxlanDevice(valueOf(links) ?? [], status?.publicIp);
   const vxlan = device === undefined ? null : await attempt(() => readVxlan(runner, device));
-  return { ipForward, links, routes, hostgwRoutes, vxlan, nftTable };
+  return { ipForward, links, routes, hostgwRoutes, vxlan, nftTable, forwardChains };
 }
 
 /**

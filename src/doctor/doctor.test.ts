@@ -314,6 +314,13 @@ const cases: Case[] = [
     message: /table ip weft is missing/, fix: /rewrites the table/,
   },
   {
+    name: "another table's forward chain drops by policy",
+    breakIt: (c) => (c.nodes[0]!.kernel.forwardChains = { ok: true, value: [{ family: "ip", table: "filter", name: "FORWARD", policy: "drop", rules: [] }] }),
+    node: "node1", check: "nftables", status: "fail",
+    message: /^chain ip filter FORWARD \(not weft's\) has policy drop and does not accept 10\.244\.0\.0\/16/,
+    fix: /^\[node1\] nft insert rule ip filter FORWARD ip saddr 10\.244\.0\.0\/16 accept && \[node1\] nft insert rule ip filter FORWARD ip daddr 10\.244\.0\.0\/16 accept; on a Docker host.*DOCKER-USER/,
+  },
+  {
     name: "the masquerade rule is gone",
     breakIt: (c) => {
       const t = c.nodes[0]!.kernel.nftTable;

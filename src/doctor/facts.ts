@@ -5,6 +5,7 @@
  * kept with its reason, so one missing tool or a stopped agent never hides
  * the rest of the report.
  */
+import type { ForeignForwardChain } from "./forward-chains.ts";
 import type { IpLink, IpRoute } from "../kernel/json.ts";
 import type { ExecResult } from "../kernel/runner.ts";
 import type { VxlanState } from "../backend/vxlan/peers.ts";
@@ -52,6 +53,8 @@ export interface KernelFacts {
   vxlan: Read<VxlanFacts> | null;
   /** `nft -j list table ip weft` (its `nftables` array), or null when the table does not exist. */
   nftTable: Read<unknown[] | null>;
+  /** Other tables' ip/inet chains on the forward hook (`nft -j list ruleset`). */
+  forwardChains: Read<ForeignForwardChain[]>;
 }
 
 /** The agent's API. A stopped agent fails every read with the same reason. */

@@ -93,6 +93,7 @@ export function fakeNode(k: number, n: number): NodeFacts {
         },
       },
       nftTable: { ok: true, value: nft },
+      forwardChains: { ok: true, value: [] },
     },
     agent: {
       health: { ok: true, value: "ok\n" },

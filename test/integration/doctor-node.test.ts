@@ -67,6 +67,26 @@ describe("weft doctor on a node", { skip, timeout: 60_000 }, () => {
     }
   });
 
+  test("another table's forward chain with policy drop: nftables fails, and the accepts it prints fix it", async () => {
+    const onNode1 = (cmd: string) => weft(["lab", "exec", "node1", "--name", name, "--", "sh", "-c", cmd]);
+    const docker = "table ip filter {\n  chain FORWARD {\n    type filter hook forward priority filter; policy drop;\n  }\n}\n";
+    assert.equal((await onNode1(`printf '${docker}' | nft -f -`)).code, 0);
+    try {
+      const r = await doctor("-o", "json");
+      assert.equal(r.code, 1);
+      const [f] = problems(r.findings);
+      assert.deepEqual([f?.check, f?.status], ["nftables", "fail"], JSON.stringify(r.findings));
+      assert.match(f!.message, /^chain ip filter FORWARD \(not weft's\) has policy drop and does not accept 10\.244\.0\.0\/16: it drops pod traffic/);
+      const fix = /^(nft insert rule ip filter FORWARD ip saddr 10\.244\.0\.0\/16 accept && nft insert rule ip filter FORWARD ip daddr 10\.244\.0\.0\/16 accept); on a Docker host/.exec(f!.fix ?? "")?.[1];
+      assert.ok(fix, f!.fix);
+      assert.equal((await onNode1(fix)).code, 0);
+      const again = await doctor("-o", "json");
+      assert.deepEqual(problems(again.findings), []);
+    } finally {
+      await onNode1("nft delete table ip filter");
+    }
+  });
+
   test("usage errors are one line", async () => {
     const r = await weft(["doctor", "--lab", name, "--run-dir", "/tmp"]);
     assert.equal(r.code, 1);
