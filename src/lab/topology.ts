@@ -28,7 +28,10 @@ const UNDERLAY_LEN = 24;
 /** Builds the switch, nodes and outside host; `nodes` are already named and addressed. */
 export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], scenario: Scenario | null): Promise<void> {
   const namespaces = [lab.switchNs, lab.outsideNs, ...nodes.map((n) => n.netns)];
-  await ipBatch(undefined, namespaces.map((ns) => `netns add ${ns}`));
+  // A new namespace copies its IPv4 settings from the host's; a host running
+  // Docker or Kubernetes forwards. Lab hosts start as freshly booted ones do,
+  // so that weft is what turns forwarding on in a node, as on a real one.
+  await ipBatch(undefined, namespaces.flatMap((ns) => [`netns add ${ns}`, `netns exec ${ns} sysctl -qw net.ipv4.ip_forward=0`]));
 
   const dev = scenario?.underlayIface ?? "eth0";
   await ipBatch(lab.switchNs, [

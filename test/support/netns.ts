@@ -14,12 +14,18 @@ export class Namespaces {
     this.prefix = `${tag}-${process.pid}`;
   }
 
-  /** Creates `<prefix>-<name>` with loopback up; returns its name. */
+  /**
+   * Creates `<prefix>-<name>` with loopback up and IP forwarding off, as on
+   * a freshly booted host; returns its name. (A new namespace copies its
+   * IPv4 settings from the host's, and a host running Docker or Kubernetes
+   * forwards.)
+   */
   add(name: string): string {
     const ns = `${this.prefix}-${name}`;
     execFileSync("ip", ["netns", "add", ns]);
     this.#made.push(ns);
     execFileSync("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    execFileSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=0"]);
     return ns;
   }
 
