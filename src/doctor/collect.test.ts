@@ -24,7 +24,10 @@ function kernel(call: FakeCall): { code?: number; stdout?: string; stderr?: stri
   const links = healthy.kernel.links.ok ? healthy.kernel.links.value : [];
   if (cmd === "sysctl -n net.ipv4.ip_forward") return { stdout: "1\n" };
   if (cmd === "ip -d -j addr") return { stdout: JSON.stringify(links) };
-  if (cmd.startsWith("nft -j list table ip weft")) return { code: 1, stderr: "Error: No such file or directory\n" };
+  // A ruleset without table ip weft, and Docker's forward chain dropping by policy.
+  if (cmd === "nft -j list ruleset") {
+    return { stdout: JSON.stringify({ nftables: [{ metainfo: {} }, { table: { family: "ip", name: "filter" } }, { chain: { family: "ip", table: "filter", name: "FORWARD", hook: "forward", policy: "drop" } }] }) };
+  }
   if (cmd.startsWith("ip -4 -j route show dev weft.1")) return { stdout: '[{"dst":"10.244.2.0/24","gateway":"10.244.2.0","dev":"weft.1","flags":["onlink"]}]' };
   if (cmd.startsWith("ip ") || cmd.startsWith("bridge ")) return { stdout: "[]" };
   if (call.argv[0] === "env") return { stdout: '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}' };
@@ -65,6 +68,7 @@ test("collects the agent, kernel and CNI facts, and the path MTU towards a peer 
   assert.equal(facts.name, "node1", "the agent's node name replaces the hostname");
   assert.deepEqual(facts.kernel.ipForward, { ok: true, value: "1" });
   assert.deepEqual(facts.kernel.nftTable, { ok: true, value: null });
+  assert.deepEqual(facts.kernel.forwardChains, { ok: true, value: [{ family: "ip", table: "filter", name: "FORWARD", policy: "drop", rules: [] }] });
   assert.equal(facts.kernel.vxlan?.ok && facts.kernel.vxlan.value.device, "weft.1");
   assert.equal(facts.kernel.vxlan?.ok && facts.kernel.vxlan.value.routes.length, 1);
   assert.equal(facts.agent.status.ok && facts.agent.status.value.subnet, "10.244.1.0/24");

@@ -14,7 +14,8 @@ import { fetchAgent } from "../agent/client.ts";
 import type { AgentStatus, ConnectionStatus } from "../agent/status.ts";
 import { CONFLIST_NAME } from "../cni/conflist.ts";
 import type { FdbEntry, IpNeigh, IpRoute } from "../kernel/json.ts";
-import { isAbsent, readJson, run, type Runner } from "../kernel/runner.ts";
+import { tableObjects, type NftRuleset } from "../kernel/nft-ruleset.ts";
+import { readJson, run, type Runner } from "../kernel/runner.ts";
 import { describeError } from "../lib/errors.ts";
 import { NFT_FAMILY, NFT_TABLE } from "../agent/masquerade.ts";
 import { WEFT_ROUTE_PROTO } from "../backend/hostgw/hostgw.ts";
@@ -83,14 +84,15 @@ async function readAgent(socket: string): Promise<AgentFacts> {
 }
 
 async function readKernel(runner: Runner, status: AgentStatus | undefined): Promise<KernelFacts> {
-  const [ipForward, links, routes, hostgwRoutes, nftTable, forwardChains] = await Promise.all([
+  const [ipForward, links, routes, hostgwRoutes, ruleset] = await Promise.all([
     attempt(async () => (await run(runner, ["sysctl", "-n", "net.ipv4.ip_forward"])).trim()),
     attempt(() => readJson<Link[]>(runner, ["ip", "-d", "-j", "addr"])),
     attempt(() => readJson<IpRoute[]>(runner, ["ip", "-4", "-j", "route", "show", "table", "main"])),
     attempt(() => readJson<IpRoute[]>(runner, ["ip", "-4", "-j", "route", "show", "proto", WEFT_ROUTE_PROTO])),
-    attempt(() => readNftTable(runner)),
-    attempt(async () => foreignForwardChains(await readJson<{ nftables?: unknown[] }>(runner, ["nft", "-j", "list", "ruleset"]))),
+    attempt(() => readJson<NftRuleset>(runner, ["nft", "-j", "list", "ruleset"])),
   ]);
+  const nftTable = ruleset.ok ? { ok: true as const, value: tableObjects(ruleset.value, NFT_FAMILY, NFT_TABLE) } : ruleset;
+  const forwardChains = ruleset.ok ? { ok: true as const, value: foreignForwardChains(ruleset.value) } : ruleset;
   const device = weftVxlanDevice(valueOf(links) ?? [], status?.publicIp);
   const vxlan = device === undefined ? null : await attempt(() => readVxlan(runner, device));
   return { ipForward, links, routes, hostgwRoutes, vxlan, nftTable, forwardChains };
@@ -114,12 +116,6 @@ async function readVxlan(runner: Runner, device: string): Promise<VxlanFacts> {
   return { device, routes, neighs, fdb };
 }
 
-async function readNftTable(runner: Runner): Promise<unknown[] | null> {
-  const r = await runner.exec(["nft", "-j", "list", "table", NFT_FAMILY, NFT_TABLE]);
-  if (r.code !== 0 && isAbsent(r.stderr)) return null;
-  if (r.code !== 0) throw new Error(`nft list table ${NFT_FAMILY} ${NFT_TABLE}: ${r.stderr.trim() || `exit status ${r.code}`}`);
-  return (JSON.parse(r.stdout) as { nftables: unknown[] }).nftables;
-}
 
 async function readCni(runner: Runner, paths: DoctorPaths): Promise<CniFacts> {
   const conflistPath = join(paths.confDir, CONFLIST_NAME);

@@ -6,8 +6,8 @@
  * node unless it accepts the cluster CIDR itself.
  */
 import { NFT_FAMILY, NFT_TABLE } from "../agent/masquerade.ts";
-import type { Prefix } from "../lib/ipv4.ts";
-import { formatIp } from "../lib/ipv4.ts";
+import { forwardHookChains, type NftRuleset } from "../kernel/nft-ruleset.ts";
+import { formatIp, type Prefix } from "../lib/ipv4.ts";
 
 /** A forward-hook chain of a table that is not weft's. */
 export interface ForeignForwardChain {
@@ -19,28 +19,14 @@ export interface ForeignForwardChain {
   rules: string[];
 }
 
-/** The parts of nft's JSON that name chains and rules. */
-interface NftObject {
-  chain?: { family: string; table: string; name: string; hook?: string; policy?: string };
-  rule?: { family: string; table: string; chain: string; expr?: unknown[] };
-}
-
 /** The routed families: a forward chain in these sees pod traffic the node routes. */
 const ROUTED = new Set(["ip", "inet"]);
 
 /** Every ip/inet chain hooked into forward that is not in `ip weft`, with its rules. */
-export function foreignForwardChains(ruleset: { nftables?: unknown[] }): ForeignForwardChain[] {
-  const objects = (ruleset.nftables ?? []) as NftObject[];
-  const key = (family: string, table: string, chain: string) => `${family}\0${table}\0${chain}`;
-  const chains = new Map<string, ForeignForwardChain>();
-  for (const { chain: c } of objects) {
-    if (c?.hook !== "forward" || !ROUTED.has(c.family) || (c.family === NFT_FAMILY && c.table === NFT_TABLE)) continue;
-    chains.set(key(c.family, c.table, c.name), { family: c.family, table: c.table, name: c.name, policy: c.policy ?? "accept", rules: [] });
-  }
-  for (const { rule: r } of objects) {
-    if (r) chains.get(key(r.family, r.table, r.chain))?.rules.push(JSON.stringify(r.expr ?? []));
-  }
-  return [...chains.values()];
+export function foreignForwardChains(ruleset: NftRuleset): ForeignForwardChain[] {
+  return forwardHookChains(ruleset)
+    .filter((c) => ROUTED.has(c.family) && !(c.family === NFT_FAMILY && c.table === NFT_TABLE))
+    .map((c) => ({ ...c, rules: c.rules.map((expr) => JSON.stringify(expr)) }));
 }
 
 /** True when one of `chain`'s rules accepts `field` (saddr or daddr) in `cidr`, as `ip saddr CIDR accept` does. */

@@ -4,28 +4,19 @@
  * the same hook that drop, since any of them can stop pod traffic that
  * weft's chain accepts.
  */
+import { forwardHookChains, type NftRuleset } from "../kernel/nft-ruleset.ts";
 import type { ForwardChain } from "./facts.ts";
 
-/** The parts of nft's JSON that name chains and their rules' verdicts. */
-interface NftObject {
-  chain?: { family: string; table: string; name: string; hook?: string; policy?: string };
-  rule?: { family: string; table: string; chain: string; expr?: Record<string, unknown>[] };
+/** True when a statement is a drop or reject verdict. */
+function drops(statement: unknown): boolean {
+  return typeof statement === "object" && statement !== null && ("drop" in statement || "reject" in statement);
 }
 
 /** Every chain hooked into forward, with its policy and how many of its rules drop or reject. */
-export function forwardChains(ruleset: { nftables?: NftObject[] }): ForwardChain[] {
-  const objects = ruleset.nftables ?? [];
-  const key = (family: string, table: string, chain: string) => `${family} ${table} ${chain}`;
-  const drops = new Map<string, number>();
-  for (const o of objects) {
-    if (!o.rule || !o.rule.expr?.some((e) => "drop" in e || "reject" in e)) continue;
-    const k = key(o.rule.family, o.rule.table, o.rule.chain);
-    drops.set(k, (drops.get(k) ?? 0) + 1);
-  }
-  return objects
-    .filter((o) => o.chain?.hook === "forward")
-    .map((o) => {
-      const name = key(o.chain!.family, o.chain!.table, o.chain!.name);
-      return { name, policy: o.chain!.policy ?? "accept", dropRules: drops.get(name) ?? 0 };
-    });
+export function forwardChains(ruleset: NftRuleset): ForwardChain[] {
+  return forwardHookChains(ruleset).map((c) => ({
+    name: `${c.family} ${c.table} ${c.name}`,
+    policy: c.policy,
+    dropRules: c.rules.filter((expr) => expr.some(drops)).length,
+  }));
 }
