@@ -42,8 +42,8 @@ export interface PodPair {
   serverIp: string;
 }
 
-function run(argv: readonly string[]): string {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
+function run(argv: readonly string[], input?: string): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", input });
   if (r.status !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stderr.trim()}`);
   return r.stdout;
 }
@@ -94,7 +94,6 @@ export function subnetFileMtu(c: AgentCluster, k: number): number {
  */
 export function handBuilt(scratch: Scratch, c: AgentCluster, tag: string, backend: "vxlan" | "host-gw", mtu: number, masquerade: boolean): PodPair {
   c.addNodes(NODES);
-  writeFileSync(join(c.dir, "masquerade.nft"), MASQUERADE_BY_HAND);
   const ip = (k: number) => `192.168.125.${100 + k}`;
   const mac = (k: number) => vtepMacFor(parsePrefix(subnetOf(k)));
   for (const k of NODES) {
@@ -111,7 +110,7 @@ export function handBuilt(scratch: Scratch, c: AgentCluster, tag: string, backen
     ipBatch(lines, c.ns(k));
     if (backend === "vxlan") run(["bridge", "-n", c.ns(k), "fdb", "add", mac(peer), "dev", "weft.1", "dst", ip(peer), "self", "permanent"]);
     run(["ip", "netns", "exec", c.ns(k), "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    if (masquerade) run(["ip", "netns", "exec", c.ns(k), "nft", "-f", join(c.dir, "masquerade.nft")]);
+    if (masquerade) run(["ip", "netns", "exec", c.ns(k), "nft", "-f", "-"], MASQUERADE_BY_HAND);
   }
   const pods = scratch.addNamespaces(NODES.map((k) => `${tag}p${k}`)) as [string, string];
   NODES.forEach((k, i) => {

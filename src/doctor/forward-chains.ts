@@ -26,16 +26,20 @@ const ROUTED = new Set(["ip", "inet"]);
 export function foreignForwardChains(ruleset: NftRuleset): ForeignForwardChain[] {
   return forwardHookChains(ruleset)
     .filter((c) => ROUTED.has(c.family) && !(c.family === NFT_FAMILY && c.table === NFT_TABLE))
-    .map((c) => ({ ...c, rules: c.rules.map((expr) => JSON.stringify(expr)) }));
+    .map(({ family, table, name, policy, rules }) => ({ family, table, name, policy, rules: rules.map((expr) => JSON.stringify(expr)) }));
 }
 
-/** True when one of `chain`'s rules accepts `field` (saddr or daddr) in `cidr`, as `ip saddr CIDR accept` does. */
-function accepts(chain: ForeignForwardChain, field: "saddr" | "daddr", cidr: Prefix): boolean {
+/**
+ * True when one of `rules` (statements as JSON text) accepts traffic in
+ * `cidr`, as `ip saddr CIDR accept` does; with `field`, only matches on
+ * that address (saddr or daddr) count.
+ */
+export function acceptsCidr(rules: readonly string[], cidr: Prefix, field?: "saddr" | "daddr"): boolean {
   const prefix = JSON.stringify({ prefix: { addr: formatIp(cidr.base), len: cidr.len } });
-  return chain.rules.some((r) => r.includes(`"field":"${field}"`) && r.includes(prefix) && r.includes('"accept"'));
+  return rules.some((r) => (field === undefined || r.includes(`"field":"${field}"`)) && r.includes(prefix) && r.includes('"accept"'));
 }
 
 /** The chains whose drop policy stops pod traffic: policy drop, and not accepting the cluster CIDR both ways. */
 export function droppingPodTraffic(chains: readonly ForeignForwardChain[], cidr: Prefix): ForeignForwardChain[] {
-  return chains.filter((c) => c.policy === "drop" && !(accepts(c, "saddr", cidr) && accepts(c, "daddr", cidr)));
+  return chains.filter((c) => c.policy === "drop" && !(acceptsCidr(c.rules, cidr, "saddr") && acceptsCidr(c.rules, cidr, "daddr")));
 }

@@ -51,10 +51,10 @@ export function fakeNode(k: number, n: number): NodeFacts {
   }));
   const nft = [
     { table: { family: "ip", name: "weft" } },
-    { chain: { name: "forward", hook: "forward" } },
-    { chain: { name: "postrouting", hook: "postrouting" } },
-    { rule: { chain: "forward", expr: [{ match: { right: { prefix: { addr: "10.244.0.0", len: 16 } } } }, { accept: null }] } },
-    { rule: { chain: "postrouting", expr: [{ match: { right: { prefix: { addr: "10.244.0.0", len: 16 } } } }, { masquerade: null }] } },
+    { chain: { family: "ip", table: "weft", name: "forward", hook: "forward" } },
+    { chain: { family: "ip", table: "weft", name: "postrouting", hook: "postrouting" } },
+    { rule: { family: "ip", table: "weft", chain: "forward", expr: [{ match: { right: { prefix: { addr: "10.244.0.0", len: 16 } } } }, { accept: null }] } },
+    { rule: { family: "ip", table: "weft", chain: "postrouting", expr: [{ match: { right: { prefix: { addr: "10.244.0.0", len: 16 } } } }, { masquerade: null }] } },
   ];
   return {
     name: `node${k}`,

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { forwardHookChains, tableObjects } from "./nft-ruleset.ts";
+import { forwardHookChains, nftChains, tableObjects } from "./nft-ruleset.ts";
 
 const ruleset = {
   nftables: [
@@ -16,9 +16,13 @@ const ruleset = {
 
 test("forward-hook chains of every family and table, each with its rules' statements", () => {
   assert.deepEqual(forwardHookChains(ruleset), [
-    { family: "ip", table: "weft", name: "forward", policy: "accept", rules: [[{ accept: null }]] },
-    { family: "inet", table: "weft", name: "forward", policy: "accept", rules: [] },
+    { family: "ip", table: "weft", name: "forward", hook: "forward", policy: "accept", rules: [[{ accept: null }]] },
+    { family: "inet", table: "weft", name: "forward", hook: "forward", policy: "accept", rules: [] },
   ]);
+});
+
+test("every chain, hooked or not, keeps its own rules when tables share chain names", () => {
+  assert.deepEqual(nftChains(ruleset).map((c) => [c.family, c.name, c.hook, c.rules.length]), [["ip", "forward", "forward", 1], ["ip", "postrouting", "postrouting", 0], ["inet", "forward", "forward", 0]]);
 });
 
 test("one table's objects, by family and name; null when the table is not there", () => {

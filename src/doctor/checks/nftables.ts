@@ -7,17 +7,11 @@
  * (forward-chains.ts: weft's accept cannot override it).
  */
 import { NFT_FAMILY, NFT_TABLE } from "../../agent/masquerade.ts";
-import { parsePrefix, formatIp } from "../../lib/ipv4.ts";
+import { nftChains } from "../../kernel/nft-ruleset.ts";
+import { parsePrefix } from "../../lib/ipv4.ts";
 import { valueOf } from "../facts.ts";
 import { fail, ok, type Check } from "../finding.ts";
-import { droppingPodTraffic } from "../forward-chains.ts";
-
-/** One chain of `nft -j list table`, with its rules' expressions as JSON text. */
-interface Chain {
-  name: string;
-  hook: string | undefined;
-  rules: string[];
-}
+import { acceptsCidr, droppingPodTraffic } from "../forward-chains.ts";
 
 const RESYNC = "the agent rewrites the table on its next resync; if it stays wrong, restart the agent and read its log";
 
@@ -28,11 +22,10 @@ export const checkNftables: Check = (node) => {
   if (!read.ok) return [fail(node, "nftables", `cannot read table ${NFT_FAMILY} ${NFT_TABLE}: ${read.error}`, "install nftables and run weft doctor as root")];
   if (read.value === null) return [fail(node, "nftables", `table ${NFT_FAMILY} ${NFT_TABLE} is missing: no forward accept, no masquerade`, RESYNC)];
   if (s === undefined) return [ok(node, "nftables", `table ${NFT_FAMILY} ${NFT_TABLE} present`)];
-  const chains = chainsOf(read.value);
+  const chains = nftChains({ nftables: read.value }).map((c) => ({ hook: c.hook, rules: c.rules.map((expr) => JSON.stringify(expr)) }));
   const cidr = parsePrefix(s.network);
-  const cidrJson = JSON.stringify({ prefix: { addr: formatIp(cidr.base), len: cidr.len } });
   const forward = chains.find((c) => c.hook === "forward");
-  if (forward === undefined || !forward.rules.some((r) => r.includes(cidrJson) && r.includes('"accept"'))) {
+  if (forward === undefined || !acceptsCidr(forward.rules, cidr)) {
     return [fail(node, "nftables", `table ${NFT_FAMILY} ${NFT_TABLE} has no forward rule accepting ${s.network}: a drop policy elsewhere can drop pod traffic`, RESYNC)];
   }
   const masquerades = chains.some((c) => c.hook === "postrouting" && c.rules.some((r) => r.includes('"masquerade"')));
@@ -57,18 +50,3 @@ export const checkNftables: Check = (node) => {
   }
   return [ok(node, "nftables", `table ${NFT_FAMILY} ${NFT_TABLE}: forward accepts ${s.network}${s.ipMasq ? ", masquerade on" : ""}`)];
 };
-
-/** The chains of a `nft -j list table` answer and their rules. */
-function chainsOf(items: readonly unknown[]): Chain[] {
-  const chains = new Map<string, Chain>();
-  for (const item of items as Record<string, Record<string, unknown> | undefined>[]) {
-    if (item.chain) {
-      const name = String(item.chain["name"]);
-      chains.set(name, { name, hook: item.chain["hook"] as string | undefined, rules: [] });
-    }
-  }
-  for (const item of items as Record<string, Record<string, unknown> | undefined>[]) {
-    if (item.rule) chains.get(String(item.rule["chain"]))?.rules.push(JSON.stringify(item.rule["expr"]));
-  }
-  return [...chains.values()];
-}
