@@ -64,6 +64,8 @@ export interface AgentProc {
 export class AgentCluster {
   readonly store: StoreName;
   readonly backend: string;
+  /** Flags every agent of this cluster gets besides those #agentArgs sets. */
+  readonly agentFlags: readonly string[];
   /** The cluster's directory: logs, per-node directories, the embedded store, etcd's data. */
   readonly dir: string;
   readonly #scratch: Scratch;
@@ -78,13 +80,15 @@ export class AgentCluster {
 
   /**
    * Builds the switch and the outside host. `tag` tells apart clusters of one
-   * Scratch (a letter or two); `backend` is the agents' (default vxlan).
+   * Scratch (a letter or two); `backend` is the agents' (default vxlan), and
+   * `agentFlags` go to every agent too.
    */
-  constructor(scratch: Scratch, store: StoreName, tag: string, backend = "vxlan") {
+  constructor(scratch: Scratch, store: StoreName, tag: string, backend = "vxlan", agentFlags: readonly string[] = []) {
     this.#scratch = scratch;
     this.#tag = tag;
     this.store = store;
     this.backend = backend;
+    this.agentFlags = agentFlags;
     this.dir = scratch.tempDir(`cluster-${store}`);
     mkdirSync(this.storeDir);
     [this.#sw, this.#out] = scratch.addNamespaces([`${tag}sw`, `${tag}out`]) as [string, string];
@@ -146,7 +150,7 @@ export class AgentCluster {
     return [
       "--node-name", `node${k}`, "--iface", "eth0", "--backend", this.backend,
       "--run-dir", this.runDir(k), "--state-dir", join(this.dir, `node${k}`, "lib"),
-      "--subnet-min", `10.244.${k}.0`, "--subnet-max", `10.244.${k}.0`, ...storeArgs,
+      "--subnet-min", `10.244.${k}.0`, "--subnet-max", `10.244.${k}.0`, ...storeArgs, ...this.agentFlags,
     ];
   }
 
