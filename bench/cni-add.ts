@@ -2,14 +2,17 @@
  * bench/cni-add: ADD and DEL latency of the chain [weft, portmap] against
  * the reference [bridge + host-local, portmap], both driven through libcni
  * (build/cniclient) in one node namespace, interleaved so both see the same
- * machine state; then the wall time of 100 parallel ADDs for each.
+ * machine state (which chain goes first alternates by round); then the wall
+ * time of 100 parallel ADDs for each. Both chains run from one bin dir both
+ * were freshly installed into (plugin-dir.ts says why that matters).
  * Target: weft's p50 ADD at or below the reference's.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ms, percentile, printTable } from "./stats.ts";
+import { installPlugins } from "./plugin-dir.ts";
 import { Namespaces } from "../test/support/netns.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -27,28 +30,24 @@ interface Chain {
 }
 
 function makeChains(dir: string): Chain[] {
-  // libcni finds a plugin by its type, so the executable must be called
-  // "weft" in a bin dir: a link to the build, as install-cni would place it.
-  const weftBin = join(dir, "bin");
-  mkdirSync(weftBin, { recursive: true });
-  symlinkSync(plugin, join(weftBin, "weft"));
+  const bin = installPlugins(join(dir, "bin"), ["bridge", "host-local", "portmap"]);
   writeFileSync(join(dir, "subnet.env"), "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.1.1/24\nWEFT_MTU=1450\nWEFT_IPMASQ=true\n");
   const chains: Chain[] = [];
-  const add = (label: string, net: string, first: Record<string, unknown>, binDir: string) => {
+  const add = (label: string, net: string, first: Record<string, unknown>) => {
     const confDir = join(dir, `${net}-conf`);
     mkdirSync(confDir, { recursive: true });
     writeFileSync(join(confDir, `10-${net}.conflist`), JSON.stringify({ cniVersion: "1.0.0", name: net, plugins: [first, { type: "portmap", capabilities: { portMappings: true } }] }));
-    chains.push({ label, net, confDir, cacheDir: join(dir, `${net}-cache`), binDir });
+    chains.push({ label, net, confDir, cacheDir: join(dir, `${net}-cache`), binDir: bin });
   };
-  add("weft + portmap", "weft", { type: "weft", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "weft-ipam") }, weftBin);
-  add("bridge+host-local + portmap", "ref", { type: "bridge", bridge: "cni0", isGateway: true, hairpinMode: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.250.0.0/24" }]], dataDir: join(dir, "ref-ipam") } }, "/usr/lib/cni");
+  add("weft + portmap", "weft", { type: "weft", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "weft-ipam") });
+  add("bridge+host-local + portmap", "ref", { type: "bridge", bridge: "cni0", isGateway: true, hairpinMode: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.250.0.0/24" }]], dataDir: join(dir, "ref-ipam") } });
   return chains;
 }
 
 function cni(node: string, c: Chain, verb: "add" | "del", pod: string, id: string): Promise<number> {
   const t0 = performance.now();
   return new Promise((res, rej) => {
-    const p = spawn("ip", ["netns", "exec", node, cniclient, "--conf-dir", c.confDir, "--path", `${c.binDir}:/usr/lib/cni`, "--cache-dir", c.cacheDir, verb, c.net, `/run/netns/${pod}`, "eth0", id], { stdio: ["ignore", "ignore", "pipe"] });
+    const p = spawn("ip", ["netns", "exec", node, cniclient, "--conf-dir", c.confDir, "--path", c.binDir, "--cache-dir", c.cacheDir, verb, c.net, `/run/netns/${pod}`, "eth0", id], { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     p.stderr.on("data", (d) => (err += d));
     p.on("exit", (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`${c.label} ${verb} ${id}: ${err.trim()}`))));
@@ -64,15 +63,17 @@ export async function benchCniAdd(): Promise<void> {
     const chains = makeChains(dir);
     const pods = Array.from({ length: PARALLEL }, (_, i) => ns.add(`p${i}`));
     const times = new Map(chains.map((c) => [c.label, { add: [] as number[], del: [] as number[] }]));
-    // Warm-up round, then interleaved rounds: A add, B add, A del, B del.
+    // Warm-up rounds, then interleaved rounds: A add, B add, A del, B del,
+    // then B before A in the next round.
     for (let r = -2; r < ROUNDS; r++) {
-      for (const [i, c] of chains.entries()) {
-        const t = await cni(node, c, "add", pods[i]!, `c${r + 2}`);
-        if (r >= 0) times.get(c.label)!.add.push(t);
+      const order = r % 2 === 0 ? [0, 1] : [1, 0];
+      for (const i of order) {
+        const t = await cni(node, chains[i]!, "add", pods[i]!, `c${r + 2}`);
+        if (r >= 0) times.get(chains[i]!.label)!.add.push(t);
       }
-      for (const [i, c] of chains.entries()) {
-        const t = await cni(node, c, "del", pods[i]!, `c${r + 2}`);
-        if (r >= 0) times.get(c.label)!.del.push(t);
+      for (const i of order) {
+        const t = await cni(node, chains[i]!, "del", pods[i]!, `c${r + 2}`);
+        if (r >= 0) times.get(chains[i]!.label)!.del.push(t);
       }
     }
     const parallel = new Map<string, number>();
