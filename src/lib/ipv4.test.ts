@@ -6,7 +6,7 @@ test("parses and formats addresses", () => {
   for (const text of ["0.0.0.0", "10.244.1.1", "255.255.255.255", "192.168.125.101"]) {
     assert.equal(formatIp(parseIp(text)), text);
   }
-  for (const bad of ["10.244.1", "256.1.1.1", "1.2.3.4.5", "01.2.3.4", "a.b.c.d", ""]) {
+  for (const bad of ["10.244.1", "256.1.1.1", "1.2.3.4.5", "01.2.3.4", "1.2.3.00", "a.b.c.d", "", ".1.2.3", "1.2.3.4.", "1..2.3", "1.2.3.1000", " 1.2.3.4", "1.2.3.4 ", "1.2.3.+4", "1.2.3.0x1", "１.2.3.4"]) {
     assert.equal(tryParseIp(bad), undefined, bad);
   }
 });
@@ -15,7 +15,7 @@ test("parses prefixes and rejects host bits when strict", () => {
   assert.equal(formatPrefix(parsePrefix("10.244.0.0/16")), "10.244.0.0/16");
   assert.throws(() => parsePrefix("10.244.1.1/16"), /host bits are set \(did you mean 10.244.0.0\/16\?\)/);
   assert.equal(formatPrefix(parsePrefix("10.244.1.1/24", "subnet", false)), "10.244.1.0/24");
-  for (const bad of ["10.244.0.0", "10.244.0.0/33", "10.244.0.0/x", "10.244.0.0/16/1"]) {
+  for (const bad of ["10.244.0.0", "10.244.0.0/33", "10.244.0.0/x", "10.244.0.0/16/1", "10.244.0.0/", "10.244.0.0/016", "10.244.0.0/+8", "10.244.0.0/ 8"]) {
     assert.throws(() => parsePrefix(bad), /invalid IPv4 CIDR/, bad);
   }
 });

@@ -32,6 +32,9 @@ export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
+export const IFLA_EXT_MASK = 29;
+/** IFLA_EXT_MASK bit: leave the counters (IFLA_STATS, IFLA_STATS64) out of a link's description. */
+export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const IFLA_INFO_SLAVE_KIND = 4;

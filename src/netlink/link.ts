@@ -5,7 +5,7 @@
  * the others send one request and wait for its answer.
  */
 import { attrMac, attrString, attrU32, encodePayload, parseAttrs, strAttr, u32Attr, u8Attr, type Attr } from "./codec.ts";
-import { AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, VETH_INFO_PEER } from "./constants.ts";
+import { AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_EXT_MASK, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NLM_F_CREATE, NLM_F_EXCL, RTEXT_FILTER_SKIP_STATS, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, VETH_INFO_PEER } from "./constants.ts";
 import type { Request, RouteSocket } from "./socket.ts";
 import { SysError } from "../sys/syscalls.ts";
 
@@ -54,9 +54,12 @@ export function decodeLink(payload: Uint8Array): LinkInfo {
 
 /** Looks a link up by name, or by index when given a number. ENODEV when there is none. */
 export function getLinkRequest(link: string | number): Request {
+  // Without the counters the kernel's answer is about a third shorter, and
+  // nothing here reads them.
+  const noStats = u32Attr(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
   return typeof link === "number"
-    ? { what: `look up link ${link}`, type: RTM_GETLINK, flags: 0, header: ifinfomsg(link) }
-    : { what: `look up link ${link}`, type: RTM_GETLINK, flags: 0, header: ifinfomsg(), attrs: [strAttr(IFLA_IFNAME, link)] };
+    ? { what: `look up link ${link}`, type: RTM_GETLINK, flags: 0, header: ifinfomsg(link), attrs: [noStats] }
+    : { what: `look up link ${link}`, type: RTM_GETLINK, flags: 0, header: ifinfomsg(), attrs: [strAttr(IFLA_IFNAME, link), noStats] };
 }
 
 /** Looks a link up by name; undefined when it does not exist. */

@@ -13,7 +13,7 @@
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { WeftError } from "../lib/errors.ts";
-import { contains, formatIp, formatPrefix, parseInterfaceAddress, parsePrefix, type Prefix } from "../lib/ipv4.ts";
+import { contains, formatIp, formatPrefix, isDigits, parseInterfaceAddress, parsePrefix, type Prefix } from "../lib/ipv4.ts";
 
 /** Default location of the subnet file. */
 export const DEFAULT_SUBNET_FILE = "/run/weft/subnet.env";
@@ -64,7 +64,7 @@ export function parseSubnetFile(text: string, path: string): NodeSubnet {
   const { ip: gateway, prefix: subnet } = field("WEFT_SUBNET", (v) => parseInterfaceAddress(v));
   const mtu = field("WEFT_MTU", (v) => {
     const n = Number(v);
-    if (!/^\d+$/.test(v) || n < 576 || n > 65535) throw new Error("range");
+    if (!isDigits(v) || n < 576 || n > 65535) throw new Error("range");
     return n;
   });
   const ipMasq = field("WEFT_IPMASQ", (v) => {
