@@ -64,11 +64,11 @@ export interface AgentProc {
 export class AgentCluster {
   readonly store: StoreName;
   readonly backend: string;
-  /** Flags every agent of this cluster gets besides those #agentArgs sets. */
-  readonly agentFlags: readonly string[];
   /** The cluster's directory: logs, per-node directories, the embedded store, etcd's data. */
   readonly dir: string;
   readonly #scratch: Scratch;
+  /** Flags every agent of this cluster gets besides those #agentArgs sets. */
+  readonly #agentFlags: readonly string[];
   readonly #sw: string;
   readonly #out: string;
   readonly #nodes = new Map<number, string>();
@@ -88,7 +88,7 @@ export class AgentCluster {
     this.#tag = tag;
     this.store = store;
     this.backend = backend;
-    this.agentFlags = agentFlags;
+    this.#agentFlags = agentFlags;
     this.dir = scratch.tempDir(`cluster-${store}`);
     mkdirSync(this.storeDir);
     [this.#sw, this.#out] = scratch.addNamespaces([`${tag}sw`, `${tag}out`]) as [string, string];
@@ -150,7 +150,7 @@ export class AgentCluster {
     return [
       "--node-name", `node${k}`, "--iface", "eth0", "--backend", this.backend,
       "--run-dir", this.runDir(k), "--state-dir", join(this.dir, `node${k}`, "lib"),
-      "--subnet-min", `10.244.${k}.0`, "--subnet-max", `10.244.${k}.0`, ...storeArgs, ...this.agentFlags,
+      "--subnet-min", `10.244.${k}.0`, "--subnet-max", `10.244.${k}.0`, ...storeArgs, ...this.#agentFlags,
     ];
   }
 

@@ -17,7 +17,6 @@ import { Namespaces } from "../test/support/netns.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const cniclient = join(root, "build/cniclient");
-const plugin = join(root, "build/weft-cni");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const PARALLEL = 100;
 
@@ -26,28 +25,27 @@ interface Chain {
   net: string;
   confDir: string;
   cacheDir: string;
-  binDir: string;
 }
 
+/** The two chains' configurations in `dir`; both run plugins from `dir`/bin. */
 function makeChains(dir: string): Chain[] {
-  const bin = installPlugins(join(dir, "bin"), ["bridge", "host-local", "portmap"]);
   writeFileSync(join(dir, "subnet.env"), "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.1.1/24\nWEFT_MTU=1450\nWEFT_IPMASQ=true\n");
   const chains: Chain[] = [];
   const add = (label: string, net: string, first: Record<string, unknown>) => {
     const confDir = join(dir, `${net}-conf`);
     mkdirSync(confDir, { recursive: true });
     writeFileSync(join(confDir, `10-${net}.conflist`), JSON.stringify({ cniVersion: "1.0.0", name: net, plugins: [first, { type: "portmap", capabilities: { portMappings: true } }] }));
-    chains.push({ label, net, confDir, cacheDir: join(dir, `${net}-cache`), binDir: bin });
+    chains.push({ label, net, confDir, cacheDir: join(dir, `${net}-cache`), });
   };
   add("weft + portmap", "weft", { type: "weft", subnetFile: join(dir, "subnet.env"), dataDir: join(dir, "weft-ipam") });
   add("bridge+host-local + portmap", "ref", { type: "bridge", bridge: "cni0", isGateway: true, hairpinMode: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.250.0.0/24" }]], dataDir: join(dir, "ref-ipam") } });
   return chains;
 }
 
-function cni(node: string, c: Chain, verb: "add" | "del", pod: string, id: string): Promise<number> {
+function cni(node: string, bin: string, c: Chain, verb: "add" | "del", pod: string, id: string): Promise<number> {
   const t0 = performance.now();
   return new Promise((res, rej) => {
-    const p = spawn("ip", ["netns", "exec", node, cniclient, "--conf-dir", c.confDir, "--path", c.binDir, "--cache-dir", c.cacheDir, verb, c.net, `/run/netns/${pod}`, "eth0", id], { stdio: ["ignore", "ignore", "pipe"] });
+    const p = spawn("ip", ["netns", "exec", node, cniclient, "--conf-dir", c.confDir, "--path", bin, "--cache-dir", c.cacheDir, verb, c.net, `/run/netns/${pod}`, "eth0", id], { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     p.stderr.on("data", (d) => (err += d));
     p.on("exit", (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`${c.label} ${verb} ${id}: ${err.trim()}`))));
@@ -55,11 +53,13 @@ function cni(node: string, c: Chain, verb: "add" | "del", pod: string, id: strin
 }
 
 export async function benchCniAdd(): Promise<void> {
-  for (const p of [plugin, cniclient]) if (!existsSync(p)) throw new Error(`${p} is not built; run scripts/setup.sh`);
+  if (!existsSync(cniclient)) throw new Error(`${cniclient} is not built; run scripts/setup.sh`);
   const dir = mkdtempSync(join(tmpdir(), "weft-bench-cni-"));
   const ns = new Namespaces("wbc");
   try {
     const node = ns.add("node");
+    // install-cni says so itself when the plugin is not built.
+    const bin = installPlugins(join(dir, "bin"), ["bridge", "host-local", "portmap"]);
     const chains = makeChains(dir);
     const pods = Array.from({ length: PARALLEL }, (_, i) => ns.add(`p${i}`));
     const times = new Map(chains.map((c) => [c.label, { add: [] as number[], del: [] as number[] }]));
@@ -68,20 +68,20 @@ export async function benchCniAdd(): Promise<void> {
     for (let r = -2; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? [0, 1] : [1, 0];
       for (const i of order) {
-        const t = await cni(node, chains[i]!, "add", pods[i]!, `c${r + 2}`);
+        const t = await cni(node, bin, chains[i]!, "add", pods[i]!, `c${r + 2}`);
         if (r >= 0) times.get(chains[i]!.label)!.add.push(t);
       }
       for (const i of order) {
-        const t = await cni(node, chains[i]!, "del", pods[i]!, `c${r + 2}`);
+        const t = await cni(node, bin, chains[i]!, "del", pods[i]!, `c${r + 2}`);
         if (r >= 0) times.get(chains[i]!.label)!.del.push(t);
       }
     }
     const parallel = new Map<string, number>();
     for (const c of chains) {
       const t0 = performance.now();
-      await Promise.all(pods.map((p, i) => cni(node, c, "add", p, `par${i}`)));
+      await Promise.all(pods.map((p, i) => cni(node, bin, c, "add", p, `par${i}`)));
       parallel.set(c.label, performance.now() - t0);
-      await Promise.all(pods.map((p, i) => cni(node, c, "del", p, `par${i}`)));
+      await Promise.all(pods.map((p, i) => cni(node, bin, c, "del", p, `par${i}`)));
     }
     const [w, ref] = chains.map((c) => times.get(c.label)!);
     process.stdout.write(`\nbench/cni-add — through libcni (cniclient), ${ROUNDS} interleaved rounds, one node namespace\n`);

@@ -80,19 +80,23 @@ async function startServer(scratch: Scratch, pair: PodPair): Promise<void> {
 export async function benchThroughput(): Promise<void> {
   const scratch = new Scratch("wbt");
   try {
+    // Per backend, one weft cluster as installed (masquerading) and one with
+    // --no-ip-masq; the hand-built ones get the MTU weft's agents chose.
     const weft = (tag: string, backend: "vxlan" | "host-gw", flags: readonly string[] = []) => new AgentCluster(scratch, "embedded", tag, backend, flags);
-    const clusters = { vxlan: [weft("wv", "vxlan"), weft("nv", "vxlan", ["--no-ip-masq"])], "host-gw": [weft("wg", "host-gw"), weft("ng", "host-gw", ["--no-ip-masq"])] };
-    await Promise.all([...clusters.vxlan, ...clusters["host-gw"]].map(startWeft));
-    const hand = (tag: string, backend: "vxlan" | "host-gw", masquerade: boolean) =>
-      handBuilt(scratch, new AgentCluster(scratch, "embedded", tag), tag, backend, subnetFileMtu(clusters[backend][0]!, 1), masquerade);
+    const plans = (["vxlan", "host-gw"] as const).map((backend) => {
+      const b = backend[0];
+      return { backend, b, masq: weft(`w${b}`, backend), plain: weft(`n${b}`, backend, ["--no-ip-masq"]) };
+    });
+    await Promise.all(plans.flatMap((p) => [startWeft(p.masq), startWeft(p.plain)]));
     const setups: Setup[] = [];
-    for (const [backend, b] of [["vxlan", "v"], ["host-gw", "g"]] as const) {
-      const [masq, plain] = clusters[backend];
+    for (const { backend, b, masq, plain } of plans) {
+      const mtu = subnetFileMtu(masq, 1);
+      const hand = (tag: string, masquerade: boolean) => handBuilt(scratch, new AgentCluster(scratch, "embedded", tag), tag, backend, mtu, masquerade);
       setups.push(
-        { backend, kind: "weft --no-ip-masq", pair: weftPods(scratch, plain!, `n${b}`), gbits: [] },
-        { backend, kind: "hand-built", pair: hand(`h${b}`, backend, false), gbits: [] },
-        { backend, kind: "weft", pair: weftPods(scratch, masq!, `w${b}`), gbits: [] },
-        { backend, kind: "hand-built + masquerade", pair: hand(`m${b}`, backend, true), gbits: [] },
+        { backend, kind: "weft --no-ip-masq", pair: weftPods(scratch, plain, `n${b}`), gbits: [] },
+        { backend, kind: "hand-built", pair: hand(`h${b}`, false), gbits: [] },
+        { backend, kind: "weft", pair: weftPods(scratch, masq, `w${b}`), gbits: [] },
+        { backend, kind: "hand-built + masquerade", pair: hand(`m${b}`, true), gbits: [] },
       );
     }
     for (const s of setups) await startServer(scratch, s.pair);
