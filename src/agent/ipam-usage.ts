@@ -1,19 +1,18 @@
 /**
  * How full this node's pod subnet is, read from the CNI plugin's IPAM store
- * (`<ipamDir>/weft/allocations.json`, format in src/ipam/store.ts). The
- * agent only reads: the file is replaced atomically by the plugin, so no
- * lock is needed, and the agent never takes the plugin's lock (a pod ADD
- * must not wait for a status request).
+ * (`<ipamDir>/weft/addresses`, format in src/ipam/records.ts). The agent
+ * only reads, and never takes the plugin's lock (see readSettled).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatPrefix, parsePrefix, sizeOf, tryParseIp } from "../lib/ipv4.ts";
+import { parseTable, parseVersion1, type Allocation } from "../ipam/records.ts";
 
 /** The CNI network name the plugin keeps its store under. */
 const NETWORK = "weft";
 
-/** Error code: allocations.json exists but is not what the plugin writes. */
+/** Error code: the store exists but is not what the plugin writes. */
 export const IPAM_STORE_INVALID = "IPAM_STORE_INVALID";
 
 /** One pod address the plugin handed out. */
@@ -36,9 +35,9 @@ export interface IpamUsage {
   pods: PodAllocation[];
 }
 
-/** The store file for IPAM data directory `ipamDir`. */
-export function allocationsFile(ipamDir: string): string {
-  return join(ipamDir, NETWORK, "allocations.json");
+/** The store's file for IPAM data directory `ipamDir`. */
+export function storeFile(ipamDir: string): string {
+  return join(ipamDir, NETWORK, "addresses");
 }
 
 /**
@@ -48,42 +47,60 @@ export function allocationsFile(ipamDir: string): string {
  */
 export function readIpamUsage(ipamDir: string, subnet: string): IpamUsage {
   const prefix = parsePrefix(subnet, "node subnet");
-  const file = allocationsFile(ipamDir);
   const capacity = Math.max(0, sizeOf(prefix) - 3);
-  const pods = readAllocations(file)
+  const pods = readAllocations(ipamDir)
     .filter((a) => contains(prefix, tryParseIp(a.ip)!))
-    .sort((a, b) => tryParseIp(a.ip)! - tryParseIp(b.ip)!);
+    .sort((a, b) => tryParseIp(a.ip)! - tryParseIp(b.ip)!)
+    .map((a) => ({ ip: a.ip, pod: a.pod ?? null, containerId: a.containerId, ifname: a.ifname }));
   return { subnet: formatPrefix(prefix), capacity, used: pods.length, free: Math.max(0, capacity - pods.length), pods };
 }
 
-function readAllocations(file: string): PodAllocation[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  }
-  const invalid = (why: string) =>
-    new WeftError(IPAM_STORE_INVALID, `IPAM store ${file} is not valid: ${why}`, {
+/** The allocations in `addresses`, or in a version-1 store no plugin call has carried over yet. */
+function readAllocations(ipamDir: string): Allocation[] {
+  const file = storeFile(ipamDir);
+  const invalid = (path: string, err: unknown) =>
+    new WeftError(IPAM_STORE_INVALID, `IPAM store ${path} is not valid: ${(err as Error).message}`, {
       hint: "move the file aside; running pods keep their addresses, and CNI DEL/GC will tidy up",
     });
-  let state: unknown;
-  try {
-    state = JSON.parse(text);
-  } catch (err) {
-    throw invalid((err as Error).message);
-  }
-  if (!isObject(state) || state.version !== 1 || !isObject(state.allocations)) throw invalid('expected {"version":1,"allocations":{…}}');
-  return Object.entries(state.allocations).map(([ip, owner]) => {
-    if (tryParseIp(ip) === undefined) throw invalid(`"${ip}" is not an IPv4 address`);
-    if (!isObject(owner) || typeof owner.containerId !== "string" || typeof owner.ifname !== "string" || (owner.pod !== undefined && typeof owner.pod !== "string")) {
-      throw invalid(`the owner of ${ip} is not {containerId, ifname[, pod]}`);
+  const text = readSettled(file);
+  if (text !== undefined) {
+    try {
+      return parseTable(text).slots.filter((a) => a !== undefined);
+    } catch (err) {
+      throw invalid(file, err);
     }
-    return { ip, pod: typeof owner.pod === "string" ? owner.pod : null, containerId: owner.containerId, ifname: owner.ifname };
-  });
+  }
+  const legacy = join(ipamDir, NETWORK, "allocations.json");
+  const old = readIfThere(legacy);
+  if (old === undefined) return [];
+  try {
+    return parseVersion1(old).allocations;
+  } catch (err) {
+    throw invalid(legacy, err);
+  }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+/**
+ * The file as it stands between two writes. The plugin changes records in
+ * place under a lock the agent does not take (a pod ADD must not wait for a
+ * status request), so a read can catch a record half-written; two reads
+ * that agree did not.
+ */
+function readSettled(file: string): string | undefined {
+  let text = readIfThere(file);
+  for (let i = 0; i < 10 && text !== undefined; i++) {
+    const again = readIfThere(file);
+    if (again === text) return text;
+    text = again;
+  }
+  return text;
+}
+
+function readIfThere(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
 }

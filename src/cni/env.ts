@@ -3,6 +3,7 @@
  * a missing or malformed variable is error 4 naming the variable.
  */
 import { CniError, ERR_INVALID_ENV } from "./errors.ts";
+import { MAX_CONTAINER_ID } from "../ipam/records.ts";
 
 export type Verb = "ADD" | "DEL" | "CHECK" | "STATUS" | "GC" | "VERSION";
 const VERBS: readonly string[] = ["ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION"];
@@ -64,6 +65,9 @@ export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
   const containerId = env.CNI_CONTAINERID ?? "";
   if (containerId && !isCniName(containerId)) {
     throw new CniError(ERR_INVALID_ENV, `CNI_CONTAINERID "${containerId}" is invalid: use letters, digits, "_", "." and "-", starting with a letter or digit`);
+  }
+  if (containerId.length > MAX_CONTAINER_ID) {
+    throw new CniError(ERR_INVALID_ENV, `CNI_CONTAINERID is ${containerId.length} characters long; weft's IPAM store holds at most ${MAX_CONTAINER_ID}`);
   }
   const ifname = env.CNI_IFNAME ?? "";
   if (ifname && !isValidIfname(ifname)) {

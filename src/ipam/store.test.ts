@@ -1,26 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IpamStore } from "./store.ts";
 import { formatIp, parseIp, parsePrefix } from "../lib/ipv4.ts";
-import type { Files } from "../sys/files.ts";
+import { nodeFiles } from "../sys/node-files.ts";
 
-/** The Files contract over node:fs (the plugin's own goes through libc, which Node cannot load). */
-const nodeFiles: Files = {
-  readText(path) {
-    try {
-      return readFileSync(path, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
-  },
-  writeText: (path, text, mode) => writeFileSync(path, text, { mode }),
-  rename: renameSync,
-  mkdirs: (path, mode) => void mkdirSync(path, { recursive: true, mode }),
-};
+/** One 512-byte record of the store file, written out by hand. */
+const rec = (line: string) => `${line.padEnd(511)}\n`;
 
 /**
  * Single-process tests: the lock keeps the Locker contract (it creates the
@@ -86,12 +74,66 @@ test("GC releases everything not in the valid attachments", () => {
   });
 });
 
+test("the file holds a header with the cursor and one 512-byte record per address; DEL blanks a record in place and ADD reuses it", () => {
+  withStore((s) => {
+    s.allocate(subnet, gw, { containerId: "a", ifname: "eth0", pod: "default/web" });
+    s.allocate(subnet, gw, { containerId: "b", ifname: "net1" });
+    assert.equal(readFileSync(s.file, "utf8"), rec("weft-ipam 2 last=10.244.1.3") + rec("10.244.1.2 a eth0 default/web") + rec("10.244.1.3 b net1 -"));
+    s.release({ containerId: "a", ifname: "eth0" });
+    assert.equal(readFileSync(s.file, "utf8"), rec("weft-ipam 2 last=10.244.1.3") + rec("") + rec("10.244.1.3 b net1 -"));
+    s.allocate(subnet, gw, { containerId: "c", ifname: "eth0", pod: "odd ns/wéb" });
+    assert.equal(readFileSync(s.file, "utf8"), rec("weft-ipam 2 last=10.244.1.4") + rec("10.244.1.4 c eth0 odd?ns/w?b") + rec("10.244.1.3 b net1 -"));
+    assert.deepEqual(s.list(), [
+      { ip: "10.244.1.4", containerId: "c", ifname: "eth0", pod: "odd?ns/w?b" },
+      { ip: "10.244.1.3", containerId: "b", ifname: "net1" },
+    ]);
+  });
+});
+
+test("a pod name too long for its record is cut short, the rest of the record kept", () => {
+  withStore((s) => {
+    const id = "c".repeat(64);
+    s.allocate(subnet, gw, { containerId: id, ifname: "eth0", pod: `default/${"x".repeat(600)}` });
+    const [a] = s.list();
+    assert.equal(a?.containerId, id);
+    assert.equal(`10.244.1.2 ${id} eth0 ${a?.pod}`.length, 511);
+    assert.equal(statSync(s.file).size, 2 * 512);
+  });
+});
+
+test("a version-1 store (allocations.json) is carried over on first use and then removed", () => {
+  withStore((s) => {
+    mkdirSync(s.dir, { recursive: true });
+    const legacy = join(s.dir, "allocations.json");
+    writeFileSync(
+      legacy,
+      JSON.stringify({ version: 1, last: "10.244.1.3", allocations: { "10.244.1.3": { containerId: "b", ifname: "eth0", pod: "default/db" }, "10.244.1.2": { containerId: "a", ifname: "eth0" } } }),
+    );
+    assert.deepEqual(s.allocate(subnet, gw, { containerId: "b", ifname: "eth0" }), { ip: parseIp("10.244.1.3"), fresh: false });
+    assert.equal(existsSync(legacy), false);
+    assert.equal(formatIp(s.allocate(subnet, gw, { containerId: "c", ifname: "eth0" }).ip), "10.244.1.4", "the cursor came along");
+    assert.deepEqual(s.list().map((a) => `${a.ip} ${a.containerId} ${a.pod ?? "-"}`), ["10.244.1.3 b default/db", "10.244.1.2 a -", "10.244.1.4 c -"]);
+  });
+});
+
 test("a corrupt store is a clear error and is not overwritten", () => {
   withStore((s) => {
     s.allocate(subnet, gw, { containerId: "a", ifname: "eth0" });
-    const file = join(s.dir, "allocations.json");
-    writeFileSync(file, "{not json");
-    assert.throws(() => s.allocate(subnet, gw, { containerId: "b", ifname: "eth0" }), /IPAM store .*allocations.json is not valid/);
-    assert.equal(readFileSync(file, "utf8"), "{not json");
+    for (const bad of ["{not json", rec("weft-ipam 2") + rec("10.244.1.2 a eth0")]) {
+      writeFileSync(s.file, bad);
+      assert.throws(() => s.allocate(subnet, gw, { containerId: "b", ifname: "eth0" }), /IPAM store .*addresses is not valid: record \d/);
+      assert.throws(() => s.release({ containerId: "a", ifname: "eth0" }), /is not valid/);
+      assert.equal(readFileSync(s.file, "utf8"), bad);
+    }
+  });
+});
+
+test("a damaged version-1 store is a clear error and is left where it is", () => {
+  withStore((s) => {
+    mkdirSync(s.dir, { recursive: true });
+    writeFileSync(join(s.dir, "allocations.json"), "{not json");
+    assert.throws(() => s.list(), /IPAM store .*allocations.json \(version 1\) is not valid/);
+    assert.equal(readFileSync(join(s.dir, "allocations.json"), "utf8"), "{not json");
+    assert.equal(existsSync(s.file), false);
   });
 });

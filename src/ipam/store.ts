@@ -3,41 +3,38 @@
  *
  * Layout, in `dataDir/<network name>/` (default `/var/lib/weft/ipam/weft/`):
  *
- *     lock               empty; flock(2)ed exclusively around every change
- *     allocations.json   {"version":1,"last":"10.244.1.7",
- *                         "allocations":{"10.244.1.7":{"containerId":"…","ifname":"eth0","pod":"default/web"}}}
+ *     lock        empty; flock(2)ed exclusively around every read and change
+ *     addresses   a header and one 512-byte record per address (records.ts)
  *
- * allocations.json is replaced atomically (write a temporary file, rename),
- * so a crash leaves either the old or the new file, never half of one; the
- * lock makes read-modify-write safe across any number of plugin processes.
- * `last` is where the next search starts, so a released address is not
- * handed out again at once (a late packet to it reaches no stranger).
- * The network address, the gateway (the subnet's first address) and the
- * broadcast address are never handed out.
+ * A change rewrites only the records it touches, in place: an ADD writes
+ * its allocation into a free record (or appends one) and then the header's
+ * cursor; a DEL blanks the record. The lock makes read-modify-write safe
+ * across any number of plugin processes. `last` is where the next search
+ * starts, so a released address is not handed out again at once (a late
+ * packet to it reaches no stranger). The network address, the gateway (the
+ * subnet's first address) and the broadcast address are never handed out.
+ *
+ * A store written by weft before version 2 (`allocations.json`) is carried
+ * over by the first call that finds no `addresses`: the new file is written
+ * aside and renamed into place, then the old one is removed.
  */
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatIp, formatPrefix, lastOf, parseIp, type Prefix } from "../lib/ipv4.ts";
-import type { Files } from "../sys/files.ts";
+import type { Files, InPlaceFile } from "../sys/files.ts";
+import { formatHeader, formatRecord, parseTable, parseVersion1, RECORD, scanForAdd, type Allocation, type Owner } from "./records.ts";
 
-/** Who holds an address. */
-export interface Owner {
-  containerId: string;
-  ifname: string;
-  /** "namespace/name" of the pod, from CNI_ARGS, when the runtime gives it. */
-  pod?: string;
-}
-
-interface State {
-  version: 1;
-  last?: string;
-  allocations: Record<string, Owner>;
-}
+export type { Allocation, Owner } from "./records.ts";
 
 /** Takes an exclusive lock on `path` (creating it) and returns the release function. */
 export type Locker = (path: string) => () => void;
 
 /** Error code when the node subnet has no free address. */
 export const IPAM_EXHAUSTED = "IPAM_EXHAUSTED";
+
+/** Error code when the store's file is not what weft writes. */
+export const IPAM_STORE_CORRUPT = "IPAM_STORE_CORRUPT";
+
+const HINT_CORRUPT = "move the file aside; running pods keep their addresses, and DEL/GC will tidy up";
 
 export class IpamStore {
   readonly dir: string;
@@ -51,30 +48,39 @@ export class IpamStore {
     this.#lock = lock;
   }
 
+  /** The store's file. */
+  get file(): string {
+    return `${this.dir}/addresses`;
+  }
+
   /**
    * Returns the address held by (containerId, ifname), or allocates the next
    * free one in `subnet`. `fresh` says whether this call allocated it, so a
    * failed ADD releases only what it took.
    */
   allocate(subnet: Prefix, gateway: number, owner: Owner): { ip: number; fresh: boolean } {
-    return this.#update((state) => {
-      for (const [ip, o] of Object.entries(state.allocations)) {
-        if (o.containerId === owner.containerId && o.ifname === owner.ifname && contains(subnet, parseIp(ip))) return { ip: parseIp(ip), fresh: false };
-      }
+    return this.#update((text, file) => {
+      const scan = this.#parse(text, (t) => scanForAdd(t, owner));
+      for (const ip of scan.held) if (contains(subnet, ip)) return { ip, fresh: false };
+      const used = new Set(scan.used);
       const first = subnet.base + 1;
       const last = lastOf(subnet) - 1;
       const count = last - first + 1;
-      const prev = state.last === undefined ? undefined : parseIp(state.last);
+      const prev = scan.last === undefined ? undefined : parseIp(scan.last);
       const start = prev !== undefined && prev >= first && prev <= last ? prev + 1 : first;
       for (let i = 0; i < count; i++) {
         const ip = first + ((start - first + i) % count);
-        if (ip === gateway || state.allocations[formatIp(ip)]) continue;
-        state.allocations[formatIp(ip)] = owner.pod ? { containerId: owner.containerId, ifname: owner.ifname, pod: owner.pod } : { containerId: owner.containerId, ifname: owner.ifname };
-        state.last = formatIp(ip);
+        if (ip === gateway || used.has(ip)) continue;
+        const text = formatIp(ip);
+        // The record before the cursor: a crash between the two leaves the
+        // cursor behind, which only moves the next search back a little.
+        file.writeAt(scan.freeRecord * RECORD, formatRecord({ ip: text, ...owner }));
+        file.writeAt(0, formatHeader(text));
         return { ip, fresh: true };
       }
-      const used = Object.keys(state.allocations).filter((ip) => contains(subnet, parseIp(ip))).length;
-      throw new WeftError(IPAM_EXHAUSTED, `no free address in node subnet ${formatPrefix(subnet)}: all ${used} pod addresses are allocated (store ${this.dir})`, {
+      let inSubnet = 0;
+      for (const ip of used) if (contains(subnet, ip)) inSubnet++;
+      throw new WeftError(IPAM_EXHAUSTED, `no free address in node subnet ${formatPrefix(subnet)}: all ${inSubnet} pod addresses are allocated (store ${this.file})`, {
         hint: "delete pods that are gone (CNI DEL or GC), or give nodes larger subnets (agent --subnet-len)",
       });
     });
@@ -82,50 +88,46 @@ export class IpamStore {
 
   /** Releases whatever (containerId, ifname) holds; returns the released addresses. */
   release(owner: Owner): string[] {
-    return this.#update((state) => this.#drop(state, (o) => o.containerId === owner.containerId && o.ifname === owner.ifname));
+    return this.#releaseWhere((a) => a.containerId === owner.containerId && a.ifname === owner.ifname).map((a) => a.ip);
   }
 
   /** Releases every allocation not in `keep` (CNI GC); returns what it released with its owner. */
-  releaseAllExcept(keep: Owner[]): Array<{ ip: string } & Owner> {
+  releaseAllExcept(keep: Owner[]): Allocation[] {
     const valid = new Set(keep.map((o) => `${o.containerId}\u0000${o.ifname}`));
-    return this.#update((state) => {
-      const gone = Object.entries(state.allocations).filter(([, o]) => !valid.has(`${o.containerId}\u0000${o.ifname}`));
-      for (const [ip] of gone) delete state.allocations[ip];
-      return gone.map(([ip, o]) => ({ ip, ...o }));
+    return this.#releaseWhere((a) => !valid.has(`${a.containerId}\u0000${a.ifname}`));
+  }
+
+  /** The current allocations. */
+  list(): Allocation[] {
+    return this.#update((text) => this.#parse(text, parseTable).slots.filter((a) => a !== undefined));
+  }
+
+  #releaseWhere(match: (a: Allocation) => boolean): Allocation[] {
+    return this.#update((text, file) => {
+      const table = this.#parse(text, parseTable);
+      // A loop, not filter(): DEL runs this in a process that lives a few ms (see src/cni/main.ts).
+      const gone: Allocation[] = [];
+      for (let i = 0; i < table.slots.length; i++) {
+        const a = table.slots[i];
+        if (a === undefined || !match(a)) continue;
+        file.writeAt((i + 1) * RECORD, formatRecord(undefined));
+        gone.push(a);
+      }
+      return gone;
     });
   }
 
-  /** The current allocations (read without the lock: the file is replaced atomically). */
-  list(): Array<{ ip: string } & Owner> {
-    return Object.entries(this.#read().allocations).map(([ip, o]) => ({ ip, ...o }));
-  }
-
-  #drop(state: State, match: (o: Owner) => boolean): string[] {
-    // A loop, not filter(): DEL runs this in a process that lives a few ms (see src/cni/main.ts).
-    const gone: string[] = [];
-    for (const [ip, o] of Object.entries(state.allocations)) {
-      if (!match(o)) continue;
-      delete state.allocations[ip];
-      gone.push(ip);
-    }
-    return gone;
-  }
-
-  #read(): State {
-    const text = this.#files.readText(`${this.dir}/allocations.json`);
-    if (text === undefined) return { version: 1, allocations: {} };
+  /** `parse(text)`, its failure reported as a corrupt store. */
+  #parse<T>(text: string, parse: (text: string) => T): T {
     try {
-      const state = JSON.parse(text) as State;
-      if (state.version !== 1 || typeof state.allocations !== "object" || state.allocations === null) throw new Error("unexpected shape");
-      return state;
+      return parse(text);
     } catch (err) {
-      throw new WeftError("IPAM_STORE_CORRUPT", `IPAM store ${this.dir}/allocations.json is not valid: ${(err as Error).message}`, {
-        hint: "move the file aside; running pods keep their addresses, and DEL/GC will tidy up",
-      });
+      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.file} is not valid: ${(err as Error).message}`, { hint: HINT_CORRUPT });
     }
   }
 
-  #update<T>(change: (state: State) => T): T {
+  /** Runs `change` on the store's text under the lock; it writes its changes to `file` itself. */
+  #update<T>(change: (text: string, file: InPlaceFile) => T): T {
     let unlock: () => void;
     try {
       unlock = this.#lock(`${this.dir}/lock`);
@@ -135,18 +137,40 @@ export class IpamStore {
       unlock = this.#lock(`${this.dir}/lock`);
     }
     try {
-      const state = this.#read();
-      const before = JSON.stringify(state);
-      const result = change(state);
-      const after = JSON.stringify(state);
-      if (after !== before) {
-        const tmp = `${this.dir}/allocations.json.${process.pid}.tmp`;
-        this.#files.writeText(tmp, after, 0o666);
-        this.#files.rename(tmp, `${this.dir}/allocations.json`);
+      const file = this.#open();
+      try {
+        return change(file.readText(), file);
+      } finally {
+        file.close();
       }
-      return result;
     } finally {
       unlock();
     }
+  }
+
+  /** Opens `addresses`, first making it (from a version-1 store when there is one) if it is missing. */
+  #open(): InPlaceFile {
+    try {
+      return this.#files.openInPlace(this.file);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "ENOENT") throw err;
+    }
+    const legacy = `${this.dir}/allocations.json`;
+    const old = this.#files.readText(legacy);
+    let content = formatHeader(undefined);
+    if (old !== undefined) {
+      let v1: ReturnType<typeof parseVersion1>;
+      try {
+        v1 = parseVersion1(old);
+      } catch (err) {
+        throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${legacy} (version 1) is not valid: ${(err as Error).message}`, { hint: HINT_CORRUPT });
+      }
+      content = formatHeader(v1.last) + v1.allocations.map(formatRecord).join("");
+    }
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    this.#files.writeText(tmp, content, 0o600);
+    this.#files.rename(tmp, this.file);
+    if (old !== undefined) this.#files.remove(legacy);
+    return this.#files.openInPlace(this.file);
   }
 }

@@ -34,7 +34,9 @@ function fakeKernel(answer: (req: Message) => Uint8Array[]) {
     open: unused,
     read: unused,
     write: unused,
+    pwrite: unused,
     rename: unused,
+    unlink: unused,
     mkdir: unused,
     close: () => {},
   };

@@ -2,7 +2,7 @@
  * Whole-file reads and writes over Syscalls, for the compiled plugin, which
  * does without node:fs (see syscalls.ts for why).
  */
-import { IoError, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, type Syscalls } from "./syscalls.ts";
+import { IoError, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, type Syscalls } from "./syscalls.ts";
 
 /** The file operations the plugin and its IPAM store need. */
 export interface Files {
@@ -12,17 +12,30 @@ export interface Files {
   writeText(path: string, text: string, mode: number): void;
   /** Renames `from` over `to` in one step (rename(2)). */
   rename(from: string, to: string): void;
+  /** Removes `path`; one that is not there is fine. */
+  remove(path: string): void;
+  /** Opens the existing file `path` for reading and writing in place (IoError ENOENT when missing). */
+  openInPlace(path: string): InPlaceFile;
   /** Creates the directory `path` and any missing parents, each with `mode`; an existing one is fine. */
   mkdirs(path: string, mode: number): void;
+}
+
+/** A file read whole and changed by writes at byte offsets. */
+export interface InPlaceFile {
+  /** The whole file as UTF-8 text (read from offset 0: call it once, first). */
+  readText(): string;
+  /** Writes `text` (UTF-8) at byte `offset`. */
+  writeAt(offset: number, text: string): void;
+  close(): void;
 }
 
 const ENOENT = 2;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-/** Reads `fd` to its end as UTF-8. */
-export function readAll(sys: Syscalls, fd: number): string {
-  let buf = new Uint8Array(4096);
+/** Reads `fd` to its end as UTF-8, into a buffer of `size` bytes to begin with. */
+export function readAll(sys: Syscalls, fd: number, size = 4096): string {
+  let buf = new Uint8Array(size);
   let n = 0;
   for (;;) {
     if (n === buf.length) {
@@ -85,6 +98,25 @@ export function sysFiles(sys: Syscalls): Files {
       }
     },
     rename: (from, to) => sys.rename(from, to),
+    remove(path) {
+      try {
+        sys.unlink(path);
+      } catch (err) {
+        if (!(err instanceof IoError && err.code === "ENOENT")) throw err;
+      }
+    },
+    openInPlace(path) {
+      const fd = sys.open(path, O_RDWR, 0);
+      return {
+        // 64 KiB holds the store of a node running 127 pods in one read.
+        readText: () => readAll(sys, fd, 65536),
+        writeAt(offset, text) {
+          const bytes = encoder.encode(text);
+          for (let off = 0; off < bytes.length; ) off += sys.pwrite(fd, bytes.subarray(off), offset + off);
+        },
+        close: () => sys.close(fd),
+      };
+    },
     mkdirs,
   };
 }

@@ -19,7 +19,9 @@ const lib = dlopen("libc.so.6", {
   open: { args: [ptr, i32, u32], returns: i32 },
   read: { args: [i32, ptr, u64], returns: i64_fast },
   write: { args: [i32, ptr, u64], returns: i64_fast },
+  pwrite: { args: [i32, ptr, u64, i64_fast], returns: i64_fast },
   rename: { args: [ptr, ptr], returns: i32 },
+  unlink: { args: [ptr], returns: i32 },
   mkdir: { args: [ptr, u32], returns: i32 },
   close: { args: [i32], returns: i32 },
   __errno_location: { args: [], returns: ptr },
@@ -89,10 +91,15 @@ export const libc: Syscalls = {
   },
   read: (fd, buf) => retry(() => `read fd ${fd}`, () => lib.read(fd, buf, buf.length)),
   write: (fd, buf) => retry(() => `write fd ${fd}`, () => lib.write(fd, buf, buf.length)),
+  pwrite: (fd, buf, offset) => retry(() => `write fd ${fd}`, () => lib.pwrite(fd, buf, buf.length, offset)),
   rename(from, to) {
     const a = cPath(from);
     const b = cPath(to);
     retry(() => `rename ${from} to ${to}`, () => lib.rename(a, b));
+  },
+  unlink(path) {
+    const p = cPath(path);
+    retry(() => `unlink ${path}`, () => lib.unlink(p));
   },
   mkdir(path, mode) {
     const p = cPath(path);

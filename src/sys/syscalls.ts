@@ -24,8 +24,12 @@ export interface Syscalls {
   read(fd: number, buf: Uint8Array): number;
   /** write(2) from `buf`; returns the count written. Throws IoError. */
   write(fd: number, buf: Uint8Array): number;
+  /** pwrite(2): writes `buf` at byte `offset`; returns the count written. Throws IoError. */
+  pwrite(fd: number, buf: Uint8Array, offset: number): number;
   /** rename(2); throws IoError. */
   rename(from: string, to: string): void;
+  /** unlink(2); throws IoError (ENOENT when it is not there). */
+  unlink(path: string): void;
   /** mkdir(2) of one directory; throws IoError (EEXIST when it exists). */
   mkdir(path: string, mode: number): void;
   close(fd: number): void;
@@ -37,6 +41,7 @@ export const LOCK_UN = 8;
 /** open(2) flags, the same on x86-64 and arm64. */
 export const O_RDONLY = 0;
 export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
 export const O_CREAT = 0o100;
 export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;

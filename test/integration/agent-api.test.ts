@@ -12,7 +12,8 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { AGENT_RUNNING, AGENT_SOCKET_PATH_TAKEN, startApi, type AgentApi, type AgentApiSource } from "../../src/agent/api.ts";
-import { allocationsFile } from "../../src/agent/ipam-usage.ts";
+import { storeFile } from "../../src/agent/ipam-usage.ts";
+import { formatHeader, formatRecord } from "../../src/ipam/records.ts";
 import type { AgentStatus, ConnectionStatus } from "../../src/agent/status.ts";
 import { labLayout, nodePaths } from "../../src/lab/layout.ts";
 import { writeLabState } from "../../src/lab/state.ts";
@@ -64,12 +65,12 @@ class FakeSource implements AgentApiSource {
 
 /** An IPAM data dir with two pods in 10.244.1.0/24. */
 function writeIpam(ipamDir: string, content?: string): void {
-  mkdirSync(dirname(allocationsFile(ipamDir)), { recursive: true });
-  const allocations = {
-    "10.244.1.2": { containerId: "c2", ifname: "eth0", pod: "default/web" },
-    "10.244.1.3": { containerId: "c3", ifname: "eth0", pod: "default/db" },
-  };
-  writeFileSync(allocationsFile(ipamDir), content ?? JSON.stringify({ version: 1, last: "10.244.1.3", allocations }));
+  mkdirSync(dirname(storeFile(ipamDir)), { recursive: true });
+  const allocations = [
+    { ip: "10.244.1.2", containerId: "c2", ifname: "eth0", pod: "default/web" },
+    { ip: "10.244.1.3", containerId: "c3", ifname: "eth0", pod: "default/db" },
+  ];
+  writeFileSync(storeFile(ipamDir), content ?? formatHeader("10.244.1.3") + allocations.map(formatRecord).join(""));
 }
 
 const CONNECTIONS: ConnectionStatus[] = [
@@ -149,7 +150,7 @@ describe("agent API", { timeout: 60_000 }, () => {
       assert.equal(damaged.status, 500);
       const body = JSON.parse(damaged.body) as { code: string; message: string };
       assert.equal(body.code, "IPAM_STORE_INVALID");
-      assert.ok(body.message.includes(allocationsFile(ipamDir)));
+      assert.ok(body.message.includes(storeFile(ipamDir)));
       const metrics = await get(socket, "/metrics");
       assert.equal(metrics.status, 200, "a damaged store does not take /metrics down");
       assert.doesNotMatch(metrics.body, /weft_ipam/);

@@ -4,9 +4,10 @@
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cniEnv, PluginFiles, PluginNode, runPlugin } from "../support/cni.ts";
+import { storedAllocations } from "../support/ipam-store.ts";
 import { ipIn } from "../support/netns.ts";
 
 describe("CNI errors", () => {
@@ -40,6 +41,7 @@ describe("CNI errors", () => {
     { name: "unknown CNI_COMMAND", code: 4, msg: /CNI_COMMAND "FROB" is not a CNI verb/, env: () => ({ ...cniEnv("ADD", "e1", netns), CNI_COMMAND: "FROB" }) },
     { name: "no CNI_CONTAINERID", code: 4, msg: /CNI_CONTAINERID is required for ADD/, env: () => ({ ...cniEnv("ADD", "", netns) }) },
     { name: "invalid CNI_CONTAINERID", code: 4, msg: /CNI_CONTAINERID "\.bad" is invalid/, env: () => cniEnv("ADD", ".bad", netns) },
+    { name: "overlong CNI_CONTAINERID", code: 4, msg: /CNI_CONTAINERID is 478 characters long; weft's IPAM store holds at most 477/, env: () => cniEnv("ADD", "c".repeat(478), netns) },
     { name: "no CNI_NETNS", code: 4, msg: /CNI_NETNS is required for ADD/, env: () => cniEnv("ADD", "e1", "") },
     { name: "relative CNI_NETNS", code: 4, msg: /CNI_NETNS "netns\/x" must be an absolute path/, env: () => cniEnv("ADD", "e1", "netns/x") },
     { name: "missing netns", code: 4, msg: /CNI_NETNS \/run\/netns\/no-such-ns cannot be opened: ENOENT/, env: () => cniEnv("ADD", "e1", "/run/netns/no-such-ns") },
@@ -60,8 +62,7 @@ describe("CNI errors", () => {
       assert.equal(r.stderr, "", "no stack trace");
       assert.equal(ipIn(fx.node, "-o", "link").split("\n").length, linksBefore, "no link was made");
       assert.doesNotMatch(ipIn(pod, "-o", "link"), /eth0/);
-      const store = join(files.dataDir, "weft", "allocations.json");
-      if (existsSync(store)) assert.deepEqual(JSON.parse(readFileSync(store, "utf8")).allocations, {});
+      assert.deepEqual(storedAllocations(files.dataDir), []);
     });
   }
 

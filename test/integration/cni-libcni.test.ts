@@ -15,6 +15,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { installCni } from "../../src/cli/commands/install-cni.ts";
+import { storedAllocations } from "../support/ipam-store.ts";
 import { ipIn, Namespaces, runIn } from "../support/netns.ts";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -89,8 +90,7 @@ describe("weft chained under libcni with portmap and tuning", () => {
     assert.equal(runIn(pod, ["cat", "/proc/sys/net/core/somaxconn"]).stdout.trim(), "1024", "tuning ran on weft's pod");
     assert.deepEqual(readFileSync(record, "utf8").trim().split("\n"), ["rec-a ADD", "rec-b ADD"]);
     // The pod name from CNI_ARGS is recorded with its address.
-    const store = JSON.parse(readFileSync(join(dir, "ipam", "weft", "allocations.json"), "utf8"));
-    assert.equal(Object.values(store.allocations as Record<string, { pod?: string }>)[0]?.pod, "shop/web");
+    assert.equal(storedAllocations(join(dir, "ipam"))[0]?.pod, "shop/web");
   });
 
   test("a portmap hostPort on the node reaches the pod", async () => {
@@ -117,8 +117,7 @@ describe("weft chained under libcni with portmap and tuning", () => {
     assert.deepEqual(readFileSync(record, "utf8").trim().split("\n"), ["rec-b DEL", "rec-a DEL"]);
     assert.doesNotMatch(ipIn(pod, "link"), /eth0/);
     assert.doesNotMatch(ipIn(node, "link"), /veth/);
-    const store = JSON.parse(readFileSync(join(dir, "ipam", "weft", "allocations.json"), "utf8"));
-    assert.deepEqual(store.allocations, {});
+    assert.deepEqual(storedAllocations(join(dir, "ipam")), []);
     assert.doesNotMatch(runIn(node, ["iptables-save", "-t", "nat"]).stdout, /18080/, "portmap's rules are gone");
     assert.equal(cni("del").status, 0, "and again");
   });

@@ -4,9 +4,8 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { cniEnv, PluginNode, runPlugin, runPluginAsync } from "../support/cni.ts";
+import { storedAllocations } from "../support/ipam-store.ts";
 import { ipIn } from "../support/netns.ts";
 
 const PARALLEL = 100;
@@ -15,13 +14,7 @@ describe("CNI lifecycle", () => {
   const fx = new PluginNode("wcl");
   const { ns, files } = fx;
   const conf = () => JSON.stringify(files.config("1.0.0"));
-  const allocations = () => {
-    try {
-      return JSON.parse(readFileSync(join(files.dataDir, "weft", "allocations.json"), "utf8")).allocations as Record<string, unknown>;
-    } catch {
-      return {};
-    }
-  };
+  const allocations = () => storedAllocations(files.dataDir);
   const linkNames = () => ipIn(fx.node, "-o", "link").split("\n").map((l) => l.split(":")[1]?.trim()).filter(Boolean).sort();
   const hostVeths = () => ipIn(fx.node, "-o", "link").split("\n").filter((l) => /: veth/.test(l)).length;
 
@@ -34,13 +27,13 @@ describe("CNI lifecycle", () => {
       const ips = adds.map((r) => (r.json!.ips as Array<{ address: string }>)[0]!.address);
       assert.equal(new Set(ips).size, PARALLEL, "no address handed out twice");
       for (const ip of ips) assert.ok(!["10.244.1.0/24", "10.244.1.1/24", "10.244.1.255/24"].includes(ip), `${ip} is not network, gateway or broadcast`);
-      assert.equal(Object.keys(allocations()).length, PARALLEL);
+      assert.equal(allocations().length, PARALLEL);
       assert.equal(hostVeths(), PARALLEL);
       // Each pod really holds the address its result names.
       for (const [i, p] of pods.entries()) assert.match(ipIn(p, "-4", "-o", "addr", "show", "eth0"), new RegExp(` ${ips[i]!.replaceAll(".", "\\.")} `));
       const dels = await Promise.all(pods.map((p, i) => runPluginAsync(fx.node, cniEnv("DEL", `r${round}-${i}`, `/run/netns/${p}`), conf())));
       assert.deepEqual(dels.filter((r) => r.status !== 0).map((r) => r.stdout), []);
-      assert.deepEqual(allocations(), {}, "DEL released every address");
+      assert.deepEqual(allocations(), [], "DEL released every address");
       assert.equal(hostVeths(), 0, "DEL removed every veth");
     }
   });
@@ -53,7 +46,7 @@ describe("CNI lifecycle", () => {
     assert.equal(r.status, 1);
     assert.match(String(r.json?.msg), /interface eth0 already exists in \/run\/netns\//);
     assert.deepEqual(linkNames(), before, "no veth left on the node");
-    assert.deepEqual(allocations(), {}, "no address kept");
+    assert.deepEqual(allocations(), [], "no address kept");
   });
 
   test("a failed ADD keeps nothing: host veth name taken", () => {
@@ -66,9 +59,9 @@ describe("CNI lifecycle", () => {
     assert.equal(r.status, 1);
     assert.match(String(r.json?.msg), /host interface veth[0-9a-f]{11} for rb2\/eth0 already exists/);
     assert.doesNotMatch(ipIn(other, "-o", "link"), /eth0/);
-    assert.equal(Object.keys(allocations()).length, 1, "the first ADD's address is kept, nothing more");
+    assert.equal(allocations().length, 1, "the first ADD's address is kept, nothing more");
     assert.equal(runPlugin(fx.node, cniEnv("DEL", "rb2", `/run/netns/${pod}`), conf()).status, 0);
-    assert.deepEqual(allocations(), {});
+    assert.deepEqual(allocations(), []);
   });
 
   test("DEL is idempotent: repeated, namespace gone, never added, empty prevResult", () => {
@@ -83,7 +76,7 @@ describe("CNI lifecycle", () => {
     assert.equal(runPlugin(fx.node, cniEnv("DEL", "never-added", `/run/netns/${pod}`), conf()).status, 0, "never added");
     assert.equal(runPlugin(fx.node, cniEnv("DEL", "d1", `/run/netns/${pod}`), JSON.stringify({ ...files.config("1.0.0"), prevResult: {} })).status, 0, "empty prevResult");
     assert.equal(hostVeths(), 0);
-    assert.deepEqual(allocations(), {});
+    assert.deepEqual(allocations(), []);
   });
 
   test("ADD survives a restart of nothing: only the subnet file is needed, and a re-ADD after a crash keeps the address", () => {
