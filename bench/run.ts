@@ -6,6 +6,7 @@
 import { benchAgentConvergence } from "./agent-convergence.ts";
 import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
+import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
 import { benchThroughput } from "./throughput.ts";
@@ -14,6 +15,7 @@ import { benchThroughput } from "./throughput.ts";
 const BENCHES: Record<string, () => Promise<void>> = {
   "plugin-binary": benchPluginBinary,
   "cni-add": benchCniAdd,
+  "ipam-store": benchIpamStore,
   "lab-speed": benchLabSpeed,
   "agent-rss": benchAgentRss,
   throughput: benchThroughput,
