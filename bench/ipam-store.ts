@@ -8,7 +8,7 @@
  * pause before each allocation as a plugin process would have (the CNI ADD
  * bench measures the whole plugin; this one isolates the store's share).
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { IpamStore } from "../src/ipam/store.ts";
@@ -52,6 +52,7 @@ const openLock = (path: string) => {
 
 export async function benchIpamStore(): Promise<void> {
   const base = "/var/lib/weft";
+  const made = !existsSync(base);
   mkdirSync(base, { recursive: true });
   const dir = mkdtempSync(join(base, "bench-ipam-"));
   try {
@@ -86,7 +87,7 @@ export async function benchIpamStore(): Promise<void> {
     ]);
     console.log(`ratio (p50, in place / rename): ${(percentile(times.inPlace, 50) / percentile(times.rename, 50)).toFixed(2)}`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(made ? base : dir, { recursive: true, force: true });
   }
 }
 

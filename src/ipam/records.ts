@@ -88,49 +88,48 @@ export function parseTable(text: string): Table {
   return last === undefined ? { slots } : { last, slots };
 }
 
-/** What an ADD needs to know of the file (see scanForAdd). */
-export interface AddScan {
-  last?: string;
-  /** The address of every allocation, in record order. */
-  used: number[];
-  /** Addresses `owner` holds already. */
-  held: number[];
-  /** The first free record (1-based), or the record after the last. */
-  freeRecord: number;
+/*
+ * An ADD runs once in a process that lives a few milliseconds, where
+ * JavaScript is interpreted: taking 100 records apart costs it ~0.4 ms. So
+ * it asks the text what it needs with native string searches instead,
+ * which depend on two facts of the format: a record's first word is its
+ * address, and a newline ends every record and appears nowhere else.
+ */
+
+/** The addresses (as numbers) of the records `owner` holds. */
+export function heldBy(text: string, owner: Owner): number[] {
+  const key = ` ${owner.containerId} ${owner.ifname} `;
+  const held: number[] = [];
+  for (let at = text.indexOf(key, RECORD); at >= 0; at = text.indexOf(key, at + 1)) {
+    // The key follows the address directly, or it is some other run of words.
+    const start = at - (at % RECORD);
+    const ip = tryParseIp(text.slice(start, at));
+    if (ip !== undefined) held.push(ip);
+  }
+  return held;
+}
+
+/** Whether a record holds address `ip` (dotted text). */
+export function isAllocated(text: string, ip: string): boolean {
+  const word = `${ip} `;
+  for (let at = text.indexOf(word, RECORD); at >= 0; at = text.indexOf(word, at + 1)) {
+    if (at % RECORD === 0) return true;
+  }
+  return false;
 }
 
 /**
- * Reads what an ADD needs, checking each record's shape and address but not
- * splitting records into words: on a node with 100 pods that is 100 look-ups instead
- * of 50 KB of text taken apart, in a process that lives a few ms. Throws
- * like parseTable.
+ * The first free record (a line of spaces, or of zeros), or the one after
+ * the last. A loop over first characters: searching the text for "\n "
+ * took Bun 0.17 ms on 100 records, this ~0.02 ms.
  */
-export function scanForAdd(text: string, owner: Owner): AddScan {
-  const { last } = parseTable(text.slice(0, RECORD));
-  const key = ` ${owner.containerId} ${owner.ifname} `;
-  const used: number[] = [];
-  const held: number[] = [];
-  let freeRecord = 0;
-  let i = 1;
-  for (let at = RECORD; at + RECORD <= text.length; at += RECORD, i++) {
+export function freeRecord(text: string): number {
+  let at = RECORD;
+  for (; at + RECORD <= text.length; at += RECORD) {
     const c = text.charCodeAt(at);
-    if (c === 32 || c === 0) {
-      if (freeRecord === 0) freeRecord = i;
-      continue;
-    }
-    // Four words, each ended by a space, the record by its newline.
-    const end = text.indexOf(" ", at);
-    const e2 = end < 0 ? -1 : text.indexOf(" ", end + 1);
-    const e3 = e2 < 0 ? -1 : text.indexOf(" ", e2 + 1);
-    const whole = end > at && e2 > end + 1 && e3 > e2 + 1 && e3 + 1 < at + RECORD - 1 && text.charCodeAt(e3 + 1) !== 32 && text.charCodeAt(at + RECORD - 1) === 10;
-    const ip = whole ? tryParseIp(text.slice(at, end)) : undefined;
-    if (ip === undefined) throw new Error(`record ${i} is not "<address> <containerId> <ifname> <pod>"`);
-    used.push(ip);
-    if (text.startsWith(key, end)) held.push(ip);
+    if (c === 32 || c === 0) break;
   }
-  const scan: AddScan = { used, held, freeRecord: freeRecord === 0 ? i : freeRecord };
-  if (last !== undefined) scan.last = last;
-  return scan;
+  return at / RECORD;
 }
 
 /**

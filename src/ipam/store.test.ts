@@ -119,12 +119,31 @@ test("a version-1 store (allocations.json) is carried over on first use and then
 test("a corrupt store is a clear error and is not overwritten", () => {
   withStore((s) => {
     s.allocate(subnet, gw, { containerId: "a", ifname: "eth0" });
-    for (const bad of ["{not json", rec("weft-ipam 2") + rec("10.244.1.2 a eth0")]) {
+    // ADD reads the header and searches the records; DEL, GC and list parse every record.
+    const cases: Array<[string, Array<() => unknown>]> = [
+      ["{not json", [() => s.allocate(subnet, gw, { containerId: "b", ifname: "eth0" }), () => s.release({ containerId: "a", ifname: "eth0" }), () => s.list()]],
+      [rec("weft-ipam 2 last=10.244.1.2") + rec("10.244.1.2 a eth0"), [() => s.release({ containerId: "a", ifname: "eth0" }), () => s.releaseAllExcept([]), () => s.list()]],
+    ];
+    for (const [bad, calls] of cases) {
       writeFileSync(s.file, bad);
-      assert.throws(() => s.allocate(subnet, gw, { containerId: "b", ifname: "eth0" }), /IPAM store .*addresses is not valid: record \d/);
-      assert.throws(() => s.release({ containerId: "a", ifname: "eth0" }), /is not valid/);
+      for (const call of calls) assert.throws(call, /IPAM store .*addresses is not valid: record \d/);
       assert.equal(readFileSync(s.file, "utf8"), bad);
     }
+  });
+});
+
+test("ADD finds a free address past taken ones, and past many by reading every record", () => {
+  withStore((s) => {
+    const big = parsePrefix("10.244.2.0/24");
+    const bigGw = parseIp("10.244.2.1");
+    for (let i = 0; i < 20; i++) s.allocate(big, bigGw, { containerId: `c${i}`, ifname: "eth0" });
+    // Back to the start: the cursor sits on .21, so the next search wraps round after .254.
+    writeFileSync(s.file, readFileSync(s.file, "utf8").replace(/last=10\.244\.2\.21 /, "last=10.244.2.254"));
+    assert.equal(formatIp(s.allocate(big, bigGw, { containerId: "x", ifname: "eth0" }).ip), "10.244.2.22");
+    // A container ID that looks like an address is not mistaken for one.
+    assert.equal(formatIp(s.allocate(big, bigGw, { containerId: "10.244.2.24", ifname: "eth0" }).ip), "10.244.2.23");
+    assert.equal(formatIp(s.allocate(big, bigGw, { containerId: "y", ifname: "10.244.2.24" }).ip), "10.244.2.24");
+    assert.deepEqual(s.allocate(big, bigGw, { containerId: "10.244.2.24", ifname: "eth0" }), { ip: parseIp("10.244.2.23"), fresh: false });
   });
 });
 

@@ -21,7 +21,7 @@
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatIp, formatPrefix, lastOf, parseIp, type Prefix } from "../lib/ipv4.ts";
 import type { Files, InPlaceFile } from "../sys/files.ts";
-import { formatHeader, formatRecord, parseTable, parseVersion1, RECORD, scanForAdd, type Allocation, type Owner } from "./records.ts";
+import { formatHeader, formatRecord, freeRecord, heldBy, isAllocated, parseTable, parseVersion1, RECORD, type Allocation, type Owner } from "./records.ts";
 
 export type { Allocation, Owner } from "./records.ts";
 
@@ -60,26 +60,34 @@ export class IpamStore {
    */
   allocate(subnet: Prefix, gateway: number, owner: Owner): { ip: number; fresh: boolean } {
     return this.#update((text, file) => {
-      const scan = this.#parse(text, (t) => scanForAdd(t, owner));
-      for (const ip of scan.held) if (contains(subnet, ip)) return { ip, fresh: false };
-      const used = new Set(scan.used);
+      const { last: cursor } = this.#parse(text.slice(0, RECORD), parseTable);
+      for (const ip of heldBy(text, owner)) if (contains(subnet, ip)) return { ip, fresh: false };
+      // The address after the cursor is nearly always free; past a few taken
+      // ones (a node that has wrapped round its subnet), every record is
+      // read once, which also checks them all.
+      let used: Set<number> | undefined;
+      let tries = 0;
       const first = subnet.base + 1;
       const last = lastOf(subnet) - 1;
       const count = last - first + 1;
-      const prev = scan.last === undefined ? undefined : parseIp(scan.last);
+      const prev = cursor === undefined ? undefined : parseIp(cursor);
       const start = prev !== undefined && prev >= first && prev <= last ? prev + 1 : first;
       for (let i = 0; i < count; i++) {
         const ip = first + ((start - first + i) % count);
-        if (ip === gateway || used.has(ip)) continue;
-        const text = formatIp(ip);
+        if (ip === gateway) continue;
+        const ipText = formatIp(ip);
+        if (used ? used.has(ip) : isAllocated(text, ipText)) {
+          if (!used && ++tries === 8) used = this.#used(text);
+          continue;
+        }
         // The record before the cursor: a crash between the two leaves the
         // cursor behind, which only moves the next search back a little.
-        file.writeAt(scan.freeRecord * RECORD, formatRecord({ ip: text, ...owner }));
-        file.writeAt(0, formatHeader(text));
+        file.writeAt(freeRecord(text) * RECORD, formatRecord({ ip: ipText, ...owner }));
+        file.writeAt(0, formatHeader(ipText));
         return { ip, fresh: true };
       }
       let inSubnet = 0;
-      for (const ip of used) if (contains(subnet, ip)) inSubnet++;
+      for (const ip of used ?? this.#used(text)) if (contains(subnet, ip)) inSubnet++;
       throw new WeftError(IPAM_EXHAUSTED, `no free address in node subnet ${formatPrefix(subnet)}: all ${inSubnet} pod addresses are allocated (store ${this.file})`, {
         hint: "delete pods that are gone (CNI DEL or GC), or give nodes larger subnets (agent --subnet-len)",
       });
@@ -115,6 +123,13 @@ export class IpamStore {
       }
       return gone;
     });
+  }
+
+  /** Every allocated address, from all records parsed (and so checked). */
+  #used(text: string): Set<number> {
+    const used = new Set<number>();
+    for (const a of this.#parse(text, parseTable).slots) if (a) used.add(parseIp(a.ip));
+    return used;
   }
 
   /** `parse(text)`, its failure reported as a corrupt store. */
