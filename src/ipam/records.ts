@@ -16,8 +16,10 @@
  * Why not rewrite a JSON file and rename it over the old one (version 1,
  * `allocations.json`): on ext4, renaming over an existing file starts
  * writeback of the new one (auto_da_alloc), and making a file costs a
- * journal transaction; together ~0.35 ms of every ADD on the dev machine,
- * where an in-place write of two records costs ~0.05 ms.
+ * journal transaction; and the plugin, interpreted, took the whole state
+ * apart and put it back together on every ADD. Measured on the dev machine
+ * (the plugin run alone, version-1 build against this one): an ADD is
+ * 0.35-0.5 ms faster on an empty node and 2.0-2.6 ms faster with 100 pods.
  */
 import { tryParseIp } from "../lib/ipv4.ts";
 
