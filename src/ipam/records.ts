@@ -8,10 +8,12 @@
  *                                                              …spaces…\n   a free record
  *
  * An allocation is "<address> <containerId> <ifname> <pod>", `-` when the
- * runtime gave no pod name. None of the four can hold a space: CNI_CONTAINERID
- * and CNI_IFNAME are validated (src/cni/env.ts), and the pod name has
- * anything outside printable ASCII replaced by "?". `last` is the address
- * handed out most recently; the next search starts after it.
+ * runtime gave no pod name. Records are ASCII, so a character is a byte and
+ * a record's place in the text is its place in the file: CNI_CONTAINERID is
+ * validated (src/cni/env.ts), and in the interface and pod names anything
+ * but printable ASCII (a space, "%", a control or non-ASCII character) is
+ * written %-encoded, as UTF-8 bytes. `last` is the address handed out most
+ * recently; the next search starts after it.
  *
  * Why not rewrite a JSON file and rename it over the old one (version 1,
  * `allocations.json`): on ext4, renaming over an existing file starts
@@ -29,8 +31,11 @@ export const RECORD = 512;
 /** How record 0 begins; the version follows "weft-ipam". */
 export const HEADER = "weft-ipam 2";
 
-/** The longest CNI_CONTAINERID a record holds with the longest address and interface name. */
-export const MAX_CONTAINER_ID = RECORD - 1 - "255.255.255.255".length - 15 - 3 - 1;
+/**
+ * The longest CNI_CONTAINERID a record holds with the longest address and
+ * interface name (15 bytes, each %-encoded at worst).
+ */
+export const MAX_CONTAINER_ID = RECORD - 1 - "255.255.255.255".length - 15 * 3 - 3 - 1;
 
 /** Who holds an address. */
 export interface Owner {
@@ -62,8 +67,11 @@ export function formatHeader(last: string | undefined): string {
  */
 export function formatRecord(a: Allocation | undefined): string {
   if (a === undefined) return pad("");
-  const head = `${a.ip} ${a.containerId} ${a.ifname} `;
-  return pad(head + printable(a.pod ?? "-").slice(0, RECORD - 1 - head.length));
+  const head = `${a.ip} ${a.containerId} ${encodeWord(a.ifname)} `;
+  let pod = a.pod === undefined ? "-" : encodeWord(a.pod);
+  // Cut characters, not their encoding, so what is left still decodes.
+  for (let keep = (a.pod ?? "").length - 1; head.length + pod.length > RECORD - 1; keep--) pod = encodeWord(a.pod!.slice(0, keep));
+  return pad(head + pod);
 }
 
 /** Parses the whole file; throws an Error saying what is wrong, with the record number. */
@@ -85,7 +93,14 @@ export function parseTable(text: string): Table {
       continue;
     }
     if (f.length !== 4 || tryParseIp(f[0]!) === undefined || text.charCodeAt(at + RECORD - 1) !== 10) throw new Error(`record ${i} is not "<address> <containerId> <ifname> <pod>"`);
-    slots.push(f[3] === "-" ? { ip: f[0]!, containerId: f[1]!, ifname: f[2]! } : { ip: f[0]!, containerId: f[1]!, ifname: f[2]!, pod: f[3]! });
+    let ifname: string, pod: string | undefined;
+    try {
+      ifname = decodeWord(f[2]!);
+      pod = f[3] === "-" ? undefined : decodeWord(f[3]!);
+    } catch {
+      throw new Error(`record ${i} has a malformed %-encoding`);
+    }
+    slots.push(pod === undefined ? { ip: f[0]!, containerId: f[1]!, ifname } : { ip: f[0]!, containerId: f[1]!, ifname, pod });
   }
   return last === undefined ? { slots } : { last, slots };
 }
@@ -100,7 +115,7 @@ export function parseTable(text: string): Table {
 
 /** The addresses (as numbers) of the records `owner` holds. */
 export function heldBy(text: string, owner: Owner): number[] {
-  const key = ` ${owner.containerId} ${owner.ifname} `;
+  const key = ` ${owner.containerId} ${encodeWord(owner.ifname)} `;
   const held: number[] = [];
   for (let at = text.indexOf(key, RECORD); at >= 0; at = text.indexOf(key, at + 1)) {
     // The key follows the address directly, or it is some other run of words.
@@ -167,14 +182,29 @@ function words(record: string): string[] {
   return line === "" ? [] : line.split(" ");
 }
 
-/** `s` with every character outside printable ASCII (space included) replaced by "?". */
-function printable(s: string): string {
+const utf8 = new TextEncoder();
+const HEX = "0123456789ABCDEF";
+
+/** `s` as one word of a record: printable ASCII but "%" as it is, any other character as its UTF-8 bytes %-encoded. */
+function encodeWord(s: string): string {
   let out = "";
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    out += c > 32 && c < 127 ? s[i] : "?";
+    if (c > 32 && c < 127 && c !== 37) {
+      out += s[i];
+      continue;
+    }
+    // A surrogate pair is one character; TextEncoder turns a lone one into U+FFFD.
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length;
+    for (const b of utf8.encode(s.slice(i, pair ? i + 2 : i + 1))) out += `%${HEX[b >> 4]}${HEX[b & 15]}`;
+    if (pair) i++;
   }
   return out;
+}
+
+/** The inverse of encodeWord; throws URIError on a malformed encoding. */
+function decodeWord(w: string): string {
+  return w.includes("%") ? decodeURIComponent(w) : w;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -81,12 +81,17 @@ test("the file holds a header with the cursor and one 512-byte record per addres
     assert.equal(readFileSync(s.file, "utf8"), rec("weft-ipam 2 last=10.244.1.3") + rec("10.244.1.2 a eth0 default/web") + rec("10.244.1.3 b net1 -"));
     s.release({ containerId: "a", ifname: "eth0" });
     assert.equal(readFileSync(s.file, "utf8"), rec("weft-ipam 2 last=10.244.1.3") + rec("") + rec("10.244.1.3 b net1 -"));
-    s.allocate(subnet, gw, { containerId: "c", ifname: "eth0", pod: "odd ns/wéb" });
-    assert.equal(readFileSync(s.file, "utf8"), rec("weft-ipam 2 last=10.244.1.4") + rec("10.244.1.4 c eth0 odd?ns/w?b") + rec("10.244.1.3 b net1 -"));
+    s.allocate(subnet, gw, { containerId: "c", ifname: "é0", pod: "odd ns/wéb%" });
+    // Non-ASCII and spaces %-encoded, so every record stays 512 bytes and one word per field.
+    const text = rec("weft-ipam 2 last=10.244.1.4") + rec("10.244.1.4 c %C3%A90 odd%20ns/w%C3%A9b%25") + rec("10.244.1.3 b net1 -");
+    assert.equal(readFileSync(s.file, "utf8"), text);
+    assert.equal(statSync(s.file).size, text.length);
     assert.deepEqual(s.list(), [
-      { ip: "10.244.1.4", containerId: "c", ifname: "eth0", pod: "odd?ns/w?b" },
+      { ip: "10.244.1.4", containerId: "c", ifname: "é0", pod: "odd ns/wéb%" },
       { ip: "10.244.1.3", containerId: "b", ifname: "net1" },
     ]);
+    assert.deepEqual(s.allocate(subnet, gw, { containerId: "c", ifname: "é0" }), { ip: parseIp("10.244.1.4"), fresh: false });
+    assert.deepEqual(s.release({ containerId: "c", ifname: "é0" }), ["10.244.1.4"]);
   });
 });
 
@@ -94,10 +99,12 @@ test("a pod name too long for its record is cut short, the rest of the record ke
   withStore((s) => {
     const id = "c".repeat(64);
     s.allocate(subnet, gw, { containerId: id, ifname: "eth0", pod: `default/${"x".repeat(600)}` });
-    const [a] = s.list();
+    s.allocate(subnet, gw, { containerId: id, ifname: "eth1", pod: `default/${"é".repeat(300)}` });
+    const [a, b] = s.list();
     assert.equal(a?.containerId, id);
     assert.equal(`10.244.1.2 ${id} eth0 ${a?.pod}`.length, 511);
-    assert.equal(statSync(s.file).size, 2 * 512);
+    assert.match(b?.pod ?? "", /^default\/é{70}$/, "cut between characters, not inside one's encoding");
+    assert.equal(statSync(s.file).size, 3 * 512);
   });
 });
 
