@@ -1,8 +1,8 @@
 /**
  * bench/ipam-store: what one ADD's address allocation costs the file system,
  * weft's store (src/ipam/store.ts: two records rewritten in place) against
- * the way weft stored addresses before, which is also host-local's kind of
- * write (the whole state written to a new file, renamed over the old one).
+ * the way weft stored addresses before (the whole state written to a new
+ * file, renamed over the old one).
  * Both run here from Node over node:fs on the file system of the default
  * dataDir, each starting from a store holding 100 pods, interleaved, with a
  * pause before each allocation as a plugin process would have (the CNI ADD
@@ -83,7 +83,7 @@ export async function benchIpamStore(): Promise<void> {
     printTable([
       ["store", "p50", "p99"],
       ["weft (records rewritten in place)", us(percentile(times.inPlace, 50)), us(percentile(times.inPlace, 99))],
-      ["whole file renamed over (weft before, host-local's kind)", us(percentile(times.rename, 50)), us(percentile(times.rename, 99))],
+      ["whole file renamed over (weft before)", us(percentile(times.rename, 50)), us(percentile(times.rename, 99))],
     ]);
     console.log(`ratio (p50, in place / rename): ${(percentile(times.inPlace, 50) / percentile(times.rename, 50)).toFixed(2)}`);
   } finally {

@@ -96,7 +96,9 @@ export class IpamStore {
 
   /** Releases whatever (containerId, ifname) holds; returns the released addresses. */
   release(owner: Owner): string[] {
-    return this.#releaseWhere((a) => a.containerId === owner.containerId && a.ifname === owner.ifname).map((a) => a.ip);
+    const ips: string[] = [];
+    for (const a of this.#releaseWhere((a) => a.containerId === owner.containerId && a.ifname === owner.ifname)) ips.push(a.ip);
+    return ips;
   }
 
   /** Releases every allocation not in `keep` (CNI GC); returns what it released with its owner. */
