@@ -11,12 +11,11 @@
  * Target: weft's p50 ADD at or below the reference's.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ms, percentile, printTable } from "./stats.ts";
 import { installPlugins } from "./plugin-dir.ts";
-import { Namespaces } from "../test/support/netns.ts";
+import { Scratch } from "./agent-scratch.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const cniclient = join(root, "build/cniclient");
@@ -58,16 +57,18 @@ function cni(node: string, bin: string, c: Chain, verb: "add" | "del", pod: stri
 
 export async function benchCniAdd(): Promise<void> {
   if (!existsSync(cniclient)) throw new Error(`${cniclient} is not built; run scripts/setup.sh`);
-  const dir = mkdtempSync(join(tmpdir(), "weft-bench-cni-"));
-  const ns = new Namespaces("wbc");
+  // Scratch removes the namespaces and the directory however the bench ends, Ctrl-C included.
+  const scratch = new Scratch("wbc");
   try {
-    const node = ns.add("node");
+    const dir = scratch.tempDir("cni");
+    const [node] = scratch.addNamespaces(["node"]) as [string];
     // install-cni says so itself when the plugin is not built.
     const bin = installPlugins(join(dir, "bin"), ["bridge", "host-local", "portmap"]);
     const chains = makeChains(dir);
-    const pods = Array.from({ length: PARALLEL }, (_, i) => ns.add(`p${i}`));
+    const pods = scratch.addNamespaces(Array.from({ length: PARALLEL }, (_, i) => `p${i}`));
     for (const [i, c] of chains.entries()) {
-      for (let j = 0; j < RESIDENT; j++) await cni(node, bin, c, "add", ns.add(`r${i}-${j}`), `resident${j}`);
+      const resident = scratch.addNamespaces(Array.from({ length: RESIDENT }, (_, j) => `r${i}-${j}`));
+      for (const [j, pod] of resident.entries()) await cni(node, bin, c, "add", pod, `resident${j}`);
     }
     const times = new Map(chains.map((c) => [c.label, { add: [] as number[], del: [] as number[] }]));
     // Warm-up rounds, then interleaved rounds: A add, B add, A del, B del,
@@ -103,7 +104,8 @@ export async function benchCniAdd(): Promise<void> {
     const ok = percentile(w!.add, 50) <= percentile(ref!.add, 50);
     process.stdout.write(`target: weft p50 ADD <= reference p50 ADD: ${ok ? "met" : "NOT met"}\n`);
   } finally {
-    ns.removeAll();
-    rmSync(dir, { recursive: true, force: true });
+    scratch.dispose();
   }
 }
+
+if (import.meta.main) await benchCniAdd();

@@ -47,3 +47,5 @@ export async function benchPluginBinary(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+if (import.meta.main) await benchPluginBinary();
