@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { IpamStore } from "../src/ipam/store.ts";
 import { parsePrefix } from "../src/lib/ipv4.ts";
 import { nodeFiles } from "../src/sys/node-files.ts";
+import { Scratch } from "./agent-scratch.ts";
 import { percentile, printTable } from "./stats.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
@@ -21,8 +22,15 @@ const PODS = 100;
 const subnet = parsePrefix("10.244.1.0/24");
 const gateway = subnet.base + 1;
 
+/** The lock both stores take: the lock file opened (Node cannot flock; the call itself costs both the same). */
+function openLock(path: string): () => void {
+  const fd = openSync(path, "a", 0o600);
+  return () => closeSync(fd);
+}
+
 /** The version-1 store's ADD: read the JSON state, add one address, write it to a temporary file, rename it over. */
 function allocateByRename(dir: string, id: string): void {
+  const unlock = openLock(join(dir, "lock"));
   const file = join(dir, "allocations.json");
   const state = JSON.parse(readFileSync(file, "utf8")) as { last?: string; allocations: Record<string, unknown> };
   for (let i = 2; i < 255; i++) {
@@ -35,6 +43,7 @@ function allocateByRename(dir: string, id: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
   renameSync(tmp, file);
+  unlock();
 }
 
 function releaseByRename(dir: string, id: string): void {
@@ -44,17 +53,15 @@ function releaseByRename(dir: string, id: string): void {
   writeFileSync(file, JSON.stringify(state));
 }
 
-/** The lock both stores take: the lock file opened (Node cannot flock; the call itself costs both the same). */
-const openLock = (path: string) => {
-  const fd = openSync(path, "a", 0o600);
-  return () => closeSync(fd);
-};
 
 export async function benchIpamStore(): Promise<void> {
   const base = "/var/lib/weft";
   const made = !existsSync(base);
   mkdirSync(base, { recursive: true });
   const dir = mkdtempSync(join(base, "bench-ipam-"));
+  // Removed however the bench ends, Ctrl-C included.
+  const scratch = new Scratch("wbi");
+  scratch.atExit(() => rmSync(made ? base : dir, { recursive: true, force: true }));
   try {
     const inPlace = new IpamStore(dir, "weft", nodeFiles, openLock);
     const renamed = join(dir, "v1");
@@ -87,7 +94,7 @@ export async function benchIpamStore(): Promise<void> {
     ]);
     console.log(`ratio (p50, in place / rename): ${(percentile(times.inPlace, 50) / percentile(times.rename, 50)).toFixed(2)}`);
   } finally {
-    rmSync(made ? base : dir, { recursive: true, force: true });
+    scratch.dispose();
   }
 }
 

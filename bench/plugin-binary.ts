@@ -6,9 +6,9 @@
  * page-cache state its age has left it.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { Scratch } from "./agent-scratch.ts";
 import { installPlugins } from "./plugin-dir.ts";
 import { ms, percentile, printTable } from "./stats.ts";
 
@@ -26,7 +26,9 @@ function startup(bin: string, runs = 60): number[] {
 }
 
 export async function benchPluginBinary(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "weft-bench-bin-"));
+  // Removes the ~110 MB copy however the bench ends, Ctrl-C included.
+  const scratch = new Scratch("wbb");
+  const dir = scratch.tempDir("bin");
   try {
     const bin = installPlugins(dir, ["bridge"]);
     const weft = join(bin, "weft");
@@ -44,7 +46,7 @@ export async function benchPluginBinary(): Promise<void> {
       ["weft as found in build/", "", ms(percentile(b, 50)), ms(percentile(b, 99))],
     ]);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    scratch.dispose();
   }
 }
 

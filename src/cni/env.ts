@@ -41,16 +41,24 @@ export function isCniName(s: string): boolean {
   return true;
 }
 
-/** True when `name` is a valid Linux interface name: 1–15 characters, not "." or "..", no whitespace, "/" or ":". */
+/**
+ * True when `name` is a valid Linux interface name: 1–15 bytes of UTF-8
+ * (the kernel's limit is bytes, not characters), not "." or "..", no
+ * whitespace, "/" or ":".
+ */
 export function isValidIfname(name: string): boolean {
-  if (name.length === 0 || name.length > 15 || name === "." || name === "..") return false;
+  if (name.length === 0 || name === "." || name === "..") return false;
+  let bytes = 0;
+  let ascii = true;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     if (c === 47 || c === 58 || c === 32 || (c >= 9 && c <= 13)) return false;
-    // Beyond ASCII, JavaScript's idea of whitespace is a long list.
-    if (c > 127) return !/[\s/:]/.test(name);
+    // A surrogate pair is one 4-byte character: 2 bytes for each half.
+    bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
+    if (c > 127) ascii = false;
   }
-  return true;
+  // Beyond ASCII, JavaScript's idea of whitespace is a long list.
+  return bytes <= 15 && (ascii || !/[\s/:]/.test(name));
 }
 
 export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
@@ -71,7 +79,7 @@ export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
   }
   const ifname = env.CNI_IFNAME ?? "";
   if (ifname && !isValidIfname(ifname)) {
-    throw new CniError(ERR_INVALID_ENV, `CNI_IFNAME "${ifname}" is not a valid interface name (1-15 characters, no "/", ":" or spaces)`);
+    throw new CniError(ERR_INVALID_ENV, `CNI_IFNAME "${ifname}" is not a valid interface name (1-15 bytes, no "/", ":" or spaces)`);
   }
   const netns = env.CNI_NETNS ?? "";
   if (netns && !netns.startsWith("/")) throw new CniError(ERR_INVALID_ENV, `CNI_NETNS "${netns}" must be an absolute path to a network namespace`);

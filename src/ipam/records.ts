@@ -29,7 +29,7 @@ import { tryParseIp } from "../lib/ipv4.ts";
 export const RECORD = 512;
 
 /** How record 0 begins; the version follows "weft-ipam". */
-export const HEADER = "weft-ipam 2";
+const HEADER = "weft-ipam 2";
 
 /**
  * The longest CNI_CONTAINERID a record holds with the longest address and
@@ -70,7 +70,8 @@ export function formatRecord(a: Allocation | undefined): string {
   const head = `${a.ip} ${a.containerId} ${encodeWord(a.ifname)} `;
   let pod = a.pod === undefined ? "-" : encodeWord(a.pod);
   // Cut characters, not their encoding, so what is left still decodes.
-  for (let keep = (a.pod ?? "").length - 1; head.length + pod.length > RECORD - 1; keep--) pod = encodeWord(a.pod!.slice(0, keep));
+  for (let keep = (a.pod ?? "").length - 1; keep >= 0 && head.length + pod.length > RECORD - 1; keep--) pod = encodeWord(a.pod!.slice(0, keep));
+  if (head.length + pod.length > RECORD - 1) throw new Error(`the record of ${a.ip} does not fit in ${RECORD} bytes (container ID of ${a.containerId.length} characters)`);
   return pad(head + pod);
 }
 
@@ -86,42 +87,43 @@ export function parseTable(text: string): Table {
   }
   const slots: Array<Allocation | undefined> = [];
   // A record cut short by a crash while the file grew was never in use.
-  for (let at = RECORD, i = 1; at + RECORD <= text.length; at += RECORD, i++) {
-    const f = words(text.slice(at, at + RECORD - 1));
-    if (f.length === 0) {
-      slots.push(undefined);
-      continue;
-    }
-    if (f.length !== 4 || tryParseIp(f[0]!) === undefined || text.charCodeAt(at + RECORD - 1) !== 10) throw new Error(`record ${i} is not "<address> <containerId> <ifname> <pod>"`);
-    let ifname: string, pod: string | undefined;
-    try {
-      ifname = decodeWord(f[2]!);
-      pod = f[3] === "-" ? undefined : decodeWord(f[3]!);
-    } catch {
-      throw new Error(`record ${i} has a malformed %-encoding`);
-    }
-    slots.push(pod === undefined ? { ip: f[0]!, containerId: f[1]!, ifname } : { ip: f[0]!, containerId: f[1]!, ifname, pod });
-  }
+  for (let i = 1; (i + 1) * RECORD <= text.length; i++) slots.push(parseRecord(text, i));
   return last === undefined ? { slots } : { last, slots };
 }
 
+/** Record `i` (not the header) of a whole file's text: its allocation, or undefined when free; throws like parseTable. */
+export function parseRecord(text: string, i: number): Allocation | undefined {
+  const at = i * RECORD;
+  const f = words(text.slice(at, at + RECORD - 1));
+  if (f.length === 0) return undefined;
+  if (f.length !== 4 || tryParseIp(f[0]!) === undefined || text.charCodeAt(at + RECORD - 1) !== 10) throw new Error(`record ${i} is not "<address> <containerId> <ifname> <pod>"`);
+  let ifname: string, pod: string | undefined;
+  try {
+    ifname = decodeWord(f[2]!);
+    pod = f[3] === "-" ? undefined : decodeWord(f[3]!);
+  } catch {
+    throw new Error(`record ${i} has a malformed %-encoding`);
+  }
+  return pod === undefined ? { ip: f[0]!, containerId: f[1]!, ifname } : { ip: f[0]!, containerId: f[1]!, ifname, pod };
+}
+
 /*
- * An ADD runs once in a process that lives a few milliseconds, where
+ * ADD and DEL run once in a process that lives a few milliseconds, where
  * JavaScript is interpreted: taking 100 records apart costs it ~0.4 ms. So
- * it asks the text what it needs with native string searches instead,
+ * they ask the text what they need with native string searches instead,
  * which depend on two facts of the format: a record's first word is its
  * address, and a newline ends every record and appears nowhere else.
  */
 
-/** The addresses (as numbers) of the records `owner` holds. */
-export function heldBy(text: string, owner: Owner): number[] {
+/** The records `owner` holds: each one's number and address. */
+export function heldBy(text: string, owner: Owner): Array<{ record: number; ip: number }> {
   const key = ` ${owner.containerId} ${encodeWord(owner.ifname)} `;
-  const held: number[] = [];
+  const held: Array<{ record: number; ip: number }> = [];
   for (let at = text.indexOf(key, RECORD); at >= 0; at = text.indexOf(key, at + 1)) {
     // The key follows the address directly, or it is some other run of words.
     const start = at - (at % RECORD);
     const ip = tryParseIp(text.slice(start, at));
-    if (ip !== undefined) held.push(ip);
+    if (ip !== undefined) held.push({ record: start / RECORD, ip });
   }
   return held;
 }
@@ -174,7 +176,7 @@ function pad(line: string): string {
 /**
  * The words of one record (without its newline). Native trimEnd and split,
  * not a loop over every character: the padding is most of each record, and
- * the plugin parses every record on each ADD.
+ * GC, CHECK and STATUS parse every record.
  */
 function words(record: string): string[] {
   // Zeros, not spaces, where a crash while the file grew left a record unwritten.

@@ -123,6 +123,19 @@ test("a version-1 store (allocations.json) is carried over on first use and then
   });
 });
 
+test("list (CHECK, STATUS) reads and never writes: no store made, no version-1 store carried over", () => {
+  withStore((s) => {
+    assert.deepEqual(s.list(), []);
+    assert.equal(existsSync(s.dir), false);
+    mkdirSync(s.dir, { recursive: true });
+    const legacy = join(s.dir, "allocations.json");
+    writeFileSync(legacy, JSON.stringify({ version: 1, allocations: { "10.244.1.2": { containerId: "a", ifname: "eth0" } } }));
+    assert.deepEqual(s.list(), [{ ip: "10.244.1.2", containerId: "a", ifname: "eth0" }]);
+    assert.equal(existsSync(s.file), false);
+    assert.equal(existsSync(legacy), true);
+  });
+});
+
 test("a corrupt store is a clear error and is not overwritten", () => {
   withStore((s) => {
     s.allocate(subnet, gw, { containerId: "a", ifname: "eth0" });

@@ -21,7 +21,7 @@
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatIp, formatPrefix, lastOf, parseIp, type Prefix } from "../lib/ipv4.ts";
 import type { Files, InPlaceFile } from "../sys/files.ts";
-import { formatHeader, formatRecord, freeRecord, heldBy, isAllocated, parseTable, parseVersion1, RECORD, type Allocation, type Owner } from "./records.ts";
+import { formatHeader, formatRecord, freeRecord, heldBy, isAllocated, parseRecord, parseTable, parseVersion1, RECORD, type Allocation, type Owner } from "./records.ts";
 
 export type { Allocation, Owner } from "./records.ts";
 
@@ -61,7 +61,7 @@ export class IpamStore {
   allocate(subnet: Prefix, gateway: number, owner: Owner): { ip: number; fresh: boolean } {
     return this.#update((text, file) => {
       const { last: cursor } = this.#parse(text.slice(0, RECORD), parseTable);
-      for (const ip of heldBy(text, owner)) if (contains(subnet, ip)) return { ip, fresh: false };
+      for (const { ip } of heldBy(text, owner)) if (contains(subnet, ip)) return { ip, fresh: false };
       // The address after the cursor is nearly always free; past a few taken
       // ones (a node that has wrapped round its subnet), every record is
       // read once, which also checks them all.
@@ -96,35 +96,54 @@ export class IpamStore {
 
   /** Releases whatever (containerId, ifname) holds; returns the released addresses. */
   release(owner: Owner): string[] {
-    const ips: string[] = [];
-    for (const a of this.#releaseWhere((a) => a.containerId === owner.containerId && a.ifname === owner.ifname)) ips.push(a.ip);
-    return ips;
+    return this.#update((text, file) => {
+      this.#parse(text.slice(0, RECORD), parseTable);
+      const ips: string[] = [];
+      for (const { record, ip } of heldBy(text, owner)) {
+        // Checked whole before it is blanked, as a full parse would.
+        this.#parse(text, (t) => parseRecord(t, record));
+        file.writeAt(record * RECORD, formatRecord(undefined));
+        ips.push(formatIp(ip));
+      }
+      return ips;
+    });
   }
 
   /** Releases every allocation not in `keep` (CNI GC); returns what it released with its owner. */
   releaseAllExcept(keep: Owner[]): Allocation[] {
     const valid = new Set(keep.map((o) => `${o.containerId}\u0000${o.ifname}`));
-    return this.#releaseWhere((a) => !valid.has(`${a.containerId}\u0000${a.ifname}`));
-  }
-
-  /** The current allocations. */
-  list(): Allocation[] {
-    return this.#update((text) => this.#parse(text, parseTable).slots.filter((a) => a !== undefined));
-  }
-
-  #releaseWhere(match: (a: Allocation) => boolean): Allocation[] {
     return this.#update((text, file) => {
-      const table = this.#parse(text, parseTable);
-      // A loop, not filter(): DEL runs this in a process that lives a few ms (see src/cni/main.ts).
       const gone: Allocation[] = [];
-      for (let i = 0; i < table.slots.length; i++) {
-        const a = table.slots[i];
-        if (a === undefined || !match(a)) continue;
+      for (const [i, a] of this.#parse(text, parseTable).slots.entries()) {
+        if (a === undefined || valid.has(`${a.containerId}\u0000${a.ifname}`)) continue;
         file.writeAt((i + 1) * RECORD, formatRecord(undefined));
         gone.push(a);
       }
       return gone;
     });
+  }
+
+  /**
+   * The current allocations, read under the lock but never written: CHECK
+   * and STATUS make no store where there is none, and carry no version-1
+   * store over.
+   */
+  list(): Allocation[] {
+    let unlock: () => void;
+    try {
+      unlock = this.#lock(`${this.dir}/lock`);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === "ENOENT") return [];
+      throw err;
+    }
+    try {
+      const text = this.#files.readText(this.file);
+      if (text !== undefined) return this.#parse(text, parseTable).slots.filter((a) => a !== undefined);
+      const old = this.#files.readText(this.#legacy);
+      return old === undefined ? [] : this.#parseVersion1(old).allocations;
+    } finally {
+      unlock();
+    }
   }
 
   /** Every allocated address, from all records parsed (and so checked). */
@@ -165,6 +184,19 @@ export class IpamStore {
     }
   }
 
+  /** Where a version-1 store kept its state. */
+  get #legacy(): string {
+    return `${this.dir}/allocations.json`;
+  }
+
+  #parseVersion1(text: string): ReturnType<typeof parseVersion1> {
+    try {
+      return parseVersion1(text);
+    } catch (err) {
+      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.#legacy} (version 1) is not valid: ${(err as Error).message}`, { hint: HINT_CORRUPT });
+    }
+  }
+
   /** Opens `addresses`, first making it (from a version-1 store when there is one) if it is missing. */
   #open(): InPlaceFile {
     try {
@@ -172,22 +204,16 @@ export class IpamStore {
     } catch (err) {
       if ((err as { code?: unknown }).code !== "ENOENT") throw err;
     }
-    const legacy = `${this.dir}/allocations.json`;
-    const old = this.#files.readText(legacy);
+    const old = this.#files.readText(this.#legacy);
     let content = formatHeader(undefined);
     if (old !== undefined) {
-      let v1: ReturnType<typeof parseVersion1>;
-      try {
-        v1 = parseVersion1(old);
-      } catch (err) {
-        throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${legacy} (version 1) is not valid: ${(err as Error).message}`, { hint: HINT_CORRUPT });
-      }
+      const v1 = this.#parseVersion1(old);
       content = formatHeader(v1.last) + v1.allocations.map(formatRecord).join("");
     }
     const tmp = `${this.file}.${process.pid}.tmp`;
     this.#files.writeText(tmp, content, 0o600);
     this.#files.rename(tmp, this.file);
-    if (old !== undefined) this.#files.remove(legacy);
+    if (old !== undefined) this.#files.remove(this.#legacy);
     return this.#files.openInPlace(this.file);
   }
 }
