@@ -183,6 +183,17 @@ const cases: Case[] = [
     message: /node1 \(10\.244\.1\.1\) does not answer over vxlan \(100% packet loss\)/, fix: /UDP port 8472/,
   },
   {
+    name: "a peer that does not answer, over another VXLAN port",
+    breakIt: (c) => {
+      const conns = c.nodes[1]!.agent.connections;
+      if (conns.ok) Object.assign(conns.value[0]!, { reachable: false, mtuOk: false, error: "100% packet loss" });
+      const links = c.nodes[1]!.kernel.links;
+      if (links.ok) links.value.find((l) => l.ifname === "weft.1")!.linkinfo!.info_data!["port"] = 4789;
+    },
+    node: "node2", check: "path node1", status: "fail",
+    message: /does not answer over vxlan/, fix: /UDP port 4789 through/,
+  },
+  {
     name: "the subnet file's MTU differs from the agent's",
     breakIt: (c) => (c.nodes[0]!.cni.subnetFile = { ok: true, value: "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.1.1/24\nWEFT_MTU=1500\nWEFT_IPMASQ=true\n" }),
     node: "node1", check: "mtu", status: "fail",

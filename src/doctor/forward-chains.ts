@@ -39,7 +39,12 @@ export function acceptsCidr(rules: readonly string[], cidr: Prefix, field?: "sad
   return rules.some((r) => (field === undefined || r.includes(`"field":"${field}"`)) && r.includes(prefix) && r.includes('"accept"'));
 }
 
+/** True when `rules` accept `cidr` as source and as destination: then a drop policy spares pod traffic (`weft trace` judges chains by this too). */
+export function acceptsBothWays(rules: readonly string[], cidr: Prefix): boolean {
+  return acceptsCidr(rules, cidr, "saddr") && acceptsCidr(rules, cidr, "daddr");
+}
+
 /** The chains whose drop policy stops pod traffic: policy drop, and not accepting the cluster CIDR both ways. */
 export function droppingPodTraffic(chains: readonly ForeignForwardChain[], cidr: Prefix): ForeignForwardChain[] {
-  return chains.filter((c) => c.policy === "drop" && !(acceptsCidr(c.rules, cidr, "saddr") && acceptsCidr(c.rules, cidr, "daddr")));
+  return chains.filter((c) => c.policy === "drop" && !acceptsBothWays(c.rules, cidr));
 }

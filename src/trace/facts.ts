@@ -52,6 +52,8 @@ export interface ForwardChain {
   policy: string;
   /** How many of its rules have a drop or reject verdict. */
   dropRules: number;
+  /** Whether it accepts the cluster CIDR as source and as destination, so its drop policy spares pod traffic. */
+  acceptsPods: boolean;
 }
 
 /** What a node's agent says in its /status: whether it is ready, and why it refuses a peer (by node name). */

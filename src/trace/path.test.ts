@@ -35,7 +35,7 @@ function node(k: number, pods: { index: number; ip: string }[]): NodeFacts {
     neighs: [{ dst: `10.244.${peer}.0`, dev: "weft.1", lladdr: `0a:58:0a:f4:0${peer}:00`, state: ["PERMANENT"] }],
     fdb: [{ mac: `0a:58:0a:f4:0${peer}:00`, ifname: "weft.1", dst: `192.168.125.${100 + peer}`, flags: ["self"], state: "permanent" }],
     ipForward: "1",
-    forwardChains: [{ name: "ip weft forward", policy: "accept", dropRules: 0 }],
+    forwardChains: [{ name: "ip weft forward", policy: "accept", dropRules: 0, acceptsPods: true }],
     agent: { ready: true, peerProblems: {} },
   };
 }
@@ -121,7 +121,12 @@ test("an unknown backend is an error naming the ones trace knows", () => {
 interface BreakCase {
   name: string;
   facts: () => PathFacts;
+  /** The first hop that is not ok. */
   at: string;
+  /** What that hop found, when it cannot be judged (status unknown); otherwise it is broken. */
+  unknown?: RegExp;
+  /** The first broken hop, when it is not `at` (after an unknown one). */
+  brokenAt?: string;
   missing: RegExp;
   fix: RegExp;
 }
@@ -157,7 +162,7 @@ const BREAKS: BreakCase[] = [
   { name: "destination VNI differs", facts: edit(crossNode, (f) => { link(f.dst, "weft.1").linkinfo!.info_data!["id"] = 2; }), at: "node2 vxlan weft.1", missing: /vni 1 port 8472, as on node1/, fix: /link del weft\.1/ },
   { name: "forwarding off on the destination", facts: edit(crossNode, (f) => { f.dst.ipForward = "0"; f.lookups.deliver = failed("No route to host"); }), at: "node2 forwarding", missing: /node2 does not route/, fix: /ip netns exec lab-node2 sysctl/ },
   { name: "destination delivers elsewhere", facts: edit(crossNode, (f) => { f.lookups.deliver = found({ dst: "10.244.2.2", from: "10.244.1.2", iif: "weft.1", gateway: "10.244.1.0", dev: "weft.1", flags: [] }); }), at: "node2 route", missing: /delivery on weft0/, fix: /addr show dev weft0/ },
-  { name: "destination pod gone", facts: edit(crossNode, (f) => { f.to.present = false; f.to.links = []; }), at: "node2 veth of pod c", missing: /./, fix: /./ },
+  { name: "destination pod gone", facts: edit(crossNode, (f) => { f.to.present = false; f.to.links = []; }), at: "node2 veth of pod c", unknown: /pod c has no eth0 to follow/, brokenAt: "pod c eth0", missing: /the pod's network namespace/, fix: /weft lab rm c --name lab, then weft lab run c/ },
   { name: "host-gw route missing", facts: edit(() => crossNode("host-gw"), (f) => { f.lookups.forward = failed("Network is unreachable"); }), at: "node1 route", missing: /10\.244\.2\.0\/24 via 192\.168\.125\.102 dev eth0/, fix: /route replace 10\.244\.2\.0\/24 via 192\.168\.125\.102 dev eth0 proto 87/ },
   { name: "host-gw peer behind a router", facts: edit(() => crossNode("host-gw"), (f) => { f.lookups.underlay!.route!.gateway = "192.168.125.1"; }), at: "node1 underlay eth0", missing: /direct neighbour on eth0/, fix: /--backend vxlan/ },
   { name: "host-gw peer not answering ARP", facts: edit(() => crossNode("host-gw"), (f) => { f.src.neighs = [{ dst: "192.168.125.102", dev: "eth0", state: ["FAILED"] }]; }), at: "node1 underlay eth0", missing: /ARP for 192\.168\.125\.102/, fix: /same switch/ },
@@ -170,12 +175,12 @@ for (const c of BREAKS) {
     assert.equal(r.complete, false);
     const first = r.hops[r.brokenAt! - 1]!;
     assert.equal(`${first.at} ${first.what}`, c.at, JSON.stringify(first));
-    if (first.status === "broken") {
-      assert.match(first.missing!, c.missing);
-      assert.match(first.fix!, c.fix);
-    } else {
-      assert.equal(first.status, "unknown");
-    }
+    assert.equal(first.status, c.unknown ? "unknown" : "broken", JSON.stringify(first));
+    if (c.unknown) assert.match(first.found, c.unknown);
+    const broken = r.hops.find((h) => h.status === "broken")!;
+    assert.equal(`${broken.at} ${broken.what}`, c.brokenAt ?? c.at);
+    assert.match(broken.missing!, c.missing);
+    assert.match(broken.fix!, c.fix);
   });
 }
 
@@ -192,7 +197,12 @@ test("a pod whose namespace is gone leaves the hops that follow it unknown", () 
 
 test("other tables' forward drops and a too-large pod MTU are notes, not breaks", () => {
   const f = crossNode();
-  f.src.forwardChains.push({ name: "inet fw forward", policy: "accept", dropRules: 2 }, { name: "ip filter FORWARD", policy: "drop", dropRules: 0 });
+  f.src.forwardChains.push(
+    { name: "inet fw forward", policy: "accept", dropRules: 2, acceptsPods: false },
+    { name: "ip filter FORWARD", policy: "drop", dropRules: 0, acceptsPods: false },
+    // Policy drop, but it accepts the cluster CIDR both ways (what doctor's fix adds): no note.
+    { name: "ip docker FORWARD", policy: "drop", dropRules: 0, acceptsPods: true },
+  );
   link(f.from, "eth0").mtu = 1500;
   link(f.src, "veth15").linkinfo!.info_slave_data!.hairpin = false;
   const r = buildTrace(f);

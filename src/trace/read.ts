@@ -13,6 +13,8 @@ import { fetchAgent } from "../agent/client.ts";
 import type { AgentStatus } from "../agent/status.ts";
 import { logFile, nodeNs, nodePaths, type LabLayout } from "../lab/layout.ts";
 import type { LabNode, LabState, PodRecord } from "../lab/state.ts";
+import type { NftRuleset } from "../kernel/nft-ruleset.ts";
+import { parsePrefix } from "../lib/ipv4.ts";
 import { backendTrace } from "./backends/registry.ts";
 import { inet, type AgentView, type FdbFacts, type LinkFacts, type Lookup, type NeighFacts, type NodeFacts, type PathFacts, type PodFacts } from "./facts.ts";
 import { forwardChains } from "./nft.ts";
@@ -25,7 +27,7 @@ async function readNodeFacts(lab: LabLayout, state: LabState, node: LabNode): Pr
     readJson<NeighFacts[]>(r, ["ip", "-4", "-j", "neigh", "show"]),
     readJson<FdbFacts[]>(r, ["bridge", "-j", "fdb", "show"]),
     run(r, ["sysctl", "-n", "net.ipv4.ip_forward"]),
-    run(r, ["nft", "-j", "list", "ruleset"]),
+    readJson<NftRuleset>(r, ["nft", "-j", "list", "ruleset"]),
     readAgentView(nodePaths(lab, node.name).agentSocket),
   ]);
   return {
@@ -38,7 +40,7 @@ async function readNodeFacts(lab: LabLayout, state: LabState, node: LabNode): Pr
     neighs,
     fdb,
     ipForward: ipForward.trim(),
-    forwardChains: forwardChains(JSON.parse(ruleset) as Parameters<typeof forwardChains>[0]),
+    forwardChains: forwardChains(ruleset, parsePrefix(state.podCidr, "the lab's pod CIDR")),
     agent,
   };
 }

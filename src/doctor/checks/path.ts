@@ -12,6 +12,7 @@ import type { AgentStatus, ConnectionStatus } from "../../agent/status.ts";
 import { valueOf, type Cluster, type NodeFacts } from "../facts.ts";
 import { fail, ok, restartAgentsWith, warn, type Check, type Finding } from "../finding.ts";
 import { overheadOf } from "./mtu.ts";
+import { DEFAULT_PORT } from "../../backend/vxlan/vxlan.ts";
 
 /** The check. */
 export const checkPaths: Check = (node, cluster) => {
@@ -29,13 +30,21 @@ export const checkPaths: Check = (node, cluster) => {
         `${c.node} (${c.target}) does not answer over ${c.backend}${c.error ? ` (${c.error})` : ""}`,
         refused
           ? `the agent did not program ${c.node}: fix what the peer ${c.node} finding says`
-          : `see the other findings for both nodes (public-ip, peer, backend, forwarding); if they are all ok, something between the nodes drops the traffic${c.backend === "vxlan" ? " (let UDP port 8472 through between the nodes' addresses)" : ""}`,
+          : `see the other findings for both nodes (public-ip, peer, backend, forwarding); if they are all ok, something between the nodes drops the traffic${c.backend === "vxlan" ? ` (let UDP port ${vxlanPort(node)} through between the nodes' addresses)` : ""}`,
       );
     }
     if (!c.mtuOk) return blackHole(node, status, c, cluster);
     return ok(node, check, `${c.node} answers${c.rttMs === null ? "" : ` in ${c.rttMs} ms`}; ${c.mtu}-byte packets get through`);
   });
 };
+
+/** The UDP port of the node's vxlan device (the agent's --vxlan-port), as the kernel reports it. */
+function vxlanPort(node: NodeFacts): number {
+  const vxlan = node.kernel.vxlan;
+  const device = vxlan?.ok ? valueOf(node.kernel.links)?.find((l) => l.ifname === vxlan.value.device) : undefined;
+  const port = device?.linkinfo?.info_data?.["port"];
+  return typeof port === "number" ? port : DEFAULT_PORT;
+}
 
 function blackHole(node: NodeFacts, status: AgentStatus, c: ConnectionStatus, cluster: Cluster): Finding {
   const measured = node.pathMtu[c.publicIp];

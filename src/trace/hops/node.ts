@@ -17,8 +17,12 @@ const WEFT_FORWARD_CHAIN = `${NFT_FAMILY} ${NFT_TABLE} forward`;
 /** Forwarding on `node`: net.ipv4.ip_forward and the agent's forward chain; other tables' drops as notes. */
 export function forwardingHop(node: NodeFacts): Hop {
   const notes = node.forwardChains
-    .filter((c) => c.name !== WEFT_FORWARD_CHAIN && (c.policy === "drop" || c.dropRules > 0))
-    .map((c) => `chain ${c.name} (not weft's) ${c.policy === "drop" ? "has policy drop" : `has ${c.dropRules} drop rule${c.dropRules === 1 ? "" : "s"}`}: it may drop pod traffic`);
+    .filter((c) => c.name !== WEFT_FORWARD_CHAIN)
+    .flatMap((c) => {
+      const dropsAll = c.policy === "drop" && !c.acceptsPods;
+      if (!dropsAll && c.dropRules === 0) return [];
+      return [`chain ${c.name} (not weft's) ${dropsAll ? "has policy drop" : `has ${c.dropRules} drop rule${c.dropRules === 1 ? "" : "s"}`}: it may drop pod traffic`];
+    });
   const chain = node.forwardChains.some((c) => c.name === WEFT_FORWARD_CHAIN);
   const found = `net.ipv4.ip_forward=${node.ipForward}, chain ${WEFT_FORWARD_CHAIN} ${chain ? "present" : "missing"}`;
   if (node.ipForward !== "1") {
