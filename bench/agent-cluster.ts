@@ -19,7 +19,7 @@ import { EmbeddedStore } from "../src/store/embedded/store.ts";
 import { DEFAULT_ETCD_PREFIX } from "../src/store/etcd/store.ts";
 import { encodeLease, subnetKey, type LeaseAttrs } from "../src/store/types.ts";
 import { ipBatch, type Scratch } from "./agent-scratch.ts";
-import { sleep } from "../src/lib/sleep.ts";
+import { GiveUp, until } from "../test/support/until.ts";
 
 const root = resolve(import.meta.dirname, "..");
 /** The shipped agent (scripts/bundle.ts), as the lab and a DaemonSet run it. */
@@ -38,20 +38,6 @@ export function subnetOf(k: number): string {
   return `10.244.${k}.0/24`;
 }
 
-
-/** Polls `fn` every `everyMs` until it returns true; throws naming `what` after `timeoutMs`. */
-export async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** One agent process. */
 export interface AgentProc {
@@ -185,7 +171,7 @@ export class AgentCluster {
   async waitReady(k: number): Promise<void> {
     const a = this.agent(k);
     await until(`node${k}'s agent to be ready (log: ${a.log})`, async () => {
-      if (a.child.exitCode !== null) throw new Error(`node${k}'s agent exited with ${a.child.exitCode}; see ${a.log}`);
+      if (a.child.exitCode !== null) throw new GiveUp(`node${k}'s agent exited with ${a.child.exitCode}; see ${a.log}`);
       return (await fetchAgent<string>(join(this.runDir(k), "agent.sock"), "/readyz")) === "ready\n";
     }, 120_000, 100);
   }

@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { decodeLease, subnetFromKey } from "../src/store/types.ts";
 import { DEFAULT_ETCD_PREFIX } from "../src/store/etcd/store.ts";
-import { until, ETCD_URL, type AgentCluster } from "./agent-cluster.ts";
+import { ETCD_URL, type AgentCluster } from "./agent-cluster.ts";
+import { until } from "../test/support/until.ts";
 import type { Scratch } from "./agent-scratch.ts";
 
 /** Wall-clock now in ms, with sub-ms precision. */

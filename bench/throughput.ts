@@ -36,7 +36,8 @@
  * time for steadier figures.
  */
 import { spawnSync } from "node:child_process";
-import { AgentCluster, until } from "./agent-cluster.ts";
+import { AgentCluster } from "./agent-cluster.ts";
+import { until } from "../test/support/until.ts";
 import { Scratch } from "./agent-scratch.ts";
 import { percentile, printTable } from "./stats.ts";
 import { handBuilt, startWeft, subnetFileMtu, weftPods, type PodPair } from "./throughput-topology.ts";

@@ -236,8 +236,9 @@ export class Agent {
     const { lease, origin } = await acquireLease(this.#store, {
       range: this.#range(),
       attrs: this.#attrs(),
-      // A renewal after a restart keeps what the running device publishes;
-      // a new lease carries what setup will make, so peers need no second write.
+      // A renewal by this running agent keeps what its device publishes; a
+      // new lease, or the first renewal after a restart, carries what setup
+      // will make, so peers of a new node need no second write.
       dataFor: (subnet) => (subnet === this.#lease?.subnet && this.#setup ? this.#setup.backendData : this.#backend.announce(subnet)),
       ttlSeconds: this.config.leaseTtl,
       previous: this.#lease?.subnet ?? previous,

@@ -51,7 +51,7 @@ export interface KernelFacts {
   hostgwRoutes: Read<IpRoute[]>;
   /** The weft vxlan device's routes, neighbours and FDB; null when the node has no such device. */
   vxlan: Read<VxlanFacts> | null;
-  /** `nft -j list table ip weft` (its `nftables` array), or null when the table does not exist. */
+  /** Table `ip weft`'s objects, taken from `nft -j list ruleset`; null when the table does not exist. */
   nftTable: Read<unknown[] | null>;
   /** Other tables' ip/inet chains on the forward hook (`nft -j list ruleset`). */
   forwardChains: Read<ForeignForwardChain[]>;

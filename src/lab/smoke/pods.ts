@@ -50,27 +50,30 @@ function smokePodPlan(state: LabState): { name: string; node: string }[] {
 export async function createSmokePods(lab: LabLayout, state: LabState): Promise<SmokePods> {
   const plan = smokePodPlan(state);
   await removeSmokePods(lab, state);
-  try {
-    const pods = await Promise.all(
-      plan.map(async (p) => {
-        const record = await runPod(lab, state, {
-          name: p.name,
-          node: p.node,
-          namespace: "default",
-          labels: { app: "smoke" },
-          ports: [],
-          command: [process.execPath, "--disable-warning=ExperimentalWarning", ECHO_SOURCE, "--port", String(SMOKE_PORT)],
-        });
-        if (record.ip === null) throw new WeftError("SMOKE_POD_NO_IP", `smoke pod ${p.name} got no IP from the CNI chain on ${p.node}`);
-        await waitListening(lab, record);
-        return { ...record, ip: record.ip };
-      }),
-    );
-    return { a: pods[0]!, b: pods[1]!, c: pods[2] ?? null };
-  } catch (err) {
+  // allSettled, not all: the removal below must wait for every pod's
+  // creation to end, or one still being made would be left behind.
+  const settled = await Promise.allSettled(
+    plan.map(async (p) => {
+      const record = await runPod(lab, state, {
+        name: p.name,
+        node: p.node,
+        namespace: "default",
+        labels: { app: "smoke" },
+        ports: [],
+        command: [process.execPath, "--disable-warning=ExperimentalWarning", ECHO_SOURCE, "--port", String(SMOKE_PORT)],
+      });
+      if (record.ip === null) throw new WeftError("SMOKE_POD_NO_IP", `smoke pod ${p.name} got no IP from the CNI chain on ${p.node}`);
+      await waitListening(lab, record);
+      return { ...record, ip: record.ip };
+    }),
+  );
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) {
     await removeSmokePods(lab, state);
-    throw err;
+    throw failed.reason;
   }
+  const pods = settled.map((r) => (r as PromiseFulfilledResult<SmokePod>).value);
+  return { a: pods[0]!, b: pods[1]!, c: pods[2] ?? null };
 }
 
 /** Removes every smoke pod of `state`'s plan; pods already gone are fine. */
