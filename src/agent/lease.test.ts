@@ -103,9 +103,15 @@ test("a subnet over a network the node is attached to is never leased, and an ow
   const avoid = [{ base: (192 << 24 | 168 << 16 | 125 << 8) >>> 0, len: 24 }];
   assert.deepEqual(freeSubnets({ ...lan, avoid }, []), ["192.168.124.0/24", "192.168.126.0/24", "192.168.127.0/24"]);
   await store.createIfAbsent("192.168.125.0/24", attrs("a"), 60);
-  const moved = await acquireLease(store, { range: { ...lan, avoid }, attrs: attrs("a"), ttlSeconds: 60, pick: first });
+  const lines: string[] = [];
+  const moved = await acquireLease(store, { range: { ...lan, avoid }, attrs: attrs("a"), ttlSeconds: 60, pick: first, log: (l) => lines.push(l) });
   assert.equal(moved.lease.subnet, "192.168.124.0/24");
   assert.equal(await store.get("192.168.125.0/24"), undefined);
+  assert.deepEqual(lines, ["releasing 192.168.125.0/24: it overlaps a network this node is attached to"]);
+  // With every subnet of the CIDR on the node's networks, the error says so rather than blaming the leases.
+  const e = exhausted({ podCidr: "192.168.125.0/24", subnetLen: 24, avoid }, 0);
+  assert.match(e.message, /\(0 nodes hold leases, 1 subnets in all; subnets overlapping 192\.168\.125\.0\/24, networks this node is attached to, are not leased\)/);
+  assert.match(e.hint!, /--pod-cidr that does not overlap the node's networks/);
 }));
 
 test("renewals come every third of the TTL, at most hourly", () => {

@@ -78,15 +78,18 @@ function avoided(range: SubnetRange, p: Prefix): boolean {
   return (range.avoid ?? []).some((net) => overlaps(net, p));
 }
 
-/** The SUBNET_EXHAUSTED error for `range` with `holders` leases. */
+/** The SUBNET_EXHAUSTED error for `range` with `holders` leases, naming the host networks it kept clear of. */
 export function exhausted(range: SubnetRange, holders: number): WeftError {
   const { first, last, step } = candidateBases(range);
   const total = Math.floor((last - first) / step) + 1;
   const bounds = range.subnetMin !== undefined || range.subnetMax !== undefined ? ` between ${formatIp(first)} and ${formatIp(last)}` : "";
+  const cidr = parsePrefix(range.podCidr);
+  const avoid = (range.avoid ?? []).filter((net) => overlaps(net, cidr)).map(formatPrefix);
+  const skipped = avoid.length > 0 ? `; subnets overlapping ${avoid.join(", ")}, networks this node is attached to, are not leased` : "";
   return new WeftError(
     SUBNET_EXHAUSTED,
-    `cannot lease a subnet: ${range.podCidr} has no free /${range.subnetLen} left${bounds} (${holders} node${holders === 1 ? "" : "s"} hold leases, ${total} subnets in all)`,
-    { hint: `use a larger --pod-cidr or a longer --subnet-len${bounds ? ", or widen --subnet-min/--subnet-max" : ""}, or remove departed nodes' leases` },
+    `cannot lease a subnet: ${range.podCidr} has no free /${range.subnetLen} left${bounds} (${holders} node${holders === 1 ? "" : "s"} hold leases, ${total} subnets in all${skipped})`,
+    { hint: `use a larger --pod-cidr${avoid.length > 0 ? " that does not overlap the node's networks" : ""} or a longer --subnet-len${bounds ? ", or widen --subnet-min/--subnet-max" : ""}, or remove departed nodes' leases` },
   );
 }
 
@@ -116,7 +119,10 @@ export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promi
     const leases = await store.list();
     for (const own of leases.filter((l) => l.attrs.node === o.attrs.node)) {
       if (!inRange(o.range, own.subnet)) {
-        o.log?.(`releasing ${own.subnet}: it is outside ${o.range.podCidr} (/${o.range.subnetLen}), the range configured now, or overlaps a network this node is attached to`);
+        const why = avoided(o.range, parsePrefix(own.subnet, "subnet", false))
+          ? "it overlaps a network this node is attached to"
+          : `it is outside ${o.range.podCidr} (/${o.range.subnetLen}), the range configured now`;
+        o.log?.(`releasing ${own.subnet}: ${why}`);
         await store.release(own.subnet, o.attrs.node);
         continue;
       }
