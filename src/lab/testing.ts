@@ -5,14 +5,16 @@
  */
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createRunner, run } from "../kernel/runner.ts";
 import { nodePaths, type LabLayout } from "./layout.ts";
 import { ROOT } from "../lib/root.ts";
 
-
 /** The CLI entry in this checkout. */
 export const WEFT_BIN = join(ROOT, "bin/weft");
+
+/** The environment for a lab that runs the real agent (an empty WEFT_LAB_AGENT_CMD leaves the stand-in out). */
+export const REAL_AGENT = { WEFT_LAB_AGENT_CMD: "" };
 
 /**
  * A WEFT_LAB_AGENT_CMD that stands in for the agent: it "leases"

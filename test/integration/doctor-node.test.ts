@@ -8,10 +8,9 @@ import { chmodSync, existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Finding } from "../../src/doctor/finding.ts";
 import { labLayout, nodePaths } from "../../src/lab/layout.ts";
-import { uniqueLabName, weft, weftOk, WEFT_BIN } from "../../src/lab/testing.ts";
+import { REAL_AGENT, uniqueLabName, weft, WEFT_BIN, weftOk } from "../../src/lab/testing.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
-const REAL_AGENT = { WEFT_LAB_AGENT_CMD: "" };
 
 describe("weft doctor on a node", { skip, timeout: 60_000 }, () => {
   const name = uniqueLabName("drnode");

@@ -8,11 +8,10 @@ import type { Finding } from "../../src/doctor/finding.ts";
 import { labLayout } from "../../src/lab/layout.ts";
 import type { LabState } from "../../src/lab/state.ts";
 import type { PodView } from "../../src/lab/runtime.ts";
-import { hostSnapshot, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
+import { hostSnapshot, REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
 /** The real agent: an empty override. */
-const REAL_AGENT = { WEFT_LAB_AGENT_CMD: "" };
 
 /** A two-node lab with real agents, torn down after its describe. */
 function labFor(tag: string) {

@@ -9,13 +9,12 @@ import assert from "node:assert/strict";
 import { labLayout, nodePaths } from "../../src/lab/layout.ts";
 import type { SmokeReport } from "../../src/lab/smoke/report.ts";
 import { createRunner, run } from "../../src/kernel/runner.ts";
-import { hostSnapshot, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
+import { hostSnapshot, REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
 import { formatPrefix } from "../../src/lib/ipv4.ts";
 import { readSubnetFile } from "../../src/subnet/file.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
 /** The real agent: an empty override. */
-const REAL_AGENT = { WEFT_LAB_AGENT_CMD: "" };
 
 describe("weft lab smoke", { skip, timeout: 120_000 }, () => {
   const name = uniqueLabName("smoke");

@@ -10,13 +10,12 @@ import { ensureMasquerade } from "../../src/agent/masquerade.ts";
 import { createRunner, run } from "../../src/kernel/runner.ts";
 import { labLayout, nodePaths } from "../../src/lab/layout.ts";
 import { readLabState } from "../../src/lab/state.ts";
-import { uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
+import { REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
 import { formatPrefix } from "../../src/lib/ipv4.ts";
 import { readSubnetFile } from "../../src/subnet/file.ts";
 import type { TraceReport } from "../../src/trace/path.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
-const REAL_AGENT = { WEFT_LAB_AGENT_CMD: "" };
 
 /** Runs pods a and b on node1 and c on node2. */
 async function runPods(name: string): Promise<void> {

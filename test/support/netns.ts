@@ -1,5 +1,5 @@
 /**
- * Throw-away network namespaces for tests and benchmarks. Names carry the
+ * Throw-away network namespaces for tests (benchmarks use bench/agent-scratch.ts). Names carry the
  * process id so parallel runs never collide; `removeAll` runs in `after()`
  * or `finally` so a failing test still leaves nothing behind.
  */
