@@ -190,7 +190,8 @@ export async function execIn(lab: LabLayout, state: LabState, target: string, co
   });
 }
 
-function cniClient(lab: LabLayout, node: string): CniClient {
+/** The CNI client of `node`: its bin dir then the reference plugins, its cache, plugins run in its namespace. */
+export function cniClient(lab: LabLayout, node: string): CniClient {
   const p = nodePaths(lab, node);
   return { paths: [p.cniBinDir, REFERENCE_PLUGIN_DIR], cacheDir: p.cniCacheDir, exec: pluginExecIn(nodeNs(lab, node)) };
 }

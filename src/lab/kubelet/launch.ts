@@ -1,0 +1,99 @@
+/**
+ * How a lab container starts: one `sh` per container, run with
+ * `ip netns exec POD_NS` (which already gives it a private mount namespace,
+ * slave to the host's, so nothing it mounts is seen outside), that
+ *
+ *   1. mounts the container's root: an overlay of the machine's `/` with a
+ *      fresh upper layer in the pod's directory, so writes stay in the pod;
+ *      proc, sysfs (the pod's network namespace's), /dev, and a fresh /run
+ *      (the host's /run holds other pods' secrets);
+ *   2. writes /etc/resolv.conf, /etc/hosts and /etc/hostname into it, and
+ *      binds each volume at its mountPath (read-only when asked);
+ *   3. runs the command chrooted there, in its working dir, waits for it
+ *      and writes its exit status to the container's exit file, which is how
+ *      a restarted kubelet learns how a container it did not start ended.
+ *
+ * Kernel state: mounts inside the container's own mount namespace only;
+ * they vanish with its last process. Files: the upper layer under the pod's
+ * directory, removed with the pod.
+ */
+
+/** A host path bound into the container. */
+export interface Bind {
+  /** Path inside the container. */
+  target: string;
+  source: string;
+  readOnly: boolean;
+  /** A file bind (the target is made a file) rather than a directory. */
+  file: boolean;
+}
+
+/** Everything the launch script needs. */
+export interface LaunchPlan {
+  rootfs: string;
+  upper: string;
+  work: string;
+  binds: Bind[];
+  /** Host files copied to these paths inside the container before it starts. */
+  copies: { target: string; source: string }[];
+  workingDir: string;
+  exitFile: string;
+}
+
+/** Quotes `s` for sh. */
+export function shq(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The directory part of an absolute path ("/" for a top-level name). */
+function parent(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/**
+ * The launch script; the container's argv follows as "$@" and its
+ * environment is the script's own (host tools are called by absolute
+ * PATH set here, the container's PATH is restored before the chroot).
+ */
+export function launchScript(plan: LaunchPlan): string {
+  const r = shq(plan.rootfs);
+  const inRoot = (p: string) => shq(`${plan.rootfs}${p}`);
+  const lines = [
+    "set -e",
+    'CPATH="${PATH:-}"',
+    "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+    `mount -t overlay overlay -o lowerdir=/,upperdir=${shq(plan.upper)},workdir=${shq(plan.work)} ${r}`,
+    `mount -t proc proc ${inRoot("/proc")}`,
+    `mount -t sysfs sysfs ${inRoot("/sys")}`,
+    `mount --rbind /dev ${inRoot("/dev")}`,
+    `mount -t tmpfs -o mode=755 tmpfs ${inRoot("/run")}`,
+  ];
+  for (const c of plan.copies) {
+    lines.push(`mkdir -p ${inRoot(parent(c.target))}`, `rm -f ${inRoot(c.target)}`, `cat ${shq(c.source)} >${inRoot(c.target)}`);
+  }
+  for (const b of plan.binds) {
+    const t = inRoot(b.target);
+    if (b.file) lines.push(`mkdir -p ${inRoot(parent(b.target))}`, `[ -e ${t} ] || : >${t}`);
+    else lines.push(`mkdir -p ${t}`);
+    lines.push(`mount --bind ${shq(b.source)} ${t}`);
+    if (b.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
+  }
+  lines.push(
+    "set +e",
+    'PATH="$CPATH"',
+    "export PATH",
+    `chroot ${r} /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' ${shq(plan.workingDir)} "$@"`,
+    `echo $? >${shq(plan.exitFile)}`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * The argv that runs `command` inside a running container: in the mount
+ * and network namespaces of its launch shell `pid`, chrooted to its root,
+ * in its working dir.
+ */
+export function execArgv(pid: number, rootfs: string, workingDir: string, command: string[]): string[] {
+  return ["nsenter", "-t", String(pid), "-m", "-n", "--", "chroot", rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
+}
