@@ -12,7 +12,7 @@ import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab
 import { SCENARIOS } from "../../lab/scenarios.ts";
 import { formatSmoke } from "../../lab/smoke/report.ts";
 import { runSmoke } from "../../lab/smoke/smoke.ts";
-import { BACKENDS, readLabState, STORES, type Backend, type Store } from "../../lab/state.ts";
+import { BACKENDS, findNode, readLabState, STORES, type Backend, type Store } from "../../lab/state.ts";
 import { formatTable } from "../../lab/table.ts";
 import { DEFAULT_POD_CIDR, labUp } from "../../lab/up.ts";
 
@@ -157,6 +157,20 @@ const VERBS: Record<string, Verb> = {
     const report = await runSmoke(labLayout(validateLabName(values.name)));
     process.stdout.write(values.output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatSmoke(report));
     return report.passed ? 0 : 1;
+  },
+
+  // Hidden: a node's lab kubelet, which the supervisor runs in the node's namespace.
+  async kubelet(argv) {
+    const { values } = parseCommandArgs("lab kubelet", argv, { ...NAME, node: { type: "string" } });
+    if (!values.node) throw new WeftError("USAGE", "lab kubelet: --node NODE is required");
+    const lab = labLayout(validateLabName(values.name));
+    const { kubeletConfig } = await import("../../lab/kubelet/config.ts");
+    const { runKubelet } = await import("../../lab/kubelet/kubelet.ts");
+    const stop = new AbortController();
+    process.once("SIGTERM", () => stop.abort());
+    process.once("SIGINT", () => stop.abort());
+    await runKubelet(kubeletConfig(lab, findNode(readLabState(lab), values.node)), stop.signal);
+    return 0;
   },
 
   // Hidden: the detached supervisor `up` starts and `down` stops.

@@ -15,7 +15,7 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { signalGroup } from "../procs.ts";
 import { sleep } from "../../lib/sleep.ts";
-import { launchScript, type LaunchPlan } from "./launch.ts";
+import { hostTool, launchScript, type LaunchPlan } from "./launch.ts";
 import { processStart, stillRunning } from "./records.ts";
 
 /** A container's files under its pod's directory. */
@@ -43,7 +43,7 @@ export async function startContainer(netns: string, plan: LaunchPlan, argv: stri
   const fd = openSync(log, "a");
   let child;
   try {
-    child = spawn("ip", ["netns", "exec", netns, "/bin/sh", "-c", launchScript(plan), "weft-container", ...argv], {
+    child = spawn(hostTool("ip"), ["netns", "exec", netns, "/bin/sh", "-c", launchScript(plan), "weft-container", ...argv], {
       detached: true,
       stdio: ["ignore", fd, fd],
       env,

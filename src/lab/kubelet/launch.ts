@@ -17,6 +17,23 @@
  * they vanish with its last process. Files: the upper layer under the pod's
  * directory, removed with the pod.
  */
+import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { posix } from "node:path";
+
+const SYSTEM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/**
+ * The absolute path of a host tool. Container processes are spawned with
+ * the container's environment, whose PATH is not the kubelet's, so host
+ * tools (ip, nsenter, script) are named by path.
+ */
+export function hostTool(name: string): string {
+  for (const dir of SYSTEM_DIRS) {
+    const path = `${dir}/${name}`;
+    if (existsSync(path)) return path;
+  }
+  return name;
+}
 
 /** A host path bound into the container. */
 export interface Bind {
@@ -45,6 +62,41 @@ export function shq(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * `path` with its symlinks resolved as they resolve inside the container,
+ * whose root starts as a copy of the machine's: /var/run/secrets becomes
+ * /run/secrets. Without this, the launch shell (not yet chrooted) would
+ * follow an absolute link like /var/run -> /run out of the container's
+ * root and create directories on the machine's own /run.
+ */
+export function resolveInRoot(path: string): string {
+  let todo = path.split("/").filter((s) => s !== "" && s !== ".");
+  const done: string[] = [];
+  for (let links = 0; todo.length > 0; ) {
+    const seg = todo.shift()!;
+    if (seg === "..") {
+      done.pop();
+      continue;
+    }
+    const here = `/${[...done, seg].join("/")}`;
+    let target: string | null = null;
+    try {
+      if (lstatSync(here).isSymbolicLink()) target = readlinkSync(here);
+    } catch {
+      // Not on the machine: made inside the container.
+    }
+    if (target === null) {
+      done.push(seg);
+      continue;
+    }
+    if (++links > 40) return here;
+    const parts = target.split("/").filter((s) => s !== "" && s !== ".");
+    if (target.startsWith("/")) done.length = 0;
+    todo = [...parts, ...todo];
+  }
+  return posix.normalize(`/${done.join("/")}`);
+}
+
 /** The directory part of an absolute path ("/" for a top-level name). */
 function parent(path: string): string {
   const i = path.lastIndexOf("/");
@@ -69,10 +121,13 @@ export function launchScript(plan: LaunchPlan): string {
     `mount --rbind /dev ${inRoot("/dev")}`,
     `mount -t tmpfs -o mode=755 tmpfs ${inRoot("/run")}`,
   ];
-  for (const c of plan.copies) {
+  for (let c of plan.copies) {
+    // The file itself may be a link (resolv.conf often is): it is replaced, not followed.
+    c = { ...c, target: `${resolveInRoot(parent(c.target))}/${c.target.slice(c.target.lastIndexOf("/") + 1)}` };
     lines.push(`mkdir -p ${inRoot(parent(c.target))}`, `rm -f ${inRoot(c.target)}`, `cat ${shq(c.source)} >${inRoot(c.target)}`);
   }
-  for (const b of plan.binds) {
+  for (let b of plan.binds) {
+    b = { ...b, target: resolveInRoot(b.target) };
     const t = inRoot(b.target);
     if (b.file) lines.push(`mkdir -p ${inRoot(parent(b.target))}`, `[ -e ${t} ] || : >${t}`);
     else lines.push(`mkdir -p ${t}`);
@@ -83,7 +138,7 @@ export function launchScript(plan: LaunchPlan): string {
     "set +e",
     'PATH="$CPATH"',
     "export PATH",
-    `chroot ${r} /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' ${shq(plan.workingDir)} "$@"`,
+    `${hostTool("chroot")} ${r} /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' ${shq(plan.workingDir)} "$@"`,
     `echo $? >${shq(plan.exitFile)}`,
   );
   return lines.join("\n") + "\n";
@@ -95,5 +150,5 @@ export function launchScript(plan: LaunchPlan): string {
  * in its working dir.
  */
 export function execArgv(pid: number, rootfs: string, workingDir: string, command: string[]): string[] {
-  return ["nsenter", "-t", String(pid), "-m", "-n", "--", "chroot", rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
+  return [hostTool("nsenter"), "-t", String(pid), "-m", "-n", "--", "chroot", rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
 }

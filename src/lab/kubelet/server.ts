@@ -19,7 +19,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { sleep } from "../../lib/sleep.ts";
 import type { KubeletConfig } from "./config.ts";
 import { containerLog } from "./containers.ts";
-import { execArgv, shq } from "./launch.ts";
+import { execArgv, hostTool, shq } from "./launch.ts";
 import type { PodWorker } from "./pod-worker.ts";
 import type { ContainerRecord } from "./records.ts";
 import { chooseProtocol, decodeClientMessage, ERROR, exitStatusJson, failureStatusJson, frame, STDERR, STDIN, STDOUT } from "./remotecommand.ts";
@@ -211,7 +211,7 @@ function serveExec(ws: WebSocket, url: URL, c: ContainerRecord, deps: ServerDeps
   }
   const inner = execArgv(c.pid, c.rootfs, c.workingDir, command);
   // A terminal comes from script(1): the command runs on a pty it allocates, whose output is script's stdout.
-  const argv = tty ? ["script", "-qfec", inner.map(shq).join(" "), "/dev/null"] : inner;
+  const argv = tty ? [hostTool("script"), "-qfec", inner.map(shq).join(" "), "/dev/null"] : inner;
   const env = tty ? { ...c.env, TERM: c.env.TERM ?? "xterm" } : c.env;
   let child: ChildProcess;
   try {
@@ -276,7 +276,7 @@ function resizePty(scriptPid: number, width: number, height: number): void {
       continue;
     }
     if (tty.startsWith("/dev/pts/")) {
-      spawnSync("stty", ["-F", tty, "rows", String(height), "cols", String(width)], { stdio: "ignore" });
+      spawnSync(hostTool("stty"), ["-F", tty, "rows", String(height), "cols", String(width)], { stdio: "ignore" });
       return;
     }
   }
