@@ -8,6 +8,10 @@
  *                         into chunks so a command loads only its own code
  *   build/weft-agent.mjs  the agent alone (src/cli/agent-main.ts), what the
  *                         lab runs and a DaemonSet would
+ *   build/weft-kubelet.mjs
+ *                         the lab kubelet alone (src/cli/kubelet-main.ts), one per lab node
+ *   build/weft-port-server.mjs
+ *                         the built-in server of lab containers (lab/kubelet/port-server.ts)
  *
  * Takes about 0.2 s; skipped when nothing under src/ (nor package.json or
  * this script) is newer than the bundles.
@@ -21,6 +25,8 @@ import { dirname, join } from "node:path";
 const BUNDLES: [entry: string, out: string, args: (out: string) => string[]][] = [
   ["src/cli/main.ts", "build/cli/main.mjs", (dir) => ["--splitting", "--outdir", dir, "--entry-naming", "[name].mjs"]],
   ["src/cli/agent-main.ts", "build/weft-agent.mjs", (file) => ["--outfile", file]],
+  ["src/cli/kubelet-main.ts", "build/weft-kubelet.mjs", (file) => ["--outfile", file]],
+  ["src/lab/kubelet/port-server.ts", "build/weft-port-server.mjs", (file) => ["--outfile", file]],
 ];
 
 const newest = Math.max(newestMtime(join(root, "src")), statSync(join(root, "package.json")).mtimeMs, statSync(import.meta.filename).mtimeMs);

@@ -32,6 +32,8 @@ export type EnvVar =
 export interface ContainerPort {
   name: string | null;
   containerPort: number;
+  /** The node port mapped to it (the portMappings capability), or null. */
+  hostPort: number | null;
   protocol: "TCP" | "UDP" | "SCTP";
 }
 
@@ -135,7 +137,7 @@ function fromV1Container(c: V1Container): Container {
       if (from.secretKeyRef) return [{ name: e.name, secretKey: { name: from.secretKeyRef.name ?? "", key: from.secretKeyRef.key, optional: from.secretKeyRef.optional ?? false } }];
       return [];
     }),
-    ports: (c.ports ?? []).map((port) => ({ name: port.name ?? null, containerPort: port.containerPort, protocol: (port.protocol as ContainerPort["protocol"] | undefined) ?? "TCP" })),
+    ports: (c.ports ?? []).map((port) => ({ name: port.name ?? null, containerPort: port.containerPort, hostPort: port.hostPort ?? null, protocol: (port.protocol as ContainerPort["protocol"] | undefined) ?? "TCP" })),
     volumeMounts: (c.volumeMounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: m.readOnly ?? false, subPath: m.subPath || null })),
     readinessProbe: c.readinessProbe ? fromV1Probe(c.readinessProbe) : null,
     livenessProbe: c.livenessProbe ? fromV1Probe(c.livenessProbe) : null,

@@ -12,7 +12,7 @@ import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab
 import { SCENARIOS } from "../../lab/scenarios.ts";
 import { formatSmoke } from "../../lab/smoke/report.ts";
 import { runSmoke } from "../../lab/smoke/smoke.ts";
-import { BACKENDS, findNode, readLabState, STORES, type Backend, type Store } from "../../lab/state.ts";
+import { BACKENDS, readLabState, STORES, type Backend, type Store } from "../../lab/state.ts";
 import { formatTable } from "../../lab/table.ts";
 import { DEFAULT_POD_CIDR, labUp } from "../../lab/up.ts";
 
@@ -161,16 +161,7 @@ const VERBS: Record<string, Verb> = {
 
   // Hidden: a node's lab kubelet, which the supervisor runs in the node's namespace.
   async kubelet(argv) {
-    const { values } = parseCommandArgs("lab kubelet", argv, { ...NAME, node: { type: "string" } });
-    if (!values.node) throw new WeftError("USAGE", "lab kubelet: --node NODE is required");
-    const lab = labLayout(validateLabName(values.name));
-    const { kubeletConfig } = await import("../../lab/kubelet/config.ts");
-    const { runKubelet } = await import("../../lab/kubelet/kubelet.ts");
-    const stop = new AbortController();
-    process.once("SIGTERM", () => stop.abort());
-    process.once("SIGINT", () => stop.abort());
-    await runKubelet(kubeletConfig(lab, findNode(readLabState(lab), values.node)), stop.signal);
-    return 0;
+    return (await import("./lab-kubelet.ts")).run(argv);
   },
 
   // Hidden: the detached supervisor `up` starts and `down` stops.

@@ -38,6 +38,6 @@ test("weft's image runs this checkout's weft", () => {
 
 test("any other image runs its command, else serves its declared ports", () => {
   assert.deepEqual(planImage({ ...none, image: "nginx", command: ["sleep", "1"] }, "web", src).argv, ["sleep", "1"]);
-  const p = planImage({ ...none, image: "nginx", ports: [{ name: "http", containerPort: 80, protocol: "TCP" }, { name: null, containerPort: 53, protocol: "UDP" }, { name: null, containerPort: 9, protocol: "SCTP" }] }, "web-1", src);
+  const p = planImage({ ...none, image: "nginx", ports: [{ name: "http", containerPort: 80, hostPort: null, protocol: "TCP" }, { name: null, containerPort: 53, hostPort: null, protocol: "UDP" }, { name: null, containerPort: 9, hostPort: null, protocol: "SCTP" }] }, "web-1", src);
   assert.deepEqual(p.argv, ["node", "port-server.ts", "--pod", "web-1", "--port", "80/tcp", "--port", "53/udp"]);
 });

@@ -51,6 +51,8 @@ export interface PodRecord {
   network: string | null;
   ip: string | null;
   createdAt: string;
+  /** hostPort mappings passed to CNI ADD (and so to DEL). */
+  portMappings: { hostPort: number; containerPort: number; protocol: string }[];
   /** Pod files (resolv.conf, hosts, volumes) are in place. */
   prepared: boolean;
   containers: ContainerRecord[];

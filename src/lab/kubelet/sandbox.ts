@@ -37,8 +37,16 @@ export function newRecord(cfg: KubeletConfig, pod: Pod): PodRecord {
     ip: null,
     createdAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     prepared: false,
+    portMappings: portMappings(pod),
     containers: [],
   };
+}
+
+/** The pod's hostPort mappings, as containerd passes them (the portMappings capability). */
+export function portMappings(pod: Pick<Pod, "containers">): { hostPort: number; containerPort: number; protocol: string }[] {
+  return pod.containers.flatMap((c) =>
+    c.ports.flatMap((p) => (p.hostPort ? [{ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol.toLowerCase() }] : [])),
+  );
 }
 
 function runtimeConf(r: PodRecord): RuntimeConf {
@@ -53,7 +61,7 @@ function runtimeConf(r: PodRecord): RuntimeConf {
       ["K8S_POD_INFRA_CONTAINER_ID", r.sandboxId],
       ["K8S_POD_UID", r.uid],
     ],
-    capabilityArgs: {},
+    capabilityArgs: r.portMappings.length > 0 ? { portMappings: r.portMappings } : {},
   };
 }
 

@@ -11,7 +11,7 @@ const run = (name: string, over: Partial<ContainerRecord> = {}): ContainerRecord
 });
 const ended = (code: number) => ({ pid: null, pidStart: null, terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:00:01Z" } });
 const record = (containers: ContainerRecord[], network: string | null = "weft"): PodRecord => ({
-  uid: "u", namespace: "d", name: "p", hostNetwork: false, netns: "lab-pod-d.p", sandboxId: "s", network, ip: "10.244.1.5", createdAt: "2026-01-01T00:00:00Z", prepared: true, containers,
+  uid: "u", namespace: "d", name: "p", hostNetwork: false, netns: "lab-pod-d.p", sandboxId: "s", network, ip: "10.244.1.5", createdAt: "2026-01-01T00:00:00Z", prepared: true, portMappings: [], containers,
 });
 
 test("phase follows kubelet's rules", () => {
