@@ -66,8 +66,6 @@ const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 export interface PodEvents {
   upsert(pod: Pod): void;
   remove(pod: Pod): void;
-  /** The first list has been delivered; also after every re-list. */
-  synced(): void;
   error(err: unknown): void;
 }
 
@@ -75,6 +73,8 @@ export interface PodEvents {
 export interface PodWatch {
   /** Every pod the informer holds now. */
   list(): Pod[];
+  /** Resolves once a first list has been delivered (every pod in it reported through upsert). */
+  synced: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -82,21 +82,36 @@ export interface PodWatch {
  * Watches the pods matching `fieldSelector` (e.g. `spec.nodeName=node1`)
  * in every namespace, with the library's ListWatch (list, then watch from
  * the list's resourceVersion, re-list on expiry, reconnect with backoff).
+ * An error stops a ListWatch; it is started again a second later, as
+ * client-go's reflector does.
  */
-export async function watchPods(kube: Kube, fieldSelector: string, events: PodEvents): Promise<PodWatch> {
-  const list = () => kube.core.listPodForAllNamespaces({ fieldSelector });
+export function watchPods(kube: Kube, fieldSelector: string, events: PodEvents): PodWatch {
+  let listed!: () => void;
+  const synced = new Promise<void>((resolve) => (listed = resolve));
+  const list = async () => {
+    const r = await kube.core.listPodForAllNamespaces({ fieldSelector });
+    // ListWatch reports the items as soon as this resolves, before any timer runs.
+    setImmediate(listed);
+    return r;
+  };
+  let stopped = false;
   const informer = new ListWatch<V1Pod>("/api/v1/pods", new Watch(kube.config), list, false, undefined, fieldSelector);
   informer.on("add", (p) => events.upsert(fromV1Pod(p)));
   informer.on("update", (p) => events.upsert(fromV1Pod(p)));
   informer.on("delete", (p) => events.remove(fromV1Pod(p)));
-  informer.on("connect", () => events.synced());
   informer.on("error", (err) => {
     events.error(err);
-    // ListWatch stops on an error; start it again after a pause, as client-go's reflector does.
-    setTimeout(() => informer.start().catch(events.error), 1000).unref();
+    if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start().catch(events.error)), 1000).unref();
   });
-  await informer.start();
-  return { list: () => informer.list().map(fromV1Pod), stop: () => informer.stop() };
+  void informer.start().catch(events.error);
+  return {
+    list: () => informer.list().map(fromV1Pod),
+    synced,
+    stop: () => {
+      stopped = true;
+      return informer.stop();
+    },
+  };
 }
 
 /** Merge-patches a pod's status subresource. */

@@ -35,7 +35,6 @@ import {
   watchPods,
   apiStatus,
   type Kube,
-  type PodWatch,
 } from "../../kube/client.ts";
 import type { Pod } from "../../kube/pod.ts";
 import { loadConfList } from "../cni.ts";
@@ -108,7 +107,6 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
     log: (m) => log("info", m),
   });
 
-  let synced = false;
   const upsert = (pod: Pod) => {
     const w = workers.get(pod.uid);
     if (w) return w.update(pod);
@@ -118,28 +116,20 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
     workers.set(pod.uid, worker);
     worker.kick();
   };
-  let watch: PodWatch;
-  watch = await watchPods(kube, `spec.nodeName=${cfg.node.name}`, {
+  const watch = watchPods(kube, `spec.nodeName=${cfg.node.name}`, {
     upsert,
     remove: (pod) => workers.get(pod.uid)?.remove(),
-    synced: () => {
-      if (synced) return;
-      synced = true;
-      // Records of pods the API no longer has: tear them down as deleted pods.
-      const known = new Set(watch.list().map((p) => p.uid));
-      for (const r of leftover.values()) {
-        if (known.has(r.uid)) continue;
-        log("info", `pod ${r.namespace}/${r.name} (${r.uid}) is gone from the API; removing it`);
-        const w = new PodWorker(stubPod(r), r, deps);
-        workers.set(r.uid, w);
-        w.remove();
-      }
-      leftover.clear();
-    },
     error: (err) => log("warn", `pod watch: ${apiMessage(err)}`),
-  }).catch(async (err) => {
-    await server.close();
-    throw err;
+  });
+  void watch.synced.then(() => {
+    // Records of pods the API no longer has: tear them down as deleted pods.
+    for (const r of leftover.values()) {
+      log("info", `pod ${r.namespace}/${r.name} (${r.uid}) is gone from the API; removing it`);
+      const w = new PodWorker(stubPod(r), r, deps);
+      workers.set(r.uid, w);
+      w.remove();
+    }
+    leftover.clear();
   });
   log("info", `node ${cfg.node.name} (${cfg.node.underlayIp}) running; kubelet API on ${cfg.node.underlayIp}:${cfg.port}`);
 
