@@ -150,5 +150,5 @@ export function launchScript(plan: LaunchPlan): string {
  * in its working dir.
  */
 export function execArgv(pid: number, rootfs: string, workingDir: string, command: string[]): string[] {
-  return [hostTool("nsenter"), "-t", String(pid), "-m", "-n", "--", "chroot", rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
+  return [hostTool("nsenter"), "-t", String(pid), "-m", "-n", "--", hostTool("chroot"), rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
 }

@@ -20,22 +20,29 @@ import { sleep } from "../../lib/sleep.ts";
 import type { KubeletConfig } from "./config.ts";
 import { containerLog } from "./containers.ts";
 import { execArgv, hostTool, shq } from "./launch.ts";
-import type { PodWorker } from "./pod-worker.ts";
 import type { ContainerRecord } from "./records.ts";
 import { chooseProtocol, decodeClientMessage, ERROR, exitStatusJson, failureStatusJson, frame, STDERR, STDIN, STDOUT } from "./remotecommand.ts";
 
+/** What the server needs of a pod: its identity, and its containers' records. */
+export interface ServedPod {
+  readonly pod: { namespace: string; name: string; uid: string };
+  container(name: string): ContainerRecord | undefined;
+}
+
 export interface ServerDeps {
-  find(namespace: string, name: string): PodWorker | undefined;
+  find(namespace: string, name: string): ServedPod | undefined;
   logsDir: string;
   log(message: string): void;
 }
 
 export interface KubeletServer {
+  /** The port it listens on (the configured one, or the one the kernel chose for 0). */
+  port: number;
   close(): Promise<void>;
 }
 
 /** Starts the server; resolves once it listens. */
-export async function startKubeletServer(cfg: KubeletConfig, deps: ServerDeps): Promise<KubeletServer> {
+export async function startKubeletServer(cfg: Pick<KubeletConfig, "tlsCert" | "tlsKey" | "clientCa" | "port"> & { node: { underlayIp: string } }, deps: ServerDeps): Promise<KubeletServer> {
   const server: Server = createServer(
     { cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey), ca: readFileSync(cfg.clientCa), requestCert: true, rejectUnauthorized: true },
     (req, res) => {
@@ -61,7 +68,9 @@ export async function startKubeletServer(cfg: KubeletConfig, deps: ServerDeps): 
     server.once("error", reject);
     server.listen(cfg.port, cfg.node.underlayIp, () => resolve());
   });
+  const address = server.address();
   return {
+    port: typeof address === "object" && address !== null ? address.port : cfg.port,
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();
@@ -82,7 +91,7 @@ function parse(url: URL, verb: string): Target | null {
   return m ? { namespace: decodeURIComponent(m[1]!), pod: decodeURIComponent(m[2]!), container: decodeURIComponent(m[3]!) } : null;
 }
 
-function lookup(deps: ServerDeps, t: Target): { worker: PodWorker; container: ContainerRecord } | string {
+function lookup(deps: ServerDeps, t: Target): { worker: ServedPod; container: ContainerRecord } | string {
   const worker = deps.find(t.namespace, t.pod);
   if (!worker) return `pod ${t.namespace}/${t.pod} is not on this node`;
   const container = worker.container(t.container);
@@ -109,7 +118,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
 }
 
 /** Streams a container's log (the current run, or the one before with ?previous). */
-async function serveLogs(req: IncomingMessage, res: ServerResponse, url: URL, t: Target, found: { worker: PodWorker; container: ContainerRecord }, deps: ServerDeps): Promise<void> {
+async function serveLogs(req: IncomingMessage, res: ServerResponse, url: URL, t: Target, found: { worker: ServedPod; container: ContainerRecord }, deps: ServerDeps): Promise<void> {
   const c = found.container;
   const previous = url.searchParams.get("previous") === "true";
   const run = previous ? c.restartCount - 1 : c.restartCount;
