@@ -135,6 +135,8 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
 
   await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   await watch.stop().catch(() => {});
+  // The pods keep running; the next kubelet adopts them.
+  for (const w of workers.values()) w.abandon();
   await server.close();
 }
 

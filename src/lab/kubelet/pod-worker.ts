@@ -114,6 +114,18 @@ export class PodWorker {
     this.kick();
   }
 
+  /**
+   * Stops driving the pod without touching it: its containers keep running
+   * and the next kubelet adopts them from the record (kubelet shutdown).
+   */
+  abandon(): void {
+    this.#finished = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#stopProbers();
+    for (const r of this.#running.values()) r.stop.abort();
+    this.#running.clear();
+  }
+
   /** Asks for a sync; syncs never overlap, and one asked for during a sync runs after it. */
   kick(): void {
     if (this.#finished) return;
@@ -382,6 +394,7 @@ export class PodWorker {
   }
 
   #exited(key: string, r: ContainerRecord, code: number): void {
+    if (this.#finished) return;
     const running = this.#running.get(key);
     if (!running || running.pid !== r.pid) return;
     this.#running.delete(key);
