@@ -176,10 +176,10 @@ export async function readNode(kube: Kube, name: string): Promise<V1Node | null>
   }
 }
 
-/** Creates a Node object with labels; an existing one is left as it is. */
-export async function ensureNode(kube: Kube, name: string, labels: Record<string, string>): Promise<void> {
+/** Creates a Node object with labels (and a podCIDR when given); an existing one is left as it is. */
+export async function ensureNode(kube: Kube, name: string, labels: Record<string, string>, podCidr: string | null): Promise<void> {
   try {
-    await kube.core.createNode({ body: { metadata: { name, labels } } });
+    await kube.core.createNode({ body: { metadata: { name, labels }, spec: podCidr ? { podCIDR: podCidr, podCIDRs: [podCidr] } : {} } });
   } catch (err) {
     if (apiStatus(err) !== 409) throw err;
   }

@@ -45,10 +45,19 @@ export interface KubeletConfig {
   port: number;
   clusterDns: string;
   clusterDomain: string;
+  /**
+   * The node's agent-written subnet file when the lab runs the agents
+   * itself (they lease from their own store, not from the Node): the Node is
+   * then registered with that subnet as spec.podCIDR, which the controller
+   * manager takes as allocated, so the Node says where its pods' IPs come
+   * from. Null when the agents follow Node.spec.podCIDR (the add-on
+   * install), where waiting for the file would wait for ever.
+   */
+  podCidrFromSubnetFile: string | null;
 }
 
 /** The configuration of the kubelet of `node` in `lab`. */
-export function kubeletConfig(lab: LabLayout, node: LabNode): KubeletConfig {
+export function kubeletConfig(lab: LabLayout, node: LabNode, labRunsAgents = true): KubeletConfig {
   const paths = nodePaths(lab, node.name);
   const rootDir = join(paths.dir, "kubelet");
   const pki = kubeletPki(lab, node.name);
@@ -69,6 +78,7 @@ export function kubeletConfig(lab: LabLayout, node: LabNode): KubeletConfig {
     port: KUBELET_PORT,
     clusterDns: CLUSTER_DNS,
     clusterDomain: CLUSTER_DOMAIN,
+    podCidrFromSubnetFile: labRunsAgents ? paths.subnetFile : null,
   };
 }
 

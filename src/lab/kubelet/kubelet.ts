@@ -38,6 +38,8 @@ import {
 } from "../../kube/client.ts";
 import type { Pod } from "../../kube/pod.ts";
 import { loadConfList } from "../cni.ts";
+import { formatPrefix } from "../../lib/ipv4.ts";
+import { readSubnetFile } from "../../subnet/file.ts";
 import type { KubeletConfig } from "./config.ts";
 import { busyboxBinDir, type ImageSources } from "./images.ts";
 import { nodeLabels, nodeStatus } from "./node-status.ts";
@@ -165,9 +167,10 @@ class NodeLoop {
   /** Creates the Node (retrying until the API answers) and posts its first status. */
   async register(signal: AbortSignal): Promise<void> {
     const name = this.#cfg.node.name;
+    const podCidr = await this.#agentSubnet(signal);
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
-        await ensureNode(this.#kube, name, nodeLabels({ name, arch: goArch() }));
+        await ensureNode(this.#kube, name, nodeLabels({ name, arch: goArch() }), podCidr);
         this.#uid = (await readNode(this.#kube, name))?.metadata?.uid;
         await this.#postStatus();
         log("info", `registered node ${name}`);
@@ -177,6 +180,22 @@ class NodeLoop {
         await sleep(Math.min(500 * 2 ** attempt, 5000), signal);
       }
     }
+  }
+
+  /** The subnet the lab's agent leased for this node (see podCidrFromSubnetFile), waiting up to 30 s for it. */
+  async #agentSubnet(signal: AbortSignal): Promise<string | null> {
+    const file = this.#cfg.podCidrFromSubnetFile;
+    if (file === null) return null;
+    const deadline = Date.now() + 30_000;
+    while (!signal.aborted && Date.now() < deadline) {
+      try {
+        return formatPrefix(readSubnetFile(file).subnet);
+      } catch {
+        await sleep(100, signal);
+      }
+    }
+    log("warn", `no subnet file ${file} after 30 s; registering without a podCIDR`);
+    return null;
   }
 
   async run(signal: AbortSignal): Promise<void> {
