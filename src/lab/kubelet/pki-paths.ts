@@ -1,31 +1,29 @@
 /**
- * Where the lab kubelet of a node finds its credentials in the lab's PKI
- * directory (written by the lab's control-plane set-up): its kubeconfig
- * (client identity system:node:NODE), its serving certificate for the
- * kubelet API, and the CA that signs both the API server's client
- * certificate and every other lab certificate.
+ * Where the lab kubelet of a node finds its credentials, as kubeadm leaves
+ * them on a node after `kubeadm join` (/etc/kubernetes/kubelet.conf,
+ * /var/lib/kubelet/pki), in the node's directory: written by `lab up`.
  */
 import { join } from "node:path";
-import type { LabLayout } from "../layout.ts";
+import { nodePaths, type LabLayout } from "../layout.ts";
 
 export interface KubeletPki {
+  /** The kubelet's kubeconfig (client identity system:node:NODE). */
   kubeconfig: string;
+  /** The serving certificate and key of the kubelet API. */
   servingCert: string;
   servingKey: string;
-  /** The CA a client of the kubelet API must present a certificate from. */
-  clientCa: string;
-  /** The cluster CA (ca.crt in service-account volumes). */
-  clusterCa: string;
+  /** The lab CA: the API server's client certificate must chain to it; also ca.crt in service-account volumes. */
+  caCert: string;
 }
 
 /** The credentials of `node`'s kubelet in `lab`. */
 export function kubeletPki(lab: LabLayout, node: string): KubeletPki {
-  const pki = join(lab.dir, "pki");
+  const dir = join(nodePaths(lab, node).dir, "kubernetes");
+  const pki = join(dir, "pki");
   return {
-    kubeconfig: join(lab.dir, "kubeconfig", `kubelet-${node}.conf`),
-    servingCert: join(pki, `kubelet-${node}.crt`),
-    servingKey: join(pki, `kubelet-${node}.key`),
-    clientCa: join(pki, "ca.crt"),
-    clusterCa: join(pki, "ca.crt"),
+    kubeconfig: join(dir, "kubelet.conf"),
+    servingCert: join(pki, "kubelet.crt"),
+    servingKey: join(pki, "kubelet.key"),
+    caCert: join(pki, "ca.crt"),
   };
 }
