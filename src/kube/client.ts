@@ -12,6 +12,7 @@ import {
   ListWatch,
   PatchStrategy,
   setHeaderOptions,
+  V1MicroTime,
   Watch,
   type V1Lease,
   type V1Node,
@@ -201,10 +202,11 @@ export const NODE_LEASE_NAMESPACE = "kube-node-lease";
 /**
  * Renews (or creates) the node's Lease in kube-node-lease, owned by its
  * Node as kubelet makes it, so the node lifecycle controller sees the node
- * alive. Returns the lease's resourceVersion.
+ * alive.
  */
 export async function renewNodeLease(kube: Kube, node: string, nodeUid: string | undefined, durationSeconds: number): Promise<void> {
-  const now = new Date();
+  // A Lease's times are MicroTime: six fractional digits, which V1MicroTime writes.
+  const now = new V1MicroTime();
   let lease: V1Lease | null = null;
   try {
     lease = await kube.coordination.readNamespacedLease({ name: node, namespace: NODE_LEASE_NAMESPACE });
@@ -220,12 +222,12 @@ export async function renewNodeLease(kube: Kube, node: string, nodeUid: string |
           namespace: NODE_LEASE_NAMESPACE,
           ownerReferences: nodeUid ? [{ apiVersion: "v1", kind: "Node", name: node, uid: nodeUid }] : undefined,
         },
-        spec: { holderIdentity: node, leaseDurationSeconds: durationSeconds, renewTime: now as never },
+        spec: { holderIdentity: node, leaseDurationSeconds: durationSeconds, renewTime: now },
       },
     });
     return;
   }
-  lease.spec = { ...lease.spec, holderIdentity: node, leaseDurationSeconds: durationSeconds, renewTime: now as never };
+  lease.spec = { ...lease.spec, holderIdentity: node, leaseDurationSeconds: durationSeconds, renewTime: now };
   await kube.coordination.replaceNamespacedLease({ name: node, namespace: NODE_LEASE_NAMESPACE, body: lease });
 }
 
