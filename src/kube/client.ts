@@ -146,10 +146,22 @@ export interface PodEventRecord {
   host: string;
 }
 
-/** Records an Event about a pod. */
-export async function recordPodEvent(kube: Kube, e: PodEventRecord): Promise<void> {
+/**
+ * Records an Event about a pod; returns its name. With `repeat` (the name
+ * and count of the same event recorded before) the existing Event's count
+ * and lastTimestamp are bumped instead, as kubelet's recorder aggregates.
+ */
+export async function recordPodEvent(kube: Kube, e: PodEventRecord, repeat?: { name: string; count: number }): Promise<string> {
   const now = new Date();
-  await kube.core.createNamespacedEvent({
+  if (repeat) {
+    try {
+      await kube.core.patchNamespacedEvent({ namespace: e.namespace, name: repeat.name, body: { count: repeat.count, lastTimestamp: now.toISOString() } }, MERGE_PATCH);
+      return repeat.name;
+    } catch (err) {
+      if (apiStatus(err) !== 404) throw err;
+    }
+  }
+  const created = await kube.core.createNamespacedEvent({
     namespace: e.namespace,
     body: {
       metadata: { generateName: `${e.podName}.`, namespace: e.namespace },
@@ -165,6 +177,7 @@ export async function recordPodEvent(kube: Kube, e: PodEventRecord): Promise<voi
       count: 1,
     },
   });
+  return created.metadata?.name ?? "";
 }
 
 /** Reads a Node, or null when it does not exist. */

@@ -70,6 +70,8 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
   const kube = connectKube(cfg.kubeconfig);
   const images = prepareImages(cfg);
   const workers = new Map<string, PodWorker>();
+  // Events already recorded, by pod uid, reason and message: a repeat bumps the count (kubelet's aggregation).
+  const events = new Map<string, { name: string; count: number }>();
   const node = new NodeLoop(kube, cfg);
   await node.register(signal);
   void node.run(signal);
@@ -90,13 +92,20 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
     patchStatus: (pod, status) => patchPodStatus(kube, pod.namespace, pod.name, status),
     finalize: (pod) => finalizePodDeletion(kube, pod.namespace, pod.name, pod.uid),
     event: (pod, type, reason, message) => {
-      recordPodEvent(kube, { namespace: pod.namespace, podName: pod.name, podUid: pod.uid, type, reason, message, component: "kubelet", host: cfg.node.name }).catch((err) =>
-        log("warn", `cannot record event ${reason} for ${pod.namespace}/${pod.name}: ${apiMessage(err)}`),
+      const key = `${pod.uid}\0${reason}\0${message}`;
+      const seen = events.get(key);
+      const e = { namespace: pod.namespace, podName: pod.name, podUid: pod.uid, type, reason, message, component: "kubelet", host: cfg.node.name };
+      recordPodEvent(kube, e, seen && { name: seen.name, count: seen.count + 1 }).then(
+        (name) => events.set(key, { name, count: (seen?.count ?? 0) + 1 }),
+        (err) => log("warn", `cannot record event ${reason} for ${pod.namespace}/${pod.name}: ${apiMessage(err)}`),
       );
     },
     log: (level, message) => log(level, message),
     nodeResolvConf: readNodeResolvConf(),
-    done: (uid) => workers.delete(uid),
+    done: (uid) => {
+      workers.delete(uid);
+      for (const key of events.keys()) if (key.startsWith(`${uid}\0`)) events.delete(key);
+    },
   };
 
   // Restart recovery: the pods a previous run left, adopted before the informer reports them.
