@@ -15,7 +15,7 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { signalGroup } from "../procs.ts";
 import { sleep } from "../../lib/sleep.ts";
-import { hostTool, launchScript, type LaunchPlan } from "./launch.ts";
+import { hostTool, launchScript, prepareUpper, type LaunchPlan } from "./launch.ts";
 import { processStart, stillRunning } from "./records.ts";
 
 /** A container's files under its pod's directory. */
@@ -40,6 +40,7 @@ export async function startContainer(netns: string, plan: LaunchPlan, argv: stri
   mkdirSync(dirname(log), { recursive: true });
   for (const d of [plan.rootfs, plan.upper, plan.work]) mkdirSync(d, { recursive: true });
   rmSync(plan.exitFile, { force: true });
+  prepareUpper(plan);
   const fd = openSync(log, "a");
   let child;
   try {

@@ -307,18 +307,26 @@ function prepareImages(cfg: KubeletConfig): ImageSources {
   };
 }
 
+/** How long a ConfigMap or Secret read is reused: pods started together (a Deployment's) read kube-root-ca.crt once. */
+const OBJECT_CACHE_MS = 5000;
+
 function volumeSources(kube: Kube): VolumeSources {
-  const orNull = async <T,>(f: () => Promise<T>): Promise<T | null> => {
-    try {
-      return await f();
-    } catch (err) {
+  const cache = new Map<string, { at: number; value: Promise<Map<string, Buffer> | null> }>();
+  const cached = (key: string, read: () => Promise<Map<string, Buffer>>): Promise<Map<string, Buffer> | null> => {
+    const hit = cache.get(key);
+    if (hit && Date.now() - hit.at < OBJECT_CACHE_MS) return hit.value;
+    const value = read().catch((err: unknown) => {
+      cache.delete(key);
       if (apiStatus(err) === 404) return null;
       throw err;
-    }
+    });
+    cache.set(key, { at: Date.now(), value });
+    for (const [k, v] of cache) if (Date.now() - v.at >= OBJECT_CACHE_MS) cache.delete(k);
+    return value;
   };
   return {
-    configMap: (namespace, name) => orNull(() => readConfigMapData(kube, namespace, name)),
-    secret: (namespace, name) => orNull(() => readSecretData(kube, namespace, name)),
+    configMap: (namespace, name) => cached(`configmap/${namespace}/${name}`, () => readConfigMapData(kube, namespace, name)),
+    secret: (namespace, name) => cached(`secret/${namespace}/${name}`, () => readSecretData(kube, namespace, name)),
     token: async (pod, expirationSeconds, audience) =>
       (await requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : [])).token,
   };

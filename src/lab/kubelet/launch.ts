@@ -17,7 +17,7 @@
  * they vanish with its last process. Files: the upper layer under the pod's
  * directory, removed with the pod.
  */
-import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { posix } from "node:path";
 
 const SYSTEM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
@@ -103,10 +103,49 @@ function parent(path: string): string {
   return i <= 0 ? "/" : path.slice(0, i);
 }
 
+/** The mounts the launch script makes fresh in every container; paths under them exist only once mounted. */
+const CONTAINER_MOUNTS = ["/proc", "/sys", "/dev", "/run"];
+
+function onContainerMount(path: string): boolean {
+  return CONTAINER_MOUNTS.some((m) => path === m || path.startsWith(`${m}/`));
+}
+
+/** A copy's target with its directory resolved as inside the container; the file itself (often a link) is replaced, not followed. */
+function copyTarget(target: string): string {
+  const dir = resolveInRoot(parent(target));
+  return `${dir === "/" ? "" : dir}/${target.slice(target.lastIndexOf("/") + 1)}`;
+}
+
+/**
+ * Writes what can be written before the container starts straight into its
+ * fresh upper layer: the copied files and the mount points of its binds,
+ * except under the mounts the script makes. Each saves the launch shell a
+ * few processes (a pod start is mostly process starts).
+ */
+export function prepareUpper(plan: LaunchPlan): void {
+  for (const c of plan.copies) {
+    const t = copyTarget(c.target);
+    if (onContainerMount(t)) continue;
+    mkdirSync(`${plan.upper}${parent(t)}`, { recursive: true });
+    writeFileSync(`${plan.upper}${t}`, readFileSync(c.source));
+  }
+  for (const b of plan.binds) {
+    const t = resolveInRoot(b.target);
+    if (onContainerMount(t)) continue;
+    if (!b.file) {
+      mkdirSync(`${plan.upper}${t}`, { recursive: true });
+    } else if (!existsSync(t)) {
+      mkdirSync(`${plan.upper}${parent(t)}`, { recursive: true });
+      writeFileSync(`${plan.upper}${t}`, "");
+    }
+  }
+}
+
 /**
  * The launch script; the container's argv follows as "$@" and its
  * environment is the script's own (host tools are called by absolute
  * PATH set here, the container's PATH is restored before the chroot).
+ * prepareUpper must have run first.
  */
 export function launchScript(plan: LaunchPlan): string {
   const r = shq(plan.rootfs);
@@ -121,19 +160,31 @@ export function launchScript(plan: LaunchPlan): string {
     `mount --rbind /dev ${inRoot("/dev")}`,
     `mount -t tmpfs -o mode=755 tmpfs ${inRoot("/run")}`,
   ];
-  for (let c of plan.copies) {
-    // The file itself may be a link (resolv.conf often is): it is replaced, not followed.
-    c = { ...c, target: `${resolveInRoot(parent(c.target))}/${c.target.slice(c.target.lastIndexOf("/") + 1)}` };
-    lines.push(`mkdir -p ${inRoot(parent(c.target))}`, `rm -f ${inRoot(c.target)}`, `cat ${shq(c.source)} >${inRoot(c.target)}`);
+  const dirs: string[] = [];
+  const late: string[] = [];
+  for (const c of plan.copies) {
+    const t = copyTarget(c.target);
+    if (!onContainerMount(t)) continue;
+    dirs.push(inRoot(parent(t)));
+    late.push(`cat ${shq(c.source)} >${inRoot(t)}`);
   }
-  for (let b of plan.binds) {
-    b = { ...b, target: resolveInRoot(b.target) };
-    const t = inRoot(b.target);
-    if (b.file) lines.push(`mkdir -p ${inRoot(parent(b.target))}`, `[ -e ${t} ] || : >${t}`);
-    else lines.push(`mkdir -p ${t}`);
-    lines.push(`mount --bind ${shq(b.source)} ${t}`);
-    if (b.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
+  const mounts: string[] = [];
+  for (const b of plan.binds) {
+    const resolved = resolveInRoot(b.target);
+    const t = inRoot(resolved);
+    if (onContainerMount(resolved)) {
+      if (b.file) {
+        dirs.push(inRoot(parent(resolved)));
+        late.push(`[ -e ${t} ] || : >${t}`);
+      } else {
+        dirs.push(t);
+      }
+    }
+    mounts.push(`mount --bind ${shq(b.source)} ${t}`);
+    if (b.readOnly) mounts.push(`mount -o remount,bind,ro ${t}`);
   }
+  if (dirs.length > 0) lines.push(`mkdir -p ${[...new Set(dirs)].join(" ")}`);
+  lines.push(...late, ...mounts);
   lines.push(
     "set +e",
     'PATH="$CPATH"',

@@ -214,7 +214,9 @@ export class PodWorker {
       return false;
     }
     try {
+      const t0 = Date.now();
       await createSandbox(this.#d.cfg, record);
+      this.#d.log("info", `pod ${this.#name()}: sandbox ${record.netns} with IP ${record.ip} in ${Date.now() - t0} ms`);
       this.#sandboxError = null;
       this.#backoff.delete("sandbox");
       this.#save();
@@ -254,7 +256,9 @@ export class PodWorker {
       const hostname = pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name);
       writeFileSync(join(dir, "hosts"), podHosts({ ip: pod.hostNetwork ? null : record.ip, hostname, subdomain: pod.subdomain, namespace: pod.namespace, clusterDomain: cfg.clusterDomain }));
       writeFileSync(join(dir, "hostname"), `${hostname}\n`);
+      const t0 = Date.now();
       await prepareVolumes(cfg, pod, dir, (f) => fieldValue(this.#facts(), f), this.#d.volumes);
+      this.#d.log("info", `pod ${this.#name()}: ${pod.volumes.length} volumes ready in ${Date.now() - t0} ms`);
       record.prepared = true;
       this.#backoff.delete("prepare");
       this.#save();
@@ -354,7 +358,9 @@ export class PodWorker {
     };
     const envObj = Object.fromEntries(env);
     const log = containerLog(cfg.logsDir, pod, c.name, run);
+    const t0 = Date.now();
     const started = await startContainer(record.netns, launch, argv, envObj, log);
+    this.#d.log("info", `pod ${this.#name()}: container ${c.name} started (run ${run}) in ${Date.now() - t0} ms`);
     r.restartCount = run;
     if (r.terminated) r.lastTerminated = r.terminated;
     r.terminated = null;

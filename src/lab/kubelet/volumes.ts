@@ -43,9 +43,9 @@ export async function prepareVolumes(
   fieldValue: (fieldPath: string) => string,
   src: VolumeSources,
 ): Promise<Map<string, PreparedVolume>> {
-  const out = new Map<string, PreparedVolume>();
-  for (const v of pod.volumes) out.set(v.name, await prepareOne(cfg, pod, join(podDir, "volumes", v.name), v, fieldValue, src));
-  return out;
+  // Each volume is its own directory, so they are made at once (a token request and a ConfigMap read overlap).
+  const ready = await Promise.all(pod.volumes.map((v) => prepareOne(cfg, pod, join(podDir, "volumes", v.name), v, fieldValue, src)));
+  return new Map(pod.volumes.map((v, i) => [v.name, ready[i]!]));
 }
 
 async function prepareOne(
@@ -83,7 +83,7 @@ async function prepareOne(
     }
     case "projected":
       mkdirSync(dir, { recursive: true, mode: 0o755 });
-      for (const s of v.sources) await writeProjected(dir, pod, s, fieldValue, src);
+      await Promise.all(v.sources.map((s) => writeProjected(dir, pod, s, fieldValue, src)));
       return { path: dir, file: false };
     case "unsupported":
       throw new WeftError("VOLUME_UNSUPPORTED", `pod ${pod.namespace}/${pod.name}: volume "${v.name}" is of type ${v.type}, which the lab kubelet does not provide`, {
