@@ -26,7 +26,7 @@ import { execArgv, type Bind } from "./launch.ts";
 import { probeOnce, runProber } from "./probes.ts";
 import { stillRunning, writePodRecord, type ContainerRecord, type PodRecord } from "./records.ts";
 import { createSandbox, newRecord, removeSandbox } from "./sandbox.ts";
-import { podPhase, podStatus, willRestart } from "./status.ts";
+import { containerIdOf, podPhase, podStatus, willRestart } from "./status.ts";
 import { prepareVolumes, type VolumeSources } from "./volumes.ts";
 
 /** What a pod worker needs from the kubelet around it. */
@@ -408,7 +408,13 @@ export class PodWorker {
     this.#probers.get(key)?.abort();
     this.#probers.delete(key);
     this.#ready.delete(r.name);
-    r.terminated = { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt: r.startedAt ?? new Date().toISOString(), finishedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z") };
+    r.terminated = {
+      exitCode: code,
+      reason: code === 0 ? "Completed" : "Error",
+      startedAt: r.startedAt ?? new Date().toISOString(),
+      finishedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      containerId: containerIdOf(this.#pod.uid, r.name, r.restartCount),
+    };
     r.pid = null;
     r.pidStart = null;
     this.#save();

@@ -15,6 +15,8 @@ export interface Termination {
   reason: string;
   startedAt: string;
   finishedAt: string;
+  /** The run's container ID (weft://UID-NAME-RUN). */
+  containerId?: string;
 }
 
 export interface ContainerRecord {

@@ -51,11 +51,16 @@ export function podPhase(pod: Pod, record: PodRecord | null): "Pending" | "Runni
 }
 
 function terminatedJson(t: Termination, containerId: string): Json {
-  return { terminated: { exitCode: t.exitCode, reason: t.reason, startedAt: t.startedAt, finishedAt: t.finishedAt, containerID: containerId } };
+  return { terminated: { exitCode: t.exitCode, reason: t.reason, startedAt: t.startedAt, finishedAt: t.finishedAt, containerID: t.containerId ?? containerId } };
+}
+
+/** The container ID of run `run` of a pod's container. */
+export function containerIdOf(podUid: string, name: string, run: number): string {
+  return `weft://${podUid}-${name}-${run}`;
 }
 
 function containerStatus(c: Container, r: ContainerRecord | undefined, in_: StatusInputs, init: boolean): Json {
-  const containerId = r && r.restartCount >= 0 ? `weft://${in_.pod.uid}-${c.name}-${r.restartCount}` : undefined;
+  const containerId = r && r.restartCount >= 0 ? containerIdOf(in_.pod.uid, c.name, r.restartCount) : undefined;
   const waiting = in_.waiting.get(c.name);
   let state: Json;
   if (r && r.pid !== null && r.terminated === null && r.startedAt) state = { running: { startedAt: r.startedAt } };
