@@ -9,6 +9,7 @@ import { benchCniAdd } from "./cni-add.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
+import { benchPodStartup } from "./pod-startup.ts";
 import { benchThroughput } from "./throughput.ts";
 
 /** Every benchmark by name, in the order `npm run bench` runs them. */
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "cni-add": benchCniAdd,
   "ipam-store": benchIpamStore,
   "lab-speed": benchLabSpeed,
+  "pod-startup": benchPodStartup,
   "agent-rss": benchAgentRss,
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
