@@ -44,7 +44,7 @@ describe("kubelet API", { skip }, () => {
     }
     const ns = nss.add("pod");
     const c = join(dir, "c");
-    const plan = { rootfs: join(c, "rootfs"), upper: join(c, "0/upper"), work: join(c, "0/work"), binds: [], copies: [], workingDir: "/tmp", exitFile: join(c, "exit") };
+    const plan = { rootfs: join(c, "rootfs"), upper: join(c, "0/upper"), work: join(c, "0/work"), binds: [], copies: [], workingDir: "/tmp", exitFile: join(c, "exit"), hostname: "web-1" };
     const log = containerLog(join(dir, "logs"), pod, "main", 0);
     started = await startContainer(ns, plan, ["sh", "-c", "echo one; echo two; echo three; exec sleep 1000"], { PATH: "/usr/bin:/bin" }, log);
     record = { name: "main", init: false, restartCount: 0, pid: started.pid, pidStart: started.pidStart, startedAt: "", terminated: null, lastTerminated: null, rootfs: plan.rootfs, workingDir: "/tmp", env: { PATH: "/usr/bin:/bin" } };

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { startContainer, stopContainer } from "../../src/lab/kubelet/containers.ts";
 import { execArgv, type LaunchPlan } from "../../src/lab/kubelet/launch.ts";
 import { Namespaces } from "../support/netns.ts";
+import { until } from "../support/until.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
 
@@ -37,6 +38,7 @@ describe("container launch", { skip }, () => {
       ],
       workingDir: "/",
       exitFile: join(c, "exit"),
+      hostname: name,
       ...extra,
     };
   };
@@ -58,6 +60,7 @@ describe("container launch", { skip }, () => {
       "cat /etc/resolv.conf /etc/hosts",
       "cat /var/run/secrets/kubernetes.io/serviceaccount/key; echo",
       "pwd",
+      "echo host=$(hostname)",
       "echo written >/etc/weft-kubelet-test-file",
       "echo x >/var/run/secrets/kubernetes.io/serviceaccount/new 2>/dev/null || echo read-only",
       "echo y >/data/from-container",
@@ -70,6 +73,7 @@ describe("container launch", { skip }, () => {
     assert.match(out, /^10\.244\.1\.5\tweb-1$/m);
     assert.match(out, /^value$/m);
     assert.match(out, /^\/data$/m);
+    assert.match(out, /^host=a$/m);
     assert.match(out, /^read-only$/m);
     assert.equal(readFileSync(join(vol, "from-container"), "utf8"), "y\n");
     assert.equal(existsSync("/etc/weft-kubelet-test-file"), false);
@@ -91,6 +95,11 @@ describe("container launch", { skip }, () => {
       }
     }
     assert.match(inside, /nameserver 10\.96\.0\.10/);
+    const hostname = () => {
+      const argv = execArgv(started.pid, p.rootfs, "/", ["hostname"]);
+      return execFileSync(argv[0]!, argv.slice(1), { encoding: "utf8" }).trim();
+    };
+    assert.equal(await until("exec sees the container's hostname", () => hostname() === "b" && "b", 5000, 50), "b");
     const t0 = Date.now();
     await stopContainer(started.pid, started.pidStart, 5000);
     assert.ok(Date.now() - t0 < 4000, "sleep ends on SIGTERM");

@@ -14,7 +14,7 @@ test("the launch script mounts inside the root and runs the command chrooted", (
     rootfs: "/p/rootfs", upper: "/p/u", work: "/p/w",
     binds: [{ target: "/var/run/secrets/x", source: "/vol/it's", readOnly: true, file: false }],
     copies: [{ target: "/etc/resolv.conf", source: "/p/resolv.conf" }],
-    workingDir: "/", exitFile: "/p/exit",
+    workingDir: "/", exitFile: "/p/exit", hostname: "web-1",
   });
   assert.match(s, /^mount -t overlay overlay -o lowerdir=\/,upperdir=\/p\/u,workdir=\/p\/w \/p\/rootfs$/m);
   // Under the container's fresh /run, the mount point is made once /run is mounted.

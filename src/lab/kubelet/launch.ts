@@ -9,7 +9,8 @@
  *      (the host's /run holds other pods' secrets);
  *   2. writes /etc/resolv.conf, /etc/hosts and /etc/hostname into it, and
  *      binds each volume at its mountPath (read-only when asked);
- *   3. runs the command chrooted there, in its working dir, waits for it
+ *   3. runs the command chrooted there, in its working dir and a UTS
+ *      namespace with the pod's hostname, waits for it
  *      and writes its exit status to the container's exit file, which is how
  *      a restarted kubelet learns how a container it did not start ended.
  *
@@ -35,6 +36,16 @@ export function hostTool(name: string): string {
   return name;
 }
 
+/** The first child of `pid` (the container's own process under its launch shell), or null. */
+function firstChild(pid: number): number | null {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/)[0];
+    return first ? Number(first) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A host path bound into the container. */
 export interface Bind {
   /** Path inside the container. */
@@ -55,6 +66,8 @@ export interface LaunchPlan {
   copies: { target: string; source: string }[];
   workingDir: string;
   exitFile: string;
+  /** The container's hostname, in a UTS namespace of its own (the pod's name, as kubelet gives it). */
+  hostname: string;
 }
 
 /** Quotes `s` for sh. */
@@ -189,7 +202,7 @@ export function launchScript(plan: LaunchPlan): string {
     "set +e",
     'PATH="$CPATH"',
     "export PATH",
-    `${hostTool("chroot")} ${r} /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' ${shq(plan.workingDir)} "$@"`,
+    `${hostTool("unshare")} --uts -- ${hostTool("sh")} -c 'hostname "$0" && exec "$@"' ${shq(plan.hostname)} ${hostTool("chroot")} ${r} /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' ${shq(plan.workingDir)} "$@"`,
     `echo $? >${shq(plan.exitFile)}`,
   );
   return lines.join("\n") + "\n";
@@ -197,9 +210,11 @@ export function launchScript(plan: LaunchPlan): string {
 
 /**
  * The argv that runs `command` inside a running container: in the mount
- * and network namespaces of its launch shell `pid`, chrooted to its root,
- * in its working dir.
+ * and network namespaces of its launch shell `pid` and the UTS namespace
+ * of the container's process (its child), chrooted to its root, in its
+ * working dir.
  */
 export function execArgv(pid: number, rootfs: string, workingDir: string, command: string[]): string[] {
-  return [hostTool("nsenter"), "-t", String(pid), "-m", "-n", "--", hostTool("chroot"), rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
+  const uts = firstChild(pid);
+  return [hostTool("nsenter"), "-t", String(pid), "-m", "-n", ...(uts === null ? [] : [`--uts=/proc/${uts}/ns/uts`]), "--", hostTool("chroot"), rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
 }

@@ -355,6 +355,7 @@ export class PodWorker {
       ],
       workingDir: c.workingDir ?? "/",
       exitFile: join(dir, "exit"),
+      hostname: pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name),
     };
     const envObj = Object.fromEntries(env);
     const log = containerLog(cfg.logsDir, pod, c.name, run);
