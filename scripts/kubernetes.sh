@@ -37,7 +37,20 @@ cache="${WEFT_CACHE:-/var/cache/weft}/kubernetes/$version"
 stamp=$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-16)-go$have
 tools=$(sed -n 's/^\t\(k8s.io\/kubernetes\/[^ ]*\)$/\1/p' "$mod/go.mod")
 
-if [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ]; then
+current() { [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ]; }
+if current; then
+  echo "$cache/bin"
+  exit 0
+fi
+# One build at a time per cache: a second checkout's setup waits for the
+# first one's build and then finds it current.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+if ! flock -n 9; then
+  say "another build of Kubernetes $version is running; waiting for it"
+  flock 9
+fi
+if current; then
   echo "$cache/bin"
   exit 0
 fi
@@ -48,20 +61,21 @@ cd "$mod"
 # module that could not be had, not a wall of compiler output.
 say "fetching Kubernetes $version modules from $("$go" env GOPROXY)"
 t0=$(date +%s)
-if ! "$go" list -deps $tools >/dev/null 2>"$mod/.fetch-errors"; then
-  missing=$(grep -o '[a-zA-Z0-9./_-]*@v[0-9][^: ]*' "$mod/.fetch-errors" | head -1)
-  first=$(grep -v '^go: downloading' "$mod/.fetch-errors" | head -1)
-  rm -f "$mod/.fetch-errors"
+errors=$(mktemp)
+if ! "$go" list -deps $tools >/dev/null 2>"$errors"; then
+  missing=$(grep -o '[a-zA-Z0-9./_-]*@v[0-9][^: ]*' "$errors" | head -1)
+  first=$(grep -v '^go: downloading' "$errors" | head -1)
+  rm -f "$errors"
   die "cannot download ${missing:-the modules of k8s.io/kubernetes $version} from the Go module proxy ($("$go" env GOPROXY)): $first
 kubernetes: the lab's control plane needs these binaries; check network access to the proxy (or set GOPROXY), then run scripts/setup.sh again"
 fi
-rm -f "$mod/.fetch-errors"
+rm -f "$errors"
 say "modules ready in $(( $(date +%s) - t0 ))s"
 
 # One package at a time: the machine has 2 cores, and each build after the
 # first reuses the compiled packages the binaries share.
-mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/bin.new.XXXXXX")
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 for pkg in $tools; do
   name=$(basename "$pkg")
