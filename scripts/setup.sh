@@ -11,7 +11,7 @@ say() { echo "setup: $*"; }
 #    the real peers the tests and benchmarks run against.
 pkgs="iproute2 nftables iputils-ping procps util-linux kmod ca-certificates
   containernetworking-plugins golang-go golang-github-appc-cni-dev
-  etcd-server etcd-client iperf3 dnsperf conntrack"
+  etcd-server etcd-client iperf3 dnsperf conntrack openssl curl"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -47,7 +47,12 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
   touch "$stamp"
 fi
 
-# 4. The build: the self-contained CNI plugin executable, the agent bundle and cniclient.
+# 4. The pinned Kubernetes release (kube-apiserver, kube-controller-manager,
+#    kube-scheduler, kubectl, kube-proxy, agnhost), built from its Go modules
+#    into a cache outside the checkout; a no-op when the cache is current.
+sh "$root/scripts/kubernetes.sh" >/dev/null
+
+# 5. The build: the self-contained CNI plugin executable, the agent bundle and cniclient.
 "$node" --disable-warning=ExperimentalWarning scripts/build.ts
 "$node" --disable-warning=ExperimentalWarning scripts/bundle.ts
 if [ ! -x build/cniclient ] || [ "$root/../shared/tools/cniclient/main.go" -nt build/cniclient ]; then
