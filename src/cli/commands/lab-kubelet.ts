@@ -18,6 +18,9 @@ export async function run(argv: string[]): Promise<number> {
   const stop = new AbortController();
   process.once("SIGTERM", () => stop.abort());
   process.once("SIGINT", () => stop.abort());
-  await runKubelet(kubeletConfig(lab, findNode(readLabState(lab), values.node)), stop.signal);
+  const state = readLabState(lab);
+  // While the lab runs each node's agent itself, the Node takes the agent's subnet as its podCIDR (config.ts).
+  const labRunsAgents = state.daemons.some((d) => d.name === `${values.node}-agent`);
+  await runKubelet(kubeletConfig(lab, findNode(state, values.node), labRunsAgents), stop.signal);
   return 0;
 }

@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { nodeNs, nodePaths, type LabLayout, type NodePaths } from "../layout.ts";
 import type { LabNode } from "../state.ts";
-import { kubeletPki } from "./pki-paths.ts";
+import { kubeletCredentials } from "../control/paths.ts";
 
 /** The kubelet API's port, as on every Kubernetes node. */
 export const KUBELET_PORT = 10250;
@@ -60,7 +60,7 @@ export interface KubeletConfig {
 export function kubeletConfig(lab: LabLayout, node: LabNode, labRunsAgents = true): KubeletConfig {
   const paths = nodePaths(lab, node.name);
   const rootDir = join(paths.dir, "kubelet");
-  const pki = kubeletPki(lab, node.name);
+  const creds = kubeletCredentials(lab, node.name);
   return {
     lab,
     node,
@@ -70,11 +70,11 @@ export function kubeletConfig(lab: LabLayout, node: LabNode, labRunsAgents = tru
     podsDir: join(rootDir, "pods"),
     logsDir: join(rootDir, "logs"),
     hostRoot: join(paths.dir, "host"),
-    kubeconfig: pki.kubeconfig,
-    tlsCert: pki.servingCert,
-    tlsKey: pki.servingKey,
-    clientCa: pki.caCert,
-    clusterCa: pki.caCert,
+    kubeconfig: creds.kubeconfig,
+    tlsCert: creds.serving.cert,
+    tlsKey: creds.serving.key,
+    clientCa: creds.caCert,
+    clusterCa: creds.caCert,
     port: KUBELET_PORT,
     clusterDns: CLUSTER_DNS,
     clusterDomain: CLUSTER_DOMAIN,

@@ -38,6 +38,7 @@ import {
 } from "../../kube/client.ts";
 import type { Pod } from "../../kube/pod.ts";
 import { loadConfList } from "../cni.ts";
+import { kubernetesBinDir, kubernetesVersion } from "../control/binaries.ts";
 import { formatPrefix } from "../../lib/ipv4.ts";
 import { readSubnetFile } from "../../subnet/file.ts";
 import type { KubeletConfig } from "./config.ts";
@@ -57,8 +58,6 @@ const NETWORK_POLL_MS = 1000;
 /** The built-in port server, bundled by scripts/bundle.ts (plain JavaScript starts faster and smaller). */
 const PORT_SERVER_BUNDLE = join(ROOT, "build/weft-port-server.mjs");
 
-/** The agnhost binary of the pinned Kubernetes build, when built. */
-export const AGNHOST_PATH = "/var/cache/weft/kubernetes/v1.37.2/bin/agnhost";
 
 function log(level: string, message: string): void {
   process.stdout.write(`${new Date().toISOString()} ${level} kubelet: ${message}\n`);
@@ -251,6 +250,7 @@ class NodeLoop {
         arch: goArch(),
         bootId: readTrim("/proc/sys/kernel/random/boot_id"),
         machineId: readTrim("/etc/machine-id"),
+        version: kubernetesVersion(),
       },
       this.#transitions,
     );
@@ -299,9 +299,10 @@ function prepareImages(cfg: KubeletConfig): ImageSources {
       }
     }
   }
+  const agnhost = join(kubernetesBinDir(), "agnhost");
   return {
     busyboxBin: bin,
-    agnhost: existsSync(AGNHOST_PATH) ? AGNHOST_PATH : null,
+    agnhost: existsSync(agnhost) ? agnhost : null,
     weft: join(ROOT, "bin/weft"),
     portServer: existsSync(PORT_SERVER_BUNDLE) ? [process.execPath, PORT_SERVER_BUNDLE] : [process.execPath, "--disable-warning=ExperimentalWarning", join(ROOT, "src/lab/kubelet/port-server.ts")],
   };

@@ -11,9 +11,6 @@
  * instead of translating it to SPDY.
  */
 
-/** The Kubernetes release the lab runs; reported as the kubelet's version. */
-export const KUBELET_VERSION = "v1.37.2";
-
 /** The runtime's message while no CNI configuration exists (containerd's wording, as kubelet relays it). */
 export const NETWORK_NOT_READY_MESSAGE =
   "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized";
@@ -32,6 +29,8 @@ export interface NodeFacts {
   arch: string;
   bootId: string;
   machineId: string;
+  /** The Kubernetes release the lab runs, reported as the kubelet's version. */
+  version: string;
 }
 
 /** Labels a kubelet puts on its Node at registration. */
@@ -66,7 +65,7 @@ export function nodeStatus(f: NodeFacts, transitions: Map<string, { status: stri
       kernelVersion: f.kernel,
       osImage: f.osImage,
       containerRuntimeVersion: "weft-lab://1",
-      kubeletVersion: KUBELET_VERSION,
+      kubeletVersion: f.version,
       kubeProxyVersion: "",
       operatingSystem: "linux",
       architecture: f.arch,
