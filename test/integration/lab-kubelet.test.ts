@@ -10,7 +10,8 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { join } from "node:path";
 import { readSupervisorReport } from "../../src/lab/daemons.ts";
 import { labLayout, nodePaths } from "../../src/lab/layout.ts";
-import { hostSnapshot, REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
+import { hostSnapshot, REAL_AGENT, uniqueLabName, weft, WEFT_BIN, weftOk } from "../../src/lab/testing.ts";
+import { spawnSync } from "node:child_process";
 import { contains, parseIp, parsePrefix } from "../../src/lib/ipv4.ts";
 import { until } from "../support/until.ts";
 
@@ -98,8 +99,10 @@ describe("lab kubelet", { skip }, () => {
     assert.match(resolv, /^options ndots:5$/m);
     const failed = await kubectl("exec", p!.metadata.name, "--", "sh", "-c", "exit 3");
     assert.equal(failed.code, 3, failed.stderr);
-    const piped = await weft(["lab", "kubectl", "--name", name, "--", "exec", "-i", p!.metadata.name, "--", "cat"], REAL_AGENT);
-    assert.equal(piped.code, 0, piped.stderr);
+    // stdin reaches the command, and its end ends it.
+    const piped = spawnSync(WEFT_BIN, ["lab", "kubectl", "--name", name, "--", "exec", "-i", p!.metadata.name, "--", "cat"], { input: "through stdin\n", encoding: "utf8", timeout: 30_000 });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.equal(piped.stdout, "through stdin\n");
 
     await kubectlOk("run", "talker", "--image=busybox", "--restart=Never", "--", "sh", "-c", "echo hello from talker; echo on stderr >&2");
     await until("talker Succeeded", async () => (await kubectlOk("get", "pod", "talker", "-o", "jsonpath={.status.phase}")) === "Succeeded", 30_000, 250);
