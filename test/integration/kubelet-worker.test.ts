@@ -75,7 +75,7 @@ describe("pod worker", { skip }, () => {
 
   test("init containers run in order, then the containers; files and volumes are in place", async () => {
     const ns = nss.add("node");
-    cfg = { ...kubeletConfig(labLayout("kwtest"), { name: "node1", index: 1, netns: ns, underlayIp: "192.168.125.101" }), nodeNs: ns, podsDir: join(dir, "pods"), logsDir: join(dir, "logs"), rootDir: dir, hostRoot: join(dir, "host") };
+    cfg = { ...kubeletConfig(labLayout("kwtest"), { name: "node1", index: 1, netns: ns, underlayIp: "192.168.125.101" }, "10.244.0.0/16"), nodeNs: ns, podsDir: join(dir, "pods"), logsDir: join(dir, "logs"), rootDir: dir, hostRoot: join(dir, "host") };
     const p = pod("ordered", {
       restartPolicy: "Never",
       volumes: [

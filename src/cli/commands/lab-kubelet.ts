@@ -21,6 +21,6 @@ export async function run(argv: string[]): Promise<number> {
   const state = readLabState(lab);
   // While the lab runs each node's agent itself, the Node takes the agent's subnet as its podCIDR (config.ts).
   const labRunsAgents = state.daemons.some((d) => d.name === `${values.node}-agent`);
-  await runKubelet(kubeletConfig(lab, findNode(state, values.node), labRunsAgents), stop.signal);
+  await runKubelet(kubeletConfig(lab, findNode(state, values.node), state.podCidr, labRunsAgents), stop.signal);
   return 0;
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { labLayout } from "../layout.ts";
 import { hostPathOnNode, kubeletConfig, normalizeAbsolute } from "./config.ts";
 
-const cfg = kubeletConfig(labLayout("lab"), { name: "node2", index: 2, netns: "lab-node2", underlayIp: "192.168.125.102" });
+const cfg = kubeletConfig(labLayout("lab"), { name: "node2", index: 2, netns: "lab-node2", underlayIp: "192.168.125.102" }, "10.244.0.0/16");
 
 test("hostPath volumes land in the node's own directories", () => {
   for (const [path, want] of [

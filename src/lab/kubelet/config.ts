@@ -54,10 +54,16 @@ export interface KubeletConfig {
    * install), where waiting for the file would wait for ever.
    */
   podCidrFromSubnetFile: string | null;
+  /**
+   * The lab's pod CIDR, the controller manager's --cluster-cidr. A subnet
+   * outside it is never registered as a podCIDR: the controller manager
+   * refuses to start on a Node whose podCIDR it cannot mark as taken.
+   */
+  clusterCidr: string;
 }
 
 /** The configuration of the kubelet of `node` in `lab`. */
-export function kubeletConfig(lab: LabLayout, node: LabNode, labRunsAgents = true): KubeletConfig {
+export function kubeletConfig(lab: LabLayout, node: LabNode, clusterCidr: string, labRunsAgents = true): KubeletConfig {
   const paths = nodePaths(lab, node.name);
   const rootDir = join(paths.dir, "kubelet");
   const creds = kubeletCredentials(lab, node.name);
@@ -79,6 +85,7 @@ export function kubeletConfig(lab: LabLayout, node: LabNode, labRunsAgents = tru
     clusterDns: CLUSTER_DNS,
     clusterDomain: CLUSTER_DOMAIN,
     podCidrFromSubnetFile: labRunsAgents ? paths.subnetFile : null,
+    clusterCidr,
   };
 }
 

@@ -39,7 +39,7 @@ import {
 import type { Pod } from "../../kube/pod.ts";
 import { loadConfList } from "../cni.ts";
 import { kubernetesBinDir, kubernetesVersion } from "../control/binaries.ts";
-import { formatPrefix } from "../../lib/ipv4.ts";
+import { contains, formatPrefix, parsePrefix, type Prefix } from "../../lib/ipv4.ts";
 import { readSubnetFile } from "../../subnet/file.ts";
 import type { KubeletConfig } from "./config.ts";
 import { busyboxBinDir, type ImageSources } from "./images.ts";
@@ -196,11 +196,19 @@ class NodeLoop {
     if (file === null) return null;
     const deadline = Date.now() + 30_000;
     while (!signal.aborted && Date.now() < deadline) {
+      let subnet: Prefix;
       try {
-        return formatPrefix(readSubnetFile(file).subnet);
+        subnet = readSubnetFile(file).subnet;
       } catch {
         await sleep(100, signal);
+        continue;
       }
+      const cluster = parsePrefix(this.#cfg.clusterCidr);
+      if (subnet.len < cluster.len || !contains(cluster, subnet.base)) {
+        log("warn", `the agent's subnet ${formatPrefix(subnet)} is outside the cluster CIDR ${this.#cfg.clusterCidr}; registering without a podCIDR`);
+        return null;
+      }
+      return formatPrefix(subnet);
     }
     log("warn", `no subnet file ${file} after 30 s; registering without a podCIDR`);
     return null;
