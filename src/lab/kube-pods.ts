@@ -16,6 +16,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { validatePodName } from "./layout.ts";
 import type { PodView } from "./runtime.ts";
 import type { LabState, PortMapping } from "./state.ts";
+import { SANDBOX_FAILED } from "./kubelet/status.ts";
 
 /** Runs kubectl with `args` (stdin optional) and collects its output. */
 export type Kubectl = (args: string[], stdin?: string) => Promise<{ code: number; stdout: string; stderr: string }>;
@@ -72,8 +73,10 @@ export function parsePodRef(ref: string): { namespace: string; name: string } {
 
 /**
  * Creates the pod and waits until it runs with an IP. A sandbox that
- * cannot be made (the kubelet's FailedCreatePodSandbox event) fails the
- * run with the plugin's message, and the pod is deleted again.
+ * cannot be made fails the run with the plugin's message, and the pod is
+ * deleted again: the lab kubelet puts that message (its
+ * FailedCreatePodSandbox event's) on the pod's PodReadyToStartContainers
+ * condition, so one read of the pod tells both.
  */
 export async function runApiPod(kubectl: Kubectl, state: LabState, spec: ApiPodSpec): Promise<{ ip: string | null }> {
   validatePodName(spec.name);
@@ -86,7 +89,8 @@ export async function runApiPod(kubectl: Kubectl, state: LabState, spec: ApiPodS
     const pod = JSON.parse(await ok(kubectl, ["get", "pod", "-n", spec.namespace, spec.name, "-o", "json"])) as V1Pod;
     const phase = pod.status?.phase;
     if ((phase === "Running" || phase === "Succeeded" || phase === "Failed") && pod.status?.podIP) return { ip: pod.status.podIP };
-    const failed = await sandboxFailure(kubectl, spec.namespace, spec.name, pod.metadata?.uid ?? "");
+    const sandbox = pod.status?.conditions?.find((c) => c.type === "PodReadyToStartContainers");
+    const failed = sandbox?.status === "False" && sandbox.message?.startsWith(SANDBOX_FAILED) ? sandbox.message : null;
     if (failed !== null || Date.now() >= deadline) {
       await kubectl(["delete", "pod", "-n", spec.namespace, spec.name, "--wait=false"]);
       if (failed !== null) throw new WeftError("POD_SANDBOX_FAILED", `pod ${spec.namespace}/${spec.name} on ${spec.node}: ${failed}`);
@@ -94,16 +98,8 @@ export async function runApiPod(kubectl: Kubectl, state: LabState, spec: ApiPodS
         hint: `see weft lab kubectl -- describe pod -n ${spec.namespace} ${spec.name}`,
       });
     }
-    await sleep(100);
+    await sleep(50);
   }
-}
-
-/** The message of the pod's FailedCreatePodSandbox event, or null. */
-async function sandboxFailure(kubectl: Kubectl, namespace: string, name: string, uid: string): Promise<string | null> {
-  const out = await ok(kubectl, ["get", "events", "-n", namespace, "--field-selector", `involvedObject.name=${name},reason=FailedCreatePodSandbox`, "-o", "json"]);
-  const items = (JSON.parse(out) as { items: { message?: string; involvedObject?: { uid?: string } }[] }).items;
-  const mine = items.filter((e) => e.involvedObject?.uid === uid);
-  return mine.at(-1)?.message ?? null;
 }
 
 /** Every pod in the cluster as `weft lab pods` shows it. */

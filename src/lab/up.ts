@@ -151,8 +151,8 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   ]);
   if (opts.kubernetes) {
     // Every node's lab kubelet registers its Node, which is Ready once the node has a CNI configuration.
-    await waitForNodesReady(lab, state, new AbortController().signal);
-    say(`${nodes.length} node${nodes.length > 1 ? "s" : ""} Ready ${secs(Date.now() - started)} after up began`);
+    const t = await waitForNodesReady(lab, state, new AbortController().signal);
+    say(`${nodes.length} node${nodes.length > 1 ? "s" : ""} Ready ${secs(t.nodesAt - started)} after up began; default ServiceAccount (pods can be made) at ${secs(t.serviceAccountAt - started)}`);
   }
   say(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return nodeRows(lab, state);

@@ -1,7 +1,10 @@
 /**
  * `lab up`'s last wait in a lab with Kubernetes: every node's lab kubelet
- * has registered its Node and reports it Ready (kubectl get nodes, run in
- * the control plane's namespace like `weft lab kubectl`). A kubelet that
+ * has registered its Node and reports it Ready, and the `default`
+ * ServiceAccount exists (the controller manager makes it a few seconds
+ * after it reports healthy; until then the API refuses every pod in the
+ * namespace). One `kubectl get nodes,serviceaccounts`, run in the control
+ * plane's namespace like `weft lab kubectl`, per look. A kubelet that
  * keeps exiting, or a node still not Ready at the deadline, fails `up` with
  * the node, its Ready condition's message and the kubelet's log.
  */
@@ -18,27 +21,38 @@ import type { LabState } from "../state.ts";
 export const NODES_READY_TIMEOUT_MS = 60_000;
 const CRASH_LIMIT = 3;
 
-/** Each node's Ready condition: status and message, from `kubectl get nodes -o json`. */
+/** Each node's Ready condition (status and message), from a kubectl list holding Nodes and other kinds. */
 export function readyConditions(json: string): Map<string, { status: string; message: string }> {
-  const items = (JSON.parse(json) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string; message?: string }[] } }[] }).items;
+  const items = (JSON.parse(json) as { items: { kind?: string; metadata: { name: string }; status?: { conditions?: { type: string; status: string; message?: string }[] } }[] }).items;
   return new Map(
-    items.map((n) => {
+    items.filter((i) => i.kind === "Node").map((n) => {
       const c = n.status?.conditions?.find((x) => x.type === "Ready");
       return [n.metadata.name, { status: c?.status ?? "Unknown", message: c?.message ?? "" }];
     }),
   );
 }
 
-/** Resolves once every node of `state` is Ready; gives up quietly once `signal` aborts. */
-export async function waitForNodesReady(lab: LabLayout, state: LabState, signal: AbortSignal, timeoutMs = NODES_READY_TIMEOUT_MS): Promise<void> {
+/** When the wait saw every node Ready, and the default ServiceAccount (epoch ms). */
+export interface ClusterReadyTimes {
+  nodesAt: number;
+  serviceAccountAt: number;
+}
+
+/** Resolves once every node of `state` is Ready and the default ServiceAccount exists; gives up quietly once `signal` aborts. */
+export async function waitForNodesReady(lab: LabLayout, state: LabState, signal: AbortSignal, timeoutMs = NODES_READY_TIMEOUT_MS): Promise<ClusterReadyTimes> {
   const deadline = Date.now() + timeoutMs;
+  const times = { nodesAt: 0, serviceAccountAt: 0 };
   const leave = `the lab is left up for inspection; run weft lab down --name ${lab.name}`;
   let last = new Map<string, { status: string; message: string }>();
+  let serviceAccount = false;
   while (!signal.aborted) {
-    const r = await createRunner().exec(kubectlArgv(lab, state, ["get", "nodes", "-o", "json"]));
+    const r = await createRunner().exec(kubectlArgv(lab, state, ["get", "nodes,serviceaccounts", "-n", "default", "-o", "json"]));
     if (r.code === 0) {
       last = readyConditions(r.stdout);
-      if (state.nodes.every((n) => last.get(n.name)?.status === "True")) return;
+      serviceAccount = (JSON.parse(r.stdout) as { items: { kind?: string; metadata: { name: string } }[] }).items.some((i) => i.kind === "ServiceAccount" && i.metadata.name === "default");
+      if (!times.serviceAccountAt && serviceAccount) times.serviceAccountAt = Date.now();
+      if (!times.nodesAt && state.nodes.every((n) => last.get(n.name)?.status === "True")) times.nodesAt = Date.now();
+      if (times.serviceAccountAt && times.nodesAt) return times;
     }
     const report = readSupervisorReport(lab);
     for (const n of state.nodes) {
@@ -48,7 +62,11 @@ export async function waitForNodesReady(lab: LabLayout, state: LabState, signal:
       }
     }
     if (Date.now() >= deadline) {
-      const n = state.nodes.find((x) => last.get(x.name)?.status !== "True")!;
+      const n = state.nodes.find((x) => last.get(x.name)?.status !== "True");
+      if (n === undefined) {
+        const log = logFile(lab, "kube-controller-manager");
+        throw new WeftError("CLUSTER_NOT_READY", `the default ServiceAccount does not exist after ${timeoutMs / 1000} s (the controller manager makes it)${lastLogLine(log)}; see ${log}`, { hint: leave });
+      }
       const c = last.get(n.name);
       const log = logFile(lab, `${n.name}-kubelet`);
       const why = c ? `its Node is ${c.status === "False" ? "NotReady" : "Unknown"}${c.message ? ` (${c.message})` : ""}` : "its Node has not registered";
@@ -56,4 +74,5 @@ export async function waitForNodesReady(lab: LabLayout, state: LabState, signal:
     }
     await sleep(200, signal);
   }
+  return times;
 }

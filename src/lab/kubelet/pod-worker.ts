@@ -26,7 +26,7 @@ import { execArgv, type Bind } from "./launch.ts";
 import { probeOnce, runProber } from "./probes.ts";
 import { stillRunning, writePodRecord, type ContainerRecord, type PodRecord } from "./records.ts";
 import { createSandbox, newRecord, removeSandbox } from "./sandbox.ts";
-import { containerIdOf, podPhase, podStatus, willRestart } from "./status.ts";
+import { containerIdOf, podPhase, podStatus, SANDBOX_FAILED, willRestart } from "./status.ts";
 import { prepareVolumes, type VolumeSources } from "./volumes.ts";
 
 /** What a pod worker needs from the kubelet around it. */
@@ -222,7 +222,7 @@ export class PodWorker {
       this.#save();
       return true;
     } catch (err) {
-      const message = `Failed to create pod sandbox: ${describeError(err)}`;
+      const message = `${SANDBOX_FAILED}: ${describeError(err)}`;
       this.#sandboxError = message;
       this.#d.event(this.#pod, "Warning", "FailedCreatePodSandbox", message);
       this.#d.log("warn", `pod ${this.#name()}: ${message}`);

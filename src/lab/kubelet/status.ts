@@ -28,6 +28,9 @@ export interface StatusInputs {
 
 type Json = Record<string, unknown>;
 
+/** How the message of a failed sandbox starts, on its event and the PodReadyToStartContainers condition (kubelet's wording). */
+export const SANDBOX_FAILED = "Failed to create pod sandbox";
+
 /** True when a container that ended this way is started again. */
 export function willRestart(policy: RestartPolicy, t: Termination): boolean {
   return policy === "Always" || (policy === "OnFailure" && t.exitCode !== 0);
