@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execArgs, LAB_RUN_IMAGE, labRunPod, parsePodRef } from "./kube-pods.ts";
 
-test("[NS/]POD names a pod, default namespace \\"default\\"", () => {
+test("[NS/]POD names a pod, in namespace default unless given", () => {
   assert.deepEqual(parsePodRef("web"), { namespace: "default", name: "web" });
   assert.deepEqual(parsePodRef("kube-system/weft-abc"), { namespace: "kube-system", name: "weft-abc" });
   for (const bad of ["a/b/c", "/web", "ns/", ""]) assert.throws(() => parsePodRef(bad), { code: "USAGE" }, bad);
