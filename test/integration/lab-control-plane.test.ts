@@ -68,6 +68,14 @@ describe("lab control plane", { skip }, () => {
     assert.equal(await kubectlOk("get", "endpointslice", "-l", "kubernetes.io/service-name=kubernetes", "-o", "jsonpath={.items[0].endpoints[0].addresses[0]}"), "192.168.125.100");
   });
 
+  test("streaming lists work: etcd serves the watch-progress requests the API server needs", async () => {
+    // With an etcd older than 3.4.31 (Debian's 3.4.23) the API server refuses this with a 500.
+    const out = await kubectlOk("get", "--raw", "/api/v1/namespaces/kube-system/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2");
+    const events = out.trim().split("\n").map((l) => JSON.parse(l) as { type: string; object: { metadata: { annotations?: Record<string, string> } } });
+    assert.ok(events.some((e) => e.type === "ADDED"), out);
+    assert.ok(events.some((e) => e.type === "BOOKMARK" && e.object.metadata.annotations?.["k8s.io/initial-events-end"] === "true"), out);
+  });
+
   test("a Node gets a /24 of the lab's pod CIDR from the controller manager", async () => {
     const manifest = join(scratch, "node.json");
     // Unschedulable, so that the scheduler test below has nowhere to put pods.

@@ -1,9 +1,10 @@
 /**
- * The pinned Kubernetes release's binaries, which scripts/kubernetes.sh
- * builds from the build module in scripts/kubernetes/ into a cache outside
- * the checkout: ${WEFT_CACHE:-/var/cache/weft}/kubernetes/<version>/bin/.
- * The version is the one go.mod requires, so a checkout finds exactly the
- * binaries of its own pin.
+ * The pinned Kubernetes release's binaries, and the etcd server it pins,
+ * which scripts/kubernetes.sh builds from the build module in
+ * scripts/kubernetes/ into a cache outside the checkout:
+ * ${WEFT_CACHE:-/var/cache/weft}/kubernetes/<version>/bin/. The version is
+ * the one go.mod requires, so a checkout finds exactly the binaries of its
+ * own pin. (Why not Debian's etcd 3.4: see scripts/kubernetes.sh.)
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +17,7 @@ export const BUILD_MODULE = join(ROOT, "scripts/kubernetes/go.mod");
 export const DEFAULT_CACHE = "/var/cache/weft";
 
 /** The binaries the build makes. */
-export type KubeBinary = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kubectl" | "kube-proxy" | "agnhost";
+export type KubeBinary = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kubectl" | "kube-proxy" | "agnhost" | "etcd";
 
 /** The pinned k8s.io/kubernetes version, e.g. "v1.37.2", read from the build module. */
 export function kubernetesVersion(goMod = readFileSync(BUILD_MODULE, "utf8")): string {
