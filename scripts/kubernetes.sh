@@ -18,10 +18,13 @@
 # why a plain `go install k8s.io/kubernetes/cmd/...@v1.x` cannot do this.
 #
 # Binaries are cached outside the checkout, in
-#   ${WEFT_CACHE:-/var/cache/weft}/kubernetes/<version>/bin/
-# so a fresh clone on the same machine reuses them. They are rebuilt only when
-# the build module (go.mod, go.sum) or the Go toolchain changes; the stamp file
-# beside bin/ records what they were built from.
+#   ${WEFT_CACHE:-/var/cache/weft}/kubernetes/<version>/<module>/bin/
+# where <module> is the first 16 hex digits of the SHA-256 of go.mod and
+# go.sum, so a fresh clone on the same machine reuses them, and two checkouts
+# whose build modules differ (another branch) never overwrite each other's
+# binaries. They are rebuilt only when the build module or the Go toolchain
+# changes; the stamp file beside bin/ records the Go version. Builds of a
+# build module no checkout uses any more can be deleted by hand.
 #
 # Prints the bin directory on stdout when done; progress goes to stderr.
 set -eu
@@ -43,8 +46,9 @@ oldest=$(printf '%s\n%s\n' "$need" "$have" | sort -t. -k1,1n -k2,2n -k3,3n | hea
 
 version=$(sed -n 's/^[[:space:]]*\(require \)\?k8s.io\/kubernetes \(v[0-9][0-9.]*\).*/\2/p' "$mod/go.mod")
 [ -n "$version" ] || die "$mod/go.mod does not require k8s.io/kubernetes vX.Y.Z"
-cache="${WEFT_CACHE:-/var/cache/weft}/kubernetes/$version"
-stamp=$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-16)-go$have
+# src/lab/control/binaries.ts computes the same directory.
+cache="${WEFT_CACHE:-/var/cache/weft}/kubernetes/$version/$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-16)"
+stamp=go$have
 tools=$(sed -n '/^tool (/,/^)/s/^\t\([^ ]*\)$/\1/p' "$mod/go.mod")
 
 current() { [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ]; }
@@ -52,8 +56,8 @@ if current; then
   echo "$cache/bin"
   exit 0
 fi
-# One build at a time per cache: a second checkout's setup waits for the
-# first one's build and then finds it current.
+# One build at a time per build module: a second checkout's setup waits for
+# the first one's build and then finds it current.
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 if ! flock -n 9; then
