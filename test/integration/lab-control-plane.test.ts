@@ -163,3 +163,12 @@ test("a pod CIDR the controller manager cannot split into /24s is refused before
 function kubectlInControl(name: string, args: string[]): Promise<string> {
   return inNetns(labLayout(name).controlNs, [kubeBinary("kubectl"), `--cache-dir=${controlPaths(labLayout(name)).kubectlCacheDir}`, ...args]);
 }
+
+test("without the Kubernetes build, up says what to run and makes nothing", { skip }, async () => {
+  const name = uniqueLabName("nobuild");
+  const r = await weft(["lab", "up", "--name", name, "--nodes", "1"], { WEFT_CACHE: "/nonexistent/weft-cache" });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^weft: etcd of Kubernetes v1\.\d+\.\d+ is not built \(no \/nonexistent\/weft-cache\/kubernetes\/v1\.\d+\.\d+\/[0-9a-f]{16}\/bin\/etcd\); run scripts\/setup\.sh/);
+  assert.ok(!existsSync(labLayout(name).dir));
+  assert.deepEqual(readdirSync("/run/netns").filter((ns) => ownsNamespace(labLayout(name), ns)), []);
+});
