@@ -114,6 +114,18 @@ describe("lab control plane", { skip }, () => {
     await assert.rejects(asNode1("create", "-f", join(scratch, "node2.json")), /forbidden: node "node1" is not allowed to modify node "node2"/);
   });
 
+  test("a killed API server is restarted by the supervisor, and the cluster answers again", async () => {
+    const before = readSupervisorReport(lab)!.processes.find((p) => p.name === "kube-apiserver")!;
+    process.kill(before.pid!, "SIGKILL");
+    const after = await until("the API server's restart", () => {
+      const p = readSupervisorReport(lab)!.processes.find((x) => x.name === "kube-apiserver")!;
+      return p.starts === before.starts + 1 && p.pid !== null ? p : undefined;
+    }, 10_000, 100);
+    assert.notEqual(after.pid, before.pid);
+    await until("/readyz after the restart", async () => (await kubectl("get", "--raw", "/readyz")).stdout === "ok", 60_000, 500);
+    assert.match(await kubectlOk("get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"), /^2$/);
+  });
+
   test("down removes every process, namespace and file of the control plane", async () => {
     const report = readSupervisorReport(lab)!;
     const pids = [supervisorPid(lab)!, ...report.processes.filter((p) => p.pid !== null).map((p) => p.pid!), ...pidsInNamespaces([lab.controlNs]).get(lab.controlNs)!];
