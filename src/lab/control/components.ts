@@ -16,11 +16,10 @@
  *   pod would be the supervisor's growing backoff here, which delays the
  *   cluster by seconds.
  */
-import { logFile, type LabLayout } from "../layout.ts";
+import { CONTROL_IP, logFile, type LabLayout } from "../layout.ts";
 import type { ProcessSpec } from "../supervisor.ts";
 import { kubeBinary } from "./binaries.ts";
 import { APISERVER_PORT, controlPaths, FRONT_PROXY_CLIENT, SERVICE_CIDR } from "./paths.ts";
-import { CONTROL_IP } from "../layout.ts";
 
 /** etcd's client URL inside the control namespace. */
 export const CONTROL_ETCD_URL = "http://127.0.0.1:2379";
