@@ -98,7 +98,7 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     nodes,
   };
   // Before the lab's directory is claimed: this is where a missing
-  // Kubernetes build or etcd is found, and such a failure must leave nothing.
+  // Kubernetes build is found, and such a failure must leave nothing.
   const state: LabState = { ...base, daemons: labDaemons(lab, base) };
   claimLabDir(lab);
   // The credentials need nothing from the topology: made meanwhile, and
