@@ -16,7 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   demo: { summary: "show weft at work (the README's first command)", load: async () => (await import("./commands/demo.ts")).run },
   doctor: { summary: "find what breaks pod networking on a node or a lab, and how to fix it", load: async () => (await import("./commands/doctor.ts")).run },
   "install-cni": { summary: "write the CNI plugin executable and its conflist", load: async () => (await import("./commands/install-cni.ts")).run },
-  lab: { summary: "a cluster network in namespaces: up, down, run, exec, rm, pods, smoke", load: async () => (await import("./commands/lab.ts")).run },
+  lab: { summary: "a cluster in namespaces: up, down, kubectl, kubeconfig, run, exec, rm, pods, smoke", load: async () => (await import("./commands/lab.ts")).run },
   status: { summary: "ask the node agent: summary, peers, ipam, connections", load: async () => (await import("./commands/status.ts")).run },
   trace: { summary: "follow a packet from one lab pod to another through kernel state", load: async () => (await import("./commands/trace.ts")).run },
 };

@@ -104,9 +104,14 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     nodes,
   };
   // Before the lab's directory is claimed: this is where a missing
-  // Kubernetes build or etcd is found, and such a failure must leave nothing.
+  // Kubernetes build is found, and such a failure must leave nothing.
   const state: LabState = { ...base, daemons: labDaemons(lab, base) };
   claimLabDir(lab);
+  // The credentials need nothing from the topology: made meanwhile, and
+  // always awaited before a failed `up` removes the lab's directory.
+  if (opts.kubernetes) say("making the lab CA, certificates and kubeconfigs");
+  const pki = opts.kubernetes ? writeLabPki(lab, nodes).then(() => mkdirSync(controlPaths(lab).etcdDir, { recursive: true, mode: 0o700 })) : Promise.resolve();
+  pki.catch(() => {}); // handled where it is awaited; not an unhandled rejection meanwhile
   try {
     const control = opts.kubernetes ? `, ${lab.controlNs}` : "";
     say(`creating namespaces ${lab.switchNs}, ${lab.outsideNs}${control}, ${nodes[0]!.netns}${nodes.length > 1 ? `..${nodes.at(-1)!.netns}` : ""}${scenario ? ` (scenario ${opts.scenario})` : ""}`);
@@ -118,16 +123,13 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     mkdirSync(lab.logsDir, { recursive: true });
     const installing = existsSync(INSTALL_CNI_COMMAND);
     if (installing) say(`installing the weft CNI plugin on ${nodes.length} node${nodes.length > 1 ? "s" : ""}`);
-    if (opts.kubernetes) say("making the lab CA, certificates and kubeconfigs");
-    await Promise.all([
-      ...(installing ? nodes.map((n) => installCni(lab, n)) : []),
-      opts.kubernetes ? writeLabPki(lab, nodes).then(() => mkdirSync(controlPaths(lab).etcdDir, { recursive: true, mode: 0o700 })) : undefined,
-    ]);
+    await Promise.all([...(installing ? nodes.map((n) => installCni(lab, n)) : []), pki]);
     writeLabState(lab, state);
     const what = opts.kubernetes ? "the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) at " + CONTROL_IP + ", " : "";
     say(`starting ${what}${nodes.length} agent${nodes.length > 1 ? "s" : ""} (${opts.backend}, ${opts.store} store) and the outside server at ${OUTSIDE_IP}:${OUTSIDE_PORT}`);
     startSupervisor(lab);
   } catch (err) {
+    await pki.catch(() => {});
     await labDown(lab.name, () => {});
     throw err;
   }
