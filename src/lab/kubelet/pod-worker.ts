@@ -4,8 +4,8 @@
  * timer) asks for a sync, and syncs of one pod never overlap.
  *
  * A sync moves the pod one step towards its spec: sandbox (namespace + CNI
- * ADD, retried with back-off after a FailedCreatePodSandbox event), pod
- * files and volumes, init containers one at a time, then the containers,
+ * ADD, retried with back-off after a FailedCreatePodSandbox event) and,
+ * at the same time, volumes; pod files, init containers one at a time, then the containers,
  * restarting ended ones per restartPolicy with back-off (CrashLoopBackOff).
  * It ends by patching the pod's status when it changed. A pod being deleted
  * is stopped instead: SIGTERM, SIGKILL after its grace period, CNI DEL, its
@@ -180,8 +180,15 @@ export class PodWorker {
       this.#save();
     }
     const record = this.#record;
-    if (record.network === null && !(await this.#ensureSandbox(record))) return this.#publish();
-    if (!record.prepared && !(await this.#prepare(record))) return this.#publish();
+    if (record.network === null || !record.prepared) {
+      // The sandbox (netns, CNI) and the volumes (API reads, a token request) do not wait for each other.
+      const [sandbox, volumes] = await Promise.all([
+        record.network === null ? this.#ensureSandbox(record) : true,
+        record.prepared ? true : this.#prepareVolumes(record),
+      ]);
+      if (!sandbox || !volumes) return this.#publish();
+      this.#writePodFiles(record);
+    }
 
     const phase = podPhase(pod, record);
     if (phase === "Succeeded" || phase === "Failed") {
@@ -240,24 +247,17 @@ export class PodWorker {
     return delayMs;
   }
 
-  /** Writes resolv.conf, hosts, hostname and the volumes; on failure a FailedMount event and back-off. */
-  async #prepare(record: PodRecord): Promise<boolean> {
+  /** Makes the volumes; on failure a FailedMount event and back-off. */
+  async #prepareVolumes(record: PodRecord): Promise<boolean> {
     const b = this.#backoff.get("prepare");
     if (b && Date.now() < b.until) {
       this.#later(b.until - Date.now());
       return false;
     }
     const pod = this.#pod;
-    const dir = this.#podDir();
     try {
-      mkdirSync(dir, { recursive: true });
-      const cfg = this.#d.cfg;
-      writeFileSync(join(dir, "resolv.conf"), podResolvConf({ namespace: pod.namespace, dnsPolicy: pod.dnsPolicy, hostNetwork: pod.hostNetwork, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, nodeResolvConf: this.#d.nodeResolvConf }));
-      const hostname = pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name);
-      writeFileSync(join(dir, "hosts"), podHosts({ ip: pod.hostNetwork ? null : record.ip, hostname, subdomain: pod.subdomain, namespace: pod.namespace, clusterDomain: cfg.clusterDomain }));
-      writeFileSync(join(dir, "hostname"), `${hostname}\n`);
       const t0 = Date.now();
-      await prepareVolumes(cfg, pod, dir, (f) => fieldValue(this.#facts(), f), this.#d.volumes);
+      await prepareVolumes(this.#d.cfg, pod, this.#podDir(), (f) => fieldValue(this.#facts(), f), this.#d.volumes);
       this.#d.log("info", `pod ${this.#name()}: ${pod.volumes.length} volumes ready in ${Date.now() - t0} ms`);
       record.prepared = true;
       this.#backoff.delete("prepare");
@@ -270,6 +270,18 @@ export class PodWorker {
       this.#setBackoff("prepare");
       return false;
     }
+  }
+
+  /** Writes the pod's resolv.conf, hosts (which names its IP, so after the sandbox) and hostname. */
+  #writePodFiles(record: PodRecord): void {
+    const pod = this.#pod;
+    const cfg = this.#d.cfg;
+    const dir = this.#podDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "resolv.conf"), podResolvConf({ namespace: pod.namespace, dnsPolicy: pod.dnsPolicy, hostNetwork: pod.hostNetwork, clusterDns: cfg.clusterDns, clusterDomain: cfg.clusterDomain, nodeResolvConf: this.#d.nodeResolvConf }));
+    const hostname = pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name);
+    writeFileSync(join(dir, "hosts"), podHosts({ ip: pod.hostNetwork ? null : record.ip, hostname, subdomain: pod.subdomain, namespace: pod.namespace, clusterDomain: cfg.clusterDomain }));
+    writeFileSync(join(dir, "hostname"), `${hostname}\n`);
   }
 
   #facts(): PodFacts {
