@@ -2,7 +2,8 @@
  * A pod's sandbox: its network namespace NAME-pod-NS.POD and the node's CNI
  * chain run on it, exactly as the lab's runtime (lab/runtime.ts) and a
  * containerd would: the conflist from the node's conf dir, plugins from its
- * bin dir, run inside the node's namespace, with the K8S_* CNI_ARGS
+ * bin dir, started by the kubelet, which lives in the node's network
+ * namespace (no `ip netns exec` per plugin), with the K8S_* CNI_ARGS
  * containerd passes. hostNetwork pods have no sandbox of their own: they use
  * the node's namespace and no CNI call is made.
  */
@@ -79,7 +80,7 @@ export async function createSandbox(cfg: KubeletConfig, record: PodRecord): Prom
   }
   if (!existsSync(`/run/netns/${record.netns}`)) await createPodNamespace(record.netns);
   const list = loadConfList(cfg.paths.cniConfDir);
-  const client = cniClient(cfg.lab, cfg.node.name);
+  const client = cniClient(cfg.lab, cfg.node.name, true);
   try {
     const result = await addNetworkList(client, list, runtimeConf(record));
     record.network = list.name;
@@ -93,7 +94,7 @@ export async function createSandbox(cfg: KubeletConfig, record: PodRecord): Prom
 /** CNI DEL (with what ADD cached) and the namespace's removal; what is already gone is fine. */
 export async function removeSandbox(cfg: KubeletConfig, record: PodRecord): Promise<void> {
   if (record.hostNetwork) return;
-  const client = cniClient(cfg.lab, cfg.node.name);
+  const client = cniClient(cfg.lab, cfg.node.name, true);
   const rt = runtimeConf(record);
   if (record.network !== null) {
     const cached = readCache(client, record.network, rt);
