@@ -204,11 +204,6 @@ export async function patchNodeStatus(kube: Kube, name: string, status: Record<s
   await kube.core.patchNodeStatus({ name, body: { status } }, MERGE_PATCH);
 }
 
-/** Merge-patches a Node's metadata (labels, annotations). */
-export async function patchNodeMetadata(kube: Kube, name: string, metadata: Record<string, unknown>): Promise<void> {
-  await kube.core.patchNode({ name, body: { metadata } }, MERGE_PATCH);
-}
-
 /** The node-lease namespace every kubelet heartbeats in. */
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
 

@@ -4,7 +4,7 @@
  * (their sandbox, and each container's launch pid with its start time, which
  * tells a live container from a reused pid) instead of making them again.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../state.ts";
 
@@ -104,14 +104,4 @@ export function processStart(pid: number): string | null {
 /** True when the recorded pid still runs the recorded process. */
 export function stillRunning(pid: number | null, pidStart: string | null): boolean {
   return pid !== null && pidStart !== null && processStart(pid) === pidStart;
-}
-
-/** True when `path` exists. */
-export function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
