@@ -193,6 +193,18 @@ export class PodWorker {
     const phase = podPhase(pod, record);
     if (phase === "Succeeded" || phase === "Failed") {
       this.#stopProbers();
+      // As kubelet stops a finished pod's sandbox: its address goes back to the node (a Job's pods
+      // would otherwise hold the node's /24 until deleted); the status keeps the IP it had.
+      if (!record.sandboxReleased && !record.hostNetwork) {
+        try {
+          await removeSandbox(this.#d.cfg, record);
+          record.sandboxReleased = true;
+          this.#save();
+        } catch (err) {
+          this.#d.log("warn", `pod ${this.#name()}: CNI DEL of the finished pod failed: ${describeError(err)}; retrying`);
+          this.#later(2000);
+        }
+      }
       return this.#publish();
     }
     for (const ic of pod.initContainers) {

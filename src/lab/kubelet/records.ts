@@ -55,6 +55,8 @@ export interface PodRecord {
   createdAt: string;
   /** hostPort mappings passed to CNI ADD (and so to DEL). */
   portMappings: { hostPort: number; containerPort: number; protocol: string }[];
+  /** The pod has finished and its sandbox was torn down (CNI DEL, namespace deleted). */
+  sandboxReleased?: boolean;
   /** Pod files (resolv.conf, hosts, volumes) are in place. */
   prepared: boolean;
   containers: ContainerRecord[];
