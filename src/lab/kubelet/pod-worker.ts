@@ -386,6 +386,7 @@ export class PodWorker {
     const t0 = Date.now();
     const started = await startContainer(record.netns, launch, argv, envObj, log);
     this.#d.log("info", `pod ${this.#name()}: container ${c.name} started (run ${run}) in ${Date.now() - t0} ms`);
+    this.#d.event(pod, "Normal", "Started", `Started container ${c.name}`);
     r.restartCount = run;
     if (r.terminated) r.lastTerminated = r.terminated;
     r.terminated = null;
@@ -517,6 +518,9 @@ export class PodWorker {
     const pod = this.#pod;
     const graceS = this.#deleted ? 0 : (pod.deletionGracePeriodSeconds ?? pod.terminationGracePeriodSeconds);
     const record = this.#record;
+    if (!this.#deleted) {
+      for (const c of record?.containers ?? []) if (c.pid !== null) this.#d.event(pod, "Normal", "Killing", `Stopping container ${c.name}`);
+    }
     await Promise.all(
       [...this.#running.values()].map(async (r) => {
         r.stop.abort();
