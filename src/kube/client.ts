@@ -28,9 +28,28 @@ export interface Kube {
   coordination: CoordinationV1Api;
 }
 
+/**
+ * A KubeConfig whose requests share one connection pool. The library makes
+ * a new undici Agent, so a new TLS connection and handshake, for every API
+ * request; a kubelet starting ten pods then spent more of its CPU on TLS
+ * than on its work. The pool is built by the library from the first
+ * request's options (one cluster and one user: every request's are the same).
+ */
+class PooledKubeConfig extends KubeConfig {
+  #dispatcher: unknown;
+
+  override async applySecurityAuthentication(context: Parameters<KubeConfig["applySecurityAuthentication"]>[0]): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const made = context.getDispatcher();
+    if (made === undefined) return;
+    this.#dispatcher ??= made;
+    context.setDispatcher(this.#dispatcher as typeof made);
+  }
+}
+
 /** Loads `kubeconfigPath` and makes the API clients; a missing or unreadable file is KUBECONFIG_INVALID. */
 export function connectKube(kubeconfigPath: string): Kube {
-  const config = new KubeConfig();
+  const config = new PooledKubeConfig();
   try {
     config.loadFromFile(kubeconfigPath);
   } catch (err) {
