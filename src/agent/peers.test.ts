@@ -14,6 +14,9 @@ class RecordingBackend implements Backend {
   announce() {
     return {};
   }
+  podMtu(underlayMtu: number) {
+    return underlayMtu - 50;
+  }
   async setup() {
     return { backendData: {}, mtu: 1450 };
   }
