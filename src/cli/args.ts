@@ -21,6 +21,15 @@ export function parseCommandArgs<O extends Options>(command: string, argv: strin
   }
 }
 
+/** The output formats every listing takes (`-o`). */
+export type OutputFormat = "table" | "json";
+
+/** Checks `-o`'s value for `command` (absent: table). */
+export function parseOutput(command: string, value: string | undefined): OutputFormat {
+  if (value === undefined || value === "table" || value === "json") return value ?? "table";
+  throw new WeftError("USAGE", `${command}: unknown output format "${value}"`, { hint: "use -o table or -o json" });
+}
+
 /** `--flag -3` → `--flag=-3` for flags that take a string, up to a `--` that ends the flags. */
 function joinNegativeValues(argv: string[], options: Options): string[] {
   const out: string[] = [];
