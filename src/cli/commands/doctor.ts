@@ -4,6 +4,7 @@
  * networking and says how to fix each thing it finds. Exit status 1 when a
  * check fails, 0 otherwise (warnings included).
  */
+import { requireAbsolute } from "../../lib/dirs.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { CHECKS, runDoctor } from "../../doctor/doctor.ts";
 import { exitStatus, formatReport } from "../../doctor/report.ts";
@@ -44,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new WeftError("USAGE", "doctor: --lab takes each node's directories from the lab; drop --run-dir, --conf-dir and --bin-dir");
   }
   const { targets, lab } = values.lab === undefined
-    ? { targets: [localTarget({ runDir: values["run-dir"], confDir: values["conf-dir"], binDir: values["bin-dir"] })], lab: null }
+    ? { targets: [localTarget({ runDir: requireAbsolute(values["run-dir"], "--run-dir"), confDir: requireAbsolute(values["conf-dir"], "--conf-dir"), binDir: requireAbsolute(values["bin-dir"], "--bin-dir") })], lab: null }
     : labTargets(values.lab);
   const findings = await runDoctor(targets, lab);
   process.stdout.write(output === "json" ? JSON.stringify(findings, null, 2) + "\n" : formatReport(findings));
