@@ -36,12 +36,12 @@ export interface PluginConfig {
   dns: DnsConfig | undefined;
   /** The previous plugin's result (ADD in a chain, CHECK, DEL), untyped. */
   prevResult: Record<string, unknown> | undefined;
-  /** GC's `cni.dev/valid-attachments`. */
+  /** GC's `cni.dev/valid-attachments` (or `cni.dev/attachments`, the name the 1.1.0 spec first gave it, which libcni still sends too). */
   validAttachments: Array<{ containerID: string; ifname: string }> | undefined;
 }
 
 /** Keys the spec and its conventions define, which any plugin must accept. */
-const STANDARD_KEYS = new Set(["cniVersion", "cniVersions", "name", "type", "args", "runtimeConfig", "capabilities", "prevResult", "cni.dev/valid-attachments", "disableCheck", "disableGC"]);
+const STANDARD_KEYS = new Set(["cniVersion", "cniVersions", "name", "type", "args", "runtimeConfig", "capabilities", "prevResult", "cni.dev/valid-attachments", "cni.dev/attachments", "disableCheck", "disableGC"]);
 const WEFT_KEYS = new Set(["bridge", "subnetFile", "dataDir", "mtu", "hairpinMode", "dns"]);
 
 /** Decodes stdin; error 6 when it is not a JSON object. */
@@ -93,9 +93,10 @@ function parseDns(v: unknown): DnsConfig | undefined {
   return out;
 }
 
-function parseAttachments(v: unknown): PluginConfig["validAttachments"] {
+function parseAttachments(raw: Record<string, unknown>): PluginConfig["validAttachments"] {
+  const field = raw["cni.dev/valid-attachments"] !== undefined ? "cni.dev/valid-attachments" : "cni.dev/attachments";
+  const v = raw[field];
   if (v === undefined) return undefined;
-  const field = "cni.dev/valid-attachments";
   if (!Array.isArray(v)) throw invalid(field, v, "must be a list of {containerID, ifname}");
   return v.map((a) => {
     if (typeof a !== "object" || a === null || typeof a.containerID !== "string" || typeof a.ifname !== "string") {
@@ -134,6 +135,6 @@ export function parseConfig(raw: Record<string, unknown>): PluginConfig {
     hairpinMode: hairpin,
     dns: parseDns(raw.dns),
     prevResult: prev as Record<string, unknown> | undefined,
-    validAttachments: parseAttachments(raw["cni.dev/valid-attachments"]),
+    validAttachments: parseAttachments(raw),
   };
 }
