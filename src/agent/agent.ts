@@ -26,7 +26,7 @@
  * renews the same lease. `weft agent --cleanup` (cleanup.ts) removes it all.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import pkg from "../../package.json" with { type: "json" };
+import { VERSION } from "../lib/version.ts";
 import { createBackend } from "../backend/registry.ts";
 import type { Backend, LocalNode, SetupResult } from "../backend/types.ts";
 import { describeError, WeftError } from "../lib/errors.ts";
@@ -49,7 +49,6 @@ import { backoffMs, isTransient, StoreHealth } from "./retry.ts";
 import { sleep } from "../lib/sleep.ts";
 import type { AgentStatus, ConnectionStatus } from "./status.ts";
 
-const VERSION = pkg.version;
 
 /** Error code: --mtu asks for more than the underlay can carry. */
 export const MTU_TOO_LARGE = "MTU_TOO_LARGE";
