@@ -95,7 +95,7 @@ export function parseHeader(text: string): string | undefined {
   }
   const header = words(text.slice(0, RECORD - 1));
   const last = header[2]?.startsWith("last=") ? header[2].slice(5) : undefined;
-  if (header.length > 3 || (header.length === 3 && (last === undefined || tryParseIp(last) === undefined)) || text.indexOf("\n") !== RECORD - 1) {
+  if (header.length > 3 || (header.length === 3 && (last === undefined || tryParseIp(last) === undefined)) || !text.startsWith(formatHeader(last))) {
     throw new Error(`record 0 is not "${HEADER} last=<address>" and spaces to byte 511, then a newline`);
   }
   return last;
@@ -106,7 +106,8 @@ export function parseRecord(text: string, i: number): Allocation | undefined {
   const at = i * RECORD;
   const f = words(text.slice(at, at + RECORD - 1));
   if (f.length === 0) return undefined;
-  if (f.length !== 4 || tryParseIp(f[0]!) === undefined || text.charCodeAt(at + RECORD - 1) !== 10 || !isPrintable(f[1]!) || !isPrintable(f[2]!) || !isPrintable(f[3]!)) {
+  // Exactly as formatRecord writes it: four words, one space apart, then spaces (no other blank a trim would take).
+  if (f.length !== 4 || tryParseIp(f[0]!) === undefined || !isPrintable(f[1]!) || !isPrintable(f[2]!) || !isPrintable(f[3]!) || !text.startsWith(pad(f.join(" ")), at)) {
     throw new Error(`record ${i} is not "<address> <containerId> <ifname> <pod>" in printable ASCII ${where(i)}`);
   }
   let ifname: string, pod: string | undefined;
