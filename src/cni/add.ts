@@ -18,12 +18,12 @@
  * attachment holds).
  */
 import { CniError, ERR_KERNEL } from "./errors.ts";
-import { connectHost, ensureBridge, ensureForwarding, hostVethName, type HostSide } from "./host.ts";
+import { connectHost, ensureBridge, ensureForwarding, findBridge, hostVethName, type HostSide } from "./host.ts";
 import { configurePod } from "./pod.ts";
 import type { Machine } from "./context.ts";
 import type { PluginConfig } from "./config.ts";
 import type { CniEnv } from "./env.ts";
-import { extend, fromPrevResult, type Result } from "./result.ts";
+import { EMPTY_RESULT, extend, type Result } from "./result.ts";
 import { IpamStore } from "../ipam/store.ts";
 import { formatIp } from "../lib/ipv4.ts";
 import { deleteLink, getLink } from "../netlink/link.ts";
@@ -31,17 +31,22 @@ import { SysError } from "../sys/syscalls.ts";
 import { readSubnetFileWith } from "../subnet/file.ts";
 
 export function add(m: Machine, conf: PluginConfig, env: CniEnv): Result {
+  // Everything that can be refused is checked before the first change:
+  // the subnet file, the pod's namespace, the bridge (an existing link of
+  // that name must be a bridge) and the IPAM store (taking the address is
+  // the first change, undone below on failure).
   const node = readSubnetFileWith(conf.subnetFile, (p) => m.files.readText(p));
   const podNs = m.openNetns(env.netns);
   const mtu = conf.mtu ?? node.mtu;
+  const sock = m.nodeSocket();
+  const found = findBridge(sock, conf.bridge);
   const ipam = new IpamStore(conf.dataDir, conf.name, m.files, m.lock);
   const owner = { containerId: env.containerId, ifname: env.ifname, ...podOf(env) };
   const { ip, fresh } = ipam.allocate(node.subnet, node.gateway, owner);
   const hostName = hostVethName(env.containerId, env.ifname);
-  const sock = m.nodeSocket();
   let vethMade = false;
   try {
-    const bridge = ensureBridge(sock, conf.bridge);
+    const bridge = found ?? ensureBridge(sock, conf.bridge);
     ensureForwarding(m.files);
     const pod = m.podSocket(podNs);
     let made: HostSide;
@@ -67,7 +72,7 @@ export function add(m: Machine, conf: PluginConfig, env: CniEnv): Result {
       routes: [{ dst: "0.0.0.0/0", gw: formatIp(node.gateway) }],
       dns: conf.dns,
     };
-    return extend(fromPrevResult(conf.prevResult), own);
+    return extend(conf.prevResult ?? EMPTY_RESULT, own);
   } catch (err) {
     if (vethMade) {
       try {
