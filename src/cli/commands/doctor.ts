@@ -8,9 +8,9 @@ import { WeftError } from "../../lib/errors.ts";
 import { CHECKS, runDoctor } from "../../doctor/doctor.ts";
 import { exitStatus, formatReport } from "../../doctor/report.ts";
 import { labTargets, localTarget } from "../../doctor/targets.ts";
-import { parseCommandArgs } from "../args.ts";
+import { parseCommandArgs, parseOutput } from "../args.ts";
 
-const HELP = `usage: weft doctor [--lab NAME] [--run-dir DIR] [--conf-dir DIR] [--bin-dir DIR] [-o json]
+const HELP = `usage: weft doctor [--lab NAME] [--run-dir DIR] [--conf-dir DIR] [--bin-dir DIR] [-o table|json]
 
 Checks this node (its network namespace, its agent and its CNI files), or with
 --lab every node of a lab, and prints a table of findings, the fix for each
@@ -20,7 +20,7 @@ problem, and how many there are. Exit status 1 when a check fails.
   --run-dir DIR   the agent's run dir, holding agent.sock and subnet.env (default /run/weft)
   --conf-dir DIR  the CNI configuration dir (default /etc/cni/net.d)
   --bin-dir DIR   the CNI plugin dir (default /opt/cni/bin)
-  -o json         print the findings as JSON
+  -o table|json   print the findings as a table (default) or as JSON
 
 checks: ${Object.keys(CHECKS).join(", ")}
 `;
@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (values.output !== undefined && values.output !== "json") throw new WeftError("USAGE", `doctor: unknown output format "${values.output}" (only json)`);
+  const output = parseOutput("doctor", values.output);
   if (values.lab !== undefined && argv.some((a) => /^--(run|conf|bin)-dir/.test(a))) {
     throw new WeftError("USAGE", "doctor: --lab takes each node's directories from the lab; drop --run-dir, --conf-dir and --bin-dir");
   }
@@ -47,6 +47,6 @@ export async function run(argv: string[]): Promise<number> {
     ? { targets: [localTarget({ runDir: values["run-dir"], confDir: values["conf-dir"], binDir: values["bin-dir"] })], lab: null }
     : labTargets(values.lab);
   const findings = await runDoctor(targets, lab);
-  process.stdout.write(values.output === "json" ? JSON.stringify(findings, null, 2) + "\n" : formatReport(findings));
+  process.stdout.write(output === "json" ? JSON.stringify(findings, null, 2) + "\n" : formatReport(findings));
   return exitStatus(findings);
 }
