@@ -48,7 +48,7 @@ import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./c
 import { measureConnections } from "./connections.ts";
 import { hostNetworksOf, overlapWarnings } from "./host-networks.ts";
 import { findUnderlay, type Underlay } from "./iface.ts";
-import { acquireLease, renewIntervalMs, type LeaseOrigin, type SubnetRange } from "./lease.ts";
+import { renewIntervalMs, type LeaseOrigin, type SubnetRange } from "../store/acquire.ts";
 import { ensureMasquerade, masqueradeScript, type MasqueradeOptions } from "./masquerade.ts";
 import { PeerSync } from "./peers.ts";
 import { backoffMs, isTransient, StoreHealth } from "./retry.ts";
@@ -86,6 +86,8 @@ export class Agent {
   #setup: SetupResult | undefined;
   #subnetFileWritten = false;
   #forwardingOff = false;
+  /** The store has been told the data plane is programmed (#announceProgrammed). */
+  #announced = false;
   #stopWatch: (() => void) | undefined;
   #api: { close(): Promise<void> } | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -98,7 +100,7 @@ export class Agent {
     this.#log = deps.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     this.#store = createStore(config.store, storeOptions(config));
     this.#backend = createBackend(config.backend, { runner: this.#runner, vni: config.vxlanVni, port: config.vxlanPort });
-    this.#health = new StoreHealth(`${config.store} store ${this.#storeLocation()}`, this.#log);
+    this.#health = new StoreHealth(`${config.store} store ${this.#store.location}`, this.#log);
     this.#peers = new PeerSync({
       backend: this.#backend,
       self: () => ({ node: config.nodeName, subnet: this.#lease?.subnet ?? null, backend: config.backend }),
@@ -123,7 +125,7 @@ export class Agent {
     const networks = hostNetworksOf(links).filter((n) => previous === undefined || formatPrefix(n.network) !== previous);
     for (const line of overlapWarnings(c.podCidr, networks)) this.#log(line);
     this.#avoid = networks.map((n) => n.network);
-    this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#storeLocation()}`);
+    this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#store.location}`);
     this.#api = await startApi({ status: () => this.status(), connections: () => this.connections() }, {
       socketPath: this.paths.socket,
       ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),
@@ -140,6 +142,7 @@ export class Agent {
     }
     this.#peers.seed(await this.#withRetry("listing the leases", () => this.#store.list()));
     await this.#peers.reconcileNow();
+    await this.#announceProgrammed();
     this.#stopWatch = this.#store.watch(
       (event) => {
         this.#health.ok();
@@ -175,7 +178,7 @@ export class Agent {
       backendData: this.#setup?.backendData ?? {},
       ipMasq: c.ipMasq,
       leaseExpiresAt: lease?.expiresAt ?? null,
-      store: { name: c.store, location: this.#storeLocation(), healthy: this.#health.healthy, lastError: this.#health.lastError },
+      store: { name: c.store, location: this.#store.location, healthy: this.#health.healthy, lastError: this.#health.lastError },
       peers: this.#peers.peerStatus(),
       reconcile: this.#peers.stats(),
       paths: { ...this.paths },
@@ -202,6 +205,7 @@ export class Agent {
       this.#log(`resync: ${describeError(err)}`);
     }
     await this.#peers.reconcileNow();
+    if (!this.#announced) await this.#announceProgrammed();
   }
 
   /** Stops everything the process runs and leaves the data plane in place. Safe to call twice. */
@@ -215,10 +219,6 @@ export class Agent {
       await this.#store.close();
     })();
     return this.#stopped;
-  }
-
-  #storeLocation(): string {
-    return this.config.store === "etcd" ? this.config.etcdEndpoints.join(",") : this.config.storeDir;
   }
 
   #attrs(): LeaseAttrs {
@@ -272,7 +272,7 @@ export class Agent {
 
   async #acquire(): Promise<{ lease: Lease; origin: LeaseOrigin }> {
     const previous = this.#previousSubnet();
-    const { lease, origin } = await acquireLease(this.#store, {
+    const { lease, origin } = await this.#store.acquire({
       range: this.#range(),
       attrs: this.#attrs(),
       // A renewal by this running agent keeps what its device publishes; a
@@ -283,9 +283,20 @@ export class Agent {
       previous: this.#lease?.subnet ?? previous,
       log: this.#log,
     });
-    const how = { renewed: "renewed its lease on", previous: "leased its previous subnet", new: "leased" }[origin];
-    this.#log(`${this.config.nodeName} ${how} ${lease.subnet} until ${new Date(lease.expiresAt).toISOString()}`);
+    const how = { renewed: "renewed its lease on", previous: "leased its previous subnet", new: "leased", assigned: "was assigned" }[origin];
+    const until = origin === "assigned" ? "" : ` until ${new Date(lease.expiresAt).toISOString()}`;
+    this.#log(`${this.config.nodeName} ${how} ${lease.subnet}${until}`);
     return { lease, origin };
+  }
+
+  /** Tells the store the node's data plane is programmed (kubernetes: NetworkUnavailable=False); a failure is logged and retried at the next resync. */
+  async #announceProgrammed(): Promise<void> {
+    try {
+      await this.#store.programmed(this.#lease!);
+      this.#announced = true;
+    } catch (err) {
+      this.#log(`telling the ${this.config.store} store the node is programmed failed: ${describeError(err)}; trying again at the next resync`);
+    }
   }
 
   /** Whether the store holds this node's lease on `subnet`; undefined when the store cannot say. */
@@ -406,6 +417,7 @@ export class Agent {
       }
       await this.#setUpDataPlane();
       this.#peers.request();
+      await this.#announceProgrammed();
     } catch (err) {
       this.#log(`cannot lease a subnet again: ${describeError(err)}`);
       // The lease is lost: another node may hold its subnet now.
