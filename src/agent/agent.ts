@@ -115,8 +115,12 @@ export class Agent {
     makeDirs(c.runDir, "--run-dir");
     makeDirs(c.stateDir, "--state-dir");
     const links = await readJson<IpLink[]>(this.#runner, ["ip", "-j", "addr"]);
+    // Told nothing about the underlay, the agent takes the address the cluster records for the node.
+    const told = c.iface.length > 0 || c.ifaceRegex.length > 0 || c.ifaceCanReach !== undefined || c.publicIp !== undefined;
+    const recorded = told ? undefined : await this.#withRetry("reading this node's address", () => this.#store.nodeAddress(c.nodeName));
+    if (recorded !== undefined) this.#log(`choosing the underlay by ${recorded}, the address the ${c.store} store records for ${c.nodeName}`);
     this.#underlay = await findUnderlay(this.#runner, {
-      iface: c.iface, ifaceRegex: c.ifaceRegex,
+      iface: recorded !== undefined ? [recorded] : c.iface, ifaceRegex: c.ifaceRegex,
       ...(c.ifaceCanReach !== undefined && { ifaceCanReach: c.ifaceCanReach }),
       ...(c.publicIp !== undefined && { publicIp: c.publicIp }),
     }, links);

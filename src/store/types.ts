@@ -68,6 +68,13 @@ export interface SubnetStore {
    */
   programmed(lease: Lease): Promise<void>;
   /**
+   * The address the cluster records for node `node` (kubernetes: its Node's
+   * InternalIP), which the agent advertises unless told otherwise by
+   * --iface, --iface-regex, --iface-can-reach or --public-ip; undefined
+   * where the store records none (embedded, etcd) or the node has none yet.
+   */
+  nodeAddress(node: string): Promise<string | undefined>;
+  /**
    * Leases `subnet` to `attrs.node` for `ttlSeconds` only if no unexpired
    * lease on it exists. Returns the new lease, or undefined when the subnet
    * is taken (also when this very node holds it: use `renew` for that).

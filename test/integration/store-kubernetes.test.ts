@@ -83,6 +83,14 @@ describe("the kubernetes store", { timeout: 120_000 }, () => {
     assert.deepEqual(await store.list(), []);
   });
 
+  test("nodeAddress is the Node's InternalIP, the underlay the agent picks when told nothing", async () => {
+    assert.equal(await store.nodeAddress("n1"), undefined, "no addresses reported yet");
+    const r = api.kubectl("patch", "node", "n1", "--subresource=status", "--type=merge", "-p", '{"status":{"addresses":[{"type":"Hostname","address":"n1"},{"type":"InternalIP","address":"192.168.125.101"}]}}');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(await store.nodeAddress("n1"), "192.168.125.101");
+    assert.equal(await store.nodeAddress("nobody"), undefined);
+  });
+
   test("a podCIDR outside the configured cluster CIDR is an error naming both", async () => {
     node("n4", "10.100.4.0/24");
     await assert.rejects(

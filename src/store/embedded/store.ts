@@ -99,6 +99,11 @@ export class EmbeddedStore implements SubnetStore {
   /** Nothing to record: peers learn a node from its lease alone. */
   async programmed(): Promise<void> {}
 
+  /** This store records no node addresses. */
+  async nodeAddress(): Promise<string | undefined> {
+    return undefined;
+  }
+
   async release(subnet: string, node: string): Promise<void> {
     checkOpen(this.#closed, this.#what());
     const s = checkSubnet(subnet);

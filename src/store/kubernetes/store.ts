@@ -217,6 +217,11 @@ export class KubernetesStore implements SubnetStore {
     );
   }
 
+  async nodeAddress(node: string): Promise<string | undefined> {
+    const { getNode } = await import("../../kube/nodes.ts");
+    return (await this.#call(`reading Node ${node}`, (kube) => getNode(kube, node)))?.internalIp ?? undefined;
+  }
+
   /** Not how this store leases: the cluster assigns subnets (acquire). */
   async createIfAbsent(subnet: string): Promise<Lease | undefined> {
     throw new WeftError(STORE_ERROR, `the kubernetes store does not lease ${subnet} on request: each node's subnet is its Node's spec.podCIDR`, {
