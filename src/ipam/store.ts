@@ -189,9 +189,9 @@ export class IpamStore {
     for (;;) {
       const problem = this.#files.writable(path);
       if (problem !== "ENOENT") return problem === undefined ? undefined : `IPAM store ${path === this.file ? this.file : `directory ${path}`} cannot be written (${problem})`;
+      if (path === "/") return undefined;
       const up = path.lastIndexOf("/");
-      if (up <= 0) return undefined;
-      path = path.slice(0, up);
+      path = up <= 0 ? "/" : path.slice(0, up);
     }
   }
 
