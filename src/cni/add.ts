@@ -1,8 +1,11 @@
 /**
  * ADD: connect the pod to the node bridge.
  *
- *   1. take an address from the node subnet (IPAM, under the store lock);
- *   2. ensure bridge weft0 exists, and IP forwarding;
+ *   0. check what can be refused (the subnet file, the pod's namespace,
+ *      that a link named like the bridge is a bridge), changing nothing;
+ *   1. take an address from the node subnet (IPAM, under the store lock,
+ *      which refuses a damaged store);
+ *   2. create bridge weft0 if it is missing, and turn on IP forwarding;
  *   3. one netlink batch on the node (host.ts connectHost): the gateway on
  *      the bridge, the veth pair (host end enslaved and up, peer born inside
  *      the pod's namespace as CNI_IFNAME with the MTU), hairpin;

@@ -13,7 +13,7 @@ const refused: Array<[Record<string, unknown>, number, RegExp]> = [
   [{ prevResult: { interfaces: [{ name: "" }] } }, 7, /prevResult\.interfaces\[0\]\.name="" must not be empty/],
   [{ prevResult: { interfaces: [{ name: "a", mtu: 1.5 }] } }, 7, /prevResult\.interfaces\[0\]\.mtu=1\.5 must be an integer/],
   [{ prevResult: { interfaces: "x", dns: "str" } }, 7, /prevResult\.interfaces="x" must be a list/],
-  [{ prevResult: { ips: [{}] } }, 7, /prevResult\.ips\[0\]\.address is missing; it is not an address\/prefix length/],
+  [{ prevResult: { ips: [{}] } }, 7, /prevResult\.ips\[0\]\.address is missing; it must be an address\/prefix length/],
   [{ prevResult: { ips: [null] } }, 7, /prevResult\.ips\[0\]=null must be an object/],
   [{ prevResult: { ips: [{ address: "abc" }] } }, 7, /prevResult\.ips\[0\]\.address="abc" is not an address\/prefix length/],
   [{ prevResult: { ips: [{ address: "10.1.2.3" }] } }, 7, /prevResult\.ips\[0\]\.address="10\.1\.2\.3" is not/],

@@ -65,7 +65,10 @@ export class Machine {
    */
   openNetns(path: string): number {
     const refuse = (why: string) => new CniError(ERR_INVALID_ENV, `CNI_NETNS ${path} ${why}`, "CNI_NETNS must name the pod's network namespace, such as /run/netns/NAME or /proc/PID/ns/net");
-    const gone = (err: unknown) => refuse(`cannot be opened: ${err instanceof IoError ? err.code : (err as Error).message} (is the pod's network namespace gone?)`);
+    const gone = (err: unknown) => {
+      const code = err instanceof IoError ? err.code : (err as Error).message;
+      return refuse(`cannot be opened: ${code}${code === "ENOENT" ? " (is the pod's network namespace gone?)" : ""}`);
+    };
     let st: FileStat;
     try {
       st = this.sys.stat(path);

@@ -37,9 +37,13 @@ export function showValue(v: unknown): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-/** Error 7 for `field`: "field=value why", or "field is missing; it why" when there is no value. */
+/** Error 7 for `field`: "field=value why", or "field is missing; it must …" when there is no value. */
 export function invalid(field: string, value: unknown, why: string): CniError {
-  if (value === undefined) return new CniError(ERR_INVALID_CONFIG, `invalid network configuration: ${field} is missing; it ${why}`);
+  if (value === undefined) {
+    // "is not an address" of a value becomes "must be an address" of a missing one.
+    const must = why.startsWith("is not ") ? `must be ${why.slice(7)}` : why;
+    return new CniError(ERR_INVALID_CONFIG, `invalid network configuration: ${field} is missing; it ${must}`);
+  }
   return new CniError(ERR_INVALID_CONFIG, `invalid network configuration: ${field}=${showValue(value)} ${why}`);
 }
 

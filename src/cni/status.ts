@@ -2,7 +2,7 @@
  * STATUS (CNI 1.1): can this node take new pods? Yes once the agent has
  * written a valid subnet file and the IPAM store is valid and can be
  * written (or made). Error 50 otherwise, saying why; existing pods are not
- * affected either way. It changes nothing, and makes no store.
+ * affected either way. It makes no store where there is none.
  */
 import { CniError, ERR_NOT_AVAILABLE } from "./errors.ts";
 import type { Machine } from "./context.ts";

@@ -184,7 +184,7 @@ export function checkRecords(text: string): Set<number> {
         prefixIp = ip - (ip % 256);
       }
     }
-    if (ip < 0) throw new Error(`record ${at / RECORD} does not begin with an IPv4 address and a space ${where(at / RECORD)}`);
+    if (ip < 0) throw new Error(`record ${at / RECORD} is not "<address> <containerId> <ifname> <pod>": it does not begin with an IPv4 address and a space ${where(at / RECORD)}`);
     if (held.has(ip)) throw new Error(`records ${recordOf(text, ip)} and ${at / RECORD} both hold ${formatIp(ip)} ${where(at / RECORD)}`);
     held.add(ip);
   }

@@ -36,10 +36,11 @@ export const IPAM_EXHAUSTED = "IPAM_EXHAUSTED";
 export const IPAM_STORE_CORRUPT = "IPAM_STORE_CORRUPT";
 
 /**
- * How to recover from a damaged store. Not "move it aside": an empty store
- * would hand out again the addresses running pods hold.
+ * How to recover from a damaged store, for every reader of it to give. Not
+ * "move it aside": an empty store would hand out again the addresses
+ * running pods hold.
  */
-const HINT_CORRUPT =
+export const IPAM_STORE_REPAIR_HINT =
   "nothing was changed and no address was handed out; repair the file by hand: each record is one line of exactly 511 characters and a newline " +
   '(the header "weft-ipam 2 last=<address>", then "<address> <containerId> <ifname> <pod>" or spaces), padded with spaces; ' +
   "put the damaged record back to that shape, or blank it (511 spaces) if its pod is gone, and check `weft status ipam`. " +
@@ -188,9 +189,9 @@ export class IpamStore {
     for (;;) {
       const problem = this.#files.writable(path);
       if (problem !== "ENOENT") return problem === undefined ? undefined : `IPAM store ${path === this.file ? this.file : `directory ${path}`} cannot be written (${problem})`;
+      if (path === "/") return undefined;
       const up = path.lastIndexOf("/");
-      if (up <= 0) return undefined;
-      path = path.slice(0, up);
+      path = up <= 0 ? "/" : path.slice(0, up);
     }
   }
 
@@ -218,7 +219,7 @@ export class IpamStore {
     try {
       return parse(text);
     } catch (err) {
-      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.file} is not valid: ${(err as Error).message}`, { hint: HINT_CORRUPT });
+      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.file} is not valid: ${(err as Error).message}`, { hint: IPAM_STORE_REPAIR_HINT });
     }
   }
 
@@ -275,7 +276,9 @@ export class IpamStore {
     try {
       return parseVersion1(text);
     } catch (err) {
-      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.#legacy} (version 1) is not valid: ${(err as Error).message}`, { hint: HINT_CORRUPT });
+      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.#legacy} (version 1) is not valid: ${(err as Error).message}`, {
+        hint: 'nothing was changed and no address was handed out; repair the JSON by hand ({"version":1,"last":…,"allocations":{"<address>":{"containerId":…,"ifname":…}}}); do not delete it while pods run: their addresses would be handed out again',
+      });
     }
   }
 
