@@ -31,7 +31,7 @@
  * renews the same lease. `weft agent --cleanup` (cleanup.ts) removes it all.
  */
 import { readFileSync, rmSync } from "node:fs";
-import pkg from "../../package.json" with { type: "json" };
+import { VERSION } from "../lib/version.ts";
 import { createBackend } from "../backend/registry.ts";
 import type { Backend, LocalNode, SetupResult } from "../backend/types.ts";
 import { makeDirs } from "../lib/dirs.ts";
@@ -48,14 +48,13 @@ import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./c
 import { measureConnections } from "./connections.ts";
 import { hostNetworksOf, overlapWarnings } from "./host-networks.ts";
 import { findUnderlay, type Underlay } from "./iface.ts";
-import { acquireLease, renewIntervalMs, type LeaseOrigin, type SubnetRange } from "./lease.ts";
+import { renewIntervalMs, type LeaseOrigin, type SubnetRange } from "../store/acquire.ts";
 import { ensureMasquerade, masqueradeScript, type MasqueradeOptions } from "./masquerade.ts";
 import { PeerSync } from "./peers.ts";
 import { backoffMs, isTransient, StoreHealth } from "./retry.ts";
 import { sleep } from "../lib/sleep.ts";
 import type { AgentStatus, ConnectionStatus } from "./status.ts";
 
-const VERSION = pkg.version;
 
 /** Error code: --mtu asks for more than the underlay can carry. */
 export const MTU_TOO_LARGE = "MTU_TOO_LARGE";
@@ -87,6 +86,8 @@ export class Agent {
   #setup: SetupResult | undefined;
   #subnetFileWritten = false;
   #forwardingOff = false;
+  /** The store has been told the data plane is programmed (#announceProgrammed). */
+  #announced = false;
   #stopWatch: (() => void) | undefined;
   #api: { close(): Promise<void> } | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -99,7 +100,7 @@ export class Agent {
     this.#log = deps.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     this.#store = createStore(config.store, storeOptions(config));
     this.#backend = createBackend(config.backend, { runner: this.#runner, vni: config.vxlanVni, port: config.vxlanPort });
-    this.#health = new StoreHealth(`${config.store} store ${this.#storeLocation()}`, this.#log);
+    this.#health = new StoreHealth(`${config.store} store ${this.#store.location}`, this.#log);
     this.#peers = new PeerSync({
       backend: this.#backend,
       self: () => ({ node: config.nodeName, subnet: this.#lease?.subnet ?? null, backend: config.backend }),
@@ -114,8 +115,12 @@ export class Agent {
     makeDirs(c.runDir, "--run-dir");
     makeDirs(c.stateDir, "--state-dir");
     const links = await readJson<IpLink[]>(this.#runner, ["ip", "-j", "addr"]);
+    // Told nothing about the underlay, the agent takes the address the cluster records for the node.
+    const told = c.iface.length > 0 || c.ifaceRegex.length > 0 || c.ifaceCanReach !== undefined || c.publicIp !== undefined;
+    const recorded = told ? undefined : await this.#withRetry("reading this node's address", () => this.#store.nodeAddress(c.nodeName));
+    if (recorded !== undefined) this.#log(`choosing the underlay by ${recorded}, the address the ${c.store} store records for ${c.nodeName}`);
     this.#underlay = await findUnderlay(this.#runner, {
-      iface: c.iface, ifaceRegex: c.ifaceRegex,
+      iface: recorded !== undefined ? [recorded] : c.iface, ifaceRegex: c.ifaceRegex,
       ...(c.ifaceCanReach !== undefined && { ifaceCanReach: c.ifaceCanReach }),
       ...(c.publicIp !== undefined && { publicIp: c.publicIp }),
     }, links);
@@ -124,7 +129,7 @@ export class Agent {
     const networks = hostNetworksOf(links).filter((n) => previous === undefined || formatPrefix(n.network) !== previous);
     for (const line of overlapWarnings(c.podCidr, networks)) this.#log(line);
     this.#avoid = networks.map((n) => n.network);
-    this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#storeLocation()}`);
+    this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#store.location}`);
     this.#api = await startApi({ status: () => this.status(), connections: () => this.connections() }, {
       socketPath: this.paths.socket,
       ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),
@@ -141,6 +146,7 @@ export class Agent {
     }
     this.#peers.seed(await this.#withRetry("listing the leases", () => this.#store.list()));
     await this.#peers.reconcileNow();
+    await this.#announceProgrammed();
     this.#stopWatch = this.#store.watch(
       (event) => {
         this.#health.ok();
@@ -176,7 +182,7 @@ export class Agent {
       backendData: this.#setup?.backendData ?? {},
       ipMasq: c.ipMasq,
       leaseExpiresAt: lease?.expiresAt ?? null,
-      store: { name: c.store, location: this.#storeLocation(), healthy: this.#health.healthy, lastError: this.#health.lastError },
+      store: { name: c.store, location: this.#store.location, healthy: this.#health.healthy, lastError: this.#health.lastError },
       peers: this.#peers.peerStatus(),
       reconcile: this.#peers.stats(),
       paths: { ...this.paths },
@@ -203,6 +209,7 @@ export class Agent {
       this.#log(`resync: ${describeError(err)}`);
     }
     await this.#peers.reconcileNow();
+    if (!this.#announced) await this.#announceProgrammed();
   }
 
   /** Stops everything the process runs and leaves the data plane in place. Safe to call twice. */
@@ -216,10 +223,6 @@ export class Agent {
       await this.#store.close();
     })();
     return this.#stopped;
-  }
-
-  #storeLocation(): string {
-    return this.config.store === "etcd" ? this.config.etcdEndpoints.join(",") : this.config.storeDir;
   }
 
   #attrs(): LeaseAttrs {
@@ -273,7 +276,7 @@ export class Agent {
 
   async #acquire(): Promise<{ lease: Lease; origin: LeaseOrigin }> {
     const previous = this.#previousSubnet();
-    const { lease, origin } = await acquireLease(this.#store, {
+    const { lease, origin } = await this.#store.acquire({
       range: this.#range(),
       attrs: this.#attrs(),
       // A renewal by this running agent keeps what its device publishes; a
@@ -284,9 +287,20 @@ export class Agent {
       previous: this.#lease?.subnet ?? previous,
       log: this.#log,
     });
-    const how = { renewed: "renewed its lease on", previous: "leased its previous subnet", new: "leased" }[origin];
-    this.#log(`${this.config.nodeName} ${how} ${lease.subnet} until ${new Date(lease.expiresAt).toISOString()}`);
+    const how = { renewed: "renewed its lease on", previous: "leased its previous subnet", new: "leased", assigned: "was assigned" }[origin];
+    const until = origin === "assigned" ? "" : ` until ${new Date(lease.expiresAt).toISOString()}`;
+    this.#log(`${this.config.nodeName} ${how} ${lease.subnet}${until}`);
     return { lease, origin };
+  }
+
+  /** Tells the store the node's data plane is programmed (kubernetes: NetworkUnavailable=False); a failure is logged and retried at the next resync. */
+  async #announceProgrammed(): Promise<void> {
+    try {
+      await this.#store.programmed(this.#lease!);
+      this.#announced = true;
+    } catch (err) {
+      this.#log(`telling the ${this.config.store} store the node is programmed failed: ${describeError(err)}; trying again at the next resync`);
+    }
   }
 
   /** Whether the store holds this node's lease on `subnet`; undefined when the store cannot say. */
@@ -407,6 +421,7 @@ export class Agent {
       }
       await this.#setUpDataPlane();
       this.#peers.request();
+      await this.#announceProgrammed();
     } catch (err) {
       this.#log(`cannot lease a subnet again: ${describeError(err)}`);
       // The lease is lost: another node may hold its subnet now.

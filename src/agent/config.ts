@@ -51,8 +51,10 @@ export interface AgentConfig {
   publicIp: string | undefined;
   /** Masquerade pod traffic leaving the cluster CIDR. Default true. */
   ipMasq: boolean;
-  /** `embedded` or `etcd`. Default embedded. */
+  /** `kubernetes`, `embedded` or `etcd`. Default kubernetes in a pod or with a kubeconfig, else embedded (set by the CLI). */
   store: string;
+  /** kubernetes: the kubeconfig file. Default: the in-cluster configuration. */
+  kubeconfig: string | undefined;
   /** embedded: the shared directory. Default /var/lib/weft/store. */
   storeDir: string;
   /** etcd: client URLs. Default http://127.0.0.1:2379. */
@@ -93,6 +95,7 @@ export function defaultConfig(): AgentConfig {
     publicIp: undefined,
     ipMasq: true,
     store: "embedded",
+    kubeconfig: undefined,
     storeDir: DEFAULT_EMBEDDED_DIR,
     etcdEndpoints: ["http://127.0.0.1:2379"],
     etcdPrefix: undefined,
@@ -117,7 +120,7 @@ export const CONFIG_KEYS: Readonly<Record<keyof AgentConfig, Kind>> = {
   nodeName: "string", podCidr: "string", subnetLen: "integer", subnetMin: "optString", subnetMax: "optString",
   backend: "string", vxlanVni: "integer", vxlanPort: "integer", mtu: "optInteger",
   iface: "strings", ifaceRegex: "strings", ifaceCanReach: "optString", publicIp: "optString",
-  ipMasq: "boolean", store: "string", storeDir: "string", etcdEndpoints: "strings", etcdPrefix: "optString",
+  ipMasq: "boolean", store: "string", kubeconfig: "optString", storeDir: "string", etcdEndpoints: "strings", etcdPrefix: "optString",
   etcdCaFile: "optString", etcdCertFile: "optString", etcdKeyFile: "optString",
   runDir: "string", stateDir: "string", leaseTtl: "integer", resyncInterval: "integer", apiPort: "optInteger",
 };
@@ -246,7 +249,7 @@ export function validateConfig(c: AgentConfig): AgentConfig {
     const why = notUnderlayAddress(ip);
     if (why) throw invalid("publicIp", `${why}; peers could not reach this node at it`, "advertise an address of the underlay interface");
   }
-  for (const key of ["runDir", "stateDir", "storeDir", "etcdCaFile", "etcdCertFile", "etcdKeyFile"] as const) {
+  for (const key of ["runDir", "stateDir", "storeDir", "etcdCaFile", "etcdCertFile", "etcdKeyFile", "kubeconfig"] as const) {
     const v = c[key];
     if (v !== undefined) requireAbsolute(v, flagOf(key));
   }
@@ -300,6 +303,7 @@ export function agentPaths(c: Pick<AgentConfig, "runDir" | "stateDir">): AgentPa
 export function storeOptions(c: AgentConfig): StoreOptions {
   return {
     embedded: { dir: c.storeDir },
+    kubernetes: { kubeconfig: c.kubeconfig },
     etcd: {
       endpoints: c.etcdEndpoints,
       ...(c.etcdPrefix !== undefined && { prefix: c.etcdPrefix }),

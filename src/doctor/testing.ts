@@ -4,6 +4,8 @@
  * 10.244.K.0/24, weft.1, one pod, every peer programmed, the agent ready),
  * for a test to break one fact of.
  */
+import { Histogram } from "../metrics/histogram.ts";
+import { RECONCILE_BUCKETS } from "../agent/metrics.ts";
 import type { AgentStatus, ConnectionStatus, PeerStatus } from "../agent/status.ts";
 import { vtepMacFor } from "../backend/vxlan/device.ts";
 import { parsePrefix } from "../lib/ipv4.ts";
@@ -42,7 +44,7 @@ export function fakeNode(k: number, n: number): NodeFacts {
     underlay: { name: "eth0", mtu: 1500 }, mtu: 1450, backend: "vxlan", backendData: { vtepMac: mac(k) }, ipMasq: true,
     leaseExpiresAt: 0, store: { name: "embedded", location: "/run/weft/lab/t/store", healthy: true, lastError: null },
     peers: peers.map(peerStatus),
-    reconcile: { runs: 3, failures: 0, problems: 0, lastAt: "2025-01-01T00:00:05.000Z", lastDurationMs: 4, lastProblems: [], durationsSeconds: [] },
+    reconcile: { runs: 3, failures: 0, problems: 0, lastAt: "2025-01-01T00:00:05.000Z", lastDurationMs: 4, lastProblems: [], duration: new Histogram(RECONCILE_BUCKETS).snapshot() },
     paths: { runDir, stateDir: `/run/weft/lab/t/node${k}/lib`, subnetFile: `${runDir}/subnet.env`, socket: `${runDir}/agent.sock`, ipamDir: `/run/weft/lab/t/node${k}/lib/ipam` },
   };
   const connections: ConnectionStatus[] = peers.map((j) => ({

@@ -1,5 +1,6 @@
 /**
- * Leasing this node's subnet out of the cluster CIDR.
+ * Leasing this node's subnet out of the cluster CIDR, for the stores that
+ * keep a table of leases (embedded, etcd: their SubnetStore.acquire).
  *
  * acquireLease decides, in order:
  *   1. A lease the store already holds for this node name is ours: after a
@@ -19,7 +20,7 @@
  */
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatIp, formatPrefix, overlaps, parseIp, parsePrefix, sizeOf, type Prefix } from "../lib/ipv4.ts";
-import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
+import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "./types.ts";
 
 /** Which subnets may be leased. */
 export interface SubnetRange {
@@ -110,11 +111,17 @@ export interface AcquireOptions {
   log?: (line: string) => void;
 }
 
-/** How a lease was obtained, for the agent's log. */
-export type LeaseOrigin = "renewed" | "previous" | "new";
+/** How a lease was obtained, for the agent's log; `assigned` is a subnet the cluster chose (kubernetes store). */
+export type LeaseOrigin = "renewed" | "previous" | "new" | "assigned";
+
+/** What SubnetStore.acquire gives. */
+export interface Acquired {
+  lease: Lease;
+  origin: LeaseOrigin;
+}
 
 /** Leases a subnet for `attrs.node` (see the file comment). Store errors propagate. */
-export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promise<{ lease: Lease; origin: LeaseOrigin }> {
+export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promise<Acquired> {
   const pick = o.pick ?? ((n: number) => Math.floor(Math.random() * n));
   const attrsFor = (subnet: string): LeaseAttrs => (o.dataFor ? { ...o.attrs, backendData: o.dataFor(subnet) } : o.attrs);
   for (let attempt = 0; attempt < 50; attempt++) {

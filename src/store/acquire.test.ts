@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
-import { EmbeddedStore } from "../store/embedded/store.ts";
-import type { LeaseAttrs } from "../store/types.ts";
-import { acquireLease, exhausted, freeSubnets, inRange, renewIntervalMs, SUBNET_EXHAUSTED, type SubnetRange } from "./lease.ts";
+import { EmbeddedStore } from "./embedded/store.ts";
+import type { LeaseAttrs } from "./types.ts";
+import { acquireLease, exhausted, freeSubnets, inRange, renewIntervalMs, SUBNET_EXHAUSTED, type SubnetRange } from "./acquire.ts";
 
 const range: SubnetRange = { podCidr: "10.244.0.0/22", subnetLen: 24 };
 const attrs = (node: string, publicIp = "192.168.125.1"): LeaseAttrs => ({ node, publicIp, backend: "vxlan", backendData: {} });
