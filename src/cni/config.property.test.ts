@@ -14,7 +14,7 @@ import { EMPTY_RESULT, encodeResult, extend, type Result } from "./result.ts";
 import { SUPPORTED_VERSIONS } from "./version.ts";
 
 const CODES = new Set([1, 2, 6, 7]);
-const JS_TEXT = /TypeError|ReferenceError|RangeError|SyntaxError|is not an object|is not a function|Cannot read propert|undefined is not an object|null is not an object|\[object Object\]/;
+const JS_TEXT = /TypeError|ReferenceError|RangeError|SyntaxError|JSON Parse error|Unexpected token|is not an object|is not a function|Cannot read propert|undefined is not an object|null is not an object|\[object Object\]/;
 
 /** JSON values, with what JSON.parse makes of 1e400 and -0 among the numbers. */
 const { json } = fc.letrec<{ json: unknown }>((tie) => ({

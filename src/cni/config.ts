@@ -48,8 +48,10 @@ export function decodeStdin(text: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (err) {
-    throw new CniError(ERR_DECODE, `network configuration on stdin is not valid JSON: ${(err as Error).message}`);
+  } catch {
+    // The parser's own message is JavaScript's words: say what was read instead.
+    const start = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+    throw new CniError(ERR_DECODE, text.trim() === "" ? "network configuration on stdin is empty; the runtime must pass the network's JSON configuration" : `network configuration on stdin is not valid JSON: it begins ${JSON.stringify(start)} (${text.length} characters)`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CniError(ERR_DECODE, "network configuration on stdin must be a JSON object");
   return value as Record<string, unknown>;

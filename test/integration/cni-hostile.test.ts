@@ -117,13 +117,17 @@ const cases: Case[] = [
   { name: "GC with dummy values and no CNI_PATH", code: 0, env: () => ({ CNI_COMMAND: "GC", CNI_CONTAINERID: ".bad", CNI_NETNS: "dummy" }), stdin: (c) => JSON.stringify(c.files.config("1.1.0", { "cni.dev/valid-attachments": [] })) },
   { name: "DEL with a relative CNI_NETNS and no CNI_PATH", code: 0, env: () => ({ CNI_COMMAND: "DEL", CNI_CONTAINERID: "d2", CNI_IFNAME: "eth0", CNI_NETNS: "dummy" }) },
 
+  // Never JavaScript's words: the JSON parser's message is not passed on.
+  { name: "stdin not JSON", code: 6, msg: /network configuration on stdin is not valid JSON: it begins "\{not json" \(9 characters\)/, stdin: () => "{not json" },
+  { name: "stdin empty (ADD)", code: 6, msg: /network configuration on stdin is empty/, stdin: () => "" },
+
   // 16: numbers JSON reads as infinite are named as such, not as null.
   { name: "mtu 1e400", code: 7, msg: /mtu=Infinity \(a number too large to represent\) must be an integer/, stdin: (c) => JSON.stringify(c.files.config("1.0.0")).replace(/}$/, ',"mtu":1e400}') },
   { name: "an unknown field -1e400", code: 2, msg: /unsupported field in network configuration: frob=-Infinity/, stdin: (c) => JSON.stringify(c.files.config("1.0.0")).replace(/}$/, ',"frob":-1e400}') },
 ];
 
 /** Text no error message may contain: JavaScript's own words for a bug. */
-const JS_TEXT = /TypeError|ReferenceError|RangeError|SyntaxError|is not an object|is not a function|Cannot read propert|undefined is not an object|null is not an object/;
+const JS_TEXT = /TypeError|ReferenceError|RangeError|SyntaxError|JSON Parse error|Unexpected token|is not an object|is not a function|Cannot read propert|undefined is not an object|null is not an object/;
 
 describe("CNI hostile input (issue 17)", () => {
   const ns = new Namespaces("wch");

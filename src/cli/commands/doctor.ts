@@ -11,7 +11,7 @@ import { exitStatus, formatReport } from "../../doctor/report.ts";
 import { labTargets, localTarget } from "../../doctor/targets.ts";
 import { parseCommandArgs, parseOutput } from "../args.ts";
 
-const HELP = `usage: weft doctor [--lab NAME] [--run-dir DIR] [--conf-dir DIR] [--bin-dir DIR] [-o table|json]
+const HELP = `usage: weft doctor [--lab NAME] [--run-dir DIR] [--conf-dir DIR] [--bin-dir DIR] [--kubeconfig FILE] [-o table|json]
 
 Checks this node (its network namespace, its agent and its CNI files), or with
 --lab every node of a lab, and prints a table of findings, the fix for each
@@ -21,6 +21,9 @@ problem, and how many there are. Exit status 1 when a check fails.
   --run-dir DIR   the agent's run dir, holding agent.sock and subnet.env (default /run/weft)
   --conf-dir DIR  the CNI configuration dir (default /etc/cni/net.d)
   --bin-dir DIR   the CNI plugin dir (default /opt/cni/bin)
+  --kubeconfig F  also read the cluster's Nodes (podCIDRs, weft.dev annotations, the
+                  controller manager's CIDR allocation); default: the in-cluster
+                  configuration in a pod, the lab's own with --lab
   -o table|json   print the findings as a table (default) or as JSON
 
 checks: ${Object.keys(CHECKS).join(", ")}
@@ -33,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     "run-dir": { type: "string", default: "/run/weft" },
     "conf-dir": { type: "string", default: "/etc/cni/net.d" },
     "bin-dir": { type: "string", default: "/opt/cni/bin" },
+    kubeconfig: { type: "string" },
     output: { type: "string", short: "o" },
     help: { type: "boolean", short: "h" },
   });
@@ -47,7 +51,11 @@ export async function run(argv: string[]): Promise<number> {
   const { targets, lab } = values.lab === undefined
     ? { targets: [localTarget({ runDir: requireAbsolute(values["run-dir"], "--run-dir"), confDir: requireAbsolute(values["conf-dir"], "--conf-dir"), binDir: requireAbsolute(values["bin-dir"], "--bin-dir") })], lab: null }
     : labTargets(values.lab);
-  const findings = await runDoctor(targets, lab);
+  const kubeconfig = values.kubeconfig;
+  const kube = kubeconfig !== undefined
+    ? async () => (await import("../../kube/client.ts")).connectKube(kubeconfig)
+    : process.env.KUBERNETES_SERVICE_HOST ? async () => (await import("../../kube/client.ts")).connectInCluster() : undefined;
+  const findings = await runDoctor(targets, lab, kube);
   process.stdout.write(output === "json" ? JSON.stringify(findings, null, 2) + "\n" : formatReport(findings));
   return exitStatus(findings);
 }
