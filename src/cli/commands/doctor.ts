@@ -1,6 +1,6 @@
 /**
  * `weft doctor [--lab NAME] [--run-dir DIR] [--conf-dir DIR] [--bin-dir DIR]
- * [-o json]`: checks a node (or every node of a lab) for what breaks pod
+ * [-o table|json]`: checks a node (or every node of a lab) for what breaks pod
  * networking and says how to fix each thing it finds. Exit status 1 when a
  * check fails, 0 otherwise (warnings included).
  */
