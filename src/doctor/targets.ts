@@ -58,5 +58,6 @@ function upCommand(state: LabState, nameFlag: string): string {
   if (state.backend !== "vxlan") flags.push(`--backend ${state.backend}`);
   if (state.store !== "embedded") flags.push(`--store ${state.store}`);
   if (state.scenario !== null) flags.push(`--scenario ${state.scenario}`);
+  if (!state.kubernetes) flags.push("--no-kubernetes");
   return flags.join(" ");
 }

@@ -22,7 +22,7 @@ describe("weft doctor on a node", { skip, timeout: 60_000 }, () => {
   };
   const problems = (findings: Finding[]) => findings.filter((f) => f.status !== "ok");
 
-  before(() => weftOk(["lab", "up", "--name", name, "--nodes", "2"], REAL_AGENT));
+  before(() => weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2"], REAL_AGENT));
   after(() => weft(["lab", "down", "--name", name]));
 
   test("a healthy node: the agent's node name, every check ok, exit status 0", async () => {
