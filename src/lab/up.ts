@@ -19,6 +19,7 @@ import { writeLabPki } from "./control/pki.ts";
 import { controlPaths } from "./control/paths.ts";
 import { waitForControlPlane } from "./control/ready.ts";
 import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, NODE_CIDR_LEN, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
+import { applyClusterConfig } from "./addons.ts";
 import { labDown } from "./down.ts";
 import { labMark, recordNamespaces, startRecords } from "./ownership.ts";
 import { CONTROL_IP, LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
@@ -157,6 +158,7 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
         : undefined,
     ]);
     interrupt.check();
+    if (opts.kubernetes) await applyClusterConfig(lab, state);
     // Node readiness: once every node runs a lab kubelet, `up` waits here for
     // each Node to register and report Ready (kubectl get nodes), as it waits
     // for the agents above.
