@@ -102,7 +102,7 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     nodes,
   };
   // Before the lab's directory is claimed: this is where a missing
-  // Kubernetes build or etcd is found, and such a failure must leave nothing.
+  // Kubernetes build is found, and such a failure must leave nothing.
   const state: LabState = { ...base, daemons: labDaemons(lab, base) };
   const interrupt = new Interrupts();
   try {
@@ -111,6 +111,11 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     interrupt.dispose();
     throw err;
   }
+  // The credentials need nothing from the topology: made meanwhile, and
+  // always awaited before a failed `up` removes the lab's directory.
+  if (opts.kubernetes) say("making the lab CA, certificates and kubeconfigs");
+  const pki = opts.kubernetes ? writeLabPki(lab, nodes).then(() => mkdirSync(controlPaths(lab).etcdDir, { recursive: true, mode: 0o700 })) : Promise.resolve();
+  pki.catch(() => {}); // handled where it is awaited; not an unhandled rejection meanwhile
   let agentsStarted = false;
   try {
     const made = startRecords(lab);
@@ -127,11 +132,7 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     mkdirSync(lab.logsDir, { recursive: true });
     const installing = existsSync(INSTALL_CNI_COMMAND);
     if (installing) say(`installing the weft CNI plugin on ${nodes.length} node${nodes.length > 1 ? "s" : ""}`);
-    if (opts.kubernetes) say("making the lab CA, certificates and kubeconfigs");
-    await Promise.all([
-      ...(installing ? nodes.map((n) => installCni(lab, n)) : []),
-      opts.kubernetes ? writeLabPki(lab, nodes).then(() => mkdirSync(controlPaths(lab).etcdDir, { recursive: true, mode: 0o700 })) : undefined,
-    ]);
+    await Promise.all([...(installing ? nodes.map((n) => installCni(lab, n)) : []), pki]);
     interrupt.check();
     writeLabState(lab, state);
     const what = opts.kubernetes ? "the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) at " + CONTROL_IP + ", " : "";
@@ -163,6 +164,7 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     // each Node to register and report Ready (kubectl get nodes), as it waits
     // for the agents above.
   } catch (err) {
+    await pki.catch(() => {});
     if (!agentsStarted || interrupt.signal) {
       if (interrupt.signal) say(`${interrupt.signal}: removing what this up made`);
       await labDown(lab.name, (line) => say(line), { madeHere: true });

@@ -86,6 +86,14 @@ describe("lab control plane", { skip }, () => {
     assert.notEqual(r.code, 0, "a dry run creates nothing");
   });
 
+  test("streaming lists work: etcd serves the watch-progress requests the API server needs", async () => {
+    // With an etcd older than 3.4.31 (Debian's 3.4.23) the API server refuses this with a 500.
+    const out = await kubectlOk("get", "--raw", "/api/v1/namespaces/kube-system/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2");
+    const events = out.trim().split("\n").map((l) => JSON.parse(l) as { type: string; object: { metadata: { annotations?: Record<string, string> } } });
+    assert.ok(events.some((e) => e.type === "ADDED"), out);
+    assert.ok(events.some((e) => e.type === "BOOKMARK" && e.object.metadata.annotations?.["k8s.io/initial-events-end"] === "true"), out);
+  });
+
   test("a Node gets a /24 of the lab's pod CIDR from the controller manager", async () => {
     const manifest = join(scratch, "node.json");
     // Unschedulable, so that the scheduler test below has nowhere to put pods.
@@ -122,6 +130,18 @@ describe("lab control plane", { skip }, () => {
     for (const node of ["node1", "node2"]) writeFileSync(join(scratch, `${node}.json`), JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: node } }));
     assert.match(await asNode1("create", "-f", join(scratch, "node1.json")), /^node\/node1 created$/m);
     await assert.rejects(asNode1("create", "-f", join(scratch, "node2.json")), /forbidden: node "node1" is not allowed to modify node "node2"/);
+  });
+
+  test("a killed API server is restarted by the supervisor, and the cluster answers again", async () => {
+    const before = readSupervisorReport(lab)!.processes.find((p) => p.name === "kube-apiserver")!;
+    process.kill(before.pid!, "SIGKILL");
+    const after = await until("the API server's restart", () => {
+      const p = readSupervisorReport(lab)!.processes.find((x) => x.name === "kube-apiserver")!;
+      return p.starts === before.starts + 1 && p.pid !== null ? p : undefined;
+    }, 10_000, 100);
+    assert.notEqual(after.pid, before.pid);
+    await until("/readyz after the restart", async () => (await kubectl("get", "--raw", "/readyz")).stdout === "ok", 60_000, 500);
+    assert.match(await kubectlOk("get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"), /^2$/);
   });
 
   test("down removes every process, namespace and file of the control plane", async () => {
@@ -173,3 +193,12 @@ test("a pod CIDR the controller manager cannot split into /24s is refused before
 function kubectlInControl(name: string, args: string[]): Promise<string> {
   return inNetns(labLayout(name).controlNs, [kubeBinary("kubectl"), `--cache-dir=${controlPaths(labLayout(name)).kubectlCacheDir}`, ...args]);
 }
+
+test("without the Kubernetes build, up says what to run and makes nothing", { skip }, async () => {
+  const name = uniqueLabName("nobuild");
+  const r = await weft(["lab", "up", "--name", name, "--nodes", "1"], { WEFT_CACHE: "/nonexistent/weft-cache" });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^weft: etcd of Kubernetes v1\.\d+\.\d+ is not built \(no \/nonexistent\/weft-cache\/kubernetes\/v1\.\d+\.\d+\/[0-9a-f]{16}\/bin\/etcd\); run scripts\/setup\.sh/);
+  assert.ok(!existsSync(labLayout(name).dir));
+  assert.deepEqual(readdirSync("/run/netns").filter((ns) => ownsNamespace(labLayout(name), ns)), []);
+});

@@ -1,6 +1,7 @@
 /**
- * `weft lab VERB`: a whole cluster network in network namespaces on one
- * machine (see src/lab/layout.ts for what a lab is made of). Every verb takes
+ * `weft lab VERB`: a whole cluster in network namespaces on one machine, its
+ * Kubernetes control plane included (see src/lab/layout.ts for what a lab is
+ * made of). Every verb takes
  * `--name NAME` (default "lab") so several labs can be up at once.
  */
 import { WeftError } from "../../lib/errors.ts";

@@ -1,22 +1,26 @@
 /**
- * The pinned Kubernetes release's binaries, which scripts/kubernetes.sh
- * builds from the build module in scripts/kubernetes/ into a cache outside
- * the checkout: ${WEFT_CACHE:-/var/cache/weft}/kubernetes/<version>/bin/.
- * The version is the one go.mod requires, so a checkout finds exactly the
- * binaries of its own pin.
+ * The pinned Kubernetes release's binaries, and the etcd server it pins,
+ * which scripts/kubernetes.sh builds from the build module in
+ * scripts/kubernetes/ into a cache outside the checkout:
+ * ${WEFT_CACHE:-/var/cache/weft}/kubernetes/<version>/<module>/bin/, where
+ * <module> is the first 16 hex digits of the SHA-256 of go.mod followed by
+ * go.sum. So a checkout finds exactly the binaries of its own build module.
+ * (Why not Debian's etcd 3.4: see scripts/kubernetes.sh.)
  */
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WeftError } from "../../lib/errors.ts";
 import { ROOT } from "../../lib/root.ts";
 
-/** The build module that pins the release. */
+/** The build module that pins the release, and its checksums. */
 export const BUILD_MODULE = join(ROOT, "scripts/kubernetes/go.mod");
+export const BUILD_MODULE_SUM = join(ROOT, "scripts/kubernetes/go.sum");
 /** The cache root when WEFT_CACHE is not set. */
 export const DEFAULT_CACHE = "/var/cache/weft";
 
 /** The binaries the build makes. */
-export type KubeBinary = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kubectl" | "kube-proxy" | "agnhost";
+export type KubeBinary = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kubectl" | "kube-proxy" | "agnhost" | "etcd";
 
 /** The pinned k8s.io/kubernetes version, e.g. "v1.37.2", read from the build module. */
 export function kubernetesVersion(goMod = readFileSync(BUILD_MODULE, "utf8")): string {
@@ -25,9 +29,14 @@ export function kubernetesVersion(goMod = readFileSync(BUILD_MODULE, "utf8")): s
   return m[1]!;
 }
 
+/** The build module's key in the cache: the first 16 hex digits of the SHA-256 of go.mod followed by go.sum. */
+export function buildModuleKey(goMod = readFileSync(BUILD_MODULE), goSum = readFileSync(BUILD_MODULE_SUM)): string {
+  return createHash("sha256").update(goMod).update(goSum).digest("hex").slice(0, 16);
+}
+
 /** The directory holding the pinned release's binaries. */
 export function kubernetesBinDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.WEFT_CACHE || DEFAULT_CACHE, "kubernetes", kubernetesVersion(), "bin");
+  return join(env.WEFT_CACHE || DEFAULT_CACHE, "kubernetes", kubernetesVersion(), buildModuleKey(), "bin");
 }
 
 /** The path of one pinned binary; throws KUBERNETES_NOT_BUILT when it has not been built. */

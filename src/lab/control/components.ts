@@ -1,6 +1,7 @@
 /**
  * The control plane's processes and the one place that knows their flags:
- * etcd, kube-apiserver, kube-controller-manager and kube-scheduler, each a
+ * etcd (the version the Kubernetes release pins, built beside it),
+ * kube-apiserver, kube-controller-manager and kube-scheduler, each a
  * supervised process (lab/supervisor.ts) started with `ip netns exec
  * NAME-control`, with the flags `kubeadm init --pod-network-cidr` would give
  * its static pods.
@@ -15,12 +16,10 @@
  *   pod would be the supervisor's growing backoff here, which delays the
  *   cluster by seconds.
  */
-import { logFile, type LabLayout } from "../layout.ts";
+import { CONTROL_IP, logFile, type LabLayout } from "../layout.ts";
 import type { ProcessSpec } from "../supervisor.ts";
 import { kubeBinary } from "./binaries.ts";
-import { etcdBinary } from "./etcd.ts";
 import { APISERVER_PORT, controlPaths, FRONT_PROXY_CLIENT, SERVICE_CIDR } from "./paths.ts";
-import { CONTROL_IP } from "../layout.ts";
 
 /** etcd's client URL inside the control namespace. */
 export const CONTROL_ETCD_URL = "http://127.0.0.1:2379";
@@ -47,7 +46,7 @@ export function controlPlaneDaemons(lab: LabLayout, config: ControlPlaneConfig):
   const peer = "http://127.0.0.1:2380";
   const argv: Record<ControlComponent, string[]> = {
     "control-etcd": [
-      etcdBinary(), "--name", "control", "--data-dir", c.etcdDir,
+      kubeBinary("etcd"), "--name", "control", "--data-dir", c.etcdDir,
       "--listen-client-urls", CONTROL_ETCD_URL, "--advertise-client-urls", CONTROL_ETCD_URL,
       "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", `control=${peer}`,
     ],
