@@ -1,6 +1,6 @@
 /**
  * A bare Kubernetes API server for tests that need the API and nothing of a
- * cluster: Debian's etcd and the pinned kube-apiserver, on loopback ports
+ * cluster: the pinned etcd and kube-apiserver, on loopback ports
  * picked free, with a static admin token (no PKI to make: the server
  * generates its own serving certificate) and AlwaysAllow. Components that
  * need RBAC, the controller manager or nodes use the lab cluster instead.
@@ -14,15 +14,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { kubeBinary } from "../../src/lab/control/binaries.ts";
 import { until } from "./until.ts";
-
-/** A binary of the pinned Kubernetes build (scripts/kubernetes.sh, or the directory WEFT_KUBERNETES_BIN names). */
-function kubernetesBinary(name: string): string {
-  if (process.env.WEFT_KUBERNETES_BIN) return join(process.env.WEFT_KUBERNETES_BIN, name);
-  const bin = spawnSync("sh", [join(import.meta.dirname, "../../scripts/kubernetes.sh")], { encoding: "utf8" });
-  if (bin.status !== 0) throw new Error(`the Kubernetes binaries are not built: ${bin.stderr.trim()}`);
-  return join(bin.stdout.trim(), name);
-}
 
 /** A free TCP port on 127.0.0.1 (free when asked; tests start their servers at once). */
 export async function freePort(): Promise<number> {
@@ -48,7 +41,7 @@ export class TestApiServer {
   async start(): Promise<this> {
     try {
       const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-      const etcd = spawn("etcd", [
+      const etcd = spawn(kubeBinary("etcd"), [
         "--data-dir", join(this.dir, "etcd"), "--name", "test",
         "--listen-client-urls", `http://127.0.0.1:${etcdPort}`, "--advertise-client-urls", `http://127.0.0.1:${etcdPort}`,
         "--listen-peer-urls", `http://127.0.0.1:${peerPort}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peerPort}`,
@@ -61,7 +54,7 @@ export class TestApiServer {
       writeFileSync(join(this.dir, "sa.key"), privateKey.export({ type: "pkcs1", format: "pem" }));
       writeFileSync(join(this.dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
       mkdirSync(join(this.dir, "certs"));
-      const api = spawn(kubernetesBinary("kube-apiserver"), [
+      const api = spawn(kubeBinary("kube-apiserver"), [
         "--etcd-servers", `http://127.0.0.1:${etcdPort}`,
         "--bind-address", "127.0.0.1", "--secure-port", String(apiPort),
         "--cert-dir", join(this.dir, "certs"), "--token-auth-file", join(this.dir, "tokens.csv"),
@@ -92,12 +85,12 @@ export class TestApiServer {
 
   /** Runs the pinned kubectl against this server. */
   kubectl(...args: string[]) {
-    return spawnSync(kubernetesBinary("kubectl"), ["--kubeconfig", this.kubeconfig, ...args], { encoding: "utf8" });
+    return spawnSync(kubeBinary("kubectl"), ["--kubeconfig", this.kubeconfig, ...args], { encoding: "utf8" });
   }
 
   /** `kubectl create -f -` of one object. */
   create(object: Record<string, unknown>) {
-    return spawnSync(kubernetesBinary("kubectl"), ["--kubeconfig", this.kubeconfig, "create", "-f", "-"], { input: JSON.stringify(object), encoding: "utf8" });
+    return spawnSync(kubeBinary("kubectl"), ["--kubeconfig", this.kubeconfig, "create", "-f", "-"], { input: JSON.stringify(object), encoding: "utf8" });
   }
 
   /** A kubeconfig like the admin's whose server is `url` (e.g. a port nothing listens on). */
