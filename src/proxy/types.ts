@@ -73,6 +73,13 @@ export interface EndpointSlice {
   service: string;
   endpoints: Endpoint[];
   ports: EndpointPort[];
+  /**
+   * When the change this slice carries began, in ms since the epoch (the
+   * annotation endpoints.kubernetes.io/last-change-trigger-time); the
+   * network programming latency is measured from here to the rule in the
+   * kernel. Absent: from when the proxy received it.
+   */
+  triggerTimeMs?: number;
 }
 
 /** `namespace/name`, the key services and their slices are grouped by. */
