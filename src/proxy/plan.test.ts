@@ -238,13 +238,13 @@ describe("planProxy", () => {
     const p = planProxy([], new Map(), OPTS);
     const hooks = p.baseChains.filter((c) => c.chain.base).map((c) => `${c.chain.name} ${c.chain.base!.type} ${c.chain.base!.hook} ${c.chain.base!.priority}`);
     assert.deepEqual(hooks, [
-      "filter-prerouting filter prerouting dstnat - 10",
-      "filter-output filter output dstnat - 10",
-      "nat-prerouting nat prerouting dstnat",
-      "nat-output nat output dstnat",
-      "filter-prerouting-post-dnat filter prerouting dstnat + 10",
-      "filter-output-post-dnat filter output dstnat + 10",
-      "nat-postrouting nat postrouting srcnat",
+      "filter-prerouting filter prerouting -110",
+      "filter-output filter output -110",
+      "nat-prerouting nat prerouting -100",
+      "nat-output nat output -100",
+      "filter-prerouting-post-dnat filter prerouting -90",
+      "filter-output-post-dnat filter output -90",
+      "nat-postrouting nat postrouting 100",
     ]);
     assert.deepEqual(p.baseChains.find((c) => c.chain.name === "cluster-ips-check")!.rules, ["ip daddr @cluster-ips reject", "ip daddr 10.96.0.0/12 drop"]);
   });

@@ -6,7 +6,7 @@
  *
  * The table (kube-proxy's nftables design, with the changes noted):
  *
- *   base chains                         hook / priority
+ *   base chains                         hook / priority (dstnat = -100)
  *     filter-prerouting, filter-output  prerouting, output / dstnat - 10
  *         new connections: jump firewall-check, jump endpoints-check
  *     nat-prerouting, nat-output        prerouting, output / dstnat
@@ -195,11 +195,15 @@ const BASE_SETS: NftSet[] = [
   { name: SET_CLUSTER_IPS, key: ["ipv4_addr"] },
 ];
 
+/** nft's dstnat and srcnat priorities as numbers: nft 1.0.6 accepts the names only on some hooks (not output). */
+const DSTNAT = -100;
+const SRCNAT = 100;
+
 const KEY3 = "ip daddr . meta l4proto . th dport";
 const LOCAL_DST = "fib daddr type local ip daddr != 127.0.0.0/8";
 
 function baseChains(o: CheckedOptions): PlannedChain[] {
-  const hooked = (name: string, type: "filter" | "nat", hook: "prerouting" | "output" | "postrouting", priority: string, rules: string[]): PlannedChain => ({
+  const hooked = (name: string, type: "filter" | "nat", hook: "prerouting" | "output" | "postrouting", priority: number, rules: string[]): PlannedChain => ({
     chain: { name, base: { type, hook, priority } },
     rules,
   });
@@ -207,13 +211,13 @@ function baseChains(o: CheckedOptions): PlannedChain[] {
   const preChecks = ["ct state new jump firewall-check", "ct state new jump endpoints-check"];
   const postChecks = ["ct state new jump cluster-ips-check"];
   return [
-    hooked("filter-prerouting", "filter", "prerouting", "dstnat - 10", preChecks),
-    hooked("filter-output", "filter", "output", "dstnat - 10", preChecks),
-    hooked("nat-prerouting", "nat", "prerouting", "dstnat", [`jump ${CHAIN_SERVICES}`]),
-    hooked("nat-output", "nat", "output", "dstnat", [`jump ${CHAIN_SERVICES}`]),
-    hooked("filter-prerouting-post-dnat", "filter", "prerouting", "dstnat + 10", postChecks),
-    hooked("filter-output-post-dnat", "filter", "output", "dstnat + 10", postChecks),
-    hooked("nat-postrouting", "nat", "postrouting", "srcnat", [`jump ${CHAIN_MASQUERADING}`]),
+    hooked("filter-prerouting", "filter", "prerouting", DSTNAT - 10, preChecks),
+    hooked("filter-output", "filter", "output", DSTNAT - 10, preChecks),
+    hooked("nat-prerouting", "nat", "prerouting", DSTNAT, [`jump ${CHAIN_SERVICES}`]),
+    hooked("nat-output", "nat", "output", DSTNAT, [`jump ${CHAIN_SERVICES}`]),
+    hooked("filter-prerouting-post-dnat", "filter", "prerouting", DSTNAT + 10, postChecks),
+    hooked("filter-output-post-dnat", "filter", "output", DSTNAT + 10, postChecks),
+    hooked("nat-postrouting", "nat", "postrouting", SRCNAT, [`jump ${CHAIN_MASQUERADING}`]),
     { chain: { name: CHAIN_SERVICES }, rules: [`${KEY3} vmap @${SET_SERVICE_IPS}`, `${LOCAL_DST} meta l4proto . th dport vmap @${SET_SERVICE_NODEPORTS}`] },
     { chain: { name: CHAIN_ENDPOINTS_CHECK }, rules: [`${KEY3} vmap @${SET_NO_ENDPOINT_SERVICES}`, `${LOCAL_DST} meta l4proto . th dport vmap @${SET_NO_ENDPOINT_NODEPORTS}`] },
     { chain: { name: CHAIN_FIREWALL_CHECK }, rules: [`${KEY3} vmap @${SET_FIREWALL_IPS}`] },
