@@ -246,6 +246,6 @@ describe("planProxy", () => {
       "filter-output-post-dnat filter output -90",
       "nat-postrouting nat postrouting 100",
     ]);
-    assert.deepEqual(p.baseChains.find((c) => c.chain.name === "cluster-ips-check")!.rules, ["ip daddr @cluster-ips reject", "ip daddr 10.96.0.0/12 drop"]);
+    assert.deepEqual(p.baseChains.find((c) => c.chain.name === "cluster-ips-check")!.rules, ["ip daddr @cluster-ips goto reject-chain", "ip daddr 10.96.0.0/12 drop"]);
   });
 });

@@ -21,8 +21,11 @@
  *                      local daddr: l4proto . dport vmap @service-nodeports
  *   endpoints-check    the same keys vmap @no-endpoint-services /
  *                      @no-endpoint-nodeports: goto reject-chain (no
- *                      endpoint at all: ICMP port unreachable, so connect()
- *                      fails at once with ECONNREFUSED) or drop (endpoints
+ *                      endpoint at all: a TCP reset, or ICMP port
+ *                      unreachable for other protocols, so connect() fails
+ *                      at once with ECONNREFUSED; TCP gets a reset because
+ *                      the kernel rate-limits ICMP errors per client, 6 in
+ *                      a burst, then one a second) or drop (endpoints
  *                      exist, none for this traffic's policy). kube-proxy
  *                      rejects on input/forward/output, which needs a route
  *                      to the service IP; rejecting in prerouting does not.
@@ -221,10 +224,10 @@ function baseChains(o: CheckedOptions): PlannedChain[] {
     { chain: { name: CHAIN_SERVICES }, rules: [`${KEY3} vmap @${SET_SERVICE_IPS}`, `${LOCAL_DST} meta l4proto . th dport vmap @${SET_SERVICE_NODEPORTS}`] },
     { chain: { name: CHAIN_ENDPOINTS_CHECK }, rules: [`${KEY3} vmap @${SET_NO_ENDPOINT_SERVICES}`, `${LOCAL_DST} meta l4proto . th dport vmap @${SET_NO_ENDPOINT_NODEPORTS}`] },
     { chain: { name: CHAIN_FIREWALL_CHECK }, rules: [`${KEY3} vmap @${SET_FIREWALL_IPS}`] },
-    { chain: { name: CHAIN_CLUSTER_IPS_CHECK }, rules: [`ip daddr @${SET_CLUSTER_IPS} reject`, `ip daddr ${o.serviceCidr} drop`] },
+    { chain: { name: CHAIN_CLUSTER_IPS_CHECK }, rules: [`ip daddr @${SET_CLUSTER_IPS} goto ${CHAIN_REJECT}`, `ip daddr ${o.serviceCidr} drop`] },
     { chain: { name: CHAIN_MARK_MASQ }, rules: [`meta mark set meta mark | ${mark}`] },
     { chain: { name: CHAIN_MASQUERADING }, rules: [`meta mark & ${mark} == 0 return`, `meta mark set meta mark ^ ${mark}`, "masquerade fully-random"] },
-    { chain: { name: CHAIN_REJECT }, rules: ["reject"] },
+    { chain: { name: CHAIN_REJECT }, rules: ["meta l4proto tcp reject with tcp reset", "reject"] },
   ];
 }
 

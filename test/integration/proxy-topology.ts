@@ -9,7 +9,11 @@
  *                   default route via the outside host; the proxy runs here
  *   <prefix>-node2  another node: eth0 192.168.125.102/24, routes pods via n1
  *   <prefix>-out    the outside host 192.168.125.1
- *   <prefix>-pK     pod K on n1: eth0 10.244.1.K/24, default via 10.244.1.1
+ *   <prefix>-pK     pod K on n1: eth0 10.244.1.K/24, default via 10.244.1.1;
+ *                   its bridge port in hairpin mode, as weft's CNI plugin sets
+ *                   it (hairpinMode, default true): with bridge-nf-call-iptables
+ *                   a pod's packet DNATed back to itself is bridged out the
+ *                   port it came in by
  *
  * Endpoints "on other nodes" are pods on this bridge whose slice says
  * another nodeName: the proxy only knows nodes by that name.
@@ -86,6 +90,7 @@ export class ProxyLab {
     const pod = this.#ns.add(`p${k}`);
     sh(`ip -n ${this.node} link add vp${k} type veth peer name eth0 netns ${pod}
       ip -n ${this.node} link set vp${k} master weft0 up
+      ip -n ${this.node} link set vp${k} type bridge_slave hairpin on
       ip -n ${pod} addr add 10.244.1.${k}/24 dev eth0
       ip -n ${pod} link set eth0 up
       ip -n ${pod} route add default via ${GATEWAY}`);
