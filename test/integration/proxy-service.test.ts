@@ -24,6 +24,7 @@ describe("service proxy: ClusterIP, NodePort and policies in namespaces", { time
     // b10..b12 serve "web" on 8080, b13 serves it on 8081 (a named targetPort numbered differently); all serve 9100 and UDP 5353.
     for (const k of [10, 11, 12]) await lab.serve(pods[k]!, `b${k}`, [8080, 9100], [5353]);
     await lab.serve(pods[13]!, "b13", [8081, 9100], [5353]);
+    await lab.addAgentTable();
     lab.startProxy();
     lab.send({ op: "synced" });
     await lab.sync();

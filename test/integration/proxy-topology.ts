@@ -26,6 +26,8 @@ import { sh } from "./backend-topology.ts";
 import { ROOT } from "../../src/lib/root.ts";
 import type { EndpointSlice, Service } from "../../src/proxy/types.ts";
 import type { ServiceProxyOptions } from "../../src/proxy/proxy.ts";
+import { ensureMasquerade } from "../../src/agent/masquerade.ts";
+import { createRunner } from "../../src/kernel/runner.ts";
 
 const PROBE = join(ROOT, "test/support/net-probe.ts");
 const HARNESS = join(ROOT, "test/support/proxy-node.ts");
@@ -83,6 +85,17 @@ export class ProxyLab {
       ip netns exec ${this.node} sysctl -qw net.ipv4.ip_forward=1
       ip netns exec ${this.node} sysctl -qw net.bridge.bridge-nf-call-iptables=1
       ip -n ${this.node2} route add 10.244.1.0/24 via ${NODE_IP}`);
+  }
+
+  /**
+   * Writes the agent's own table `ip weft` into the node (forward accept and
+   * masquerade of pod traffic leaving the cluster), as on a real node. Its
+   * NAT chain also keeps connection tracking on in the namespace while the
+   * proxy's table is gone (the kernel tracks a namespace's connections only
+   * while some rule there needs it).
+   */
+  async addAgentTable(): Promise<void> {
+    await ensureMasquerade(createRunner(this.node), { clusterCidr: "10.244.0.0/16", ipMasq: true });
   }
 
   /** Pod K on the node: 10.244.1.K. Returns its namespace. */
