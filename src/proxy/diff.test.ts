@@ -31,7 +31,8 @@ describe("diffPlans", () => {
         `add chain ${T} ep-default/web/tcp/http__10.244.2.6/8080`,
         `flush chain ${T} svc-default/web/tcp/http`,
         `add rule ${T} svc-default/web/tcp/http ip daddr 10.96.0.20 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade`,
-        `add rule ${T} svc-default/web/tcp/http numgen random mod 2 vmap { 0 : goto ep-default/web/tcp/http__10.244.2.5/8080, 1 : goto ep-default/web/tcp/http__10.244.2.6/8080 }`,
+        `add rule ${T} svc-default/web/tcp/http numgen random mod 2 == 0 goto ep-default/web/tcp/http__10.244.2.5/8080`,
+        `add rule ${T} svc-default/web/tcp/http goto ep-default/web/tcp/http__10.244.2.6/8080`,
         `add rule ${T} ep-default/web/tcp/http__10.244.2.6/8080 ip saddr 10.244.2.6 jump mark-for-masquerade`,
         `add rule ${T} ep-default/web/tcp/http__10.244.2.6/8080 meta l4proto tcp dnat to 10.244.2.6:8080`,
       ],
@@ -107,7 +108,8 @@ describe("fullSync", () => {
   test("declares, empties and refills everything; affinity sets are kept", () => {
     const lines = fullSync(plan([{ ...WEB, sessionAffinity: "ClientIP" }], [web("10.244.2.5")]), undefined, false).tx.render().split("\n");
     assert.equal(lines[0], `add table ${T}`);
-    assert.ok(lines.includes(`flush set ${T} service-ips`));
+    assert.ok(lines.includes(`flush map ${T} service-ips`));
+    assert.ok(lines.includes(`flush set ${T} cluster-ips`));
     assert.ok(lines.includes(`flush chain ${T} svc-default/web/tcp/http`));
     assert.ok(!lines.some((l) => l.startsWith(`flush set ${T} aff-`)), "affinity survives a resync");
     assert.ok(lines.includes(`add element ${T} service-ips { 10.96.0.20 . tcp . 80 : goto svc-default/web/tcp/http }`));

@@ -35,13 +35,13 @@ export function fullSync(next: ProxyPlan, prev: ProxyPlan | undefined, rebuild: 
   for (const s of sets.values()) tx.addSet(s);
   for (const c of chains.values()) tx.addChain(c.chain);
   if (!rebuild) {
-    for (const s of next.baseSets) tx.flushSet(s.name);
+    for (const s of next.baseSets) tx.flushSet(s);
     for (const name of chains.keys()) tx.flushChain(name);
     if (prev) {
       const stale = [...allChains(prev).keys()].filter((n) => !chains.has(n));
       for (const n of stale) tx.flushChain(n);
       for (const n of stale) tx.deleteChain(n);
-      for (const n of allSets(prev).keys()) if (!sets.has(n)) tx.deleteSet(n);
+      for (const [n, s] of allSets(prev)) if (!sets.has(n)) tx.deleteSet(s);
     }
   }
   for (const c of chains.values()) for (const r of c.rules) tx.addRule(c.chain.name, r);
@@ -55,7 +55,7 @@ export function diffPlans(prev: ProxyPlan, next: ProxyPlan): SyncTx {
   const newChains: PlannedChain[] = [];
   const changedChains: PlannedChain[] = [];
   const goneChains: string[] = [];
-  const goneSets: string[] = [];
+  const goneSets: NftSet[] = [];
   const delElements = new Map<string, NftElement[]>();
   const addElements = new Map<string, NftElement[]>();
   const services: string[] = [];
@@ -91,7 +91,7 @@ export function diffPlans(prev: ProxyPlan, next: ProxyPlan): SyncTx {
     const afterSets = new Set(after.sets.map((s) => s.name));
     const beforeSets = new Set(before.sets.map((s) => s.name));
     for (const s of after.sets) if (!beforeSets.has(s.name)) newSets.push(s);
-    for (const n of beforeSets) if (!afterSets.has(n)) goneSets.push(n);
+    for (const s of before.sets) if (!afterSets.has(s.name)) goneSets.push(s);
     for (const set of new Set([...before.elements.keys(), ...after.elements.keys()])) {
       const old = indexElements(before.elements.get(set));
       const now = indexElements(after.elements.get(set));
@@ -120,7 +120,7 @@ export function diffPlans(prev: ProxyPlan, next: ProxyPlan): SyncTx {
   for (const [set, list] of addElements) tx.addElements(set, list);
   for (const n of goneChains) tx.flushChain(n);
   for (const n of goneChains) tx.deleteChain(n);
-  for (const n of goneSets) tx.deleteSet(n);
+  for (const s of goneSets) tx.deleteSet(s);
   return { tx, services };
 }
 

@@ -49,11 +49,12 @@ describe("planService: which endpoints get traffic", () => {
 });
 
 describe("planService: chains", () => {
-  test("a chain per service port with numgen over one chain per endpoint", () => {
+  test("a chain per service port; numgen picks one chain per endpoint, each with probability 1/N", () => {
     const f = plan(WEB, [slice("default", "web", "a", ["http:8080"], [ep("10.244.2.5"), ep("10.244.1.7")])]);
     assert.deepEqual(f.chains.get(SVC), [
       "ip daddr 10.96.0.20 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
-      `numgen random mod 2 vmap { 0 : goto ${epChain("10.244.1.7", 8080)}, 1 : goto ${epChain("10.244.2.5", 8080)} }`,
+      `numgen random mod 2 == 0 goto ${epChain("10.244.1.7", 8080)}`,
+      `goto ${epChain("10.244.2.5", 8080)}`,
     ]);
     assert.deepEqual(f.chains.get(epChain("10.244.2.5", 8080)), [
       "ip saddr 10.244.2.5 jump mark-for-masquerade",
@@ -97,7 +98,7 @@ describe("planService: chains", () => {
     assert.deepEqual(f.sets.map((x) => [x.name, x.flags, x.timeoutSeconds]), [[set5, ["dynamic", "timeout"], 30], ["aff-30-default/web/tcp/http__10.244.2.6/8080", ["dynamic", "timeout"], 30]]);
     const rules = f.chains.get(SVC)!;
     assert.equal(rules[1], `ip saddr @${set5} goto ${epChain("10.244.2.5", 8080)}`);
-    assert.match(rules[3]!, /^numgen random mod 2/);
+    assert.match(rules[3]!, /^numgen random mod 2 == 0 goto/);
     assert.deepEqual(f.chains.get(epChain("10.244.2.5", 8080))![1], `update @${set5} { ip saddr }`);
   });
 

@@ -71,6 +71,7 @@ describe("service proxy over time: conntrack, drift, latency, restart", { timeou
     await nft("flush", "chain", "ip", "weft-proxy", "svc-default/web/tcp/http");
     await until("the chain's rules to come back", async () => (await nft("list", "chain", "ip", "weft-proxy", "svc-default/web/tcp/http")).includes("goto ep-"), PROXY_OPTIONS.resyncMs! + 2000, 100);
     assert.deepEqual((await lab.probe(client, "tcp", "10.96.0.31", 80, 3)).answers, { [`b10 ${ip(2)}`]: 3 });
+    assert.doesNotMatch(lab.proxyLog, /refused/, "the resyncs repaired the table in place, without a rebuild");
   });
 
   test("a new Service and its endpoints take effect within 1 s", async () => {

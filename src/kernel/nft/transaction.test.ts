@@ -48,12 +48,16 @@ describe("NftTransaction.render", () => {
     },
     {
       name: "flush, rules and deletes keep their order",
-      build: (tx) => tx.flushChain("c").addRule("c", "ip saddr 10.0.0.1 jump mark").flushSet("s").deleteSet("s").deleteChain("d").flushTable(),
+      build: (tx) =>
+        tx.flushChain("c").addRule("c", "ip saddr 10.0.0.1 jump mark").flushSet({ name: "s" }).flushSet({ name: "m", value: "verdict" })
+          .deleteSet({ name: "s" }).deleteSet({ name: "m", value: "verdict" }).deleteChain("d").flushTable(),
       want: [
         "flush chain ip weft-proxy c",
         "add rule ip weft-proxy c ip saddr 10.0.0.1 jump mark",
         "flush set ip weft-proxy s",
+        "flush map ip weft-proxy m",
         "delete set ip weft-proxy s",
+        "delete map ip weft-proxy m",
         "delete chain ip weft-proxy d",
         "flush table ip weft-proxy",
       ],

@@ -18,8 +18,8 @@ export type NftOp =
   | { op: "flush-chain"; chain: string }
   | { op: "delete-chain"; chain: string }
   | { op: "add-set"; set: NftSet }
-  | { op: "flush-set"; set: string }
-  | { op: "delete-set"; set: string }
+  | { op: "flush-set"; set: string; map: boolean }
+  | { op: "delete-set"; set: string; map: boolean }
   | { op: "add-element"; set: string; elements: NftElement[] }
   | { op: "delete-element"; set: string; elements: NftElement[] }
   | { op: "add-rule"; chain: string; rule: string };
@@ -87,13 +87,15 @@ export class NftTransaction {
     return this;
   }
 
-  flushSet(name: string): this {
-    this.ops.push({ op: "flush-set", set: checkName("set", name) });
+  /** Removes every element of a set or map (nft spells the two differently, so it takes the declaration). */
+  flushSet(set: Pick<NftSet, "name" | "value">): this {
+    this.ops.push({ op: "flush-set", set: checkName("set", set.name), map: set.value !== undefined });
     return this;
   }
 
-  deleteSet(name: string): this {
-    this.ops.push({ op: "delete-set", set: checkName("set", name) });
+  /** Deletes a set or map; nothing may still refer to it once the earlier operations are applied. */
+  deleteSet(set: Pick<NftSet, "name" | "value">): this {
+    this.ops.push({ op: "delete-set", set: checkName("set", set.name), map: set.value !== undefined });
     return this;
   }
 
@@ -151,10 +153,10 @@ export class NftTransaction {
           out.push(`add ${o.set.value === undefined ? "set" : "map"} ${t} ${o.set.name}${setBody(o.set)}`);
           break;
         case "flush-set":
-          out.push(`flush set ${t} ${o.set}`);
+          out.push(`flush ${o.map ? "map" : "set"} ${t} ${o.set}`);
           break;
         case "delete-set":
-          out.push(`delete set ${t} ${o.set}`);
+          out.push(`delete ${o.map ? "map" : "set"} ${t} ${o.set}`);
           break;
         case "add-element":
         case "delete-element": {
