@@ -1,57 +1,17 @@
 /**
  * The informers against a real HTTP server on loopback that speaks the
- * API's list and watch for Services and EndpointSlices (a stand-in API
- * server: lists from a table, watch events pushed by the test).
+ * API's list and watch for Services and EndpointSlices
+ * (test/support/fake-kube-api.ts).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type ServerResponse } from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServiceInformers, type ServiceInformers, type ServiceSink } from "./service-informers.ts";
 import { until } from "../../test/support/until.ts";
+import { EPS_PATH, FakeKubeApi, SVC_PATH } from "../../test/support/fake-kube-api.ts";
 import type { EndpointSlice, Service } from "../proxy/types.ts";
-
-const SVC_PATH = "/api/v1/services";
-const EPS_PATH = "/apis/discovery.k8s.io/v1/endpointslices";
-
-class FakeApi {
-  readonly lists = new Map<string, object[]>([[SVC_PATH, []], [EPS_PATH, []]]);
-  readonly watchers = new Map<string, ServerResponse[]>();
-  /** Paths whose list answers 503 (an API server that is not ready). */
-  readonly failing = new Set<string>();
-  /** Paths whose list is held until released. */
-  readonly held = new Map<string, () => void>();
-  readonly server = createServer((req, res) => {
-    const url = new URL(req.url!, "http://x");
-    const path = url.pathname;
-    if (!this.lists.has(path)) return void res.writeHead(404).end();
-    if (url.searchParams.get("watch") === "true") {
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.flushHeaders();
-      this.watchers.set(path, [...(this.watchers.get(path) ?? []), res]);
-      return;
-    }
-    const answer = () => {
-      if (this.failing.has(path)) return void res.writeHead(503, { "Content-Type": "application/json" }).end(JSON.stringify({ kind: "Status", message: "not ready", code: 503 }));
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10" }, items: this.lists.get(path) }));
-    };
-    if (this.held.has(path)) this.held.set(path, answer);
-    else answer();
-  });
-
-  push(path: string, type: "ADDED" | "MODIFIED" | "DELETED", object: object): void {
-    for (const w of this.watchers.get(path) ?? []) w.write(JSON.stringify({ type, object }) + "\n");
-  }
-
-  close(): Promise<void> {
-    for (const ws of this.watchers.values()) for (const w of ws) w.end();
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
 
 class RecordingSink implements ServiceSink {
   services = new Map<string, Service>();
@@ -72,24 +32,16 @@ const epslice = (name: string, svc: string, ip: string) => ({
 });
 
 describe("service informers against a stand-in API server", { timeout: 30_000 }, () => {
-  const api = new FakeApi();
+  const api = new FakeKubeApi();
   let dir: string;
   let kubeconfig: string;
   const running: ServiceInformers[] = [];
   const logs: string[] = [];
 
   before(async () => {
-    await new Promise<void>((r) => api.server.listen(0, "127.0.0.1", () => r()));
-    const port = (api.server.address() as { port: number }).port;
+    await api.listen();
     dir = mkdtempSync(join(tmpdir(), "weft-informers-"));
-    kubeconfig = join(dir, "kubeconfig");
-    writeFileSync(kubeconfig, `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`);
+    kubeconfig = api.writeKubeconfig(join(dir, "kubeconfig"));
   });
   after(async () => {
     for (const r of running) await r.stop();
