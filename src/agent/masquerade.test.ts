@@ -43,7 +43,7 @@ test("ensure turns forwarding on and applies the script; remove deletes the tabl
   const runner = new FakeRunner();
   await ensureMasquerade(runner, { clusterCidr: "10.244.0.0/16", ipMasq: true });
   await removeMasquerade(runner);
-  assert.deepEqual(runner.calls.map((c) => c.argv), [["sysctl", "-qw", "net.ipv4.ip_forward=1"], ["nft", "-f", "-"], ["nft", "-f", "-"]]);
+  assert.deepEqual(runner.calls.map((c) => c.argv), [["sh", "-c", 'test "$(sysctl -n "$1")" = "$2" || sysctl -qw "$1=$2"', "sh", "net.ipv4.ip_forward", "1"], ["nft", "-f", "-"], ["nft", "-f", "-"]]);
   assert.equal(runner.calls[1]!.input, masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: true }));
   assert.equal(runner.calls[2]!.input, "table ip weft {}\ndelete table ip weft\n");
 });

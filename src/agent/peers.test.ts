@@ -16,6 +16,9 @@ class RecordingBackend implements Backend {
   announce() {
     return {};
   }
+  podMtu(underlayMtu: number) {
+    return underlayMtu - 50;
+  }
   async setup() {
     return { backendData: {}, mtu: 1450 };
   }
@@ -103,6 +106,7 @@ test("over 2,000 reconciles every count, sum and bucket of /metrics only grows",
   try {
     const backend: Backend = {
       announce: () => ({}),
+      podMtu: (underlayMtu) => underlayMtu - 50,
       setup: async () => ({ backendData: {}, mtu: 1450 }),
       reconcile: async () => {
         fakeMs += (runs++ * 7919) % 40;

@@ -3,9 +3,10 @@
  * CNI configuration, starts the supervisor (agents, outside server, etcd)
  * and waits until every agent has written its subnet file.
  *
- * A failure before the agents start removes everything built so far. A node
- * that does not become ready leaves the lab up, so its agent's log can be
- * read; the error names the node and the log.
+ * A failure before the agents start removes everything built so far, and
+ * so does SIGINT or SIGTERM (Ctrl-C) at any point of `up`: the lab is up or
+ * gone, never half-built. A node that does not become ready leaves the lab
+ * up, so its agent's log can be read; the error names the node and the log.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,12 +16,13 @@ import { formatPrefix, parsePrefix } from "../lib/ipv4.ts";
 import { readSubnetFile } from "../subnet/file.ts";
 import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
 import { labDown } from "./down.ts";
+import { labMark, recordNamespaces, startRecords } from "./ownership.ts";
 import { LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
 import { listensOnTcp } from "./procs.ts";
 import { sleep } from "../lib/sleep.ts";
 import { findScenario } from "./scenarios.ts";
 import { writeLabState, type Backend, type LabNode, type LabState, type Store } from "./state.ts";
-import { labNamespaces, buildTopology } from "./topology.ts";
+import { buildTopology, listNamespaces } from "./topology.ts";
 import { ROOT } from "../lib/root.ts";
 
 /** What `up` builds; the CLI's defaults are noted per field. */
@@ -69,12 +71,18 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   if (!process.env[AGENT_CMD_ENV] && !existsSync(AGENT_BUNDLE)) {
     throw new WeftError("NOT_BUILT", `the agent bundle ${AGENT_BUNDLE} is not built`, { hint: "run scripts/setup.sh (or npm run build)" });
   }
-  claimLabDir(lab);
-
   const nodes: LabNode[] = Array.from({ length: opts.nodes }, (_, i) => {
     const name = nodeName(i + 1);
     return { name, index: i + 1, netns: nodeNs(lab, name), underlayIp: underlayIp(i + 1) };
   });
+  const namespaces = [lab.switchNs, lab.outsideNs, ...nodes.map((n) => n.netns)];
+  const interrupt = new Interrupts();
+  try {
+    claimLabDir(lab, namespaces);
+  } catch (err) {
+    interrupt.dispose();
+    throw err;
+  }
   const base = {
     name: lab.name,
     createdAt: new Date().toISOString(),
@@ -86,9 +94,14 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     nodes,
   };
   const state: LabState = { ...base, daemons: labDaemons(lab, base) };
+  let agentsStarted = false;
   try {
+    const made = startRecords(lab);
+    recordNamespaces(lab, made, namespaces);
+    interrupt.check();
     say(`creating namespaces ${lab.switchNs}, ${lab.outsideNs}, ${nodes[0]!.netns}${nodes.length > 1 ? `..${nodes.at(-1)!.netns}` : ""}${scenario ? ` (scenario ${opts.scenario})` : ""}`);
-    await buildTopology(lab, nodes, scenario);
+    await buildTopology(lab, nodes, scenario, labMark(lab, made));
+    interrupt.check();
     for (const n of nodes) {
       const p = nodePaths(lab, n.name);
       for (const dir of [p.runDir, p.stateDir, p.cniConfDir, p.cniBinDir, p.cniCacheDir]) mkdirSync(dir, { recursive: true });
@@ -97,25 +110,73 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     if (existsSync(INSTALL_CNI_COMMAND)) {
       say(`installing the weft CNI plugin on ${nodes.length} node${nodes.length > 1 ? "s" : ""}`);
       await Promise.all(nodes.map((n) => installCni(lab, n)));
+      interrupt.check();
     }
     writeLabState(lab, state);
     say(`starting ${nodes.length} agent${nodes.length > 1 ? "s" : ""} (${opts.backend}, ${opts.store} store) and the outside server at ${OUTSIDE_IP}:${OUTSIDE_PORT}`);
     startSupervisor(lab);
+    agentsStarted = true;
+    say(`waiting for every agent to lease a subnet of ${podCidr} (up to ${READY_TIMEOUT_MS / 1000} s)`);
+    await waitUntilReady(lab, state, interrupt);
   } catch (err) {
-    await labDown(lab.name, () => {});
+    if (!agentsStarted || interrupt.signal) {
+      if (interrupt.signal) say(`${interrupt.signal}: removing what this up made`);
+      await labDown(lab.name, (line) => say(line), { madeHere: true });
+    }
+    if (interrupt.signal) throw new WeftError(LAB_UP_INTERRUPTED, `lab ${lab.name}: up interrupted by ${interrupt.signal}; everything it had made is removed`);
     throw err;
+  } finally {
+    interrupt.dispose();
   }
-  say(`waiting for every agent to lease a subnet of ${podCidr} (up to ${READY_TIMEOUT_MS / 1000} s)`);
-  await waitUntilReady(lab, state);
   say(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return nodeRows(lab, state);
 }
 
-/** Makes the lab's directory, which is also what marks the lab as up. */
-function claimLabDir(lab: LabLayout): void {
+/** Error code: SIGINT or SIGTERM stopped `up`, which removed what it had made. */
+export const LAB_UP_INTERRUPTED = "LAB_UP_INTERRUPTED";
+
+/**
+ * SIGINT and SIGTERM while `up` runs: noted rather than fatal, so `up`
+ * stops at its next step and removes what it made before it exits.
+ */
+class Interrupts {
+  signal: NodeJS.Signals | undefined;
+  readonly #note = (sig: NodeJS.Signals) => {
+    this.signal ??= sig;
+  };
+
+  constructor() {
+    process.on("SIGINT", this.#note);
+    process.on("SIGTERM", this.#note);
+  }
+
+  /** Throws once a signal has come; `up`'s cleanup takes over from there. */
+  check(): void {
+    if (this.signal) throw new WeftError(LAB_UP_INTERRUPTED, `interrupted by ${this.signal}`);
+  }
+
+  dispose(): void {
+    process.off("SIGINT", this.#note);
+    process.off("SIGTERM", this.#note);
+  }
+}
+
+/**
+ * Makes the lab's directory, which is also what marks the lab as up, after
+ * checking that none of `namespaces` (the ones `up` creates) exists: one
+ * that does was made by someone else.
+ */
+function claimLabDir(lab: LabLayout, namespaces: readonly string[]): void {
   const alreadyUp = () =>
     new WeftError("LAB_EXISTS", `lab ${lab.name} is already up`, { hint: `run weft lab down --name ${lab.name}` });
-  if (labNamespaces(lab).length > 0) throw alreadyUp();
+  if (existsSync(lab.dir)) throw alreadyUp();
+  const present = new Set(listNamespaces());
+  const taken = namespaces.filter((ns) => present.has(ns));
+  if (taken.length > 0) {
+    throw new WeftError("LAB_NAMESPACE_TAKEN", `lab ${lab.name} is not up, but namespace${taken.length > 1 ? "s" : ""} ${taken.join(", ")} exist${taken.length > 1 ? "" : "s"}, made by someone else`, {
+      hint: `choose another --name, or delete ${taken.length > 1 ? "them" : "it"} with ip netns del if ${taken.length > 1 ? "they are" : "it is"} yours to delete`,
+    });
+  }
   for (let attempt = 0; ; attempt++) {
     mkdirSync(LAB_ROOT, { recursive: true });
     try {
@@ -158,10 +219,11 @@ export async function installCni(lab: LabLayout, node: LabNode): Promise<void> {
  * Polls until every node's subnet file exists and the outside server
  * listens; throws naming the first node that is not ready.
  */
-async function waitUntilReady(lab: LabLayout, state: LabState): Promise<void> {
+async function waitUntilReady(lab: LabLayout, state: LabState, interrupt: Interrupts): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const leave = `the lab is left up for inspection; run weft lab down --name ${lab.name}`;
   for (;;) {
+    interrupt.check();
     const waiting = state.nodes.filter((n) => !existsSync(nodePaths(lab, n.name).subnetFile));
     const report = readSupervisorReport(lab);
     const echo = report?.processes.find((p) => p.name === OUTSIDE_ECHO);

@@ -82,6 +82,12 @@ describe("weft chained under libcni with portmap and tuning", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test("libcni's VERSION probe (GetVersionInfo sets CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME and CNI_PATH to \"dummy\") gets every version", () => {
+    const r = spawnSync(CNICLIENT, ["--path", bin, "version", "weft"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).supportedVersions, ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]);
+  });
+
   test("ADD through the chain: weft's result reaches portmap and tuning", () => {
     const r = cni("add");
     assert.equal(r.status, 0, r.stderr);

@@ -34,9 +34,9 @@ describe("Podman runs containers on a weft network", () => {
       env: { ...process.env, CONTAINERS_CONF: join(dir, "containers.conf") },
       timeout: 60_000,
     });
-  /** `podman run` with limits this host's hard limits allow (Podman's defaults exceed them). */
-  const run = (...args: string[]) =>
-    podman("run", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "weft", "--rootfs", rootfs, ...args);
+  /** `podman run` of `command` on the weft network, with limits this host's hard limits allow (Podman's defaults exceed them). */
+  const run = (how: string[], ...command: string[]) =>
+    podman("run", ...how, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "weft", "--rootfs", rootfs, ...command);
 
   before(() => {
     node = ns.add("node");
@@ -76,11 +76,11 @@ describe("Podman runs containers on a weft network", () => {
   });
 
   test("two containers on the weft network reach each other", () => {
-    const server = run("--detach", "--name", "server", "/bin/httpd", "-f", "-p", "8080", "-h", "/www");
+    const server = run(["--detach", "--name", "server"], "/bin/httpd", "-f", "-p", "8080", "-h", "/www");
     assert.equal(server.status, 0, server.stderr);
     const ip = podman("inspect", "server", "--format", "{{.NetworkSettings.Networks.weft.IPAddress}}").stdout.trim();
     assert.match(ip, /^10\.244\.5\.\d+$/);
-    const client = run("--rm", "/bin/sh", "-c", `ip -4 -o addr show eth0; wget -qO- http://${ip}:8080/`);
+    const client = run(["--rm"], "/bin/sh", "-c", `ip -4 -o addr show eth0; wget -qO- http://${ip}:8080/`);
     assert.equal(client.status, 0, client.stderr);
     assert.match(client.stdout, /eth0\s+inet 10\.244\.5\.\d+\/24/);
     assert.match(client.stdout, /hello from the server container/);

@@ -4,10 +4,10 @@
  * `--name NAME` (default "lab") so several labs can be up at once.
  */
 import { WeftError } from "../../lib/errors.ts";
-import { parseCommandArgs } from "../args.ts";
+import { parseCommandArgs, parseOutput } from "../args.ts";
 import { superviseLab } from "../../lab/daemons.ts";
 import { labDown } from "../../lab/down.ts";
-import { DEFAULT_LAB_NAME, labLayout, validateLabName } from "../../lab/layout.ts";
+import { DEFAULT_LAB_NAME, labLayout, MAX_NODES, validateLabName } from "../../lab/layout.ts";
 import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab/runtime.ts";
 import { SCENARIOS } from "../../lab/scenarios.ts";
 import { formatSmoke } from "../../lab/smoke/report.ts";
@@ -29,8 +29,8 @@ const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] 
                       create a pod through the node's CNI configuration and run CMD in it
   exec NAME -- CMD... run CMD in the foreground in pod or node NAME (or "outside")
   rm POD              CNI DEL, stop the pod's processes, delete its namespace
-  pods [-o json]      list pods: NAME NAMESPACE NODE IP STATUS
-  smoke [-o json]     make pods smoke-a, smoke-b (node1) and smoke-c (node2), check ping, TCP, no NAT,
+  pods [-o table|json] list pods: NAME NAMESPACE NODE IP STATUS
+  smoke [-o table|json]     make pods smoke-a, smoke-b (node1) and smoke-c (node2), check ping, TCP, no NAT,
                       masquerade and an agent restart, remove them; exit 1 when a check fails
 
 scenarios:
@@ -57,7 +57,7 @@ const VERBS: Record<string, Verb> = {
       scenario: { type: "string" },
     });
     const name = validateLabName(values.name);
-    if (!/^\d+$/.test(values.nodes)) throw new WeftError("USAGE", `invalid --nodes "${values.nodes}"`, { hint: "give a number of nodes, e.g. --nodes 3" });
+    if (!/^-?\d+$/.test(values.nodes)) throw new WeftError("USAGE", `invalid --nodes "${values.nodes}": a lab has 1 to ${MAX_NODES} nodes`, { hint: "give a number of nodes, e.g. --nodes 3" });
     const rows = await labUp(
       {
         name,
@@ -137,11 +137,11 @@ const VERBS: Record<string, Verb> = {
 
   async pods(argv) {
     const { values } = parseCommandArgs("lab pods", argv, { ...NAME, output: { type: "string", short: "o" } });
-    if (values.output !== undefined && values.output !== "json") throw new WeftError("USAGE", `lab pods: unknown output format "${values.output}" (only json)`);
+    const output = parseOutput("lab pods", values.output);
     const lab = labLayout(validateLabName(values.name));
     readLabState(lab);
     const pods = listPods(lab);
-    if (values.output === "json") {
+    if (output === "json") {
       process.stdout.write(JSON.stringify(pods, null, 2) + "\n");
     } else if (pods.length === 0) {
       process.stdout.write(`No pods in lab ${lab.name}.\n`);
@@ -153,9 +153,9 @@ const VERBS: Record<string, Verb> = {
 
   async smoke(argv) {
     const { values } = parseCommandArgs("lab smoke", argv, { ...NAME, output: { type: "string", short: "o" } });
-    if (values.output !== undefined && values.output !== "json") throw new WeftError("USAGE", `lab smoke: unknown output format "${values.output}" (only json)`);
+    const output = parseOutput("lab smoke", values.output);
     const report = await runSmoke(labLayout(validateLabName(values.name)));
-    process.stdout.write(values.output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatSmoke(report));
+    process.stdout.write(output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatSmoke(report));
     return report.passed ? 0 : 1;
   },
 

@@ -11,7 +11,7 @@ import type { AgentStatus, ConnectionStatus } from "../../agent/status.ts";
 import { labLayout, nodePaths, validateLabName } from "../../lab/layout.ts";
 import { readLabState } from "../../lab/state.ts";
 import { describeError, WeftError } from "../../lib/errors.ts";
-import { parseCommandArgs } from "../args.ts";
+import { parseCommandArgs, parseOutput } from "../args.ts";
 import { formatConnections, formatIpam, formatPeers, formatSummary, type IpamAnswer } from "../status-format.ts";
 
 /** The agent's runtime directory when --run-dir is not given. */
@@ -102,8 +102,7 @@ export async function run(argv: string[]): Promise<number> {
   const name = positionals[0];
   const view = name === undefined ? summary : LISTINGS[name];
   if (!view) throw new WeftError("USAGE", `status: unknown listing "${name}"`, { hint: "use peers, ipam or connections, or none for the summary" });
-  if (values.output !== "table" && values.output !== "json") throw new WeftError("USAGE", `status: unknown output format "${values.output}"`, { hint: "use -o table or -o json" });
-  const ctx: Context = { agents: agentsToAsk(values), lab: values.lab !== undefined, json: values.output === "json", failed: 0 };
+  const ctx: Context = { agents: agentsToAsk(values), lab: values.lab !== undefined, json: parseOutput("status", values.output) === "json", failed: 0 };
   process.stdout.write(await view(ctx));
   return ctx.failed > 0 ? 1 : 0;
 }
