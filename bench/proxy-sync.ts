@@ -74,6 +74,7 @@ async function measure(n: number): Promise<string[]> {
         const resyncNftMs = performance.now() - a0;
         const resyncMs = performance.now() - p0;
 
+        const planShare: number[] = [];
         const timed = async (change: (r: number) => void): Promise<number[]> => {
           const out: number[] = [];
           for (let r = 0; r < ROUNDS; r++) {
@@ -81,7 +82,9 @@ async function measure(n: number): Promise<string[]> {
             change(r);
             await proxy.syncNow();
             out.push(performance.now() - t);
-            if (proxy.lastSync()?.kind !== "partial") throw new Error(`expected a partial sync, got ${proxy.lastSync()?.kind}`);
+            const last = proxy.lastSync();
+            if (last?.kind !== "partial") throw new Error(`expected a partial sync, got ${last?.kind}`);
+            planShare.push(last.planMs);
           }
           return out;
         };
@@ -95,7 +98,7 @@ async function measure(n: number): Promise<string[]> {
         const cpu = process.cpuUsage();
         return [
           String(n), String(n * ENDPOINTS), ms(startMs), ms(planMs), ms(resyncNftMs), ms(resyncMs),
-          p(added), p(removed), p(newService), `${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`,
+          p(added), p(removed), p(newService), ms(percentile(planShare, 50)), `${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`,
         ];
       } finally {
         await proxy.stop();
@@ -104,7 +107,7 @@ async function measure(n: number): Promise<string[]> {
 
 export async function benchProxySync(): Promise<void> {
   const scratch = new Scratch("wbp");
-  const rows = [["services", "endpoints", "full (start)", "plan", "nft", "full (resync)", "+1 endpoint p50/p95", "-1 endpoint p50/p95", "+1 service p50/p95", "RSS", "CPU (proxy)"]];
+  const rows = [["services", "endpoints", "full (start)", "plan", "nft", "full (resync)", "+1 endpoint p50/p95", "-1 endpoint p50/p95", "+1 service p50/p95", "of which plan+diff p50", "RSS", "CPU (proxy)"]];
   try {
     for (const n of SIZES) {
       const [ns] = scratch.addNamespaces([`s${n}`]);

@@ -55,6 +55,10 @@ export interface ProxySyncStatus {
   kind: SyncKind;
   at: string;
   durationMs: number;
+  /** Of which planning and diffing (the rest is nft and conntrack). */
+  planMs: number;
+  /** Of which the nft transaction. */
+  nftMs: number;
   /** Lines of the nft transaction. */
   changes: number;
   services: number;
@@ -188,9 +192,11 @@ export class ServiceProxy {
       const prev = this.#applied;
       let kind: SyncKind;
       let tx: SyncTx;
+      let planned = performance.now();
       if (prev === undefined || this.#rebuild) {
         kind = "full";
         tx = fullSync(plan, prev, true);
+        planned = performance.now();
         await applyTransaction(this.#runner, tx.tx);
       } else if (reason !== "request" || this.#needFull) {
         kind = "full";
@@ -198,6 +204,7 @@ export class ServiceProxy {
       } else {
         kind = "partial";
         tx = diffPlans(prev, plan);
+        planned = performance.now();
         try {
           await applyTransaction(this.#runner, tx.tx);
         } catch (err) {
@@ -213,9 +220,11 @@ export class ServiceProxy {
       this.#recordPlan(plan);
       this.metrics.syncs[kind]++;
       this.metrics.lastSyncAt = now;
-      const ms = performance.now() - started;
+      const applied = performance.now();
+      const ms = applied - started;
       this.metrics.syncDuration.observe(ms / 1000);
-      this.#last = { kind, at: new Date(now).toISOString(), durationMs: Math.round(ms * 100) / 100, changes: tx.tx.size, services: tx.services.length };
+      const round = (x: number) => Math.round(x * 100) / 100;
+      this.#last = { kind, at: new Date(now).toISOString(), durationMs: round(ms), planMs: round(planned - started), nftMs: round(applied - planned), changes: tx.tx.size, services: tx.services.length };
       const problems = plan.problems.join("\n");
       if (problems !== this.#lastProblems) {
         for (const p of plan.problems) this.#log(p);
