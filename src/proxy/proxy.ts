@@ -14,17 +14,20 @@
  *     transaction: a restart never leaves stale chains, and connections
  *     keep their conntrack NAT across it);
  *   - a change applies only the difference to the last applied plan;
- *   - every `resyncMs` a full sync rewrites every chain and map in place
- *     (affinity sets survive), which repairs deleted rules and a deleted
- *     table; if nft refuses it (the kernel holds something the last plan
- *     does not explain), the table is rebuilt. A partial transaction that
- *     fails is followed at once by a full one.
+ *   - a change made to the table by anyone else (seen by `nft monitor`,
+ *     kernel/nft/monitor.ts), and every `resyncMs` as a backstop, leads to
+ *     a full sync that rewrites every chain and map in place (affinity sets
+ *     survive), which repairs deleted rules and a deleted table; if nft
+ *     refuses it (the kernel holds something the last plan does not
+ *     explain), the table is rebuilt. A partial transaction that fails is
+ *     followed at once by a full one.
  *
  * The table is left in place on stop, so services keep working while the
  * agent restarts; remove() deletes it.
  */
 import { performance } from "node:perf_hooks";
 import { applyTransaction } from "../kernel/nft/apply.ts";
+import { TableMonitor } from "../kernel/nft/monitor.ts";
 import { NftTransaction } from "../kernel/nft/transaction.ts";
 import type { Runner } from "../kernel/runner.ts";
 import { describeError } from "../lib/errors.ts";
@@ -44,8 +47,14 @@ export interface ServiceProxyOptions extends PlanOptions {
   minSyncIntervalMs?: number;
   /** Syncs allowed back to back. Default 4. */
   burst?: number;
-  /** Full resync period in ms (repairs drift). Default 30,000. */
+  /**
+   * Full resync period in ms, a backstop: drift is noticed at once by
+   * watching the table (kernel/nft/monitor.ts). Default 300,000: a full sync
+   * of 10,000 Services costs seconds of nft time.
+   */
   resyncMs?: number;
+  /** Watch the table with `nft monitor` and resync at once on a foreign change. Default true. */
+  watchDrift?: boolean;
   /** Address the health check servers listen on. Default: all. */
   healthHost?: string;
 }
@@ -93,6 +102,8 @@ export class ServiceProxy {
   #started = false;
   #last: ProxySyncStatus | undefined;
   #lastProblems = "";
+  readonly #monitor: TableMonitor | undefined;
+  readonly #onSpawn: ((pid: number) => void) | undefined;
 
   constructor(opts: ServiceProxyOptions) {
     this.#opts = opts;
@@ -104,12 +115,27 @@ export class ServiceProxy {
       sync: (reason) => this.#syncOnce(reason),
       minIntervalMs: opts.minSyncIntervalMs ?? 100,
       burst: opts.burst ?? 4,
-      periodMs: opts.resyncMs ?? 30_000,
+      periodMs: opts.resyncMs ?? 300_000,
       onError: (err) => {
         this.metrics.failures++;
         this.#log(`sync failed: ${describeError(err)}; retrying`);
       },
     });
+    if (opts.watchDrift ?? true) {
+      const monitor = new TableMonitor({
+        table: TABLE,
+        netns: opts.runner.netns,
+        log: opts.log,
+        onDrift: (why) => {
+          if (!this.#applied) return;
+          this.#log(`drift: ${why}; syncing the table whole`);
+          this.#needFull = true;
+          this.#sync.request();
+        },
+      });
+      this.#monitor = monitor;
+      this.#onSpawn = (pid) => monitor.own(pid);
+    }
   }
 
   upsertService(s: Service): void {
@@ -169,6 +195,7 @@ export class ServiceProxy {
   #maybeStart(): void {
     if (this.#started || !this.#servicesSynced || !this.#slicesSynced) return;
     this.#started = true;
+    this.#monitor?.start();
     this.#sync.start();
     this.#sync.request();
   }
@@ -197,7 +224,7 @@ export class ServiceProxy {
         kind = "full";
         tx = fullSync(plan, prev, true);
         planned = performance.now();
-        await applyTransaction(this.#runner, tx.tx);
+        await applyTransaction(this.#runner, tx.tx, this.#onSpawn);
       } else if (reason !== "request" || this.#needFull) {
         kind = "full";
         tx = await this.#applyFull(plan, prev);
@@ -206,7 +233,7 @@ export class ServiceProxy {
         tx = diffPlans(prev, plan);
         planned = performance.now();
         try {
-          await applyTransaction(this.#runner, tx.tx);
+          await applyTransaction(this.#runner, tx.tx, this.#onSpawn);
         } catch (err) {
           this.#log(`partial sync refused (${describeError(err)}); the kernel's table differs from the last one applied, syncing it whole`);
           kind = "full";
@@ -242,12 +269,12 @@ export class ServiceProxy {
   async #applyFull(plan: ProxyPlan, prev: ProxyPlan): Promise<SyncTx> {
     const tx = fullSync(plan, prev, false);
     try {
-      await applyTransaction(this.#runner, tx.tx);
+      await applyTransaction(this.#runner, tx.tx, this.#onSpawn);
       return tx;
     } catch (err) {
       this.#log(`full sync refused (${describeError(err)}); rebuilding table ${TABLE.family} ${TABLE.name}`);
       const rebuilt = fullSync(plan, prev, true);
-      await applyTransaction(this.#runner, rebuilt.tx);
+      await applyTransaction(this.#runner, rebuilt.tx, this.#onSpawn);
       return rebuilt;
     }
   }
@@ -316,6 +343,7 @@ export class ServiceProxy {
 
   /** Stops syncing and closes the health servers; the table stays (services keep working across a restart). Idempotent. */
   async stop(): Promise<void> {
+    this.#monitor?.stop();
     await this.#sync.stop();
     await this.#health.close();
   }

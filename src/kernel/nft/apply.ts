@@ -7,9 +7,9 @@ import { applyNft } from "../nft.ts";
 import type { Runner } from "../runner.ts";
 import type { NftTransaction } from "./transaction.ts";
 
-/** Applies `tx`; does nothing for an empty one. Throws KERNEL_COMMAND_FAILED with nft's message. */
-export async function applyTransaction(runner: Runner, tx: NftTransaction): Promise<void> {
+/** Applies `tx`; does nothing for an empty one. Throws KERNEL_COMMAND_FAILED with nft's message. `onSpawn` hears nft's pid. */
+export async function applyTransaction(runner: Runner, tx: NftTransaction, onSpawn?: (pid: number) => void): Promise<void> {
   const script = tx.render();
   if (script === "") return;
-  await applyNft(runner, script);
+  await applyNft(runner, script, onSpawn);
 }
