@@ -17,10 +17,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import { applyTransaction } from "../src/kernel/nft/apply.ts";
 import { createRunner } from "../src/kernel/runner.ts";
-import { fullSync } from "../src/proxy/diff.ts";
-import { planProxy, PlanCache } from "../src/proxy/plan.ts";
 import { ServiceProxy } from "../src/proxy/proxy.ts";
 import { ep, slice, svc } from "../src/proxy/testing.ts";
 import type { EndpointSlice, Service } from "../src/proxy/types.ts";
@@ -62,17 +59,13 @@ async function measure(n: number): Promise<string[]> {
         const startMs = performance.now() - t0;
         if (!proxy.synced) throw new Error("the first sync failed");
 
-        // The same table planned and applied whole again, in place, as the periodic resync does; plan and nft timed apart.
-        const services = Array.from({ length: n }, (_, i) => makeService(i));
-        const slices = new Map(Array.from({ length: n }, (_, i) => [`bench/s${i}`, [makeSlice(i)]]));
+        // A full sync in place, as the periodic resync and drift repair do; plan and nft timed apart.
         const p0 = performance.now();
-        const plan = planProxy(services, slices, OPTIONS, new PlanCache());
-        const planMs = performance.now() - p0;
-        const tx = fullSync(plan, plan, false).tx;
-        const a0 = performance.now();
-        await applyTransaction(runner, tx);
-        const resyncNftMs = performance.now() - a0;
+        await proxy.resyncNow();
         const resyncMs = performance.now() - p0;
+        const resync = proxy.lastSync()!;
+        if (resync.kind !== "full") throw new Error(`expected a full sync, got ${resync.kind}`);
+        const [planMs, resyncNftMs] = [resync.planMs, resync.nftMs];
 
         const planShare: number[] = [];
         const timed = async (change: (r: number) => void): Promise<number[]> => {

@@ -210,6 +210,12 @@ export class ServiceProxy {
     return this.#sync.requestAndWait();
   }
 
+  /** Like syncNow, but the sync rewrites the whole table in place, as the periodic resync does. */
+  resyncNow(): Promise<void> {
+    if (this.#applied) this.#needFull = true;
+    return this.#sync.requestAndWait();
+  }
+
   async #syncOnce(reason: SyncReason): Promise<void> {
     const started = performance.now();
     const triggers = this.#pendingTriggers;
