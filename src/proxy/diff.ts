@@ -67,7 +67,8 @@ export function diffPlans(prev: ProxyPlan, next: ProxyPlan): SyncTx {
     else if (!sameRules(old.rules, c.rules)) changedChains.push(c);
   }
 
-  const keys = new Set([...prev.fragments.keys(), ...next.fragments.keys()]);
+  const keys = [...next.fragments.keys()];
+  for (const key of prev.fragments.keys()) if (!next.fragments.has(key)) keys.push(key);
   for (const key of keys) {
     const a = prev.fragments.get(key);
     const b = next.fragments.get(key);

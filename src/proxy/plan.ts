@@ -130,6 +130,8 @@ export interface ServiceFragment {
   /** Elements this service puts into the shared maps and sets, by set name. */
   elements: Map<string, NftElement[]>;
   ports: PortPlan[];
+  /** `set|key` of every element a map (not the cluster-ips set) must hold once only. */
+  elementKeys: string[];
   /** For a LoadBalancer with externalTrafficPolicy Local: the health check port and this node's endpoint count. */
   health?: { port: number; localEndpoints: number };
   problems: string[];
@@ -253,11 +255,13 @@ function usable(eps: readonly PortEndpoint[]): PortEndpoint[] {
 export function planService(svc: Service, slices: readonly EndpointSlice[], o: CheckedOptions | PlanOptions): ServiceFragment {
   const opts = "serviceNet" in o ? o : checkOptions(o);
   const key = serviceKey(svc);
-  const f: ServiceFragment = { key, chains: new Map(), sets: [], elements: new Map(), ports: [], problems: [], service: svc, slices };
+  const f: ServiceFragment = { key, chains: new Map(), sets: [], elements: new Map(), ports: [], elementKeys: [], problems: [], service: svc, slices };
   const add = (set: string, e: NftElement) => {
     let list = f.elements.get(set);
     if (!list) f.elements.set(set, (list = []));
     list.push(e);
+    // A set: sharing an address is harmless.
+    if (set !== SET_CLUSTER_IPS) f.elementKeys.push(elementKey(set, e));
   };
   const ips = (list: readonly string[], what: string) =>
     list.filter((ip) => {
@@ -439,35 +443,49 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
 /**
  * Keys must be unique in a map: a key two services claim (an external IP
  * and port given to both, say) goes to the service whose key sorts first,
- * and the other's fragment is replaced by a copy without it.
+ * and the other's fragment is replaced by a copy without it. The common
+ * case, no clash, costs one map insertion per element.
  */
 function resolveConflicts(fragments: Map<string, ServiceFragment>): string[] {
   const problems: string[] = [];
+  const seen = new Set<string>();
+  let clash = false;
+  for (const f of fragments.values()) {
+    if (f.problems.length) problems.push(...f.problems);
+    if (clash) continue;
+    for (const k of f.elementKeys) {
+      if (seen.has(k)) {
+        clash = true;
+        break;
+      }
+      seen.add(k);
+    }
+  }
+  if (!clash) return problems;
   const owner = new Map<string, string>();
   const losers = new Map<string, Set<string>>();
   for (const key of [...fragments.keys()].sort()) {
-    const f = fragments.get(key)!;
-    problems.push(...f.problems);
-    for (const [set, list] of f.elements) {
-      if (set === SET_CLUSTER_IPS) continue; // a set: sharing an address is harmless
-      for (const e of list) {
-        const k = `${set}|${e.key.join(" . ")}`;
-        const first = owner.get(k);
-        if (first === undefined) owner.set(k, key);
-        else {
-          problems.push(`service ${key}: ${e.key.join(" . ")} is already used by service ${first}; ignored`);
-          let s = losers.get(key);
-          if (!s) losers.set(key, (s = new Set()));
-          s.add(k);
-        }
+    for (const k of fragments.get(key)!.elementKeys) {
+      const first = owner.get(k);
+      if (first === undefined) owner.set(k, key);
+      else {
+        problems.push(`service ${key}: ${k.slice(k.indexOf("|") + 1)} is already used by service ${first}; ignored`);
+        let s = losers.get(key);
+        if (!s) losers.set(key, (s = new Set()));
+        s.add(k);
       }
     }
   }
   for (const [key, drop] of losers) {
     const f = fragments.get(key)!;
     const elements = new Map<string, NftElement[]>();
-    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !drop.has(`${set}|${e.key.join(" . ")}`)));
-    fragments.set(key, { ...f, elements });
+    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !drop.has(elementKey(set, e))));
+    fragments.set(key, { ...f, elements, elementKeys: f.elementKeys.filter((k) => !drop.has(k)) });
   }
   return problems;
+}
+
+/** An element's identity in the shared maps: `set|key`. */
+function elementKey(set: string, e: NftElement): string {
+  return `${set}|${e.key.join(" . ")}`;
 }

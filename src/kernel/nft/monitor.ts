@@ -31,7 +31,9 @@ export class TableMonitor {
   readonly #o: TableMonitorOptions;
   readonly #own: number[] = [];
   #child: ChildProcess | undefined;
-  #batch: string[] = [];
+  /** The current batch's first line touching the table, and how many did. */
+  #first = "";
+  #count = 0;
   #failures = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -72,14 +74,14 @@ export class TableMonitor {
   #line(line: string): void {
     const gen = /^# new generation \d+ by process (\d+)/.exec(line);
     if (!gen) {
-      if (line.includes(this.#needle)) this.#batch.push(line);
+      if (line.includes(this.#needle) && this.#count++ === 0) this.#first = line;
       return;
     }
     this.#failures = 0;
-    const batch = this.#batch;
-    this.#batch = [];
-    if (batch.length === 0 || this.#own.includes(Number(gen[1]))) return;
-    this.#o.onDrift(`process ${gen[1]} changed table ${this.#o.table.family} ${this.#o.table.name}: ${batch[0]}${batch.length > 1 ? ` (+${batch.length - 1} more)` : ""}`);
+    const [first, count] = [this.#first, this.#count];
+    this.#count = 0;
+    if (count === 0 || this.#own.includes(Number(gen[1]))) return;
+    this.#o.onDrift(`process ${gen[1]} changed table ${this.#o.table.family} ${this.#o.table.name}: ${first}${count > 1 ? ` (+${count - 1} more)` : ""}`);
   }
 
   /** Stops watching; idempotent. */
