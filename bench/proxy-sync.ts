@@ -90,7 +90,7 @@ async function measure(n: number): Promise<string[]> {
         const p = (xs: number[]) => `${ms(percentile(xs, 50))} / ${ms(percentile(xs, 95))}`;
         const cpu = process.cpuUsage();
         return [
-          String(n), String(n * ENDPOINTS), ms(startMs), ms(planMs), ms(resyncNftMs), ms(resyncMs),
+          String(n), String(n * ENDPOINTS), ms(startMs), ms(resyncMs), ms(planMs), ms(resyncNftMs),
           p(added), p(removed), p(newService), ms(percentile(planShare, 50)), `${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`,
         ];
       } finally {
@@ -100,7 +100,7 @@ async function measure(n: number): Promise<string[]> {
 
 export async function benchProxySync(): Promise<void> {
   const scratch = new Scratch("wbp");
-  const rows = [["services", "endpoints", "full (start)", "plan", "nft", "full (resync)", "+1 endpoint p50/p95", "-1 endpoint p50/p95", "+1 service p50/p95", "of which plan+diff p50", "RSS", "CPU (proxy)"]];
+  const rows = [["services", "endpoints", "full (start)", "full (resync)", "of which plan", "of which nft", "+1 endpoint p50/p95", "-1 endpoint p50/p95", "+1 service p50/p95", "of which plan+diff p50", "RSS", "CPU (proxy)"]];
   try {
     for (const n of SIZES) {
       const [ns] = scratch.addNamespaces([`s${n}`]);
