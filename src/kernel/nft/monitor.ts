@@ -52,8 +52,11 @@ export class TableMonitor {
 
   start(): void {
     if (this.#stopped || this.#child) return;
-    const argv = inNetns(this.#o.netns, ["nft", "monitor"]);
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    // A shell holds the monitor and ends it when its stdin closes: on stop(),
+    // and also when this process dies without stopping it (nft monitor itself
+    // would live on, keeping a deleted namespace alive).
+    const argv = inNetns(this.#o.netns, ["sh", "-c", "nft monitor & trap 'kill $! 2>/dev/null' EXIT; read _"]);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     this.#child = child;
     let err = "";
     child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-500)));
@@ -88,7 +91,7 @@ export class TableMonitor {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    this.#child?.kill();
+    this.#child?.stdin?.end();
     this.#child = undefined;
   }
 }
