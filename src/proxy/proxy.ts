@@ -23,7 +23,7 @@
  *     followed at once by a full one.
  *
  * The table is left in place on stop, so services keep working while the
- * agent restarts; remove() deletes it.
+ * agent restarts; removeProxyTable() deletes it.
  */
 import { performance } from "node:perf_hooks";
 import { applyTransaction } from "../kernel/nft/apply.ts";
@@ -354,10 +354,9 @@ export class ServiceProxy {
     await this.#health.close();
   }
 
-  /** Deletes the table (for turning the proxy off); succeeds when it is already gone. */
-  async remove(): Promise<void> {
-    await this.stop();
-    await applyTransaction(this.#runner, new NftTransaction(TABLE).deleteTable());
-    this.#applied = undefined;
-  }
+}
+
+/** Deletes the proxy's table (`weft agent --cleanup`); succeeds when it is already gone. */
+export async function removeProxyTable(runner: Runner): Promise<void> {
+  await applyTransaction(runner, new NftTransaction(TABLE).deleteTable());
 }

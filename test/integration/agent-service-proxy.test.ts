@@ -15,6 +15,7 @@ import { join, resolve } from "node:path";
 import { fetchAgent } from "../../src/agent/client.ts";
 import { backends, ProxyLab } from "./proxy-topology.ts";
 import { until } from "../support/until.ts";
+import { runIn } from "../support/netns.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../src/cli/main.ts");
 const FAKE_API = resolve(import.meta.dirname, "../support/fake-kube-api-main.ts");
@@ -26,6 +27,8 @@ describe("weft agent --service-proxy", { timeout: 90_000 }, () => {
   const children: ChildProcess[] = [];
   const log: string[] = [];
   const socket = join(dir, "run", "agent.sock");
+  let agent: ChildProcess;
+  let agentArgs: string[];
 
   before(async () => {
     lab = new ProxyLab("agent");
@@ -45,18 +48,20 @@ describe("weft agent --service-proxy", { timeout: 90_000 }, () => {
       api.once("exit", (c) => reject(new Error(`stand-in API server exited ${c}`)));
       createInterface({ input: api.stdout! }).once("line", () => r());
     });
-    const agent = spawn("ip", ["netns", "exec", lab.node, process.execPath, "--disable-warning=ExperimentalWarning", MAIN, "agent",
+    agentArgs = [
       "--node-name", "node1", "--store", "embedded", "--store-dir", join(dir, "store"), "--run-dir", join(dir, "run"), "--state-dir", join(dir, "lib"),
       "--subnet-min", "10.244.1.0", "--subnet-max", "10.244.1.0", "--backend", "host-gw", "--iface", "eth0",
       "--service-proxy", "--kubeconfig", kubeconfig,
-    ], { stdio: ["ignore", "ignore", "pipe"] });
+    ];
+    agent = spawn("ip", ["netns", "exec", lab.node, process.execPath, "--disable-warning=ExperimentalWarning", MAIN, "agent", ...agentArgs], { stdio: ["ignore", "ignore", "pipe"] });
     children.push(agent);
     agent.stderr!.on("data", (b: Buffer) => log.push(...b.toString().trim().split("\n")));
   });
   after(async () => {
     for (const c of children.reverse()) {
+      if (c.exitCode !== null || c.signalCode !== null) continue;
       const exited = new Promise((r) => c.once("exit", r));
-      if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+      c.kill("SIGTERM");
       await exited;
     }
     await lab.dispose();
@@ -72,5 +77,17 @@ describe("weft agent --service-proxy", { timeout: 90_000 }, () => {
     const metrics = await fetchAgent<string>(socket, "/metrics");
     assert.match(metrics, /^weft_ready 1$/m, "the agent's own families are still there");
     assert.match(metrics, /^weft_proxy_programmed_endpoints 2$/m);
+  });
+
+  test("the Service keeps working while the agent is stopped; --cleanup removes the proxy's table", async () => {
+    const exited = new Promise((r) => agent.once("exit", r));
+    agent.kill("SIGTERM");
+    await exited;
+    const t = await lab.probe(client, "tcp", "10.96.0.50", 80, 10);
+    assert.deepEqual(t.errors, {});
+    const r = runIn(lab.node, [process.execPath, "--disable-warning=ExperimentalWarning", MAIN, "agent", ...agentArgs, "--cleanup"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /removed the nftables table ip weft-proxy/);
+    assert.notEqual(runIn(lab.node, ["nft", "list", "table", "ip", "weft-proxy"]).status, 0, "table gone");
   });
 });

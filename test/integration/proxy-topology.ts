@@ -112,7 +112,8 @@ export class ProxyLab {
 
   /** Starts net-probe's server in `ns`, answering "NAME CLIENT_IP" on the given ports. */
   async serve(ns: string, name: string, tcp: number[], udp: number[] = []): Promise<void> {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, PROBE, "serve", name, tcp.join(",") || "-", udp.join(",") || "-"], { stdio: ["ignore", "pipe", "inherit"] });
+    // Its stdin is ours: if this process dies, the server's stdin closes and it exits.
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, PROBE, "serve", name, tcp.join(",") || "-", udp.join(",") || "-"], { stdio: ["pipe", "pipe", "inherit"] });
     this.#children.push(child);
     await new Promise<void>((resolve, reject) => {
       child.once("exit", (c) => reject(new Error(`server ${name} in ${ns} exited with ${c}`)));

@@ -4,7 +4,9 @@
  *
  *   serve NAME TCP_PORTS UDP_PORTS   answers every TCP connection and UDP
  *                                    datagram with "NAME CLIENT_IP"; prints
- *                                    {"ready":true} and runs until killed
+ *                                    {"ready":true} and runs until killed or
+ *                                    until its stdin closes (so a test that
+ *                                    dies leaves no server behind)
  *   tcp HOST PORT COUNT [TIMEOUT_MS] COUNT fresh connections, one after
  *                                    the other
  *   udp HOST PORT COUNT [TIMEOUT_MS] [SRC_PORT]   COUNT datagrams, each from
@@ -91,6 +93,8 @@ switch (mode) {
       s.bind(p, "0.0.0.0", ready);
     }
     if (pending === 0) console.log(JSON.stringify({ ready: true }));
+    process.stdin.on("end", () => process.exit(0));
+    process.stdin.resume();
     break;
   }
   case "tcp": {
