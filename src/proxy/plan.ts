@@ -50,7 +50,8 @@
  *     ext-<id>   NodePort, external and LB IPs. Cluster policy: masquerade,
  *                goto svc. Local policy: this node's pods and the node itself
  *                go to svc (so they reach the service even with no endpoint
- *                here; kube-proxy drops the node's pods then), everyone
+ *                here: the drop is the chain's last rule, not a verdict
+ *                taken before DNAT for everyone), everyone
  *                else keeps its source and goes to svl, or is dropped when
  *                there is no local endpoint
  *     fw-<id>    loadBalancerSourceRanges

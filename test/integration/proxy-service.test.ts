@@ -177,4 +177,16 @@ describe("service proxy: ClusterIP, NodePort and policies in namespaces", { time
     assert.match(map, /203\.0\.113\.60 \. tcp \. 80/);
     assert.doesNotMatch(map, /203\.0\.113\.61/, "ipMode Proxy: the balancer proxies, the node does not capture");
   });
+
+  test("endpoint health: not-ready endpoints get nothing; with none ready, serving-terminating ones serve", async () => {
+    lab.service(svc("default", "health", { clusterIPs: ["10.96.0.29"], ports: [{ name: "http", port: 80 }] }));
+    lab.slice(slice("default", "health", "health-a", ["http:8080"], [ep(ip(10)), ep(ip(11), { ready: false }), ep(ip(12), { ready: false, serving: true, terminating: true })]));
+    await lab.sync();
+    let t = await lab.probe(client, "tcp", "10.96.0.29", 80, 30);
+    assert.deepEqual(t.answers, { [`b10 ${ip(2)}`]: 30 }, "only the ready one");
+    lab.slice(slice("default", "health", "health-a", ["http:8080"], [ep(ip(11), { ready: false }), ep(ip(12), { ready: false, serving: true, terminating: true })]));
+    await lab.sync();
+    t = await lab.probe(client, "tcp", "10.96.0.29", 80, 30);
+    assert.deepEqual(t.answers, { [`b12 ${ip(2)}`]: 30 }, "the terminating one that still serves, not the unready one");
+  });
 });
