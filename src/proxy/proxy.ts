@@ -31,6 +31,7 @@ import { TableMonitor } from "../kernel/nft/monitor.ts";
 import { NftTransaction } from "../kernel/nft/transaction.ts";
 import type { Runner } from "../kernel/runner.ts";
 import { describeError } from "../lib/errors.ts";
+import { ensureSysctl } from "../kernel/sysctl.ts";
 import { SyncRunner, type SyncReason } from "../lib/sync-runner.ts";
 import { deleteStaleFlows, listUdpEntries, staleListedFlows, staleUdpFlows } from "./conntrack.ts";
 import { diffPlans, fullSync, type SyncTx } from "./diff.ts";
@@ -196,8 +197,25 @@ export class ServiceProxy {
     if (this.#started || !this.#servicesSynced || !this.#slicesSynced) return;
     this.#started = true;
     this.#monitor?.start();
+    void this.#checkBridgeNetfilter();
     this.#sync.start();
     this.#sync.request();
+  }
+
+  /**
+   * A pod reaching a Service whose endpoint is a pod on the same bridge gets
+   * its reply straight over the bridge, past the node's conntrack, so the
+   * reply would come from the pod's IP instead of the Service's, unless
+   * bridged IPv4 passes the ip hooks (bridge-nf-call-iptables, per
+   * namespace, needs the br_netfilter module; kubeadm requires it too).
+   * Set it when possible, otherwise say what breaks, once.
+   */
+  async #checkBridgeNetfilter(): Promise<void> {
+    try {
+      await ensureSysctl(this.#runner, "net.bridge.bridge-nf-call-iptables", "1");
+    } catch (err) {
+      this.#log(`${describeError(err)}; until it is 1 (modprobe br_netfilter first), a pod cannot reach a Service through an endpoint on its own node`);
+    }
   }
 
   /** True once a sync has put the table in the kernel. */

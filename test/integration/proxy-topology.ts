@@ -4,9 +4,11 @@
  *
  *   <prefix>-sw     the underlay switch (bridge br0)
  *   <prefix>-node   node n1: eth0 192.168.125.101/24, bridge weft0 with
- *                   10.244.1.1/24, forwarding on, bridged traffic through
- *                   the ip hooks (bridge-nf-call-iptables, per namespace),
- *                   default route via the outside host; the proxy runs here
+ *                   10.244.1.1/24, forwarding on, default route via the
+ *                   outside host; bridged traffic kept off the ip hooks
+ *                   (bridge-nf-call-iptables=0, per namespace), which the
+ *                   proxy turns on (same-bridge Services need it); the proxy
+ *                   runs here
  *   <prefix>-node2  another node: eth0 192.168.125.102/24, routes pods via n1
  *   <prefix>-out    the outside host 192.168.125.1
  *   <prefix>-pK     pod K on n1: eth0 10.244.1.K/24, default via 10.244.1.1;
@@ -83,7 +85,7 @@ export class ProxyLab {
       ip -n ${this.node} link set weft0 up
       ip -n ${this.node} route add default via 192.168.125.1
       ip netns exec ${this.node} sysctl -qw net.ipv4.ip_forward=1
-      ip netns exec ${this.node} sysctl -qw net.bridge.bridge-nf-call-iptables=1
+      ip netns exec ${this.node} sysctl -qw net.bridge.bridge-nf-call-iptables=0
       ip -n ${this.node2} route add 10.244.1.0/24 via ${NODE_IP}`);
   }
 
