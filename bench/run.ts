@@ -9,6 +9,7 @@ import { benchCniAdd } from "./cni-add.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
+import { benchProxySync } from "./proxy-sync.ts";
 import { benchThroughput } from "./throughput.ts";
 
 /** Every benchmark by name, in the order `npm run bench` runs them. */
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "agent-rss": benchAgentRss,
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
+  "proxy-sync": benchProxySync,
 };
 
 const wanted = process.argv.slice(2);

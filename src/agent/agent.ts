@@ -44,6 +44,7 @@ import { createStore } from "../store/registry.ts";
 import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
 import { formatSubnetFile, readSubnetFile, writeSubnetFile } from "../subnet/file.ts";
 import { startApi } from "./api.ts";
+import { ServiceProxyComponent } from "../proxy/component.ts";
 import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./config.ts";
 import { measureConnections } from "./connections.ts";
 import { hostNetworksOf, overlapWarnings } from "./host-networks.ts";
@@ -90,6 +91,7 @@ export class Agent {
   #announced = false;
   #stopWatch: (() => void) | undefined;
   #api: { close(): Promise<void> } | undefined;
+  #serviceProxy: ServiceProxyComponent | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   #stopped: Promise<void> | undefined;
 
@@ -130,7 +132,7 @@ export class Agent {
     for (const line of overlapWarnings(c.podCidr, networks)) this.#log(line);
     this.#avoid = networks.map((n) => n.network);
     this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#store.location}`);
-    this.#api = await startApi({ status: () => this.status(), connections: () => this.connections() }, {
+    this.#api = await startApi({ status: () => this.status(), connections: () => this.connections(), componentMetrics: () => this.#serviceProxy?.metricsText() ?? "" }, {
       socketPath: this.paths.socket,
       ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),
     });
@@ -154,6 +156,7 @@ export class Agent {
       },
       (err) => this.#storeFailed(err, "watching the leases"),
     );
+    if (c.serviceProxy) await this.#startServiceProxy();
     this.#every(c.resyncInterval * 1000, () => this.resync());
     this.#scheduleRenew(renewIntervalMs(c.leaseTtl));
     this.#log(`ready: ${this.#lease.subnet} (pod MTU ${this.#podMtu()}), ${this.#peers.peers().peers.length} peers`);
@@ -218,11 +221,21 @@ export class Agent {
       this.#abort.abort();
       for (const t of this.#timers) clearTimeout(t);
       this.#stopWatch?.();
+      await this.#serviceProxy?.stop();
       await this.#peers.stop();
       await this.#api?.close();
       await this.#store.close();
     })();
     return this.#stopped;
+  }
+
+  /** The service proxy component (src/proxy), once the node's subnet is known: its pods are the ones externalTrafficPolicy Local keeps internal. */
+  async #startServiceProxy(): Promise<void> {
+    const c = this.config;
+    this.#serviceProxy = await ServiceProxyComponent.start({
+      nodeName: c.nodeName, nodePodCidr: this.#lease!.subnet, clusterCidr: c.podCidr, serviceCidr: c.serviceCidr,
+      kubeconfig: c.kubeconfig, runner: this.#runner, log: (line) => this.#log(`service proxy: ${line}`),
+    });
   }
 
   #attrs(): LeaseAttrs {

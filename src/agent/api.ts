@@ -30,6 +30,8 @@ export interface AgentApiSource {
   status(): AgentStatus;
   /** Measures every peer now (see connections.ts). */
   connections(): Promise<ConnectionStatus[]>;
+  /** Families of the agent's components (e.g. the service proxy) appended to /metrics. */
+  componentMetrics?(): string;
 }
 
 /** A running API. */
@@ -72,7 +74,7 @@ const ROUTES: Record<string, (source: AgentApiSource) => Promise<Reply> | Reply>
   },
   "/metrics": (source) => {
     const status = source.status();
-    return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(status, ipamForMetrics(status)) };
+    return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(status, ipamForMetrics(status)) + (source.componentMetrics?.() ?? "") };
   },
   "/connections": async (source) => json(200, await source.connections()),
 };

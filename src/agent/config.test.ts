@@ -108,3 +108,14 @@ test("flag names are the keys in kebab-case", () => {
   assert.equal(flagOf("ifaceCanReach"), "--iface-can-reach");
   assert.equal(flagOf("etcdCaFile"), "--etcd-ca-file");
 });
+
+test("the service proxy is off by default; --service-proxy, the serviceProxy key and --service-cidr turn it on and shape it", () => {
+  assert.equal(configFromArgs([]).config.serviceProxy, false);
+  assert.equal(configFromArgs([]).config.serviceCidr, "10.96.0.0/12");
+  assert.equal(configFromArgs(["--service-proxy"]).config.serviceProxy, true);
+  assert.equal(configFromArgs(["--config", file("proxy.json", '{"serviceProxy": true, "serviceCidr": "10.100.0.0/16"}')]).config.serviceProxy, true);
+  assert.equal(configFromArgs(["--service-cidr", "10.100.0.0/16"]).config.serviceCidr, "10.100.0.0/16");
+  assert.throws(() => configFromArgs(["--service-cidr", "10.100.0.1/16"]), (err: unknown) => err instanceof WeftError && /host bits/.test(err.describe()));
+  assert.throws(() => configFromArgs(["--service-cidr", "10.100.0.0/33"]), (err: unknown) => err instanceof WeftError && /--service-cidr/.test(err.describe()));
+  assert.throws(() => configFromArgs(["--config", file("proxy-bad.json", '{"serviceProxy": "yes"}')]), (err: unknown) => err instanceof WeftError && /serviceProxy/.test(err.describe()));
+});

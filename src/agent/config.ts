@@ -51,6 +51,10 @@ export interface AgentConfig {
   publicIp: string | undefined;
   /** Masquerade pod traffic leaving the cluster CIDR. Default true. */
   ipMasq: boolean;
+  /** Run the service proxy (table ip weft-proxy, from Services and EndpointSlices; see src/proxy). Default false. */
+  serviceProxy: boolean;
+  /** The service CIDR: its unallocated addresses are dropped by the service proxy. Default 10.96.0.0/12. */
+  serviceCidr: string;
   /** `kubernetes`, `embedded` or `etcd`. Default kubernetes in a pod or with a kubeconfig, else embedded (set by the CLI). */
   store: string;
   /** kubernetes: the kubeconfig file. Default: the in-cluster configuration. */
@@ -94,6 +98,8 @@ export function defaultConfig(): AgentConfig {
     ifaceCanReach: undefined,
     publicIp: undefined,
     ipMasq: true,
+    serviceProxy: false,
+    serviceCidr: "10.96.0.0/12",
     store: "embedded",
     kubeconfig: undefined,
     storeDir: DEFAULT_EMBEDDED_DIR,
@@ -120,7 +126,7 @@ export const CONFIG_KEYS: Readonly<Record<keyof AgentConfig, Kind>> = {
   nodeName: "string", podCidr: "string", subnetLen: "integer", subnetMin: "optString", subnetMax: "optString",
   backend: "string", vxlanVni: "integer", vxlanPort: "integer", mtu: "optInteger",
   iface: "strings", ifaceRegex: "strings", ifaceCanReach: "optString", publicIp: "optString",
-  ipMasq: "boolean", store: "string", kubeconfig: "optString", storeDir: "string", etcdEndpoints: "strings", etcdPrefix: "optString",
+  ipMasq: "boolean", serviceProxy: "boolean", serviceCidr: "string", store: "string", kubeconfig: "optString", storeDir: "string", etcdEndpoints: "strings", etcdPrefix: "optString",
   etcdCaFile: "optString", etcdCertFile: "optString", etcdKeyFile: "optString",
   runDir: "string", stateDir: "string", leaseTtl: "integer", resyncInterval: "integer", apiPort: "optInteger",
 };
@@ -263,7 +269,8 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   inRange("leaseTtl", 10, 7 * 86_400);
   inRange("resyncInterval", 1, 3600);
   inRange("apiPort", 1, 65535);
-  return { ...c, podCidr: formatPrefix(cidr) };
+  const serviceCidr = parsePrefix(c.serviceCidr, flagOf("serviceCidr"));
+  return { ...c, podCidr: formatPrefix(cidr), serviceCidr: formatPrefix(serviceCidr) };
 }
 
 /** Why `ip` can never be a node's underlay address (loopback, unspecified, multicast, reserved), or undefined. */
