@@ -12,6 +12,7 @@
  *                                            before any service proxy runs
  *   deploy/weft.yaml                         the add-on, `kubectl apply`'d with
  *                                            the lab's pod CIDR in weft-config
+ *                                            and weft as the service proxy
  *
  * Everything goes through the pinned kubectl in the control plane's
  * namespace, as `weft lab kubectl` runs it.
@@ -28,8 +29,11 @@ import type { LabState } from "./state.ts";
 
 /** The add-on manifest in this checkout. */
 export const WEFT_MANIFEST = join(ROOT, "deploy/weft.yaml");
-/** The pod CIDR deploy/weft.yaml's ConfigMap carries, which the lab replaces with its own. */
-const MANIFEST_POD_CIDR = '"podCidr": "10.244.0.0/16"';
+/** Lines of deploy/weft.yaml's ConfigMap the lab changes: its own pod CIDR, and weft as the service proxy (the lab runs no kube-proxy). */
+const MANIFEST_CHANGES = (state: LabState): [string, string][] => [
+  ['"podCidr": "10.244.0.0/16"', `"podCidr": "${state.podCidr}"`],
+  ['"serviceProxy": false', '"serviceProxy": true'],
+];
 
 /** Runs kubectl with `args`, `input` on stdin; resolves with stdout, throws KUBECTL_FAILED with its stderr. */
 export function kubectl(lab: LabLayout, state: LabState, args: readonly string[], input?: string): Promise<string> {
@@ -75,14 +79,17 @@ export async function applyClusterConfig(lab: LabLayout, state: LabState): Promi
   await kubectl(lab, state, ["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: clusterConfigMaps(state) }));
 }
 
-/** deploy/weft.yaml as the lab applies it: with the lab's pod CIDR. */
+/** deploy/weft.yaml as the lab applies it: with the lab's pod CIDR, and the service proxy on. */
 export function weftManifest(state: LabState): string {
-  const text = readFileSync(WEFT_MANIFEST, "utf8");
-  if (!text.includes(MANIFEST_POD_CIDR)) throw new WeftError("MANIFEST_CHANGED", `${WEFT_MANIFEST} no longer holds ${MANIFEST_POD_CIDR} in weft-config`, { hint: "keep the ConfigMap's podCidr line as the lab expects, or change src/lab/addons.ts with it" });
-  return text.replace(MANIFEST_POD_CIDR, `"podCidr": "${state.podCidr}"`);
+  let text = readFileSync(WEFT_MANIFEST, "utf8");
+  for (const [from, to] of MANIFEST_CHANGES(state)) {
+    if (!text.includes(from)) throw new WeftError("MANIFEST_CHANGED", `${WEFT_MANIFEST} no longer holds ${from} in weft-config`, { hint: "keep the ConfigMap's lines as src/lab/addons.ts expects, or change it with them" });
+    text = text.replace(from, to);
+  }
+  return text;
 }
 
-/** `kubectl apply -f deploy/weft.yaml`, with the lab's pod CIDR. */
+/** `kubectl apply -f deploy/weft.yaml`, as the lab changes it (weftManifest). */
 export async function applyWeft(lab: LabLayout, state: LabState): Promise<void> {
   await kubectl(lab, state, ["apply", "-f", "-"], weftManifest(state));
 }
