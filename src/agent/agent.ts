@@ -37,7 +37,6 @@ import type { Backend, LocalNode, SetupResult } from "../backend/types.ts";
 import { makeDirs } from "../lib/dirs.ts";
 import { describeError, WeftError } from "../lib/errors.ts";
 import { formatIp, formatPrefix, parsePrefix, type Prefix } from "../lib/ipv4.ts";
-import { applyNft } from "../kernel/nft.ts";
 import type { IpLink } from "../kernel/json.ts";
 import { createRunner, readJson, type Runner } from "../kernel/runner.ts";
 import { createStore } from "../store/registry.ts";
@@ -50,7 +49,7 @@ import { measureConnections } from "./connections.ts";
 import { hostNetworksOf, overlapWarnings } from "./host-networks.ts";
 import { findUnderlay, type Underlay } from "./iface.ts";
 import { renewIntervalMs, type LeaseOrigin, type SubnetRange } from "../store/acquire.ts";
-import { ensureMasquerade, masqueradeScript, type MasqueradeOptions } from "./masquerade.ts";
+import { ensureMasquerade, MasqueradeTable, NFT_FAMILY, NFT_TABLE, type MasqueradeOptions } from "./masquerade.ts";
 import { PeerSync } from "./peers.ts";
 import { backoffMs, isTransient, StoreHealth } from "./retry.ts";
 import { sleep } from "../lib/sleep.ts";
@@ -87,6 +86,8 @@ export class Agent {
   #setup: SetupResult | undefined;
   #subnetFileWritten = false;
   #forwardingOff = false;
+  /** Table ip weft, written only when it differs from what the agent wrote last. */
+  readonly #nftTable = new MasqueradeTable();
   /** The store has been told the data plane is programmed (#announceProgrammed). */
   #announced = false;
   #stopWatch: (() => void) | undefined;
@@ -205,7 +206,7 @@ export class Agent {
     if (this.#abort.signal.aborted || !this.#lease) return;
     try {
       await this.#ensureBackend();
-      await applyNft(this.#runner, masqueradeScript(this.#nftOptions()));
+      if (await this.#nftTable.ensure(this.#runner, this.#nftOptions())) this.#log(`table ${NFT_FAMILY} ${NFT_TABLE} differed from what the agent wrote (changed by something else); wrote it again`);
       this.#writeSubnetFile();
       await this.#checkForwarding();
     } catch (err) {
@@ -338,7 +339,7 @@ export class Agent {
   /** Backend, lease attrs, forwarding and masquerade, subnet file: everything a pod needs from this node. */
   async #setUpDataPlane(): Promise<void> {
     await this.#ensureBackend();
-    await ensureMasquerade(this.#runner, this.#nftOptions());
+    await ensureMasquerade(this.#runner, this.#nftOptions(), this.#nftTable);
     this.#writeSubnetFile();
   }
 
