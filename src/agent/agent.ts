@@ -42,7 +42,7 @@ import { createRunner, readJson, type Runner } from "../kernel/runner.ts";
 import { createStore } from "../store/registry.ts";
 import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
 import { formatSubnetFile, readSubnetFile, writeSubnetFile } from "../subnet/file.ts";
-import { startApi } from "./api.ts";
+import { startApi, type ServicesStatus } from "./api.ts";
 import { ServiceProxyComponent } from "../proxy/component.ts";
 import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./config.ts";
 import { measureConnections } from "./connections.ts";
@@ -133,7 +133,7 @@ export class Agent {
     for (const line of overlapWarnings(c.podCidr, networks)) this.#log(line);
     this.#avoid = networks.map((n) => n.network);
     this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#store.location}`);
-    this.#api = await startApi({ status: () => this.status(), connections: () => this.connections(), componentMetrics: () => this.#serviceProxy?.metricsText() ?? "" }, {
+    this.#api = await startApi({ status: () => this.status(), connections: () => this.connections(), componentMetrics: () => this.#serviceProxy?.metricsText() ?? "", services: () => this.#servicesStatus() }, {
       socketPath: this.paths.socket,
       ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),
     });
@@ -161,6 +161,14 @@ export class Agent {
     this.#every(c.resyncInterval * 1000, () => this.resync());
     this.#scheduleRenew(renewIntervalMs(c.leaseTtl));
     this.#log(`ready: ${this.#lease.subnet} (pod MTU ${this.#podMtu()}), ${this.#peers.peers().peers.length} peers`);
+  }
+
+  /** The service proxy's state for /services, or null without one. */
+  #servicesStatus(): ServicesStatus | null {
+    if (!this.config.serviceProxy) return null;
+    const proxy = this.#serviceProxy?.proxy;
+    if (proxy === undefined) return { synced: false, lastSync: null, ports: [] };
+    return { synced: proxy.synced, lastSync: proxy.lastSync() ?? null, ports: proxy.servicePorts() };
   }
 
   /** The live report the API serves. */
