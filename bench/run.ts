@@ -10,6 +10,7 @@ import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
 import { benchPodStartup } from "./pod-startup.ts";
+import { benchProxySync } from "./proxy-sync.ts";
 import { benchThroughput } from "./throughput.ts";
 
 /** Every benchmark by name, in the order `npm run bench` runs them. */
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "agent-rss": benchAgentRss,
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
+  "proxy-sync": benchProxySync,
 };
 
 const wanted = process.argv.slice(2);

@@ -14,10 +14,11 @@
  *                         the built-in server of lab containers (lab/kubelet/port-server.ts)
  *
  * Takes about 0.2 s; skipped when nothing under src/ (nor package.json or
- * this script) is newer than the bundles.
+ * this script, nor the git index) is newer than the bundles.
  */
 import { spawnSync } from "node:child_process";
 import { bunPath, newestMtime, root } from "./build-tools.ts";
+import { describeCheckout } from "../src/lib/version.ts";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
@@ -29,7 +30,16 @@ const BUNDLES: [entry: string, out: string, args: (out: string) => string[]][] =
   ["src/lab/kubelet/port-server.ts", "build/weft-port-server.mjs", (file) => ["--outfile", file]],
 ];
 
-const newest = Math.max(newestMtime(join(root, "src")), statSync(join(root, "package.json")).mtimeMs, statSync(import.meta.filename).mtimeMs);
+// The commit `weft version` reports (src/lib/version.ts), fixed into the bundles.
+const commit = describeCheckout(root);
+// A commit changes the index, so a bundle made before it is made again.
+const gitIndex = join(root, ".git/index");
+const newest = Math.max(
+  newestMtime(join(root, "src")),
+  statSync(join(root, "package.json")).mtimeMs,
+  statSync(import.meta.filename).mtimeMs,
+  existsSync(gitIndex) ? statSync(gitIndex).mtimeMs : 0,
+);
 for (const [entry, out, args] of BUNDLES) {
   const outPath = join(root, out);
   if (existsSync(outPath) && statSync(outPath).mtimeMs >= newest) continue;
@@ -45,7 +55,7 @@ for (const [entry, out, args] of BUNDLES) {
   const split = entry.endsWith("main.ts") && out.startsWith("build/cli/");
   const target = split ? dirname(outPath) : outPath;
   const tmp = `${target}.tmp-${process.pid}`;
-  const r = spawnSync(bun, ["build", "--target=node", "--format=esm", ...args(tmp), join(root, entry)], { stdio: ["ignore", "ignore", "inherit"] });
+  const r = spawnSync(bun, ["build", "--target=node", "--format=esm", `--define=__WEFT_COMMIT__=${JSON.stringify(commit)}`, ...args(tmp), join(root, entry)], { stdio: ["ignore", "ignore", "inherit"] });
   if (r.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });
     process.stderr.write(`bundle: bun build of ${out} failed\n`);

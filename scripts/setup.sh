@@ -10,9 +10,8 @@ say() { echo "setup: $*"; }
 # 1. Debian packages: the kernel tools the agent, plugin and lab drive, and
 #    the real peers the tests and benchmarks run against.
 pkgs="iproute2 nftables iputils-ping procps util-linux kmod ca-certificates
-  containernetworking-plugins golang-go golang-github-appc-cni-dev
-  etcd-server etcd-client iperf3 dnsperf conntrack openssl curl
-  busybox-static"
+  containernetworking-plugins etcd-server etcd-client iperf3 dnsperf conntrack
+  podman runc conmon busybox-static debootstrap openssl curl"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -53,10 +52,14 @@ fi
 #    into a cache outside the checkout; a no-op when the cache is current.
 sh "$root/scripts/kubernetes.sh" >/dev/null
 
-# 5. The build: the self-contained CNI plugin executable, the agent bundle and cniclient.
+# 5. The build: the self-contained CNI plugin executable and the agent bundle.
 "$node" --disable-warning=ExperimentalWarning scripts/build.ts
 "$node" --disable-warning=ExperimentalWarning scripts/bundle.ts
-if [ ! -x build/cniclient ] || [ "$root/../shared/tools/cniclient/main.go" -nt build/cniclient ]; then
-  say "building cniclient (libcni)"
-  sh "$root/../shared/tools/cniclient/build.sh" "$root/build/cniclient" >/dev/null
+
+# 6. The libcni test client (test/tools/cniclient), which the tests and
+#    benchmarks drive the plugin with. The demo does not need it, so a failed
+#    build (no Go, no module proxy) warns and carries on; the tests that use
+#    it then fail naming the missing build/cniclient.
+if ! sh test/tools/cniclient/build.sh; then
+  say "warning: the libcni test client is not built; npm run demo works without it, the tests do not"
 fi

@@ -11,6 +11,11 @@
  *   5. forwarding and the nftables table `weft` (masquerade.ts);
  *   6. write the subnet file, which lets the CNI plugin give pods addresses;
  *   7. list the leases, program every peer, then follow the store's watch.
+ * Everything that can be checked without a lease (the directories, the
+ * underlay, --mtu against it) is checked before leasing, so a bad option
+ * leaves no lease behind. A start that fails after leasing releases a lease
+ * it took anew, and never leaves a subnet file naming a subnet this node
+ * does not hold.
  * Ready (/readyz) once the lease is held, the backend has reconciled and the
  * subnet file is written.
  *
@@ -25,31 +30,31 @@
  * place, so pods keep talking while the agent restarts; a restarted agent
  * renews the same lease. `weft agent --cleanup` (cleanup.ts) removes it all.
  */
-import { mkdirSync, readFileSync } from "node:fs";
-import pkg from "../../package.json" with { type: "json" };
+import { readFileSync, rmSync } from "node:fs";
+import { VERSION } from "../lib/version.ts";
 import { createBackend } from "../backend/registry.ts";
 import type { Backend, LocalNode, SetupResult } from "../backend/types.ts";
+import { makeDirs } from "../lib/dirs.ts";
 import { describeError, WeftError } from "../lib/errors.ts";
 import { formatIp, formatPrefix, parsePrefix, type Prefix } from "../lib/ipv4.ts";
-import { applyNft } from "../kernel/nft.ts";
 import type { IpLink } from "../kernel/json.ts";
 import { createRunner, readJson, type Runner } from "../kernel/runner.ts";
 import { createStore } from "../store/registry.ts";
 import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
 import { formatSubnetFile, readSubnetFile, writeSubnetFile } from "../subnet/file.ts";
-import { startApi } from "./api.ts";
+import { startApi, type ServicesStatus } from "./api.ts";
+import { ServiceProxyComponent } from "../proxy/component.ts";
 import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./config.ts";
 import { measureConnections } from "./connections.ts";
 import { hostNetworksOf, overlapWarnings } from "./host-networks.ts";
 import { findUnderlay, type Underlay } from "./iface.ts";
-import { acquireLease, renewIntervalMs, type SubnetRange } from "./lease.ts";
-import { ensureMasquerade, masqueradeScript, type MasqueradeOptions } from "./masquerade.ts";
+import { renewIntervalMs, type LeaseOrigin, type SubnetRange } from "../store/acquire.ts";
+import { ensureMasquerade, MasqueradeTable, NFT_FAMILY, NFT_TABLE, type MasqueradeOptions } from "./masquerade.ts";
 import { PeerSync } from "./peers.ts";
 import { backoffMs, isTransient, StoreHealth } from "./retry.ts";
 import { sleep } from "../lib/sleep.ts";
 import type { AgentStatus, ConnectionStatus } from "./status.ts";
 
-const VERSION = pkg.version;
 
 /** Error code: --mtu asks for more than the underlay can carry. */
 export const MTU_TOO_LARGE = "MTU_TOO_LARGE";
@@ -81,8 +86,13 @@ export class Agent {
   #setup: SetupResult | undefined;
   #subnetFileWritten = false;
   #forwardingOff = false;
+  /** Table ip weft, written only when it differs from what the agent wrote last. */
+  readonly #nftTable = new MasqueradeTable();
+  /** The store has been told the data plane is programmed (#announceProgrammed). */
+  #announced = false;
   #stopWatch: (() => void) | undefined;
   #api: { close(): Promise<void> } | undefined;
+  #serviceProxy: ServiceProxyComponent | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   #stopped: Promise<void> | undefined;
 
@@ -93,7 +103,7 @@ export class Agent {
     this.#log = deps.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     this.#store = createStore(config.store, storeOptions(config));
     this.#backend = createBackend(config.backend, { runner: this.#runner, vni: config.vxlanVni, port: config.vxlanPort });
-    this.#health = new StoreHealth(`${config.store} store ${this.#storeLocation()}`, this.#log);
+    this.#health = new StoreHealth(`${config.store} store ${this.#store.location}`, this.#log);
     this.#peers = new PeerSync({
       backend: this.#backend,
       self: () => ({ node: config.nodeName, subnet: this.#lease?.subnet ?? null, backend: config.backend }),
@@ -105,28 +115,41 @@ export class Agent {
   /** Starts the agent; resolves once it is ready. Throws a WeftError on what retrying cannot fix. */
   async start(): Promise<void> {
     const c = this.config;
-    mkdirSync(c.runDir, { recursive: true });
-    mkdirSync(c.stateDir, { recursive: true });
+    makeDirs(c.runDir, "--run-dir");
+    makeDirs(c.stateDir, "--state-dir");
     const links = await readJson<IpLink[]>(this.#runner, ["ip", "-j", "addr"]);
+    // Told nothing about the underlay, the agent takes the address the cluster records for the node.
+    const told = c.iface.length > 0 || c.ifaceRegex.length > 0 || c.ifaceCanReach !== undefined || c.publicIp !== undefined;
+    const recorded = told ? undefined : await this.#withRetry("reading this node's address", () => this.#store.nodeAddress(c.nodeName));
+    if (recorded !== undefined) this.#log(`choosing the underlay by ${recorded}, the address the ${c.store} store records for ${c.nodeName}`);
     this.#underlay = await findUnderlay(this.#runner, {
-      iface: c.iface, ifaceRegex: c.ifaceRegex,
+      iface: recorded !== undefined ? [recorded] : c.iface, ifaceRegex: c.ifaceRegex,
       ...(c.ifaceCanReach !== undefined && { ifaceCanReach: c.ifaceCanReach }),
       ...(c.publicIp !== undefined && { publicIp: c.publicIp }),
     }, links);
+    this.#checkMtu(this.#underlay.mtu, this.#underlay.name);
     const previous = this.#previousSubnet();
     const networks = hostNetworksOf(links).filter((n) => previous === undefined || formatPrefix(n.network) !== previous);
     for (const line of overlapWarnings(c.podCidr, networks)) this.#log(line);
     this.#avoid = networks.map((n) => n.network);
-    this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#storeLocation()}`);
-    this.#api = await startApi({ status: () => this.status(), connections: () => this.connections() }, {
+    this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#store.location}`);
+    this.#api = await startApi({ status: () => this.status(), connections: () => this.connections(), componentMetrics: () => this.#serviceProxy?.metricsText() ?? "", services: () => this.#servicesStatus() }, {
       socketPath: this.paths.socket,
       ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),
     });
 
-    this.#lease = await this.#withRetry("leasing a subnet", () => this.#acquire());
-    await this.#setUpDataPlane();
+    let taken: LeaseOrigin | undefined;
+    try {
+      const acquired = await this.#withRetry("leasing a subnet", () => this.#acquire());
+      [this.#lease, taken] = [acquired.lease, acquired.origin];
+      await this.#setUpDataPlane();
+    } catch (err) {
+      if (!this.#abort.signal.aborted) await this.#abandonStart(taken === "new" ? this.#lease : undefined);
+      throw err;
+    }
     this.#peers.seed(await this.#withRetry("listing the leases", () => this.#store.list()));
     await this.#peers.reconcileNow();
+    await this.#announceProgrammed();
     this.#stopWatch = this.#store.watch(
       (event) => {
         this.#health.ok();
@@ -134,9 +157,18 @@ export class Agent {
       },
       (err) => this.#storeFailed(err, "watching the leases"),
     );
+    if (c.serviceProxy) await this.#startServiceProxy();
     this.#every(c.resyncInterval * 1000, () => this.resync());
     this.#scheduleRenew(renewIntervalMs(c.leaseTtl));
     this.#log(`ready: ${this.#lease.subnet} (pod MTU ${this.#podMtu()}), ${this.#peers.peers().peers.length} peers`);
+  }
+
+  /** The service proxy's state for /services, or null without one. */
+  #servicesStatus(): ServicesStatus | null {
+    if (!this.config.serviceProxy) return null;
+    const proxy = this.#serviceProxy?.proxy;
+    if (proxy === undefined) return { synced: false, lastSync: null, ports: [] };
+    return { synced: proxy.synced, lastSync: proxy.lastSync() ?? null, ports: proxy.servicePorts() };
   }
 
   /** The live report the API serves. */
@@ -162,7 +194,7 @@ export class Agent {
       backendData: this.#setup?.backendData ?? {},
       ipMasq: c.ipMasq,
       leaseExpiresAt: lease?.expiresAt ?? null,
-      store: { name: c.store, location: this.#storeLocation(), healthy: this.#health.healthy, lastError: this.#health.lastError },
+      store: { name: c.store, location: this.#store.location, healthy: this.#health.healthy, lastError: this.#health.lastError },
       peers: this.#peers.peerStatus(),
       reconcile: this.#peers.stats(),
       paths: { ...this.paths },
@@ -182,13 +214,14 @@ export class Agent {
     if (this.#abort.signal.aborted || !this.#lease) return;
     try {
       await this.#ensureBackend();
-      await applyNft(this.#runner, masqueradeScript(this.#nftOptions()));
+      if (await this.#nftTable.ensure(this.#runner, this.#nftOptions())) this.#log(`table ${NFT_FAMILY} ${NFT_TABLE} differed from what the agent wrote (changed by something else); wrote it again`);
       this.#writeSubnetFile();
       await this.#checkForwarding();
     } catch (err) {
       this.#log(`resync: ${describeError(err)}`);
     }
     await this.#peers.reconcileNow();
+    if (!this.#announced) await this.#announceProgrammed();
   }
 
   /** Stops everything the process runs and leaves the data plane in place. Safe to call twice. */
@@ -197,6 +230,7 @@ export class Agent {
       this.#abort.abort();
       for (const t of this.#timers) clearTimeout(t);
       this.#stopWatch?.();
+      await this.#serviceProxy?.stop();
       await this.#peers.stop();
       await this.#api?.close();
       await this.#store.close();
@@ -204,8 +238,13 @@ export class Agent {
     return this.#stopped;
   }
 
-  #storeLocation(): string {
-    return this.config.store === "etcd" ? this.config.etcdEndpoints.join(",") : this.config.storeDir;
+  /** The service proxy component (src/proxy), once the node's subnet is known: its pods are the ones externalTrafficPolicy Local keeps internal. */
+  async #startServiceProxy(): Promise<void> {
+    const c = this.config;
+    this.#serviceProxy = await ServiceProxyComponent.start({
+      nodeName: c.nodeName, nodePodCidr: this.#lease!.subnet, clusterCidr: c.podCidr, serviceCidr: c.serviceCidr,
+      kubeconfig: c.kubeconfig, runner: this.#runner, log: (line) => this.#log(`service proxy: ${line}`),
+    });
   }
 
   #attrs(): LeaseAttrs {
@@ -231,9 +270,35 @@ export class Agent {
     }
   }
 
-  async #acquire(): Promise<Lease> {
+  /**
+   * After a failed start: releases `taken` (a lease this start made), then
+   * removes the subnet file unless the store holds this node's lease on
+   * the subnet it names, so the plugin stops handing out addresses of a
+   * subnet another node may lease next.
+   */
+  async #abandonStart(taken: Lease | undefined): Promise<void> {
+    try {
+      if (taken) {
+        await this.#store.release(taken.subnet, this.config.nodeName);
+        this.#log(`released ${taken.subnet}, leased by this failed start`);
+      }
+      const inFile = this.#previousSubnet();
+      if (inFile === undefined) return;
+      if ((await this.#leaseHeld(inFile)) === false) this.#removeSubnetFile(`this node holds no lease on ${inFile}`);
+    } catch (err) {
+      this.#log(`cleaning up after the failed start: ${describeError(err)}`);
+    }
+  }
+
+  #removeSubnetFile(why: string): void {
+    rmSync(this.paths.subnetFile, { force: true });
+    this.#subnetFileWritten = false;
+    this.#log(`removed ${this.paths.subnetFile}: ${why}; the CNI plugin adds no pods until a subnet is leased`);
+  }
+
+  async #acquire(): Promise<{ lease: Lease; origin: LeaseOrigin }> {
     const previous = this.#previousSubnet();
-    const { lease, origin } = await acquireLease(this.#store, {
+    const { lease, origin } = await this.#store.acquire({
       range: this.#range(),
       attrs: this.#attrs(),
       // A renewal by this running agent keeps what its device publishes; a
@@ -244,15 +309,45 @@ export class Agent {
       previous: this.#lease?.subnet ?? previous,
       log: this.#log,
     });
-    const how = { renewed: "renewed its lease on", previous: "leased its previous subnet", new: "leased" }[origin];
-    this.#log(`${this.config.nodeName} ${how} ${lease.subnet} until ${new Date(lease.expiresAt).toISOString()}`);
-    return lease;
+    const how = { renewed: "renewed its lease on", previous: "leased its previous subnet", new: "leased", assigned: "was assigned" }[origin];
+    const until = origin === "assigned" ? "" : ` until ${new Date(lease.expiresAt).toISOString()}`;
+    this.#log(`${this.config.nodeName} ${how} ${lease.subnet}${until}`);
+    return { lease, origin };
+  }
+
+  /** Tells the store the node's data plane is programmed (kubernetes: NetworkUnavailable=False); a failure is logged and retried at the next resync. */
+  async #announceProgrammed(): Promise<void> {
+    try {
+      await this.#store.programmed(this.#lease!);
+      this.#announced = true;
+    } catch (err) {
+      this.#log(`telling the ${this.config.store} store the node is programmed failed: ${describeError(err)}; trying again at the next resync`);
+    }
+  }
+
+  /** Whether the store holds this node's lease on `subnet`; undefined when the store cannot say. */
+  async #leaseHeld(subnet: string): Promise<boolean | undefined> {
+    try {
+      return (await this.#store.list()).some((l) => l.attrs.node === this.config.nodeName && l.subnet === subnet);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Throws MTU_TOO_LARGE when --mtu exceeds what the backend carries over an underlay of `underlayMtu`. */
+  #checkMtu(underlayMtu: number, iface: string): void {
+    const most = this.#backend.podMtu(underlayMtu);
+    if (this.config.mtu !== undefined && this.config.mtu > most) {
+      throw new WeftError(MTU_TOO_LARGE, `--mtu ${this.config.mtu} is more than the ${this.config.backend} backend can carry over ${iface} (MTU ${underlayMtu}): at most ${most}`, {
+        hint: `use --mtu ${most} or less, or leave it out`,
+      });
+    }
   }
 
   /** Backend, lease attrs, forwarding and masquerade, subnet file: everything a pod needs from this node. */
   async #setUpDataPlane(): Promise<void> {
     await this.#ensureBackend();
-    await ensureMasquerade(this.#runner, this.#nftOptions());
+    await ensureMasquerade(this.#runner, this.#nftOptions(), this.#nftTable);
     this.#writeSubnetFile();
   }
 
@@ -266,12 +361,8 @@ export class Agent {
   async #ensureBackend(): Promise<void> {
     const lease = this.#lease!;
     const local: LocalNode = { subnet: lease.subnet, publicIp: this.#underlay!.ip, underlayIface: this.#underlay!.name, underlayMtu: this.#underlay!.mtu };
+    this.#checkMtu(local.underlayMtu, local.underlayIface);
     const setup = await this.#backend.setup(local);
-    if (this.config.mtu !== undefined && this.config.mtu > setup.mtu) {
-      throw new WeftError(MTU_TOO_LARGE, `--mtu ${this.config.mtu} is more than the ${this.config.backend} backend can carry over ${local.underlayIface} (MTU ${local.underlayMtu}): at most ${setup.mtu}`, {
-        hint: `use --mtu ${setup.mtu} or less, or leave it out`,
-      });
-    }
     this.#setup = setup;
     if (!sameData(lease.attrs.backendData, setup.backendData) || lease.attrs.publicIp !== local.publicIp) {
       this.#lease = await this.#withRetry("publishing the backend data", () => this.#store.renew(lease.subnet, this.#attrs(), this.config.leaseTtl));
@@ -317,8 +408,14 @@ export class Agent {
     const timer = setTimeout(async () => {
       this.#timers.splice(this.#timers.indexOf(timer), 1);
       let next = renewIntervalMs(this.config.leaseTtl);
+      if (!this.#lease) {
+        // Lost earlier and not leased again: try again now.
+        await this.#releaseAndReacquire();
+        if (!this.#abort.signal.aborted) this.#scheduleRenew(this.#lease ? next : Math.min(backoffMs(6), next));
+        return;
+      }
       try {
-        this.#lease = await this.#store.renew(this.#lease!.subnet, this.#attrs(), this.config.leaseTtl);
+        this.#lease = await this.#store.renew(this.#lease.subnet, this.#attrs(), this.config.leaseTtl);
         this.#health.ok();
       } catch (err) {
         if (isTransient(err)) {
@@ -338,16 +435,22 @@ export class Agent {
   }
 
   async #releaseAndReacquire(): Promise<void> {
-    const before = this.#lease!.subnet;
+    const before = this.#lease?.subnet;
     try {
-      this.#lease = await this.#withRetry("leasing a subnet", () => this.#acquire());
-      if (this.#lease.subnet !== before) {
+      this.#lease = (await this.#withRetry("leasing a subnet", () => this.#acquire())).lease;
+      if (before !== undefined && this.#lease.subnet !== before) {
         this.#log(`the node subnet moved from ${before} to ${this.#lease.subnet}: pods made before keep addresses of ${before} and need restarting`);
       }
       await this.#setUpDataPlane();
       this.#peers.request();
+      await this.#announceProgrammed();
     } catch (err) {
       this.#log(`cannot lease a subnet again: ${describeError(err)}`);
+      // The lease is lost: another node may hold its subnet now.
+      if (before !== undefined && (await this.#leaseHeld(before)) === false) {
+        this.#lease = undefined;
+        this.#removeSubnetFile(`the lease on ${before} is lost`);
+      }
     }
   }
 

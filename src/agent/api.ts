@@ -10,6 +10,8 @@
  *     GET /ipam         200 IpamUsage of this node's subnet (JSON); 503 before a lease
  *     GET /metrics      200 Prometheus text format 0.0.4
  *     GET /connections  200 ConnectionStatus[] (JSON; pings every peer, ~1 s)
+ *     GET /services     200 ServicesStatus (JSON): the service proxy's programmed
+ *                       service ports and last sync; 404 SERVICE_PROXY_OFF without it
  *
  * Other paths are 404 and other methods 405, each with a JSON error body
  * `{"code","message","hint"?}`; a failure while answering is 500 with the
@@ -22,6 +24,7 @@ import { dirname } from "node:path";
 import { WeftError } from "../lib/errors.ts";
 import { IPAM_STORE_INVALID, readIpamUsage, type IpamUsage } from "./ipam-usage.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import type { ProxySyncStatus, ServicePortStatus } from "../proxy/proxy.ts";
 import type { AgentStatus, ConnectionStatus, Readiness } from "./status.ts";
 
 /** What the API reads from the running agent. */
@@ -30,7 +33,22 @@ export interface AgentApiSource {
   status(): AgentStatus;
   /** Measures every peer now (see connections.ts). */
   connections(): Promise<ConnectionStatus[]>;
+  /** Families of the agent's components (e.g. the service proxy) appended to /metrics. */
+  componentMetrics?(): string;
+  /** The service proxy's state, or null when the agent runs none. */
+  services?(): ServicesStatus | null;
 }
+
+/** What `/services` answers: each programmed service port and the proxy's last sync. */
+export interface ServicesStatus {
+  /** True once Services and EndpointSlices were both listed and a sync ran. */
+  synced: boolean;
+  lastSync: ProxySyncStatus | null;
+  ports: ServicePortStatus[];
+}
+
+/** Error code (HTTP 404 on /services): the agent runs without --service-proxy. */
+export const SERVICE_PROXY_OFF = "SERVICE_PROXY_OFF";
 
 /** A running API. */
 export interface AgentApi {
@@ -72,9 +90,14 @@ const ROUTES: Record<string, (source: AgentApiSource) => Promise<Reply> | Reply>
   },
   "/metrics": (source) => {
     const status = source.status();
-    return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(status, ipamForMetrics(status)) };
+    return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(status, ipamForMetrics(status)) + (source.componentMetrics?.() ?? "") };
   },
   "/connections": async (source) => json(200, await source.connections()),
+  "/services": (source) => {
+    const services = source.services?.() ?? null;
+    if (services === null) return errorReply(404, SERVICE_PROXY_OFF, `${source.status().node} runs no service proxy`, "kube-proxy (or another proxy) serves this cluster's Services; set \"serviceProxy\": true in weft-config to make weft do it");
+    return json(200, services);
+  },
 };
 
 /**

@@ -1,7 +1,8 @@
 /**
  * `weft agent --cleanup`: removes everything the agent made on this node —
  * the backend's kernel state (the vxlan device with its routes, neighbours
- * and FDB entries, or host-gw's proto-87 routes), the nftables table `weft`,
+ * and FDB entries, or host-gw's proto-87 routes), the nftables tables `weft`
+ * and `weft-proxy` (the service proxy's),
  * the subnet file and the API socket — and releases this node's lease so
  * its subnet is free for others. Each step runs even when an earlier one
  * failed; what could not be done is reported at the end.
@@ -18,6 +19,7 @@ import { AGENT_RUNNING } from "./api.ts";
 import { agentPaths, storeOptions, type AgentConfig } from "./config.ts";
 import { fetchAgent } from "./client.ts";
 import { removeMasquerade } from "./masquerade.ts";
+import { removeProxyTable } from "../proxy/proxy.ts";
 
 /** Removes the agent's state; returns one line per step done. Throws CLEANUP_INCOMPLETE listing what failed. */
 export async function cleanupAgent(config: AgentConfig, runner: Runner = createRunner()): Promise<string[]> {
@@ -45,6 +47,8 @@ export async function cleanupAgent(config: AgentConfig, runner: Runner = createR
   const backend = createBackend(config.backend, { runner, vni: config.vxlanVni, port: config.vxlanPort });
   await step(`removed the ${config.backend} backend's kernel state`, () => backend.cleanup());
   await step("removed the nftables table ip weft", () => removeMasquerade(runner));
+  // Whether or not --service-proxy is given now: it may have run before.
+  await step("removed the nftables table ip weft-proxy", () => removeProxyTable(runner));
   await step(`released the lease of node ${config.nodeName}`, async () => {
     const store = createStore(config.store, storeOptions(config));
     try {

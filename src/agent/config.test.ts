@@ -61,6 +61,20 @@ const bad: [string, string[], RegExp][] = [
   ["TTL too short", ["--lease-ttl", "1"], /invalid --lease-ttl 1: expected 10 to 604800/],
   ["both masq flags", ["--ip-masq", "--no-ip-masq"], /contradict/],
   ["bad node name", ["--node-name", "a b"], /invalid --node-name "a b"/],
+  // Issue 17: every path is absolute (item 11), no loopback underlay (item 9),
+  // negative values reach the range check (item 16), no integer beyond 2^53.
+  ["relative run dir", ["--run-dir", "run"], /^--run-dir must be an absolute path, got "run"/],
+  ["relative state dir", ["--state-dir", "./lib"], /^--state-dir must be an absolute path, got "\.\/lib"/],
+  ["relative store dir", ["--store-dir", "store"], /^--store-dir must be an absolute path/],
+  ["relative etcd CA file", ["--etcd-ca-file", "ca.pem"], /^--etcd-ca-file must be an absolute path/],
+  ["relative config file", ["--config", "agent.json"], /^--config must be an absolute path, got "agent\.json"/],
+  ["loopback public IP", ["--public-ip", "127.0.0.5"], /invalid --public-ip "127\.0\.0\.5": a loopback address; peers could not reach/],
+  ["unspecified public IP", ["--public-ip", "0.0.0.0"], /invalid --public-ip "0\.0\.0\.0": the unspecified address/],
+  ["multicast public IP", ["--public-ip", "224.0.0.1"], /a multicast address/],
+  ["loopback to reach", ["--iface-can-reach", "127.0.0.1"], /invalid --iface-can-reach "127\.0\.0\.1": a loopback address, which no other node reaches/],
+  ["negative MTU", ["--mtu", "-5"], /invalid --mtu -5: expected 576 to 65535/],
+  ["negative VNI", ["--vxlan-vni", "-1"], /invalid --vxlan-vni -1: expected 1 to 16777215/],
+  ["integer beyond 2^53", ["--lease-ttl", "99999999999999999999"], /--lease-ttl 99999999999999999999: expected an integer of at most 2\^53 - 1/],
 ];
 for (const [name, argv, message] of bad) {
   test(`rejected: ${name}`, () => {
@@ -74,6 +88,12 @@ test("a config file with an unknown key, a wrong type or bad JSON is named with 
     [JSON.stringify({ subnetLen: "24" }), /"subnetLen" is "24": expected an integer/],
     [JSON.stringify({ iface: "eth0" }), /"iface" is "eth0": expected an array of strings/],
     [JSON.stringify({ ipMasq: "yes" }), /"ipMasq" is "yes": expected true or false/],
+    // Issue 17, item 16: the value as the file spells it, not JSON's null for Infinity.
+    ['{"subnetLen": 1e400}', /"subnetLen" is 1e400: expected an integer of at most 2\^53 - 1 in magnitude/],
+    ['{"mtu": -1e400}', /"mtu" is -1e400: expected an integer/],
+    ['{"leaseTtl": 9007199254740993}', /"leaseTtl" is 9007199254740993: expected an integer of at most/],
+    ['{"vxlanPort": 1.5}', /"vxlanPort" is 1\.5: expected an integer/],
+    ['{"iface": ["eth0", ""]}', /"iface" is \["eth0",""\]: expected an array of strings/],
     ["[1]", /must hold a JSON object/],
     ["{", /cannot read config file/],
   ];
@@ -87,4 +107,15 @@ test("a config file with an unknown key, a wrong type or bad JSON is named with 
 test("flag names are the keys in kebab-case", () => {
   assert.equal(flagOf("ifaceCanReach"), "--iface-can-reach");
   assert.equal(flagOf("etcdCaFile"), "--etcd-ca-file");
+});
+
+test("the service proxy is off by default; --service-proxy, the serviceProxy key and --service-cidr turn it on and shape it", () => {
+  assert.equal(configFromArgs([]).config.serviceProxy, false);
+  assert.equal(configFromArgs([]).config.serviceCidr, "10.96.0.0/12");
+  assert.equal(configFromArgs(["--service-proxy"]).config.serviceProxy, true);
+  assert.equal(configFromArgs(["--config", file("proxy.json", '{"serviceProxy": true, "serviceCidr": "10.100.0.0/16"}')]).config.serviceProxy, true);
+  assert.equal(configFromArgs(["--service-cidr", "10.100.0.0/16"]).config.serviceCidr, "10.100.0.0/16");
+  assert.throws(() => configFromArgs(["--service-cidr", "10.100.0.1/16"]), (err: unknown) => err instanceof WeftError && /host bits/.test(err.describe()));
+  assert.throws(() => configFromArgs(["--service-cidr", "10.100.0.0/33"]), (err: unknown) => err instanceof WeftError && /--service-cidr/.test(err.describe()));
+  assert.throws(() => configFromArgs(["--config", file("proxy-bad.json", '{"serviceProxy": "yes"}')]), (err: unknown) => err instanceof WeftError && /serviceProxy/.test(err.describe()));
 });

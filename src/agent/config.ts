@@ -15,6 +15,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { BACKENDS } from "../backend/registry.ts";
 import { DEFAULT_PORT, DEFAULT_VNI } from "../backend/vxlan/vxlan.ts";
+import { requireAbsolute } from "../lib/dirs.ts";
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatPrefix, maskOf, parseIp, parsePrefix, tryParseIp } from "../lib/ipv4.ts";
 import { DEFAULT_EMBEDDED_DIR } from "../store/embedded/store.ts";
@@ -50,8 +51,14 @@ export interface AgentConfig {
   publicIp: string | undefined;
   /** Masquerade pod traffic leaving the cluster CIDR. Default true. */
   ipMasq: boolean;
-  /** `embedded` or `etcd`. Default embedded. */
+  /** Run the service proxy (table ip weft-proxy, from Services and EndpointSlices; see src/proxy). Default false. */
+  serviceProxy: boolean;
+  /** The service CIDR: its unallocated addresses are dropped by the service proxy. Default 10.96.0.0/12. */
+  serviceCidr: string;
+  /** `kubernetes`, `embedded` or `etcd`. Default kubernetes in a pod or with a kubeconfig, else embedded (set by the CLI). */
   store: string;
+  /** kubernetes: the kubeconfig file. Default: the in-cluster configuration. */
+  kubeconfig: string | undefined;
   /** embedded: the shared directory. Default /var/lib/weft/store. */
   storeDir: string;
   /** etcd: client URLs. Default http://127.0.0.1:2379. */
@@ -91,7 +98,10 @@ export function defaultConfig(): AgentConfig {
     ifaceCanReach: undefined,
     publicIp: undefined,
     ipMasq: true,
+    serviceProxy: false,
+    serviceCidr: "10.96.0.0/12",
     store: "embedded",
+    kubeconfig: undefined,
     storeDir: DEFAULT_EMBEDDED_DIR,
     etcdEndpoints: ["http://127.0.0.1:2379"],
     etcdPrefix: undefined,
@@ -116,7 +126,7 @@ export const CONFIG_KEYS: Readonly<Record<keyof AgentConfig, Kind>> = {
   nodeName: "string", podCidr: "string", subnetLen: "integer", subnetMin: "optString", subnetMax: "optString",
   backend: "string", vxlanVni: "integer", vxlanPort: "integer", mtu: "optInteger",
   iface: "strings", ifaceRegex: "strings", ifaceCanReach: "optString", publicIp: "optString",
-  ipMasq: "boolean", store: "string", storeDir: "string", etcdEndpoints: "strings", etcdPrefix: "optString",
+  ipMasq: "boolean", serviceProxy: "boolean", serviceCidr: "string", store: "string", kubeconfig: "optString", storeDir: "string", etcdEndpoints: "strings", etcdPrefix: "optString",
   etcdCaFile: "optString", etcdCertFile: "optString", etcdKeyFile: "optString",
   runDir: "string", stateDir: "string", leaseTtl: "integer", resyncInterval: "integer", apiPort: "optInteger",
 };
@@ -128,12 +138,35 @@ export function flagOf(key: string): string {
 
 /** Reads a JSON config file into a partial config; throws AGENT_CONFIG_INVALID naming the file and key. */
 export function readConfigFile(path: string): Partial<AgentConfig> {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(requireAbsolute(path, "--config"), "utf8");
   } catch (err) {
+    if (err instanceof WeftError) throw err;
     const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
     throw new WeftError(AGENT_CONFIG_INVALID, `cannot read config file ${path}: ${why}`, { hint: "give a JSON object of agent options (see weft agent --help)" });
+  }
+  return parseConfigText(text, path);
+}
+
+/**
+ * Parses a config file's text (`path` names it in errors). A value is
+ * reported as the file spells it, so 1e400 is not shown as JSON's null.
+ */
+export function parseConfigText(text: string, path: string): Partial<AgentConfig> {
+  // Each primitive's source text, by the object holding it (JSON.parse source text access).
+  const literals = new WeakMap<object, Map<string, string>>();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
+      if (context?.source !== undefined) {
+        if (!literals.has(this)) literals.set(this, new Map());
+        literals.get(this)!.set(key, context.source);
+      }
+      return value;
+    } as (this: unknown, key: string, value: unknown) => unknown);
+  } catch (err) {
+    throw new WeftError(AGENT_CONFIG_INVALID, `cannot read config file ${path}: ${(err as Error).message}`, { hint: "give a JSON object of agent options (see weft agent --help)" });
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new WeftError(AGENT_CONFIG_INVALID, `config file ${path} must hold a JSON object`);
@@ -141,15 +174,16 @@ export function readConfigFile(path: string): Partial<AgentConfig> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (!Object.hasOwn(CONFIG_KEYS, key)) {
-      throw new WeftError(AGENT_CONFIG_INVALID, `config file ${path}: unknown key "${key}"`, { hint: `known keys: ${Object.keys(CONFIG_KEYS).join(", ")}` });
+      throw new WeftError(AGENT_CONFIG_INVALID, `config file ${path}: unknown key ${JSON.stringify(key)}`, { hint: `known keys: ${Object.keys(CONFIG_KEYS).join(", ")}` });
     }
-    out[key] = checkType(CONFIG_KEYS[key as keyof AgentConfig], value, `config file ${path}: "${key}"`);
+    const shown = literals.get(raw)?.get(key) ?? JSON.stringify(value);
+    out[key] = checkType(CONFIG_KEYS[key as keyof AgentConfig], value, `config file ${path}: "${key}" is ${shown}`);
   }
   return out as Partial<AgentConfig>;
 }
 
 function checkType(kind: Kind, value: unknown, where: string): unknown {
-  const bad = (expected: string) => new WeftError(AGENT_CONFIG_INVALID, `${where} is ${JSON.stringify(value)}: expected ${expected}`);
+  const bad = (expected: string) => new WeftError(AGENT_CONFIG_INVALID, `${where}: expected ${expected}`);
   switch (kind) {
     case "string":
     case "optString":
@@ -160,7 +194,8 @@ function checkType(kind: Kind, value: unknown, where: string): unknown {
       return value;
     case "integer":
     case "optInteger":
-      if (!Number.isInteger(value)) throw bad("an integer");
+      // Beyond 2^53 a JSON number is no longer the integer it spells.
+      if (!Number.isSafeInteger(value)) throw bad(typeof value === "number" ? "an integer of at most 2^53 - 1 in magnitude" : "an integer");
       return value;
     case "boolean":
       if (typeof value !== "boolean") throw bad("true or false");
@@ -172,6 +207,7 @@ function checkType(kind: Kind, value: unknown, where: string): unknown {
 export function parseFlagValue(key: keyof AgentConfig, text: string): unknown {
   if (CONFIG_KEYS[key] === "integer" || CONFIG_KEYS[key] === "optInteger") {
     if (!/^-?\d+$/.test(text)) throw new WeftError(AGENT_CONFIG_INVALID, `${flagOf(key)} ${text}: expected an integer`);
+    if (!Number.isSafeInteger(Number(text))) throw new WeftError(AGENT_CONFIG_INVALID, `${flagOf(key)} ${text}: expected an integer of at most 2^53 - 1 in magnitude`);
     return Number(text);
   }
   return text;
@@ -209,8 +245,20 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   inRange("vxlanVni", 1, 0xffffff);
   inRange("vxlanPort", 1, 65535);
   inRange("mtu", 576, 65535);
-  if (c.ifaceCanReach !== undefined) parseIp(c.ifaceCanReach, flagOf("ifaceCanReach"));
-  if (c.publicIp !== undefined && tryParseIp(c.publicIp) === undefined) throw invalid("publicIp", "not an IPv4 address");
+  if (c.ifaceCanReach !== undefined) {
+    const why = notUnderlayAddress(parseIp(c.ifaceCanReach, flagOf("ifaceCanReach")));
+    if (why) throw invalid("ifaceCanReach", `${why}, which no other node reaches`, "give an address of another node or of the underlay's gateway");
+  }
+  if (c.publicIp !== undefined) {
+    const ip = tryParseIp(c.publicIp);
+    if (ip === undefined) throw invalid("publicIp", "not an IPv4 address");
+    const why = notUnderlayAddress(ip);
+    if (why) throw invalid("publicIp", `${why}; peers could not reach this node at it`, "advertise an address of the underlay interface");
+  }
+  for (const key of ["runDir", "stateDir", "storeDir", "etcdCaFile", "etcdCertFile", "etcdKeyFile", "kubeconfig"] as const) {
+    const v = c[key];
+    if (v !== undefined) requireAbsolute(v, flagOf(key));
+  }
   if (!Object.hasOwn(STORES, c.store)) throw invalid("store", "unknown store", `use one of: ${Object.keys(STORES).join(", ")}`);
   for (const url of c.etcdEndpoints) {
     if (!/^https?:\/\/[^/]+\/?$/.test(url)) throw invalid("etcdEndpoints", `"${url}" is not an http(s)://HOST:PORT URL`);
@@ -221,7 +269,18 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   inRange("leaseTtl", 10, 7 * 86_400);
   inRange("resyncInterval", 1, 3600);
   inRange("apiPort", 1, 65535);
-  return { ...c, podCidr: formatPrefix(cidr) };
+  const serviceCidr = parsePrefix(c.serviceCidr, flagOf("serviceCidr"));
+  return { ...c, podCidr: formatPrefix(cidr), serviceCidr: formatPrefix(serviceCidr) };
+}
+
+/** Why `ip` can never be a node's underlay address (loopback, unspecified, multicast, reserved), or undefined. */
+function notUnderlayAddress(ip: number): string | undefined {
+  const first = ip >>> 24;
+  if (first === 127) return "a loopback address";
+  if (ip === 0) return "the unspecified address";
+  if (first >= 224 && first < 240) return "a multicast address";
+  if (first >= 240) return "a reserved or broadcast address";
+  return undefined;
 }
 
 /** Where the agent keeps its files, all derived from runDir and stateDir. */
@@ -251,6 +310,7 @@ export function agentPaths(c: Pick<AgentConfig, "runDir" | "stateDir">): AgentPa
 export function storeOptions(c: AgentConfig): StoreOptions {
   return {
     embedded: { dir: c.storeDir },
+    kubernetes: { kubeconfig: c.kubeconfig },
     etcd: {
       endpoints: c.etcdEndpoints,
       ...(c.etcdPrefix !== undefined && { prefix: c.etcdPrefix }),

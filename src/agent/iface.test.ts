@@ -40,7 +40,12 @@ test("chooses the underlay the options ask for", () => {
 test("nothing matching names what was asked and what exists", () => {
   const exists = "this node has lo (127.0.0.1), eth0 (192.168.125.101, 192.168.126.101), eth1 (10.0.2.15), eth2 (no IPv4)";
   const cases: Array<[IfaceOptions, UnderlayFacts, string]> = [
-    [{ iface: ["eth9", "eth2"] }, facts, `--iface eth9,eth2 matched no interface with an IPv4 address; ${exists}`],
+    [{ iface: ["eth9", "eth2"] }, facts, `--iface eth9,eth2 matched no non-loopback interface with an IPv4 address; ${exists}`],
+    // Loopback reaches no other node, whichever selector names it (issue 17, item 9).
+    [{ iface: ["lo"] }, facts, `--iface lo matched no non-loopback interface with an IPv4 address (lo: loopback, which reaches no other node); ${exists}`],
+    [{ iface: ["127.0.0.1"] }, facts, `--iface 127.0.0.1 matched no non-loopback interface with an IPv4 address (127.0.0.1: loopback, which reaches no other node); ${exists}`],
+    [{ ifaceCanReach: "127.0.0.1" }, { links, reach: [{ dst: "127.0.0.1", dev: "lo", prefsrc: "127.0.0.1", flags: [] }] }, `--iface-can-reach 127.0.0.1: the route to it is the loopback interface lo, which reaches no other node; ${exists}`],
+    [{ publicIp: "127.0.0.1" }, facts, `--public-ip 127.0.0.1 is an address of the loopback interface lo, which peers cannot reach; ${exists}`],
     [{ ifaceRegex: ["^wlan"] }, facts, `--iface-regex ^wlan matched no non-loopback interface with an IPv4 address; ${exists}`],
     [{ ifaceCanReach: "10.9.9.9" }, { links, reach: [{ dst: "10.9.9.9", dev: "eth2", flags: [] }] }, `--iface-can-reach 10.9.9.9: the route to it leaves by eth2, which has no IPv4 address; ${exists}`],
     [{ publicIp: "203.0.113.9" }, facts, `--public-ip 203.0.113.9 is not an address of any interface; ${exists}`],

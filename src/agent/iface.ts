@@ -14,7 +14,8 @@
  *   (none)                        the default route's interface, else the
  *                                 first non-loopback interface with IPv4
  * `--public-ip` combined with any of the first three must be an address of
- * the interface they chose, and is then the advertised address. Getting
+ * the interface they chose, and is then the advertised address. No rule
+ * ever chooses a loopback interface: it reaches no other node. Getting
  * this wrong is the classic failure: every node advertising the address of a
  * NAT interface they all share (10.0.2.15 on Vagrant), so no node reaches
  * another's pods.
@@ -84,12 +85,15 @@ class Chooser {
   }
 
   byIface(entries: string[]): Underlay {
+    const loopback: string[] = [];
     for (const entry of entries) {
       const isIp = tryParseIp(entry) !== undefined;
       const link = this.#links.find((l) => (isIp ? ipv4Of(l).includes(entry) : l.ifname === entry));
-      if (link) return at(link, isIp ? entry : undefined);
+      if (link && isLoopback(link)) loopback.push(entry);
+      else if (link) return at(link, isIp ? entry : undefined);
     }
-    throw this.#notFound(`--iface ${entries.join(",")} matched no interface with an IPv4 address`, "name an interface (or one of its addresses) from the list");
+    const why = loopback.length > 0 ? ` (${loopback.join(", ")}: loopback, which reaches no other node)` : "";
+    throw this.#notFound(`--iface ${entries.join(",")} matched no non-loopback interface with an IPv4 address${why}`, "name an interface (or one of its addresses) from the list");
   }
 
   byRegex(sources: string[]): Underlay {
@@ -106,6 +110,9 @@ class Chooser {
   byReach(target: string): Underlay {
     const route = this.#facts.reach?.[0];
     const link = this.#links.find((l) => l.ifname === route?.dev);
+    if (link && isLoopback(link)) {
+      throw this.#notFound(`--iface-can-reach ${target}: the route to it is the loopback interface ${link.ifname}, which reaches no other node`, "give the address of another node or of the underlay's gateway");
+    }
     if (!route || !link) {
       throw this.#notFound(`--iface-can-reach ${target}: the route to it leaves by ${route?.dev ?? "no interface"}, which has no IPv4 address`, "give an address reachable over the underlay");
     }
@@ -114,6 +121,7 @@ class Chooser {
 
   byPublicIp(ip: string): Underlay {
     const link = this.#links.find((l) => ipv4Of(l).includes(ip));
+    if (link && isLoopback(link)) throw this.#notFound(`--public-ip ${ip} is an address of the loopback interface ${link.ifname}, which peers cannot reach`, "advertise an address of the underlay interface");
     if (!link) throw this.#notFound(`--public-ip ${ip} is not an address of any interface`, "advertise an address this node holds, or choose the interface with --iface");
     return at(link, ip);
   }
@@ -139,12 +147,16 @@ class Chooser {
   }
 
   #usable(): IpLink[] {
-    return this.#links.filter((l) => !l.flags.includes("LOOPBACK") && l.link_type !== "loopback");
+    return this.#links.filter((l) => !isLoopback(l));
   }
 
   #notFound(asked: string, hint: string): WeftError {
     return new WeftError(UNDERLAY_NOT_FOUND, `${asked}; this node has ${describeLinks(this.#facts.links)}`, { hint });
   }
+}
+
+function isLoopback(link: IpLink): boolean {
+  return link.flags.includes("LOOPBACK") || link.link_type === "loopback";
 }
 
 function at(link: IpLink, ip = ipv4Of(link)[0]!): Underlay {

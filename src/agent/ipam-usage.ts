@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatPrefix, parsePrefix, sizeOf, tryParseIp } from "../lib/ipv4.ts";
 import { parseTable, parseVersion1, type Allocation } from "../ipam/records.ts";
+import { IPAM_STORE_REPAIR_HINT } from "../ipam/store.ts";
 
 /** The CNI network name the plugin keeps its store under. */
 const NETWORK = "weft";
@@ -58,10 +59,9 @@ export function readIpamUsage(ipamDir: string, subnet: string): IpamUsage {
 /** The allocations in `addresses`, or in a version-1 store no plugin call has carried over yet. */
 function readAllocations(ipamDir: string): Allocation[] {
   const file = storeFile(ipamDir);
-  const invalid = (path: string, err: unknown) =>
-    new WeftError(IPAM_STORE_INVALID, `IPAM store ${path} is not valid: ${(err as Error).message}`, {
-      hint: "move the file aside; running pods keep their addresses, and CNI DEL/GC will tidy up",
-    });
+  // Moving a damaged store aside would let the plugin hand running pods' addresses out again: repair it instead.
+  const invalid = (path: string, err: unknown, hint = IPAM_STORE_REPAIR_HINT) =>
+    new WeftError(IPAM_STORE_INVALID, `IPAM store ${path} is not valid: ${(err as Error).message}`, { hint });
   const text = readSettled(file);
   if (text !== undefined) {
     try {
@@ -76,7 +76,7 @@ function readAllocations(ipamDir: string): Allocation[] {
   try {
     return parseVersion1(old).allocations;
   } catch (err) {
-    throw invalid(legacy, err);
+    throw invalid(legacy, err, "repair its JSON by hand rather than removing it (the plugin would hand running pods' addresses out again); the plugin's next call carries it over to the current store");
   }
 }
 
@@ -87,18 +87,19 @@ function readAllocations(ipamDir: string): Allocation[] {
  * that agree did not.
  */
 function readSettled(file: string): string | undefined {
-  let text = readIfThere(file);
+  // One character per byte, as the plugin reads it, so a damaged byte cannot shift the records after it.
+  let text = readIfThere(file, "latin1");
   for (let i = 0; i < 10 && text !== undefined; i++) {
-    const again = readIfThere(file);
+    const again = readIfThere(file, "latin1");
     if (again === text) return text;
     text = again;
   }
   return text;
 }
 
-function readIfThere(file: string): string | undefined {
+function readIfThere(file: string, encoding: BufferEncoding = "utf8"): string | undefined {
   try {
-    return readFileSync(file, "utf8");
+    return readFileSync(file, encoding);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;

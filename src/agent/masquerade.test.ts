@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FakeRunner } from "../kernel/fake-runner.ts";
-import { ensureMasquerade, masqueradeScript, removeMasquerade } from "./masquerade.ts";
+import { ensureMasquerade, MasqueradeTable, masqueradeScript, removeMasquerade } from "./masquerade.ts";
 
 test("the script replaces the whole table in one transaction", () => {
   assert.equal(masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: true }), `table ip weft {}
@@ -43,7 +43,28 @@ test("ensure turns forwarding on and applies the script; remove deletes the tabl
   const runner = new FakeRunner();
   await ensureMasquerade(runner, { clusterCidr: "10.244.0.0/16", ipMasq: true });
   await removeMasquerade(runner);
-  assert.deepEqual(runner.calls.map((c) => c.argv), [["sysctl", "-qw", "net.ipv4.ip_forward=1"], ["nft", "-f", "-"], ["nft", "-f", "-"]]);
+  assert.deepEqual(runner.calls.map((c) => c.argv), [
+    ["sh", "-c", 'test "$(sysctl -n "$1")" = "$2" || sysctl -qw "$1=$2"', "sh", "net.ipv4.ip_forward", "1"],
+    ["nft", "-f", "-"],
+    ["nft", "list", "table", "ip", "weft"],
+    ["nft", "-f", "-"],
+  ]);
   assert.equal(runner.calls[1]!.input, masqueradeScript({ clusterCidr: "10.244.0.0/16", ipMasq: true }));
-  assert.equal(runner.calls[2]!.input, "table ip weft {}\ndelete table ip weft\n");
+  assert.equal(runner.calls[3]!.input, "table ip weft {}\ndelete table ip weft\n");
+});
+
+test("the table's owner writes it only when it differs from what it wrote: a resync of an unchanged table is one read", async () => {
+  let listing = "table ip weft { as written }";
+  const runner = new FakeRunner((c) => (c.argv[1] === "list" ? { stdout: listing } : {}));
+  const table = new MasqueradeTable();
+  const options = { clusterCidr: "10.244.0.0/16", ipMasq: true };
+  const writes = () => runner.calls.filter((c) => c.argv[1] === "-f").length;
+  assert.equal(await table.ensure(runner, options), true, "the first ensure writes");
+  assert.equal(await table.ensure(runner, options), false, "nothing changed: nothing written");
+  assert.equal(writes(), 1);
+  listing = "table ip weft { someone else's rule }";
+  assert.equal(await table.ensure(runner, options), true, "drift: written again");
+  listing = "table ip weft { as written }";
+  assert.equal(await table.ensure(runner, { ...options, ipMasq: false }), true, "new options: written");
+  assert.equal(writes(), 3);
 });

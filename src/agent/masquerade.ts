@@ -34,7 +34,10 @@
  *                         keep working on pod traffic.
  *
  * The table is weft's alone: anything else put into `ip weft` is dropped by
- * the next ensureMasquerade.
+ * the next ensureMasquerade. Its owner changes it only when it differs from
+ * what the owner last wrote (MasqueradeTable): a resync reads the table and
+ * rewrites it, in one transaction, only after a change by someone else or
+ * of the options.
  */
 import { formatPrefix, parsePrefix } from "../lib/ipv4.ts";
 import { applyNft, deleteTableScript } from "../kernel/nft.ts";
@@ -90,11 +93,35 @@ export function masqueradeScript(options: MasqueradeOptions): string {
 `;
 }
 
-/** Turns forwarding on and writes the table for `options`; idempotent. */
-export async function ensureMasquerade(runner: Runner, options: MasqueradeOptions): Promise<void> {
-  const script = masqueradeScript(options);
+/**
+ * Table ip weft as its one owner keeps it: `ensure` writes the table when
+ * the options changed since the last write or the table differs from what
+ * nft listed right after it (drift), and otherwise leaves it alone, so a
+ * resync costs one read and the table is not replaced every few seconds.
+ */
+export class MasqueradeTable {
+  #written: { script: string; listing: string } | undefined;
+
+  /** Brings the table to `options`; true when it had to be written. */
+  async ensure(runner: Runner, options: MasqueradeOptions): Promise<boolean> {
+    const script = masqueradeScript(options);
+    if (this.#written?.script === script && (await listTable(runner)) === this.#written.listing) return false;
+    await applyNft(runner, script);
+    this.#written = { script, listing: await listTable(runner) };
+    return true;
+  }
+}
+
+/** `nft list table ip weft`, or "" when there is none. */
+async function listTable(runner: Runner): Promise<string> {
+  const r = await runner.exec(["nft", "list", "table", NFT_FAMILY, NFT_TABLE]);
+  return r.code === 0 ? r.stdout : "";
+}
+
+/** Turns forwarding on and brings the table to `options` (through `table`, which remembers what it wrote); true when the table was written. */
+export async function ensureMasquerade(runner: Runner, options: MasqueradeOptions, table = new MasqueradeTable()): Promise<boolean> {
   await ensureSysctl(runner, "net.ipv4.ip_forward", "1");
-  await applyNft(runner, script);
+  return table.ensure(runner, options);
 }
 
 /** Deletes the table; succeeds when it is already gone. Forwarding is left on (other things may rely on it). */

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { sampleStatus } from "../../test/support/agent-status.ts";
+import { Histogram } from "../metrics/histogram.ts";
 import { METRICS_CONTENT_TYPE, RECONCILE_BUCKETS, renderMetrics } from "./metrics.ts";
 
 const usage = { subnet: "10.244.1.0/24", capacity: 253, used: 2, free: 251, pods: [] };
@@ -70,7 +71,7 @@ test("the duration histogram is cumulative, ends in +Inf, and has _sum and _coun
     "weft_reconcile_duration_seconds_count 3",
   ]);
   assert.equal(RECONCILE_BUCKETS.length + 1, lines.filter((l) => l.includes("_bucket")).length);
-  const empty = samples(renderMetrics(sampleStatus({ reconcile: { ...sampleStatus().reconcile, durationsSeconds: [] } }), usage));
+  const empty = samples(renderMetrics(sampleStatus({ reconcile: { ...sampleStatus().reconcile, duration: new Histogram(RECONCILE_BUCKETS).snapshot() } }), usage));
   assert.ok(empty.includes('weft_reconcile_duration_seconds_bucket{le="+Inf"} 0'));
   assert.ok(empty.includes("weft_reconcile_duration_seconds_count 0"));
 });

@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Backend, Peer, ReconcileReport } from "../backend/types.ts";
 import type { Lease } from "../store/types.ts";
+import { sampleStatus } from "../../test/support/agent-status.ts";
+import { renderMetrics } from "./metrics.ts";
 import { PeerSync } from "./peers.ts";
 
 function lease(node: string, subnet: string, backend = "vxlan"): Lease {
@@ -13,6 +15,9 @@ class RecordingBackend implements Backend {
   failNext = false;
   announce() {
     return {};
+  }
+  podMtu(underlayMtu: number) {
+    return underlayMtu - 50;
   }
   async setup() {
     return { backendData: {}, mtu: 1450 };
@@ -89,4 +94,46 @@ test("a failed reconcile repairs the backend and tries once more", async () => {
   assert.deepEqual(backend.calls, [["b"]]);
   assert.equal(sync.stats().failures, 0);
   await sync.stop();
+});
+
+test("over 2,000 reconciles every count, sum and bucket of /metrics only grows", async () => {
+  // A backend whose reconciles take between 0 and 40 ms of (fake) time, so
+  // observations land in many buckets; the old histogram kept only the
+  // last 1,000 durations, so its counts stopped or fell after that.
+  let fakeMs = 0;
+  const realNow = performance.now;
+  performance.now = () => fakeMs;
+  try {
+    const backend: Backend = {
+      announce: () => ({}),
+      podMtu: (underlayMtu) => underlayMtu - 50,
+      setup: async () => ({ backendData: {}, mtu: 1450 }),
+      reconcile: async () => {
+        fakeMs += (runs++ * 7919) % 40;
+        return { changed: [], removed: [], problems: [] };
+      },
+      cleanup: async () => {},
+    };
+    let runs = 0;
+    const { sync } = make(backend);
+    let previous = new Map<string, number>();
+    for (let scrape = 0; scrape < 40; scrape++) {
+      for (let i = 0; i < 55; i++) await sync.reconcileNow();
+      const status = sampleStatus({ reconcile: sync.stats() });
+      const now = new Map(
+        renderMetrics(status, null)
+          .split("\n")
+          .filter((l) => l.startsWith("weft_reconcile"))
+          .map((l) => [l.slice(0, l.lastIndexOf(" ")), Number(l.slice(l.lastIndexOf(" ") + 1))] as const),
+      );
+      for (const [series, value] of previous) assert.ok(now.get(series)! >= value, `${series} fell from ${value} to ${now.get(series)} at scrape ${scrape}`);
+      previous = now;
+    }
+    assert.equal(previous.get("weft_reconcile_duration_seconds_count"), 2200);
+    assert.equal(previous.get("weft_reconcile_total"), 2200);
+    const durationsMs = Array.from({ length: 2200 }, (_, i) => (i * 7919) % 40);
+    assert.equal(previous.get('weft_reconcile_duration_seconds_bucket{le="0.01"}'), durationsMs.filter((ms) => ms <= 10).length, "every observation since start is counted");
+  } finally {
+    performance.now = realNow;
+  }
 });

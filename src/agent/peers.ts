@@ -12,12 +12,12 @@
 import type { Backend, Peer, PeerProblem, ReconcileReport } from "../backend/types.ts";
 import { describeError } from "../lib/errors.ts";
 import type { Lease, LeaseEvent } from "../store/types.ts";
+import { Histogram } from "../metrics/histogram.ts";
+import { RECONCILE_BUCKETS } from "./metrics.ts";
 import type { PeerStatus, ReconcileStatus } from "./status.ts";
 
 /** How long a change waits for others to arrive with it, in ms. */
 const COALESCE_MS = 5;
-/** How many reconcile durations the metrics keep. */
-const KEEP_DURATIONS = 1000;
 
 /** The peer leases and the reconcile loop over them. */
 export class PeerSync {
@@ -32,9 +32,10 @@ export class PeerSync {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #lastReport: ReconcileReport | undefined;
-  readonly #stats: ReconcileStatus = {
-    runs: 0, failures: 0, problems: 0, lastAt: null, lastDurationMs: null, lastProblems: [], durationsSeconds: [],
+  readonly #stats: Omit<ReconcileStatus, "duration"> = {
+    runs: 0, failures: 0, problems: 0, lastAt: null, lastDurationMs: null, lastProblems: [],
   };
+  readonly #duration = new Histogram(RECONCILE_BUCKETS);
   #lastLoggedProblems = "";
 
   constructor(o: {
@@ -163,8 +164,7 @@ export class PeerSync {
     s.lastAt = new Date().toISOString();
     s.lastDurationMs = Math.round(ms * 100) / 100;
     s.lastProblems = problems;
-    s.durationsSeconds.push(ms / 1000);
-    if (s.durationsSeconds.length > KEEP_DURATIONS) s.durationsSeconds.splice(0, s.durationsSeconds.length - KEEP_DURATIONS);
+    this.#duration.observe(ms / 1000);
   }
 
   /** True once a reconcile has completed. */
@@ -188,7 +188,7 @@ export class PeerSync {
 
   /** The reconcile counters (a copy). */
   stats(): ReconcileStatus {
-    return { ...this.#stats, lastProblems: [...this.#stats.lastProblems], durationsSeconds: [...this.#stats.durationsSeconds] };
+    return { ...this.#stats, lastProblems: [...this.#stats.lastProblems], duration: this.#duration.snapshot() };
   }
 
   /** Stops asking for reconciles and waits for a running one. */

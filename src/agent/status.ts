@@ -4,6 +4,7 @@
  * `weft doctor`. The agent builds one AgentStatus from its live state on
  * every request; nothing here is cached.
  */
+import type { HistogramSnapshot } from "../metrics/histogram.ts";
 import type { PeerProblem } from "../backend/types.ts";
 
 /** One other node as this agent sees it. */
@@ -56,8 +57,8 @@ export interface ReconcileStatus {
   lastDurationMs: number | null;
   /** The problems of the last reconcile. */
   lastProblems: PeerProblem[];
-  /** Every reconcile's duration in seconds, for the metrics histogram. */
-  durationsSeconds: number[];
+  /** Reconcile durations in seconds since start (cumulative; bounds: metrics.ts RECONCILE_BUCKETS). */
+  duration: HistogramSnapshot;
 }
 
 /** The whole report, as `/status` serves it. */

@@ -74,6 +74,8 @@ export interface Backend {
    * once instead of waiting for a second write. Pure.
    */
   announce(subnet: string): Record<string, string>;
+  /** The MTU pods get over an underlay of `underlayMtu`: it minus this backend's overhead. Pure, so the agent checks --mtu before it leases. */
+  podMtu(underlayMtu: number): number;
   /** Creates or updates the local device(s); idempotent. Throws WeftError when it cannot. */
   setup(local: LocalNode): Promise<SetupResult>;
   /**

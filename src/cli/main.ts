@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   lab: { summary: "a cluster in namespaces: up, down, kubectl, kubeconfig, run, exec, rm, pods, smoke", load: async () => (await import("./commands/lab.ts")).run },
   status: { summary: "ask the node agent: summary, peers, ipam, connections", load: async () => (await import("./commands/status.ts")).run },
   trace: { summary: "follow a packet from one lab pod to another through kernel state", load: async () => (await import("./commands/trace.ts")).run },
+  version: { summary: "print weft's version, the commit it was built from and its Node.js (also --version)", load: async () => (await import("./commands/version.ts")).run },
 };
 
 function usage(): string {
@@ -33,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  const command = COMMANDS[name === "--version" ? "version" : name];
   if (!command) {
     process.stderr.write(`weft: unknown command "${name}" (run "weft help" for the list)\n`);
     return 2;

@@ -1,8 +1,11 @@
 /**
  * ADD: connect the pod to the node bridge.
  *
- *   1. take an address from the node subnet (IPAM, under the store lock);
- *   2. ensure bridge weft0 exists, and IP forwarding;
+ *   0. check what can be refused (the subnet file, the pod's namespace,
+ *      that a link named like the bridge is a bridge), changing nothing;
+ *   1. take an address from the node subnet (IPAM, under the store lock,
+ *      which refuses a damaged store);
+ *   2. create bridge weft0 if it is missing, and turn on IP forwarding;
  *   3. one netlink batch on the node (host.ts connectHost): the gateway on
  *      the bridge, the veth pair (host end enslaved and up, peer born inside
  *      the pod's namespace as CNI_IFNAME with the MTU), hairpin;
@@ -18,12 +21,12 @@
  * attachment holds).
  */
 import { CniError, ERR_KERNEL } from "./errors.ts";
-import { connectHost, ensureBridge, ensureForwarding, hostVethName, type HostSide } from "./host.ts";
+import { connectHost, ensureBridge, ensureForwarding, findBridge, hostVethName, type HostSide } from "./host.ts";
 import { configurePod } from "./pod.ts";
 import type { Machine } from "./context.ts";
 import type { PluginConfig } from "./config.ts";
 import type { CniEnv } from "./env.ts";
-import { extend, fromPrevResult, type Result } from "./result.ts";
+import { EMPTY_RESULT, extend, type Result } from "./result.ts";
 import { IpamStore } from "../ipam/store.ts";
 import { formatIp } from "../lib/ipv4.ts";
 import { deleteLink, getLink } from "../netlink/link.ts";
@@ -31,17 +34,22 @@ import { SysError } from "../sys/syscalls.ts";
 import { readSubnetFileWith } from "../subnet/file.ts";
 
 export function add(m: Machine, conf: PluginConfig, env: CniEnv): Result {
+  // Everything that can be refused is checked before the first change:
+  // the subnet file, the pod's namespace, the bridge (an existing link of
+  // that name must be a bridge) and the IPAM store (taking the address is
+  // the first change, undone below on failure).
   const node = readSubnetFileWith(conf.subnetFile, (p) => m.files.readText(p));
   const podNs = m.openNetns(env.netns);
   const mtu = conf.mtu ?? node.mtu;
+  const sock = m.nodeSocket();
+  const found = findBridge(sock, conf.bridge);
   const ipam = new IpamStore(conf.dataDir, conf.name, m.files, m.lock);
   const owner = { containerId: env.containerId, ifname: env.ifname, ...podOf(env) };
   const { ip, fresh } = ipam.allocate(node.subnet, node.gateway, owner);
   const hostName = hostVethName(env.containerId, env.ifname);
-  const sock = m.nodeSocket();
   let vethMade = false;
   try {
-    const bridge = ensureBridge(sock, conf.bridge);
+    const bridge = found ?? ensureBridge(sock, conf.bridge);
     ensureForwarding(m.files);
     const pod = m.podSocket(podNs);
     let made: HostSide;
@@ -67,7 +75,7 @@ export function add(m: Machine, conf: PluginConfig, env: CniEnv): Result {
       routes: [{ dst: "0.0.0.0/0", gw: formatIp(node.gateway) }],
       dns: conf.dns,
     };
-    return extend(fromPrevResult(conf.prevResult), own);
+    return extend(conf.prevResult ?? EMPTY_RESULT, own);
   } catch (err) {
     if (vethMade) {
       try {

@@ -9,7 +9,6 @@ import { hostVethName } from "./host.ts";
 import type { Machine } from "./context.ts";
 import type { PluginConfig } from "./config.ts";
 import type { CniEnv } from "./env.ts";
-import { fromPrevResult } from "./result.ts";
 import { IpamStore } from "../ipam/store.ts";
 import { formatIp, parseInterfaceAddress, tryParseIp } from "../lib/ipv4.ts";
 import { listAddresses } from "../netlink/addr.ts";
@@ -18,12 +17,18 @@ import { listRoutes } from "../netlink/route.ts";
 
 export function check(m: Machine, conf: PluginConfig, env: CniEnv): void {
   if (!conf.prevResult) throw new CniError(ERR_INVALID_CONFIG, "CHECK needs prevResult (the result of ADD) in the network configuration");
-  const prev = fromPrevResult(conf.prevResult);
+  const prev = conf.prevResult;
   const podIndex = prev.interfaces.findIndex((i) => i.name === env.ifname && i.sandbox === env.netns);
   const ipConf = prev.ips.find((ip) => ip.interface === podIndex);
   if (podIndex < 0 || !ipConf) throw new CniError(ERR_CHECK_FAILED, `prevResult has no address for ${env.ifname} in ${env.netns}`);
-  const want = parseInterfaceAddress(ipConf.address, "prevResult address");
   const fail = (what: string) => new CniError(ERR_CHECK_FAILED, `CHECK failed for ${env.containerId}/${env.ifname}: ${what}`);
+  let want: ReturnType<typeof parseInterfaceAddress>;
+  try {
+    want = parseInterfaceAddress(ipConf.address, "prevResult address");
+  } catch {
+    // A well-formed address (the config parser checked it) that is not IPv4: not one weft gave.
+    throw fail(`prevResult gives ${env.ifname} the address ${ipConf.address}, which weft never assigns (its pod addresses are IPv4)`);
+  }
 
   const pod = m.podSocket(m.openNetns(env.netns));
   const link = getLink(pod, env.ifname);

@@ -8,6 +8,7 @@ import { MAX_CONTAINER_ID } from "../ipam/records.ts";
 export type Verb = "ADD" | "DEL" | "CHECK" | "STATUS" | "GC" | "VERSION";
 const VERBS: readonly string[] = ["ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION"];
 
+/** The CNI_* variables a verb reads; "" for one it does not read. */
 export interface CniEnv {
   command: Verb;
   containerId: string;
@@ -15,15 +16,26 @@ export interface CniEnv {
   ifname: string;
   /** CNI_ARGS as key/value pairs (K8S_POD_NAME, K8S_POD_NAMESPACE, …). */
   args: Map<string, string>;
-  path: string;
 }
 
-/** Which verbs need which variables (CNI_ARGS is never required). */
-const REQUIRED: Record<string, readonly Verb[]> = {
-  CNI_CONTAINERID: ["ADD", "DEL", "CHECK"],
-  CNI_NETNS: ["ADD", "CHECK"],
-  CNI_IFNAME: ["ADD", "DEL", "CHECK"],
-  CNI_PATH: ["ADD", "DEL", "CHECK", "GC"],
+/**
+ * The variables each verb reads, which are the ones the spec requires of
+ * the runtime, except CNI_PATH: weft delegates to no plugin, so it never
+ * needs one (the spec makes it optional for ADD, DEL and CHECK, and
+ * required of a runtime only for GC). A verb ignores every other variable,
+ * whatever it holds: libcni's VERSION probe sets CNI_CONTAINERID,
+ * CNI_NETNS, CNI_IFNAME and CNI_PATH to "dummy", and STATUS and GC have no
+ * container at all. DEL reads no CNI_NETNS: it finds the veth by the
+ * attachment's name. CNI_ARGS is optional, and only ADD reads it (the pod
+ * name it records).
+ */
+const READS: Record<Verb, { containerId: boolean; netns: boolean; ifname: boolean; args: boolean }> = {
+  ADD: { containerId: true, netns: true, ifname: true, args: true },
+  CHECK: { containerId: true, netns: true, ifname: true, args: false },
+  DEL: { containerId: true, netns: false, ifname: true, args: false },
+  STATUS: { containerId: false, netns: false, ifname: false, args: false },
+  GC: { containerId: false, netns: false, ifname: false, args: false },
+  VERSION: { containerId: false, netns: false, ifname: false, args: false },
 };
 
 // The two checks below are loops, not RegExps: every ADD runs them, and
@@ -44,7 +56,8 @@ export function isCniName(s: string): boolean {
 /**
  * True when `name` is a valid Linux interface name: 1–15 bytes of UTF-8
  * (the kernel's limit is bytes, not characters), not "." or "..", no
- * whitespace, "/" or ":".
+ * whitespace, "/", ":" or control character (a NUL would cut the name
+ * short on its way to the kernel).
  */
 export function isValidIfname(name: string): boolean {
   if (name.length === 0 || name === "." || name === "..") return false;
@@ -52,7 +65,7 @@ export function isValidIfname(name: string): boolean {
   let ascii = true;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c === 47 || c === 58 || c === 32 || (c >= 9 && c <= 13)) return false;
+    if (c === 47 || c === 58 || c <= 32 || c === 127) return false;
     // A surrogate pair is one 4-byte character: 2 bytes for each half.
     bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
     if (c > 127) ascii = false;
@@ -61,29 +74,42 @@ export function isValidIfname(name: string): boolean {
   return bytes <= 15 && (ascii || !/[\s/:]/.test(name));
 }
 
+/** Reads the variables `CNI_COMMAND`'s verb uses (see READS); the others are "" and an empty CNI_ARGS. */
 export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
   const command = env.CNI_COMMAND ?? "";
   if (!VERBS.includes(command)) {
     throw new CniError(ERR_INVALID_ENV, command === "" ? "CNI_COMMAND is not set" : `CNI_COMMAND "${command}" is not a CNI verb (ADD, DEL, CHECK, STATUS, GC, VERSION)`);
   }
   const verb = command as Verb;
-  for (const [name, verbs] of Object.entries(REQUIRED)) {
-    if (verbs.includes(verb) && !env[name]) throw new CniError(ERR_INVALID_ENV, `${name} is required for ${verb} but is not set`);
+  const reads = READS[verb];
+  const required = (name: string): string => {
+    const v = env[name];
+    if (!v) throw new CniError(ERR_INVALID_ENV, `${name} is required for ${verb} but is not set`);
+    return v;
+  };
+  let containerId = "";
+  if (reads.containerId) {
+    containerId = required("CNI_CONTAINERID");
+    if (!isCniName(containerId)) {
+      throw new CniError(ERR_INVALID_ENV, `CNI_CONTAINERID "${containerId}" is invalid: use letters, digits, "_", "." and "-", starting with a letter or digit`);
+    }
+    if (containerId.length > MAX_CONTAINER_ID) {
+      throw new CniError(ERR_INVALID_ENV, `CNI_CONTAINERID is ${containerId.length} characters long; weft's IPAM store holds at most ${MAX_CONTAINER_ID}`);
+    }
   }
-  const containerId = env.CNI_CONTAINERID ?? "";
-  if (containerId && !isCniName(containerId)) {
-    throw new CniError(ERR_INVALID_ENV, `CNI_CONTAINERID "${containerId}" is invalid: use letters, digits, "_", "." and "-", starting with a letter or digit`);
+  let netns = "";
+  if (reads.netns) {
+    netns = required("CNI_NETNS");
+    if (!netns.startsWith("/")) throw new CniError(ERR_INVALID_ENV, `CNI_NETNS "${netns}" must be an absolute path to a network namespace`);
   }
-  if (containerId.length > MAX_CONTAINER_ID) {
-    throw new CniError(ERR_INVALID_ENV, `CNI_CONTAINERID is ${containerId.length} characters long; weft's IPAM store holds at most ${MAX_CONTAINER_ID}`);
+  let ifname = "";
+  if (reads.ifname) {
+    ifname = required("CNI_IFNAME");
+    if (!isValidIfname(ifname)) {
+      throw new CniError(ERR_INVALID_ENV, `CNI_IFNAME "${ifname}" is not a valid interface name (1-15 bytes, no "/", ":", spaces or control characters)`);
+    }
   }
-  const ifname = env.CNI_IFNAME ?? "";
-  if (ifname && !isValidIfname(ifname)) {
-    throw new CniError(ERR_INVALID_ENV, `CNI_IFNAME "${ifname}" is not a valid interface name (1-15 bytes, no "/", ":" or spaces)`);
-  }
-  const netns = env.CNI_NETNS ?? "";
-  if (netns && !netns.startsWith("/")) throw new CniError(ERR_INVALID_ENV, `CNI_NETNS "${netns}" must be an absolute path to a network namespace`);
-  return { command: verb, containerId, netns, ifname, args: parseCniArgs(env.CNI_ARGS ?? ""), path: env.CNI_PATH ?? "" };
+  return { command: verb, containerId, netns, ifname, args: parseCniArgs(reads.args ? (env.CNI_ARGS ?? "") : "") };
 }
 
 function parseCniArgs(text: string): Map<string, string> {

@@ -47,5 +47,11 @@ export function toCniError(err: unknown): CniError {
   if (err instanceof WeftError) return new CniError(CODE_OF[err.code] ?? ERR_KERNEL, err.message, err.hint);
   if (err instanceof IoError) return new CniError(ERR_IO, err.message);
   if (err instanceof SysError) return new CniError(ERR_KERNEL, err.message);
+  // JavaScript's own errors are a bug in weft, whose words mean nothing to a user: they go in details.
+  if (err instanceof Error && ENGINE_ERRORS.has(err.name)) {
+    return new CniError(ERR_KERNEL, "the weft plugin hit an internal error (a bug in weft, not a problem with the input)", `please report it with this: ${err.name}: ${err.message}`);
+  }
   return new CniError(ERR_KERNEL, err instanceof Error ? err.message : String(err));
 }
+
+const ENGINE_ERRORS = new Set(["TypeError", "RangeError", "ReferenceError", "SyntaxError", "URIError", "EvalError"]);

@@ -8,7 +8,7 @@ import { addAddressRequest } from "../netlink/addr.ts";
 import { firstError, type Request, type RouteSocket } from "../netlink/socket.ts";
 import type { Files } from "../sys/files.ts";
 import { SysError } from "../sys/syscalls.ts";
-import { CniError, ERR_KERNEL } from "./errors.ts";
+import { CniError, ERR_INVALID_CONFIG, ERR_KERNEL } from "./errors.ts";
 
 /**
  * The host veth's name, derived from the attachment so DEL and GC find it
@@ -36,24 +36,33 @@ function mul32(x: number, k: number): number {
 }
 
 /**
- * Ensures the bridge exists and is a bridge; returns it as it is now. Safe
- * under concurrent ADDs. Its address and its state are settled by
- * connectHost, in the batch that also makes the pod's veth.
+ * The bridge `name` when it exists, undefined when it does not. A link of
+ * that name that is not a bridge (lo, a NIC, a veth, …) is error 7, before
+ * ADD changes anything: the gateway address would land on it.
+ */
+export function findBridge(sock: RouteSocket, name: string): LinkInfo | undefined {
+  const link = getLink(sock, name);
+  if (link && link.kind !== "bridge") {
+    const what = link.kind !== undefined ? `a ${link.kind} link` : link.loopback ? "the loopback device" : "a device without a link kind (a physical NIC or the like)";
+    throw new CniError(ERR_INVALID_CONFIG, `invalid network configuration: bridge "${name}" is not a bridge: it is ${what}`, 'set "bridge" in the weft conflist to the name of a bridge or to a free name (weft makes the bridge), and leave that interface alone');
+  }
+  return link;
+}
+
+/**
+ * Creates the bridge, when findBridge found none; returns it as it is
+ * now. Safe under concurrent ADDs (another may create it first). Its
+ * address and its state are settled by connectHost, in the batch that
+ * also makes the pod's veth.
  */
 export function ensureBridge(sock: RouteSocket, name: string): LinkInfo {
-  let link = getLink(sock, name);
-  if (!link) {
-    try {
-      createBridge(sock, name);
-    } catch (err) {
-      if (!(err instanceof SysError && err.code === "EEXIST")) throw err;
-    }
-    link = getLink(sock, name);
-    if (!link) throw new CniError(ERR_KERNEL, `bridge ${name} vanished right after it was created`);
+  try {
+    createBridge(sock, name);
+  } catch (err) {
+    if (!(err instanceof SysError && err.code === "EEXIST")) throw err;
   }
-  if (link.kind !== undefined && link.kind !== "bridge") {
-    throw new CniError(ERR_KERNEL, `interface ${name} exists but is a ${link.kind}, not a bridge`, "set \"bridge\" in the weft conflist to a free name, or remove that interface");
-  }
+  const link = findBridge(sock, name);
+  if (!link) throw new CniError(ERR_KERNEL, `bridge ${name} vanished right after it was created`);
   return link;
 }
 

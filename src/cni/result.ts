@@ -1,10 +1,11 @@
 /**
  * Results in the version the runtime asked for. 0.3.x and 0.4.0 carry a
- * `version` on each IP; 1.0.0 and later do not. A previous plugin's result is
- * converted and extended, never dropped, so weft chains in any position.
+ * `version` on each IP; 1.0.0 and later do not. A previous plugin's result
+ * (read and checked by prev-result.ts) is extended, never dropped, so weft
+ * chains in any position.
  */
 import { atLeast, type CniVersion } from "./version.ts";
-import type { DnsConfig } from "./config.ts";
+import type { DnsConfig } from "./fields.ts";
 
 export interface Interface {
   name: string;
@@ -31,15 +32,8 @@ export interface Result {
   dns: DnsConfig | undefined;
 }
 
-/** Reads a previous result of any supported version into the common shape. */
-export function fromPrevResult(prev: Record<string, unknown> | undefined): Result {
-  const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
-  // Loops rather than map() on the ADD path: see src/cni/main.ts.
-  const ips: IpConfig[] = [];
-  for (const { version: _version, ...ip } of list<IpConfig & { version?: string }>(prev?.ips)) ips.push(ip);
-  const dns = prev?.dns as DnsConfig | undefined;
-  return { interfaces: list<Interface>(prev?.interfaces), ips, routes: list<Route>(prev?.routes), dns: dns && Object.keys(dns).length > 0 ? dns : undefined };
-}
+/** The result of no plugin: what a plugin first in its chain extends. */
+export const EMPTY_RESULT: Result = { interfaces: [], ips: [], routes: [], dns: undefined };
 
 /** Appends this plugin's interfaces and addresses; `ips[].interface` index into `own`. */
 export function extend(base: Result, own: Result): Result {

@@ -8,6 +8,7 @@ import { checkAgent, checkReconcile, checkStore } from "./checks/agent.ts";
 import { checkBackend } from "./checks/backend.ts";
 import { checkConflist, checkPlugin, checkSubnetFile } from "./checks/cni.ts";
 import { checkForwarding } from "./checks/forwarding.ts";
+import { checkKubernetes } from "./checks/kubernetes.ts";
 import { checkMtu } from "./checks/mtu.ts";
 import { checkNftables } from "./checks/nftables.ts";
 import { checkPaths } from "./checks/path.ts";
@@ -16,6 +17,7 @@ import { checkPublicIp } from "./checks/public-ip.ts";
 import { checkClusterCidr, checkNodeSubnets } from "./checks/subnets.ts";
 import { collectNode, type DoctorTarget } from "./collect.ts";
 import type { Cluster } from "./facts.ts";
+import type { KubeFacts } from "./kube-facts.ts";
 import type { Check, Finding } from "./finding.ts";
 
 /** Every check by name, in report order: the agent, then the data plane, then the runtime's files. */
@@ -35,6 +37,7 @@ export const CHECKS: Record<string, Check> = {
   "subnet-file": checkSubnetFile,
   store: checkStore,
   reconcile: checkReconcile,
+  kubernetes: checkKubernetes,
 };
 
 /** Every check's findings for every node of `cluster`, grouped by node. */
@@ -50,8 +53,19 @@ export function judge(cluster: Cluster): Finding[] {
   );
 }
 
-/** Collects `targets` and judges them. */
-export async function runDoctor(targets: readonly DoctorTarget[], lab: Cluster["lab"]): Promise<Finding[]> {
-  const nodes = await Promise.all(targets.map(collectNode));
-  return judge({ nodes, lab });
+/** Collects `targets` (and the cluster's Nodes with `readCluster`, when given) and judges them. */
+export async function runDoctor(targets: readonly DoctorTarget[], lab: Cluster["lab"], readCluster?: () => Promise<KubeFacts>): Promise<Finding[]> {
+  const [nodes, kubernetes] = await Promise.all([
+    Promise.all(targets.map(collectNode)),
+    readCluster === undefined ? null : attemptRead(readCluster),
+  ]);
+  return judge({ nodes, lab, kubernetes });
+}
+
+async function attemptRead(read: () => Promise<KubeFacts>): Promise<Cluster["kubernetes"]> {
+  try {
+    return { ok: true, value: await read() };
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
+  }
 }

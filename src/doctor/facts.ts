@@ -5,6 +5,7 @@
  * kept with its reason, so one missing tool or a stopped agent never hides
  * the rest of the report.
  */
+import type { KubeFacts } from "./kube-facts.ts";
 import type { ForeignForwardChain } from "./forward-chains.ts";
 import type { IpLink, IpRoute } from "../kernel/json.ts";
 import type { ExecResult } from "../kernel/runner.ts";
@@ -104,6 +105,8 @@ export interface Cluster {
   nodes: NodeFacts[];
   /** The lab, when doctor looks at one: its name and the `weft lab up` command that made it, without --iface and --pod-cidr. */
   lab: { name: string; upCommand: string } | null;
+  /** The cluster's Nodes and node CIDR allocation, when doctor was given a way to the API server; null otherwise. */
+  kubernetes: Read<KubeFacts> | null;
 }
 
 /** The value of a read, or undefined when it failed. */

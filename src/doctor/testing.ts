@@ -4,6 +4,8 @@
  * 10.244.K.0/24, weft.1, one pod, every peer programmed, the agent ready),
  * for a test to break one fact of.
  */
+import { Histogram } from "../metrics/histogram.ts";
+import { RECONCILE_BUCKETS } from "../agent/metrics.ts";
 import type { AgentStatus, ConnectionStatus, PeerStatus } from "../agent/status.ts";
 import { vtepMacFor } from "../backend/vxlan/device.ts";
 import { parsePrefix } from "../lib/ipv4.ts";
@@ -42,7 +44,7 @@ export function fakeNode(k: number, n: number): NodeFacts {
     underlay: { name: "eth0", mtu: 1500 }, mtu: 1450, backend: "vxlan", backendData: { vtepMac: mac(k) }, ipMasq: true,
     leaseExpiresAt: 0, store: { name: "embedded", location: "/run/weft/lab/t/store", healthy: true, lastError: null },
     peers: peers.map(peerStatus),
-    reconcile: { runs: 3, failures: 0, problems: 0, lastAt: "2025-01-01T00:00:05.000Z", lastDurationMs: 4, lastProblems: [], durationsSeconds: [] },
+    reconcile: { runs: 3, failures: 0, problems: 0, lastAt: "2025-01-01T00:00:05.000Z", lastDurationMs: 4, lastProblems: [], duration: new Histogram(RECONCILE_BUCKETS).snapshot() },
     paths: { runDir, stateDir: `/run/weft/lab/t/node${k}/lib`, subnetFile: `${runDir}/subnet.env`, socket: `${runDir}/agent.sock`, ipamDir: `/run/weft/lab/t/node${k}/lib/ipam` },
   };
   const connections: ConnectionStatus[] = peers.map((j) => ({
@@ -118,7 +120,34 @@ export function fakeCluster(n: number): Cluster {
   return {
     nodes: Array.from({ length: n }, (_, i) => fakeNode(i + 1, n)),
     lab: { name: "t", upCommand: `weft lab up --name t --nodes ${n}` },
+    kubernetes: null,
   };
+}
+
+/**
+ * The same cluster on the kubernetes store: each agent's store is
+ * kubernetes and the cluster holds node K's Node with podCIDR 10.244.K.0/24
+ * and the annotations its agent publishes; kubeadm's podSubnet matches.
+ */
+export function fakeKubeCluster(n: number): Cluster {
+  const cluster = fakeCluster(n);
+  for (const node of cluster.nodes) {
+    const status = (node.agent.status as { ok: true; value: AgentStatus }).value;
+    status.store = { name: "kubernetes", location: "in-cluster 10.96.0.1:443", healthy: true, lastError: null };
+  }
+  cluster.kubernetes = {
+    ok: true,
+    value: {
+      nodes: Array.from({ length: n }, (_, i) => ({
+        name: `node${i + 1}`,
+        podCidrs: [`10.244.${i + 1}.0/24`],
+        internalIp: ip(i + 1),
+        weft: { "public-ip": ip(i + 1), backend: "vxlan", "backend-data": JSON.stringify({ vtepMac: mac(i + 1) }) },
+      })),
+      allocation: { clusterCidr: "10.244.0.0/16", allocateNodeCidrs: true, source: "kube-system/kubeadm-config" },
+    },
+  };
+  return cluster;
 }
 
 /** The agent status of a fake node, for a test to change. */

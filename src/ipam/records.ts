@@ -23,7 +23,7 @@
  * (the plugin run alone, version-1 build against this one): an ADD is
  * 0.35-0.5 ms faster on an empty node and 2.0-2.6 ms faster with 100 pods.
  */
-import { tryParseIp } from "../lib/ipv4.ts";
+import { formatIp, ipBeforeSpace, tryParseIp } from "../lib/ipv4.ts";
 
 /** Bytes per record, newline included: one 512-byte disk sector. */
 export const RECORD = 512;
@@ -75,20 +75,30 @@ export function formatRecord(a: Allocation | undefined): string {
   return pad(head + pod);
 }
 
-/** Parses the whole file; throws an Error saying what is wrong, with the record number. */
+/**
+ * Parses the whole file (GC, CHECK, `weft status ipam`): checkRecords,
+ * then every allocation taken apart. Throws an Error saying what is wrong,
+ * with the record number.
+ */
 export function parseTable(text: string): Table {
+  const last = parseHeader(text);
+  checkRecords(text);
+  const slots: Array<Allocation | undefined> = [];
+  for (let i = 1; (i + 1) * RECORD <= text.length; i++) slots.push(parseRecord(text, i));
+  return last === undefined ? { slots } : { last, slots };
+}
+
+/** Record 0: the cursor, undefined when no address was handed out yet; throws like parseTable. */
+export function parseHeader(text: string): string | undefined {
   if (!text.startsWith(HEADER) || (text.length > HEADER.length && text[HEADER.length] !== " ")) {
     throw new Error(`record 0 does not begin with "${HEADER}"`);
   }
   const header = words(text.slice(0, RECORD - 1));
   const last = header[2]?.startsWith("last=") ? header[2].slice(5) : undefined;
-  if (header.length > 3 || (header.length === 3 && (last === undefined || tryParseIp(last) === undefined))) {
-    throw new Error(`record 0 is not "${HEADER} last=<address>"`);
+  if (header.length > 3 || (header.length === 3 && (last === undefined || tryParseIp(last) === undefined)) || !text.startsWith(formatHeader(last))) {
+    throw new Error(`record 0 is not "${HEADER} last=<address>" and spaces to byte 511, then a newline`);
   }
-  const slots: Array<Allocation | undefined> = [];
-  // A record cut short by a crash while the file grew was never in use.
-  for (let i = 1; (i + 1) * RECORD <= text.length; i++) slots.push(parseRecord(text, i));
-  return last === undefined ? { slots } : { last, slots };
+  return last;
 }
 
 /** Record `i` (not the header) of a whole file's text: its allocation, or undefined when free; throws like parseTable. */
@@ -96,23 +106,126 @@ export function parseRecord(text: string, i: number): Allocation | undefined {
   const at = i * RECORD;
   const f = words(text.slice(at, at + RECORD - 1));
   if (f.length === 0) return undefined;
-  if (f.length !== 4 || tryParseIp(f[0]!) === undefined || text.charCodeAt(at + RECORD - 1) !== 10) throw new Error(`record ${i} is not "<address> <containerId> <ifname> <pod>"`);
+  // Exactly as formatRecord writes it: four words, one space apart, then spaces (no other blank a trim would take).
+  if (f.length !== 4 || tryParseIp(f[0]!) === undefined || !isPrintable(f[1]!) || !isPrintable(f[2]!) || !isPrintable(f[3]!) || !text.startsWith(pad(f.join(" ")), at)) {
+    throw new Error(`record ${i} is not "<address> <containerId> <ifname> <pod>" in printable ASCII ${where(i)}`);
+  }
   let ifname: string, pod: string | undefined;
   try {
     ifname = decodeWord(f[2]!);
     pod = f[3] === "-" ? undefined : decodeWord(f[3]!);
   } catch {
-    throw new Error(`record ${i} has a malformed %-encoding`);
+    throw new Error(`record ${i} has a malformed %-encoding ${where(i)}`);
   }
   return pod === undefined ? { ip: f[0]!, containerId: f[1]!, ifname } : { ip: f[0]!, containerId: f[1]!, ifname, pod };
+}
+
+/** A free record: spaces to byte 511, then a newline. */
+const FREE = " ".repeat(RECORD - 1);
+/** A record a crash left unwritten while the file grew: zeros. */
+const ZEROS = "\u0000".repeat(RECORD);
+
+/** Where record `i` lies in the file, for an error message. */
+function where(i: number): string {
+  return `(bytes ${i * RECORD}-${(i + 1) * RECORD - 1})`;
+}
+
+/**
+ * Checks, in one pass, what ADD and DEL rely on when they search the text
+ * instead of taking it apart (see below): every record is 511 characters
+ * and a newline (or 512 zeros, see freeRecord), so each lies where its
+ * number says; a free record is all spaces, so writing over it loses
+ * nothing; every allocation begins with a valid address and a space, and
+ * no address is in two records, so the addresses found are all that are
+ * held. A tail shorter than a record must be zeros or spaces (a crash
+ * while the file grew). Returns the addresses held.
+ * Throws an Error naming the first bad record; the header is parseHeader's.
+ *
+ * It leaves each allocation's other words alone: a damaged container ID
+ * or pod name misleads no ADD, and parseTable checks them.
+ */
+export function checkRecords(text: string): Set<number> {
+  // Loops over native searches and compares, and a Set rather than a Map:
+  // this runs on every ADD, over every record (~0.7 µs a record in the plugin).
+  const held = new Set<number>();
+  let prefix = "";
+  let prefixIp = 0;
+  for (let at = RECORD; at < text.length; at += RECORD) {
+    const c = text.charCodeAt(at);
+    if (at + RECORD > text.length) {
+      if (!(c === 0 ? ZEROS : FREE).startsWith(text.slice(at))) throw new Error(`record ${at / RECORD} is cut short: ${text.length - at} of ${RECORD} bytes ${where(at / RECORD)}`);
+      break;
+    }
+    if (c === 0) {
+      if (!text.startsWith(ZEROS, at)) throw new Error(`record ${at / RECORD} begins with a zero byte but is not all zeros ${where(at / RECORD)}`);
+      continue;
+    }
+    const nl = text.indexOf("\n", at);
+    if (nl !== at + RECORD - 1) {
+      const i = at / RECORD;
+      throw new Error(
+        nl >= 0 && nl < at + RECORD - 1
+          ? `record ${i} ends after ${nl - at + 1} bytes, not ${RECORD} ${where(i)}: bytes were removed from it or a newline written into it, which moves every record after it`
+          : `record ${i} has no newline at its byte ${RECORD - 1} ${where(i)}: bytes were added to it, which moves every record after it`,
+      );
+    }
+    if (c === 32) {
+      if (!text.startsWith(FREE, at)) throw new Error(`record ${at / RECORD} begins with a space but is not all spaces ${where(at / RECORD)}`);
+      continue;
+    }
+    // Most records share their first three octets: only the last is read then.
+    let ip = -1;
+    if (prefix !== "" && text.startsWith(prefix, at)) {
+      ip = prefixIp + lastOctet(text, at + prefix.length);
+    } else {
+      ip = ipBeforeSpace(text, at);
+      if (ip >= 0) {
+        prefix = text.slice(at, text.lastIndexOf(".", text.indexOf(" ", at)) + 1);
+        prefixIp = ip - (ip % 256);
+      }
+    }
+    if (ip < 0) throw new Error(`record ${at / RECORD} is not "<address> <containerId> <ifname> <pod>": it does not begin with an IPv4 address and a space ${where(at / RECORD)}`);
+    if (held.has(ip)) throw new Error(`records ${recordOf(text, ip)} and ${at / RECORD} both hold ${formatIp(ip)} ${where(at / RECORD)}`);
+    held.add(ip);
+  }
+  return held;
+}
+
+/** The octet at `at` that ends at a space, as ipBeforeSpace reads one; negative when there is none. */
+function lastOctet(text: string, at: number): number {
+  let octet = 0;
+  for (let i = at; i < at + 4; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32 && i > at) return octet <= 255 ? octet : -1e10;
+    if (c < 48 || c > 57 || (i > at && octet === 0) || i === at + 3) return -1e10;
+    octet = octet * 10 + c - 48;
+  }
+  return -1e10;
+}
+
+/** The first record that holds `ip` (for an error message). */
+function recordOf(text: string, ip: number): number {
+  let at = RECORD;
+  while (at < text.length && ipBeforeSpace(text, at) !== ip) at += RECORD;
+  return at / RECORD;
+}
+
+/** True when every character of `w` is printable ASCII (a word has no spaces). */
+function isPrintable(w: string): boolean {
+  for (let i = 0; i < w.length; i++) {
+    const c = w.charCodeAt(i);
+    if (c <= 32 || c >= 127) return false;
+  }
+  return true;
 }
 
 /*
  * ADD and DEL run once in a process that lives a few milliseconds, where
  * JavaScript is interpreted: taking 100 records apart costs it ~0.4 ms. So
  * they ask the text what they need with native string searches instead,
- * which depend on two facts of the format: a record's first word is its
- * address, and a newline ends every record and appears nowhere else.
+ * which depend on two facts of the format, which checkRecords checks
+ * first: a record's first word is its address, and a newline ends every
+ * record and appears nowhere else.
  */
 
 /** The records `owner` holds: each one's number and address. */
@@ -126,15 +239,6 @@ export function heldBy(text: string, owner: Owner): Array<{ record: number; ip: 
     if (ip !== undefined) held.push({ record: start / RECORD, ip });
   }
   return held;
-}
-
-/** Whether a record holds address `ip` (dotted text). */
-export function isAllocated(text: string, ip: string): boolean {
-  const word = `${ip} `;
-  for (let at = text.indexOf(word, RECORD); at >= 0; at = text.indexOf(word, at + 1)) {
-    if (at % RECORD === 0) return true;
-  }
-  return false;
 }
 
 /**

@@ -176,3 +176,78 @@ test("a damaged version-1 store is a clear error and is left where it is", () =>
     assert.equal(existsSync(s.file), false);
   });
 });
+
+test("ADD and DEL refuse a store whose records they would misread, and change nothing", () => {
+  withStore((s) => {
+    const good = rec("weft-ipam 2 last=10.244.1.2") + rec("10.244.1.2 a eth0 -") + rec("10.244.1.3 b eth0 -") + rec("10.244.1.4 c eth0 -");
+    const R = 512;
+    // [what, damaged text, the record the error names]
+    const cases: Array<[string, string, RegExp]> = [
+      ["a padding byte deleted", good.slice(0, R + 300) + good.slice(R + 301), /record 1 ends after 511 bytes, not 512 \(bytes 512-1023\)/],
+      ["a byte inserted", good.slice(0, 2 * R + 100) + "x" + good.slice(2 * R + 100), /record 2 has no newline at its byte 511/],
+      ["a live record turned to look free", good.slice(0, 2 * R) + " " + good.slice(2 * R + 1), /record 2 begins with a space but is not all spaces/],
+      ["an address mangled", good.replace("10.244.1.3 b", "10.244.1x3 b"), /record 2 is not "<address> <containerId> <ifname> <pod>": it does not begin with an IPv4 address/],
+      ["an address out of range", good.replace(rec("10.244.1.3 b eth0 -"), rec("10.244.1.256 b eth0 -")), /record 2 is not "<address> <containerId> <ifname> <pod>": it does not begin with an IPv4 address/],
+      ["an address with a leading zero", good.replace(rec("10.244.1.3 b eth0 -"), rec("10.244.1.03 b eth0 -")), /record 2 is not "<address> <containerId> <ifname> <pod>": it does not begin with an IPv4 address/],
+      ["an address mangled before its last octet", good.replace("10.244.1.4 c", "10.244.1x4 c"), /record 3 is not .*: it does not begin/],
+      ["two records, one address", good.replace("10.244.1.4 c", "10.244.1.3 c"), /records 2 and 3 both hold 10\.244\.1\.3/],
+      ["the last record cut short", good.slice(0, -1), /record 3 is cut short: 511 of 512 bytes/],
+      ["a zero byte in a free record", good.slice(0, 3 * R) + "\u0000" + good.slice(3 * R + 1), /record 3 begins with a zero byte but is not all zeros/],
+      ["the header's newline gone", good.slice(0, R - 1) + " " + good.slice(R), /record 0 is not "weft-ipam 2 last=<address>" and spaces to byte 511/],
+      ["a non-ASCII byte where a record's padding was", good.slice(0, 2 * R) + "\u00e9" + good.slice(2 * R + 1), /record 2 is not .*: it does not begin/],
+    ];
+    mkdirSync(s.dir, { recursive: true });
+    for (const [what, bad, re] of cases) {
+      writeFileSync(s.file, bad, "latin1");
+      const owner = { containerId: "c", ifname: "eth0" };
+      for (const call of [() => s.allocate(subnet, gw, { containerId: "new", ifname: "eth0" }), () => s.release(owner), () => s.releaseAllExcept([]), () => s.list()]) {
+        assert.throws(call, (e: Error & { code?: string; hint?: string }) => e.code === "IPAM_STORE_CORRUPT" && re.test(e.message) && /repair the file by hand/.test(e.hint ?? ""), what);
+      }
+      assert.equal(readFileSync(s.file, "latin1"), bad, `${what}: the file is as it was`);
+    }
+  });
+});
+
+test("DEL and GC make no store where there is none; a free record of zeros or a zero tail is fine", () => {
+  withStore((s) => {
+    assert.deepEqual(s.release({ containerId: "a", ifname: "eth0" }), []);
+    assert.deepEqual(s.releaseAllExcept([]), []);
+    assert.equal(existsSync(s.dir), false, "no store directory made");
+    mkdirSync(s.dir, { recursive: true });
+    assert.deepEqual(s.release({ containerId: "a", ifname: "eth0" }), []);
+    assert.equal(existsSync(s.file), false, "no store file made");
+    // A crash while the file grew leaves zeros: a whole record, or a tail.
+    writeFileSync(s.file, rec("weft-ipam 2 last=10.244.1.2") + "\u0000".repeat(512) + rec("10.244.1.3 b eth0 -") + "\u0000".repeat(100));
+    assert.equal(formatIp(s.allocate(subnet, gw, { containerId: "c", ifname: "eth0" }).ip), "10.244.1.4");
+    assert.deepEqual(s.list().map((a) => a.ip), ["10.244.1.4", "10.244.1.3"]);
+  });
+});
+
+test("damage ADD does not rely on (a record's words after its address, its padding) is refused by the full parse of DEL of that record, GC and list", () => {
+  withStore((s) => {
+    mkdirSync(s.dir, { recursive: true });
+    const good = rec("weft-ipam 2 last=10.244.1.2") + rec("10.244.1.2 a eth0 -") + rec("10.244.1.3 b eth0 -");
+    const cases: Array<[string, string]> = [
+      ["a non-ASCII byte in the padding", good.slice(0, 512 + 300) + "\u00e9" + good.slice(512 + 301)],
+      ["a control character in the pod name", good.replace(rec("10.244.1.2 a eth0 -"), rec("10.244.1.2 a eth0 \u0007"))],
+      ["a fifth word", good.replace(rec("10.244.1.2 a eth0 -"), rec("10.244.1.2 a eth0 - x"))],
+    ];
+    for (const [what, bad] of cases) {
+      writeFileSync(s.file, bad, "latin1");
+      for (const call of [() => s.release({ containerId: "a", ifname: "eth0" }), () => s.releaseAllExcept([]), () => s.list()]) {
+        assert.throws(call, (e: Error & { code?: string }) => e.code === "IPAM_STORE_CORRUPT" && /record 1 is not "<address> <containerId> <ifname> <pod>" in printable ASCII \(bytes 512-1023\)/.test(e.message), what);
+      }
+      assert.equal(readFileSync(s.file, "latin1"), bad, `${what}: the file is as it was`);
+    }
+  });
+});
+
+test("ADD sees addresses outside the first record's /24 too (a node whose subnet changed)", () => {
+  withStore((s) => {
+    mkdirSync(s.dir, { recursive: true });
+    writeFileSync(s.file, rec("weft-ipam 2 last=10.244.1.2") + rec("10.244.1.2 a eth0 -") + rec("10.244.9.3 old eth0 -") + rec("10.244.1.3 b eth0 -") + rec("10.244.1.4 c eth0 -"));
+    assert.equal(formatIp(s.allocate(subnet, gw, { containerId: "d", ifname: "eth0" }).ip), "10.244.1.5");
+    writeFileSync(s.file, rec("weft-ipam 2") + rec("10.244.1.2 a eth0 -") + rec("10.244.9.3 old eth0 -") + rec("10.244.9.3 b eth0 -"));
+    assert.throws(() => s.allocate(subnet, gw, { containerId: "d", ifname: "eth0" }), /records 2 and 3 both hold 10\.244\.9\.3/);
+  });
+});

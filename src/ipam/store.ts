@@ -21,7 +21,8 @@
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatIp, formatPrefix, lastOf, parseIp, type Prefix } from "../lib/ipv4.ts";
 import type { Files, InPlaceFile } from "../sys/files.ts";
-import { formatHeader, formatRecord, freeRecord, heldBy, isAllocated, parseRecord, parseTable, parseVersion1, RECORD, type Allocation, type Owner } from "./records.ts";
+import { IoError } from "../sys/syscalls.ts";
+import { checkRecords, formatHeader, formatRecord, freeRecord, heldBy, parseHeader, parseRecord, parseTable, parseVersion1, RECORD, type Allocation, type Owner } from "./records.ts";
 
 export type { Allocation, Owner } from "./records.ts";
 
@@ -34,7 +35,19 @@ export const IPAM_EXHAUSTED = "IPAM_EXHAUSTED";
 /** Error code when the store's file is not what weft writes. */
 export const IPAM_STORE_CORRUPT = "IPAM_STORE_CORRUPT";
 
-const HINT_CORRUPT = "move the file aside; running pods keep their addresses, and DEL/GC will tidy up";
+/**
+ * How to recover from a damaged store, for every reader of it to give. Not
+ * "move it aside": an empty store would hand out again the addresses
+ * running pods hold.
+ */
+export const IPAM_STORE_REPAIR_HINT =
+  "nothing was changed and no address was handed out; repair the file by hand: each record is one line of exactly 511 characters and a newline " +
+  '(the header "weft-ipam 2 last=<address>", then "<address> <containerId> <ifname> <pod>" or spaces), padded with spaces; ' +
+  "put the damaged record back to that shape, or blank it (511 spaces) if its pod is gone, and check `weft status ipam`. " +
+  "Do not delete the file while pods run: their addresses would be handed out again";
+
+/** errno names of a store that can be read but not written. */
+const READ_ONLY = new Set(["EROFS", "EACCES", "EPERM"]);
 
 export class IpamStore {
   readonly dir: string;
@@ -60,13 +73,11 @@ export class IpamStore {
    */
   allocate(subnet: Prefix, gateway: number, owner: Owner): { ip: number; fresh: boolean } {
     return this.#update((text, file) => {
-      const { last: cursor } = this.#parse(text.slice(0, RECORD), parseTable);
+      // Everything the search below relies on is checked first (checkRecords):
+      // a record out of place would be overwritten, or its address handed out again.
+      const cursor = this.#parse(text, parseHeader);
+      const used = this.#parse(text, checkRecords);
       for (const { ip } of heldBy(text, owner)) if (contains(subnet, ip)) return { ip, fresh: false };
-      // The address after the cursor is nearly always free; past a few taken
-      // ones (a node that has wrapped round its subnet), every record is
-      // read once, which also checks them all.
-      let used: Set<number> | undefined;
-      let tries = 0;
       const first = subnet.base + 1;
       const last = lastOf(subnet) - 1;
       const count = last - first + 1;
@@ -74,12 +85,8 @@ export class IpamStore {
       const start = prev !== undefined && prev >= first && prev <= last ? prev + 1 : first;
       for (let i = 0; i < count; i++) {
         const ip = first + ((start - first + i) % count);
-        if (ip === gateway) continue;
+        if (ip === gateway || used.has(ip)) continue;
         const ipText = formatIp(ip);
-        if (used ? used.has(ip) : isAllocated(text, ipText)) {
-          if (!used && ++tries === 8) used = this.#used(text);
-          continue;
-        }
         // The record before the cursor: a crash between the two leaves the
         // cursor behind, which only moves the next search back a little.
         file.writeAt(freeRecord(text) * RECORD, formatRecord({ ip: ipText, ...owner }));
@@ -87,40 +94,68 @@ export class IpamStore {
         return { ip, fresh: true };
       }
       let inSubnet = 0;
-      for (const ip of used ?? this.#used(text)) if (contains(subnet, ip)) inSubnet++;
+      for (const ip of used.keys()) if (contains(subnet, ip)) inSubnet++;
       throw new WeftError(IPAM_EXHAUSTED, `no free address in node subnet ${formatPrefix(subnet)}: all ${inSubnet} pod addresses are allocated (store ${this.file})`, {
         hint: "delete pods that are gone (CNI DEL or GC), or give nodes larger subnets (agent --subnet-len)",
       });
     });
   }
 
-  /** Releases whatever (containerId, ifname) holds; returns the released addresses. */
+  /**
+   * Releases whatever (containerId, ifname) holds; returns the released
+   * addresses. Makes no store where there is none (DEL makes no state),
+   * and succeeds on a store it cannot write when the owner holds nothing.
+   */
   release(owner: Owner): string[] {
-    return this.#update((text, file) => {
-      this.#parse(text.slice(0, RECORD), parseTable);
-      const ips: string[] = [];
-      for (const { record, ip } of heldBy(text, owner)) {
-        // Checked whole before it is blanked, as a full parse would.
-        this.#parse(text, (t) => parseRecord(t, record));
-        file.writeAt(record * RECORD, formatRecord(undefined));
-        ips.push(formatIp(ip));
-      }
-      return ips;
-    });
+    return (
+      this.#locked(false, () => {
+        let file: InPlaceFile | undefined;
+        try {
+          file = this.#openExisting();
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (!(typeof code === "string" && READ_ONLY.has(code))) throw err;
+          // Nothing to release is success even where nothing can be written: a runtime retries a failed DEL forever.
+          const held = this.#held(this.#readOnly(), owner);
+          if (held.length === 0) return [];
+          throw new IoError(`cannot release ${held.map((h) => formatIp(h.ip)).join(", ")} held by ${owner.containerId}/${owner.ifname}: IPAM store ${this.file} cannot be written`, (err as IoError).errno);
+        }
+        if (!file) return [];
+        try {
+          const text = file.readText();
+          const ips: string[] = [];
+          for (const { record, ip } of this.#held(text, owner)) {
+            file.writeAt(record * RECORD, formatRecord(undefined));
+            ips.push(formatIp(ip));
+          }
+          return ips;
+        } finally {
+          file.close();
+        }
+      }) ?? []
+    );
   }
 
-  /** Releases every allocation not in `keep` (CNI GC); returns what it released with its owner. */
+  /** Releases every allocation not in `keep` (CNI GC); returns what it released with its owner. Makes no store where there is none. */
   releaseAllExcept(keep: Owner[]): Allocation[] {
     const valid = new Set(keep.map((o) => `${o.containerId}\u0000${o.ifname}`));
-    return this.#update((text, file) => {
-      const gone: Allocation[] = [];
-      for (const [i, a] of this.#parse(text, parseTable).slots.entries()) {
-        if (a === undefined || valid.has(`${a.containerId}\u0000${a.ifname}`)) continue;
-        file.writeAt((i + 1) * RECORD, formatRecord(undefined));
-        gone.push(a);
-      }
-      return gone;
-    });
+    return (
+      this.#locked(false, () => {
+        const file = this.#openExisting();
+        if (!file) return [];
+        try {
+          const gone: Allocation[] = [];
+          for (const [i, a] of this.#parse(file.readText(), parseTable).slots.entries()) {
+            if (a === undefined || valid.has(`${a.containerId}\u0000${a.ifname}`)) continue;
+            file.writeAt((i + 1) * RECORD, formatRecord(undefined));
+            gone.push(a);
+          }
+          return gone;
+        } finally {
+          file.close();
+        }
+      }) ?? []
+    );
   }
 
   /**
@@ -129,28 +164,54 @@ export class IpamStore {
    * store over.
    */
   list(): Allocation[] {
-    let unlock: () => void;
-    try {
-      unlock = this.#lock(`${this.dir}/lock`);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === "ENOENT") return [];
-      throw err;
-    }
-    try {
-      const text = this.#files.readText(this.file);
-      if (text !== undefined) return this.#parse(text, parseTable).slots.filter((a) => a !== undefined);
-      const old = this.#files.readText(this.#legacy);
-      return old === undefined ? [] : this.#parseVersion1(old).allocations;
-    } finally {
-      unlock();
+    return (
+      this.#locked(false, () => {
+        let text: string;
+        try {
+          text = this.#readOnly();
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== "ENOENT") throw err;
+          const old = this.#files.readText(this.#legacy);
+          return old === undefined ? [] : this.#parseVersion1(old).allocations;
+        }
+        return this.#parse(text, parseTable).slots.filter((a) => a !== undefined);
+      }) ?? []
+    );
+  }
+
+  /**
+   * Why ADD could not write the store, or undefined when it could: the
+   * store's file, or where it would be made, is on a read-only file system
+   * or not writable (STATUS). Makes nothing.
+   */
+  whyNotWritable(): string | undefined {
+    let path = this.file;
+    for (;;) {
+      const problem = this.#files.writable(path);
+      if (problem !== "ENOENT") return problem === undefined ? undefined : `IPAM store ${path === this.file ? this.file : `directory ${path}`} cannot be written (${problem})`;
+      if (path === "/") return undefined;
+      const up = path.lastIndexOf("/");
+      path = up <= 0 ? "/" : path.slice(0, up);
     }
   }
 
-  /** Every allocated address, from all records parsed (and so checked). */
-  #used(text: string): Set<number> {
-    const used = new Set<number>();
-    for (const a of this.#parse(text, parseTable).slots) if (a) used.add(parseIp(a.ip));
-    return used;
+  /** The records `owner` holds, each checked whole, after what the search relies on is checked. */
+  #held(text: string, owner: Owner): Array<{ record: number; ip: number }> {
+    this.#parse(text, parseHeader);
+    this.#parse(text, checkRecords);
+    const held = heldBy(text, owner);
+    for (const { record } of held) this.#parse(text, (t) => parseRecord(t, record));
+    return held;
+  }
+
+  /** The store's file read without opening it for writing. */
+  #readOnly(): string {
+    const file = this.#files.openInPlace(this.file, true);
+    try {
+      return file.readText();
+    } finally {
+      file.close();
+    }
   }
 
   /** `parse(text)`, its failure reported as a corrupt store. */
@@ -158,30 +219,52 @@ export class IpamStore {
     try {
       return parse(text);
     } catch (err) {
-      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.file} is not valid: ${(err as Error).message}`, { hint: HINT_CORRUPT });
+      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.file} is not valid: ${(err as Error).message}`, { hint: IPAM_STORE_REPAIR_HINT });
     }
   }
 
-  /** Runs `change` on the store's text under the lock; it writes its changes to `file` itself. */
-  #update<T>(change: (text: string, file: InPlaceFile) => T): T {
+  /**
+   * Runs `fn` under the store's lock. With `create`, a missing store
+   * directory is made; without, it means there is no store, and `fn` is
+   * not run (undefined).
+   */
+  #locked<T>(create: boolean, fn: () => T): T | undefined {
     let unlock: () => void;
     try {
       unlock = this.#lock(`${this.dir}/lock`);
     } catch (err) {
       if ((err as { code?: unknown }).code !== "ENOENT") throw err;
+      if (!create) return undefined;
       this.#files.mkdirs(this.dir, 0o700);
       unlock = this.#lock(`${this.dir}/lock`);
     }
     try {
+      return fn();
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Runs `change` on the store's text under the lock, making the store if need be; it writes its changes to `file` itself. */
+  #update<T>(change: (text: string, file: InPlaceFile) => T): T {
+    return this.#locked(true, () => {
       const file = this.#open();
       try {
         return change(file.readText(), file);
       } finally {
         file.close();
       }
-    } finally {
-      unlock();
+    })!;
+  }
+
+  /** Opens `addresses` for a change when there is a store (carrying a version-1 one over), undefined when there is none. */
+  #openExisting(): InPlaceFile | undefined {
+    try {
+      return this.#files.openInPlace(this.file);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "ENOENT") throw err;
     }
+    return this.#files.readText(this.#legacy) === undefined ? undefined : this.#open();
   }
 
   /** Where a version-1 store kept its state. */
@@ -193,7 +276,9 @@ export class IpamStore {
     try {
       return parseVersion1(text);
     } catch (err) {
-      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.#legacy} (version 1) is not valid: ${(err as Error).message}`, { hint: HINT_CORRUPT });
+      throw new WeftError(IPAM_STORE_CORRUPT, `IPAM store ${this.#legacy} (version 1) is not valid: ${(err as Error).message}`, {
+        hint: 'nothing was changed and no address was handed out; repair the JSON by hand ({"version":1,"last":…,"allocations":{"<address>":{"containerId":…,"ifname":…}}}); do not delete it while pods run: their addresses would be handed out again',
+      });
     }
   }
 

@@ -5,8 +5,8 @@
 import { run, type Runner } from "./runner.ts";
 
 /** Applies an nft script atomically; throws KERNEL_COMMAND_FAILED with nft's message. */
-export async function applyNft(runner: Runner, script: string): Promise<void> {
-  await run(runner, ["nft", "-f", "-"], script);
+export async function applyNft(runner: Runner, script: string, onSpawn?: (pid: number) => void): Promise<void> {
+  await run(runner, ["nft", "-f", "-"], script, onSpawn);
 }
 
 /**

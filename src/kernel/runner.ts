@@ -27,8 +27,10 @@ export interface Runner {
   /**
    * Runs `argv` with `input` on stdin. Resolves for any exit status; rejects
    * (KERNEL_TOOL_MISSING) only when the program cannot be started.
+   * `onSpawn` hears the process id as soon as it runs (e.g. to recognise
+   * the process's own changes in `nft monitor`).
    */
-  exec(argv: readonly string[], input?: string): Promise<ExecResult>;
+  exec(argv: readonly string[], input?: string, onSpawn?: (pid: number) => void): Promise<ExecResult>;
 }
 
 /** Error code: a kernel tool exited non-zero. */
@@ -43,7 +45,7 @@ const NETNS_AWARE = new Set(["ip", "bridge"]);
 export function createRunner(netns?: string): Runner {
   return {
     netns,
-    exec: (argv, input) => spawnCollect(inNetns(netns, argv), input),
+    exec: (argv, input, onSpawn) => spawnCollect(inNetns(netns, argv), input, onSpawn),
   };
 }
 
@@ -55,9 +57,11 @@ export function inNetns(netns: string | undefined, argv: readonly string[]): rea
   return NETNS_AWARE.has(tool) ? [tool, "-n", netns, ...args] : ["ip", "netns", "exec", netns, ...argv];
 }
 
-function spawnCollect(argv: readonly string[], input: string | undefined): Promise<ExecResult> {
+function spawnCollect(argv: readonly string[], input: string | undefined, onSpawn?: (pid: number) => void): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    // `ip netns exec` execs the tool, so the pid is the tool's.
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -86,8 +90,8 @@ function spawnCollect(argv: readonly string[], input: string | undefined): Promi
 }
 
 /** Runs `argv` and returns its stdout; throws KERNEL_COMMAND_FAILED with the tool's stderr otherwise. */
-export async function run(runner: Runner, argv: readonly string[], input?: string): Promise<string> {
-  const r = await runner.exec(argv, input);
+export async function run(runner: Runner, argv: readonly string[], input?: string, onSpawn?: (pid: number) => void): Promise<string> {
+  const r = await runner.exec(argv, input, onSpawn);
   if (r.code !== 0) throw commandFailed(runner, argv, r);
   return r.stdout;
 }

@@ -61,6 +61,23 @@ export function connectKube(kubeconfigPath: string): Kube {
   return { config, core: config.makeApiClient(CoreV1Api), coordination: config.makeApiClient(CoordinationV1Api) };
 }
 
+/**
+ * The clients of a process running in a pod: the API server from
+ * KUBERNETES_SERVICE_HOST/PORT, the pod's service-account token and CA.
+ */
+export function connectInCluster(): Kube {
+  const config = new PooledKubeConfig();
+  try {
+    config.loadFromCluster();
+  } catch (err) {
+    throw new WeftError("KUBECONFIG_INVALID", `cannot use the in-cluster configuration: ${(err as Error).message}`, {
+      hint: "run in a pod with a service account, or pass --kubeconfig",
+      cause: err,
+    });
+  }
+  return { config, core: config.makeApiClient(CoreV1Api), coordination: config.makeApiClient(CoordinationV1Api) };
+}
+
 /** The HTTP status of an API error, or undefined for anything else (connection refused, ...). */
 export function apiStatus(err: unknown): number | undefined {
   return err instanceof ApiException ? err.code : undefined;

@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OUTSIDE_IP, OUTSIDE_PORT, logFile, nodePaths, type LabLayout } from "./layout.ts";
-import { cmdline, isAlive, stopProcesses } from "./procs.ts";
+import { cmdline, isAlive, startTime, stopProcesses } from "./procs.ts";
 import { findScenario } from "./scenarios.ts";
 import { readLabState, writeJsonAtomic, type LabNode, type LabState } from "./state.ts";
 import { Supervisor, type ProcessSpec, type ProcessStatus } from "./supervisor.ts";
@@ -124,7 +124,7 @@ export interface SupervisorReport {
   processes: ProcessStatus[];
 }
 
-/** Starts the lab's detached supervisor and records its pid in supervisor.pid. */
+/** Starts the lab's detached supervisor and records its pid and start time in supervisor.pid. */
 export function startSupervisor(lab: LabLayout): number {
   mkdirSync(lab.logsDir, { recursive: true });
   const fd = openSync(logFile(lab, "supervisor"), "a");
@@ -134,7 +134,7 @@ export function startSupervisor(lab: LabLayout): number {
       stdio: ["ignore", fd, fd],
     });
     child.unref();
-    writeFileSync(lab.supervisorPidFile, `${child.pid}\n`);
+    writeFileSync(lab.supervisorPidFile, `${child.pid} ${startTime(child.pid!) ?? ""}\n`);
     return child.pid!;
   } finally {
     closeSync(fd);
@@ -150,15 +150,17 @@ export function readSupervisorReport(lab: LabLayout): SupervisorReport | null {
   }
 }
 
-/** The running supervisor's pid, checked against its command line, or null. */
+/** The running supervisor's pid, checked against its start time and command line, or null. */
 export function supervisorPid(lab: LabLayout): number | null {
   let pid: number;
+  let started: number;
   try {
-    pid = Number(readFileSync(lab.supervisorPidFile, "utf8").trim());
+    [pid, started] = readFileSync(lab.supervisorPidFile, "utf8").trim().split(" ").map(Number) as [number, number];
   } catch {
     return null;
   }
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return null;
+  if (startTime(pid) !== started) return null; // the pid was reused
   const argv = cmdline(pid);
   const i = argv.indexOf("supervise");
   return i > 0 && argv[i - 1] === "lab" && argv[i + 2] === lab.name ? pid : null;

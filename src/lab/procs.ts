@@ -23,6 +23,63 @@ export function isAlive(pid: number): boolean {
   return state !== "Z" && state !== "X";
 }
 
+/** The fields of /proc/PID/stat after "PID (COMM)", from field 3 (state) on, or undefined when it is gone. */
+function statFields(pid: number | string): string[] | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/**
+ * When `pid` started, in clock ticks after boot (field 22 of /proc/PID/stat),
+ * or undefined when it is gone. With the pid it names one process for good:
+ * a pid reused later comes with a later start time.
+ */
+export function startTime(pid: number): number | undefined {
+  const start = statFields(pid)?.[19];
+  return start === undefined ? undefined : Number(start);
+}
+
+/** Processes to find: those in process group `pgid` or network namespace `netnsInode`, started at or after `notBefore`. */
+export interface ProcessMatch {
+  pgid?: number | undefined;
+  /** The nsfs inode of a network namespace, which stays the same while any process holds it, named or not. */
+  netnsInode?: number | undefined;
+  /** A start time (see startTime); default 0. */
+  notBefore?: number | undefined;
+}
+
+/** The live processes any of `matches` finds (one pass over /proc). */
+export function findProcesses(matches: readonly ProcessMatch[]): number[] {
+  if (matches.length === 0) return [];
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(entry);
+    if (fields === undefined || fields[0] === "Z" || fields[0] === "X") continue;
+    const pgid = Number(fields[2]);
+    const start = Number(fields[19]);
+    let net: string | undefined;
+    const netOf = () => {
+      try {
+        net ??= readlinkSync(`/proc/${entry}/ns/net`);
+      } catch {
+        net = "";
+      }
+      return net;
+    };
+    const hit = matches.some((m) =>
+      start >= (m.notBefore ?? 0) && ((m.pgid !== undefined && m.pgid === pgid) || (m.netnsInode !== undefined && netOf() === `net:[${m.netnsInode}]`)),
+    );
+    if (hit) found.push(Number(entry));
+  }
+  return found;
+}
+
 /** The argv of `pid`, or [] when it is gone. */
 export function cmdline(pid: number): string[] {
   try {

@@ -7,17 +7,22 @@
  *
  * Per pod it owns: the namespace, the record pods/POD.json, the command's
  * process group, logs/pod-POD.log and pods/POD.exit (the command's exit
- * status, written by the `sh` that waits for it, for `lab pods`).
+ * status, written by the `sh` that waits for it, for `lab pods`). A pod's
+ * processes are found by its namespace's inode and its command's process
+ * group and start time, all recorded, so deleting the namespace's name
+ * (`ip netns del`) does not hide them from `rm` and `down`; a namespace is
+ * deleted only when it carries the lab's mark (ownership.ts).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { describeError, WeftError } from "../lib/errors.ts";
 import { addNetworkList, delNetworkList, loadConfList, readCache, type CniClient, type PluginExec, type RuntimeConf } from "./cni.ts";
 import { logFile, nodeNs, nodePaths, podNs, validatePodName, type LabLayout } from "./layout.ts";
-import { pidsInNamespaces, stopProcesses } from "./procs.ts";
+import { markOfLab, ownedAmong } from "./ownership.ts";
+import { findProcesses, pidsInNamespaces, startTime, stopProcesses, type ProcessMatch } from "./procs.ts";
 import { createPodRecord, findNode, readPodRecord, readPodRecords, removePodRecord, updatePodRecord, type LabState, type PodRecord, type PortMapping } from "./state.ts";
 import { createPodNamespace, deleteNamespaces } from "./topology.ts";
 
@@ -81,19 +86,24 @@ export async function runPod(lab: LabLayout, state: LabState, spec: PodSpec): Pr
     network: null,
     ip: null,
     pid: null,
+    pidStart: null,
+    netnsInode: null,
     ports: spec.ports,
     command: spec.command,
     createdAt: new Date().toISOString(),
   };
+  const mark = markOfLab(lab);
   createPodRecord(lab, record);
   try {
-    await createPodNamespace(record.netns);
+    await createPodNamespace(record.netns, mark);
+    record.netnsInode = statSync(`/run/netns/${record.netns}`).ino;
     const list = loadConfList(nodePaths(lab, node.name).cniConfDir);
     record.network = list.name;
     updatePodRecord(lab, record);
     const result = await addNetworkList(cniClient(lab, node.name), list, runtimeConf(record));
     record.ip = firstIp(result);
     record.pid = startCommand(lab, record);
+    record.pidStart = startTime(record.pid) ?? null;
     updatePodRecord(lab, record);
     return record;
   } catch (err) {
@@ -110,26 +120,38 @@ export async function runPod(lab: LabLayout, state: LabState, spec: PodSpec): Pr
  */
 export async function removePod(lab: LabLayout, name: string, { force = false } = {}): Promise<{ removed: boolean; warning?: string }> {
   const record = readPodRecord(lab, name);
-  const ns = record?.netns ?? podNs(lab, name);
-  // The pod's processes are those in its namespace: its recorded pid may
-  // have been reused since its command ended.
-  const inNs = pidsInNamespaces([ns]).get(ns)!;
-  if (!record && inNs.length === 0 && !existsSync(`/run/netns/${ns}`)) return { removed: false };
-  await stopProcesses(inNs, 1000);
+  // A namespace without a record is not the lab's: the record is written before the namespace.
+  if (!record) return { removed: false };
+  const nsOwned = (await ownedAmong([record.netns], markOfLab(lab))).length > 0;
+  await stopProcesses(podProcesses(record, nsOwned), 1000);
   let warning: string | undefined;
-  if (record) {
-    try {
-      await deletePodNetwork(lab, record);
-    } catch (err) {
-      if (!force) throw err;
-      warning = `CNI DEL of pod ${name} failed (its namespace is deleted anyway): ${describeError(err)}`;
-    }
+  try {
+    await deletePodNetwork(lab, record);
+  } catch (err) {
+    if (!force) throw err;
+    warning = `CNI DEL of pod ${name} failed (its namespace is deleted anyway): ${describeError(err)}`;
   }
-  await deleteNamespaces([ns]);
+  if (nsOwned) await deleteNamespaces([record.netns]);
   removePodRecord(lab, name);
   rmSync(exitFile(lab, name), { force: true });
   rmSync(logFile(lab, `pod-${name}`), { force: true });
   return warning === undefined ? { removed: true } : { removed: true, warning };
+}
+
+/**
+ * A pod's live processes: everything in its namespace while the lab owns it
+ * (`nsOwned`), and, by what was recorded when its command started, its
+ * command's process group and whatever runs in its namespace, named or not,
+ * started no earlier than the command (an earlier process cannot be the
+ * pod's, whatever a reused pid or inode says).
+ */
+export function podProcesses(record: PodRecord, nsOwned: boolean): number[] {
+  const matches: ProcessMatch[] = [];
+  if (nsOwned) matches.push({ netnsInode: statSync(`/run/netns/${record.netns}`).ino });
+  if (record.pid !== null && record.pidStart != null) {
+    matches.push({ pgid: record.pid, netnsInode: record.netnsInode ?? undefined, notBefore: record.pidStart });
+  }
+  return findProcesses(matches);
 }
 
 /** CNI DEL for a pod, with the configuration and args its ADD cached (as CRI-O does), else the current ones. */
@@ -181,6 +203,12 @@ export async function execIn(lab: LabLayout, state: LabState, target: string, co
   else {
     throw new WeftError("TARGET_NOT_FOUND", `lab ${lab.name} has no pod or node called "${target}"`, {
       hint: `its nodes are ${state.nodes.map((n) => n.name).join(", ")}; run weft lab pods for its pods`,
+    });
+  }
+  if (!existsSync(`/run/netns/${ns}`)) {
+    const what = pod ? `pod ${target}` : target === "outside" ? "the outside host" : `node ${target}`;
+    throw new WeftError("TARGET_GONE", `${what} of lab ${lab.name} has no namespace: ${ns} was deleted outside weft`, {
+      hint: pod ? `remove the pod with weft lab rm ${target}${lab.name === "lab" ? "" : ` --name ${lab.name}`}` : `rebuild the lab: weft lab down --name ${lab.name}, then up`,
     });
   }
   const child = spawn("ip", ["netns", "exec", ns, ...command], { stdio: "inherit" });

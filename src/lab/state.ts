@@ -5,7 +5,7 @@
  * `lab rm` never rewrite each other's records, and creating the file with
  * O_EXCL is what reserves a pod name.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
 import type { LabLayout } from "./layout.ts";
@@ -73,6 +73,10 @@ export interface PodRecord {
   ip: string | null;
   /** The pid of the pod's command (its process group leader), null until started. */
   pid: number | null;
+  /** When `pid` started (procs.ts startTime), so a reused pid is never taken for it; null until started. */
+  pidStart?: number | null;
+  /** The nsfs inode of the pod's namespace, which finds its processes after its name is deleted; null before it exists. */
+  netnsInode?: number | null;
   /** Host ports mapped to the pod (the portMappings capability arg). */
   ports: PortMapping[];
   command: string[];
@@ -89,6 +93,9 @@ export function readLabState(lab: LabLayout): LabState {
     text = readFileSync(lab.stateFile, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      if (existsSync(lab.dir)) {
+        throw new WeftError(LAB_NOT_UP, `lab ${lab.name} is not up: its up is still running or did not finish`, { hint: `wait for it, or run weft lab down --name ${lab.name}` });
+      }
       throw new WeftError(LAB_NOT_UP, `lab ${lab.name} is not up`, { hint: `run weft lab up --name ${lab.name}` });
     }
     throw err;

@@ -17,12 +17,16 @@
  * straight into the node's namespace (`peer name eth0 netns NODE`), so no
  * link ever exists in the host's namespace, not even for a moment.
  *
+ * Each namespace is marked as the lab's (ownership.ts) in the batch that
+ * creates it.
+ *
  * Work is batched (STYLE rule 4): one `ip -batch` to create the namespaces,
  * one for the switch, then one per node and outside namespace, in parallel.
  */
 import { readdirSync } from "node:fs";
 import { createRunner, run } from "../kernel/runner.ts";
 import { CONTROL_IP, OUTSIDE_IP, ownsNamespace, type LabLayout } from "./layout.ts";
+import { markLines } from "./ownership.ts";
 import type { Scenario } from "./scenarios.ts";
 import type { LabNode } from "./state.ts";
 
@@ -30,14 +34,15 @@ const UNDERLAY_LEN = 24;
 
 /**
  * Builds the switch, nodes and outside host, and the control plane's
- * namespace when `control`; `nodes` are already named and addressed.
+ * namespace when `control`, each namespace marked with `mark`; `nodes` are
+ * already named and addressed.
  */
-export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], scenario: Scenario | null, control: boolean): Promise<void> {
+export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], scenario: Scenario | null, mark: string, control: boolean): Promise<void> {
   const namespaces = [lab.switchNs, lab.outsideNs, ...(control ? [lab.controlNs] : []), ...nodes.map((n) => n.netns)];
   // A new namespace copies its IPv4 settings from the host's; a host running
   // Docker or Kubernetes forwards. Lab hosts start as freshly booted ones do,
   // so that weft is what turns forwarding on in a node, as on a real one.
-  await ipBatch(undefined, namespaces.flatMap((ns) => [`netns add ${ns}`, `netns exec ${ns} sysctl -qw net.ipv4.ip_forward=0`]));
+  await ipBatch(undefined, namespaces.flatMap((ns) => [`netns add ${ns}`, ...markLines(ns, mark), `netns exec ${ns} sysctl -qw net.ipv4.ip_forward=0`]));
 
   const dev = scenario?.underlayIface ?? "eth0";
   await ipBatch(lab.switchNs, [
@@ -67,15 +72,14 @@ export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], s
   ]);
 }
 
-/** Every namespace under /run/netns that belongs to the lab, whatever its state.json says. */
+/** Every namespace under /run/netns named as the lab's, whoever made it (ownership.ts tells which the lab made). */
 export function labNamespaces(lab: LabLayout): string[] {
   return listNamespaces().filter((ns) => ownsNamespace(lab, ns)).sort();
 }
 
-/** Creates a pod's namespace with its loopback up. */
-export async function createPodNamespace(ns: string): Promise<void> {
-  await ipBatch(undefined, [`netns add ${ns}`]);
-  await ipBatch(ns, ["link set lo up"]);
+/** Creates a pod's namespace, marked with `mark`, with its loopback up. */
+export async function createPodNamespace(ns: string, mark: string): Promise<void> {
+  await ipBatch(undefined, [`netns add ${ns}`, ...markLines(ns, mark), `netns exec ${ns} ip link set dev lo up`]);
 }
 
 /**
@@ -91,7 +95,8 @@ export async function deleteNamespaces(names: readonly string[]): Promise<void> 
   if (left !== undefined) await run(createRunner(), ["ip", "netns", "del", left]);
 }
 
-function listNamespaces(): string[] {
+/** Every namespace name under /run/netns. */
+export function listNamespaces(): string[] {
   try {
     return readdirSync("/run/netns");
   } catch {

@@ -5,9 +5,10 @@
  * has written its subnet file, the control plane answers and every node
  * (its lab kubelet) is Ready.
  *
- * A failure before the agents start removes everything built so far. A node
- * that does not become ready leaves the lab up, so its agent's log can be
- * read; the error names the node and the log.
+ * A failure before the agents start removes everything built so far, and
+ * so does SIGINT or SIGTERM (Ctrl-C) at any point of `up`: the lab is up or
+ * gone, never half-built. A node that does not become ready leaves the lab
+ * up, so its agent's log can be read; the error names the node and the log.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -19,16 +20,18 @@ import { writeLabPki } from "./control/pki.ts";
 import { controlPaths } from "./control/paths.ts";
 import { waitForControlPlane } from "./control/ready.ts";
 import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, NODE_CIDR_LEN, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
+import { applyClusterConfig } from "./addons.ts";
 import { labDown } from "./down.ts";
 import { KUBELET_BUNDLE } from "./kubelet/daemons.ts";
 import { waitForNodesReady } from "./kubelet/nodes-ready.ts";
+import { labMark, recordNamespaces, startRecords } from "./ownership.ts";
 import { CONTROL_IP, LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
 import { lastLogLine } from "./log-tail.ts";
 import { listensOnTcp } from "./procs.ts";
 import { sleep } from "../lib/sleep.ts";
 import { findScenario } from "./scenarios.ts";
 import { writeLabState, type Backend, type LabNode, type LabState, type Store } from "./state.ts";
-import { labNamespaces, buildTopology } from "./topology.ts";
+import { buildTopology, listNamespaces } from "./topology.ts";
 import { ROOT } from "../lib/root.ts";
 
 /** What `up` builds; the CLI's defaults are noted per field. */
@@ -92,6 +95,7 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     const name = nodeName(i + 1);
     return { name, index: i + 1, netns: nodeNs(lab, name), underlayIp: underlayIp(i + 1) };
   });
+  const namespaces = [lab.switchNs, lab.outsideNs, ...(opts.kubernetes ? [lab.controlNs] : []), ...nodes.map((n) => n.netns)];
   const base = {
     name: lab.name,
     createdAt: new Date().toISOString(),
@@ -106,16 +110,27 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   // Before the lab's directory is claimed: this is where a missing
   // Kubernetes build is found, and such a failure must leave nothing.
   const state: LabState = { ...base, daemons: labDaemons(lab, base) };
-  claimLabDir(lab);
+  const interrupt = new Interrupts();
+  try {
+    claimLabDir(lab, namespaces);
+  } catch (err) {
+    interrupt.dispose();
+    throw err;
+  }
   // The credentials need nothing from the topology: made meanwhile, and
   // always awaited before a failed `up` removes the lab's directory.
   if (opts.kubernetes) say("making the lab CA, certificates and kubeconfigs");
   const pki = opts.kubernetes ? writeLabPki(lab, nodes).then(() => mkdirSync(controlPaths(lab).etcdDir, { recursive: true, mode: 0o700 })) : Promise.resolve();
   pki.catch(() => {}); // handled where it is awaited; not an unhandled rejection meanwhile
+  let agentsStarted = false;
   try {
+    const made = startRecords(lab);
+    recordNamespaces(lab, made, namespaces);
+    interrupt.check();
     const control = opts.kubernetes ? `, ${lab.controlNs}` : "";
     say(`creating namespaces ${lab.switchNs}, ${lab.outsideNs}${control}, ${nodes[0]!.netns}${nodes.length > 1 ? `..${nodes.at(-1)!.netns}` : ""}${scenario ? ` (scenario ${opts.scenario})` : ""}`);
-    await buildTopology(lab, nodes, scenario, opts.kubernetes);
+    await buildTopology(lab, nodes, scenario, labMark(lab, made), opts.kubernetes);
+    interrupt.check();
     for (const n of nodes) {
       const p = nodePaths(lab, n.name);
       for (const dir of [p.runDir, p.stateDir, p.cniConfDir, p.cniBinDir, p.cniCacheDir]) mkdirSync(dir, { recursive: true });
@@ -124,47 +139,103 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     const installing = existsSync(INSTALL_CNI_COMMAND);
     if (installing) say(`installing the weft CNI plugin on ${nodes.length} node${nodes.length > 1 ? "s" : ""}`);
     await Promise.all([...(installing ? nodes.map((n) => installCni(lab, n)) : []), pki]);
+    interrupt.check();
     writeLabState(lab, state);
     const what = opts.kubernetes ? "the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) at " + CONTROL_IP + ", " : "";
     say(`starting ${what}${nodes.length} agent${nodes.length > 1 ? "s" : ""} (${opts.backend}, ${opts.store} store) and the outside server at ${OUTSIDE_IP}:${OUTSIDE_PORT}`);
     startSupervisor(lab);
+    agentsStarted = true;
+    say(`waiting for every agent to lease a subnet of ${podCidr} (up to ${READY_TIMEOUT_MS / 1000} s)`);
+    const waitBegan = Date.now();
+    const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    // The first wait to fail (or Ctrl-C) stops the other, so the error comes at once.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, interrupt.aborted]);
+    const stopOthers = (err: unknown) => {
+      stop.abort();
+      throw err;
+    };
+    await Promise.all([
+      waitUntilReady(lab, state, signal).catch(stopOthers),
+      opts.kubernetes
+        ? waitForControlPlane(lab, signal).then((t) => {
+            const before = waitBegan - started;
+            say(`API server ready ${secs(before + t.apiserverMs)} after up began; controller manager and scheduler healthy at ${secs(before + t.controllersMs)}`);
+          }, stopOthers)
+        : undefined,
+    ]);
+    interrupt.check();
+    if (opts.kubernetes) {
+      await applyClusterConfig(lab, state);
+      // Every node's lab kubelet registers its Node, which is Ready once the node has a CNI configuration.
+      const t = await waitForNodesReady(lab, state, signal);
+      interrupt.check();
+      say(`${nodes.length} node${nodes.length > 1 ? "s" : ""} Ready ${secs(t.nodesAt - started)} after up began; default ServiceAccount (pods can be made) at ${secs(t.serviceAccountAt - started)}`);
+    }
   } catch (err) {
     await pki.catch(() => {});
-    await labDown(lab.name, () => {});
+    if (!agentsStarted || interrupt.signal) {
+      if (interrupt.signal) say(`${interrupt.signal}: removing what this up made`);
+      await labDown(lab.name, (line) => say(line), { madeHere: true });
+    }
+    if (interrupt.signal) throw new WeftError(LAB_UP_INTERRUPTED, `lab ${lab.name}: up interrupted by ${interrupt.signal}; everything it had made is removed`);
     throw err;
-  }
-  say(`waiting for every agent to lease a subnet of ${podCidr} (up to ${READY_TIMEOUT_MS / 1000} s)`);
-  const waitBegan = Date.now();
-  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  // The first wait to fail stops the other, so the error comes at once.
-  const stop = new AbortController();
-  const stopOthers = (err: unknown) => {
-    stop.abort();
-    throw err;
-  };
-  await Promise.all([
-    waitUntilReady(lab, state, stop.signal).catch(stopOthers),
-    opts.kubernetes
-      ? waitForControlPlane(lab, stop.signal).then((t) => {
-          const before = waitBegan - started;
-          say(`API server ready ${secs(before + t.apiserverMs)} after up began; controller manager and scheduler healthy at ${secs(before + t.controllersMs)}`);
-        }, stopOthers)
-      : undefined,
-  ]);
-  if (opts.kubernetes) {
-    // Every node's lab kubelet registers its Node, which is Ready once the node has a CNI configuration.
-    const t = await waitForNodesReady(lab, state, new AbortController().signal);
-    say(`${nodes.length} node${nodes.length > 1 ? "s" : ""} Ready ${secs(t.nodesAt - started)} after up began; default ServiceAccount (pods can be made) at ${secs(t.serviceAccountAt - started)}`);
+  } finally {
+    interrupt.dispose();
   }
   say(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return nodeRows(lab, state);
 }
 
-/** Makes the lab's directory, which is also what marks the lab as up. */
-function claimLabDir(lab: LabLayout): void {
+/** Error code: SIGINT or SIGTERM stopped `up`, which removed what it had made. */
+export const LAB_UP_INTERRUPTED = "LAB_UP_INTERRUPTED";
+
+/**
+ * SIGINT and SIGTERM while `up` runs: noted rather than fatal, so `up`
+ * stops at its next step and removes what it made before it exits.
+ */
+class Interrupts {
+  signal: NodeJS.Signals | undefined;
+  readonly #abort = new AbortController();
+  /** Aborted when a signal comes, for waits that take an AbortSignal. */
+  readonly aborted = this.#abort.signal;
+  readonly #note = (sig: NodeJS.Signals) => {
+    this.signal ??= sig;
+    this.#abort.abort();
+  };
+
+  constructor() {
+    process.on("SIGINT", this.#note);
+    process.on("SIGTERM", this.#note);
+  }
+
+  /** Throws once a signal has come; `up`'s cleanup takes over from there. */
+  check(): void {
+    if (this.signal) throw new WeftError(LAB_UP_INTERRUPTED, `interrupted by ${this.signal}`);
+  }
+
+  dispose(): void {
+    process.off("SIGINT", this.#note);
+    process.off("SIGTERM", this.#note);
+  }
+}
+
+/**
+ * Makes the lab's directory, which is also what marks the lab as up, after
+ * checking that none of `namespaces` (the ones `up` creates) exists: one
+ * that does was made by someone else.
+ */
+function claimLabDir(lab: LabLayout, namespaces: readonly string[]): void {
   const alreadyUp = () =>
     new WeftError("LAB_EXISTS", `lab ${lab.name} is already up`, { hint: `run weft lab down --name ${lab.name}` });
-  if (labNamespaces(lab).length > 0) throw alreadyUp();
+  if (existsSync(lab.dir)) throw alreadyUp();
+  const present = new Set(listNamespaces());
+  const taken = namespaces.filter((ns) => present.has(ns));
+  if (taken.length > 0) {
+    throw new WeftError("LAB_NAMESPACE_TAKEN", `lab ${lab.name} is not up, but namespace${taken.length > 1 ? "s" : ""} ${taken.join(", ")} exist${taken.length > 1 ? "" : "s"}, made by someone else`, {
+      hint: `choose another --name, or delete ${taken.length > 1 ? "them" : "it"} with ip netns del if ${taken.length > 1 ? "they are" : "it is"} yours to delete`,
+    });
+  }
   for (let attempt = 0; ; attempt++) {
     mkdirSync(LAB_ROOT, { recursive: true });
     try {

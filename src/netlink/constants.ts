@@ -24,6 +24,7 @@ export const RTM_NEWROUTE = 24;
 export const RTM_GETROUTE = 26;
 
 export const IFF_UP = 0x1;
+export const IFF_LOOPBACK = 0x8;
 
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;

@@ -5,7 +5,7 @@
  * the others send one request and wait for its answer.
  */
 import { attrMac, attrString, attrU32, encodePayload, parseAttrs, strAttr, u32Attr, u8Attr, type Attr } from "./codec.ts";
-import { AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_EXT_MASK, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NLM_F_CREATE, NLM_F_EXCL, RTEXT_FILTER_SKIP_STATS, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, VETH_INFO_PEER } from "./constants.ts";
+import { AF_UNSPEC, IFF_LOOPBACK, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_EXT_MASK, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NLM_F_CREATE, NLM_F_EXCL, RTEXT_FILTER_SKIP_STATS, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, VETH_INFO_PEER } from "./constants.ts";
 import type { Request, RouteSocket } from "./socket.ts";
 import { SysError } from "../sys/syscalls.ts";
 
@@ -20,8 +20,10 @@ export interface LinkInfo {
   master: number | undefined;
   /** IFLA_LINK: for a veth, the index of its peer in the peer's namespace. */
   link: number | undefined;
-  /** The link kind (bridge, veth, …) when the kernel reports one. */
+  /** The link kind (bridge, veth, …) when the kernel reports one; a NIC or loopback has none. */
   kind: string | undefined;
+  /** IFF_LOOPBACK: the namespace's `lo`. */
+  loopback: boolean;
 }
 
 /** struct ifinfomsg: family (AF_UNSPEC), type, index, flags, change. */
@@ -46,6 +48,7 @@ export function decodeLink(payload: Uint8Array): LinkInfo {
     mac: attrMac(attrs.get(IFLA_ADDRESS)) ?? "",
     mtu: attrU32(attrs.get(IFLA_MTU)) ?? 0,
     up: (v.getUint32(8, true) & IFF_UP) !== 0,
+    loopback: (v.getUint32(8, true) & IFF_LOOPBACK) !== 0,
     master: attrU32(attrs.get(IFLA_MASTER)),
     link: attrU32(attrs.get(IFLA_LINK)),
     kind: info ? attrString(parseAttrs(info).get(IFLA_INFO_KIND)) : undefined,

@@ -38,6 +38,10 @@ function fakeKernel(answer: (req: Message) => Uint8Array[]) {
     rename: unused,
     unlink: unused,
     mkdir: unused,
+    access: unused,
+    stat: unused,
+    fstat: unused,
+    nsType: unused,
     close: () => {},
   };
   return { sys, sent };

@@ -11,6 +11,7 @@
  */
 import { WeftError } from "../lib/errors.ts";
 import { formatPrefix, parsePrefix } from "../lib/ipv4.ts";
+import type { AcquireOptions, Acquired } from "./acquire.ts";
 
 /** What a node publishes about itself with its lease; peers program routes from it. */
 export interface LeaseAttrs {
@@ -51,6 +52,28 @@ export type LeaseEvent = { type: "put"; lease: Lease } | { type: "delete"; subne
  * tells whether the subnet is held by this node.
  */
 export interface SubnetStore {
+  /** Where the store is, for log lines: a directory, etcd endpoints, an API server. */
+  readonly location: string;
+  /**
+   * Leases this node (`o.attrs.node`) its subnet. The store chooses: the
+   * embedded and etcd stores take a free subnet of `o.range`
+   * (store/acquire.ts), the kubernetes store the one the cluster assigned
+   * the Node (spec.podCIDR).
+   */
+  acquire(o: AcquireOptions): Promise<Acquired>;
+  /**
+   * Told once the node's backend is set up for `lease` and its peers are
+   * programmed. The kubernetes store sets the Node's NetworkUnavailable
+   * condition to False; the others have nothing to record.
+   */
+  programmed(lease: Lease): Promise<void>;
+  /**
+   * The address the cluster records for node `node` (kubernetes: its Node's
+   * InternalIP), which the agent advertises unless told otherwise by
+   * --iface, --iface-regex, --iface-can-reach or --public-ip; undefined
+   * where the store records none (embedded, etcd) or the node has none yet.
+   */
+  nodeAddress(node: string): Promise<string | undefined>;
   /**
    * Leases `subnet` to `attrs.node` for `ttlSeconds` only if no unexpired
    * lease on it exists. Returns the new lease, or undefined when the subnet

@@ -26,6 +26,9 @@ test("names the file and the key when malformed", () => {
     [good.replace("true", "yes"), /WEFT_IPMASQ="yes" is not valid/],
     [good.replace("10.244.1.1/24", "10.99.1.1/24"), /is not inside WEFT_NETWORK=10.244.0.0\/16/],
     [good + "garbage\n", /line "garbage" is not KEY=VALUE/],
+    [good.replace("10.244.1.1/24", "10.244.60.0/24"), /malformed subnet file \/x: WEFT_SUBNET=10\.244\.60\.0\/24 is the subnet's network address, which cannot be the gateway; the agent writes the first host address, 10\.244\.60\.1\/24/],
+    [good.replace("10.244.1.1/24", "10.244.61.255/24"), /WEFT_SUBNET=10\.244\.61\.255\/24 is the subnet's broadcast address/],
+    [good.replace("10.244.1.1/24", "10.244.1.3/30"), /WEFT_SUBNET=10\.244\.1\.3\/30 is the subnet's broadcast address/],
   ];
   for (const [text, re] of cases) assert.throws(() => parseSubnetFile(text, "/x"), re);
 });

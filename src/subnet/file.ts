@@ -13,7 +13,7 @@
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { WeftError } from "../lib/errors.ts";
-import { contains, formatIp, formatPrefix, isDigits, parseInterfaceAddress, parsePrefix, type Prefix } from "../lib/ipv4.ts";
+import { contains, formatIp, formatPrefix, isDigits, lastOf, parseInterfaceAddress, parsePrefix, type Prefix } from "../lib/ipv4.ts";
 
 /** Default location of the subnet file. */
 export const DEFAULT_SUBNET_FILE = "/run/weft/subnet.env";
@@ -75,6 +75,11 @@ export function parseSubnetFile(text: string, path: string): NodeSubnet {
     throw invalid(path, `WEFT_SUBNET=${need("WEFT_SUBNET")} is not inside WEFT_NETWORK=${formatPrefix(network)}`);
   }
   if (subnet.len > 30) throw invalid(path, `WEFT_SUBNET=${need("WEFT_SUBNET")} leaves no room for pods (use /30 or larger)`);
+  // The gateway goes on the bridge and is every pod's default route: it must be a host address.
+  const role = gateway === subnet.base ? "network" : gateway === lastOf(subnet) ? "broadcast" : undefined;
+  if (role) {
+    throw invalid(path, `WEFT_SUBNET=${need("WEFT_SUBNET")} is the subnet's ${role} address, which cannot be the gateway; the agent writes the first host address, ${formatIp(subnet.base + 1)}/${subnet.len}`);
+  }
   return { network, subnet, gateway, mtu, ipMasq };
 }
 

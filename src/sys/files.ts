@@ -2,7 +2,7 @@
  * Whole-file reads and writes over Syscalls, for the compiled plugin, which
  * does without node:fs (see syscalls.ts for why).
  */
-import { IoError, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, type Syscalls } from "./syscalls.ts";
+import { IoError, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, W_OK, type Syscalls } from "./syscalls.ts";
 
 /** The file operations the plugin and its IPAM store need. */
 export interface Files {
@@ -14,15 +14,22 @@ export interface Files {
   rename(from: string, to: string): void;
   /** Removes `path`; one that is not there is fine. */
   remove(path: string): void;
-  /** Opens the existing file `path` for reading and writing in place (IoError ENOENT when missing). */
-  openInPlace(path: string): InPlaceFile;
+  /** Opens the existing file `path` for reading and writing in place, or only reading (IoError ENOENT when missing). */
+  openInPlace(path: string, readOnly?: boolean): InPlaceFile;
   /** Creates the directory `path` and any missing parents, each with `mode`; an existing one is fine. */
   mkdirs(path: string, mode: number): void;
+  /** undefined when `path` can be written (access W_OK), else why not as an errno name: ENOENT when it does not exist, EROFS, EACCES, … */
+  writable(path: string): string | undefined;
 }
 
 /** A file read whole and changed by writes at byte offsets. */
 export interface InPlaceFile {
-  /** The whole file as UTF-8 text (read from offset 0: call it once, first). */
+  /**
+   * The whole file as Latin-1 text, one character per byte (read from
+   * offset 0: call it once, first). The IPAM store is ASCII; decoding it
+   * byte for byte keeps each record's place in the text its place in the
+   * file even when a damaged byte is not ASCII.
+   */
   readText(): string;
   /** Writes `text` (UTF-8) at byte `offset`. */
   writeAt(offset: number, text: string): void;
@@ -31,10 +38,11 @@ export interface InPlaceFile {
 
 const ENOENT = 2;
 const decoder = new TextDecoder();
+const latin1 = new TextDecoder("latin1");
 const encoder = new TextEncoder();
 
-/** Reads `fd` to its end as UTF-8, into a buffer of `size` bytes to begin with. */
-export function readAll(sys: Syscalls, fd: number, size = 4096): string {
+/** Reads `fd` to its end as UTF-8 (or with `dec`), into a buffer of `size` bytes to begin with. */
+export function readAll(sys: Syscalls, fd: number, size = 4096, dec: TextDecoder = decoder): string {
   let buf = new Uint8Array(size);
   let n = 0;
   for (;;) {
@@ -44,7 +52,7 @@ export function readAll(sys: Syscalls, fd: number, size = 4096): string {
       buf = bigger;
     }
     const r = sys.read(fd, buf.subarray(n));
-    if (r === 0) return decoder.decode(buf.subarray(0, n));
+    if (r === 0) return dec.decode(buf.subarray(0, n));
     n += r;
   }
 }
@@ -105,11 +113,11 @@ export function sysFiles(sys: Syscalls): Files {
         if (!(err instanceof IoError && err.code === "ENOENT")) throw err;
       }
     },
-    openInPlace(path) {
-      const fd = sys.open(path, O_RDWR, 0);
+    openInPlace(path, readOnly = false) {
+      const fd = sys.open(path, readOnly ? O_RDONLY : O_RDWR, 0);
       return {
         // 64 KiB holds the store of a node running 127 pods in one read.
-        readText: () => readAll(sys, fd, 65536),
+        readText: () => readAll(sys, fd, 65536, latin1),
         writeAt(offset, text) {
           const bytes = encoder.encode(text);
           for (let off = 0; off < bytes.length; ) off += sys.pwrite(fd, bytes.subarray(off), offset + off);
@@ -118,5 +126,14 @@ export function sysFiles(sys: Syscalls): Files {
       };
     },
     mkdirs,
+    writable(path) {
+      try {
+        sys.access(path, W_OK);
+        return undefined;
+      } catch (err) {
+        if (err instanceof IoError) return err.code;
+        throw err;
+      }
+    },
   };
 }

@@ -4,7 +4,7 @@
  * dlopen with these symbols costs ~0.1 ms; see bench/cni-add.
  */
 import { dlopen, FFIType, read } from "bun:ffi";
-import { IoError, SysError, type Syscalls } from "./syscalls.ts";
+import { IoError, SysError, type FileStat, type Syscalls } from "./syscalls.ts";
 
 const { i32, u32, i64_fast, u64, ptr } = FFIType;
 const lib = dlopen("libc.so.6", {
@@ -23,6 +23,10 @@ const lib = dlopen("libc.so.6", {
   rename: { args: [ptr, ptr], returns: i32 },
   unlink: { args: [ptr], returns: i32 },
   mkdir: { args: [ptr, u32], returns: i32 },
+  access: { args: [ptr, i32], returns: i32 },
+  statx: { args: [i32, ptr, i32, u32, ptr], returns: i32 },
+  // ioctl(2) is variadic too; NS_GET_NSTYPE takes no argument, so a zero is passed.
+  ioctl: { args: [i32, u64, u64], returns: i32 },
   close: { args: [i32], returns: i32 },
   __errno_location: { args: [], returns: ptr },
 }).symbols;
@@ -34,6 +38,26 @@ const NETLINK_ROUTE = 0;
 const CLONE_NEWNET = 0x40000000;
 const O_CLOEXEC = 0o2000000;
 const EINTR = 4;
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+const STATX_TYPE = 0x1;
+const STATX_INO = 0x100;
+/** _IO(0xb7, 0x3), from linux/nsfs.h. */
+const NS_GET_NSTYPE = 0xb703;
+const EMPTY_PATH = new Uint8Array(1);
+
+/** One struct statx (256 bytes), reused: every call is synchronous. */
+const statxBuf = new Uint8Array(256);
+const statxView = new DataView(statxBuf.buffer);
+
+/** The fields of statxBuf weft reads: stx_mode (offset 28), stx_ino (32), stx_dev_major/minor (136, 140). */
+function readStatx(): FileStat {
+  return {
+    type: statxView.getUint16(28, true) & 0o170000,
+    ino: statxView.getUint32(32, true) + statxView.getUint32(36, true) * 2 ** 32,
+    dev: statxView.getUint32(136, true) * 2 ** 20 + statxView.getUint32(140, true),
+  };
+}
 
 const utf8 = new TextEncoder();
 
@@ -105,5 +129,19 @@ export const libc: Syscalls = {
     const p = cPath(path);
     retry(() => `mkdir ${path}`, () => lib.mkdir(p, mode));
   },
+  access(path, mode) {
+    const p = cPath(path);
+    retry(() => `access ${path}`, () => lib.access(p, mode));
+  },
+  stat(path) {
+    const p = cPath(path);
+    retry(() => `stat ${path}`, () => lib.statx(AT_FDCWD, p, 0, STATX_TYPE | STATX_INO, statxBuf));
+    return readStatx();
+  },
+  fstat(fd) {
+    retry(() => `stat fd ${fd}`, () => lib.statx(fd, EMPTY_PATH, AT_EMPTY_PATH, STATX_TYPE | STATX_INO, statxBuf));
+    return readStatx();
+  },
+  nsType: (fd) => check(`ioctl(NS_GET_NSTYPE) fd ${fd}`, lib.ioctl(fd, NS_GET_NSTYPE, 0)),
   close: (fd) => void lib.close(fd),
 };

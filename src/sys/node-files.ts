@@ -3,7 +3,7 @@
  * IPAM store from Node (the plugin's own Files go through libc, which Node
  * cannot load).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import type { Files } from "./files.ts";
 
 export const nodeFiles: Files = {
@@ -18,17 +18,25 @@ export const nodeFiles: Files = {
   writeText: (path, text, mode) => writeFileSync(path, text, { mode }),
   rename: renameSync,
   remove: (path) => rmSync(path, { force: true }),
-  openInPlace(path) {
-    const fd = openSync(path, "r+");
+  openInPlace(path, readOnly = false) {
+    const fd = openSync(path, readOnly ? "r" : "r+");
     return {
       readText() {
         const buf = Buffer.alloc(statSync(path).size);
         readSync(fd, buf, 0, buf.length, 0);
-        return buf.toString("utf8");
+        return buf.toString("latin1");
       },
       writeAt: (offset, text) => void writeSync(fd, text, offset),
       close: () => closeSync(fd),
     };
   },
   mkdirs: (path, mode) => void mkdirSync(path, { recursive: true, mode }),
+  writable(path) {
+    try {
+      accessSync(path, constants.W_OK);
+      return undefined;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? String(err);
+    }
+  },
 };

@@ -32,8 +32,36 @@ export interface Syscalls {
   unlink(path: string): void;
   /** mkdir(2) of one directory; throws IoError (EEXIST when it exists). */
   mkdir(path: string, mode: number): void;
+  /** access(2): throws IoError when `path` cannot be used with `mode` (W_OK: EROFS on a read-only mount). */
+  access(path: string, mode: number): void;
+  /** statx(2) of `path`, following symbolic links; throws IoError. */
+  stat(path: string): FileStat;
+  /** statx(2) of the open file `fd`; throws IoError. */
+  fstat(fd: number): FileStat;
+  /** ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of the namespace open at `fd`; throws SysError (ENOTTY: not a namespace). */
+  nsType(fd: number): number;
   close(fd: number): void;
 }
+
+/** What weft needs of a file's status: its type and its identity. */
+export interface FileStat {
+  /** st_mode's file type bits (S_IF*). */
+  type: number;
+  /** The device the file is on and its inode: equal for two paths to one namespace. */
+  dev: number;
+  ino: number;
+}
+
+export const S_IFMT = 0o170000;
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+export const S_IFSOCK = 0o140000;
+
+export const CLONE_NEWNET = 0x40000000;
+export const W_OK = 2;
 
 export const LOCK_EX = 2;
 export const LOCK_UN = 8;
@@ -45,11 +73,13 @@ export const O_RDWR = 0o2;
 export const O_CREAT = 0o100;
 export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;
+export const O_NOCTTY = 0o400;
+export const O_NONBLOCK = 0o4000;
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 5: "EIO", 9: "EBADF", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 20: "ENOTDIR",
+  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 5: "EIO", 6: "ENXIO", 9: "EBADF", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 20: "ENOTDIR",
   21: "EISDIR", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE", 28: "ENOSPC", 30: "EROFS", 34: "ERANGE", 36: "ENAMETOOLONG", 40: "ELOOP",
-  95: "EOPNOTSUPP", 99: "EADDRNOTAVAIL", 101: "ENETUNREACH", 122: "EDQUOT",
+  25: "ENOTTY", 95: "EOPNOTSUPP", 99: "EADDRNOTAVAIL", 101: "ENETUNREACH", 122: "EDQUOT"
 };
 
 /** A failed system call or netlink request, with its errno. */

@@ -82,6 +82,12 @@ describe("weft chained under libcni with portmap and tuning", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test("libcni's VERSION probe (GetVersionInfo sets CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME and CNI_PATH to \"dummy\") gets every version", () => {
+    const r = spawnSync(CNICLIENT, ["--path", bin, "version", "weft"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).supportedVersions, ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]);
+  });
+
   test("ADD through the chain: weft's result reaches portmap and tuning", () => {
     const r = cni("add");
     assert.equal(r.status, 0, r.stderr);
@@ -120,5 +126,85 @@ describe("weft chained under libcni with portmap and tuning", () => {
     assert.deepEqual(storedAllocations(join(dir, "ipam")), []);
     assert.doesNotMatch(runIn(node, ["iptables-save", "-t", "nat"]).stdout, /18080/, "portmap's rules are gone");
     assert.equal(cni("del").status, 0, "and again");
+  });
+});
+
+/**
+ * What a runtime does before it ever calls ADD: CRI-O (through ocicni) and
+ * Podman call libcni's ValidateNetworkList for every network they load,
+ * which runs the plugin's VERSION with CNI_CONTAINERID, CNI_NETNS,
+ * CNI_IFNAME and CNI_PATH set to "dummy". A plugin that fails there is
+ * dropped and the node has no pod network. Then libcni's STATUS and GC
+ * (CNI 1.1.0), which carry no container at all.
+ */
+describe("libcni validates, asks STATUS of and garbage-collects a weft network", () => {
+  const ns = new Namespaces("wcv");
+  const dir = mkdtempSync(join(tmpdir(), "weft-libcni-v-"));
+  const bin = join(dir, "bin");
+  const conf = join(dir, "net.d");
+  const cache = join(dir, "cache");
+  const subnetFile = join(dir, "subnet.env");
+  let node = "";
+
+  const cniclient = (...args: string[]) =>
+    spawnSync("ip", ["netns", "exec", node, CNICLIENT, "--conf-dir", conf, "--path", `${bin}:/usr/lib/cni`, "--cache-dir", cache, ...args], { encoding: "utf8" });
+  /** One weft-only network list at `cniVersion`, named after it. */
+  const network = (cniVersion: string): string => {
+    const name = `weft-${cniVersion.replaceAll(".", "")}`;
+    rmSync(conf, { recursive: true, force: true });
+    mkdirSync(conf, { recursive: true });
+    writeFileSync(join(conf, `10-${name}.conflist`), JSON.stringify({ cniVersion, name, plugins: [{ type: "weft", subnetFile, dataDir: join(dir, "ipam") }] }));
+    return name;
+  };
+
+  before(() => {
+    node = ns.add("node");
+    installCni({ binDir: bin, confDir: conf, subnetFile, dataDir: join(dir, "ipam") });
+    mkdirSync(cache, { recursive: true });
+  });
+  after(() => {
+    ns.removeAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const cniVersion of ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]) {
+    test(`ValidateNetworkList accepts a ${cniVersion} network`, () => {
+      const r = cniclient("validate", network(cniVersion));
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { cniVersion, capabilities: [] });
+    });
+  }
+
+  test("ValidateNetworkList still refuses a version weft does not speak", () => {
+    const r = cniclient("validate", network("0.2.0"));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /plugin weft does not support config version "0\.2\.0"/);
+  });
+
+  test("STATUS through libcni: cannot add pods before the agent's subnet file, can after", () => {
+    const name = network("1.1.0");
+    rmSync(subnetFile, { force: true });
+    const before = cniclient("status", name);
+    assert.equal(before.status, 1);
+    assert.match(before.stderr, /subnet/i);
+    writeFileSync(subnetFile, "WEFT_NETWORK=10.244.0.0/16\nWEFT_SUBNET=10.244.9.1/24\nWEFT_MTU=1450\nWEFT_IPMASQ=true\n");
+    const after = cniclient("status", name);
+    assert.equal(after.status, 0, after.stderr);
+  });
+
+  test("GC through libcni: DELs the attachments the runtime no longer has and keeps the rest", () => {
+    const name = network("1.1.0");
+    const pods = [ns.add("gc-a"), ns.add("gc-b")];
+    const ids = ["ctr-keep", "ctr-gone"];
+    pods.forEach((pod, i) => {
+      const r = cniclient("add", name, `/run/netns/${pod}`, "eth0", ids[i]!);
+      assert.equal(r.status, 0, r.stderr);
+    });
+    assert.equal(storedAllocations(join(dir, "ipam"), name).length, 2);
+    const r = cniclient("gc", name, "ctr-keep/eth0");
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(storedAllocations(join(dir, "ipam"), name).map((a) => a.containerId), ["ctr-keep"]);
+    assert.doesNotMatch(ipIn(pods[1]!, "link"), /eth0/, "the collected pod lost its interface");
+    assert.match(ipIn(pods[0]!, "addr", "show", "eth0"), /inet 10\.244\.9\.\d+\/24/, "the kept pod is untouched");
   });
 });

@@ -4,6 +4,8 @@
 // leases and measures connections with the agent's own code. Deleting a
 // peer's route, FDB entry or the nftables table by hand is reported with
 // the fix; a reconcile (the agent's resync) clears it.
+import { Histogram } from "../../src/metrics/histogram.ts";
+import { RECONCILE_BUCKETS } from "../../src/agent/metrics.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
@@ -47,7 +49,7 @@ describe("doctor on kernel state the backends made", { skip, timeout: 60_000 }, 
     underlay: { name: "eth0", mtu: 1500 }, mtu: setups[n.k - 1]!.mtu, backend: "vxlan", backendData: setups[n.k - 1]!.backendData, ipMasq: true,
     leaseExpiresAt: null, store: { name: "embedded", location: dir, healthy: true, lastError: null },
     peers: nodes.filter((p) => p !== n).map((p) => ({ ...peerOf(p, setups[p.k - 1]!.backendData), backend: "vxlan", leaseExpiresAt: 0, state: "programmed" as const })),
-    reconcile: { runs: 1, failures: 0, problems: 0, lastAt: new Date().toISOString(), lastDurationMs: 1, lastProblems: [], durationsSeconds: [] },
+    reconcile: { runs: 1, failures: 0, problems: 0, lastAt: new Date().toISOString(), lastDurationMs: 1, lastProblems: [], duration: new Histogram(RECONCILE_BUCKETS).snapshot() },
     paths: { runDir: paths.runDir, stateDir: dir, subnetFile: paths.subnetFile, socket: paths.socket, ipamDir: join(dir, `ipam${n.k}`) },
   });
 

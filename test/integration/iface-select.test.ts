@@ -44,7 +44,7 @@ describe("underlay interface selection", { timeout: 30_000 }, () => {
   test("nothing matching names what exists", async () => {
     await assert.rejects(findUnderlay(runner, { iface: ["wlan0"] }), (err: Error & { code?: string }) => {
       assert.equal(err.code, UNDERLAY_NOT_FOUND);
-      assert.match(err.message, /^--iface wlan0 matched no interface with an IPv4 address; this node has lo \(127\.0\.0\.1\), .*eth0 \(192\.168\.125\.101\)/);
+      assert.match(err.message, /^--iface wlan0 matched no non-loopback interface with an IPv4 address; this node has lo \(127\.0\.0\.1\), .*eth0 \(192\.168\.125\.101\)/);
       assert.match(err.message, /eth1 \(10\.0\.2\.15\)/);
       return true;
     });

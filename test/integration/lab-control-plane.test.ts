@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { kubeBinary } from "../../src/lab/control/binaries.ts";
 import { controlPaths, kubeletCredentials } from "../../src/lab/control/paths.ts";
 import { readSupervisorReport, supervisorPid } from "../../src/lab/daemons.ts";
+import { WEFT_MANIFEST } from "../../src/lab/addons.ts";
 import { labLayout, ownsNamespace } from "../../src/lab/layout.ts";
 import { isAlive, pidsInNamespaces } from "../../src/lab/procs.ts";
 import { inNetns, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
@@ -66,6 +67,23 @@ describe("lab control plane", { skip }, () => {
     for (const ns of ["default", "kube-system", "kube-public", "kube-node-lease"]) assert.ok(namespaces.includes(ns), `${ns} in ${namespaces.join(" ")}`);
     assert.equal(await kubectlOk("get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"), "10.96.0.1");
     assert.equal(await kubectlOk("get", "endpointslice", "-l", "kubernetes.io/service-name=kubernetes", "-o", "jsonpath={.items[0].endpoints[0].addresses[0]}"), "192.168.125.100");
+  });
+
+  test("the lab uploads kubeadm's ClusterConfiguration and the API server's own address, as an admin would", async () => {
+    const config = await kubectlOk("get", "configmap", "-n", "kube-system", "kubeadm-config", "-o", "jsonpath={.data.ClusterConfiguration}");
+    assert.match(config, new RegExp(`^  podSubnet: ${POD_CIDR.replace(".", "\\.")}$`, "m"));
+    assert.match(config, /^  serviceSubnet: 10\.96\.0\.0\/12$/m);
+    const endpoint = JSON.parse(await kubectlOk("get", "configmap", "-n", "kube-system", "kubernetes-services-endpoint", "-o", "json")).data;
+    assert.deepEqual(endpoint, { KUBERNETES_SERVICE_HOST: "192.168.125.100", KUBERNETES_SERVICE_PORT: "6443" });
+  });
+
+  test("deploy/weft.yaml is clean in a server-side dry run", async () => {
+    const out = await kubectlOk("apply", "--dry-run=server", "-f", WEFT_MANIFEST);
+    for (const object of ["serviceaccount/weft", "clusterrole.rbac.authorization.k8s.io/weft", "clusterrolebinding.rbac.authorization.k8s.io/weft", "configmap/weft-config", "daemonset.apps/weft"]) {
+      assert.match(out, new RegExp(`^${object.replaceAll(".", "\\.")} created \\(server dry run\\)$`, "m"));
+    }
+    const r = await kubectl("get", "daemonset", "-n", "kube-system", "weft");
+    assert.notEqual(r.code, 0, "a dry run creates nothing");
   });
 
   test("streaming lists work: etcd serves the watch-progress requests the API server needs", async () => {

@@ -3,6 +3,8 @@
  * `weft status`): node1 on 10.244.1.0/24 over vxlan, one programmed peer
  * (node2), one refused (node3) and a stale route that would not go.
  */
+import { Histogram, type HistogramSnapshot } from "../../src/metrics/histogram.ts";
+import { RECONCILE_BUCKETS } from "../../src/agent/metrics.ts";
 import type { AgentStatus } from "../../src/agent/status.ts";
 
 /** The fixed time the sample was "taken" (2025-01-01T00:00:00Z). */
@@ -59,7 +61,7 @@ export function sampleStatus(over: Partial<AgentStatus> = {}): AgentStatus {
         { peer: "node3", code: "PEER_INVALID", message: "its vtepMac is missing; restart its agent" },
         { peer: "route 10.244.9.0/24", code: "KERNEL_REJECTED", message: "the kernel kept it: RTNETLINK answers: Operation not permitted" },
       ],
-      durationsSeconds: [0.004, 0.012, 0.3],
+      duration: observed([0.004, 0.012, 0.3]),
     },
     paths: {
       runDir: "/run/weft",
@@ -70,4 +72,11 @@ export function sampleStatus(over: Partial<AgentStatus> = {}): AgentStatus {
     },
     ...over,
   };
+}
+
+/** The reconcile histogram after observing `seconds`. */
+export function observed(seconds: readonly number[]): HistogramSnapshot {
+  const h = new Histogram(RECONCILE_BUCKETS);
+  for (const s of seconds) h.observe(s);
+  return h.snapshot();
 }

@@ -32,9 +32,27 @@ export function cniEnv(command: string, containerId: string, netns: string, ifna
   return { CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_PATH: "/usr/lib/cni" };
 }
 
-/** Runs the plugin synchronously in `nodeNs` with exactly `env` (plus PATH). */
-export function runPlugin(nodeNs: string, env: Record<string, string>, stdin: string): PluginRun {
-  const r = spawnSync("ip", ["netns", "exec", nodeNs, PLUGIN], { input: stdin, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, encoding: "utf8" });
+/**
+ * Runs the plugin synchronously in `nodeNs` with exactly `env` (plus PATH).
+ * A plugin that has not answered after `timeoutMs` is killed (status null),
+ * so a plugin that blocks fails its test instead of hanging the suite.
+ */
+export function runPlugin(nodeNs: string, env: Record<string, string>, stdin: string, timeoutMs = 20_000): PluginRun {
+  return spawnPlugin(["ip", "netns", "exec", nodeNs, PLUGIN], env, stdin, timeoutMs);
+}
+
+/**
+ * runPlugin with `dir` bind-mounted read-only over itself, in a mount
+ * namespace of the plugin's own (private propagation), so the host's
+ * mounts are never touched.
+ */
+export function runPluginReadOnly(nodeNs: string, dir: string, env: Record<string, string>, stdin: string): PluginRun {
+  const script = 'mount --bind -o ro "$1" "$1" && exec ip netns exec "$2" "$3"';
+  return spawnPlugin(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir, nodeNs, PLUGIN], env, stdin, 20_000);
+}
+
+function spawnPlugin(argv: string[], env: Record<string, string>, stdin: string, timeoutMs: number): PluginRun {
+  const r = spawnSync(argv[0]!, argv.slice(1), { input: stdin, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, encoding: "utf8", timeout: timeoutMs, killSignal: "SIGKILL" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
 }
 

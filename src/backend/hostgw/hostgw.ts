@@ -45,11 +45,15 @@ export class HostGwBackend implements Backend {
     return {};
   }
 
+  podMtu(underlayMtu: number): number {
+    return underlayMtu;
+  }
+
   async setup(local: LocalNode): Promise<SetupResult> {
     const checked = { subnet: parsePrefix(local.subnet, "node subnet"), publicIp: parseIp(local.publicIp, "public IP"), iface: local.underlayIface };
     await this.#connected(local.underlayIface);
     this.#local = checked;
-    return { backendData: {}, mtu: local.underlayMtu };
+    return { backendData: {}, mtu: this.podMtu(local.underlayMtu) };
   }
 
   async reconcile(peers: readonly Peer[]): Promise<ReconcileReport> {

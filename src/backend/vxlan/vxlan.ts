@@ -100,10 +100,14 @@ export class VxlanBackend implements Backend {
     return { vtepMac: vtepMacFor(parsePrefix(subnet, "node subnet")) };
   }
 
+  podMtu(underlayMtu: number): number {
+    return underlayMtu - VXLAN_OVERHEAD;
+  }
+
   async setup(local: LocalNode): Promise<SetupResult> {
     const subnet = parsePrefix(local.subnet, "node subnet");
     const publicIp = parseIp(local.publicIp, "public IP");
-    const mtu = local.underlayMtu - VXLAN_OVERHEAD;
+    const mtu = this.podMtu(local.underlayMtu);
     const current = await this.#readDevice();
     const plan = planDevice(current, {
       name: this.device, vni: this.#vni, port: this.#port, local: local.publicIp, dev: local.underlayIface,

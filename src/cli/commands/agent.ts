@@ -31,7 +31,10 @@ Every option may also be given in the JSON config file, in camelCase
   --iface-can-reach IP      choose the interface the kernel uses to reach IP
   --public-ip IP            the address to advertise (default: the chosen interface's)
   --ip-masq / --no-ip-masq  masquerade pod traffic leaving the cluster CIDR (default on)
-  --store NAME              embedded or etcd (default embedded)
+  --service-proxy           run the service proxy: Services and EndpointSlices to table ip weft-proxy (default off)
+  --service-cidr CIDR       the service CIDR; its unallocated addresses are dropped (default 10.96.0.0/12)
+  --store NAME              kubernetes, embedded or etcd (default kubernetes in a pod or with --kubeconfig, else embedded)
+  --kubeconfig FILE         kubernetes: the kubeconfig (default: the pod's in-cluster configuration)
   --store-dir DIR           embedded: the directory every agent of the machine shares (default /var/lib/weft/store)
   --etcd-endpoints URLS     etcd: comma-separated client URLs (default http://127.0.0.1:2379)
   --etcd-prefix PREFIX      etcd: key prefix (default /weft/subnets/)
@@ -49,7 +52,7 @@ Every option may also be given in the JSON config file, in camelCase
 
 /** Flag name → config key, for every key (booleans handled apart). */
 const FLAG_KEYS = Object.fromEntries(
-  (Object.keys(CONFIG_KEYS) as (keyof AgentConfig)[]).filter((k) => k !== "ipMasq").map((k) => [flagOf(k).slice(2), k]),
+  (Object.keys(CONFIG_KEYS) as (keyof AgentConfig)[]).filter((k) => k !== "ipMasq" && k !== "serviceProxy").map((k) => [flagOf(k).slice(2), k]),
 ) as Record<string, keyof AgentConfig>;
 
 /** Builds the config from the defaults, the file and the flags. */
@@ -60,6 +63,7 @@ export function configFromArgs(argv: string[]): { config: AgentConfig; cleanup: 
     help: { type: "boolean" },
     "ip-masq": { type: "boolean" },
     "no-ip-masq": { type: "boolean" },
+    "service-proxy": { type: "boolean" },
   };
   for (const [flag, key] of Object.entries(FLAG_KEYS)) {
     options[flag] = CONFIG_KEYS[key] === "strings" ? { type: "string", multiple: true } : { type: "string" };
@@ -80,8 +84,12 @@ export function configFromArgs(argv: string[]): { config: AgentConfig; cleanup: 
     }
   }
   if (v["ip-masq"] && v["no-ip-masq"]) throw new WeftError(AGENT_CONFIG_INVALID, "--ip-masq and --no-ip-masq contradict each other");
+  // In a pod (KUBERNETES_SERVICE_HOST) or given a kubeconfig, the cluster is the store unless one is named.
+  const storeNamed = v.store !== undefined || (typeof v.config === "string" && Object.hasOwn(readConfigFile(v.config), "store"));
+  if (!storeNamed && (config.kubeconfig !== undefined || process.env.KUBERNETES_SERVICE_HOST)) config.store = "kubernetes";
   if (v["ip-masq"]) config.ipMasq = true;
   if (v["no-ip-masq"]) config.ipMasq = false;
+  if (v["service-proxy"]) config.serviceProxy = true;
   return { config: validateConfig(config as unknown as AgentConfig), cleanup: v.cleanup === true, help: false };
 }
 

@@ -5,7 +5,7 @@
  * `--name NAME` (default "lab") so several labs can be up at once.
  */
 import { WeftError } from "../../lib/errors.ts";
-import { parseCommandArgs } from "../args.ts";
+import { parseCommandArgs, parseOutput } from "../args.ts";
 import { superviseLab } from "../../lab/daemons.ts";
 import { labDown } from "../../lab/down.ts";
 import { adminKubeconfig, kubectlArgv, runKubectl } from "../../lab/control/kubectl.ts";
@@ -14,7 +14,7 @@ import { createRunner } from "../../kernel/runner.ts";
 import type { LabLayout } from "../../lab/layout.ts";
 import type { LabState } from "../../lab/state.ts";
 import { NODE_CIDR_LEN } from "../../lab/daemons.ts";
-import { CONTROL_IP, DEFAULT_LAB_NAME, labLayout, validateLabName } from "../../lab/layout.ts";
+import { CONTROL_IP, DEFAULT_LAB_NAME, labLayout, MAX_NODES, validateLabName } from "../../lab/layout.ts";
 import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab/runtime.ts";
 import { SCENARIOS } from "../../lab/scenarios.ts";
 import { formatSmoke } from "../../lab/smoke/report.ts";
@@ -48,8 +48,8 @@ const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] 
                       Kubernetes a pod is kubectl exec's (any pod, Deployments' too)
   rm [NS/]POD         CNI DEL, stop the pod's processes, delete its namespace (with
                       Kubernetes: delete the Pod and wait until its kubelet removed it)
-  pods [-o json]      list pods: NAME NAMESPACE NODE IP STATUS (with Kubernetes: every Pod)
-  smoke [-o json]     make pods smoke-a, smoke-b (node1) and smoke-c (node2), check ping, TCP, no NAT,
+  pods [-o table|json] list pods: NAME NAMESPACE NODE IP STATUS (with Kubernetes: every Pod)
+  smoke [-o table|json]     make pods smoke-a, smoke-b (node1) and smoke-c (node2), check ping, TCP, no NAT,
                       masquerade and an agent restart, remove them; exit 1 when a check fails
 
 scenarios:
@@ -77,7 +77,7 @@ const VERBS: Record<string, Verb> = {
       "no-kubernetes": { type: "boolean", default: false },
     });
     const name = validateLabName(values.name);
-    if (!/^\d+$/.test(values.nodes)) throw new WeftError("USAGE", `invalid --nodes "${values.nodes}"`, { hint: "give a number of nodes, e.g. --nodes 3" });
+    if (!/^-?\d+$/.test(values.nodes)) throw new WeftError("USAGE", `invalid --nodes "${values.nodes}": a lab has 1 to ${MAX_NODES} nodes`, { hint: "give a number of nodes, e.g. --nodes 3" });
     const rows = await labUp(
       {
         name,
@@ -180,11 +180,11 @@ const VERBS: Record<string, Verb> = {
 
   async pods(argv) {
     const { values } = parseCommandArgs("lab pods", argv, { ...NAME, output: { type: "string", short: "o" } });
-    if (values.output !== undefined && values.output !== "json") throw new WeftError("USAGE", `lab pods: unknown output format "${values.output}" (only json)`);
+    const output = parseOutput("lab pods", values.output);
     const lab = labLayout(validateLabName(values.name));
     const state = readLabState(lab);
     const pods = state.kubernetes ? await listApiPods(labKubectl(lab, state)) : listPods(lab);
-    if (values.output === "json") {
+    if (output === "json") {
       process.stdout.write(JSON.stringify(pods, null, 2) + "\n");
     } else if (pods.length === 0) {
       process.stdout.write(`No pods in lab ${lab.name}.\n`);
@@ -196,9 +196,9 @@ const VERBS: Record<string, Verb> = {
 
   async smoke(argv) {
     const { values } = parseCommandArgs("lab smoke", argv, { ...NAME, output: { type: "string", short: "o" } });
-    if (values.output !== undefined && values.output !== "json") throw new WeftError("USAGE", `lab smoke: unknown output format "${values.output}" (only json)`);
+    const output = parseOutput("lab smoke", values.output);
     const report = await runSmoke(labLayout(validateLabName(values.name)));
-    process.stdout.write(values.output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatSmoke(report));
+    process.stdout.write(output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatSmoke(report));
     return report.passed ? 0 : 1;
   },
 

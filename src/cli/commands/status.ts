@@ -1,5 +1,5 @@
 /**
- * `weft status [peers|ipam|connections]`: asks the node agent over its API
+ * `weft status [peers|ipam|connections|services]`: asks the node agent over its API
  * socket (src/agent/api.ts) and prints what it says; with `--lab NAME`, asks
  * every node of the lab at once. A lab node whose agent does not answer is
  * one line on stderr and a non-zero exit; the other nodes are still shown.
@@ -10,21 +10,24 @@ import type { IpamUsage } from "../../agent/ipam-usage.ts";
 import type { AgentStatus, ConnectionStatus } from "../../agent/status.ts";
 import { labLayout, nodePaths, validateLabName } from "../../lab/layout.ts";
 import { readLabState } from "../../lab/state.ts";
+import { requireAbsolute } from "../../lib/dirs.ts";
 import { describeError, WeftError } from "../../lib/errors.ts";
-import { parseCommandArgs } from "../args.ts";
-import { formatConnections, formatIpam, formatPeers, formatSummary, type IpamAnswer } from "../status-format.ts";
+import { parseCommandArgs, parseOutput } from "../args.ts";
+import type { ServicesStatus } from "../../agent/api.ts";
+import { formatConnections, formatIpam, formatPeers, formatServices, formatSummary, type IpamAnswer } from "../status-format.ts";
 
 /** The agent's runtime directory when --run-dir is not given. */
 const DEFAULT_RUN_DIR = "/run/weft";
 /** The API socket's name in the runtime directory. */
 const SOCKET_NAME = "agent.sock";
 
-const USAGE = `usage: weft status [peers|ipam|connections] [-o table|json] [--run-dir DIR | --socket PATH | --lab NAME]
+const USAGE = `usage: weft status [peers|ipam|connections|services] [-o table|json] [--run-dir DIR | --socket PATH | --lab NAME]
 
   (none)          the node's summary: readiness, subnet, backend, store, lease, peers, IPAM, reconciles
   peers           the node and its peers: NODE PUBLIC IP SUBNET BACKEND STATE
   ipam            pod addresses per node subnet: NODE SUBNET USED FREE PODS
   connections     ping every peer's gateway over the backend: PEER PUBLIC IP TARGET STATE RTT MTU
+  services        the service proxy's programmed ports: SERVICE PROTO DESTINATIONS ENDPOINTS LOCAL CLIENTS GET
 
   -o table|json   output format (default table); json prints the agent's answer as it is
   --run-dir DIR   the agent's runtime directory (default ${DEFAULT_RUN_DIR}); asks DIR/${SOCKET_NAME}
@@ -73,6 +76,11 @@ const LISTINGS: Record<string, View> = {
     if (ctx.json) return toJson(ctx, await ask(ctx, (s) => fetchAgent<IpamUsage>(s, "/ipam")));
     return formatIpam((await ask(ctx, statusAndIpam)).map((g) => g.value), ctx.lab);
   },
+  async services(ctx) {
+    const got = await ask(ctx, (s) => fetchAgent<ServicesStatus>(s, "/services"));
+    if (ctx.json) return toJson(ctx, got);
+    return formatServices(got.map((g) => ({ node: g.node, services: g.value })), ctx.lab);
+  },
   async connections(ctx) {
     const got = await ask(ctx, (s) => fetchAgent<ConnectionStatus[]>(s, "/connections"));
     if (ctx.json) return toJson(ctx, got, "connections");
@@ -101,9 +109,8 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new WeftError("USAGE", `status: expected at most one listing, got ${positionals.join(" ")}`, { hint: 'run "weft status --help"' });
   const name = positionals[0];
   const view = name === undefined ? summary : LISTINGS[name];
-  if (!view) throw new WeftError("USAGE", `status: unknown listing "${name}"`, { hint: "use peers, ipam or connections, or none for the summary" });
-  if (values.output !== "table" && values.output !== "json") throw new WeftError("USAGE", `status: unknown output format "${values.output}"`, { hint: "use -o table or -o json" });
-  const ctx: Context = { agents: agentsToAsk(values), lab: values.lab !== undefined, json: values.output === "json", failed: 0 };
+  if (!view) throw new WeftError("USAGE", `status: unknown listing "${name}"`, { hint: "use peers, ipam, connections or services, or none for the summary" });
+  const ctx: Context = { agents: agentsToAsk(values), lab: values.lab !== undefined, json: parseOutput("status", values.output) === "json", failed: 0 };
   process.stdout.write(await view(ctx));
   return ctx.failed > 0 ? 1 : 0;
 }
@@ -116,7 +123,8 @@ function agentsToAsk(values: { "run-dir"?: string; socket?: string; lab?: string
     return readLabState(lab).nodes.map((n) => ({ node: n.name, socket: nodePaths(lab, n.name).agentSocket }));
   }
   if (values.socket !== undefined && values["run-dir"] !== undefined) throw new WeftError("USAGE", "status: give --socket or --run-dir, not both");
-  return [{ node: "", socket: values.socket ?? join(values["run-dir"] ?? DEFAULT_RUN_DIR, SOCKET_NAME) }];
+  if (values.socket !== undefined) return [{ node: "", socket: requireAbsolute(values.socket, "--socket") }];
+  return [{ node: "", socket: join(requireAbsolute(values["run-dir"] ?? DEFAULT_RUN_DIR, "--run-dir"), SOCKET_NAME) }];
 }
 
 /**

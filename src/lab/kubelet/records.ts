@@ -89,6 +89,21 @@ export function readPodRecords(podsDir: string): PodRecord[] {
   return out;
 }
 
+/**
+ * The pod namespaces the lab kubelets of lab directory `labDir` recorded
+ * (hostNetwork pods have none of their own), for `lab down`, which deletes
+ * what the lab's records name.
+ */
+export function kubeletPodNamespaces(labDir: string): string[] {
+  let nodes: string[];
+  try {
+    nodes = readdirSync(labDir).filter((d) => /^node\d+$/.test(d));
+  } catch {
+    return [];
+  }
+  return nodes.flatMap((n) => readPodRecords(join(labDir, n, "kubelet", "pods")).filter((r) => !r.hostNetwork).map((r) => r.netns));
+}
+
 /** The start time of `pid` (clock ticks since boot, as text), or null when it is gone or a zombie. */
 export function processStart(pid: number): string | null {
   let stat: string;

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { addNetworkList, delNetworkList, loadConfList, readCache, type RuntimeConf } from "../cni.ts";
 import { POD_IFNAME, cniClient } from "../runtime.ts";
+import { markOfLab, ownedAmong } from "../ownership.ts";
 import { createPodNamespace, deleteNamespaces } from "../topology.ts";
 import type { Pod } from "../../kube/pod.ts";
 import type { KubeletConfig } from "./config.ts";
@@ -78,7 +79,8 @@ export async function createSandbox(cfg: KubeletConfig, record: PodRecord): Prom
     record.ip = cfg.node.underlayIp;
     return;
   }
-  if (!existsSync(`/run/netns/${record.netns}`)) await createPodNamespace(record.netns);
+  // The record naming the namespace is on disk already (newRecord's caller saved it), as the lab's ownership rules want.
+  if (!existsSync(`/run/netns/${record.netns}`)) await createPodNamespace(record.netns, markOfLab(cfg.lab));
   const list = loadConfList(cfg.paths.cniConfDir);
   const client = cniClient(cfg.lab, cfg.node.name, true);
   try {
@@ -108,7 +110,8 @@ export async function removeSandbox(cfg: KubeletConfig, record: PodRecord): Prom
     }
     if (list) await delNetworkList(client, list, cached?.rt ?? rt);
   }
-  await deleteNamespaces([record.netns]);
+  // Only a namespace with the lab's mark: a name someone else took meanwhile is left alone.
+  await deleteNamespaces(await ownedAmong([record.netns], markOfLab(cfg.lab)));
 }
 
 function firstIp(result: Record<string, unknown>): string | null {

@@ -27,8 +27,9 @@
  * at worst it leaves a `.tmp-*` file, which later writers sweep.
  */
 import { randomBytes } from "node:crypto";
-import { link, mkdir, readdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { link, readdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { makeDirs } from "../../lib/dirs.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { STORE_UNAVAILABLE, decodeLease, encodeLease, subnetFromKey, subnetKey, type Lease } from "../types.ts";
 
@@ -126,7 +127,8 @@ export async function writeVersion(dir: string, subnet: string, version: number,
       await writeFile(tmp, text, { flag: "wx", mode: 0o644 });
     } catch (err) {
       if (errno(err) !== "ENOENT") throw err;
-      await mkdir(dir, { recursive: true, mode: 0o755 });
+      // Not mkdir({ recursive }): it spins for ever where mkdir(2) says ENOENT under an existing parent (/proc).
+      makeDirs(dir, "the embedded store directory");
       await writeFile(tmp, text, { flag: "wx", mode: 0o644 });
     }
     try {

@@ -9,6 +9,7 @@
  *
  * Expiry is judged by this machine's clock, which every process shares.
  */
+import { acquireLease, type AcquireOptions, type Acquired } from "../acquire.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { WatchSet } from "../watch-set.ts";
 import {
@@ -41,6 +42,10 @@ type Decision<T> = { result: T; write?: { lease: Lease | undefined } };
 export class EmbeddedStore implements SubnetStore {
   /** The store directory. */
   readonly dir: string;
+
+  get location(): string {
+    return this.dir;
+  }
   #closed = false;
   readonly #watches = new WatchSet();
 
@@ -84,6 +89,19 @@ export class EmbeddedStore implements SubnetStore {
       if (rec.lease && rec.lease.expiresAt > Date.now()) leases.push(rec.lease);
     }
     return leases.sort(bySubnet);
+  }
+
+  /** A free subnet of the range, or this node's own lease (store/acquire.ts). */
+  acquire(o: AcquireOptions): Promise<Acquired> {
+    return acquireLease(this, o);
+  }
+
+  /** Nothing to record: peers learn a node from its lease alone. */
+  async programmed(): Promise<void> {}
+
+  /** This store records no node addresses. */
+  async nodeAddress(): Promise<string | undefined> {
+    return undefined;
   }
 
   async release(subnet: string, node: string): Promise<void> {

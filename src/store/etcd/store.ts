@@ -15,6 +15,7 @@
  *
  * etcd keeps the time: `expiresAt` in the record is the holder's estimate.
  */
+import { acquireLease, type AcquireOptions, type Acquired } from "../acquire.ts";
 import type { WeftError } from "../../lib/errors.ts";
 import { WatchSet } from "../watch-set.ts";
 import {
@@ -138,6 +139,19 @@ export class EtcdStore implements SubnetStore {
     return [...leases.values()].sort(bySubnet);
   }
 
+  /** A free subnet of the range, or this node's own lease (store/acquire.ts). */
+  acquire(o: AcquireOptions): Promise<Acquired> {
+    return acquireLease(this, o);
+  }
+
+  /** Nothing to record: peers learn a node from its lease alone. */
+  async programmed(): Promise<void> {}
+
+  /** This store records no node addresses. */
+  async nodeAddress(): Promise<string | undefined> {
+    return undefined;
+  }
+
   async release(subnet: string, node: string): Promise<void> {
     checkOpen(this.#closed, this.#what());
     const s = checkSubnet(subnet);
@@ -161,6 +175,10 @@ export class EtcdStore implements SubnetStore {
     this.#closed = true;
     this.#watches.stopAll();
     this.#client.close();
+  }
+
+  get location(): string {
+    return this.#client.endpoints.join(",");
   }
 
   #what(): string {

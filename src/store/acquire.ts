@@ -1,12 +1,15 @@
 /**
- * Leasing this node's subnet out of the cluster CIDR.
+ * Leasing this node's subnet out of the cluster CIDR, for the stores that
+ * keep a table of leases (embedded, etcd: their SubnetStore.acquire).
  *
  * acquireLease decides, in order:
  *   1. A lease the store already holds for this node name is ours: after a
  *      restart the agent renews it (with its current public IP and backend
  *      data) instead of taking a second subnet. If that lease lies outside
- *      the configured range (the cluster CIDR or subnet length changed), it
- *      is released and a new one taken.
+ *      the configured range (the cluster CIDR or subnet length changed), a
+ *      new one is taken as below and the old one released only once the new
+ *      one is held: a node that cannot lease in the new range keeps the
+ *      subnet its pods and subnet file use.
  *   2. Else the subnet in the previous subnet file (the run directory
  *      survives an agent restart), if it is in range and free.
  *   3. Else a free subnet, chosen at random among the free ones, so agents
@@ -17,7 +20,7 @@
  */
 import { WeftError } from "../lib/errors.ts";
 import { contains, formatIp, formatPrefix, overlaps, parseIp, parsePrefix, sizeOf, type Prefix } from "../lib/ipv4.ts";
-import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
+import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "./types.ts";
 
 /** Which subnets may be leased. */
 export interface SubnetRange {
@@ -108,44 +111,67 @@ export interface AcquireOptions {
   log?: (line: string) => void;
 }
 
-/** How a lease was obtained, for the agent's log. */
-export type LeaseOrigin = "renewed" | "previous" | "new";
+/** How a lease was obtained, for the agent's log; `assigned` is a subnet the cluster chose (kubernetes store). */
+export type LeaseOrigin = "renewed" | "previous" | "new" | "assigned";
+
+/** What SubnetStore.acquire gives. */
+export interface Acquired {
+  lease: Lease;
+  origin: LeaseOrigin;
+}
 
 /** Leases a subnet for `attrs.node` (see the file comment). Store errors propagate. */
-export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promise<{ lease: Lease; origin: LeaseOrigin }> {
+export async function acquireLease(store: SubnetStore, o: AcquireOptions): Promise<Acquired> {
   const pick = o.pick ?? ((n: number) => Math.floor(Math.random() * n));
   const attrsFor = (subnet: string): LeaseAttrs => (o.dataFor ? { ...o.attrs, backendData: o.dataFor(subnet) } : o.attrs);
   for (let attempt = 0; attempt < 50; attempt++) {
     const leases = await store.list();
-    for (const own of leases.filter((l) => l.attrs.node === o.attrs.node)) {
-      if (!inRange(o.range, own.subnet)) {
-        const why = avoided(o.range, parsePrefix(own.subnet, "subnet", false))
-          ? "it overlaps a network this node is attached to"
-          : `it is outside ${o.range.podCidr} (/${o.range.subnetLen}), the range configured now`;
-        o.log?.(`releasing ${own.subnet}: ${why}`);
-        await store.release(own.subnet, o.attrs.node);
-        continue;
-      }
+    const own = leases.filter((l) => l.attrs.node === o.attrs.node);
+    const stale = own.filter((l) => !inRange(o.range, l.subnet));
+    for (const mine of own.filter((l) => inRange(o.range, l.subnet))) {
       try {
-        return { lease: await store.renew(own.subnet, attrsFor(own.subnet), o.ttlSeconds), origin: "renewed" };
+        const lease = await store.renew(mine.subnet, attrsFor(mine.subnet), o.ttlSeconds);
+        await releaseStale(store, o, stale, lease);
+        return { lease, origin: "renewed" };
       } catch (err) {
         if (!(err instanceof WeftError && err.code === LEASE_LOST)) throw err;
       }
     }
     const others = leases.filter((l) => l.attrs.node !== o.attrs.node);
     const free = freeSubnets(o.range, others);
-    if (free.length === 0) throw exhausted(o.range, others.length);
-    if (o.previous !== undefined && free.includes(o.previous)) {
-      const lease = await store.createIfAbsent(o.previous, attrsFor(o.previous), o.ttlSeconds);
-      if (lease) return { lease, origin: "previous" };
-      continue;
-    }
-    const choice = free[pick(Math.min(free.length, 64))]!;
+    if (free.length === 0) throw keeping(exhausted(o.range, others.length), stale);
+    const choice = o.previous !== undefined && free.includes(o.previous) ? o.previous : free[pick(Math.min(free.length, 64))]!;
     const lease = await store.createIfAbsent(choice, attrsFor(choice), o.ttlSeconds);
-    if (lease) return { lease, origin: "new" };
+    if (lease) {
+      await releaseStale(store, o, stale, lease);
+      return { lease, origin: choice === o.previous ? "previous" : "new" };
+    }
   }
   throw new WeftError("LEASE_CONTENDED", `cannot lease a subnet of ${o.range.podCidr}: lost 50 races in a row to other nodes`, {
     hint: "too many nodes are starting at once for the free subnets; the agent will try again",
+  });
+}
+
+/** Releases this node's leases outside the range, now that `held` is ours. A failed release is logged: the lease then just expires. */
+async function releaseStale(store: SubnetStore, o: AcquireOptions, stale: readonly Lease[], held: Lease): Promise<void> {
+  for (const old of stale) {
+    const why = avoided(o.range, parsePrefix(old.subnet, "subnet", false))
+      ? "it overlaps a network this node is attached to"
+      : `it is outside ${o.range.podCidr} (/${o.range.subnetLen}), the range configured now`;
+    o.log?.(`releasing ${old.subnet} now that ${held.subnet} is held: ${why}`);
+    try {
+      await store.release(old.subnet, o.attrs.node);
+    } catch (err) {
+      o.log?.(`releasing ${old.subnet} failed (it expires on its own): ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+/** `err` saying that the node keeps its leases outside the range, when it has some. */
+function keeping(err: WeftError, stale: readonly Lease[]): WeftError {
+  if (stale.length === 0) return err;
+  return new WeftError(err.code, `${err.message}; this node keeps its lease on ${stale.map((l) => l.subnet).join(", ")} until it can lease in the range configured now`, {
+    ...(err.hint !== undefined && { hint: err.hint }),
   });
 }
 

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
-import { EmbeddedStore } from "../store/embedded/store.ts";
-import type { LeaseAttrs } from "../store/types.ts";
-import { acquireLease, exhausted, freeSubnets, inRange, renewIntervalMs, SUBNET_EXHAUSTED, type SubnetRange } from "./lease.ts";
+import { EmbeddedStore } from "./embedded/store.ts";
+import type { LeaseAttrs } from "./types.ts";
+import { acquireLease, exhausted, freeSubnets, inRange, renewIntervalMs, SUBNET_EXHAUSTED, type SubnetRange } from "./acquire.ts";
 
 const range: SubnetRange = { podCidr: "10.244.0.0/22", subnetLen: 24 };
 const attrs = (node: string, publicIp = "192.168.125.1"): LeaseAttrs => ({ node, publicIp, backend: "vxlan", backendData: {} });
@@ -72,7 +72,25 @@ test("a lease outside a changed cluster CIDR is released and replaced", withStor
   });
   assert.equal(moved.lease.subnet, "10.245.0.0/24");
   assert.deepEqual((await store.list()).map((l) => l.subnet), ["10.245.0.0/24"]);
-  assert.match(lines[0]!, /^releasing 10\.244\.0\.0\/24: it is outside 10\.245\.0\.0\/16/);
+  assert.match(lines[0]!, /^releasing 10\.244\.0\.0\/24 now that 10\.245\.0\.0\/24 is held: it is outside 10\.245\.0\.0\/16/);
+}));
+
+// Issue 17, item 3: the old lease was released before a new one was held.
+test("a lease outside the range is kept while no subnet of the new range can be leased", withStore(async (store) => {
+  await acquireLease(store, { range, attrs: attrs("a"), ttlSeconds: 60, pick: first });
+  await store.createIfAbsent("10.245.0.0/24", attrs("b"), 60);
+  const lines: string[] = [];
+  await assert.rejects(
+    acquireLease(store, { range: { podCidr: "10.245.0.0/23", subnetLen: 24, subnetMax: "10.245.0.0" }, attrs: attrs("a"), ttlSeconds: 60, log: (l) => lines.push(l) }),
+    (err: unknown) => {
+      assert.ok(err instanceof WeftError);
+      assert.equal(err.code, SUBNET_EXHAUSTED);
+      assert.match(err.message, /; this node keeps its lease on 10\.244\.0\.0\/24 until it can lease in the range configured now$/);
+      return true;
+    },
+  );
+  assert.deepEqual(lines, []);
+  assert.deepEqual((await store.list()).map((l) => [l.subnet, l.attrs.node]).sort(), [["10.244.0.0/24", "a"], ["10.245.0.0/24", "b"]]);
 }));
 
 test("an exhausted range says how many nodes hold leases and what to change", withStore(async (store) => {
@@ -107,7 +125,7 @@ test("a subnet over a network the node is attached to is never leased, and an ow
   const moved = await acquireLease(store, { range: { ...lan, avoid }, attrs: attrs("a"), ttlSeconds: 60, pick: first, log: (l) => lines.push(l) });
   assert.equal(moved.lease.subnet, "192.168.124.0/24");
   assert.equal(await store.get("192.168.125.0/24"), undefined);
-  assert.deepEqual(lines, ["releasing 192.168.125.0/24: it overlaps a network this node is attached to"]);
+  assert.deepEqual(lines, ["releasing 192.168.125.0/24 now that 192.168.124.0/24 is held: it overlaps a network this node is attached to"]);
   // With every subnet of the CIDR on the node's networks, the error says so rather than blaming the leases.
   const e = exhausted({ podCidr: "192.168.125.0/24", subnetLen: 24, avoid }, 0);
   assert.match(e.message, /\(0 nodes hold leases, 1 subnets in all; subnets overlapping 192\.168\.125\.0\/24, networks this node is attached to, are not leased\)/);

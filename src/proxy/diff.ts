@@ -1,0 +1,158 @@
+/**
+ * From plans to transactions on `ip weft-proxy`:
+ *
+ *   - fullSync: declares everything, empties and refills every chain and
+ *     map, and deletes what the previous plan had that this one has not.
+ *     Affinity sets are declared but not emptied, so clients keep their
+ *     backends. With `rebuild` the table is deleted first, for when the
+ *     kernel's table is not what the previous plan says (drift, a restart).
+ *   - diffPlans: only what changed between two plans. Services whose
+ *     fragment is the same object in both are skipped without a look, so
+ *     one changed Service among 10,000 costs a transaction of a few lines.
+ *
+ * Operations are ordered so that nothing is deleted while still referenced
+ * and nothing is referenced before it exists: new sets and chains, element
+ * deletions, rules, element additions, then chain and set deletions.
+ */
+import type { NftElement, NftSet } from "../kernel/nft/objects.ts";
+import { NftTransaction } from "../kernel/nft/transaction.ts";
+import { TABLE, type PlannedChain, type ProxyPlan, type ServiceFragment } from "./plan.ts";
+
+/** A transaction and the services it touched. */
+export interface SyncTx {
+  tx: NftTransaction;
+  /** Keys of the services whose rules changed (every service for a full sync). */
+  services: string[];
+}
+
+/** The transaction that makes the table exactly `next`; `prev` is the last plan applied (for its stale objects). */
+export function fullSync(next: ProxyPlan, prev: ProxyPlan | undefined, rebuild: boolean): SyncTx {
+  const tx = new NftTransaction(TABLE);
+  if (rebuild) tx.deleteTable();
+  tx.addTable();
+  const chains = allChains(next);
+  const sets = allSets(next);
+  for (const s of sets.values()) tx.addSet(s);
+  for (const c of chains.values()) tx.addChain(c.chain);
+  if (!rebuild) {
+    for (const s of next.baseSets) tx.flushSet(s);
+    for (const name of chains.keys()) tx.flushChain(name);
+    if (prev) {
+      const stale = [...allChains(prev).keys()].filter((n) => !chains.has(n));
+      for (const n of stale) tx.flushChain(n);
+      for (const n of stale) tx.deleteChain(n);
+      for (const [n, s] of allSets(prev)) if (!sets.has(n)) tx.deleteSet(s);
+    }
+  }
+  for (const c of chains.values()) for (const r of c.rules) tx.addRule(c.chain.name, r);
+  for (const s of next.baseSets) for (const f of next.fragments.values()) tx.addElements(s.name, f.elements.get(s.name) ?? []);
+  return { tx, services: [...next.fragments.keys()] };
+}
+
+/** The transaction that turns the table of plan `prev` into that of plan `next`. */
+export function diffPlans(prev: ProxyPlan, next: ProxyPlan): SyncTx {
+  const newSets: NftSet[] = [];
+  const newChains: PlannedChain[] = [];
+  const changedChains: PlannedChain[] = [];
+  const goneChains: string[] = [];
+  const goneSets: NftSet[] = [];
+  const delElements = new Map<string, NftElement[]>();
+  const addElements = new Map<string, NftElement[]>();
+  const services: string[] = [];
+
+  const prevBase = new Map(prev.baseChains.map((c) => [c.chain.name, c]));
+  for (const c of next.baseChains) {
+    const old = prevBase.get(c.chain.name);
+    if (!old) newChains.push(c);
+    else if (!sameRules(old.rules, c.rules)) changedChains.push(c);
+  }
+
+  const keys = [...next.fragments.keys()];
+  for (const key of prev.fragments.keys()) if (!next.fragments.has(key)) keys.push(key);
+  for (const key of keys) {
+    const a = prev.fragments.get(key);
+    const b = next.fragments.get(key);
+    if (a === b) continue;
+    const before = a ?? EMPTY;
+    const after = b ?? EMPTY;
+    let changed = false;
+    for (const [name, rules] of after.chains) {
+      const old = before.chains.get(name);
+      if (!old) newChains.push({ chain: { name }, rules });
+      else if (!sameRules(old, rules)) changedChains.push({ chain: { name }, rules });
+      else continue;
+      changed = true;
+    }
+    for (const name of before.chains.keys()) {
+      if (!after.chains.has(name)) {
+        goneChains.push(name);
+        changed = true;
+      }
+    }
+    const afterSets = new Set(after.sets.map((s) => s.name));
+    const beforeSets = new Set(before.sets.map((s) => s.name));
+    for (const s of after.sets) if (!beforeSets.has(s.name)) newSets.push(s);
+    for (const s of before.sets) if (!afterSets.has(s.name)) goneSets.push(s);
+    for (const set of new Set([...before.elements.keys(), ...after.elements.keys()])) {
+      const old = indexElements(before.elements.get(set));
+      const now = indexElements(after.elements.get(set));
+      for (const [k, e] of old) {
+        const n = now.get(k);
+        if (n && n.value === e.value) continue;
+        push(delElements, set, e);
+        changed = true;
+      }
+      for (const [k, e] of now) {
+        const o = old.get(k);
+        if (o && o.value === e.value) continue;
+        push(addElements, set, e);
+        changed = true;
+      }
+    }
+    if (changed) services.push(key);
+  }
+
+  const tx = new NftTransaction(TABLE);
+  for (const s of newSets) tx.addSet(s);
+  for (const c of newChains) tx.addChain(c.chain);
+  for (const [set, list] of delElements) tx.deleteElements(set, list);
+  for (const c of changedChains) tx.flushChain(c.chain.name);
+  for (const c of [...changedChains, ...newChains]) for (const r of c.rules) tx.addRule(c.chain.name, r);
+  for (const [set, list] of addElements) tx.addElements(set, list);
+  for (const n of goneChains) tx.flushChain(n);
+  for (const n of goneChains) tx.deleteChain(n);
+  for (const s of goneSets) tx.deleteSet(s);
+  return { tx, services };
+}
+
+const EMPTY: Pick<ServiceFragment, "chains" | "sets" | "elements"> = { chains: new Map(), sets: [], elements: new Map() };
+
+function allChains(plan: ProxyPlan): Map<string, PlannedChain> {
+  const out = new Map<string, PlannedChain>();
+  for (const c of plan.baseChains) out.set(c.chain.name, c);
+  for (const f of plan.fragments.values()) for (const [name, rules] of f.chains) out.set(name, { chain: { name }, rules });
+  return out;
+}
+
+function allSets(plan: ProxyPlan): Map<string, NftSet> {
+  const out = new Map<string, NftSet>();
+  for (const s of plan.baseSets) out.set(s.name, s);
+  for (const f of plan.fragments.values()) for (const s of f.sets) out.set(s.name, s);
+  return out;
+}
+
+function indexElements(list: readonly NftElement[] | undefined): Map<string, NftElement> {
+  const m = new Map<string, NftElement>();
+  for (const e of list ?? []) m.set(e.key.join(" . "), e);
+  return m;
+}
+
+function push<T>(m: Map<string, T[]>, k: string, v: T): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+function sameRules(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((r, i) => r === b[i]);
+}
