@@ -6,10 +6,13 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import * as packet from "dns-packet";
+import { until } from "../../test/support/until.ts";
 import { parseDnsConfig, type DnsConfig } from "./config.ts";
 import { FakeSource } from "./fake-source.ts";
 import { DnsServer } from "./server.ts";
-import { ask, sampleCluster, sections, startFakeUpstream, type FakeUpstream } from "./testing.ts";
+import { rcodeOf } from "./forward.ts";
+import { ask, askUdpRaw, sampleCluster, sections, service, startFakeUpstream, type FakeUpstream } from "./testing.ts";
 
 const SOA = "cluster.local 5 SOA ns.dns.cluster.local hostmaster.cluster.local 5";
 const KUBE_DNS = "kube-dns.kube-system.svc.cluster.local";
@@ -156,3 +159,162 @@ for (const tcp of [false, true]) {
     }
   });
 }
+
+describe("the wire: EDNS0, truncation, malformed queries", () => {
+  let big: DnsServer;
+  const BIG = "big.default.svc.cluster.local";
+  before(async () => {
+    const cluster = sampleCluster();
+    const endpoints = Array.from({ length: 60 }, (_, i) => ({
+      addresses: [`10.244.9.${i + 1}`], ready: true, serving: true, terminating: false, hostname: null, nodeName: "node1",
+    }));
+    const four = Array.from({ length: 4 }, (_, i) => ({
+      addresses: [`10.244.8.${i + 1}`], ready: true, serving: true, terminating: false, hostname: `four-${i}`, nodeName: "node1",
+    }));
+    big = new DnsServer(configWith(upstream.port), new FakeSource({
+      ...cluster,
+      services: [
+        ...cluster.services,
+        { ...service("default", "big", [], []), headless: true },
+        { ...service("default", "four", [], ["p/7000/TCP"]), headless: true },
+      ],
+      endpointSlices: [
+        ...cluster.endpointSlices,
+        { namespace: "default", name: "big-1", service: "big", addressType: "IPv4", ports: [], endpoints },
+        { namespace: "default", name: "four-1", service: "four", addressType: "IPv4", ports: [{ name: "p", port: 7000, protocol: "TCP" }], endpoints: four },
+      ],
+    }), { log: () => {} });
+    await big.start();
+  });
+  after(() => big.close());
+
+  test("without EDNS0 a UDP answer is at most 512 bytes, truncated with TC; TCP carries all of it", async () => {
+    const udp = await ask(big.port, BIG, "A");
+    assert.equal(udp.packet.flag_tc, true);
+    assert.ok(udp.size <= 512, `${udp.size} bytes`);
+    assert.ok((udp.packet.answers ?? []).length < 60);
+    const tcp = await ask(big.port, BIG, "A", { tcp: true });
+    assert.equal(tcp.packet.flag_tc, false);
+    assert.equal((tcp.packet.answers ?? []).length, 60);
+  });
+
+  test("with EDNS0 the client's buffer size is the limit, and the answer carries our OPT record", async () => {
+    const small = await ask(big.port, BIG, "A", { udpSize: 1232 });
+    assert.equal(small.packet.flag_tc, true);
+    assert.ok(small.size <= 1232 && small.size > 512, `${small.size} bytes`);
+    const large = await ask(big.port, BIG, "A", { udpSize: 4096 });
+    assert.equal(large.packet.flag_tc, false);
+    assert.equal((large.packet.answers ?? []).length, 60);
+    const opt = (large.packet.additionals ?? []).find((a) => a.type === "OPT") as { udpPayloadSize: number } | undefined;
+    assert.equal(opt?.udpPayloadSize, 1232);
+    // A buffer size under 512 counts as 512 (RFC 6891 6.2.5).
+    const tiny = await ask(big.port, BIG, "A", { udpSize: 100 });
+    assert.ok(tiny.size <= 512 && tiny.size > 400, `${tiny.size} bytes`);
+  });
+
+  test("an answer too big only for its ADDITIONAL section drops it without TC (RFC 2181 9)", async () => {
+    const name = "_p._tcp.four.default.svc.cluster.local";
+    const udp = await ask(big.port, name, "SRV");
+    assert.equal(udp.packet.flag_tc, false);
+    assert.equal((udp.packet.answers ?? []).length, 4);
+    assert.deepEqual(sections(udp.packet).additional, []);
+    const tcp = await ask(big.port, name, "SRV", { tcp: true });
+    assert.equal(sections(tcp.packet).additional.length, 4);
+  });
+
+  test("an EDNS version other than 0 is BADVERS; a class other than IN is REFUSED; two questions are FORMERR", async () => {
+    const bad = await ask(server.port, KUBE_DNS, "A", { udpSize: 1232, ednsVersion: 1 });
+    const opt = (bad.packet.additionals ?? []).find((a) => a.type === "OPT") as { extendedRcode: number } | undefined;
+    assert.equal(opt?.extendedRcode, 1); // 16 = extended 1, rcode 0
+    const ch = await ask(server.port, "version.bind", "TXT", { klass: "CH" });
+    assert.equal(ch.rcode, "REFUSED");
+    const two = packet.encode({ type: "query", id: 7, questions: [{ name: "a.example", type: "A" }, { name: "b.example", type: "A" }] });
+    const reply = await askUdpRaw(server.port, two);
+    assert.ok(reply);
+    assert.equal(packet.decode(reply).id, 7);
+    assert.equal(rcodeOf(packet.decode(reply)), "FORMERR");
+    assert.equal(await askUdpRaw(server.port, Buffer.from([1, 2, 3]), 300), null, "a runt gets no answer");
+  });
+});
+
+describe("the source", () => {
+  test("the cluster zone is SERVFAIL until the source has synced, never NXDOMAIN; forwarding works meanwhile; /ready follows", async () => {
+    const source = new FakeSource(sampleCluster(), false);
+    const s = new DnsServer(configWith(upstream.port), source, { log: () => {} });
+    await s.start();
+    try {
+      assert.equal((await ask(s.port, KUBE_DNS, "A")).rcode, "SERVFAIL");
+      assert.equal((await ask(s.port, "nope.default.svc.cluster.local", "A")).rcode, "SERVFAIL");
+      assert.equal((await ask(s.port, "10.0.96.10.in-addr.arpa", "PTR")).rcode, "SERVFAIL");
+      assert.equal((await ask(s.port, "www.example.org", "A")).rcode, "NOERROR");
+      assert.equal((await fetch(`http://127.0.0.1:${s.httpPort}/ready`)).status, 503);
+      assert.equal((await fetch(`http://127.0.0.1:${s.httpPort}/health`)).status, 200);
+      source.markSynced();
+      assert.equal((await ask(s.port, KUBE_DNS, "A")).rcode, "NOERROR");
+      assert.equal((await fetch(`http://127.0.0.1:${s.httpPort}/ready`)).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a new Service resolves within 1 s of the change, a deleted one is NXDOMAIN", async () => {
+    const source = new FakeSource(sampleCluster());
+    const s = new DnsServer(configWith(upstream.port), source, { log: () => {} });
+    await s.start();
+    try {
+      const name = "late.default.svc.cluster.local";
+      assert.equal((await ask(s.port, name, "A")).rcode, "NXDOMAIN");
+      const t0 = Date.now();
+      source.putService(service("default", "late", ["10.96.0.99"], ["http/80/TCP"]));
+      const r = await until("the new service to resolve", async () => ((await ask(s.port, name, "A")).rcode === "NOERROR" ? true : undefined), 1000, 5);
+      assert.ok(r && Date.now() - t0 < 1000);
+      assert.deepEqual(sections((await ask(s.port, name, "A")).packet).answer, [`${name} 5 A 10.96.0.99`]);
+      source.deleteService("default", "late");
+      await until("the deleted service to be NXDOMAIN", async () => ((await ask(s.port, name, "A")).rcode === "NXDOMAIN" ? true : undefined), 1000, 5);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("pod records", () => {
+  const POD = "10-244-1-20.default.pod.cluster.local";
+  for (const [mode, known, unknown, noNs] of [
+    ["insecure", "NOERROR", "NOERROR", "NXDOMAIN"],
+    ["verified", "NOERROR", "NXDOMAIN", "NXDOMAIN"],
+  ] as const) {
+    test(`pods: ${mode}`, async () => {
+      const s = new DnsServer(configWith(upstream.port, `pods: ${mode}`), new FakeSource(sampleCluster()), { log: () => {} });
+      await s.start();
+      try {
+        const r = await ask(s.port, POD, "A");
+        assert.equal(r.rcode, known);
+        assert.deepEqual(sections(r.packet).answer, [`${POD} 5 A 10.244.1.20`]);
+        assert.equal((await ask(s.port, "10-244-7-7.default.pod.cluster.local", "A")).rcode, unknown);
+        assert.equal((await ask(s.port, "10-244-1-20.nowhere.pod.cluster.local", "A")).rcode, noNs);
+        const aaaa = await ask(s.port, POD, "AAAA");
+        assert.equal(aaaa.rcode, "NOERROR");
+        assert.deepEqual(sections(aaaa.packet).authority, [SOA]);
+        assert.equal((await ask(s.port, "default.pod.cluster.local", "A")).rcode, "NOERROR");
+      } finally {
+        await s.close();
+      }
+    });
+  }
+});
+
+describe("operations", () => {
+  test("/metrics counts requests by type and rcode, latency, cache hits and misses", async () => {
+    await ask(server.port, KUBE_DNS, "A");
+    await ask(server.port, "nope.default.svc.cluster.local", "A");
+    const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    assert.match(text, /^weft_dns_requests_total\{proto="udp",type="A",rcode="NOERROR"\} \d+$/m);
+    assert.match(text, /^weft_dns_requests_total\{proto="udp",type="A",rcode="NXDOMAIN"\} \d+$/m);
+    assert.match(text, /^weft_dns_requests_total\{proto="tcp",type="SRV",rcode="NOERROR"\} \d+$/m);
+    assert.match(text, /^weft_dns_request_duration_seconds_count \d+$/m);
+    assert.match(text, /^weft_dns_cache_misses_total [1-9]\d*$/m);
+    assert.match(text, /^weft_dns_cache_hits_total [1-9]\d*$/m);
+    assert.match(text, /^weft_dns_source_synced 1$/m);
+    assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}/nothing`)).status, 404);
+  });
+});
