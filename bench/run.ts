@@ -6,6 +6,7 @@
 import { benchAgentConvergence } from "./agent-convergence.ts";
 import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
+import { benchDns } from "./dns.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "agent-rss": benchAgentRss,
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
+  dns: benchDns,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,188 @@
+/**
+ * bench/dns: weft dns against CoreDNS, each pinned to core 1 (taskset) and
+ * loaded by dnsperf on core 0, with 1,000 Services (bench/dns-cluster.ts),
+ * in the same run, alternating servers round by round:
+ *
+ *   cluster mix    A 40%, SRV 25%, PTR 15%, NXDOMAIN 20% of cluster names
+ *   forwarded mix  A of 1,000 names of a local upstream (dnsmasq on core 0,
+ *                  TTL 60 s), so both servers answer from their caches once warm
+ *
+ * Reported per server and mix: queries/s at saturation (dnsperf, 300
+ * queries outstanding), p50 and p99 latency at a fixed 5,000 queries/s,
+ * and the server's VmRSS after the runs; then weft's ratio to CoreDNS.
+ *
+ * The reference: CoreDNS built from its Go module (bench/coredns.ts) and
+ * run with the kubeadm Corefile's shape (cache 30, forward . <upstream>),
+ * but with the `file` plugin serving the same 1,000 services as zone files
+ * in place of `kubernetes`, because this bench runs without an API server.
+ * weft dns runs the same way: the real server on its in-memory source.
+ * Until the lab cluster can host both, this is the comparison.
+ *
+ * BENCH_DNS_SECONDS (default 10) is each saturation run's length,
+ * BENCH_DNS_ROUNDS (default 2) how many times each pair is measured.
+ */
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createSocket } from "node:dgram";
+import { join, resolve } from "node:path";
+import { Scratch } from "./agent-scratch.ts";
+import { corednsBinary, COREDNS_VERSION } from "./coredns.ts";
+import { clusterMix, clusterZoneFile, forwardedMix, reverseZoneFile, SERVICES, upstreamHosts } from "./dns-cluster.ts";
+import { percentile, printTable } from "./stats.ts";
+import { until } from "../test/support/until.ts";
+import { bunPath } from "../scripts/build-tools.ts";
+
+const root = resolve(import.meta.dirname, "..");
+const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 2);
+const LATENCY_QPS = 5000;
+const SERVER_CORE = "1";
+const LOAD_CORE = "0";
+
+interface Run {
+  qps: number;
+  lostPct: number;
+}
+
+interface Result {
+  server: string;
+  mix: string;
+  qps: number[];
+  p50: number;
+  p99: number;
+  rssMb: number;
+  lostPct: number;
+}
+
+/** A UDP and TCP port free on 127.0.0.1 now. */
+async function freePort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function dnsperf(port: number, file: string, args: string[]): string {
+  const r = spawnSync("taskset", ["-c", LOAD_CORE, "dnsperf", "-s", "127.0.0.1", "-p", String(port), "-d", file, ...args], { encoding: "utf8", maxBuffer: 512 << 20 });
+  if (r.status !== 0) throw new Error(`dnsperf failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+function saturate(port: number, file: string, seconds: number): Run {
+  const out = dnsperf(port, file, ["-l", String(seconds), "-c", "4", "-q", "300"]);
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
+  const lostPct = Number(/Queries lost:\s+\d+ \(([\d.]+)%\)/.exec(out)?.[1] ?? 0);
+  if (!Number.isFinite(qps)) throw new Error(`dnsperf printed no rate:\n${out}`);
+  return { qps, lostPct };
+}
+
+/** Per-query latencies (ms) at a fixed rate. */
+function latencies(port: number, file: string): number[] {
+  const out = dnsperf(port, file, ["-l", "3", "-Q", String(LATENCY_QPS), "-c", "4", "-v"]);
+  return out.split("\n").filter((l) => l.startsWith("> ")).map((l) => Number(l.split(" ").at(-1)) * 1000);
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
+}
+
+async function answers(port: number, name: string): Promise<boolean> {
+  const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", name], { encoding: "utf8" });
+  return r.status === 0 && r.stdout.trim() !== "";
+}
+
+export async function benchDns(): Promise<void> {
+  const scratch = new Scratch("wdn");
+  try {
+    const dir = scratch.tempDir("dns");
+    const files = {
+      cluster: join(dir, "cluster-mix.txt"),
+      forwarded: join(dir, "forwarded-mix.txt"),
+      hosts: join(dir, "upstream-hosts"),
+      zone: join(dir, "db.cluster.local"),
+      reverse: join(dir, "db.in-addr.arpa"),
+      server: join(dir, "weft-dns-bench.mjs"),
+    };
+    writeFileSync(files.cluster, clusterMix());
+    writeFileSync(files.forwarded, forwardedMix());
+    writeFileSync(files.hosts, upstreamHosts());
+    writeFileSync(files.zone, clusterZoneFile());
+    writeFileSync(files.reverse, reverseZoneFile());
+    // weft dns as it ships: bundled JavaScript, not TypeScript stripped at load.
+    const b = spawnSync(bunPath(), ["build", "--target=node", "--format=esm", "--outfile", files.server, join(root, "bench/dns-server.ts")], { encoding: "utf8" });
+    if (b.status !== 0) throw new Error(`bun build of bench/dns-server.ts failed: ${b.stderr}`);
+    const node = spawnSync("sh", [join(root, "scripts/node-path.sh")], { encoding: "utf8" }).stdout.trim();
+
+    const upstreamPort = await freePort();
+    scratch.spawn(["taskset", "-c", LOAD_CORE, "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", `--addn-hosts=${files.hosts}`,
+      "--local=/example.test/", "--listen-address=127.0.0.1", "--bind-interfaces", `--port=${upstreamPort}`, "--local-ttl=60", "--cache-size=10000", "--pid-file=", "--user=root"]);
+    await until("dnsmasq to answer", () => answers(upstreamPort, "host-1.example.test"), 10_000, 100);
+
+    const coredns = corednsBinary();
+    const servers: { name: string; start: (port: number) => ChildProcess }[] = [
+      { name: "weft dns", start: (port) => scratch.spawn(["taskset", "-c", SERVER_CORE, node, files.server, String(port), "0", `127.0.0.1:${upstreamPort}`]) },
+    ];
+    if ("bin" in coredns) {
+      servers.push({
+        name: `CoreDNS ${COREDNS_VERSION}`,
+        start: (port) => {
+          const corefile = join(dir, `Corefile-${port}`);
+          writeFileSync(corefile, [
+            `cluster.local:${port} {\n  bind 127.0.0.1\n  file ${files.zone} cluster.local\n  cache 30\n}`,
+            `in-addr.arpa:${port} {\n  bind 127.0.0.1\n  file ${files.reverse} in-addr.arpa\n  cache 30\n}`,
+            `.:${port} {\n  bind 127.0.0.1\n  forward . 127.0.0.1:${upstreamPort}\n  cache 30\n}`,
+          ].join("\n") + "\n");
+          return scratch.spawn(["taskset", "-c", SERVER_CORE, coredns.bin, "-conf", corefile, "-quiet"]);
+        },
+      });
+    } else {
+      process.stdout.write(`bench/dns: CoreDNS could not be built (${coredns.error}); weft dns alone\n`);
+    }
+
+    const results = new Map<string, Result>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of servers) {
+        const port = await freePort();
+        const child = s.start(port);
+        await until(`${s.name} to answer`, () => answers(port, "svc-1.ns-1.svc.cluster.local"), 15_000, 100);
+        for (const [mix, file] of [["cluster", files.cluster], ["forwarded", files.forwarded]] as const) {
+          saturate(port, file, 2); // warm-up: caches filled, code optimised
+          const run = saturate(port, file, SECONDS);
+          const key = `${s.name} ${mix}`;
+          const r = results.get(key) ?? { server: s.name, mix, qps: [], p50: NaN, p99: NaN, rssMb: 0, lostPct: 0 };
+          r.qps.push(run.qps);
+          r.lostPct = Math.max(r.lostPct, run.lostPct);
+          if (round === 0) {
+            const lat = latencies(port, file);
+            r.p50 = percentile(lat, 50);
+            r.p99 = percentile(lat, 99);
+          }
+          r.rssMb = Math.max(r.rssMb, rssMb(child.pid!));
+          results.set(key, r);
+        }
+        child.kill("SIGKILL");
+        await new Promise((r) => child.once("exit", r));
+      }
+    }
+
+    process.stdout.write(`\nbench/dns — ${SERVICES} Services; each server on core ${SERVER_CORE}, dnsperf on core ${LOAD_CORE}; ${ROUNDS} rounds of ${SECONDS} s per mix\n`);
+    process.stdout.write("CoreDNS serves the same records from zone files (file plugin), not from an API server: the comparison until the lab cluster hosts both\n");
+    const rows = [["server", "mix", "qps (median of rounds)", "qps per round", "p50 @5k qps", "p99 @5k qps", "RSS", "lost"]];
+    const median = (xs: number[]) => percentile(xs, 50);
+    for (const r of results.values()) {
+      rows.push([r.server, r.mix, median(r.qps).toFixed(0), r.qps.map((q) => q.toFixed(0)).join(" "), `${r.p50.toFixed(3)} ms`, `${r.p99.toFixed(3)} ms`, `${r.rssMb.toFixed(1)} MB`, `${r.lostPct}%`]);
+    }
+    printTable(rows);
+    for (const mix of ["cluster", "forwarded"]) {
+      const w = results.get(`weft dns ${mix}`);
+      const c = [...results.values()].find((r) => r.mix === mix && r.server !== "weft dns");
+      if (w && c) process.stdout.write(`${mix} mix: weft/CoreDNS qps ${(median(w.qps) / median(c.qps)).toFixed(2)} (goal ≥ 1.00), p99 ${(w.p99 / c.p99).toFixed(2)}, RSS ${(w.rssMb / c.rssMb).toFixed(2)}\n`);
+    }
+  } finally {
+    scratch.dispose();
+  }
+}
+
+if (import.meta.main) await benchDns();
