@@ -222,6 +222,17 @@ describe("the wire: EDNS0, truncation, malformed queries", () => {
     assert.equal(sections(tcp.packet).additional.length, 4);
   });
 
+  test("a reused (memoized) answer carries each query's ID, RD bit and case", async () => {
+    const query = (id: number, name: string, rd: boolean) =>
+      packet.encode({ type: "query", id, flags: rd ? packet.RECURSION_DESIRED : 0, questions: [{ name, type: "A" }] });
+    for (const [id, name, rd] of [[101, "web.default.svc.cluster.local", true], [202, "web.default.svc.cluster.local", false], [303, "WEB.default.svc.cluster.local", false], [404, "web.default.svc.cluster.local", true]] as const) {
+      const reply = packet.decode((await askUdpRaw(server.port, query(id, name, rd)))!);
+      assert.equal(reply.id, id);
+      assert.equal(reply.flag_rd, rd);
+      assert.deepEqual(sections(reply).answer, [`${name} 5 A 10.96.0.20`]);
+    }
+  });
+
   test("an EDNS version other than 0 is BADVERS; a class other than IN is REFUSED; two questions are FORMERR", async () => {
     const bad = await ask(server.port, KUBE_DNS, "A", { udpSize: 1232, ednsVersion: 1 });
     const opt = (bad.packet.additionals ?? []).find((a) => a.type === "OPT") as { extendedRcode: number } | undefined;

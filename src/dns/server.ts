@@ -187,7 +187,9 @@ export class DnsServer {
 
 function bindUdp(family: "udp4" | "udp6", address: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = createSocket({ type: family, recvBufferSize: 4 << 20 });
+    // Replies go to the literal address a query came from: a synchronous
+    // lookup spares each send dns.lookup's deferral to the next tick.
+    const s = createSocket({ type: family, recvBufferSize: 4 << 20, lookup: (address, _family, cb) => (cb as (e: null, a: string, f: number) => void)(null, address, family === "udp6" ? 6 : 4) });
     s.once("error", reject);
     s.bind(port, address, () => {
       s.off("error", reject);

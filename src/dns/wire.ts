@@ -97,6 +97,31 @@ export function parseQuery(buf: Buffer): Query | QueryProblem {
   return { id, flags, opcode, name, qtype, qclass, edns };
 }
 
+/**
+ * The memo key of a plain query, read without decoding it: the question's
+ * bytes as sent (name, type, class), after "E" with an EDNS0 version 0 OPT
+ * record or "-" without; and the UDP answer size the query allows. Null
+ * for anything else (more sections, other opcodes, other EDNS versions),
+ * which takes the full parse.
+ */
+export function quickQuestion(buf: Buffer): { key: string; udpLimit: number } | null {
+  const n = buf.length;
+  // QR 0, opcode 0; one question, no answer or authority records.
+  if (n < 17 || (buf[2]! & 0xf8) !== 0 || buf[4] !== 0 || buf[5] !== 1 || buf[6] !== 0 || buf[7] !== 0 || buf[8] !== 0 || buf[9] !== 0) return null;
+  let off = 12;
+  for (let len = buf[off]!; len !== 0; len = buf[off]!) {
+    if (len > 63 || off + len + 1 >= n) return null;
+    off += len + 1;
+  }
+  const end = off + 5;
+  if (end > n || buf[10] !== 0) return null;
+  if (buf[11] === 0) return end === n ? { key: "-" + buf.toString("latin1", 12, end), udpLimit: 512 } : null;
+  // Exactly one additional record: OPT (type 41) owned by the root, EDNS version 0, its RDATA ending the message.
+  if (buf[11] !== 1 || end + 11 > n || buf[end] !== 0 || buf[end + 1] !== 0 || buf[end + 2] !== TYPE_OPT || buf[end + 6] !== 0) return null;
+  if (end + 11 + buf.readUInt16BE(end + 9) !== n) return null;
+  return { key: "E" + buf.toString("latin1", 12, end), udpLimit: Math.max(512, buf.readUInt16BE(end + 3)) };
+}
+
 /** The offset after the name at `off`, or -1 if it runs past the message. */
 function skipName(buf: Buffer, off: number): number {
   for (;;) {
