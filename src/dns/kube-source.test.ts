@@ -6,77 +6,20 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server, type ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { until } from "../../test/support/until.ts";
 import { parseDnsConfig } from "./config.ts";
 import { startKubeSource } from "./kube-source.ts";
 import { DnsServer } from "./server.ts";
 import type { DnsSource } from "./source.ts";
-import { ask, sections } from "./testing.ts";
+import { ask, clusterObjects, sections, startFakeApiServer, type FakeApiServer } from "./testing.ts";
 
-const KINDS: Record<string, { kind: string; apiVersion: string }> = {
-  "/api/v1/services": { kind: "ServiceList", apiVersion: "v1" },
-  "/apis/discovery.k8s.io/v1/endpointslices": { kind: "EndpointSliceList", apiVersion: "discovery.k8s.io/v1" },
-  "/api/v1/namespaces": { kind: "NamespaceList", apiVersion: "v1" },
-};
-
-const objects: Record<string, object[]> = {
-  "/api/v1/services": [
-    {
-      metadata: { name: "kube-dns", namespace: "kube-system", resourceVersion: "1" },
-      spec: { type: "ClusterIP", clusterIP: "10.96.0.10", clusterIPs: ["10.96.0.10"], ports: [{ name: "dns", port: 53, protocol: "UDP" }, { name: "dns-tcp", port: 53, protocol: "TCP" }] },
-    },
-    { metadata: { name: "db", namespace: "default", resourceVersion: "1" }, spec: { clusterIP: "None", clusterIPs: ["None"], ports: [{ name: "pg", port: 5432 }] } },
-  ],
-  "/apis/discovery.k8s.io/v1/endpointslices": [
-    {
-      metadata: { name: "db-x1", namespace: "default", labels: { "kubernetes.io/service-name": "db" }, resourceVersion: "1" },
-      addressType: "IPv4",
-      endpoints: [{ addresses: ["10.244.1.5"], hostname: "db-0", conditions: { ready: true } }, { addresses: ["10.244.1.6"], conditions: { ready: false } }],
-      ports: [{ name: "pg", port: 5432, protocol: "TCP" }],
-    },
-  ],
-  "/api/v1/namespaces": [{ metadata: { name: "default", resourceVersion: "1" } }, { metadata: { name: "kube-system", resourceVersion: "1" } }],
-};
-
-const watchers = new Map<string, ServerResponse[]>();
-let api: Server;
-let dir: string;
+let api: FakeApiServer;
 let source: DnsSource;
 let server: DnsServer;
 
-function send(path: string, type: "ADDED" | "MODIFIED" | "DELETED", object: object): void {
-  for (const w of watchers.get(path) ?? []) w.write(JSON.stringify({ type, object: { ...KINDS[path]!, ...object, kind: KINDS[path]!.kind.replace(/List$/, "") } }) + "\n");
-}
-
 before(async () => {
-  api = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
-    const kind = KINDS[url.pathname];
-    if (!kind) return res.writeHead(404).end();
-    if (url.searchParams.get("watch") === "true") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.flushHeaders();
-      watchers.set(url.pathname, [...(watchers.get(url.pathname) ?? []), res]);
-      req.on("close", () => watchers.set(url.pathname, (watchers.get(url.pathname) ?? []).filter((w) => w !== res)));
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...kind, metadata: { resourceVersion: "1" }, items: objects[url.pathname] }));
-  });
-  await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
-  const port = (api.address() as { port: number }).port;
-  dir = mkdtempSync(join(tmpdir(), "weft-dns-kube-"));
-  const kubeconfig = join(dir, "kubeconfig");
-  writeFileSync(kubeconfig, [
-    "apiVersion: v1", "kind: Config", "current-context: t",
-    "clusters: [{name: t, cluster: {server: 'http://127.0.0.1:" + port + "', insecure-skip-tls-verify: true}}]",
-    "users: [{name: t, user: {token: x}}]",
-    "contexts: [{name: t, context: {cluster: t, user: t}}]",
-  ].join("\n"));
-  source = await startKubeSource({ kubeconfig, pods: false, log: () => {} });
+  api = await startFakeApiServer(clusterObjects());
+  source = await startKubeSource({ kubeconfig: api.kubeconfig, pods: false, log: () => {} });
   server = new DnsServer(parseDnsConfig("port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: []", "t"), source, { log: () => {} });
   await server.start();
 });
@@ -84,10 +27,7 @@ before(async () => {
 after(async () => {
   await server?.close();
   await source?.close();
-  for (const ws of watchers.values()) for (const w of ws) w.destroy();
-  api?.closeAllConnections();
-  await new Promise<void>((r) => (api ? api.close(() => r()) : r()));
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await api?.close();
 });
 
 test("the informers list Services, EndpointSlices and Namespaces, then the zone answers from them", async () => {
@@ -103,14 +43,32 @@ test("the informers list Services, EndpointSlices and Namespaces, then the zone 
 });
 
 test("watch events: a new Service resolves within 1 s, a deleted one is NXDOMAIN", async () => {
-  await until("the watches to be open", () => [...watchers.values()].every((w) => w.length > 0) && watchers.size === 3, 5000);
+  await until("the watches to be open", () => api.watching() === 3, 5000);
   const web = { metadata: { name: "web", namespace: "default", resourceVersion: "2" }, spec: { clusterIP: "10.96.0.20", clusterIPs: ["10.96.0.20"], ports: [{ port: 80 }] } };
   const t0 = Date.now();
-  send("/api/v1/services", "ADDED", web);
+  api.send("/api/v1/services", "ADDED", web);
   await until("web to resolve", async () => (await ask(server.port, "web.default.svc.cluster.local", "A")).rcode === "NOERROR", 1000, 10);
   assert.ok(Date.now() - t0 < 1000);
-  send("/api/v1/services", "DELETED", { ...web, metadata: { ...web.metadata, resourceVersion: "3" } });
+  api.send("/api/v1/services", "DELETED", { ...web, metadata: { ...web.metadata, resourceVersion: "3" } });
   await until("web to be gone", async () => (await ask(server.port, "web.default.svc.cluster.local", "A")).rcode === "NXDOMAIN", 1000, 10);
-  send("/api/v1/namespaces", "ADDED", { metadata: { name: "fresh", resourceVersion: "4" } });
+  api.send("/api/v1/namespaces", "ADDED", { metadata: { name: "fresh", resourceVersion: "4" } });
   await until("the new namespace to exist", async () => (await ask(server.port, "fresh.svc.cluster.local", "A")).rcode === "NOERROR", 1000, 10);
+});
+
+test("pods: verified watches Pods too: a pod's own address has its record, another address none", async () => {
+  const podSource = await startKubeSource({ kubeconfig: api.kubeconfig, pods: true, log: () => {} });
+  const s = new DnsServer(parseDnsConfig("port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: []\npods: verified", "t"), podSource, { log: () => {} });
+  await s.start();
+  try {
+    await until("the source with pods to sync", () => podSource.synced(), 5000);
+    const r = await until("the pod record", async () => {
+      const a = await ask(s.port, "10-244-1-20.default.pod.cluster.local", "A");
+      return a.rcode === "NOERROR" ? a : undefined;
+    }, 5000);
+    assert.deepEqual(sections(r.packet).answer, ["10-244-1-20.default.pod.cluster.local 5 A 10.244.1.20"]);
+    assert.equal((await ask(s.port, "10-244-1-21.default.pod.cluster.local", "A")).rcode, "NXDOMAIN");
+  } finally {
+    await s.close();
+    await podSource.close();
+  }
 });

@@ -107,7 +107,7 @@ export class DnsServer {
         cause: err,
       });
     }
-    this.#log(`weft dns: zone ${this.config.zone} on ${this.config.listen}:${this.port} (udp, tcp), http :${this.httpPort}, upstreams ${this.config.upstreams.map((u) => `${u.host}:${u.port}`).join(", ") || "none"}`);
+    this.#log(`weft dns: zone ${this.config.zone} on ${this.config.listen}:${this.port} (udp, tcp), http :${this.httpPort}, upstreams ${this.config.upstreams.map((u) => `${u.host}:${u.port}`).join(", ") || "none (names outside the cluster answer SERVFAIL)"}`);
   }
 
   #queueRebuild(): void {

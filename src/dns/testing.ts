@@ -6,7 +6,11 @@
 import * as packet from "dns-packet";
 import type { Answer, DecodedPacket } from "dns-packet";
 import { createSocket } from "node:dgram";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type ServerResponse } from "node:http";
 import { connect, createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Service } from "../kube/services.ts";
 import type { EndpointSlice } from "../kube/endpointslices.ts";
 import type { DnsSnapshot } from "./source.ts";
@@ -234,5 +238,92 @@ export function sampleCluster(): DnsSnapshot {
     ],
     endpointSlices: [dbSlice, dbSlice6, notReadySlice],
     pods: [{ namespace: "default", name: "web-1", ips: ["10.244.1.20"] }],
+  };
+}
+
+/** The API kinds the fake API server serves: path → list kind. */
+const KINDS: Record<string, { kind: string; apiVersion: string }> = {
+  "/api/v1/services": { kind: "ServiceList", apiVersion: "v1" },
+  "/apis/discovery.k8s.io/v1/endpointslices": { kind: "EndpointSliceList", apiVersion: "discovery.k8s.io/v1" },
+  "/api/v1/namespaces": { kind: "NamespaceList", apiVersion: "v1" },
+  "/api/v1/pods": { kind: "PodList", apiVersion: "v1" },
+};
+
+/** API objects (as the API server sends them) of kube-dns and a headless db with one ready endpoint. */
+export function clusterObjects(): Record<string, object[]> {
+  return {
+    "/api/v1/services": [
+      {
+        metadata: { name: "kube-dns", namespace: "kube-system", resourceVersion: "1" },
+        spec: { type: "ClusterIP", clusterIP: "10.96.0.10", clusterIPs: ["10.96.0.10"], ports: [{ name: "dns", port: 53, protocol: "UDP" }, { name: "dns-tcp", port: 53, protocol: "TCP" }] },
+      },
+      { metadata: { name: "db", namespace: "default", resourceVersion: "1" }, spec: { clusterIP: "None", clusterIPs: ["None"], ports: [{ name: "pg", port: 5432 }] } },
+    ],
+    "/apis/discovery.k8s.io/v1/endpointslices": [
+      {
+        metadata: { name: "db-x1", namespace: "default", labels: { "kubernetes.io/service-name": "db" }, resourceVersion: "1" },
+        addressType: "IPv4",
+        endpoints: [{ addresses: ["10.244.1.5"], hostname: "db-0", conditions: { ready: true } }, { addresses: ["10.244.1.6"], conditions: { ready: false } }],
+        ports: [{ name: "pg", port: 5432, protocol: "TCP" }],
+      },
+    ],
+    "/api/v1/namespaces": [{ metadata: { name: "default", resourceVersion: "1" } }, { metadata: { name: "kube-system", resourceVersion: "1" } }],
+    "/api/v1/pods": [{ metadata: { name: "web-1", namespace: "default", resourceVersion: "1" }, status: { podIP: "10.244.1.20", podIPs: [{ ip: "10.244.1.20" }] } }],
+  };
+}
+
+export interface FakeApiServer {
+  /** A kubeconfig file that points at it. */
+  kubeconfig: string;
+  /** Sends a watch event to every open watch of `path`. */
+  send(path: string, type: "ADDED" | "MODIFIED" | "DELETED", object: object): void;
+  /** How many kinds have an open watch. */
+  watching(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A stand-in for the API server on loopback (plain HTTP): lists of the
+ * given objects, and watch streams (one JSON event per line) that send
+ * what the test sends. Enough for @kubernetes/client-node's informers.
+ */
+export async function startFakeApiServer(objects: Record<string, object[]>): Promise<FakeApiServer> {
+  const watchers = new Map<string, ServerResponse[]>();
+  const api = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const kind = KINDS[url.pathname];
+    if (!kind || !objects[url.pathname]) return void res.writeHead(404).end();
+    if (url.searchParams.get("watch") === "true") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.flushHeaders();
+      watchers.set(url.pathname, [...(watchers.get(url.pathname) ?? []), res]);
+      req.on("close", () => watchers.set(url.pathname, (watchers.get(url.pathname) ?? []).filter((w) => w !== res)));
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...kind, metadata: { resourceVersion: "1" }, items: objects[url.pathname] }));
+  });
+  await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
+  const port = (api.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), "weft-dns-api-"));
+  const kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, [
+    "apiVersion: v1", "kind: Config", "current-context: t",
+    `clusters: [{name: t, cluster: {server: 'http://127.0.0.1:${port}', insecure-skip-tls-verify: true}}]`,
+    "users: [{name: t, user: {token: x}}]",
+    "contexts: [{name: t, context: {cluster: t, user: t}}]",
+  ].join("\n"));
+  return {
+    kubeconfig,
+    send(path, type, object) {
+      const kind = KINDS[path]!;
+      for (const w of watchers.get(path) ?? []) w.write(JSON.stringify({ type, object: { apiVersion: kind.apiVersion, kind: kind.kind.replace(/List$/, ""), ...object } }) + "\n");
+    },
+    watching: () => [...watchers.values()].filter((w) => w.length > 0).length,
+    async close() {
+      for (const ws of watchers.values()) for (const w of ws) w.destroy();
+      api.closeAllConnections();
+      await new Promise<void>((r) => api.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -30,7 +30,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   const config = values.config === undefined ? parseDnsConfig("", "the defaults") : readDnsConfig(values.config);
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  if (config.upstreams.length === 0) log("no upstreams (none configured, none in /etc/resolv.conf): names outside the cluster answer SERVFAIL");
   const source = await startKubeSource({ kubeconfig: values.kubeconfig, pods: config.pods === "verified", log });
   const server = new DnsServer(config, source, { log });
   let stopping = false;
