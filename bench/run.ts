@@ -7,6 +7,7 @@ import { benchAgentConvergence } from "./agent-convergence.ts";
 import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
 import { benchDns } from "./dns.ts";
+import { benchDnsWire } from "./dns-wire.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "agent-rss": benchAgentRss,
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
+  "dns-wire": benchDnsWire,
   dns: benchDns,
 };
 

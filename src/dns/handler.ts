@@ -9,8 +9,9 @@
  * question (its bytes as sent, so the name's case too, and EDNS0 or not),
  * reused with the query's ID, RD and CD bits until the zone changes
  * (cluster and hosts answers) or for at most one second (forwarded
- * answers, whose TTLs count down). Measured on one core: looking up and
- * encoding an answer with dns-packet costs ~8 µs, a memo hit ~1 µs.
+ * answers, whose TTLs count down). Measured with bench/dns-wire.ts on one
+ * core: reading, looking up and encoding a cluster A answer with dns-packet
+ * costs ~3.8 µs, a memo hit ~0.5 µs (the sockets cost more than either).
  */
 import type { Answer } from "dns-packet";
 import { AnswerCache, type CachedAnswer } from "./cache.ts";
