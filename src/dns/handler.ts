@@ -48,6 +48,8 @@ export class DnsHandler {
   readonly #metrics: DnsMetrics;
   readonly cache: AnswerCache;
   #zone: Zone;
+  /** Whether the zone was built from a synced source (until then the cluster zone is SERVFAIL). */
+  #synced = false;
   #memo = new Map<string, Memo>();
 
   constructor(config: DnsConfig, source: DnsSource, forwarder: Forwarder, metrics: DnsMetrics) {
@@ -64,6 +66,11 @@ export class DnsHandler {
     return this.#zone;
   }
 
+  /** True once the zone answered from was built from a synced source. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
   /** Rebuilds the zone from the source's snapshot (on every change) and forgets memoized answers. */
   rebuild(): void {
     this.#zone = this.#build();
@@ -71,6 +78,8 @@ export class DnsHandler {
   }
 
   #build(): Zone {
+    // Asked before the snapshot is taken: a source that is synced now has all of its objects in it.
+    this.#synced = this.#source.synced();
     return buildZone(this.#source.snapshot(), { zone: this.#config.zone, ttl: this.#config.ttl, pods: this.#config.pods, serial: Math.floor(Date.now() / 1000) });
   }
 
@@ -121,7 +130,7 @@ export class DnsHandler {
     const zone = this.#zone;
 
     if (inZone(zone, name) || name.endsWith(".in-addr.arpa") || name.endsWith(".ip6.arpa")) {
-      if (!this.#source.synced()) return fail(RCODE.SERVFAIL);
+      if (!this.#synced) return fail(RCODE.SERVFAIL);
       const z = lookupZone(zone, q.name, type);
       if (z !== null) {
         const parts: ResponseParts = { rcode: RCODE[z.rcode], aa: true, answers: z.answers, authorities: z.authorities, additionals: z.additionals };

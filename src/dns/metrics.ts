@@ -8,6 +8,7 @@
  *   weft_dns_upstream_errors_total{upstream,reason}  failed tries (timeout, servfail, refused, tcp, send, malformed)
  *   weft_dns_source_synced                        1 once Services, EndpointSlices and Namespaces are listed
  *   weft_dns_zone_names                           names in the cluster zone and its reverse names
+ *   weft_dns_zone_rebuild_seconds                 time to rebuild the zone after changes (histogram)
  */
 import { Exposition } from "../metrics/exposition.ts";
 import { Histogram } from "../metrics/histogram.ts";
@@ -30,6 +31,7 @@ export class DnsMetrics {
   readonly #requests = new Map<string, number>();
   readonly #latency = new Histogram([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
   readonly #upstreamErrors = new Map<string, number>();
+  readonly #rebuilds = new Histogram([0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
   cacheHits = 0;
   cacheMisses = 0;
 
@@ -38,6 +40,11 @@ export class DnsMetrics {
     const key = `${proto} ${type} ${rcode}`;
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
     this.#latency.observe(seconds);
+  }
+
+  /** Counts one zone rebuild and its duration in seconds. */
+  rebuilt(seconds: number): void {
+    this.#rebuilds.observe(seconds);
   }
 
   upstreamError(upstream: string, reason: string): void {
@@ -63,6 +70,7 @@ export class DnsMetrics {
       .family("weft_dns_upstream_errors_total", "counter", "Failed tries of an upstream resolver, by reason", errors)
       .family("weft_dns_source_synced", "gauge", "1 once the cluster objects are listed (before that the cluster zone answers SERVFAIL)", [{ value: g.synced ? 1 : 0 }])
       .family("weft_dns_zone_names", "gauge", "Names with records in the cluster zone and its reverse zones", [{ value: g.zoneNames }])
+      .histogram("weft_dns_zone_rebuild_seconds", "Time to rebuild the cluster zone after changes", this.#rebuilds.snapshot())
       .text();
   }
 }

@@ -169,8 +169,11 @@ export function buildZone(snapshot: DnsSnapshot, options: ZoneOptions): Zone {
   // Every name between a record's owner and the zone exists (an empty non-terminal).
   const suffix = `.${z}`;
   const mark = (name: string) => {
-    for (let n = name; n.endsWith(suffix); n = n.slice(n.indexOf(".") + 1)) {
-      if (!zone.records.has(n)) zone.nonTerminals.add(n);
+    // From the owner's parent upwards; a name already marked has its ancestors marked too.
+    for (let n = name.slice(name.indexOf(".") + 1); n.endsWith(suffix); n = n.slice(n.indexOf(".") + 1)) {
+      if (zone.records.has(n)) continue;
+      if (zone.nonTerminals.has(n)) break;
+      zone.nonTerminals.add(n);
     }
   };
   for (const name of zone.records.keys()) if (name.endsWith(suffix)) mark(name);

@@ -281,6 +281,8 @@ describe("the source", () => {
       assert.ok(r && Date.now() - t0 < 1000);
       assert.deepEqual(sections((await ask(s.port, name, "A")).packet).answer, [`${name} 5 A 10.96.0.99`]);
       source.deleteService("default", "late");
+      const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
+      assert.match(metrics, /^weft_dns_zone_rebuild_seconds_count [1-9]\d*$/m);
       await until("the deleted service to be NXDOMAIN", async () => ((await ask(s.port, name, "A")).rcode === "NXDOMAIN" ? true : undefined), 1000, 5);
     } finally {
       await s.close();
@@ -315,6 +317,17 @@ describe("pod records", () => {
 });
 
 describe("operations", () => {
+  test("a port already taken is DNS_LISTEN_FAILED, naming the address, and nothing is left listening", async () => {
+    const config = parseDnsConfig(`port: ${server.port}\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: []`, "test config");
+    const second = new DnsServer(config, new FakeSource(), { log: () => {} });
+    await assert.rejects(second.start(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "DNS_LISTEN_FAILED");
+      assert.match(err.message, /weft dns cannot listen on 127\.0\.0\.1: .*EADDRINUSE/);
+      return true;
+    });
+    assert.equal(second.port, 0);
+  });
+
   test("/metrics counts requests by type and rcode, latency, cache hits and misses", async () => {
     await ask(server.port, KUBE_DNS, "A");
     await ask(server.port, "nope.default.svc.cluster.local", "A");
@@ -326,6 +339,7 @@ describe("operations", () => {
     assert.match(text, /^weft_dns_cache_misses_total [1-9]\d*$/m);
     assert.match(text, /^weft_dns_cache_hits_total [1-9]\d*$/m);
     assert.match(text, /^weft_dns_source_synced 1$/m);
+    assert.match(text, /^weft_dns_zone_names \d+$/m);
     assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}/nothing`)).status, 404);
   });
 });
