@@ -92,7 +92,7 @@ export function parseDnsConfig(text: string, where: string, resolvConf = "/etc/r
 }
 
 /** Checks every key of `raw` and fills defaults. */
-export function validateDnsConfig(raw: Record<string, unknown>, where: string, resolvConf = "/etc/resolv.conf"): DnsConfig {
+function validateDnsConfig(raw: Record<string, unknown>, where: string, resolvConf = "/etc/resolv.conf"): DnsConfig {
   for (const key of Object.keys(raw)) {
     if (!(KEYS as readonly string[]).includes(key)) {
       throw new WeftError(DNS_CONFIG_INVALID, `${where}: unknown key "${key}"`, { hint: `known keys: ${KEYS.join(", ")}` });
@@ -201,7 +201,7 @@ export function resolvConfUpstreams(path: string): Upstream[] {
 }
 
 /** True for a lower-case domain name of letter-digit-hyphen labels. */
-export function isDomainName(name: string): boolean {
+function isDomainName(name: string): boolean {
   if (name.length === 0 || name.length > 253) return false;
   return name.split(".").every((l) => /^[a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l));
 }

@@ -2,8 +2,6 @@
  * An in-memory DnsSource for tests and benchmarks: the test sets the
  * objects and says when the source has "synced", as informers would.
  */
-import type { EndpointSlice } from "../kube/endpointslices.ts";
-import type { PodAddresses } from "../kube/pod-addresses.ts";
 import type { Service } from "../kube/services.ts";
 import { EMPTY_SNAPSHOT, type DnsSnapshot, type DnsSource } from "./source.ts";
 
@@ -47,14 +45,6 @@ export class FakeSource implements DnsSource {
 
   deleteService(namespace: string, name: string): void {
     this.set({ services: this.#snapshot.services.filter((x) => x.namespace !== namespace || x.name !== name) });
-  }
-
-  putEndpointSlice(e: EndpointSlice): void {
-    this.set({ endpointSlices: [...this.#snapshot.endpointSlices.filter((x) => x.namespace !== e.namespace || x.name !== e.name), e] });
-  }
-
-  putPod(p: PodAddresses): void {
-    this.set({ pods: [...this.#snapshot.pods.filter((x) => x.namespace !== p.namespace || x.name !== p.name), p] });
   }
 
   /** Marks the source synced (as informers do after their first list). */

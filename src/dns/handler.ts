@@ -25,14 +25,18 @@ import { BADVERS, RCODE, className, encodeError, encodeResponse, parseQuery, qui
 import packet_rcodes from "dns-packet/rcodes.js";
 
 interface Memo {
+  /** The whole answer, encoded; a query whose UDP size it exceeds takes the slow path (and gets TC). */
   bytes: Buffer;
-  parts: ResponseParts;
+  rcode: number;
   type: string;
   /** Date.now() after which the memo is stale. */
   until: number;
 }
 
-/** Memo entries kept at most; past it the memo starts over (answers are cheap to rebuild). */
+/**
+ * Memo entries kept at most (a few hundred bytes each); past it the memo
+ * starts over, so clients asking random names cost rebuilt answers, not memory.
+ */
 const MEMO_MAX = 50_000;
 
 export interface Handled {
@@ -96,7 +100,7 @@ export class DnsHandler {
         bytes[1] = msg[1]!;
         bytes[2] = (bytes[2]! & 0xfe) | (msg[2]! & 0x01);
         bytes[3] = (bytes[3]! & 0xef) | (msg[3]! & 0x10);
-        return { bytes, type: memo.type, rcode: memo.parts.rcode };
+        return { bytes, type: memo.type, rcode: memo.rcode };
       }
     }
     const q = parseQuery(msg);
@@ -115,7 +119,7 @@ export class DnsHandler {
     if (memoMs > 0 && key !== null) {
       const full = encodeResponse(q, parts);
       if (this.#memo.size >= MEMO_MAX) this.#memo = new Map();
-      this.#memo.set(key, { bytes: full, parts, type, until: Date.now() + memoMs });
+      this.#memo.set(key, { bytes: full, rcode: parts.rcode, type, until: Date.now() + memoMs });
       if (full.length <= limit) return { bytes: full, type, rcode: parts.rcode };
     }
     return { bytes: encodeResponse(q, parts, limit), type, rcode: parts.rcode };

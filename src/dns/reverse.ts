@@ -12,7 +12,7 @@ export function reverseName(ip: string): string {
 }
 
 /** The 32 hex digits of an IPv6 address, lower case, without colons. */
-export function expandIpv6(ip: string): string {
+function expandIpv6(ip: string): string {
   let text = ip.toLowerCase();
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.
   const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
