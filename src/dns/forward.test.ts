@@ -136,6 +136,11 @@ test("static hosts entries answer A, AAAA and PTR without asking upstream, case-
   assert.equal(upstream.asked.length, before);
 });
 
+test("questions leave from several source ports, not one (a spoofed answer must guess the port too)", async () => {
+  for (let i = 0; i < 24; i++) await ask(server.port, `port-${i}.example.org`, "A");
+  assert.ok(upstream.sourcePorts.size >= 3, `${upstream.sourcePorts.size} source ports`);
+});
+
 test("a reverse name of no cluster address is forwarded (as CoreDNS's fallthrough)", async () => {
   const r = await ask(server.port, "9.9.9.10.in-addr.arpa", "PTR");
   assert.equal(r.rcode, "NXDOMAIN");

@@ -1,7 +1,9 @@
 /**
  * Forwarding to upstream resolvers, for names outside the cluster zone.
- * Each question is asked over UDP with a random ID from one socket per
- * address family, upstreams in their configured order: a timeout, a
+ * Each question is asked over UDP with a random ID from one of
+ * SOCKETS sockets per address family, picked at random (each bound to its
+ * own ephemeral port, so a spoofed answer must guess the port as well as
+ * the ID), upstreams in their configured order: a timeout, a
  * SERVFAIL or REFUSED, or an unusable answer moves on to the next one. A
  * truncated UDP answer is asked again over TCP of the same upstream. The
  * same question asked again while one is in flight shares its answer.
@@ -15,6 +17,9 @@ import { createSocket, type Socket } from "node:dgram";
 import { isIP, connect } from "node:net";
 import type { Upstream } from "./config.ts";
 import { OUR_UDP_SIZE } from "./wire.ts";
+
+/** UDP sockets per address family that questions leave from. */
+const SOCKETS = 8;
 
 export interface ForwardResult {
   packet: DecodedPacket;
@@ -40,7 +45,7 @@ export class Forwarder {
   readonly #upstreams: Upstream[];
   readonly #timeoutMs: number;
   readonly #onError: (u: Upstream, reason: string) => void;
-  readonly #sockets = new Map<4 | 6, Socket>();
+  readonly #sockets = new Map<4 | 6, Socket[]>();
   readonly #pending = new Map<number, Pending>();
   readonly #inFlight = new Map<string, Promise<ForwardResult | null>>();
   #closed = false;
@@ -89,13 +94,16 @@ export class Forwarder {
   }
 
   #socket(family: 4 | 6): Socket {
-    let s = this.#sockets.get(family);
+    let pool = this.#sockets.get(family);
+    if (!pool) this.#sockets.set(family, (pool = []));
+    const i = randomInt(0, SOCKETS);
+    let s = pool[i];
     if (s) return s;
     s = createSocket(family === 4 ? "udp4" : "udp6");
     s.on("message", (msg, rinfo) => this.#onMessage(msg, rinfo.address, rinfo.port));
     s.on("error", () => {});
     s.unref();
-    this.#sockets.set(family, s);
+    pool[i] = s;
     return s;
   }
 
@@ -183,7 +191,7 @@ export class Forwarder {
       this.#pending.delete(id);
       p.resolve(null);
     }
-    for (const s of this.#sockets.values()) s.close();
+    for (const pool of this.#sockets.values()) for (const s of pool) s?.close();
     this.#sockets.clear();
   }
 }

@@ -114,6 +114,8 @@ export interface FakeUpstream {
   port: number;
   /** Questions received, "name TYPE" (UDP and TCP). */
   asked: string[];
+  /** The source ports UDP questions came from. */
+  sourcePorts: Set<number>;
   close(): Promise<void>;
 }
 
@@ -127,6 +129,7 @@ export type UpstreamAnswer = { rcode?: string; answers?: Answer[]; authorities?:
  */
 export async function startFakeUpstream(answer: (name: string, type: string) => UpstreamAnswer): Promise<FakeUpstream> {
   const asked: string[] = [];
+  const sourcePorts = new Set<number>();
   const respond = (msg: Buffer, tcp: boolean): Buffer | null => {
     const q = packet.decode(msg);
     const question = q.questions![0]!;
@@ -145,6 +148,7 @@ export async function startFakeUpstream(answer: (name: string, type: string) => 
   };
   const udp = createSocket("udp4");
   udp.on("message", (m, r) => {
+    sourcePorts.add(r.port);
     const out = respond(m, false);
     if (out) udp.send(out, r.port, r.address);
   });
@@ -169,6 +173,7 @@ export async function startFakeUpstream(answer: (name: string, type: string) => 
   return {
     port,
     asked,
+    sourcePorts,
     close: () => Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]).then(() => {}),
   };
 }
