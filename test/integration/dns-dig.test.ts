@@ -56,7 +56,7 @@ for (const transport of ["+notcp", "+tcp"]) {
   });
 }
 
-test("dig: PTR (-x), NODATA and NXDOMAIN with the SOA, the schema version, headless endpoints", async () => {
+test("dig: every record kind — PTR (IPv4, IPv6, endpoints), AAAA, NODATA and NXDOMAIN with the SOA, TXT, headless A and SRV, CNAME, case", async () => {
   assert.deepEqual(section(await dig("-x", "10.96.0.10"), "ANSWER"), ["10.0.96.10.in-addr.arpa. 5 IN PTR kube-dns.kube-system.svc.cluster.local."]);
   const nodata = await dig("-t", "AAAA", "kube-dns.kube-system.svc.cluster.local");
   assert.match(nodata, /status: NOERROR/);
@@ -67,6 +67,17 @@ test("dig: PTR (-x), NODATA and NXDOMAIN with the SOA, the schema version, headl
   assert.deepEqual(section(await dig("-t", "TXT", "dns-version.cluster.local"), "ANSWER"), ['dns-version.cluster.local. 5 IN TXT "1.1.0"']);
   assert.equal((await dig("+short", "db-0.db.default.svc.cluster.local")).trim(), "10.244.1.5");
   assert.equal((await dig("+short", "ext.default.svc.cluster.local", "-t", "CNAME")).trim(), "www.example.org.");
+  assert.equal((await dig("+short", "-t", "AAAA", "dual.default.svc.cluster.local")).trim(), "fd00:96::30");
+  assert.deepEqual(section(await dig("-x", "fd00:96::30"), "ANSWER"), ["0.3.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.9.0.0.0.0.d.f.ip6.arpa. 5 IN PTR dual.default.svc.cluster.local."]);
+  assert.deepEqual(section(await dig("-x", "10.244.1.5"), "ANSWER"), ["5.1.244.10.in-addr.arpa. 5 IN PTR db-0.db.default.svc.cluster.local."]);
+  const srv = await dig("-t", "SRV", "_pg._tcp.db.default.svc.cluster.local");
+  assert.deepEqual(section(srv, "ANSWER").sort(), [
+    "_pg._tcp.db.default.svc.cluster.local. 5 IN SRV 0 50 5432 10-244-2-6.db.default.svc.cluster.local.",
+    "_pg._tcp.db.default.svc.cluster.local. 5 IN SRV 0 50 5432 db-0.db.default.svc.cluster.local.",
+  ]);
+  assert.equal(section(srv, "ADDITIONAL").length, 3);
+  assert.deepEqual(section(await dig("KUBE-DNS.Kube-System.svc.CLUSTER.local"), "ANSWER"), ["KUBE-DNS.Kube-System.svc.CLUSTER.local. 5 IN A 10.96.0.10"]);
+  assert.deepEqual((await dig("+short", "db.default.svc.cluster.local")).trim().split("\n").sort(), ["10.244.1.5", "10.244.2.6"]);
 });
 
 test("dig: a UDP answer over the buffer size has TC, and dig's retry over TCP gets all of it", async () => {
