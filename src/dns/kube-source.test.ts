@@ -13,12 +13,13 @@ import { DnsServer } from "./server.ts";
 import type { DnsSource } from "./source.ts";
 import { ask, clusterObjects, sections, startFakeApiServer, type FakeApiServer } from "./testing.ts";
 
+const objects = clusterObjects();
 let api: FakeApiServer;
 let source: DnsSource;
 let server: DnsServer;
 
 before(async () => {
-  api = await startFakeApiServer(clusterObjects());
+  api = await startFakeApiServer(objects);
   source = await startKubeSource({ kubeconfig: api.kubeconfig, pods: false, log: () => {} });
   server = new DnsServer(parseDnsConfig("port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: []", "t"), source, { log: () => {} });
   await server.start();
@@ -53,6 +54,21 @@ test("watch events: a new Service resolves within 1 s, a deleted one is NXDOMAIN
   await until("web to be gone", async () => (await ask(server.port, "web.default.svc.cluster.local", "A")).rcode === "NXDOMAIN", 1000, 10);
   api.send("/api/v1/namespaces", "ADDED", { metadata: { name: "fresh", resourceVersion: "4" } });
   await until("the new namespace to exist", async () => (await ask(server.port, "fresh.svc.cluster.local", "A")).rcode === "NOERROR", 1000, 10);
+});
+
+test("a watch the server ends is started again from the last version; 410 Gone lists again", async () => {
+  await until("the watches to be open", () => api.watching() === 3, 5000);
+  api.dropWatches();
+  await until("the watches to be open again", () => api.watching() === 3, 5000);
+  api.send("/api/v1/services", "ADDED", { metadata: { name: "after", namespace: "default", resourceVersion: "20" }, spec: { clusterIP: "10.96.0.21", clusterIPs: ["10.96.0.21"] } });
+  await until("a Service sent on the new watch to resolve", async () => (await ask(server.port, "after.default.svc.cluster.local", "A")).rcode === "NOERROR", 2000, 10);
+  // Missed while the version was too old: only a new list shows it.
+  objects["/api/v1/services"]!.push({ metadata: { name: "missed", namespace: "default", resourceVersion: "30" }, spec: { clusterIP: "10.96.0.22", clusterIPs: ["10.96.0.22"] } });
+  api.send("/api/v1/services", "ERROR", { kind: "Status", apiVersion: "v1", status: "Failure", reason: "Expired", code: 410 });
+  api.dropWatches();
+  await until("the Service only a new list has to resolve", async () => (await ask(server.port, "missed.default.svc.cluster.local", "A")).rcode === "NOERROR", 3000, 10);
+  // The list replaced the objects: "after" came from a watch event, not from the list.
+  assert.equal((await ask(server.port, "after.default.svc.cluster.local", "A")).rcode, "NXDOMAIN");
 });
 
 test("pods: verified watches Pods too: a pod's own address has its record, another address none", async () => {

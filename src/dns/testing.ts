@@ -281,16 +281,19 @@ export interface FakeApiServer {
   /** A kubeconfig file that points at it. */
   kubeconfig: string;
   /** Sends a watch event to every open watch of `path`. */
-  send(path: string, type: "ADDED" | "MODIFIED" | "DELETED", object: object): void;
+  send(path: string, type: "ADDED" | "MODIFIED" | "DELETED" | "ERROR", object: object): void;
   /** How many kinds have an open watch. */
   watching(): number;
+  /** Ends every open watch stream, as an API server does when a watch times out. */
+  dropWatches(): void;
   close(): Promise<void>;
 }
 
 /**
  * A stand-in for the API server on loopback (plain HTTP): lists of the
- * given objects, and watch streams (one JSON event per line) that send
- * what the test sends. Enough for @kubernetes/client-node's informers.
+ * given objects (as they are at each list: the test may change them), and
+ * watch streams (one JSON event per line) that send what the test sends.
+ * Enough for src/kube/informers.ts on @kubernetes/client-node.
  */
 export async function startFakeApiServer(objects: Record<string, object[]>): Promise<FakeApiServer> {
   const watchers = new Map<string, ServerResponse[]>();
@@ -324,6 +327,10 @@ export async function startFakeApiServer(objects: Record<string, object[]>): Pro
       for (const w of watchers.get(path) ?? []) w.write(JSON.stringify({ type, object: { apiVersion: kind.apiVersion, kind: kind.kind.replace(/List$/, ""), ...object } }) + "\n");
     },
     watching: () => [...watchers.values()].filter((w) => w.length > 0).length,
+    dropWatches() {
+      for (const ws of watchers.values()) for (const w of ws) w.end();
+      watchers.clear();
+    },
     async close() {
       for (const ws of watchers.values()) for (const w of ws) w.destroy();
       api.closeAllConnections();
