@@ -127,7 +127,15 @@ test("a silent upstream is skipped after its timeout, and counted; SERVFAIL upst
   assert.match(metrics, new RegExp(`^weft_dns_upstream_errors_total\\{upstream="127.0.0.1:${upstream.port}",reason="servfail"\\} [1-9]`, "m"));
 });
 
-test("static hosts entries answer A, AAAA and PTR without asking upstream, case-insensitively", async () => {
+test("static hosts entries answer A, AAAA and PTR without asking upstream, case-insensitively, even before the cluster is listed", async () => {
+  const unsynced = new DnsServer(parseDnsConfig("port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: []\nhosts: 192.168.125.1 outside", "t"), new FakeSource({}, false), { log: () => {} });
+  await unsynced.start();
+  try {
+    assert.deepEqual(sections((await ask(unsynced.port, "1.125.168.192.in-addr.arpa", "PTR")).packet).answer, ["1.125.168.192.in-addr.arpa 5 PTR outside"]);
+    assert.equal((await ask(unsynced.port, "kube-dns.kube-system.svc.cluster.local", "A")).rcode, "SERVFAIL");
+  } finally {
+    await unsynced.close();
+  }
   const before = upstream.asked.length;
   assert.deepEqual(sections((await ask(server.port, "Outside", "A")).packet).answer, ["Outside 5 A 192.168.125.1"]);
   assert.deepEqual(sections((await ask(server.port, "outside", "AAAA")).packet).answer, ["outside 5 AAAA fd00::1"]);

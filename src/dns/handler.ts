@@ -1,7 +1,7 @@
 /**
- * Turns a query message into a response message: the cluster zone
- * (records.ts, lookup.ts), then static hosts, then the forwarding cache and
- * the upstreams. The cluster zone and its reverse names answer SERVFAIL
+ * Turns a query message into a response message: static hosts, then the
+ * cluster zone (records.ts, lookup.ts), then the forwarding cache and the
+ * upstreams. The cluster zone and its reverse names answer SERVFAIL
  * until the source has synced, so a client never caches a false NXDOMAIN
  * from a server that has not yet seen the Services.
  *
@@ -134,6 +134,11 @@ export class DnsHandler {
     const name = q.name.toLowerCase();
     const zone = this.#zone;
 
+    // Static entries first, as CoreDNS's hosts plugin comes before kubernetes: they are the
+    // operator's own, and answer even before the cluster objects are listed.
+    const hosts = this.#hostsAnswer(q.name, name, type);
+    if (hosts !== null) return { parts: hosts, memoMs: Infinity };
+
     if (inZone(zone, name) || name.endsWith(".in-addr.arpa") || name.endsWith(".ip6.arpa")) {
       if (!this.#synced) return fail(RCODE.SERVFAIL);
       const z = lookupZone(zone, q.name, type);
@@ -146,9 +151,6 @@ export class DnsHandler {
         return { parts: { ...parts, rcode: target.answer.rcode, answers: [...parts.answers, ...target.answer.answers] }, memoMs: 0 };
       }
     }
-
-    const hosts = this.#hostsAnswer(q.name, name, type);
-    if (hosts !== null) return { parts: hosts, memoMs: Infinity };
 
     const forwarded = await this.#forward(name, type, className(q.qclass), q.name);
     if (forwarded === null) return fail(RCODE.SERVFAIL);
