@@ -1,9 +1,9 @@
 /**
  * The cluster bench/dns.ts measures: 1,000 ClusterIP Services in 10
  * namespaces (svc-I.ns-(I mod 10), 10.97.X.Y, ports http 80 and grpc 9090),
- * and what each server needs to serve it: the snapshot for weft dns's
- * in-memory source, and the same records as zone files for CoreDNS's
- * `file` plugin (cluster.local and in-addr.arpa), plus the two query mixes.
+ * as API objects for the stand-in API server both servers watch, and as
+ * the snapshot of weft dns's in-memory source (bench/dns-wire.ts), plus the
+ * two query mixes.
  */
 import type { Service } from "../src/kube/services.ts";
 import type { DnsSnapshot } from "../src/dns/source.ts";
@@ -38,28 +38,25 @@ export function benchSnapshot(): DnsSnapshot {
   };
 }
 
-const SOA = (origin: string) => `$ORIGIN ${origin}.\n$TTL 5\n@ 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5\n@ 5 IN NS ns.dns.cluster.local.\n`;
-
-/** The cluster.local zone file: what weft dns's records.ts makes of the snapshot, in master file form. */
-export function clusterZoneFile(): string {
-  const lines = [SOA("cluster.local"), 'dns-version 5 IN TXT "1.1.0"', "ns.dns 5 IN A 10.96.0.10"];
-  for (let i = 0; i < SERVICES; i++) {
-    const s = serviceOf(i);
-    const name = `${s.name}.${s.namespace}.svc`;
-    lines.push(`${name} 5 IN A ${s.clusterIPs[0]}`);
-    for (const p of s.ports) lines.push(`_${p.name}._tcp.${name} 5 IN SRV 0 100 ${p.port} ${name}.cluster.local.`);
-  }
-  return lines.join("\n") + "\n";
-}
-
-/** The reverse zone (in-addr.arpa) with a PTR per cluster IP. */
-export function reverseZoneFile(): string {
-  const lines = [SOA("in-addr.arpa")];
-  for (let i = 0; i < SERVICES; i++) {
-    const s = serviceOf(i);
-    lines.push(`${s.clusterIPs[0]!.split(".").reverse().join(".")} 5 IN PTR ${s.name}.${s.namespace}.svc.cluster.local.`);
-  }
-  return lines.join("\n") + "\n";
+/**
+ * The same cluster as API objects (what an API server sends), by list path,
+ * for src/dns/testing.ts's stand-in API server: the Services, their
+ * namespaces (and kube-system), and no EndpointSlices (ClusterIP Services
+ * need none for DNS).
+ */
+export function benchApiObjects(): Record<string, object[]> {
+  return {
+    "/api/v1/services": Array.from({ length: SERVICES }, (_, i) => {
+      const s = serviceOf(i);
+      return {
+        metadata: { name: s.name, namespace: s.namespace, resourceVersion: "1", uid: `uid-${i}` },
+        spec: { type: "ClusterIP", clusterIP: s.clusterIPs[0], clusterIPs: s.clusterIPs, ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })) },
+      };
+    }),
+    "/apis/discovery.k8s.io/v1/endpointslices": [],
+    "/api/v1/namespaces": ["kube-system", ...Array.from({ length: NAMESPACES }, (_, i) => `ns-${i}`)].map((name) => ({ metadata: { name, resourceVersion: "1" } })),
+    "/api/v1/pods": [],
+  };
 }
 
 /** dnsmasq's hosts file for the upstream: host-I.example.test → 192.0.2-3.x. */

@@ -7,16 +7,20 @@
  *   forwarded mix  A of 1,000 names of a local upstream (dnsmasq on core 0,
  *                  TTL 60 s), so both servers answer from their caches once warm
  *
+ * Both watch the same API server: src/dns/testing.ts's stand-in on
+ * loopback, serving the 1,000 Services as lists and watches (and as the
+ * streaming list client-go asks for), since there is no lab API server
+ * here yet. weft dns runs as shipped: `bin/weft dns --config --kubeconfig`,
+ * bundled, with @kubernetes/client-node and deploy/weft-dns.yaml's
+ * NODE_OPTIONS. CoreDNS is built from its Go module (bench/coredns.ts) and
+ * runs the kubeadm Corefile: errors, health, ready, `kubernetes
+ * cluster.local in-addr.arpa ip6.arpa` (pods insecure, fallthrough for
+ * reverse zones), prometheus, `forward . <upstream>`, `cache 30`,
+ * loadbalance (loop and reload left out: they only probe and watch a file).
+ *
  * Reported per server and mix: queries/s at saturation (dnsperf, 300
  * queries outstanding), p50 and p99 latency at a fixed 5,000 queries/s,
  * and the server's VmRSS after the runs; then weft's ratio to CoreDNS.
- *
- * The reference: CoreDNS built from its Go module (bench/coredns.ts) and
- * run with the kubeadm Corefile's shape (cache 30, forward . <upstream>),
- * but with the `file` plugin serving the same 1,000 services as zone files
- * in place of `kubernetes`, because this bench runs without an API server.
- * weft dns runs the same way: the real server on its in-memory source.
- * Until the lab cluster can host both, this is the comparison.
  *
  * BENCH_DNS_SECONDS (default 10) is each saturation run's length,
  * BENCH_DNS_ROUNDS (default 3) how many times each pair is measured.
@@ -27,10 +31,10 @@ import { createSocket } from "node:dgram";
 import { join, resolve } from "node:path";
 import { Scratch } from "./agent-scratch.ts";
 import { corednsBinary, COREDNS_VERSION } from "./coredns.ts";
-import { clusterMix, clusterZoneFile, forwardedMix, reverseZoneFile, SERVICES, upstreamHosts } from "./dns-cluster.ts";
+import { benchApiObjects, clusterMix, forwardedMix, SERVICES, upstreamHosts } from "./dns-cluster.ts";
+import { startFakeApiServer, type FakeApiServer } from "../src/dns/testing.ts";
 import { percentile, printTable } from "./stats.ts";
 import { until } from "../test/support/until.ts";
-import { bunPath } from "../scripts/build-tools.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
@@ -102,25 +106,18 @@ async function answers(port: number, name: string): Promise<boolean> {
 
 export async function benchDns(): Promise<void> {
   const scratch = new Scratch("wdn");
+  let api: FakeApiServer | null = null;
   try {
     const dir = scratch.tempDir("dns");
     const files = {
       cluster: join(dir, "cluster-mix.txt"),
       forwarded: join(dir, "forwarded-mix.txt"),
       hosts: join(dir, "upstream-hosts"),
-      zone: join(dir, "db.cluster.local"),
-      reverse: join(dir, "db.in-addr.arpa"),
-      server: join(dir, "weft-dns-bench.mjs"),
     };
     writeFileSync(files.cluster, clusterMix());
     writeFileSync(files.forwarded, forwardedMix());
     writeFileSync(files.hosts, upstreamHosts());
-    writeFileSync(files.zone, clusterZoneFile());
-    writeFileSync(files.reverse, reverseZoneFile());
-    // weft dns as it ships: bundled JavaScript, not TypeScript stripped at load.
-    const b = spawnSync(bunPath(), ["build", "--target=node", "--format=esm", "--outfile", files.server, join(root, "bench/dns-server.ts")], { encoding: "utf8" });
-    if (b.status !== 0) throw new Error(`bun build of bench/dns-server.ts failed: ${b.stderr}`);
-    const node = spawnSync("sh", [join(root, "scripts/node-path.sh")], { encoding: "utf8" }).stdout.trim();
+    api = await startFakeApiServer(benchApiObjects());
 
     const upstreamPort = await freePort();
     scratch.spawn(["taskset", "-c", LOAD_CORE, "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", `--addn-hosts=${files.hosts}`,
@@ -131,7 +128,13 @@ export async function benchDns(): Promise<void> {
     const servers: { name: string; start: (port: number) => ChildProcess }[] = [
       {
         name: "weft dns",
-        start: (port) => scratch.spawn(["taskset", "-c", SERVER_CORE, node, files.server, String(port), "0", `127.0.0.1:${upstreamPort}`], { env: { ...process.env, NODE_OPTIONS: deployedNodeOptions() } }),
+        start: (port) => {
+          const config = join(dir, `weft-dns-${port}.yaml`);
+          writeFileSync(config, `listen: 127.0.0.1\nport: ${port}\nhttpPort: 0\nupstreams: ["127.0.0.1:${upstreamPort}"]\n`);
+          return scratch.spawn(["taskset", "-c", SERVER_CORE, join(root, "bin/weft"), "dns", "--config", config, "--kubeconfig", api!.kubeconfig], {
+            env: { ...process.env, NODE_OPTIONS: deployedNodeOptions() },
+          });
+        },
       },
     ];
     if ("bin" in coredns) {
@@ -140,9 +143,21 @@ export async function benchDns(): Promise<void> {
         start: (port) => {
           const corefile = join(dir, `Corefile-${port}`);
           writeFileSync(corefile, [
-            `cluster.local:${port} {\n  bind 127.0.0.1\n  file ${files.zone} cluster.local\n  cache 30\n}`,
-            `in-addr.arpa:${port} {\n  bind 127.0.0.1\n  file ${files.reverse} in-addr.arpa\n  cache 30\n}`,
-            `.:${port} {\n  bind 127.0.0.1\n  forward . 127.0.0.1:${upstreamPort}\n  cache 30\n}`,
+            `.:${port} {`,
+            "  bind 127.0.0.1",
+            "  errors",
+            "  health 127.0.0.1:0",
+            "  ready 127.0.0.1:0",
+            "  kubernetes cluster.local in-addr.arpa ip6.arpa {",
+            `    kubeconfig ${api!.kubeconfig} t`,
+            "    pods insecure",
+            "    fallthrough in-addr.arpa ip6.arpa",
+            "  }",
+            "  prometheus 127.0.0.1:0",
+            `  forward . 127.0.0.1:${upstreamPort}`,
+            "  cache 30",
+            "  loadbalance",
+            "}",
           ].join("\n") + "\n");
           return scratch.spawn(["taskset", "-c", SERVER_CORE, coredns.bin, "-conf", corefile, "-quiet"]);
         },
@@ -176,7 +191,7 @@ export async function benchDns(): Promise<void> {
     }
 
     process.stdout.write(`\nbench/dns — ${SERVICES} Services; each server on core ${SERVER_CORE}, dnsperf on core ${LOAD_CORE}; ${ROUNDS} rounds of ${SECONDS} s per mix\n`);
-    process.stdout.write("CoreDNS serves the same records from zone files (file plugin), not from an API server: the comparison until the lab cluster hosts both\n");
+    process.stdout.write("both watch the same stand-in API server on loopback (no lab API server yet); weft dns as bin/weft dns, CoreDNS with the kubeadm Corefile\n");
     process.stdout.write(`qps at saturation (300 outstanding); latency at a fixed ${LATENCY_QPS} queries/s; medians of the rounds; RSS the most seen\n`);
     const rows = [["server", "mix", "qps", "qps per round", "p50", "p99", "p99 per round", "RSS", "lost"]];
     const median = (xs: number[]) => {
@@ -199,6 +214,7 @@ export async function benchDns(): Promise<void> {
     }
   } finally {
     scratch.dispose();
+    await api?.close();
   }
 }
 

@@ -292,7 +292,8 @@ export interface FakeApiServer {
 /**
  * A stand-in for the API server on loopback (plain HTTP): lists of the
  * given objects (as they are at each list: the test may change them), and
- * watch streams (one JSON event per line) that send what the test sends.
+ * watch streams (one JSON event per line) that send what the test sends,
+ * opened with the objects themselves when asked (sendInitialEvents).
  * Enough for src/kube/informers.ts on @kubernetes/client-node.
  */
 export async function startFakeApiServer(objects: Record<string, object[]>): Promise<FakeApiServer> {
@@ -304,6 +305,13 @@ export async function startFakeApiServer(objects: Record<string, object[]>): Pro
     if (url.searchParams.get("watch") === "true") {
       res.writeHead(200, { "content-type": "application/json" });
       res.flushHeaders();
+      if (url.searchParams.get("sendInitialEvents") === "true") {
+        // A streaming list (client-go's WatchList, which CoreDNS uses): every object, then the bookmark that ends them.
+        const single = { apiVersion: kind.apiVersion, kind: kind.kind.replace(/List$/, "") };
+        for (const o of objects[url.pathname]!) res.write(JSON.stringify({ type: "ADDED", object: { ...single, ...o } }) + "\n");
+        const end = { ...single, metadata: { resourceVersion: "1", annotations: { "k8s.io/initial-events-end": "true" } } };
+        res.write(JSON.stringify({ type: "BOOKMARK", object: end }) + "\n");
+      }
       watchers.set(url.pathname, [...(watchers.get(url.pathname) ?? []), res]);
       req.on("close", () => watchers.set(url.pathname, (watchers.get(url.pathname) ?? []).filter((w) => w !== res)));
       return;
