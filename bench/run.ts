@@ -6,6 +6,9 @@
 import { benchAgentConvergence } from "./agent-convergence.ts";
 import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
+import { benchDns } from "./dns.ts";
+import { benchDnsPropagation } from "./dns-propagation.ts";
+import { benchDnsWire } from "./dns-wire.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
@@ -24,6 +27,9 @@ const BENCHES: Record<string, () => Promise<void>> = {
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
   "proxy-sync": benchProxySync,
+  "dns-wire": benchDnsWire,
+  dns: benchDns,
+  "dns-propagation": benchDnsPropagation,
 };
 
 const wanted = process.argv.slice(2);
