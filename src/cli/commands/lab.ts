@@ -30,8 +30,9 @@ const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] 
                       build the switch, N nodes, the outside host (192.168.125.1, TCP 8080
                       answers with your source address), the Kubernetes control plane at
                       ${CONTROL_IP} (etcd, kube-apiserver on 6443, kube-controller-manager
-                      giving each node a /${NODE_CIDR_LEN} of the pod CIDR, kube-scheduler) and
-                      start one agent per node; --no-kubernetes leaves the control plane out;
+                      giving each node a /${NODE_CIDR_LEN} of the pod CIDR, kube-scheduler), start one
+                      agent and one lab kubelet per node and wait until every Node is Ready;
+                      --no-kubernetes leaves the control plane and the kubelets out;
                       --iface is passed to every agent (default: none, each agent picks
                       its default route's interface); a scenario may set the pod CIDR
   down                stop everything the lab started and delete its namespaces and files
