@@ -19,7 +19,7 @@
 import { spawnSync } from "node:child_process";
 import { bunPath, newestMtime, root } from "./build-tools.ts";
 import { describeCheckout } from "../src/lib/version.ts";
-import { existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /** Entry, the file bin/weft or the lab runs, and bun's output arguments for it (OUT: where to write). */
@@ -32,8 +32,10 @@ const BUNDLES: [entry: string, out: string, args: (out: string) => string[]][] =
 
 // The commit `weft version` reports (src/lib/version.ts), fixed into the bundles.
 const commit = describeCheckout(root);
-// A commit changes the index, so a bundle made before it is made again.
-const gitIndex = join(root, ".git/index");
+// A commit changes the index, so a bundle made before it is made again
+// (in a git worktree .git is a file naming the real git directory).
+const dotGit = join(root, ".git");
+const gitIndex = existsSync(dotGit) && statSync(dotGit).isFile() ? join(readFileSync(dotGit, "utf8").replace(/^gitdir: /, "").trim(), "index") : join(dotGit, "index");
 const newest = Math.max(
   newestMtime(join(root, "src")),
   statSync(join(root, "package.json")).mtimeMs,
