@@ -14,6 +14,8 @@ import {
   setHeaderOptions,
   V1MicroTime,
   Watch,
+  type KubernetesListObject,
+  type KubernetesObject,
   type V1Lease,
   type V1Node,
   type V1Pod,
@@ -123,26 +125,56 @@ export interface PodWatch {
  * client-go's reflector does.
  */
 export function watchPods(kube: Kube, fieldSelector: string, events: PodEvents): PodWatch {
+  const w = startInformer<V1Pod>(kube, "/api/v1/pods", () => kube.core.listPodForAllNamespaces({ fieldSelector }), {
+    add: (p) => events.upsert(fromV1Pod(p)),
+    update: (p) => events.upsert(fromV1Pod(p)),
+    delete: (p) => events.remove(fromV1Pod(p)),
+    error: events.error,
+  }, fieldSelector);
+  return { list: () => w.informer.list().map(fromV1Pod), synced: w.synced, stop: w.stop };
+}
+
+/** A running ListWatch informer (startInformer). */
+export interface Informer<T extends KubernetesObject> {
+  informer: ListWatch<T>;
+  /** Resolves once the first list has been delivered (every object in it reported through add). */
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the library's ListWatch on `path` (list, then watch from the
+ * list's resourceVersion, re-list on expiry and 410 Gone). An error stops a
+ * ListWatch; it is started again a second later, as client-go's reflector
+ * does, until stop().
+ */
+export function startInformer<T extends KubernetesObject>(
+  kube: Kube,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+  on: { add(o: T): void; update(o: T): void; delete(o: T): void; error(err: unknown): void },
+  fieldSelector?: string,
+): Informer<T> {
   let listed!: () => void;
   const synced = new Promise<void>((resolve) => (listed = resolve));
-  const list = async () => {
-    const r = await kube.core.listPodForAllNamespaces({ fieldSelector });
+  const listing = async () => {
+    const r = await list();
     // ListWatch reports the items as soon as this resolves, before any timer runs.
     setImmediate(listed);
     return r;
   };
   let stopped = false;
-  const informer = new ListWatch<V1Pod>("/api/v1/pods", new Watch(kube.config), list, false, undefined, fieldSelector);
-  informer.on("add", (p) => events.upsert(fromV1Pod(p)));
-  informer.on("update", (p) => events.upsert(fromV1Pod(p)));
-  informer.on("delete", (p) => events.remove(fromV1Pod(p)));
+  const informer = new ListWatch<T>(path, new Watch(kube.config), listing, false, undefined, fieldSelector);
+  informer.on("add", on.add);
+  informer.on("update", on.update);
+  informer.on("delete", on.delete);
   informer.on("error", (err) => {
-    events.error(err);
-    if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start().catch(events.error)), 1000).unref();
+    on.error(err);
+    if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start().catch(on.error)), 1000).unref();
   });
-  void informer.start().catch(events.error);
+  void informer.start().catch(on.error);
   return {
-    list: () => informer.list().map(fromV1Pod),
+    informer,
     synced,
     stop: () => {
       stopped = true;
