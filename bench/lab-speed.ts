@@ -47,7 +47,7 @@ export async function benchLabSpeed(): Promise<void> {
     const down3: number[] = [];
     for (let i = 0; i < SMALL_REPS; i++) {
       up = true;
-      up3.push(lab("up", "--nodes", "3"));
+      up3.push(lab("up", "--no-kubernetes", "--nodes", "3"));
       down3.push(lab("down"));
       up = false;
     }
@@ -56,7 +56,7 @@ export async function benchLabSpeed(): Promise<void> {
     const down10: number[] = [];
     for (let i = 0; i < BIG_REPS; i++) {
       up = true;
-      up10.push(lab("up", "--nodes", "10"));
+      up10.push(lab("up", "--no-kubernetes", "--nodes", "10"));
       for (let p = 0; p < PODS; p++) runs.push(lab("run", `p${p}`, "--node", `node${(p % 10) + 1}`, "--", "sleep", "3600"));
       down10.push(lab("down"));
       up = false;

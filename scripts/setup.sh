@@ -11,7 +11,7 @@ say() { echo "setup: $*"; }
 #    the real peers the tests and benchmarks run against.
 pkgs="iproute2 nftables iputils-ping procps util-linux kmod ca-certificates
   containernetworking-plugins etcd-server etcd-client iperf3 dnsperf conntrack
-  podman runc conmon busybox-static debootstrap"
+  podman runc conmon busybox-static debootstrap openssl curl"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -47,11 +47,16 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.jso
   touch "$stamp"
 fi
 
-# 4. The build: the self-contained CNI plugin executable and the agent bundle.
+# 4. The pinned Kubernetes release (kube-apiserver, kube-controller-manager,
+#    kube-scheduler, kubectl, kube-proxy, agnhost), built from its Go modules
+#    into a cache outside the checkout; a no-op when the cache is current.
+sh "$root/scripts/kubernetes.sh" >/dev/null
+
+# 5. The build: the self-contained CNI plugin executable and the agent bundle.
 "$node" --disable-warning=ExperimentalWarning scripts/build.ts
 "$node" --disable-warning=ExperimentalWarning scripts/bundle.ts
 
-# 5. The libcni test client (test/tools/cniclient), which the tests and
+# 6. The libcni test client (test/tools/cniclient), which the tests and
 #    benchmarks drive the plugin with. The demo does not need it, so a failed
 #    build (no Go, no module proxy) warns and carries on; the tests that use
 #    it then fail naming the missing build/cniclient.

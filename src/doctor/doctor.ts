@@ -17,8 +17,7 @@ import { checkPublicIp } from "./checks/public-ip.ts";
 import { checkClusterCidr, checkNodeSubnets } from "./checks/subnets.ts";
 import { collectNode, type DoctorTarget } from "./collect.ts";
 import type { Cluster } from "./facts.ts";
-import { readKubeFacts } from "./kube-facts.ts";
-import type { Kube } from "../kube/client.ts";
+import type { KubeFacts } from "./kube-facts.ts";
 import type { Check, Finding } from "./finding.ts";
 
 /** Every check by name, in report order: the agent, then the data plane, then the runtime's files. */
@@ -54,18 +53,18 @@ export function judge(cluster: Cluster): Finding[] {
   );
 }
 
-/** Collects `targets` (and the cluster's Nodes through `kube`, when given) and judges them. */
-export async function runDoctor(targets: readonly DoctorTarget[], lab: Cluster["lab"], kube?: () => Promise<Kube>): Promise<Finding[]> {
+/** Collects `targets` (and the cluster's Nodes with `readCluster`, when given) and judges them. */
+export async function runDoctor(targets: readonly DoctorTarget[], lab: Cluster["lab"], readCluster?: () => Promise<KubeFacts>): Promise<Finding[]> {
   const [nodes, kubernetes] = await Promise.all([
     Promise.all(targets.map(collectNode)),
-    kube === undefined ? null : readCluster(kube),
+    readCluster === undefined ? null : attemptRead(readCluster),
   ]);
   return judge({ nodes, lab, kubernetes });
 }
 
-async function readCluster(kube: () => Promise<Kube>): Promise<Cluster["kubernetes"]> {
+async function attemptRead(read: () => Promise<KubeFacts>): Promise<Cluster["kubernetes"]> {
   try {
-    return { ok: true, value: await readKubeFacts(await kube()) };
+    return { ok: true, value: await read() };
   } catch (err) {
     return { ok: false, error: describeError(err) };
   }

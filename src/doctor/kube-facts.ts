@@ -6,6 +6,7 @@
  * kube-system/kubeadm-config (networking.podSubnet), and the flags of a
  * kube-controller-manager static pod when there is one.
  */
+import type { V1ConfigMap, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { Kube } from "../kube/client.ts";
 import type { KubeNode } from "../kube/nodes.ts";
 
@@ -45,12 +46,24 @@ export function podSubnetOf(clusterConfiguration: string): string | null {
 export async function readKubeFacts(kube: Kube): Promise<KubeFacts> {
   const { listNodes } = await import("../kube/nodes.ts");
   const nodes = await listNodes(kube);
-  return { nodes, allocation: (await fromControllerPod(kube)) ?? (await fromKubeadmConfig(kube)) };
+  const pods = await kube.core.listNamespacedPod({ namespace: "kube-system", labelSelector: "component=kube-controller-manager" });
+  return { nodes, allocation: fromControllerPod(pods.items[0]) ?? (await fromKubeadmConfig(kube)) };
 }
 
-async function fromControllerPod(kube: Kube): Promise<NodeCidrAllocation | null> {
-  const pods = await kube.core.listNamespacedPod({ namespace: "kube-system", labelSelector: "component=kube-controller-manager" });
-  const pod = pods.items[0];
+/**
+ * The same facts read with kubectl (`kubectl` runs it with the given
+ * arguments and returns stdout), for a lab, whose API server the host's
+ * namespace cannot reach.
+ */
+export async function readKubeFactsWithKubectl(kubectl: (args: string[]) => Promise<string>): Promise<KubeFacts> {
+  const { fromV1Node } = await import("../kube/nodes.ts");
+  const nodes = (JSON.parse(await kubectl(["get", "nodes", "-o", "json"])) as { items: V1Node[] }).items.map(fromV1Node);
+  const pods = JSON.parse(await kubectl(["get", "pods", "-n", "kube-system", "-l", "component=kube-controller-manager", "-o", "json"])) as { items: V1Pod[] };
+  const cm = JSON.parse(await kubectl(["get", "configmap", "-n", "kube-system", "--field-selector", "metadata.name=kubeadm-config", "-o", "json"])) as { items: V1ConfigMap[] };
+  return { nodes, allocation: fromControllerPod(pods.items[0]) ?? fromClusterConfiguration(cm.items[0]?.data?.ClusterConfiguration) };
+}
+
+function fromControllerPod(pod: V1Pod | undefined): NodeCidrAllocation | null {
   const c = pod?.spec?.containers?.[0];
   if (!pod || !c) return null;
   const args = [...(c.command ?? []), ...(c.args ?? [])];
@@ -65,11 +78,16 @@ async function fromControllerPod(kube: Kube): Promise<NodeCidrAllocation | null>
 async function fromKubeadmConfig(kube: Kube): Promise<NodeCidrAllocation | null> {
   try {
     const cm = await kube.core.readNamespacedConfigMap({ namespace: "kube-system", name: "kubeadm-config" });
-    const podSubnet = podSubnetOf(cm.data?.ClusterConfiguration ?? "");
-    // kubeadm passes --allocate-node-cidrs exactly when it has a podSubnet.
-    return { clusterCidr: podSubnet, allocateNodeCidrs: podSubnet !== null, source: "kube-system/kubeadm-config" };
+    return fromClusterConfiguration(cm.data?.ClusterConfiguration);
   } catch (err) {
     if ((err as { code?: number }).code === 404) return null;
     throw err;
   }
+}
+
+function fromClusterConfiguration(text: string | undefined): NodeCidrAllocation | null {
+  if (text === undefined) return null;
+  const podSubnet = podSubnetOf(text);
+  // kubeadm passes --allocate-node-cidrs exactly when it has a podSubnet.
+  return { clusterCidr: podSubnet, allocateNodeCidrs: podSubnet !== null, source: "kube-system/kubeadm-config" };
 }

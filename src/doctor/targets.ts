@@ -9,6 +9,12 @@ import { createRunner } from "../kernel/runner.ts";
 import { DEFAULT_LAB_NAME, labLayout, logFile, nodePaths, validateLabName } from "../lab/layout.ts";
 import { readLabState, type LabState } from "../lab/state.ts";
 import type { DoctorTarget } from "./collect.ts";
+import { readKubeFactsWithKubectl, type KubeFacts } from "./kube-facts.ts";
+import { kubectlArgv } from "../lab/control/kubectl.ts";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const execFileP = promisify(execFile);
 import type { Cluster } from "./facts.ts";
 
 /** Where to look on this node; the CLI's defaults are noted per field. */
@@ -34,7 +40,7 @@ export function localTarget(o: LocalOptions): DoctorTarget {
 }
 
 /** Every node of lab `name`, and the lab as the fixes name it. Throws LAB_NOT_UP when it is not up. */
-export function labTargets(name: string): { targets: DoctorTarget[]; lab: NonNullable<Cluster["lab"]> } {
+export function labTargets(name: string): { targets: DoctorTarget[]; lab: NonNullable<Cluster["lab"]>; readCluster?: () => Promise<KubeFacts> } {
   const lab = labLayout(validateLabName(name));
   const state = readLabState(lab);
   const nameFlag = lab.name === DEFAULT_LAB_NAME ? "" : ` --name ${lab.name}`;
@@ -49,7 +55,17 @@ export function labTargets(name: string): { targets: DoctorTarget[]; lab: NonNul
       onNode: (command) => `weft lab exec ${n.name}${nameFlag} -- ${command}`,
     };
   });
-  return { targets, lab: { name: lab.name, upCommand: upCommand(state, nameFlag) } };
+  // The lab's API server is reachable only inside the lab: kubectl runs in its control plane's namespace.
+  const kubectl = async (args: string[]) => {
+    const [cmd, ...rest] = kubectlArgv(lab, state, args);
+    const r = await execFileP(cmd!, rest, { maxBuffer: 64 << 20 });
+    return r.stdout;
+  };
+  return {
+    targets,
+    lab: { name: lab.name, upCommand: upCommand(state, nameFlag) },
+    ...(state.kubernetes && { readCluster: () => readKubeFactsWithKubectl(kubectl) }),
+  };
 }
 
 /** The `weft lab up` that rebuilds `state`, without --iface and --pod-cidr (the fixes add the right ones). */
@@ -58,5 +74,6 @@ function upCommand(state: LabState, nameFlag: string): string {
   if (state.backend !== "vxlan") flags.push(`--backend ${state.backend}`);
   if (state.store !== "embedded") flags.push(`--store ${state.store}`);
   if (state.scenario !== null) flags.push(`--scenario ${state.scenario}`);
+  if (!state.kubernetes) flags.push("--no-kubernetes");
   return flags.join(" ");
 }

@@ -1,7 +1,9 @@
 /**
  * What a lab runs in the background and how: one weft agent per node (as a
  * DaemonSet would), the outside host's echo-source server, etcd when the
- * lab uses `--store etcd`, and whatever its scenario runs in nodes. All of them are children of one detached
+ * lab uses `--store etcd`, whatever its scenario runs in nodes, and the
+ * Kubernetes control plane (lab/control/components.ts) unless the lab is
+ * `--no-kubernetes`. All of them are children of one detached
  * supervisor process per lab (`weft lab supervise --name NAME`, a hidden
  * verb), which `up` starts and `down` stops.
  *
@@ -18,6 +20,7 @@ import { findScenario } from "./scenarios.ts";
 import { readLabState, writeJsonAtomic, type LabNode, type LabState } from "./state.ts";
 import { Supervisor, type ProcessSpec, type ProcessStatus } from "./supervisor.ts";
 import { ROOT } from "../lib/root.ts";
+import { controlPlaneDaemons } from "./control/components.ts";
 
 
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -67,9 +70,14 @@ export function agentCommand(lab: LabLayout, state: Omit<LabState, "daemons">, n
   return argv;
 }
 
+/** A node's podCIDR length: what the agents lease and the controller manager allocates (`--node-cidr-mask-size`). */
+export const NODE_CIDR_LEN = 24;
+
 /** Everything the supervisor runs for a lab; `agentOverride` is WEFT_LAB_AGENT_CMD. */
 export function labDaemons(lab: LabLayout, state: Omit<LabState, "daemons">, agentOverride = process.env[AGENT_CMD_ENV]): ProcessSpec[] {
-  const daemons: ProcessSpec[] = state.nodes.map((node) => {
+  // The control plane first: the API server takes the longest to be ready.
+  const daemons: ProcessSpec[] = state.kubernetes ? controlPlaneDaemons(lab, { podCidr: state.podCidr, nodeCidrLen: NODE_CIDR_LEN }) : [];
+  daemons.push(...state.nodes.map((node): ProcessSpec => {
     const agent = agentCommand(lab, state, node);
     const name = `${node.name}-agent`;
     const inNode = ["ip", "netns", "exec", node.netns];
@@ -80,7 +88,7 @@ export function labDaemons(lab: LabLayout, state: Omit<LabState, "daemons">, age
       env: { WEFT_NODE_NAME: node.name, WEFT_NODE_INDEX: String(node.index), WEFT_RUN_DIR: nodePaths(lab, node.name).runDir },
       log: logFile(lab, name),
     };
-  });
+  }));
   const scenario = state.scenario === null ? null : findScenario(state.scenario);
   for (const d of scenario?.daemons?.(state.nodes) ?? []) {
     const name = `${d.node.name}-${d.name}`;

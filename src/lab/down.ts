@@ -15,7 +15,7 @@
 import { existsSync, rmdirSync, rmSync } from "node:fs";
 import { stopSupervisor } from "./daemons.ts";
 import { LAB_ROOT, labLayout, validateLabName, type LabLayout } from "./layout.ts";
-import { labMark, notMadeByWeft, readRecords, sortByMark } from "./ownership.ts";
+import { labMark, notMadeByWeft, ownedAmong, readRecords } from "./ownership.ts";
 import { pidsInNamespaces, stopProcesses } from "./procs.ts";
 import { removePod } from "./runtime.ts";
 import { readPodRecords } from "./state.ts";
@@ -73,7 +73,7 @@ async function namespacesToDelete(recorded: readonly string[], mark: string, mad
     const present = new Set(listNamespaces());
     return recorded.filter((ns) => present.has(ns));
   }
-  return (await sortByMark(recorded, mark)).owned;
+  return ownedAmong(recorded, mark);
 }
 
 function removeLabDir(lab: LabLayout): void {

@@ -7,6 +7,7 @@ test("names and paths follow from the lab name", () => {
   assert.equal(lab.dir, "/run/weft/lab/lab");
   assert.equal(lab.switchNs, "lab-sw");
   assert.equal(lab.outsideNs, "lab-outside");
+  assert.equal(lab.controlNs, "lab-control");
   assert.equal(nodeNs(lab, "node2"), "lab-node2");
   assert.equal(podNs(lab, "web"), "lab-pod-web");
   assert.equal(underlayIp(3), "192.168.125.103");
@@ -20,6 +21,9 @@ test("a lab owns exactly its own namespaces, never another lab's", () => {
   for (const [ns, owned] of [
     ["lab-sw", true],
     ["lab-outside", true],
+    ["lab-control", true],
+    ["lab-control-sw", false],
+    ["lab-pod-control", true],
     ["lab-node1", true],
     ["lab-node12", true],
     ["lab-pod-web", true],

@@ -12,12 +12,14 @@
  *       pods/POD.json       one record per pod (the runtime's state)
  *       store/              the embedded store the agents share
  *       etcd/               etcd's data with --store etcd
+ *       control/            the Kubernetes control plane (lab/control/paths.ts)
  *       nodeK/{run,lib,cni/net.d,cni/bin,cni/cache}
  *                           per-node paths: lab nodes share one filesystem
  *
  * Namespaces: NAME-sw (the underlay switch), NAME-outside (a host outside
- * the cluster at 192.168.125.1), NAME-nodeK (node K at 192.168.125.(100+K)),
- * NAME-pod-POD (one per pod).
+ * the cluster at 192.168.125.1), NAME-control (the Kubernetes control plane
+ * at 192.168.125.100, unless --no-kubernetes), NAME-nodeK (node K at
+ * 192.168.125.(100+K)), NAME-pod-POD (one per pod).
  */
 import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
@@ -30,6 +32,8 @@ export const DEFAULT_LAB_NAME = "lab";
 export const UNDERLAY_CIDR = "192.168.125.0/24";
 /** The outside host's underlay address, also every node's default gateway. */
 export const OUTSIDE_IP = "192.168.125.1";
+/** The control plane's underlay address (the guides' kube0). */
+export const CONTROL_IP = "192.168.125.100";
 /** TCP port of the outside host's echo-source server. */
 export const OUTSIDE_PORT = 8080;
 /** The most nodes one underlay /24 holds at 192.168.125.(100+K). */
@@ -108,6 +112,8 @@ export interface LabLayout {
   etcdDir: string;
   switchNs: string;
   outsideNs: string;
+  /** The control plane's namespace, NAME-control (made only when the lab runs Kubernetes). */
+  controlNs: string;
 }
 
 /** The layout of lab `name` (which must already be valid). */
@@ -125,6 +131,7 @@ export function labLayout(name: string): LabLayout {
     etcdDir: join(dir, "etcd"),
     switchNs: `${name}-sw`,
     outsideNs: `${name}-outside`,
+    controlNs: `${name}-control`,
   };
 }
 
@@ -159,9 +166,9 @@ export function nodePaths(lab: LabLayout, node: string): NodePaths {
   };
 }
 
-/** True when namespace `ns` belongs to lab `lab` (its switch, outside host, a node or a pod). */
+/** True when namespace `ns` belongs to lab `lab` (its switch, outside host, control plane, a node or a pod). */
 export function ownsNamespace(lab: LabLayout, ns: string): boolean {
   if (!ns.startsWith(`${lab.name}-`)) return false;
   const rest = ns.slice(lab.name.length + 1);
-  return rest === "sw" || rest === "outside" || /^node\d+$/.test(rest) || (rest.startsWith("pod-") && POD_NAME.test(rest.slice(4)));
+  return rest === "sw" || rest === "outside" || rest === "control" || /^node\d+$/.test(rest) || (rest.startsWith("pod-") && POD_NAME.test(rest.slice(4)));
 }

@@ -80,12 +80,12 @@ export function markLines(ns: string, mark: string): string[] {
   return [`netns exec ${ns} ip link set dev lo alias ${mark}`];
 }
 
-/** Of `names`, those that exist and carry `mark`, and those that exist without it. */
-export async function sortByMark(names: readonly string[], mark: string): Promise<{ owned: string[]; foreign: string[] }> {
+/** Of `names`, those that exist and carry `mark`: the lab's. */
+export async function ownedAmong(names: readonly string[], mark: string): Promise<string[]> {
   const present = new Set(listNamespaces());
   const existing = names.filter((n) => present.has(n));
-  const checked = await Promise.all(existing.map(async (ns) => ({ ns, ours: (await markOf(ns)) === mark })));
-  return { owned: checked.filter((c) => c.ours).map((c) => c.ns), foreign: checked.filter((c) => !c.ours).map((c) => c.ns) };
+  const marks = await Promise.all(existing.map(markOf));
+  return existing.filter((_, i) => marks[i] === mark);
 }
 
 /** A namespace's mark (its loopback's alias), or undefined. */
@@ -103,6 +103,6 @@ async function markOf(ns: string): Promise<string | undefined> {
 export function notMadeByWeft(lab: LabLayout): WeftError {
   const strays = labNamespaces(lab);
   return new WeftError(LAB_NOT_MADE_BY_WEFT, `lab ${lab.name} has no records in ${lab.dir}, so weft did not make ${strays.join(", ")}; nothing was removed`, {
-    hint: `if they are yours to remove, delete them with ip netns del; weft lab up --name ${lab.name} cannot use these names meanwhile`,
+    hint: `if they are yours to remove, delete them with ip netns del (until then, weft lab up --name ${lab.name} refuses the names they take)`,
   });
 }

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { describeError, WeftError } from "../lib/errors.ts";
 import { addNetworkList, delNetworkList, loadConfList, readCache, type CniClient, type PluginExec, type RuntimeConf } from "./cni.ts";
 import { logFile, nodeNs, nodePaths, podNs, validatePodName, type LabLayout } from "./layout.ts";
-import { markOfLab, sortByMark } from "./ownership.ts";
+import { markOfLab, ownedAmong } from "./ownership.ts";
 import { findProcesses, pidsInNamespaces, startTime, stopProcesses, type ProcessMatch } from "./procs.ts";
 import { createPodRecord, findNode, readPodRecord, readPodRecords, removePodRecord, updatePodRecord, type LabState, type PodRecord, type PortMapping } from "./state.ts";
 import { createPodNamespace, deleteNamespaces } from "./topology.ts";
@@ -122,7 +122,7 @@ export async function removePod(lab: LabLayout, name: string, { force = false } 
   const record = readPodRecord(lab, name);
   // A namespace without a record is not the lab's: the record is written before the namespace.
   if (!record) return { removed: false };
-  const nsOwned = (await sortByMark([record.netns], markOfLab(lab))).owned.length > 0;
+  const nsOwned = (await ownedAmong([record.netns], markOfLab(lab))).length > 0;
   await stopProcesses(podProcesses(record, nsOwned), 1000);
   let warning: string | undefined;
   try {

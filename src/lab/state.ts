@@ -42,8 +42,10 @@ export interface LabState {
   iface: string | null;
   /** The scenario applied on top of the plain topology, or null. */
   scenario: string | null;
+  /** True when the lab runs a Kubernetes control plane (false with --no-kubernetes). */
+  kubernetes: boolean;
   nodes: LabNode[];
-  /** Everything the supervisor runs: one agent per node, the outside server, etcd. */
+  /** Everything the supervisor runs: one agent per node, the outside server, etcd, the control plane. */
   daemons: ProcessSpec[];
 }
 

@@ -2,9 +2,12 @@
  * The lab's wiring, and the only code that creates or deletes its
  * namespaces. Kernel state it owns, all inside namespaces it creates:
  *
- *     NAME-sw       lo, bridge br0, one veth end per node ("nodeK") and one
- *                   for the outside host ("outside"), all enslaved to br0
+ *     NAME-sw       lo, bridge br0, one veth end per node ("nodeK"), one
+ *                   for the outside host ("outside") and one for the control
+ *                   plane ("control"), all enslaved to br0
  *     NAME-nodeK    lo, eth0 = 192.168.125.(100+K)/24, default via .1
+ *     NAME-control  lo, eth0 = 192.168.125.100/24, default via .1 (only
+ *                   when the lab runs Kubernetes)
  *     NAME-outside  lo, eth0 = 192.168.125.1/24
  *
  * A scenario (scenarios.ts) may give the nodes' switch link another name
@@ -22,16 +25,20 @@
  */
 import { readdirSync } from "node:fs";
 import { createRunner, run } from "../kernel/runner.ts";
-import { OUTSIDE_IP, ownsNamespace, type LabLayout } from "./layout.ts";
+import { CONTROL_IP, OUTSIDE_IP, ownsNamespace, type LabLayout } from "./layout.ts";
 import { markLines } from "./ownership.ts";
 import type { Scenario } from "./scenarios.ts";
 import type { LabNode } from "./state.ts";
 
 const UNDERLAY_LEN = 24;
 
-/** Builds the switch, nodes and outside host, each namespace marked with `mark`; `nodes` are already named and addressed. */
-export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], scenario: Scenario | null, mark: string): Promise<void> {
-  const namespaces = [lab.switchNs, lab.outsideNs, ...nodes.map((n) => n.netns)];
+/**
+ * Builds the switch, nodes and outside host, and the control plane's
+ * namespace when `control`, each namespace marked with `mark`; `nodes` are
+ * already named and addressed.
+ */
+export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], scenario: Scenario | null, mark: string, control: boolean): Promise<void> {
+  const namespaces = [lab.switchNs, lab.outsideNs, ...(control ? [lab.controlNs] : []), ...nodes.map((n) => n.netns)];
   // A new namespace copies its IPv4 settings from the host's; a host running
   // Docker or Kubernetes forwards. Lab hosts start as freshly booted ones do,
   // so that weft is what turns forwarding on in a node, as on a real one.
@@ -44,11 +51,15 @@ export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], s
     "link set br0 up",
     ...nodes.map((n) => `link add ${n.name} master br0 up type veth peer name ${dev} netns ${n.netns}`),
     `link add outside master br0 up type veth peer name eth0 netns ${lab.outsideNs}`,
+    ...(control ? [`link add control master br0 up type veth peer name eth0 netns ${lab.controlNs}`] : []),
     ...(scenario?.switchCommands?.(nodes) ?? []),
   ]);
 
   await Promise.all([
     ipBatch(lab.outsideNs, ["link set lo up", `addr add ${OUTSIDE_IP}/${UNDERLAY_LEN} dev eth0`, "link set eth0 up"]),
+    ...(control
+      ? [ipBatch(lab.controlNs, ["link set lo up", `addr add ${CONTROL_IP}/${UNDERLAY_LEN} dev eth0`, "link set eth0 up", `route add default via ${OUTSIDE_IP}`])]
+      : []),
     ...nodes.map((n) =>
       ipBatch(n.netns, [
         "link set lo up",

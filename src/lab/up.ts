@@ -1,23 +1,29 @@
 /**
  * `weft lab up`: builds the topology, prepares every node's directories and
- * CNI configuration, starts the supervisor (agents, outside server, etcd)
- * and waits until every agent has written its subnet file.
+ * CNI configuration, makes the cluster's credentials, starts the supervisor
+ * (control plane, agents, outside server, etcd) and waits until every agent
+ * has written its subnet file and the control plane answers.
  *
  * A failure before the agents start removes everything built so far, and
  * so does SIGINT or SIGTERM (Ctrl-C) at any point of `up`: the lab is up or
  * gone, never half-built. A node that does not become ready leaves the lab
  * up, so its agent's log can be read; the error names the node and the log.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createRunner } from "../kernel/runner.ts";
 import { WeftError } from "../lib/errors.ts";
 import { formatPrefix, parsePrefix } from "../lib/ipv4.ts";
 import { readSubnetFile } from "../subnet/file.ts";
-import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
+import { writeLabPki } from "./control/pki.ts";
+import { controlPaths } from "./control/paths.ts";
+import { waitForControlPlane } from "./control/ready.ts";
+import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, NODE_CIDR_LEN, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
+import { applyClusterConfig } from "./addons.ts";
 import { labDown } from "./down.ts";
 import { labMark, recordNamespaces, startRecords } from "./ownership.ts";
-import { LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
+import { CONTROL_IP, LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
+import { lastLogLine } from "./log-tail.ts";
 import { listensOnTcp } from "./procs.ts";
 import { sleep } from "../lib/sleep.ts";
 import { findScenario } from "./scenarios.ts";
@@ -41,6 +47,8 @@ export interface UpOptions {
   scenario: string | null;
   /** The interface the agents are told to use (`--iface`); default none, the agent's own choice (the default route's interface). */
   iface: string | null;
+  /** Run the Kubernetes control plane; default true (false is `--no-kubernetes`). */
+  kubernetes: boolean;
 }
 
 /** The cluster CIDR of a lab whose scenario does not choose one. */
@@ -71,18 +79,17 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   if (!process.env[AGENT_CMD_ENV] && !existsSync(AGENT_BUNDLE)) {
     throw new WeftError("NOT_BUILT", `the agent bundle ${AGENT_BUNDLE} is not built`, { hint: "run scripts/setup.sh (or npm run build)" });
   }
+  if (opts.kubernetes && parsePrefix(podCidr).len >= NODE_CIDR_LEN) {
+    throw new WeftError("USAGE", `invalid --pod-cidr ${podCidr}: the controller manager gives each node a /${NODE_CIDR_LEN} of it, so it must be larger than a /${NODE_CIDR_LEN}`, {
+      hint: `use e.g. --pod-cidr ${DEFAULT_POD_CIDR}`,
+    });
+  }
+
   const nodes: LabNode[] = Array.from({ length: opts.nodes }, (_, i) => {
     const name = nodeName(i + 1);
     return { name, index: i + 1, netns: nodeNs(lab, name), underlayIp: underlayIp(i + 1) };
   });
-  const namespaces = [lab.switchNs, lab.outsideNs, ...nodes.map((n) => n.netns)];
-  const interrupt = new Interrupts();
-  try {
-    claimLabDir(lab, namespaces);
-  } catch (err) {
-    interrupt.dispose();
-    throw err;
-  }
+  const namespaces = [lab.switchNs, lab.outsideNs, ...(opts.kubernetes ? [lab.controlNs] : []), ...nodes.map((n) => n.netns)];
   const base = {
     name: lab.name,
     createdAt: new Date().toISOString(),
@@ -91,33 +98,70 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     podCidr,
     iface: opts.iface,
     scenario: opts.scenario,
+    kubernetes: opts.kubernetes,
     nodes,
   };
+  // Before the lab's directory is claimed: this is where a missing
+  // Kubernetes build or etcd is found, and such a failure must leave nothing.
   const state: LabState = { ...base, daemons: labDaemons(lab, base) };
+  const interrupt = new Interrupts();
+  try {
+    claimLabDir(lab, namespaces);
+  } catch (err) {
+    interrupt.dispose();
+    throw err;
+  }
   let agentsStarted = false;
   try {
     const made = startRecords(lab);
     recordNamespaces(lab, made, namespaces);
     interrupt.check();
-    say(`creating namespaces ${lab.switchNs}, ${lab.outsideNs}, ${nodes[0]!.netns}${nodes.length > 1 ? `..${nodes.at(-1)!.netns}` : ""}${scenario ? ` (scenario ${opts.scenario})` : ""}`);
-    await buildTopology(lab, nodes, scenario, labMark(lab, made));
+    const control = opts.kubernetes ? `, ${lab.controlNs}` : "";
+    say(`creating namespaces ${lab.switchNs}, ${lab.outsideNs}${control}, ${nodes[0]!.netns}${nodes.length > 1 ? `..${nodes.at(-1)!.netns}` : ""}${scenario ? ` (scenario ${opts.scenario})` : ""}`);
+    await buildTopology(lab, nodes, scenario, labMark(lab, made), opts.kubernetes);
     interrupt.check();
     for (const n of nodes) {
       const p = nodePaths(lab, n.name);
       for (const dir of [p.runDir, p.stateDir, p.cniConfDir, p.cniBinDir, p.cniCacheDir]) mkdirSync(dir, { recursive: true });
     }
     mkdirSync(lab.logsDir, { recursive: true });
-    if (existsSync(INSTALL_CNI_COMMAND)) {
-      say(`installing the weft CNI plugin on ${nodes.length} node${nodes.length > 1 ? "s" : ""}`);
-      await Promise.all(nodes.map((n) => installCni(lab, n)));
-      interrupt.check();
-    }
+    const installing = existsSync(INSTALL_CNI_COMMAND);
+    if (installing) say(`installing the weft CNI plugin on ${nodes.length} node${nodes.length > 1 ? "s" : ""}`);
+    if (opts.kubernetes) say("making the lab CA, certificates and kubeconfigs");
+    await Promise.all([
+      ...(installing ? nodes.map((n) => installCni(lab, n)) : []),
+      opts.kubernetes ? writeLabPki(lab, nodes).then(() => mkdirSync(controlPaths(lab).etcdDir, { recursive: true, mode: 0o700 })) : undefined,
+    ]);
+    interrupt.check();
     writeLabState(lab, state);
-    say(`starting ${nodes.length} agent${nodes.length > 1 ? "s" : ""} (${opts.backend}, ${opts.store} store) and the outside server at ${OUTSIDE_IP}:${OUTSIDE_PORT}`);
+    const what = opts.kubernetes ? "the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) at " + CONTROL_IP + ", " : "";
+    say(`starting ${what}${nodes.length} agent${nodes.length > 1 ? "s" : ""} (${opts.backend}, ${opts.store} store) and the outside server at ${OUTSIDE_IP}:${OUTSIDE_PORT}`);
     startSupervisor(lab);
     agentsStarted = true;
     say(`waiting for every agent to lease a subnet of ${podCidr} (up to ${READY_TIMEOUT_MS / 1000} s)`);
-    await waitUntilReady(lab, state, interrupt);
+    const waitBegan = Date.now();
+    const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    // The first wait to fail (or Ctrl-C) stops the other, so the error comes at once.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, interrupt.aborted]);
+    const stopOthers = (err: unknown) => {
+      stop.abort();
+      throw err;
+    };
+    await Promise.all([
+      waitUntilReady(lab, state, signal).catch(stopOthers),
+      opts.kubernetes
+        ? waitForControlPlane(lab, signal).then((t) => {
+            const before = waitBegan - started;
+            say(`API server ready ${secs(before + t.apiserverMs)} after up began; controller manager and scheduler healthy at ${secs(before + t.controllersMs)}`);
+          }, stopOthers)
+        : undefined,
+    ]);
+    interrupt.check();
+    if (opts.kubernetes) await applyClusterConfig(lab, state);
+    // Node readiness: once every node runs a lab kubelet, `up` waits here for
+    // each Node to register and report Ready (kubectl get nodes), as it waits
+    // for the agents above.
   } catch (err) {
     if (!agentsStarted || interrupt.signal) {
       if (interrupt.signal) say(`${interrupt.signal}: removing what this up made`);
@@ -141,8 +185,12 @@ export const LAB_UP_INTERRUPTED = "LAB_UP_INTERRUPTED";
  */
 class Interrupts {
   signal: NodeJS.Signals | undefined;
+  readonly #abort = new AbortController();
+  /** Aborted when a signal comes, for waits that take an AbortSignal. */
+  readonly aborted = this.#abort.signal;
   readonly #note = (sig: NodeJS.Signals) => {
     this.signal ??= sig;
+    this.#abort.abort();
   };
 
   constructor() {
@@ -217,13 +265,13 @@ export async function installCni(lab: LabLayout, node: LabNode): Promise<void> {
 
 /**
  * Polls until every node's subnet file exists and the outside server
- * listens; throws naming the first node that is not ready.
+ * listens; throws naming the first node that is not ready. Gives up
+ * quietly once `signal` is aborted.
  */
-async function waitUntilReady(lab: LabLayout, state: LabState, interrupt: Interrupts): Promise<void> {
+async function waitUntilReady(lab: LabLayout, state: LabState, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const leave = `the lab is left up for inspection; run weft lab down --name ${lab.name}`;
-  for (;;) {
-    interrupt.check();
+  while (!signal.aborted) {
     const waiting = state.nodes.filter((n) => !existsSync(nodePaths(lab, n.name).subnetFile));
     const report = readSupervisorReport(lab);
     const echo = report?.processes.find((p) => p.name === OUTSIDE_ECHO);
@@ -248,17 +296,6 @@ async function waitUntilReady(lab: LabLayout, state: LabState, interrupt: Interr
       throw new WeftError("AGENT_NOT_READY", `${n.name} is not ready after ${READY_TIMEOUT_MS / 1000} s: its agent has not written ${nodePaths(lab, n.name).subnetFile}${lastLogLine(log)}; see ${log}`, { hint: leave });
     }
     await sleep(100);
-  }
-}
-
-/** `: "<last line the process logged>"`, or nothing. */
-function lastLogLine(log: string): string {
-  try {
-    const lines = readFileSync(log, "utf8").split("\n").filter((l) => l.trim() !== "" && !l.startsWith("supervisor: "));
-    const last = lines.at(-1);
-    return last ? `: "${last.trim().slice(0, 200)}"` : "";
-  } catch {
-    return "";
   }
 }
 

@@ -13,7 +13,7 @@
  * walks the path itself and names the real reason.
  */
 import { accessSync, constants, mkdirSync, statSync } from "node:fs";
-import { dirname, isAbsolute } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { WeftError } from "./errors.ts";
 
 /** Error code: a path that is not absolute. */
@@ -24,7 +24,7 @@ export const DIR_UNUSABLE = "DIR_UNUSABLE";
 /** Returns `path` when absolute; throws PATH_NOT_ABSOLUTE naming `what` (e.g. "--run-dir") otherwise. */
 export function requireAbsolute(path: string, what: string): string {
   if (!isAbsolute(path)) {
-    throw new WeftError(PATH_NOT_ABSOLUTE, `${what} must be an absolute path, got "${path}"`, { hint: `give it from the root, e.g. ${what} /${path.replace(/^(\.\/)+/, "")}` });
+    throw new WeftError(PATH_NOT_ABSOLUTE, `${what} must be an absolute path, got "${path}"`, { hint: `give the full path, e.g. ${what} ${resolve(path)}` });
   }
   return path;
 }

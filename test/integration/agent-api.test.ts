@@ -302,6 +302,7 @@ describe("agent API", { timeout: 60_000 }, () => {
         podCidr: "10.244.0.0/16",
         iface: "eth0",
         scenario: null,
+        kubernetes: false,
         nodes: [1, 2, 3].map((k) => ({ name: `node${k}`, index: k, netns: `${lab.name}-node${k}`, underlayIp: `192.168.125.${100 + k}` })),
         daemons: [],
       });

@@ -22,7 +22,7 @@ describe("weft doctor on a node", { skip, timeout: 60_000 }, () => {
   };
   const problems = (findings: Finding[]) => findings.filter((f) => f.status !== "ok");
 
-  before(() => weftOk(["lab", "up", "--name", name, "--nodes", "2"], REAL_AGENT));
+  before(() => weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2"], REAL_AGENT));
   after(() => weft(["lab", "down", "--name", name]));
 
   test("a healthy node: the agent's node name, every check ok, exit status 0", async () => {
@@ -91,7 +91,7 @@ describe("weft doctor on a node", { skip, timeout: 60_000 }, () => {
     assert.equal(r.code, 1);
     assert.equal(r.stderr, "weft: doctor: --lab takes each node's directories from the lab; drop --run-dir, --conf-dir and --bin-dir\n");
     const o = await weft(["doctor", "-o", "yaml"]);
-    assert.match(o.stderr, /^weft: doctor: unknown output format "yaml" \(only json\)\n$/);
+    assert.match(o.stderr, /^weft: doctor: unknown output format "yaml"; use -o table or -o json\n$/);
     const down = await weft(["doctor", "--lab", uniqueLabName("nolab")]);
     assert.match(down.stderr, /^weft: lab .* is not up; run weft lab up --name /);
   });

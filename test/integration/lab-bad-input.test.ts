@@ -172,7 +172,7 @@ describe("weft lab refuses hostile input and touches only what it made", { skip 
       const table = await weft(["doctor", "--lab", name, "-o", "table"]);
       assert.doesNotMatch(table.stderr, /output format/);
       assert.match(table.stdout, /^NODE +CHECK +STATUS +DETAIL\n/);
-      for (const args of [["doctor", "--lab", name], ["lab", "pods", "--name", name], ["status", "--lab", name]]) {
+      for (const args of [["doctor", "--lab", name], ["lab", "pods", "--name", name], ["status", "--lab", name], ["trace", "--lab", name, "a", "b"]]) {
         assertOneLineError(await weft([...args, "-o", "yaml"]), /: unknown output format "yaml"; use -o table or -o json$/);
       }
     }],

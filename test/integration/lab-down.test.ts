@@ -42,7 +42,7 @@ describe("lab down", { skip }, () => {
   after(() => weft(["lab", "down", "--name", name]));
 
   test("removes every namespace, process and file within 3 s", async () => {
-    await weftOk(["lab", "up", "--name", name]);
+    await weftOk(["lab", "up", "--no-kubernetes", "--name", name]);
     writeReferenceConflist(lab, "node2", 2);
     await weftOk(["lab", "run", "p1", "--name", name, "--node", "node2", "--port", "8083:80", "--", "sleep", "1000"]);
     await weftOk(["lab", "run", "p2", "--name", name, "--node", "node2", "--", "sh", "-c", "sleep 1000 & sleep 1000"]);
@@ -62,7 +62,7 @@ describe("lab down", { skip }, () => {
   });
 
   test("works when state.json is gone and the supervisor was killed", async () => {
-    await weftOk(["lab", "up", "--name", name, "--nodes", "2"]);
+    await weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2"]);
     writeReferenceConflist(lab, "node1", 1);
     await weftOk(["lab", "run", "p3", "--name", name, "--node", "node1", "--", "sleep", "1000"]);
     const pids = labPids(lab);

@@ -15,7 +15,7 @@ describe("lab and the host namespace", { skip }, () => {
 
   test("the host namespace is the same before, during and after a lab", async () => {
     const before = await hostSnapshot();
-    await weftOk(["lab", "up", "--name", name, "--nodes", "2"]);
+    await weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2"]);
     writeReferenceConflist(labLayout(name), "node1", 1);
     await weftOk(["lab", "run", "web", "--name", name, "--node", "node1", "--port", "8082:80", "--", "sleep", "100"]);
     await weftOk(["lab", "run", "db", "--name", name, "--node", "node1", "--", "sleep", "100"]);

@@ -34,7 +34,7 @@ describe("lab runtime with the reference plugins", { skip }, () => {
   const ips: Record<string, string> = {};
 
   before(async () => {
-    await weftOk(["lab", "up", "--name", name, "--nodes", "2"]);
+    await weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2"]);
     writeReferenceConflist(lab, "node1", 1);
     for (const plugin of ["bridge", "portmap"]) {
       const wrapper = join(n1.cniBinDir, plugin);

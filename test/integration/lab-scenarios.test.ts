@@ -19,7 +19,7 @@ function labFor(tag: string) {
   after(() => weft(["lab", "down", "--name", name]));
   return {
     name,
-    up: (flags: string[]) => weftOk(["lab", "up", "--name", name, "--nodes", "2", ...flags], REAL_AGENT),
+    up: (flags: string[]) => weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2", ...flags], REAL_AGENT),
     down: () => weftOk(["lab", "down", "--name", name]),
     /** `weft doctor --lab -o json`: its findings and exit status. */
     diagnose: async () => {
@@ -83,7 +83,7 @@ describe("scenario wrong-iface", { skip, timeout: 60_000 }, () => {
       const f = find(d.findings, node, "public-ip");
       assert.equal(f.status, "fail");
       assert.match(f.message, new RegExp(`^advertises 10\\.0\\.2\\.15 \\(eth0\\), as ${other} does: an address every node shares`));
-      assert.match(f.fix!, new RegExp(`restart the agents with --iface eth1 \\(or --iface-can-reach 192\\.168\\.125\\.10[12]\\); in this lab: weft lab down --name ${lab.name} && weft lab up --name ${lab.name} --nodes 2 --scenario wrong-iface --iface eth1$`));
+      assert.match(f.fix!, new RegExp(`restart the agents with --iface eth1 \\(or --iface-can-reach 192\\.168\\.125\\.10[12]\\); in this lab: weft lab down --name ${lab.name} && weft lab up --name ${lab.name} --nodes 2 --scenario wrong-iface --no-kubernetes --iface eth1$`));
     }
     const text = await lab.report();
     assert.equal(text.code, 1);
@@ -155,7 +155,7 @@ describe("scenario overlap", { skip, timeout: 60_000 }, () => {
     assert.deepEqual(failing(d.findings), ["node1 cluster-cidr", "node2 cluster-cidr"]);
     const f = find(d.findings, "node1", "cluster-cidr");
     assert.match(f.message, /^the cluster CIDR 192\.168\.0\.0\/16 overlaps eth0's network 192\.168\.125\.0\/24 \(this node is 192\.168\.125\.101\)/);
-    assert.match(f.fix!, new RegExp(`--pod-cidr 10\\.244\\.0\\.0/16; in this lab: weft lab down --name ${lab.name} && weft lab up --name ${lab.name} --nodes 2 --scenario overlap --pod-cidr 10\\.244\\.0\\.0/16$`));
+    assert.match(f.fix!, new RegExp(`--pod-cidr 10\\.244\\.0\\.0/16; in this lab: weft lab down --name ${lab.name} && weft lab up --name ${lab.name} --nodes 2 --scenario overlap --no-kubernetes --pod-cidr 10\\.244\\.0\\.0/16$`));
   });
 
   test("--pod-cidr wins over the scenario's, as doctor's fix says, and pods reach the outside host", async () => {

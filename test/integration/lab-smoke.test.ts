@@ -30,7 +30,7 @@ describe("weft lab smoke", { skip, timeout: 120_000 }, () => {
 
   test("every check passes on a healthy two-node lab, in a few seconds, and leaves no pod behind", async () => {
     before = await hostSnapshot();
-    await weftOk(["lab", "up", "--name", name, "--nodes", "2"], REAL_AGENT);
+    await weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2"], REAL_AGENT);
     const { code, report, stderr } = await smoke();
     assert.equal(code, 0, `${stderr}\n${JSON.stringify(report.checks, null, 1)}`);
     assert.deepEqual(report.checks.filter((c) => c.result !== "pass"), []);

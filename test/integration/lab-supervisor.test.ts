@@ -26,7 +26,7 @@ describe("lab supervisor", { skip }, () => {
   });
 
   test("a killed agent is restarted in its node's namespace", async () => {
-    await weftOk(["lab", "up", "--name", name, "--nodes", "2"]);
+    await weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2"]);
     const before = agent(readSupervisorReport(lab), "node2")!;
     assert.equal(before.starts, 1);
     assert.ok(pidsInNamespaces([nodeNs(lab, "node2")]).get(nodeNs(lab, "node2"))!.includes(before.pid!));
@@ -48,7 +48,7 @@ describe("lab supervisor", { skip }, () => {
 
   test("up fails early, naming the node and its log, when an agent keeps exiting", async () => {
     const started = Date.now();
-    const r = await weft(["lab", "up", "--name", crashing, "--nodes", "1"], { WEFT_LAB_AGENT_CMD: "echo cannot lease a subnet >&2; exit 3" });
+    const r = await weft(["lab", "up", "--no-kubernetes", "--name", crashing, "--nodes", "1"], { WEFT_LAB_AGENT_CMD: "echo cannot lease a subnet >&2; exit 3" });
     assert.equal(r.code, 1);
     const log = logFile(labLayout(crashing), "node1-agent");
     assert.equal(

@@ -16,7 +16,7 @@ describe("lab topology", { skip }, () => {
   after(() => weft(["lab", "down", "--name", name]));
 
   test("up builds three nodes, prints progress and the node table", async () => {
-    const out = await weftOk(["lab", "up", "--name", name]);
+    const out = await weftOk(["lab", "up", "--no-kubernetes", "--name", name]);
     assert.match(out, new RegExp(`^lab ${name}: creating namespaces`, "m"));
     assert.match(out, /^NAME +UNDERLAY IP +SUBNET +BACKEND +READY$/m);
     for (const k of [1, 2, 3]) {
@@ -59,7 +59,7 @@ describe("lab topology", { skip }, () => {
   test("a second lab with another name coexists on the same addresses", async () => {
     const other = labLayout(uniqueLabName("topo2"));
     try {
-      assert.match(await weftOk(["lab", "up", "--name", other.name, "--nodes", "1"]), /^node1 +192\.168\.125\.101 /m);
+      assert.match(await weftOk(["lab", "up", "--no-kubernetes", "--name", other.name, "--nodes", "1"]), /^node1 +192\.168\.125\.101 /m);
       assert.equal(await askEcho(nodeNs(other, "node1"), OUTSIDE_IP, OUTSIDE_PORT), "192.168.125.101");
       assert.equal(await askEcho(nodeNs(lab, "node2"), OUTSIDE_IP, OUTSIDE_PORT), "192.168.125.102");
       const r = await weft(["lab", "exec", "node1", "--name", other.name, "--", "ping", "-c", "1", "-W", "1", "192.168.125.102"]);
@@ -71,7 +71,7 @@ describe("lab topology", { skip }, () => {
   });
 
   test("up again on a lab that is up is a one-line error", async () => {
-    const r = await weft(["lab", "up", "--name", name]);
+    const r = await weft(["lab", "up", "--no-kubernetes", "--name", name]);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `weft: lab ${name} is already up; run weft lab down --name ${name}\n`);
   });
@@ -86,7 +86,7 @@ describe("lab flags: --nodes, --backend, --store etcd, --pod-cidr, --iface, --sc
     // The stand-in agent becomes ready only once etcd answers on the outside host.
     const agent = `until curl -sf http://${OUTSIDE_IP}:2379/health >/dev/null; do sleep 0.1; done; ${FAKE_AGENT_CMD}`;
     const out = await weftOk(
-      ["lab", "up", "--name", name, "--nodes", "2", "--backend", "host-gw", "--store", "etcd", "--pod-cidr", "10.50.0.0/16", "--iface", "eth1", "--scenario", "wrong-iface"],
+      ["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2", "--backend", "host-gw", "--store", "etcd", "--pod-cidr", "10.50.0.0/16", "--iface", "eth1", "--scenario", "wrong-iface"],
       { WEFT_LAB_AGENT_CMD: agent },
     );
     assert.match(out, /^node2 +192\.168\.125\.102 +10\.244\.2\.0\/24 +host-gw +yes$/m);
@@ -119,12 +119,12 @@ describe("lab flags: --nodes, --backend, --store etcd, --pod-cidr, --iface, --sc
       [["--store", "consul"], /invalid --store "consul"/],
       [["--pod-cidr", "10.0.0.1/8"], /host bits are set/],
     ] as const) {
-      const r = await weft(["lab", "up", "--name", uniqueLabName("bad"), ...args]);
+      const r = await weft(["lab", "up", "--no-kubernetes", "--name", uniqueLabName("bad"), ...args]);
       assert.equal(r.code, 1, args.join(" "));
       assert.match(r.stderr, message);
       assert.equal(r.stderr.split("\n").length, 2, r.stderr);
     }
-    const r = await weft(["lab", "up", "--name", "Bad_Name"]);
+    const r = await weft(["lab", "up", "--no-kubernetes", "--name", "Bad_Name"]);
     assert.match(r.stderr, /^weft: invalid lab name "Bad_Name"/);
   });
 });

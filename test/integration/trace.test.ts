@@ -32,7 +32,7 @@ const trace = async (name: string, from: string, to: string) => {
 describe("weft trace on a vxlan lab with real agents", { skip, timeout: 60_000 }, () => {
   const name = uniqueLabName("trv");
   before(async () => {
-    await weftOk(["lab", "up", "--name", name, "--nodes", "2"], REAL_AGENT);
+    await weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2"], REAL_AGENT);
     await runPods(name);
   });
   after(() => weft(["lab", "down", "--name", name]));
@@ -94,7 +94,7 @@ describe("weft trace on a host-gw lab", { skip, timeout: 60_000 }, () => {
   const lab = labLayout(name);
   let subnet2: string;
   before(async () => {
-    await weftOk(["lab", "up", "--name", name, "--nodes", "2", "--backend", "host-gw"]);
+    await weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "2", "--backend", "host-gw"]);
     const state = readLabState(lab);
     const nodes = state.nodes.map((n) => ({ n, subnet: formatPrefix(readSubnetFile(nodePaths(lab, n.name).subnetFile).subnet) }));
     subnet2 = nodes[1]!.subnet;

@@ -63,9 +63,9 @@ export class TestApiServer {
       mkdirSync(join(this.dir, "certs"));
       const api = spawn(kubernetesBinary("kube-apiserver"), [
         "--etcd-servers", `http://127.0.0.1:${etcdPort}`,
-        "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(apiPort),
+        "--bind-address", "127.0.0.1", "--secure-port", String(apiPort),
         "--cert-dir", join(this.dir, "certs"), "--token-auth-file", join(this.dir, "tokens.csv"),
-        "--authorization-mode", "AlwaysAllow",
+        "--authorization-mode", "AlwaysAllow", "--endpoint-reconciler-type", "none",
         "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", join(this.dir, "sa.pub"),
         "--service-account-signing-key-file", join(this.dir, "sa.key"), "--service-cluster-ip-range", "10.96.0.0/12",
       ], { stdio: ["ignore", "ignore", "pipe"] });

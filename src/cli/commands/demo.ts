@@ -52,7 +52,7 @@ weft CNI executable, called the way a container runtime calls it.`);
   if (existsSync(labLayout(name).dir)) {
     spawnSync(WEFT, ["lab", "down", "--name", name], { stdio: "ignore" });
   }
-  mustStep("bring up 3 nodes, a switch and an outside host; one agent per node", ["lab", "up", "--name", name, "--nodes", "3", "--backend", values.backend]);
+  mustStep("bring up 3 nodes, a switch and an outside host; one agent per node", ["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "3", "--backend", values.backend]);
   const echo = ["--", process.execPath, ECHO, "--port", "8080"];
   const echoShown = ["--", "node", "echo-source.ts", "--port", "8080"];
   mustStep("start a server pod on node1 (it answers TCP 8080 with the address it sees)", ["lab", "run", "web", "--node", "node1", "--name", name, ...echo], ["lab", "run", "web", "--node", "node1", "--name", name, ...echoShown]);

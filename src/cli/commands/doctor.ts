@@ -1,12 +1,14 @@
 /**
  * `weft doctor [--lab NAME] [--run-dir DIR] [--conf-dir DIR] [--bin-dir DIR]
- * [-o json]`: checks a node (or every node of a lab) for what breaks pod
+ * [-o table|json]`: checks a node (or every node of a lab) for what breaks pod
  * networking and says how to fix each thing it finds. Exit status 1 when a
  * check fails, 0 otherwise (warnings included).
  */
+import { requireAbsolute } from "../../lib/dirs.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { CHECKS, runDoctor } from "../../doctor/doctor.ts";
 import { exitStatus, formatReport } from "../../doctor/report.ts";
+import { readKubeFacts } from "../../doctor/kube-facts.ts";
 import { labTargets, localTarget } from "../../doctor/targets.ts";
 import { parseCommandArgs, parseOutput } from "../args.ts";
 
@@ -47,14 +49,14 @@ export async function run(argv: string[]): Promise<number> {
   if (values.lab !== undefined && argv.some((a) => /^--(run|conf|bin)-dir/.test(a))) {
     throw new WeftError("USAGE", "doctor: --lab takes each node's directories from the lab; drop --run-dir, --conf-dir and --bin-dir");
   }
-  const { targets, lab } = values.lab === undefined
-    ? { targets: [localTarget({ runDir: values["run-dir"], confDir: values["conf-dir"], binDir: values["bin-dir"] })], lab: null }
-    : labTargets(values.lab);
   const kubeconfig = values.kubeconfig;
-  const kube = kubeconfig !== undefined
-    ? async () => (await import("../../kube/client.ts")).connectKube(kubeconfig)
-    : process.env.KUBERNETES_SERVICE_HOST ? async () => (await import("../../kube/client.ts")).connectInCluster() : undefined;
-  const findings = await runDoctor(targets, lab, kube);
+  const fromClient = kubeconfig !== undefined
+    ? async () => readKubeFacts((await import("../../kube/client.ts")).connectKube(kubeconfig))
+    : process.env.KUBERNETES_SERVICE_HOST ? async () => readKubeFacts((await import("../../kube/client.ts")).connectInCluster()) : undefined;
+  const { targets, lab, readCluster } = values.lab === undefined
+    ? { targets: [localTarget({ runDir: values["run-dir"], confDir: values["conf-dir"], binDir: values["bin-dir"] })], lab: null, readCluster: fromClient }
+    : labTargets(values.lab);
+  const findings = await runDoctor(targets, lab, readCluster);
   process.stdout.write(output === "json" ? JSON.stringify(findings, null, 2) + "\n" : formatReport(findings));
   return exitStatus(findings);
 }

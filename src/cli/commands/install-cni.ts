@@ -4,11 +4,19 @@
  * DIR/weft and, with --conf-dir, writes 10-weft.conflist there — what the
  * DaemonSet's init container does on every node. Both are replaced
  * atomically, so a runtime never executes or reads half a file.
+ *
+ * Nothing is written unless the plugin would accept the configuration: the
+ * weft entry is checked with the plugin's own parser (cni/config.ts), as a
+ * runtime would hand it over, so a value every ADD would refuse (a bridge
+ * name the kernel rejects, a relative path) fails here, once. Every path
+ * flag must be absolute (lib/dirs.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync, chmodSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { copyFileSync, existsSync, renameSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
 import { parseCommandArgs } from "../args.ts";
-import { buildConflist, CONFLIST_NAME } from "../../cni/conflist.ts";
+import { parseConfig } from "../../cni/config.ts";
+import { buildConflist, CONFLIST_NAME, type ConflistOptions } from "../../cni/conflist.ts";
+import { makeDirs, requireAbsolute } from "../../lib/dirs.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { ROOT } from "../../lib/root.ts";
 
@@ -16,6 +24,7 @@ import { ROOT } from "../../lib/root.ts";
 export const PLUGIN_EXECUTABLE = join(ROOT, "build/weft-cni");
 
 const HELP = `usage: weft install-cni --bin-dir DIR [--conf-dir DIR] [--subnet-file FILE] [--data-dir DIR] [--bridge NAME]
+  (every path absolute)
   --bin-dir DIR       where the runtime looks for plugins (e.g. /opt/cni/bin); writes DIR/weft
   --conf-dir DIR      where the runtime reads conflists (e.g. /etc/cni/net.d); writes ${CONFLIST_NAME}
   --subnet-file FILE  the agent's subnet file (default /run/weft/subnet.env)
@@ -29,10 +38,30 @@ function atomicWrite(path: string, write: (tmp: string) => void): void {
   renameSync(tmp, path);
 }
 
-/** Installs the executable (and optionally the conflist); returns the paths written. */
-export function installCni(o: { binDir: string; confDir?: string; subnetFile?: string; dataDir?: string; bridge?: string }): string[] {
+/** Error code: the conflist would hold a value the plugin refuses. */
+export const CNI_CONFIG_INVALID = "CNI_CONFIG_INVALID";
+
+/**
+ * Throws CNI_CONFIG_INVALID when the weft plugin would refuse the conflist
+ * `o` describes, with the plugin's own message (which names the field).
+ */
+export function checkConflist(o: ConflistOptions): void {
+  const list = buildConflist(o) as { cniVersion: string; name: string; plugins: Record<string, unknown>[] };
+  try {
+    // buildConflist leaves out empty values; the check sees what was asked for.
+    parseConfig({ cniVersion: list.cniVersion, name: list.name, ...list.plugins[0], ...(o.bridge !== undefined && { bridge: o.bridge }) });
+  } catch (err) {
+    throw new WeftError(CNI_CONFIG_INVALID, `install-cni: the weft plugin would refuse every ADD with this configuration: ${(err as Error).message}`, {
+      hint: "fix the flag of that field (bridge: --bridge, subnetFile: --subnet-file, dataDir: --data-dir); nothing was written",
+    });
+  }
+}
+
+/** Installs the executable (and optionally the conflist); returns the paths written. Checks everything before writing anything. */
+export function installCni(o: { binDir: string; confDir?: string | undefined } & ConflistOptions): string[] {
   if (!existsSync(PLUGIN_EXECUTABLE)) throw new WeftError("NOT_BUILT", `the plugin executable ${PLUGIN_EXECUTABLE} is not built`, { hint: "run scripts/setup.sh" });
-  mkdirSync(o.binDir, { recursive: true });
+  checkConflist(o);
+  makeDirs(o.binDir, "--bin-dir");
   const bin = join(o.binDir, "weft");
   atomicWrite(bin, (tmp) => {
     copyFileSync(PLUGIN_EXECUTABLE, tmp);
@@ -40,7 +69,7 @@ export function installCni(o: { binDir: string; confDir?: string; subnetFile?: s
   });
   const written = [bin];
   if (o.confDir) {
-    mkdirSync(o.confDir, { recursive: true });
+    makeDirs(o.confDir, "--conf-dir");
     const conf = join(o.confDir, CONFLIST_NAME);
     atomicWrite(conf, (tmp) => writeFileSync(tmp, JSON.stringify(buildConflist(o), null, 2) + "\n"));
     written.push(conf);
@@ -62,16 +91,16 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values["bin-dir"]) throw new WeftError("USAGE", "install-cni: --bin-dir is required", { hint: "e.g. weft install-cni --bin-dir /opt/cni/bin --conf-dir /etc/cni/net.d" });
-  const abs = (p: string | undefined, flag: string) => {
-    if (p !== undefined && !p.startsWith("/")) throw new WeftError("USAGE", `install-cni: ${flag} must be an absolute path, got "${p}"`);
-    return p;
+  const abs = (flag: string) => {
+    const p = values[flag.slice(2) as "bin-dir"];
+    return p === undefined ? undefined : requireAbsolute(p, flag);
   };
   const written = installCni({
-    binDir: resolve(values["bin-dir"]),
-    confDir: values["conf-dir"] === undefined ? undefined : resolve(values["conf-dir"]),
-    subnetFile: abs(values["subnet-file"], "--subnet-file"),
-    dataDir: abs(values["data-dir"], "--data-dir"),
-    bridge: values.bridge,
+    binDir: abs("--bin-dir")!,
+    confDir: abs("--conf-dir"),
+    subnetFile: abs("--subnet-file"),
+    dataDir: abs("--data-dir"),
+    ...(values.bridge !== undefined && { bridge: values.bridge }),
   });
   for (const p of written) process.stdout.write(`installed ${p}\n`);
   return 0;

@@ -7,7 +7,9 @@ import { WeftError } from "../../lib/errors.ts";
 import { parseCommandArgs, parseOutput } from "../args.ts";
 import { superviseLab } from "../../lab/daemons.ts";
 import { labDown } from "../../lab/down.ts";
-import { DEFAULT_LAB_NAME, labLayout, MAX_NODES, validateLabName } from "../../lab/layout.ts";
+import { adminKubeconfig, runKubectl } from "../../lab/control/kubectl.ts";
+import { NODE_CIDR_LEN } from "../../lab/daemons.ts";
+import { CONTROL_IP, DEFAULT_LAB_NAME, labLayout, MAX_NODES, validateLabName } from "../../lab/layout.ts";
 import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab/runtime.ts";
 import { SCENARIOS } from "../../lab/scenarios.ts";
 import { formatSmoke } from "../../lab/smoke/report.ts";
@@ -19,12 +21,19 @@ import { DEFAULT_POD_CIDR, labUp } from "../../lab/up.ts";
 const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] ...
 
   up    [--nodes N (3)] [--backend vxlan|host-gw (vxlan)] [--store embedded|etcd (embedded)]
-        [--pod-cidr CIDR (${DEFAULT_POD_CIDR})] [--iface IFACE] [--scenario NAME]
+        [--pod-cidr CIDR (${DEFAULT_POD_CIDR})] [--iface IFACE] [--scenario NAME] [--no-kubernetes]
                       build the switch, N nodes, the outside host (192.168.125.1, TCP 8080
-                      answers with your source address) and start one agent per node;
+                      answers with your source address), the Kubernetes control plane at
+                      ${CONTROL_IP} (etcd, kube-apiserver on 6443, kube-controller-manager
+                      giving each node a /${NODE_CIDR_LEN} of the pod CIDR, kube-scheduler) and
+                      start one agent per node; --no-kubernetes leaves the control plane out;
                       --iface is passed to every agent (default: none, each agent picks
                       its default route's interface); a scenario may set the pod CIDR
   down                stop everything the lab started and delete its namespaces and files
+  kubeconfig          print the path of the lab's admin kubeconfig (its server, ${CONTROL_IP},
+                      is reachable from the lab's namespaces, e.g. ip netns exec NAME-control)
+  kubectl -- ARGS...  run the pinned kubectl with the admin kubeconfig in the control plane's
+                      namespace; exits with kubectl's status
   run POD --node NODE [--namespace NS (default)] [--labels k=v,...] [--port HOST:CONTAINER[/tcp|udp]]... -- CMD...
                       create a pod through the node's CNI configuration and run CMD in it
   exec NAME -- CMD... run CMD in the foreground in pod or node NAME (or "outside")
@@ -55,6 +64,7 @@ const VERBS: Record<string, Verb> = {
       "pod-cidr": { type: "string" },
       iface: { type: "string" },
       scenario: { type: "string" },
+      "no-kubernetes": { type: "boolean", default: false },
     });
     const name = validateLabName(values.name);
     if (!/^-?\d+$/.test(values.nodes)) throw new WeftError("USAGE", `invalid --nodes "${values.nodes}": a lab has 1 to ${MAX_NODES} nodes`, { hint: "give a number of nodes, e.g. --nodes 3" });
@@ -67,6 +77,7 @@ const VERBS: Record<string, Verb> = {
         podCidr: values["pod-cidr"] ?? null,
         iface: values.iface ?? null,
         scenario: values.scenario ?? null,
+        kubernetes: !values["no-kubernetes"],
       },
       (line) => process.stdout.write(`lab ${name}: ${line}\n`),
     );
@@ -88,6 +99,20 @@ const VERBS: Record<string, Verb> = {
       removed ? `lab ${values.name}: down in ${((Date.now() - started) / 1000).toFixed(1)} s\n` : `lab ${values.name} is not up; nothing to do\n`,
     );
     return 0;
+  },
+
+  async kubeconfig(argv) {
+    const { values } = parseCommandArgs("lab kubeconfig", argv, NAME);
+    const lab = labLayout(validateLabName(values.name));
+    process.stdout.write(`${adminKubeconfig(lab, readLabState(lab))}\n`);
+    return 0;
+  },
+
+  async kubectl(argv) {
+    const [flags, args] = splitCommand("lab kubectl", argv);
+    const { values } = parseCommandArgs("lab kubectl", flags, NAME);
+    const lab = labLayout(validateLabName(values.name));
+    return runKubectl(lab, readLabState(lab), args);
   },
 
   async run(argv) {

@@ -10,6 +10,7 @@ import type { IpamUsage } from "../../agent/ipam-usage.ts";
 import type { AgentStatus, ConnectionStatus } from "../../agent/status.ts";
 import { labLayout, nodePaths, validateLabName } from "../../lab/layout.ts";
 import { readLabState } from "../../lab/state.ts";
+import { requireAbsolute } from "../../lib/dirs.ts";
 import { describeError, WeftError } from "../../lib/errors.ts";
 import { parseCommandArgs, parseOutput } from "../args.ts";
 import { formatConnections, formatIpam, formatPeers, formatSummary, type IpamAnswer } from "../status-format.ts";
@@ -115,7 +116,8 @@ function agentsToAsk(values: { "run-dir"?: string; socket?: string; lab?: string
     return readLabState(lab).nodes.map((n) => ({ node: n.name, socket: nodePaths(lab, n.name).agentSocket }));
   }
   if (values.socket !== undefined && values["run-dir"] !== undefined) throw new WeftError("USAGE", "status: give --socket or --run-dir, not both");
-  return [{ node: "", socket: values.socket ?? join(values["run-dir"] ?? DEFAULT_RUN_DIR, SOCKET_NAME) }];
+  if (values.socket !== undefined) return [{ node: "", socket: requireAbsolute(values.socket, "--socket") }];
+  return [{ node: "", socket: join(requireAbsolute(values["run-dir"] ?? DEFAULT_RUN_DIR, "--run-dir"), SOCKET_NAME) }];
 }
 
 /**

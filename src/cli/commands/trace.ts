@@ -1,5 +1,5 @@
 /**
- * `weft trace POD-A POD-B --lab NAME [-o json]`: the path a packet from one
+ * `weft trace POD-A POD-B --lab NAME [-o table|json]`: the path a packet from one
  * lab pod to another takes, hop by hop, read from kernel state (no packet is
  * sent). Exit status 0 when every hop is in place, 1 when the path is broken.
  */
@@ -7,9 +7,9 @@ import { WeftError } from "../../lib/errors.ts";
 import { DEFAULT_LAB_NAME } from "../../lab/layout.ts";
 import { renderTrace } from "../../trace/render.ts";
 import { tracePods } from "../../trace/trace.ts";
-import { parseCommandArgs } from "../args.ts";
+import { parseCommandArgs, parseOutput } from "../args.ts";
 
-const USAGE = `usage: weft trace POD-A POD-B [--lab NAME (default ${DEFAULT_LAB_NAME})] [-o json]
+const USAGE = `usage: weft trace POD-A POD-B [--lab NAME (default ${DEFAULT_LAB_NAME})] [-o table|json]
 
 Follows a packet from pod POD-A to pod POD-B through the kernel state of the
 pods and their nodes: the pod's eth0 and route, its host veth and the bridge,
@@ -22,7 +22,7 @@ fix it, and the hops after it show what is there. Exit status 0 when the path
 is complete, 1 when it is broken. For the way back, trace POD-B POD-A.
 
   --lab NAME   the lab the pods run in
-  -o json      the hops as JSON
+  -o table|json  the hops as lines (default) or as JSON
 `;
 
 /** `weft trace …` */
@@ -32,9 +32,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { values, positionals } = parseCommandArgs("trace", argv, { lab: { type: "string", default: DEFAULT_LAB_NAME }, output: { type: "string", short: "o" } }, true);
-  if (values.output !== undefined && values.output !== "json") throw new WeftError("USAGE", `trace: unknown output format "${values.output}" (only json)`);
+  const output = parseOutput("trace", values.output);
   if (positionals.length !== 2) throw new WeftError("USAGE", `trace: expected POD-A POD-B, got ${positionals.length === 0 ? "nothing" : positionals.join(" ")}`, { hint: 'run "weft trace --help"' });
   const report = await tracePods(values.lab, positionals[0]!, positionals[1]!);
-  process.stdout.write(values.output === "json" ? JSON.stringify(report, null, 2) + "\n" : renderTrace(report));
+  process.stdout.write(output === "json" ? JSON.stringify(report, null, 2) + "\n" : renderTrace(report));
   return report.complete ? 0 : 1;
 }

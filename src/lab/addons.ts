@@ -1,0 +1,88 @@
+/**
+ * What the lab puts into its cluster once the API server answers, the way
+ * an admin does on a fresh kubeadm cluster:
+ *
+ *   ConfigMap kube-system/kubeadm-config    the ClusterConfiguration kubeadm
+ *                                            uploads (pod and service subnets),
+ *                                            where `weft doctor` reads how node
+ *                                            CIDRs are allocated
+ *   ConfigMap kube-system/kubernetes-services-endpoint
+ *                                            the API server's own address, for
+ *                                            add-on pods that must reach it
+ *                                            before any service proxy runs
+ *   deploy/weft.yaml                         the add-on, `kubectl apply`'d with
+ *                                            the lab's pod CIDR in weft-config
+ *
+ * Everything goes through the pinned kubectl in the control plane's
+ * namespace, as `weft lab kubectl` runs it.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { WeftError } from "../lib/errors.ts";
+import { ROOT } from "../lib/root.ts";
+import { kubectlArgv } from "./control/kubectl.ts";
+import { APISERVER_PORT } from "./control/paths.ts";
+import { CONTROL_IP, type LabLayout } from "./layout.ts";
+import type { LabState } from "./state.ts";
+
+/** The add-on manifest in this checkout. */
+export const WEFT_MANIFEST = join(ROOT, "deploy/weft.yaml");
+/** The pod CIDR deploy/weft.yaml's ConfigMap carries, which the lab replaces with its own. */
+const MANIFEST_POD_CIDR = '"podCidr": "10.244.0.0/16"';
+
+/** Runs kubectl with `args`, `input` on stdin; resolves with stdout, throws KUBECTL_FAILED with its stderr. */
+export function kubectl(lab: LabLayout, state: LabState, args: readonly string[], input?: string): Promise<string> {
+  const [cmd, ...rest] = kubectlArgv(lab, state, args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, rest, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("error", reject);
+    child.once("close", (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(new WeftError("KUBECTL_FAILED", `kubectl ${args.join(" ")} failed: ${stderr.trim().split("\n").at(-1) ?? `status ${code}`}`));
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+/** The two ConfigMaps every lab cluster gets (see the file comment). */
+export function clusterConfigMaps(state: LabState): Record<string, unknown>[] {
+  const clusterConfiguration = [
+    "apiVersion: kubeadm.k8s.io/v1beta4",
+    "kind: ClusterConfiguration",
+    `controlPlaneEndpoint: ${CONTROL_IP}:${APISERVER_PORT}`,
+    "networking:",
+    "  dnsDomain: cluster.local",
+    `  podSubnet: ${state.podCidr}`,
+    "  serviceSubnet: 10.96.0.0/12",
+    "",
+  ].join("\n");
+  return [
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "kubeadm-config", namespace: "kube-system" }, data: { ClusterConfiguration: clusterConfiguration } },
+    {
+      apiVersion: "v1", kind: "ConfigMap", metadata: { name: "kubernetes-services-endpoint", namespace: "kube-system" },
+      data: { KUBERNETES_SERVICE_HOST: CONTROL_IP, KUBERNETES_SERVICE_PORT: String(APISERVER_PORT) },
+    },
+  ];
+}
+
+/** Applies the cluster's ConfigMaps. */
+export async function applyClusterConfig(lab: LabLayout, state: LabState): Promise<void> {
+  await kubectl(lab, state, ["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: clusterConfigMaps(state) }));
+}
+
+/** deploy/weft.yaml as the lab applies it: with the lab's pod CIDR. */
+export function weftManifest(state: LabState): string {
+  const text = readFileSync(WEFT_MANIFEST, "utf8");
+  if (!text.includes(MANIFEST_POD_CIDR)) throw new WeftError("MANIFEST_CHANGED", `${WEFT_MANIFEST} no longer holds ${MANIFEST_POD_CIDR} in weft-config`, { hint: "keep the ConfigMap's podCidr line as the lab expects, or change src/lab/addons.ts with it" });
+  return text.replace(MANIFEST_POD_CIDR, `"podCidr": "${state.podCidr}"`);
+}
+
+/** `kubectl apply -f deploy/weft.yaml`, with the lab's pod CIDR. */
+export async function applyWeft(lab: LabLayout, state: LabState): Promise<void> {
+  await kubectl(lab, state, ["apply", "-f", "-"], weftManifest(state));
+}
