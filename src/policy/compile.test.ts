@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compilePolicies, EGRESS_PODS, INGRESS_PODS, type PolicyPlan } from "./compile.ts";
 import { evaluate, type Connection } from "./evaluate.ts";
-import { pod, policy, runPlan, servePorts } from "./testing.ts";
+import { applyToModel, planModel, pod, policy, runPlan, servePorts, type TableModel } from "./testing.ts";
+import { diffPlans, fullSync } from "./diff.ts";
 import type { LabelSelector, Namespace, NetworkPolicy, Peer, Pod, PolicyPort, PolicyRule, Protocol } from "./types.ts";
 import { PolicyIndex } from "./world.ts";
 
@@ -146,4 +147,19 @@ test("traffic from this node's own addresses is accepted before any pod chain", 
   const plan = compilePolicies({ nodeName: "n1", pods, namespaces: NS, policies: [policy("x", "deny")] });
   assert.equal(runPlan(plan, { src: "10.244.1.1", dst: "10.244.1.2", protocol: "TCP", port: 80 }, ["10.244.1.1"]), "accept");
   assert.equal(runPlan(plan, { src: "10.244.2.1", dst: "10.244.1.2", protocol: "TCP", port: 80 }, ["10.244.1.1"]), "drop");
+});
+
+test("diffs between consecutive random worlds turn one table into the next exactly; full syncs in place too", () => {
+  let prev: PolicyPlan | undefined;
+  let model: TableModel = { chains: new Map(), sets: new Map() };
+  for (let seed = 1; seed <= 200; seed++) {
+    const plan = compilePolicies({ ...randomWorld(rng(seed)), nodeName: "n1" });
+    const tx = prev === undefined ? fullSync(plan, undefined, true) : seed % 10 === 0 ? fullSync(plan, prev, false) : diffPlans(prev, plan);
+    applyToModel(model, tx);
+    assert.deepEqual(model, planModel(plan), `seed ${seed}`);
+    prev = plan;
+  }
+  model = planModel(prev!);
+  applyToModel(model, diffPlans(prev!, prev!));
+  assert.deepEqual(diffPlans(prev!, prev!).ops, []);
 });

@@ -63,8 +63,8 @@ export function diffPlans(prev: PolicyPlan, next: PolicyPlan): NftTransaction {
     const after = index(s.elements);
     const d: NftElement[] = [];
     const a: NftElement[] = [];
-    for (const [k, e] of before) if (after.get(k)?.value !== e.value) d.push(e);
-    for (const [k, e] of after) if (before.get(k)?.value !== e.value) a.push(e);
+    for (const [k, e] of before) if (!sameElement(after.get(k), e)) d.push(e);
+    for (const [k, e] of after) if (!sameElement(before.get(k), e)) a.push(e);
     if (d.length) del.set(name, d);
     if (a.length) add.set(name, a);
   }
@@ -85,6 +85,10 @@ function index(list: readonly NftElement[]): Map<string, NftElement> {
   const m = new Map<string, NftElement>();
   for (const e of list) m.set(e.key.join(" . "), e);
   return m;
+}
+
+function sameElement(a: NftElement | undefined, b: NftElement): boolean {
+  return a !== undefined && a.value === b.value;
 }
 
 function sameRules(a: readonly string[], b: readonly string[]): boolean {

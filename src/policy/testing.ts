@@ -7,6 +7,7 @@
 import { tryParseIp } from "../lib/ipv4.ts";
 import { FORWARD_CHAIN, type PolicyPlan } from "./compile.ts";
 import type { Connection } from "./evaluate.ts";
+import type { NftTransaction } from "../kernel/nft/transaction.ts";
 import type { ContainerPort, NetworkPolicy, Pod, PolicyRule, Protocol } from "./types.ts";
 
 export function pod(namespace: string, name: string, ip: string, o: Partial<Pod> = {}): Pod {
@@ -88,4 +89,81 @@ function inPorts(plan: PolicyPlan, set: string, c: Connection): boolean {
     const [a, b] = e.key[1]!.split("-").map(Number) as [number, number?];
     return c.port >= a && c.port <= (b ?? a);
   });
+}
+
+/** A table as a plain model: chains' rules and sets' elements (key text → value). */
+export interface TableModel {
+  chains: Map<string, string[]>;
+  sets: Map<string, Map<string, string | undefined>>;
+}
+
+/** The model a plan describes. */
+export function planModel(plan: PolicyPlan): TableModel {
+  return {
+    chains: new Map([...plan.chains].map(([n, c]) => [n, [...c.rules]])),
+    sets: new Map([...plan.sets].map(([n, s]) => [n, new Map(s.elements.map((e) => [e.key.join(" . "), e.value]))])),
+  };
+}
+
+/** Applies a transaction to a model as the kernel would, throwing where nft would refuse (a missing object or element, a duplicate element). */
+export function applyToModel(m: TableModel, tx: NftTransaction): void {
+  for (const o of tx.ops) {
+    switch (o.op) {
+      case "add-table":
+        break;
+      case "delete-table":
+        m.chains.clear();
+        m.sets.clear();
+        break;
+      case "flush-table":
+        for (const c of m.chains.values()) c.length = 0;
+        for (const s of m.sets.values()) s.clear();
+        break;
+      case "add-chain":
+        if (!m.chains.has(o.chain.name)) m.chains.set(o.chain.name, []);
+        break;
+      case "flush-chain":
+        need(m.chains.get(o.chain), `chain ${o.chain}`).length = 0;
+        break;
+      case "delete-chain":
+        if (need(m.chains.get(o.chain), `chain ${o.chain}`).length) throw new Error(`delete of non-empty chain ${o.chain}`);
+        m.chains.delete(o.chain);
+        break;
+      case "add-set":
+        if (!m.sets.has(o.set.name)) m.sets.set(o.set.name, new Map());
+        break;
+      case "flush-set":
+        need(m.sets.get(o.set), `set ${o.set}`).clear();
+        break;
+      case "delete-set":
+        need(m.sets.get(o.set), `set ${o.set}`);
+        m.sets.delete(o.set);
+        break;
+      case "add-element": {
+        const s = need(m.sets.get(o.set), `set ${o.set}`);
+        for (const e of o.elements) {
+          const k = e.key.join(" . ");
+          if (s.has(k) && s.get(k) !== e.value) throw new Error(`element ${k} of ${o.set} exists with another value`);
+          s.set(k, e.value);
+        }
+        break;
+      }
+      case "delete-element": {
+        const s = need(m.sets.get(o.set), `set ${o.set}`);
+        for (const e of o.elements) {
+          const k = e.key.join(" . ");
+          if (!s.delete(k)) throw new Error(`no element ${k} in ${o.set}`);
+        }
+        break;
+      }
+      case "add-rule":
+        need(m.chains.get(o.chain), `chain ${o.chain}`).push(o.rule);
+        break;
+    }
+  }
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`no ${what}`);
+  return v;
 }
