@@ -253,9 +253,11 @@ export class PolicyController {
   }
 
   async #apply(tx: NftTransaction): Promise<void> {
-    if (tx.ops.some((o) => o.op === "delete-table")) await this.readCounters().catch(() => {});
+    // A rebuild, or a full sync rewriting the drop chains, starts their counters again: read them first.
+    const resets = tx.ops.some((o) => o.op === "delete-table" || (o.op === "flush-chain" && (o.chain === INGRESS_DROP || o.chain === EGRESS_DROP)));
+    if (resets) await this.readCounters().catch(() => {});
     await applyTransaction(this.#o.runner, tx, this.#onSpawn);
-    if (tx.ops.some((o) => o.op === "delete-table")) {
+    if (resets) {
       this.#countedBefore = { ingress: this.metrics.dropped.ingress, egress: this.metrics.dropped.egress };
       this.#counted = { ingress: 0, egress: 0 };
     }
@@ -297,7 +299,7 @@ export class PolicyController {
       const listing = await readJson<{ nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] }>(this.#o.runner, ["nft", "-j", "list", "chain", TABLE.family, TABLE.name, chain]);
       let packets = 0;
       for (const o of listing.nftables) for (const e of o.rule?.expr ?? []) packets += e.counter?.packets ?? 0;
-      // A table rebuilt behind our back (drift) starts again from 0.
+      // A table rebuilt behind our back (drift) starts again from 0; what it had counted since the last read is lost.
       if (packets < this.#counted[dir]) this.#countedBefore[dir] += this.#counted[dir];
       this.#counted[dir] = packets;
       this.metrics.dropped[dir] = this.#countedBefore[dir] + packets;

@@ -161,6 +161,24 @@ export class PolicyLab {
     });
   }
 
+  /** Holds one flow from a pod (polprobe hold) and returns, per round, whether it was answered. */
+  hold(pod: LabPod, proto: string, host: string, port: number, intervalMs: number, count: number): Promise<boolean[]> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("ip", ["netns", "exec", pod.netns, POLPROBE, "hold", proto, host, String(port), String(intervalMs), String(count)], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      child.on("close", (code) => {
+        try {
+          resolve((JSON.parse(out) as { answered: boolean[] }).answered);
+        } catch {
+          reject(new Error(`polprobe hold in ${pod.netns} exited ${code}: ${err.trim() || out.trim()}`));
+        }
+      });
+    });
+  }
+
   /** Sends an input event to every node's controller. */
   send(m: Record<string, unknown>): void {
     for (const n of this.#nodes.values()) n.send(m);

@@ -2,8 +2,12 @@
 // tests' pod namespaces (`ip netns exec POD polprobe ...`).
 //
 //	polprobe serve NAME PORT...
-//	    answers on every PORT over TCP (writes "NAME\n" and closes), UDP
+//	    answers on every PORT over TCP (writes "NAME\n", then echoes), UDP
 //	    (replies "NAME") and SCTP; prints "ready" once listening.
+//	polprobe hold PROTO HOST PORT INTERVAL_MS COUNT
+//	    one TCP connection (or one UDP socket) kept for COUNT rounds, one
+//	    byte each INTERVAL_MS echoed back; prints {"answered":[true,...]}:
+//	    what happens to an established flow while policies change.
 //	polprobe probe TIMEOUT_MS PROTO:HOST:PORT...
 //	    tries every target at once; prints one JSON object
 //	    {"PROTO:HOST:PORT": true|false, ...}: true when the server answered
@@ -41,6 +45,13 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		serve(os.Args[2], os.Args[3:])
+	case "hold":
+		if len(os.Args) != 7 {
+			fail("usage: polprobe hold PROTO HOST PORT INTERVAL_MS COUNT")
+		}
+		interval, _ := strconv.Atoi(os.Args[5])
+		count, _ := strconv.Atoi(os.Args[6])
+		hold(os.Args[2], net.JoinHostPort(os.Args[3], os.Args[4]), time.Duration(interval)*time.Millisecond, count)
 	case "probe":
 		ms, err := strconv.Atoi(os.Args[2])
 		if err != nil {
@@ -75,8 +86,18 @@ func serve(name string, ports []string) {
 				if err != nil {
 					return
 				}
-				c.Write([]byte(name + "\n"))
-				c.Close()
+				go func() {
+					defer c.Close()
+					c.Write([]byte(name + "\n"))
+					buf := make([]byte, 64)
+					for {
+						n, err := c.Read(buf)
+						if err != nil {
+							return
+						}
+						c.Write(buf[:n])
+					}
+				}()
 			}
 		}()
 		ul, err := net.ListenPacket("udp4", ":"+p)
@@ -260,4 +281,30 @@ func probeSCTP(host, port string, timeout time.Duration) bool {
 			return true
 		}
 	}
+}
+
+func hold(proto, addr string, interval time.Duration, count int) {
+	c, err := net.DialTimeout(proto+"4", addr, 2*time.Second)
+	if err != nil {
+		fail(err.Error())
+	}
+	defer c.Close()
+	buf := make([]byte, 64)
+	if proto == "tcp" {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(buf); err != nil {
+			fail("no greeting: " + err.Error())
+		}
+	}
+	answered := make([]bool, count)
+	for i := 0; i < count; i++ {
+		start := time.Now()
+		c.Write([]byte("x"))
+		c.SetReadDeadline(start.Add(interval))
+		n, err := c.Read(buf)
+		answered[i] = err == nil && n > 0
+		time.Sleep(time.Until(start.Add(interval)))
+	}
+	b, _ := json.Marshal(map[string][]bool{"answered": answered})
+	fmt.Println(string(b))
 }
