@@ -9,6 +9,7 @@ import { benchCniAdd } from "./cni-add.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
+import { benchPolicy } from "./policy.ts";
 import { benchProxySync } from "./proxy-sync.ts";
 import { benchThroughput } from "./throughput.ts";
 
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
   "proxy-sync": benchProxySync,
+  policy: benchPolicy,
 };
 
 const wanted = process.argv.slice(2);

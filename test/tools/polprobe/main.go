@@ -8,6 +8,9 @@
 //	    one TCP connection (or one UDP socket) kept for COUNT rounds, one
 //	    byte each INTERVAL_MS echoed back; prints {"answered":[true,...]}:
 //	    what happens to an established flow while policies change.
+//	polprobe rate HOST PORT SECONDS WORKERS
+//	    WORKERS loops of TCP connect, read the greeting, close, for SECONDS;
+//	    prints {"connections":N,"errors":E,"perSecond":R} (bench/policy.ts).
 //	polprobe probe TIMEOUT_MS PROTO:HOST:PORT...
 //	    tries every target at once; prints one JSON object
 //	    {"PROTO:HOST:PORT": true|false, ...}: true when the server answered
@@ -52,6 +55,13 @@ func main() {
 		interval, _ := strconv.Atoi(os.Args[5])
 		count, _ := strconv.Atoi(os.Args[6])
 		hold(os.Args[2], net.JoinHostPort(os.Args[3], os.Args[4]), time.Duration(interval)*time.Millisecond, count)
+	case "rate":
+		if len(os.Args) != 6 {
+			fail("usage: polprobe rate HOST PORT SECONDS WORKERS")
+		}
+		secs, _ := strconv.Atoi(os.Args[4])
+		workers, _ := strconv.Atoi(os.Args[5])
+		rate(net.JoinHostPort(os.Args[2], os.Args[3]), time.Duration(secs)*time.Second, workers)
 	case "probe":
 		ms, err := strconv.Atoi(os.Args[2])
 		if err != nil {
@@ -306,5 +316,40 @@ func hold(proto, addr string, interval time.Duration, count int) {
 		time.Sleep(time.Until(start.Add(interval)))
 	}
 	b, _ := json.Marshal(map[string][]bool{"answered": answered})
+	fmt.Println(string(b))
+}
+
+func rate(addr string, d time.Duration, workers int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	ok, bad := 0, 0
+	start := time.Now()
+	end := start.Add(d)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 64)
+			for time.Now().Before(end) {
+				good := false
+				if c, err := net.DialTimeout("tcp4", addr, time.Second); err == nil {
+					c.SetReadDeadline(time.Now().Add(time.Second))
+					n, _ := c.Read(buf)
+					good = n > 0
+					c.Close()
+				}
+				mu.Lock()
+				if good {
+					ok++
+				} else {
+					bad++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	b, _ := json.Marshal(map[string]any{"connections": ok, "errors": bad, "perSecond": float64(ok) / elapsed})
 	fmt.Println(string(b))
 }
