@@ -181,8 +181,16 @@ function dedupe(rules: string[]): string[] {
 
 /** Short stable name of a policy, for set names (nft names are short; the comment carries the real name). */
 export function policyId(p: { namespace: string; name: string }): string {
-  return "p" + createHash("sha256").update(keyOf(p)).digest("hex").slice(0, 10);
+  const key = keyOf(p);
+  let id = ids.get(key);
+  if (id === undefined) {
+    id = "p" + createHash("sha256").update(key).digest("hex").slice(0, 10);
+    if (ids.size > 100_000) ids.clear();
+    ids.set(key, id);
+  }
+  return id;
 }
+const ids = new Map<string, string>();
 
 /** Compiles rules to nft rule text, declaring the sets they use (each set once per plan). */
 class RuleCompiler {
@@ -190,6 +198,8 @@ class RuleCompiler {
   readonly #sets: Map<string, PlannedSet>;
   /** Peer sets already made: rule id → set name or null (the rule has no peers). */
   readonly #peers = new Map<string, string | null>();
+  /** Port sets already made: rule id and resolved named ports → set name or null. */
+  readonly #portSets = new Map<string, string | null>();
 
   constructor(index: PolicyIndex, sets: Map<string, PlannedSet>) {
     this.#index = index;
@@ -243,17 +253,25 @@ class RuleCompiler {
 
   /** The set of numeric (and, given `pod`, that pod's named) ports, named by its contents; null when none apply. */
   #portSet(p: NetworkPolicy, rid: string, r: PolicyRule, pod: Pod | undefined): string | null {
-    const items: string[] = [];
+    const named: string[] = [];
+    if (pod) for (const port of r.ports ?? []) if (typeof port.port === "string") for (const n of resolveNamedPort(port.port, port.protocol, pod)) named.push(`${PROTO[port.protocol]} . ${n}`);
+    // Most selected pods resolve a rule's ports alike: the set is made once per distinct resolution.
+    const memo = `${rid}|${named.join(",")}`;
+    const made = this.#portSets.get(memo);
+    if (made !== undefined) return made;
+    const items = [...named];
     for (const port of r.ports ?? []) {
       const proto = PROTO[port.protocol];
       if (port.port === undefined) items.push(`${proto} . 0-65535`);
       else if (typeof port.port === "number") items.push(port.endPort === undefined || port.endPort === port.port ? `${proto} . ${port.port}` : `${proto} . ${port.port}-${port.endPort}`);
-      else if (pod) for (const n of resolveNamedPort(port.port, port.protocol, pod)) items.push(`${proto} . ${n}`);
     }
-    if (items.length === 0) return null;
-    const elements = mergePortItems(items);
-    const name = `${rid}-ports-${createHash("sha256").update(elements.join(",")).digest("hex").slice(0, 8)}`;
-    if (!this.#sets.has(name)) this.#sets.set(name, { set: { name, ...PORTS, comment: comment(p) }, elements: elements.map((e) => ({ key: e.split(" . ") })) });
+    let name: string | null = null;
+    if (items.length > 0) {
+      const elements = mergePortItems(items);
+      name = `${rid}-ports-${createHash("sha256").update(elements.join(",")).digest("hex").slice(0, 8)}`;
+      if (!this.#sets.has(name)) this.#sets.set(name, { set: { name, ...PORTS, comment: comment(p) }, elements: elements.map((e) => ({ key: e.split(" . ") })) });
+    }
+    this.#portSets.set(memo, name);
     return name;
   }
 

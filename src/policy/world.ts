@@ -4,7 +4,7 @@
  * compiler read the cluster through this, so "which pods does a peer
  * match" has one answer.
  */
-import { matchesSelector } from "./selector.ts";
+import { matchesSelector, selectorText } from "./selector.ts";
 import { ipBlockRanges, inRanges, type Range } from "./ranges.ts";
 import { tryParseIp } from "../lib/ipv4.ts";
 import { effectivePolicyTypes, keyOf, type Labels, type Namespace, type NetworkPolicy, type Peer, type Pod } from "./types.ts";
@@ -32,6 +32,8 @@ export class PolicyIndex {
   readonly #nsLabels = new Map<string, Labels>();
   readonly #byPolicyNamespace = new Map<string, NetworkPolicy[]>();
   readonly #ipBlocks = new Map<string, Range[]>();
+  /** peerPods answers by the peer's meaning: policies repeat the same peers a lot. */
+  readonly #peerPods = new Map<string, Pod[]>();
 
   constructor(w: World) {
     for (const n of w.namespaces) this.#nsLabels.set(n.name, n.labels);
@@ -74,9 +76,16 @@ export class PolicyIndex {
     return out;
   }
 
-  /** The pods a selector peer of a policy in `policyNs` matches (empty for an ipBlock peer). */
+  /** The pods a selector peer of a policy in `policyNs` matches (empty for an ipBlock peer). Do not change the array. */
   peerPods(peer: Peer, policyNs: string): Pod[] {
     if (peer.ipBlock) return [];
+    const key = `${peer.namespaceSelector ? `ns ${selectorText(peer.namespaceSelector)}` : `in ${policyNs}`}|${peer.podSelector ? selectorText(peer.podSelector) : "*"}`;
+    let pods = this.#peerPods.get(key);
+    if (!pods) this.#peerPods.set(key, (pods = this.#findPeerPods(peer, policyNs)));
+    return pods;
+  }
+
+  #findPeerPods(peer: Peer, policyNs: string): Pod[] {
     const out: Pod[] = [];
     if (peer.namespaceSelector === undefined) {
       for (const p of this.#byNamespace.get(policyNs) ?? []) if (matchesSelector(peer.podSelector!, p.labels)) out.push(p);
