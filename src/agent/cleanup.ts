@@ -1,7 +1,8 @@
 /**
  * `weft agent --cleanup`: removes everything the agent made on this node —
  * the backend's kernel state (the vxlan device with its routes, neighbours
- * and FDB entries, or host-gw's proto-87 routes), the nftables table `weft`,
+ * and FDB entries, or host-gw's proto-87 routes), the nftables tables `ip weft`
+ * and `inet weft-policy` (network policy),
  * the subnet file and the API socket — and releases this node's lease so
  * its subnet is free for others. Each step runs even when an earlier one
  * failed; what could not be done is reported at the end.
@@ -18,6 +19,9 @@ import { AGENT_RUNNING } from "./api.ts";
 import { agentPaths, storeOptions, type AgentConfig } from "./config.ts";
 import { fetchAgent } from "./client.ts";
 import { removeMasquerade } from "./masquerade.ts";
+import { applyTransaction } from "../kernel/nft/apply.ts";
+import { NftTransaction } from "../kernel/nft/transaction.ts";
+import { TABLE as POLICY_TABLE } from "../policy/compile.ts";
 
 /** Removes the agent's state; returns one line per step done. Throws CLEANUP_INCOMPLETE listing what failed. */
 export async function cleanupAgent(config: AgentConfig, runner: Runner = createRunner()): Promise<string[]> {
@@ -45,6 +49,7 @@ export async function cleanupAgent(config: AgentConfig, runner: Runner = createR
   const backend = createBackend(config.backend, { runner, vni: config.vxlanVni, port: config.vxlanPort });
   await step(`removed the ${config.backend} backend's kernel state`, () => backend.cleanup());
   await step("removed the nftables table ip weft", () => removeMasquerade(runner));
+  await step("removed the nftables table inet weft-policy", () => applyTransaction(runner, new NftTransaction(POLICY_TABLE).deleteTable()));
   await step(`released the lease of node ${config.nodeName}`, async () => {
     const store = createStore(config.store, storeOptions(config));
     try {
