@@ -57,6 +57,10 @@ describe("network policy: established flows, latency, drift and metrics", { time
     assert.deepEqual(held.udp.filter((x) => !x).length, 0, `UDP flow kept: ${held.udp}`);
     const fresh = await lab.probe(client, 800, [`tcp:${server.ip}:80`, `udp:${server.ip}:80`, `sctp:${server.ip}:80`]);
     assert.deepEqual(Object.values(fresh), [false, false, false]);
+    // The pod's own node (kubelet probes, hostNetwork pods) still gets through; another node does not.
+    const node = (n: "n1" | "n2") => ({ netns: lab.nodeNs[n], ip: "", node: n }) as LabPod;
+    assert.deepEqual(await lab.probe(node("n1"), 800, [`tcp:${server.ip}:80`]), { [`tcp:${server.ip}:80`]: true });
+    assert.deepEqual(await lab.probe(node("n2"), 800, [`tcp:${server.ip}:80`]), { [`tcp:${server.ip}:80`]: false });
   });
 
   test("strict: the conntrack entries of newly denied flows are deleted, so those flows stop", async () => {
