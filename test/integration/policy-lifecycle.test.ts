@@ -15,6 +15,7 @@ import type { NetworkPolicy, Pod } from "../../src/policy/types.ts";
 const denyServer: NetworkPolicy = { namespace: "x", name: "deny-server", podSelector: { matchLabels: { app: "server" } }, ingress: [], egress: [] };
 
 async function world(lab: PolicyLab): Promise<{ client: LabPod; server: LabPod; pods: Pod[] }> {
+  await lab.connect("host-gw");
   const client = lab.addPod("n1", "client");
   const server = lab.addPod("n1", "server");
   await lab.serve(server, "server", [80]);

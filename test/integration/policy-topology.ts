@@ -5,8 +5,9 @@
  *
  *   <prefix>-sw     the underlay switch (bridge br0)
  *   <prefix>-n1/n2  node k: eth0 192.168.125.(100+k)/24, bridge weft0 with
- *                   10.244.k.1/24, forwarding on, a route to the other
- *                   node's pod subnet via its eth0 address; each runs the
+ *                   10.244.k.1/24, forwarding on, connected to the other
+ *                   node by weft's real backend (connect(): host-gw routes
+ *                   or the vxlan device weft.1 with its peer); each runs the
  *                   real PolicyController (and ServiceProxy) through
  *                   test/support/policy-node.ts, which also sets
  *                   bridge-nf-call-iptables (same-node pod traffic is bridged)
@@ -23,6 +24,8 @@ import { sh } from "./backend-topology.ts";
 import { ROOT } from "../../src/lib/root.ts";
 import type { PolicyControllerOptions } from "../../src/policy/controller.ts";
 import type { ServiceProxyOptions } from "../../src/proxy/proxy.ts";
+import { createBackend } from "../../src/backend/registry.ts";
+import { createRunner } from "../../src/kernel/runner.ts";
 
 export const POLPROBE = join(ROOT, "build/polprobe");
 const HARNESS = join(ROOT, "test/support/policy-node.ts");
@@ -103,8 +106,22 @@ export class PolicyLab {
         ip -n ${ns} link add weft0 type bridge
         ip -n ${ns} addr add 10.244.${k + 1}.1/24 dev weft0
         ip -n ${ns} link set weft0 up
-        ip -n ${ns} route add 10.244.${other}.0/24 via 192.168.125.${100 + other}
         ip netns exec ${ns} sysctl -qw net.ipv4.ip_forward=1`);
+    }
+  }
+
+  /** Connects the nodes' pod subnets with weft's `backend` (host-gw or vxlan), as the agents would. */
+  async connect(backend: string): Promise<void> {
+    const made = await Promise.all(
+      NODES.map(async (node, k) => {
+        const b = createBackend(backend, { runner: createRunner(this.nodeNs[node]) });
+        const setup = await b.setup({ subnet: `10.244.${k + 1}.0/24`, publicIp: `192.168.125.${101 + k}`, underlayIface: "eth0", underlayMtu: 1500 });
+        return { b, peer: { node, publicIp: `192.168.125.${101 + k}`, subnet: `10.244.${k + 1}.0/24`, backendData: setup.backendData } };
+      }),
+    );
+    for (const [k, { b }] of made.entries()) {
+      const report = await b.reconcile([made[1 - k]!.peer]);
+      if (report.problems.length) throw new Error(`${backend} between the nodes: ${JSON.stringify(report.problems)}`);
     }
   }
 

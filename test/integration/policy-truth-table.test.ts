@@ -2,9 +2,10 @@
  * NetworkPolicy's truth table, in the upstream tests' design: namespaces
  * x, y, z with pods a, b, c each (labels pod: <name>), every pod serving
  * TCP, UDP and SCTP on 80 and 81 (named serve-80-tcp, ...), spread over two
- * nodes (policy-topology.ts: real controllers and service proxies, host-gw
- * routes). For each case, every pod probes every pod by pod IP and by its
- * Service IP, and the 9×9 matrices are compared with the ones a small
+ * nodes (policy-topology.ts: real controllers and service proxies), once
+ * over each backend (host-gw routes, vxlan). For each case, every pod
+ * probes every pod by pod IP and by its Service IP, and the 9×9 matrices
+ * are compared with the ones a small
  * evaluator of the API rules, written here and independent of
  * src/policy, expects. A failed case prints both matrices.
  *
@@ -155,7 +156,7 @@ function matrix(title: string, cell: (from: number, to: number) => boolean, pods
   return lines.join("\n");
 }
 
-describe("network policy truth table: 3 namespaces × 3 pods on two nodes, TCP/UDP/SCTP 80/81, by pod IP and Service IP", { timeout: 600_000 }, () => {
+for (const backend of ["host-gw", "vxlan"]) describe(`network policy truth table (${backend}): 3 namespaces × 3 pods on two nodes, TCP/UDP/SCTP 80/81, by pod IP and Service IP`, { timeout: 600_000 }, () => {
   let lab: PolicyLab;
   const world: World = { pods: [], namespaces: new Map(), policies: [] };
   const labPods: LabPod[] = [];
@@ -164,7 +165,8 @@ describe("network policy truth table: 3 namespaces × 3 pods on two nodes, TCP/U
   const nsMsg = (name: string) => ({ op: "namespace", namespace: { name, labels: world.namespaces.get(name)! } satisfies Namespace });
 
   before(async () => {
-    lab = new PolicyLab("tt");
+    lab = new PolicyLab(backend === "vxlan" ? "ttv" : "tth");
+    await lab.connect(backend);
     lab.start({}, { clusterCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12", minSyncIntervalMs: 10 });
     let i = 0;
     for (const ns of NS) {
