@@ -5,9 +5,9 @@
  * nodes (policy-topology.ts: real controllers and service proxies), once
  * over each backend (host-gw routes, vxlan). For each case, every pod
  * probes every pod by pod IP and by its Service IP, and the 9×9 matrices
- * are compared with the ones a small
- * evaluator of the API rules, written here and independent of
- * src/policy, expects. A failed case prints both matrices.
+ * are compared with the ones a small evaluator of the API rules, written
+ * here and independent of src/policy, expects. A failed case prints both
+ * matrices.
  *
  * Probes run all at once from every pod (a 1.2 s timeout); cells that
  * disagree are probed again with 3 s before the case fails, so a loaded
