@@ -163,3 +163,11 @@ test("diffs between consecutive random worlds turn one table into the next exact
   applyToModel(model, diffPlans(prev!, prev!));
   assert.deepEqual(diffPlans(prev!, prev!).ops, []);
 });
+
+test("two local pods holding one address: the first is enforced, the other is a problem, and the maps stay valid", () => {
+  const pods = [pod("x", "a", "10.244.1.2"), pod("x", "b", "10.244.1.2")];
+  const plan = compilePolicies({ nodeName: "n1", pods, namespaces: NS, policies: [policy("x", "deny")] });
+  assert.deepEqual(plan.sets.get(INGRESS_PODS)!.elements, [{ key: ["10.244.1.2"], value: "jump in-10.244.1.2" }]);
+  assert.deepEqual(plan.problems, ["pods x/a and x/b both hold 10.244.1.2; only the first is enforced"]);
+  assert.deepEqual(plan.pods.map((p) => p.name), ["a"]);
+});

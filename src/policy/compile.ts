@@ -142,7 +142,15 @@ export function compilePolicies(input: CompileInput): PolicyPlan {
   const local = index.pods.filter((p) => p.node === input.nodeName && p.ips.length > 0).sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
   const ingressPods = sets.get(INGRESS_PODS)!.elements;
   const egressPods = sets.get(EGRESS_PODS)!.elements;
+  const claimed = new Map<string, string>();
   for (const pod of local) {
+    // Two pods with one address (a stale object): the first keeps it, or the maps would hold the key twice.
+    const taken = pod.ips.find((ip) => claimed.has(ip));
+    if (taken !== undefined) {
+      problems.push(`pods ${claimed.get(taken)} and ${keyOf(pod)} both hold ${taken}; only the first is enforced`);
+      continue;
+    }
+    for (const ip of pod.ips) claimed.set(ip, keyOf(pod));
     const sel = index.selection(pod);
     const selectorOk = (p: NetworkPolicy) => !broken.has(`${keyOf(p)} selector`);
     const ingress = sel.ingress.filter(selectorOk);

@@ -235,7 +235,7 @@ export class PolicyController {
     }
     this.#applied = plan;
     this.#needFull = false;
-    if (this.#o.strict && tx.size > 0 && prev !== undefined) await this.#deleteDeniedFlows();
+    if (this.#o.strict && tx.size > 0) await this.#deleteDeniedFlows();
     const now = Date.now();
     const ms = performance.now() - started;
     this.metrics.syncs[kind]++;
