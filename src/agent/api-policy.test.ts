@@ -16,7 +16,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const policy: PolicyStatus = {
   node: "n1", strict: true, synced: true, policies: 1, problems: [],
   last: { kind: "full", at: "2026-12-07T01:00:00.000Z", durationMs: 12, compileMs: 2, changes: 30 },
-  pods: [{ namespace: "x", name: "a", ips: ["10.244.1.5"], ingress: { isolated: true, policies: ["x/deny"] }, egress: { isolated: false, policies: [] } }],
+  pods: [{ namespace: "x", name: "a", ips: ["10.244.1.5"], ingress: { isolated: true, policies: ["x/deny"], rules: 1 }, egress: { isolated: false, policies: [], rules: 0 } }],
 };
 
 /** Runs the CLI without blocking this process, which serves the API it asks. */

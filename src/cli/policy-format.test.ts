@@ -7,8 +7,8 @@ const status: PolicyStatus = {
   node: "n1", strict: false, synced: true, policies: 2,
   last: { kind: "partial", at: "2026-12-07T01:00:00.000Z", durationMs: 3.5, compileMs: 1, changes: 4 },
   pods: [
-    { namespace: "x", name: "a", ips: ["10.244.1.5"], ingress: { isolated: true, policies: ["x/deny", "x/web"] }, egress: { isolated: true, policies: ["x/deny"] } },
-    { namespace: "y", name: "b", ips: ["10.244.1.6"], ingress: { isolated: false, policies: [] }, egress: { isolated: false, policies: [] } },
+    { namespace: "x", name: "a", ips: ["10.244.1.5"], ingress: { isolated: true, policies: ["x/deny", "x/web"], rules: 1 }, egress: { isolated: true, policies: ["x/deny"], rules: 1 } },
+    { namespace: "y", name: "b", ips: ["10.244.1.6"], ingress: { isolated: false, policies: [], rules: 0 }, egress: { isolated: false, policies: [], rules: 0 } },
   ],
   problems: ["NetworkPolicy x/bad: spec.ingress[0].ports[0]: port 0 is not in 1-65535; the rule allows nothing"],
 };

@@ -67,9 +67,9 @@ export interface PodPolicyStatus {
   namespace: string;
   name: string;
   ips: string[];
-  /** Isolated for ingress, and by which policies (namespace/name). */
-  ingress: { isolated: boolean; policies: string[] };
-  egress: { isolated: boolean; policies: string[] };
+  /** Isolated for ingress, by which policies (namespace/name), and how many nft rules allow something in (0: nothing but the pod itself). */
+  ingress: { isolated: boolean; policies: string[]; rules: number };
+  egress: { isolated: boolean; policies: string[]; rules: number };
 }
 
 export interface PolicyPlan {
@@ -155,20 +155,23 @@ export function compilePolicies(input: CompileInput): PolicyPlan {
     const selectorOk = (p: NetworkPolicy) => !broken.has(`${keyOf(p)} selector`);
     const ingress = sel.ingress.filter(selectorOk);
     const egress = sel.egress.filter(selectorOk);
-    pods.push({
+    const status: PodPolicyStatus = {
       namespace: pod.namespace,
       name: pod.name,
       ips: [...pod.ips],
-      ingress: { isolated: ingress.length > 0, policies: ingress.map(keyOf) },
-      egress: { isolated: egress.length > 0, policies: egress.map(keyOf) },
-    });
+      ingress: { isolated: ingress.length > 0, policies: ingress.map(keyOf), rules: 0 },
+      egress: { isolated: egress.length > 0, policies: egress.map(keyOf), rules: 0 },
+    };
+    pods.push(status);
     const ip = pod.ips[0]!;
     if (ingress.length > 0) {
       const name = `in-${ip}`;
       const body = [`ip saddr ${ip} accept`];
       for (const p of ingress) p.ingress.forEach((r, i) => broken.has(`${keyOf(p)} ingress ${i}`) || body.push(...rules.ingress(p, i, r, pod)));
       body.push(`goto ${INGRESS_DROP}`);
-      chains.set(name, { chain: { name }, rules: dedupe(body) });
+      const written = dedupe(body);
+      status.ingress.rules = written.length - 2;
+      chains.set(name, { chain: { name }, rules: written });
       for (const a of pod.ips) ingressPods.push({ key: [a], value: `jump ${name}` });
     }
     if (egress.length > 0) {
@@ -176,7 +179,9 @@ export function compilePolicies(input: CompileInput): PolicyPlan {
       const body = [`ip daddr ${ip} return`];
       for (const p of egress) p.egress.forEach((r, i) => broken.has(`${keyOf(p)} egress ${i}`) || body.push(...rules.egress(p, i, r)));
       body.push(`goto ${EGRESS_DROP}`);
-      chains.set(name, { chain: { name }, rules: dedupe(body) });
+      const written = dedupe(body);
+      status.egress.rules = written.length - 2;
+      chains.set(name, { chain: { name }, rules: written });
       for (const a of pod.ips) egressPods.push({ key: [a], value: `jump ${name}` });
     }
   }

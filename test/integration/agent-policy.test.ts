@@ -98,5 +98,11 @@ describe("weft agent with network policy (default on with a Kubernetes API)", { 
     assert.match(metrics, /^weft_ready 1$/m, "the agent's own families are still there");
     assert.match(metrics, /^weft_policy_isolated_pods\{direction="ingress"\} 1$/m);
     assert.match(metrics, /^weft_policy_dropped_packets_total\{direction="ingress"\} [1-9]/m);
+
+    // weft doctor on the node: the table matches, and the server is isolated with nothing allowed in.
+    const doctor = spawnSync("ip", ["netns", "exec", lab.nodeNs.n1, process.execPath, "--disable-warning=ExperimentalWarning", MAIN, "doctor", "--run-dir", join(dir, "on", "run"), "-o", "json"], { encoding: "utf8" });
+    const finding = (JSON.parse(doctor.stdout) as { check: string; status: string; message: string }[]).find((f) => f.check === "policy");
+    assert.equal(finding?.status, "warn", doctor.stdout);
+    assert.match(finding!.message, /table inet weft-policy matches: 2 pods, 1 isolated, 1 policies; isolated with no rule allowing anything: x\/server \(ingress: x\/isolate-server\)/);
   });
 });
