@@ -126,6 +126,15 @@ describe("network policy: established flows, latency, drift and metrics", { time
       await until("the server isolated again", async () => Object.values(await lab.probe(client, 300, [`tcp:${server.ip}:80`]))[0] === false, 5000, 0);
     }
 
+    // A burst of 300 events becomes a few syncs (the sync runner coalesces), and the last state wins.
+    const syncs = async () => Number(/weft_policy_sync_duration_seconds_count (\d+)/.exec((await lab.ask("n1", "metrics")).text as string)?.[1]);
+    const before300 = await syncs();
+    for (let i = 0; i < 300; i++) lab.send({ op: "pod", pod: { ...pods[1]!, labels: { app: i === 299 ? "server" : "other", round: String(i) } } });
+    await lab.sync();
+    const burst = (await syncs()) - before300;
+    assert.ok(burst >= 1 && burst <= 10, `${burst} syncs for a burst of 300 events`);
+    assert.deepEqual(Object.values(await lab.probe(client, 500, [`tcp:${server.ip}:80`])), [false]);
+
     const m = (await lab.ask("n1", "metrics")).text as string;
     assert.match(m, /weft_policy_sync_duration_seconds_count [1-9]/);
     assert.match(m, /weft_policy_syncs_total\{kind="full"\} [1-9]/);
