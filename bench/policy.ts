@@ -16,7 +16,8 @@
  *   - TCP connect rate from client to server for 3 s (4 workers, connect,
  *     read the greeting, close): the server is selected by P/100 of the
  *     policies, each allowing the client by label, so each new connection
- *     walks the server's per-pod chain.
+ *     walks the server's per-pod chain; and one TCP stream's throughput
+ *     (iperf3, 2 s), where only the first packet meets the rules.
  *
  * The reference, sigs.k8s.io/kube-network-policies v0.8.0, is built from
  * the Go module proxy (scripts/kube-network-policies.sh) and run only if
@@ -60,8 +61,8 @@ function world(p: number): { pods: Pod[]; namespaces: Namespace[]; policies: Net
   for (let j = 0; j < p; j++) {
     const ns = `ns${j % 10}`;
     if (j % 100 === 0) {
-      // Selects the server: allows the client (and one more app) on 80.
-      policies.push({ namespace: "ns0", name: `server-${j}`, podSelector: { matchLabels: { app: "server" } }, ingress: [{ peers: [{ podSelector: { matchLabels: { app: "client" } } }, { namespaceSelector: { matchLabels: { team: "blue" } }, podSelector: { matchLabels: { app: `app${j % 20}` } } }], ports: [{ protocol: "TCP", port: 80 }] }], egress: [] });
+      // Selects the server: allows the client (and one more app) on 80 and iperf3's 5201.
+      policies.push({ namespace: "ns0", name: `server-${j}`, podSelector: { matchLabels: { app: "server" } }, ingress: [{ peers: [{ podSelector: { matchLabels: { app: "client" } } }, { namespaceSelector: { matchLabels: { team: "blue" } }, podSelector: { matchLabels: { app: `app${j % 20}` } } }], ports: [{ protocol: "TCP", port: 80 }, { protocol: "TCP", port: 5201 }] }], egress: [] });
       continue;
     }
     policies.push({
@@ -124,12 +125,17 @@ async function measure(p: number, clientNs: string): Promise<string[]> {
     const rate = spawnSync("ip", ["netns", "exec", clientNs, POLPROBE, "rate", SERVER, "80", "3", "4"], { encoding: "utf8" });
     const r = JSON.parse(rate.stdout) as { connections: number; errors: number; perSecond: number };
     if (r.errors > 0) throw new Error(`${r.errors} connections to the server failed with ${p} policies`);
+    // Throughput of one TCP stream (iperf3, 2 s) to the server, whose iperf3 -s the parent started.
+    const iperf = spawnSync("ip", ["netns", "exec", clientNs, "iperf3", "-c", SERVER, "-t", "2", "-J", "--connect-timeout", "2000"], { encoding: "utf8" });
+    const received = (JSON.parse(iperf.stdout || "{}") as { end?: { sum_received?: { bits_per_second: number } }; error?: string }).end?.sum_received;
+    if (!received) throw new Error(`iperf3 to the server failed with ${p} policies: ${iperf.stdout.slice(0, 300)}`);
+    const gbps = (received.bits_per_second / 1e9).toFixed(2);
     const status = controller.status();
     const serverPolicies = status.pods.find((x) => x.name === "server")!.ingress.policies.length;
     const q = (xs: number[]) => `${ms(percentile(xs, 50))} / ${ms(percentile(xs, 95))}`;
     return [
       String(p), String(PODS), String(status.pods.length), ms(initialMs), ms(initial.compileMs), q(create), ms(percentile(compile, 50)), q(remove),
-      `${verified}/${ROUNDS / 5}`, String(serverPolicies), `${Math.round(r.perSecond)}/s`, `${Math.round(rss / 2 ** 20)} MB`, `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`,
+      `${verified}/${ROUNDS / 5}`, String(serverPolicies), `${Math.round(r.perSecond)}/s`, `${gbps} Gbit/s`, `${Math.round(rss / 2 ** 20)} MB`, `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`,
     ];
   } finally {
     await controller.stop();
@@ -149,7 +155,7 @@ function nftQueueSupported(scratch: Scratch): { ok: boolean; why: string } {
 
 export async function benchPolicy(): Promise<void> {
   const scratch = new Scratch("wbpol");
-  const rows = [["policies", "pods", "on n1", "initial sync", "of which compile", "create→enforced p50/p95", "compile p50", "delete→lifted p50/p95", "probe-verified", "policies on server", "TCP connects (4 workers)", "RSS", "CPU (controller)"]];
+  const rows = [["policies", "pods", "on n1", "initial sync", "of which compile", "create→enforced p50/p95", "compile p50", "delete→lifted p50/p95", "probe-verified", "policies on server", "TCP connects (4 workers)", "TCP throughput (1 stream)", "RSS", "CPU (controller)"]];
   let reference = "";
   try {
     for (const p of SIZES) {
@@ -162,6 +168,7 @@ export async function benchPolicy(): Promise<void> {
         ipBatch(lines, node);
         for (const [pod, ip] of [[client, CLIENT], [server, SERVER], [victim, VICTIM]] as const) ipBatch([`addr add ${ip}/24 dev eth0`, "link set eth0 up", "link set lo up", "route add default via 10.244.1.1"], pod);
         spawnSync("ip", ["netns", "exec", node!, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        scratch.spawn(["ip", "netns", "exec", server!, "iperf3", "-s"], { stdio: "ignore" });
         for (const [pod, name] of [[server, "server"], [victim, "victim"]] as const) {
           const s = scratch.spawn(["ip", "netns", "exec", pod!, POLPROBE, "serve", name, "80"], { stdio: ["ignore", "pipe", "inherit"] });
           await new Promise<void>((resolve) => s.stdout!.once("data", () => resolve()));
