@@ -13,6 +13,7 @@ import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
 import { benchPodStartup } from "./pod-startup.ts";
+import { benchPolicy } from "./policy.ts";
 import { benchProxySync } from "./proxy-sync.ts";
 import { benchThroughput } from "./throughput.ts";
 
@@ -30,6 +31,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "dns-wire": benchDnsWire,
   dns: benchDns,
   "dns-propagation": benchDnsPropagation,
+  policy: benchPolicy,
 };
 
 const wanted = process.argv.slice(2);

@@ -63,3 +63,10 @@ sh "$root/scripts/kubernetes.sh" >/dev/null
 if ! sh test/tools/cniclient/build.sh; then
   say "warning: the libcni test client is not built; npm run demo works without it, the tests do not"
 fi
+
+# 7. The network policy tests' probe (test/tools/polprobe: TCP, UDP and SCTP
+#    over raw sockets), standard library only; like the libcni client, a
+#    failed build warns and the tests that need it name build/polprobe.
+if ! sh test/tools/polprobe/build.sh; then
+  say "warning: the network policy test probe is not built; npm run demo works without it, the policy tests do not"
+fi
