@@ -29,8 +29,9 @@ test("env in order with references, the service variables and keys from ConfigMa
       { name: "COLOR", configMapKey: { name: "cfg", key: "color", optional: false } },
       { name: "GONE", secretKey: { name: "s", key: "k", optional: true } },
     ],
+    envFrom: [],
   } as unknown as Container;
-  const env = await containerEnv(c, facts, "10.96.0.1", ["/x/bin"], async (kind, name, key) => (kind === "configMap" && name === "cfg" && key === "color" ? "blue" : null));
+  const env = await containerEnv(c, facts, "10.96.0.1", ["/x/bin"], async (kind, name) => (kind === "configMap" && name === "cfg" ? new Map([["color", "blue"]]) : null));
   assert.equal(env.get("MSG"), "hi from $(POD)");
   assert.equal(env.get("POD"), "web-1");
   assert.equal(env.get("COLOR"), "blue");
@@ -40,4 +41,27 @@ test("env in order with references, the service variables and keys from ConfigMa
   assert.match(env.get("PATH")!, /^\/x\/bin:/);
   const missing = { ...c, env: [{ name: "X", configMapKey: { name: "nope", key: "k", optional: false } }] } as unknown as Container;
   await assert.rejects(containerEnv(missing, facts, "10.96.0.1", [], async () => null), { code: "ENV_SOURCE_MISSING" });
+});
+
+test("envFrom brings every key of a ConfigMap (prefixed), overrides the service variables, and env overrides it", async () => {
+  const c = {
+    name: "agent",
+    envFrom: [
+      { kind: "configMap", name: "kubernetes-services-endpoint", prefix: "", optional: true },
+      { kind: "configMap", name: "extra", prefix: "X_", optional: false },
+      { kind: "configMap", name: "absent", prefix: "", optional: true },
+    ],
+    env: [{ name: "X_B", value: "from env" }],
+  } as unknown as Container;
+  const data: Record<string, Map<string, string>> = {
+    "kubernetes-services-endpoint": new Map([["KUBERNETES_SERVICE_HOST", "192.168.125.100"], ["KUBERNETES_SERVICE_PORT", "6443"]]),
+    extra: new Map([["A", "1"], ["B", "2"]]),
+  };
+  const env = await containerEnv(c, facts, "10.96.0.1", [], async (_kind, name) => data[name] ?? null);
+  assert.equal(env.get("KUBERNETES_SERVICE_HOST"), "192.168.125.100");
+  assert.equal(env.get("KUBERNETES_SERVICE_PORT"), "6443");
+  assert.equal(env.get("X_A"), "1");
+  assert.equal(env.get("X_B"), "from env");
+  const required = { ...c, envFrom: [{ kind: "configMap", name: "absent", prefix: "", optional: false }] } as unknown as Container;
+  await assert.rejects(containerEnv(required, facts, "10.96.0.1", [], async () => null), { code: "ENV_SOURCE_MISSING" });
 });

@@ -1,7 +1,7 @@
 /**
  * A container's environment and the downward API, as kubelet makes them:
  * the `kubernetes` service variables, the pod's hostname, then the
- * container's `env` in order, each value with `$(VAR)` references to
+ * container's `envFrom` sources, then its `env` in order, each value with `$(VAR)` references to
  * earlier variables expanded (`$$` is a literal `$`); command and args are
  * expanded the same way.
  */
@@ -51,8 +51,8 @@ export function expandVars(text: string, vars: ReadonlyMap<string, string>): str
   });
 }
 
-/** Looks up a key of a ConfigMap or Secret for an env var; null when the object or key is missing. */
-export type KeyLookup = (kind: "configMap" | "secret", name: string, key: string) => Promise<string | null>;
+/** A ConfigMap's or Secret's data for env vars; null when the object is missing. */
+export type KeyLookup = (kind: "configMap" | "secret", name: string) => Promise<ReadonlyMap<string, string> | null>;
 
 /**
  * The container's environment. `pathPrefix` comes from its image; a
@@ -72,13 +72,24 @@ export async function containerEnv(c: Container, f: PodFacts, kubernetesService:
     ["KUBERNETES_PORT_443_TCP_PORT", "443"],
     ["KUBERNETES_PORT_443_TCP_ADDR", kubernetesService],
   ]);
+  // envFrom before env, so env wins, as kubelet orders them.
+  for (const from of c.envFrom) {
+    const data = await lookup(from.kind, from.name);
+    if (data === null) {
+      if (from.optional) continue;
+      throw new WeftError("ENV_SOURCE_MISSING", `pod ${f.pod.namespace}/${f.pod.name}: ${from.kind} "${from.name}" for envFrom of container ${c.name} does not exist`, {
+        hint: `create the ${from.kind} or mark the reference optional`,
+      });
+    }
+    for (const [k, v] of data) vars.set(from.prefix + k, v);
+  }
   for (const e of c.env) {
     let value: string | null;
     if ("value" in e) value = expandVars(e.value, vars);
     else if ("fieldRef" in e) value = fieldValue(f, e.fieldRef);
     else {
       const [kind, ref] = "configMapKey" in e ? (["configMap", e.configMapKey] as const) : (["secret", e.secretKey] as const);
-      value = await lookup(kind, ref.name, ref.key);
+      value = (await lookup(kind, ref.name))?.get(ref.key) ?? null;
       if (value === null) {
         if (ref.optional) continue;
         throw new WeftError("ENV_SOURCE_MISSING", `pod ${f.pod.namespace}/${f.pod.name}: ${kind} "${ref.name}" has no key "${ref.key}" for env ${e.name} of container ${c.name}`, {

@@ -79,10 +79,10 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
     cfg,
     images,
     volumes: volumeSources(kube),
-    lookup: async (namespace, kind, name, key) => {
+    lookup: async (namespace, kind, name) => {
       try {
         const data = kind === "configMap" ? await readConfigMapData(kube, namespace, name) : await readSecretData(kube, namespace, name);
-        return data.get(key)?.toString("utf8") ?? null;
+        return new Map([...data].map(([k, v]) => [k, v.toString("utf8")]));
       } catch (err) {
         if (apiStatus(err) === 404) return null;
         throw err;

@@ -34,8 +34,8 @@ export interface WorkerDeps {
   cfg: KubeletConfig;
   images: ImageSources;
   volumes: VolumeSources;
-  /** ConfigMap/Secret key lookup for env vars. */
-  lookup: (namespace: string, kind: "configMap" | "secret", name: string, key: string) => Promise<string | null>;
+  /** A ConfigMap's or Secret's data for env vars, or null when it does not exist. */
+  lookup: (namespace: string, kind: "configMap" | "secret", name: string) => Promise<ReadonlyMap<string, string> | null>;
   patchStatus(pod: Pod, status: Record<string, unknown>): Promise<void>;
   /** Deletes the Pod object for good (grace 0, uid precondition). */
   finalize(pod: Pod): Promise<void>;
@@ -343,7 +343,7 @@ export class PodWorker {
     const plan = planImage(c, pod.name, this.#d.images);
     let env: Map<string, string>;
     try {
-      env = await containerEnv(c, this.#facts(), KUBERNETES_SERVICE_HOST, plan.pathPrefix, (kind, name, key) => this.#d.lookup(pod.namespace, kind, name, key));
+      env = await containerEnv(c, this.#facts(), KUBERNETES_SERVICE_HOST, plan.pathPrefix, (kind, name) => this.#d.lookup(pod.namespace, kind, name));
     } catch (err) {
       this.#waiting.set(c.name, { reason: "CreateContainerConfigError", message: describeError(err) });
       this.#d.event(pod, "Warning", "Failed", `Error: ${describeError(err)}`);
