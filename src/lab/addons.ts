@@ -29,9 +29,10 @@ import type { LabState } from "./state.ts";
 
 /** The add-on manifest in this checkout. */
 export const WEFT_MANIFEST = join(ROOT, "deploy/weft.yaml");
-/** Lines of deploy/weft.yaml's ConfigMap the lab changes: its own pod CIDR, and weft as the service proxy (the lab runs no kube-proxy). */
+/** Lines of deploy/weft.yaml's ConfigMap the lab changes: its pod CIDR, backend and --iface, and weft as the service proxy (the lab runs no kube-proxy). */
 const MANIFEST_CHANGES = (state: LabState): [string, string][] => [
-  ['"podCidr": "10.244.0.0/16"', `"podCidr": "${state.podCidr}"`],
+  ['"podCidr": "10.244.0.0/16"', `"podCidr": "${state.podCidr}"${state.iface === null ? "" : `,\n      "iface": [${JSON.stringify(state.iface)}]`}`],
+  ['"backend": "vxlan"', `"backend": "${state.backend}"`],
   ['"serviceProxy": false', '"serviceProxy": true'],
 ];
 

@@ -80,7 +80,8 @@ export function labDaemons(lab: LabLayout, state: Omit<LabState, "daemons">, age
   const daemons: ProcessSpec[] = state.kubernetes ? controlPlaneDaemons(lab, { podCidr: state.podCidr, nodeCidrLen: NODE_CIDR_LEN }) : [];
   // Every node of a lab with Kubernetes runs a lab kubelet.
   if (state.kubernetes) daemons.push(...kubeletDaemons(lab, state.nodes));
-  daemons.push(...state.nodes.map((node): ProcessSpec => {
+  // With Kubernetes the agents are the weft DaemonSet's pods, run by the kubelets.
+  if (!state.kubernetes) daemons.push(...state.nodes.map((node): ProcessSpec => {
     const agent = agentCommand(lab, state, node);
     const name = `${node.name}-agent`;
     const inNode = ["ip", "netns", "exec", node.netns];

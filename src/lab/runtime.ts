@@ -20,6 +20,7 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { describeError, WeftError } from "../lib/errors.ts";
 import { addNetworkList, delNetworkList, loadConfList, readCache, type CniClient, type PluginExec, type RuntimeConf } from "./cni.ts";
+import { inNodeView } from "./node-view.ts";
 import { logFile, nodeNs, nodePaths, podNs, validatePodName, type LabLayout } from "./layout.ts";
 import { markOfLab, ownedAmong } from "./ownership.ts";
 import { findProcesses, pidsInNamespaces, startTime, stopProcesses, type ProcessMatch } from "./procs.ts";
@@ -226,7 +227,9 @@ export async function execIn(lab: LabLayout, state: LabState, target: string, co
  */
 export function cniClient(lab: LabLayout, node: string, inNode = false): CniClient {
   const p = nodePaths(lab, node);
-  return { paths: [p.cniBinDir, REFERENCE_PLUGIN_DIR], cacheDir: p.cniCacheDir, exec: pluginExecIn(inNode ? null : nodeNs(lab, node)) };
+  // A lab kubelet (inNode) runs the DaemonSet-installed conflist, which names the node's standard paths.
+  const wrap = inNode ? (argv: string[]) => inNodeView(p, argv[0]!, argv.slice(1)) : (argv: string[]) => ["ip", "netns", "exec", nodeNs(lab, node), ...argv];
+  return { paths: [p.cniBinDir, REFERENCE_PLUGIN_DIR], cacheDir: p.cniCacheDir, exec: pluginExec(wrap) };
 }
 
 function runtimeConf(r: PodRecord): RuntimeConf {
@@ -245,11 +248,11 @@ function runtimeConf(r: PodRecord): RuntimeConf {
   };
 }
 
-/** Runs plugins inside the node's namespace `ns` (null: this process's), as the runtime on that node would. */
-function pluginExecIn(ns: string | null): PluginExec {
+/** Runs plugins as `wrap` says (in the node's namespace, or its directory view), as the runtime on that node would. */
+function pluginExec(wrap: (argv: string[]) => string[]): PluginExec {
   return (path, env, stdin) =>
     new Promise((resolve, reject) => {
-      const [cmd, ...args] = ns === null ? [path] : ["ip", "netns", "exec", ns, path];
+      const [cmd, ...args] = wrap([path]);
       const child = spawn(cmd!, args, {
         env: { ...process.env, ...env },
         stdio: ["pipe", "pipe", "pipe"],

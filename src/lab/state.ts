@@ -44,6 +44,13 @@ export interface LabState {
   scenario: string | null;
   /** True when the lab runs a Kubernetes control plane (false with --no-kubernetes). */
   kubernetes: boolean;
+  /**
+   * With Kubernetes, the network add-on `up` applies: `weft` (deploy/weft.yaml,
+   * whose DaemonSet runs the agents) or `none` (nodes stay NotReady until one
+   * is applied). Absent in older state files and in --no-kubernetes labs,
+   * whose agents the lab runs itself.
+   */
+  addon?: "weft" | "none";
   nodes: LabNode[];
   /** Everything the supervisor runs: one agent per node, the outside server, etcd, the control plane. */
   daemons: ProcessSpec[];

@@ -20,7 +20,8 @@ import { writeLabPki } from "./control/pki.ts";
 import { controlPaths } from "./control/paths.ts";
 import { waitForControlPlane } from "./control/ready.ts";
 import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, NODE_CIDR_LEN, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
-import { applyClusterConfig } from "./addons.ts";
+import { applyClusterConfig, applyWeft } from "./addons.ts";
+import { ensureNodeViewMountPoints } from "./node-view.ts";
 import { labDown } from "./down.ts";
 import { KUBELET_BUNDLE } from "./kubelet/daemons.ts";
 import { waitForNodesReady } from "./kubelet/nodes-ready.ts";
@@ -52,6 +53,8 @@ export interface UpOptions {
   iface: string | null;
   /** Run the Kubernetes control plane; default true (false is `--no-kubernetes`). */
   kubernetes: boolean;
+  /** With Kubernetes, the add-on to apply: default "weft" (deploy/weft.yaml); "none" leaves the nodes NotReady. */
+  addon?: "weft" | "none";
 }
 
 /** The cluster CIDR of a lab whose scenario does not choose one. */
@@ -105,6 +108,7 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     iface: opts.iface,
     scenario: opts.scenario,
     kubernetes: opts.kubernetes,
+    ...(opts.kubernetes && { addon: opts.addon ?? "weft" }),
     nodes,
   };
   // Before the lab's directory is claimed: this is where a missing
@@ -136,16 +140,21 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
       for (const dir of [p.runDir, p.stateDir, p.cniConfDir, p.cniBinDir, p.cniCacheDir]) mkdirSync(dir, { recursive: true });
     }
     mkdirSync(lab.logsDir, { recursive: true });
-    const installing = existsSync(INSTALL_CNI_COMMAND);
+    // With Kubernetes, the DaemonSet's install-cni does this, as on a real node.
+    const installing = !opts.kubernetes && existsSync(INSTALL_CNI_COMMAND);
     if (installing) say(`installing the weft CNI plugin on ${nodes.length} node${nodes.length > 1 ? "s" : ""}`);
+    // The plugin, run by a lab kubelet, sees the node's directories at these paths (lab/node-view.ts).
+    if (opts.kubernetes) ensureNodeViewMountPoints();
     await Promise.all([...(installing ? nodes.map((n) => installCni(lab, n)) : []), pki]);
     interrupt.check();
     writeLabState(lab, state);
-    const what = opts.kubernetes ? "the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) at " + CONTROL_IP + ", " : "";
-    say(`starting ${what}${nodes.length} agent${nodes.length > 1 ? "s" : ""} (${opts.backend}, ${opts.store} store) and the outside server at ${OUTSIDE_IP}:${OUTSIDE_PORT}`);
+    const what = opts.kubernetes
+      ? `the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) at ${CONTROL_IP}, ${nodes.length} lab kubelet${nodes.length > 1 ? "s" : ""}`
+      : `${nodes.length} agent${nodes.length > 1 ? "s" : ""} (${opts.backend}, ${opts.store} store)`;
+    say(`starting ${what} and the outside server at ${OUTSIDE_IP}:${OUTSIDE_PORT}`);
     startSupervisor(lab);
     agentsStarted = true;
-    say(`waiting for every agent to lease a subnet of ${podCidr} (up to ${READY_TIMEOUT_MS / 1000} s)`);
+    if (!opts.kubernetes) say(`waiting for every agent to lease a subnet of ${podCidr} (up to ${READY_TIMEOUT_MS / 1000} s)`);
     const waitBegan = Date.now();
     const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     // The first wait to fail (or Ctrl-C) stops the other, so the error comes at once.
@@ -167,10 +176,19 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     interrupt.check();
     if (opts.kubernetes) {
       await applyClusterConfig(lab, state);
-      // Every node's lab kubelet registers its Node, which is Ready once the node has a CNI configuration.
-      const t = await waitForNodesReady(lab, state, signal);
-      interrupt.check();
-      say(`${nodes.length} node${nodes.length > 1 ? "s" : ""} Ready ${secs(t.nodesAt - started)} after up began; default ServiceAccount (pods can be made) at ${secs(t.serviceAccountAt - started)}`);
+      if (state.addon === "none") {
+        say(`no network add-on: the nodes stay NotReady and pods Pending until one is applied (weft lab kubectl${lab.name === "lab" ? "" : ` --name ${lab.name}`} -- apply -f deploy/weft.yaml)`);
+      } else {
+        say("applying deploy/weft.yaml: the weft DaemonSet installs the CNI plugin and runs an agent on every node");
+        await applyWeft(lab, state);
+        // Every node's lab kubelet registers its Node, which is Ready once install-cni has written the node's conflist.
+        const t = await waitForNodesReady(lab, state, signal);
+        interrupt.check();
+        say(`${nodes.length} node${nodes.length > 1 ? "s" : ""} Ready ${secs(t.nodesAt - started)} after up began; default ServiceAccount (pods can be made) at ${secs(t.serviceAccountAt - started)}`);
+        await waitForSubnetFiles(lab, state, signal);
+        interrupt.check();
+        say(`every agent holds its Node's podCIDR ${secs(Date.now() - started)} after up began`);
+      }
     }
   } catch (err) {
     await pki.catch(() => {});
@@ -283,7 +301,8 @@ async function waitUntilReady(lab: LabLayout, state: LabState, signal: AbortSign
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const leave = `the lab is left up for inspection; run weft lab down --name ${lab.name}`;
   while (!signal.aborted) {
-    const waiting = state.nodes.filter((n) => !existsSync(nodePaths(lab, n.name).subnetFile));
+    // With Kubernetes the agents come later, from the DaemonSet (waitForSubnetFiles).
+    const waiting = state.kubernetes ? [] : state.nodes.filter((n) => !existsSync(nodePaths(lab, n.name).subnetFile));
     const report = readSupervisorReport(lab);
     const echo = report?.processes.find((p) => p.name === OUTSIDE_ECHO);
     if (waiting.length === 0 && echo?.pid && listensOnTcp(echo.pid, OUTSIDE_PORT)) return;
@@ -321,4 +340,23 @@ export function nodeRows(lab: LabLayout, state: LabState): NodeRow[] {
     }
     return { name: n.name, underlayIp: n.underlayIp, subnet, backend: state.backend, ready: subnet !== null };
   });
+}
+
+/** How long `up` waits for the DaemonSet's agents to write their subnet files once the nodes are Ready. */
+const AGENTS_TIMEOUT_MS = 60_000;
+
+/** Waits until every node's agent (the weft DaemonSet's pod) has written its subnet file. */
+async function waitForSubnetFiles(lab: LabLayout, state: LabState, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + AGENTS_TIMEOUT_MS;
+  while (!signal.aborted) {
+    const waiting = state.nodes.filter((n) => !existsSync(nodePaths(lab, n.name).subnetFile));
+    if (waiting.length === 0) return;
+    if (Date.now() >= deadline) {
+      const n = waiting[0]!;
+      throw new WeftError("AGENT_NOT_READY", `the weft agent on ${n.name} has not written ${nodePaths(lab, n.name).subnetFile} after ${AGENTS_TIMEOUT_MS / 1000} s`, {
+        hint: `see its pod: weft lab kubectl --name ${lab.name} -- get pods -n kube-system -o wide, and -- logs -n kube-system POD; the lab is left up, run weft lab down --name ${lab.name}`,
+      });
+    }
+    await sleep(100);
+  }
 }

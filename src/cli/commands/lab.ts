@@ -26,15 +26,20 @@ import { DEFAULT_POD_CIDR, labUp } from "../../lab/up.ts";
 const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] ...
 
   up    [--nodes N (3)] [--backend vxlan|host-gw (vxlan)] [--store embedded|etcd (embedded)]
-        [--pod-cidr CIDR (${DEFAULT_POD_CIDR})] [--iface IFACE] [--scenario NAME] [--no-kubernetes]
+        [--pod-cidr CIDR (${DEFAULT_POD_CIDR})] [--iface IFACE] [--scenario NAME] [--addon weft|none (weft)]
+        [--no-kubernetes]
                       build the switch, N nodes, the outside host (192.168.125.1, TCP 8080
                       answers with your source address), the Kubernetes control plane at
                       ${CONTROL_IP} (etcd, kube-apiserver on 6443, kube-controller-manager
-                      giving each node a /${NODE_CIDR_LEN} of the pod CIDR, kube-scheduler), start one
-                      agent and one lab kubelet per node and wait until every Node is Ready;
-                      --no-kubernetes leaves the control plane and the kubelets out;
-                      --iface is passed to every agent (default: none, each agent picks
-                      its default route's interface); a scenario may set the pod CIDR
+                      giving each node a /${NODE_CIDR_LEN} of the pod CIDR, kube-scheduler) and one lab
+                      kubelet per node, then kubectl apply deploy/weft.yaml, whose DaemonSet
+                      installs the CNI plugin and runs an agent on every node, and wait until
+                      every Node is Ready; --addon none applies nothing (the nodes stay
+                      NotReady until you apply an add-on); --no-kubernetes leaves the control
+                      plane and the kubelets out and runs one agent per node itself (--store);
+                      --iface is given to every agent (default: none, each agent picks
+                      its Node's InternalIP, or its default route's interface); a scenario may
+                      set the pod CIDR
   down                stop everything the lab started and delete its namespaces and files
   kubeconfig          print the path of the lab's admin kubeconfig (its server, ${CONTROL_IP},
                       is reachable from the lab's namespaces, e.g. ip netns exec NAME-control)
@@ -76,8 +81,13 @@ const VERBS: Record<string, Verb> = {
       iface: { type: "string" },
       scenario: { type: "string" },
       "no-kubernetes": { type: "boolean", default: false },
+      addon: { type: "string", default: "weft" },
     });
     const name = validateLabName(values.name);
+    const addon = oneOf("--addon", values.addon, ["weft", "none"]) as "weft" | "none";
+    if (values["no-kubernetes"] && argv.some((a) => a.startsWith("--addon"))) {
+      throw new WeftError("USAGE", "lab up: --addon chooses what is applied to the cluster; with --no-kubernetes there is none", { hint: "drop --addon, or --no-kubernetes" });
+    }
     if (!/^-?\d+$/.test(values.nodes)) throw new WeftError("USAGE", `invalid --nodes "${values.nodes}": a lab has 1 to ${MAX_NODES} nodes`, { hint: "give a number of nodes, e.g. --nodes 3" });
     const rows = await labUp(
       {
@@ -89,6 +99,7 @@ const VERBS: Record<string, Verb> = {
         iface: values.iface ?? null,
         scenario: values.scenario ?? null,
         kubernetes: !values["no-kubernetes"],
+        addon,
       },
       (line) => process.stdout.write(`lab ${name}: ${line}\n`),
     );

@@ -131,6 +131,6 @@ export function podStatus(in_: StatusInputs, transitions: Map<string, { ok: bool
     startTime: record?.createdAt ?? null,
     initContainerStatuses: initStatuses.length > 0 ? initStatuses : null,
     containerStatuses: statuses,
-    qosClass: "BestEffort",
+    // qosClass is not reported: the API server sets it from the pod's resources when the pod is made, and refuses a change.
   };
 }
