@@ -6,6 +6,7 @@
 import { benchAgentConvergence } from "./agent-convergence.ts";
 import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
+import { benchFlannel } from "./flannel.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
   "proxy-sync": benchProxySync,
+  flannel: benchFlannel,
 };
 
 const wanted = process.argv.slice(2);
