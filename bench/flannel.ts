@@ -31,7 +31,10 @@
  *                nodes --watch` hears events tens of ms after the agents do,
  *                too late to time from.)
  *   RSS          VmRSS of every agent of the largest cluster (N−1 agents,
- *                each with N−2 peers programmed), SETTLE_S after it meshed.
+ *                each with N−2 peers programmed), SETTLE_S after it meshed;
+ *                and the CPU all of them used in those SETTLE_S idle seconds
+ *                (/proc/PID/stat), which is what the convergence at 50
+ *                nodes competes with on a small machine.
  *   throughput   iperf3 TCP pod → pod across two nodes (throughput.ts's
  *                iperf): weft's pods made by the weft CNI plugin; flannel's
  *                by the reference bridge + host-local plugins in
@@ -46,6 +49,7 @@
  */
 import { spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { formatPrefix, parseInterfaceAddress } from "../src/lib/ipv4.ts";
 import { kubeBinary } from "../src/lab/control/binaries.ts";
@@ -80,6 +84,16 @@ function flanneld(): string {
   if (r.status !== 0) throw new Error(`scripts/flannel.sh could not provide flanneld ${FLANNEL_VERSION} (see its message above)`);
   return r.stdout.trim().split("\n").at(-1)!;
 }
+
+/** CPU time process `pid` has used so far (user + system), in seconds. */
+function cpuSeconds(pid: number): number {
+  // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+}
+/** USER_HZ: /proc's unit of CPU time on Linux. */
+const CLOCK_TICKS = 100;
 
 /** The resident memory of process `pid`, MB. */
 function rssMb(pid: number): number {
@@ -178,6 +192,8 @@ interface SideResult {
   /** VmRSS of each agent of the largest cluster, MB. */
   rss: number[];
   rssSize: number;
+  /** CPU all agents of the largest cluster used while idle (the settle window), % of one core. */
+  idleCpu: number;
 }
 
 function weftSide(c: AgentCluster): Side {
@@ -246,7 +262,7 @@ function flannelDir(c: AgentCluster, k: number): string {
 async function runSide(c: AgentCluster, cp: ControlPlane, scratch: Scratch, side: Side, say: (line: string) => void): Promise<SideResult> {
   const routes = new RouteMonitor(scratch);
   const base: number[] = [];
-  const result: SideResult = { side: side.name, bySize: [], rss: [], rssSize: 0 };
+  const result: SideResult = { side: side.name, bySize: [], rss: [], rssSize: 0, idleCpu: 0 };
   let next = side.offset + MAX_SIZE;
   for (const size of SIZES) {
     const more = Array.from({ length: size - 1 - base.length }, (_, i) => side.offset + base.length + i + 1);
@@ -282,7 +298,11 @@ async function runSide(c: AgentCluster, cp: ControlPlane, scratch: Scratch, side
     result.bySize.push({ size, cycles });
   }
   say(`${side.name}: ${base.length} agents settling ${SETTLE_S} s before reading their RSS`);
+  const cpu0 = base.map((k) => cpuSeconds(side.pid(k)));
+  const t0 = performance.now();
   await sleep(SETTLE_S * 1000);
+  const used = base.map((k, i) => cpuSeconds(side.pid(k)) - cpu0[i]!).reduce((a, b) => a + b, 0);
+  result.idleCpu = (100 * used) / ((performance.now() - t0) / 1000);
   result.rss = base.map((k) => rssMb(side.pid(k)));
   result.rssSize = base.length;
   // Keep the first two nodes (the throughput pair); the rest go, Nodes and all.
@@ -344,7 +364,7 @@ export async function benchFlannel(): Promise<void> {
 
     const [w, f] = results as [SideResult, SideResult];
     const p50 = (xs: number[]) => percentile(xs, 50);
-    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
     process.stdout.write(`\nbench/flannel — weft against flannel ${(version.stdout || version.stderr).trim() || FLANNEL_VERSION} (--kube-subnet-mgr), one API server, vxlan, masquerading on both\n`);
     process.stdout.write(`convergence: a new node's podCIDR routed on every other node, ${REPS} new nodes per size; times observed outside the agents\n`);
     const rows: string[][] = [["nodes", "measure", "weft p50 (max)", "flannel p50 (max)", "weft/flannel p50"]];
@@ -369,6 +389,7 @@ export async function benchFlannel(): Promise<void> {
       ["weft agent (build/weft-agent.mjs, --store kubernetes)", mb(p50(w.rss)), mb(Math.min(...w.rss)), mb(Math.max(...w.rss)), ratio(p50(w.rss), p50(f.rss))],
       [`flanneld ${FLANNEL_VERSION}`, mb(p50(f.rss)), mb(Math.min(...f.rss)), mb(Math.max(...f.rss)), ""],
     ]);
+    process.stdout.write(`CPU of all ${w.rssSize} agents while idle (same ${SETTLE_S} s): weft ${w.idleCpu.toFixed(1)}%, flannel ${f.idleCpu.toFixed(1)}% of one core (weft/flannel ${ratio(w.idleCpu, f.idleCpu)}); this machine has ${availableParallelism()} cores, shared\n`);
     process.stdout.write(`\nthroughput: iperf3 TCP pod → pod across two nodes, ${ROUNDS} rounds × ${SECONDS} s alternating; Gbit/s median (each run)\n`);
     const paired = p50(gbits.weft.map((g, i) => g / gbits.flannel[i]!));
     printTable([
