@@ -85,12 +85,16 @@ function flanneld(): string {
   return r.stdout.trim().split("\n").at(-1)!;
 }
 
-/** CPU time process `pid` has used so far (user + system), in seconds. */
+/**
+ * CPU time process `pid` has used so far, in seconds: user + system, its
+ * own and its waited-for children's (weft runs `ip`, `bridge` and `nft`,
+ * flannel `iptables`).
+ */
 function cpuSeconds(pid: number): number {
-  // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+  // Fields after the command's closing parenthesis: utime, stime, cutime, cstime are the 12th to 15th.
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
 }
 /** USER_HZ: /proc's unit of CPU time on Linux. */
 const CLOCK_TICKS = 100;
@@ -184,6 +188,8 @@ interface Cycle {
   first: number;
   /** `kubectl delete node` started (after the agent was killed) → route gone on every other node. */
   remove: number;
+  /** CPU seconds all the other agents used together from the new agent's start until its route was gone everywhere. */
+  cpu: number;
 }
 
 interface SideResult {
@@ -285,6 +291,7 @@ async function runSide(c: AgentCluster, cp: ControlPlane, scratch: Scratch, side
       c.addNodes([k]);
       side.prepare(k);
       cp.createNodes([k]);
+      const cpu0 = base.reduce((sum, j) => sum + cpuSeconds(side.pid(j)), 0);
       const since = wallNow();
       side.start(k);
       const added = await routes.waitAll(base, subnet, false, since);
@@ -292,8 +299,9 @@ async function runSide(c: AgentCluster, cp: ControlPlane, scratch: Scratch, side
       const goneSince = wallNow();
       cp.deleteNodes([k]);
       const deleted = await routes.waitAll(base, subnet, true, goneSince);
+      const cpu = base.reduce((sum, j) => sum + cpuSeconds(side.pid(j)), 0) - cpu0;
       c.removeNode(k);
-      cycles.push({ converge: Math.max(...added) - since, first: Math.min(...added) - since, remove: Math.max(...deleted) - goneSince });
+      cycles.push({ converge: Math.max(...added) - since, first: Math.min(...added) - since, remove: Math.max(...deleted) - goneSince, cpu });
     }
     result.bySize.push({ size, cycles });
   }
@@ -381,6 +389,10 @@ export async function benchFlannel(): Promise<void> {
         rows.push([String(SIZES[i]), label, `${ms(p50(wa))} (${ms(Math.max(...wa))})`, `${ms(p50(fb))} (${ms(Math.max(...fb))})`, ratio(p50(wa), p50(fb))]);
       }
     }
+    for (let i = 0; i < SIZES.length; i++) {
+      const [wa, fb] = [w.bySize[i]!.cycles.map((x) => x.cpu), f.bySize[i]!.cycles.map((x) => x.cpu)];
+      rows.push([String(SIZES[i]), "CPU of the other agents (+ children), whole cycle", `${p50(wa).toFixed(2)} s (${Math.max(...wa).toFixed(2)} s)`, `${p50(fb).toFixed(2)} s (${Math.max(...fb).toFixed(2)} s)`, ratio(p50(wa), p50(fb))]);
+    }
     printTable(rows);
     process.stdout.write(`\nagent RSS: every agent of the ${w.rssSize}-node cluster, ${w.rssSize - 1} peers programmed each, ${SETTLE_S} s after meshing (VmRSS)\n`);
     const mb = (x: number) => `${x.toFixed(1)} MB`;
@@ -389,7 +401,7 @@ export async function benchFlannel(): Promise<void> {
       ["weft agent (build/weft-agent.mjs, --store kubernetes)", mb(p50(w.rss)), mb(Math.min(...w.rss)), mb(Math.max(...w.rss)), ratio(p50(w.rss), p50(f.rss))],
       [`flanneld ${FLANNEL_VERSION}`, mb(p50(f.rss)), mb(Math.min(...f.rss)), mb(Math.max(...f.rss)), ""],
     ]);
-    process.stdout.write(`CPU of all ${w.rssSize} agents while idle (same ${SETTLE_S} s): weft ${w.idleCpu.toFixed(1)}%, flannel ${f.idleCpu.toFixed(1)}% of one core (weft/flannel ${ratio(w.idleCpu, f.idleCpu)}); this machine has ${availableParallelism()} cores, shared\n`);
+    process.stdout.write(`CPU of all ${w.rssSize} agents (+ their children) while idle (same ${SETTLE_S} s): weft ${w.idleCpu.toFixed(1)}%, flannel ${f.idleCpu.toFixed(1)}% of one core (weft/flannel ${ratio(w.idleCpu, f.idleCpu)}); this machine has ${availableParallelism()} cores, shared\n`);
     process.stdout.write(`\nthroughput: iperf3 TCP pod → pod across two nodes, ${ROUNDS} rounds × ${SECONDS} s alternating; Gbit/s median (each run)\n`);
     const paired = p50(gbits.weft.map((g, i) => g / gbits.flannel[i]!));
     printTable([
