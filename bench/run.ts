@@ -6,10 +6,15 @@
 import { benchAgentConvergence } from "./agent-convergence.ts";
 import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
+import { benchDns } from "./dns.ts";
+import { benchDnsPropagation } from "./dns-propagation.ts";
+import { benchDnsWire } from "./dns-wire.ts";
 import { benchFlannel } from "./flannel.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
+import { benchPodStartup } from "./pod-startup.ts";
+import { benchPolicy } from "./policy.ts";
 import { benchProxySync } from "./proxy-sync.ts";
 import { benchThroughput } from "./throughput.ts";
 
@@ -19,10 +24,15 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "cni-add": benchCniAdd,
   "ipam-store": benchIpamStore,
   "lab-speed": benchLabSpeed,
+  "pod-startup": benchPodStartup,
   "agent-rss": benchAgentRss,
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
   "proxy-sync": benchProxySync,
+  "dns-wire": benchDnsWire,
+  dns: benchDns,
+  "dns-propagation": benchDnsPropagation,
+  policy: benchPolicy,
   flannel: benchFlannel,
 };
 

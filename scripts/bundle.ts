@@ -8,6 +8,10 @@
  *                         into chunks so a command loads only its own code
  *   build/weft-agent.mjs  the agent alone (src/cli/agent-main.ts), what the
  *                         lab runs and a DaemonSet would
+ *   build/weft-kubelet.mjs
+ *                         the lab kubelet alone (src/cli/kubelet-main.ts), one per lab node
+ *   build/weft-port-server.mjs
+ *                         the built-in server of lab containers (lab/kubelet/port-server.ts)
  *
  * Takes about 0.2 s; skipped when nothing under src/ (nor package.json or
  * this script, nor the git index) is newer than the bundles.
@@ -15,19 +19,23 @@
 import { spawnSync } from "node:child_process";
 import { bunPath, newestMtime, root } from "./build-tools.ts";
 import { describeCheckout } from "../src/lib/version.ts";
-import { existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /** Entry, the file bin/weft or the lab runs, and bun's output arguments for it (OUT: where to write). */
 const BUNDLES: [entry: string, out: string, args: (out: string) => string[]][] = [
   ["src/cli/main.ts", "build/cli/main.mjs", (dir) => ["--splitting", "--outdir", dir, "--entry-naming", "[name].mjs"]],
   ["src/cli/agent-main.ts", "build/weft-agent.mjs", (file) => ["--outfile", file]],
+  ["src/cli/kubelet-main.ts", "build/weft-kubelet.mjs", (file) => ["--outfile", file]],
+  ["src/lab/kubelet/port-server.ts", "build/weft-port-server.mjs", (file) => ["--outfile", file]],
 ];
 
 // The commit `weft version` reports (src/lib/version.ts), fixed into the bundles.
 const commit = describeCheckout(root);
-// A commit changes the index, so a bundle made before it is made again.
-const gitIndex = join(root, ".git/index");
+// A commit changes the index, so a bundle made before it is made again
+// (in a git worktree .git is a file naming the real git directory).
+const dotGit = join(root, ".git");
+const gitIndex = existsSync(dotGit) && statSync(dotGit).isFile() ? join(readFileSync(dotGit, "utf8").replace(/^gitdir: /, "").trim(), "index") : join(dotGit, "index");
 const newest = Math.max(
   newestMtime(join(root, "src")),
   statSync(join(root, "package.json")).mtimeMs,

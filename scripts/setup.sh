@@ -11,7 +11,7 @@ say() { echo "setup: $*"; }
 #    the real peers the tests and benchmarks run against.
 pkgs="iproute2 nftables iputils-ping procps util-linux kmod ca-certificates
   containernetworking-plugins etcd-server etcd-client iperf3 dnsperf conntrack
-  podman runc conmon busybox-static debootstrap openssl curl"
+  podman runc conmon busybox-static debootstrap openssl curl bind9-dnsutils dnsmasq-base"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -62,4 +62,11 @@ sh "$root/scripts/kubernetes.sh" >/dev/null
 #    it then fail naming the missing build/cniclient.
 if ! sh test/tools/cniclient/build.sh; then
   say "warning: the libcni test client is not built; npm run demo works without it, the tests do not"
+fi
+
+# 7. The network policy tests' probe (test/tools/polprobe: TCP, UDP and SCTP
+#    over raw sockets), standard library only; like the libcni client, a
+#    failed build warns and the tests that need it name build/polprobe.
+if ! sh test/tools/polprobe/build.sh; then
+  say "warning: the network policy test probe is not built; npm run demo works without it, the policy tests do not"
 fi

@@ -42,8 +42,9 @@ import { createRunner, readJson, type Runner } from "../kernel/runner.ts";
 import { createStore } from "../store/registry.ts";
 import { LEASE_LOST, type Lease, type LeaseAttrs, type SubnetStore } from "../store/types.ts";
 import { formatSubnetFile, readSubnetFile, writeSubnetFile } from "../subnet/file.ts";
-import { startApi } from "./api.ts";
+import { startApi, type ServicesStatus } from "./api.ts";
 import { ServiceProxyComponent } from "../proxy/component.ts";
+import { PolicyComponent } from "../policy/component.ts";
 import { agentPaths, storeOptions, type AgentConfig, type AgentPaths } from "./config.ts";
 import { measureConnections } from "./connections.ts";
 import { hostNetworksOf, overlapWarnings } from "./host-networks.ts";
@@ -93,6 +94,7 @@ export class Agent {
   #stopWatch: (() => void) | undefined;
   #api: { close(): Promise<void> } | undefined;
   #serviceProxy: ServiceProxyComponent | undefined;
+  #policy: PolicyComponent | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   #stopped: Promise<void> | undefined;
 
@@ -133,7 +135,13 @@ export class Agent {
     for (const line of overlapWarnings(c.podCidr, networks)) this.#log(line);
     this.#avoid = networks.map((n) => n.network);
     this.#log(`weft agent ${VERSION} on node ${c.nodeName}: underlay ${this.#underlay.name} ${this.#underlay.ip} (MTU ${this.#underlay.mtu}), ${c.backend} backend, ${c.store} store ${this.#store.location}`);
-    this.#api = await startApi({ status: () => this.status(), connections: () => this.connections(), componentMetrics: () => this.#serviceProxy?.metricsText() ?? "" }, {
+    this.#api = await startApi({
+      status: () => this.status(),
+      connections: () => this.connections(),
+      componentMetrics: async () => (this.#serviceProxy?.metricsText() ?? "") + ((await this.#policy?.metricsText()) ?? ""),
+      services: () => this.#servicesStatus(),
+      policy: () => this.#policy?.status(),
+    }, {
       socketPath: this.paths.socket,
       ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),
     });
@@ -158,9 +166,18 @@ export class Agent {
       (err) => this.#storeFailed(err, "watching the leases"),
     );
     if (c.serviceProxy) await this.#startServiceProxy();
+    await this.#startPolicy();
     this.#every(c.resyncInterval * 1000, () => this.resync());
     this.#scheduleRenew(renewIntervalMs(c.leaseTtl));
     this.#log(`ready: ${this.#lease.subnet} (pod MTU ${this.#podMtu()}), ${this.#peers.peers().peers.length} peers`);
+  }
+
+  /** The service proxy's state for /services, or null without one. */
+  #servicesStatus(): ServicesStatus | null {
+    if (!this.config.serviceProxy) return null;
+    const proxy = this.#serviceProxy?.proxy;
+    if (proxy === undefined) return { synced: false, lastSync: null, ports: [] };
+    return { synced: proxy.synced, lastSync: proxy.lastSync() ?? null, ports: proxy.servicePorts() };
   }
 
   /** The live report the API serves. */
@@ -223,6 +240,7 @@ export class Agent {
       for (const t of this.#timers) clearTimeout(t);
       this.#stopWatch?.();
       await this.#serviceProxy?.stop();
+      await this.#policy?.stop();
       await this.#peers.stop();
       await this.#api?.close();
       await this.#store.close();
@@ -236,6 +254,19 @@ export class Agent {
     this.#serviceProxy = await ServiceProxyComponent.start({
       nodeName: c.nodeName, nodePodCidr: this.#lease!.subnet, clusterCidr: c.podCidr, serviceCidr: c.serviceCidr,
       kubeconfig: c.kubeconfig, runner: this.#runner, log: (line) => this.#log(`service proxy: ${line}`),
+    });
+  }
+
+  /** Network policy (src/policy), on by default wherever there is a Kubernetes API to read policies from. */
+  async #startPolicy(): Promise<void> {
+    const c = this.config;
+    if (!c.networkPolicy) return;
+    if (c.store !== "kubernetes" && c.kubeconfig === undefined) {
+      this.#log(`network policy: not enforced: no Kubernetes API (the ${c.store} store and no --kubeconfig)`);
+      return;
+    }
+    this.#policy = await PolicyComponent.start({
+      nodeName: c.nodeName, strict: c.strictPolicy, kubeconfig: c.kubeconfig, runner: this.#runner, log: (line) => this.#log(`network policy: ${line}`),
     });
   }
 

@@ -10,6 +10,9 @@
  *     GET /ipam         200 IpamUsage of this node's subnet (JSON); 503 before a lease
  *     GET /metrics      200 Prometheus text format 0.0.4
  *     GET /connections  200 ConnectionStatus[] (JSON; pings every peer, ~1 s)
+ *     GET /services     200 ServicesStatus (JSON): the service proxy's programmed
+ *                       service ports and last sync; 404 SERVICE_PROXY_OFF without it
+ *     GET /policy       200 PolicyStatus (JSON); 503 POLICY_OFF when network policy does not run
  *
  * Other paths are 404 and other methods 405, each with a JSON error body
  * `{"code","message","hint"?}`; a failure while answering is 500 with the
@@ -22,7 +25,9 @@ import { dirname } from "node:path";
 import { WeftError } from "../lib/errors.ts";
 import { IPAM_STORE_INVALID, readIpamUsage, type IpamUsage } from "./ipam-usage.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import type { ProxySyncStatus, ServicePortStatus } from "../proxy/proxy.ts";
 import type { AgentStatus, ConnectionStatus, Readiness } from "./status.ts";
+import type { PolicyStatus } from "../policy/controller.ts";
 
 /** What the API reads from the running agent. */
 export interface AgentApiSource {
@@ -31,8 +36,23 @@ export interface AgentApiSource {
   /** Measures every peer now (see connections.ts). */
   connections(): Promise<ConnectionStatus[]>;
   /** Families of the agent's components (e.g. the service proxy) appended to /metrics. */
-  componentMetrics?(): string;
+  componentMetrics?(): string | Promise<string>;
+  /** The service proxy's state, or null when the agent runs none. */
+  services?(): ServicesStatus | null;
+  /** The network policy's view of this node's pods, or undefined when policy does not run. */
+  policy?(): PolicyStatus | undefined;
 }
+
+/** What `/services` answers: each programmed service port and the proxy's last sync. */
+export interface ServicesStatus {
+  /** True once Services and EndpointSlices were both listed and a sync ran. */
+  synced: boolean;
+  lastSync: ProxySyncStatus | null;
+  ports: ServicePortStatus[];
+}
+
+/** Error code (HTTP 404 on /services): the agent runs without --service-proxy. */
+export const SERVICE_PROXY_OFF = "SERVICE_PROXY_OFF";
 
 /** A running API. */
 export interface AgentApi {
@@ -46,6 +66,8 @@ export interface AgentApi {
 export const AGENT_RUNNING = "AGENT_RUNNING";
 /** Error code: the socket path is taken by something that is not a socket. */
 export const AGENT_SOCKET_PATH_TAKEN = "AGENT_SOCKET_PATH_TAKEN";
+/** Error code (HTTP 503 on /policy): network policy is not running on this agent. */
+export const POLICY_OFF = "POLICY_OFF";
 /** Error code (HTTP 503 on /ipam): no subnet is leased, so there is no pod address to report. */
 export const NO_SUBNET = "NO_SUBNET";
 
@@ -72,11 +94,21 @@ const ROUTES: Record<string, (source: AgentApiSource) => Promise<Reply> | Reply>
     }
     return json(200, readIpamUsage(status.paths.ipamDir, status.subnet));
   },
-  "/metrics": (source) => {
+  "/metrics": async (source) => {
     const status = source.status();
-    return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(status, ipamForMetrics(status)) + (source.componentMetrics?.() ?? "") };
+    return { status: 200, type: METRICS_CONTENT_TYPE, body: renderMetrics(status, ipamForMetrics(status)) + ((await source.componentMetrics?.()) ?? "") };
+  },
+  "/policy": (source) => {
+    const policy = source.policy?.();
+    if (!policy) return errorReply(503, POLICY_OFF, `network policy does not run on ${source.status().node}`, "it runs where the agent has a Kubernetes API (the kubernetes store or --kubeconfig) and --no-network-policy is not given");
+    return json(200, policy);
   },
   "/connections": async (source) => json(200, await source.connections()),
+  "/services": (source) => {
+    const services = source.services?.() ?? null;
+    if (services === null) return errorReply(404, SERVICE_PROXY_OFF, `${source.status().node} runs no service proxy`, "kube-proxy (or another proxy) serves this cluster's Services; set \"serviceProxy\": true in weft-config to make weft do it");
+    return json(200, services);
+  },
 };
 
 /**

@@ -1,8 +1,8 @@
 /**
  * `weft agent --cleanup`: removes everything the agent made on this node —
  * the backend's kernel state (the vxlan device with its routes, neighbours
- * and FDB entries, or host-gw's proto-87 routes), the nftables tables `weft`
- * and `weft-proxy` (the service proxy's),
+ * and FDB entries, or host-gw's proto-87 routes), the nftables tables `ip weft`,
+ * `ip weft-proxy` (the service proxy's) and `inet weft-policy` (network policy),
  * the subnet file and the API socket — and releases this node's lease so
  * its subnet is free for others. Each step runs even when an earlier one
  * failed; what could not be done is reported at the end.
@@ -20,6 +20,9 @@ import { agentPaths, storeOptions, type AgentConfig } from "./config.ts";
 import { fetchAgent } from "./client.ts";
 import { removeMasquerade } from "./masquerade.ts";
 import { removeProxyTable } from "../proxy/proxy.ts";
+import { applyTransaction } from "../kernel/nft/apply.ts";
+import { NftTransaction } from "../kernel/nft/transaction.ts";
+import { TABLE as POLICY_TABLE } from "../policy/compile.ts";
 
 /** Removes the agent's state; returns one line per step done. Throws CLEANUP_INCOMPLETE listing what failed. */
 export async function cleanupAgent(config: AgentConfig, runner: Runner = createRunner()): Promise<string[]> {
@@ -49,6 +52,7 @@ export async function cleanupAgent(config: AgentConfig, runner: Runner = createR
   await step("removed the nftables table ip weft", () => removeMasquerade(runner));
   // Whether or not --service-proxy is given now: it may have run before.
   await step("removed the nftables table ip weft-proxy", () => removeProxyTable(runner));
+  await step("removed the nftables table inet weft-policy", () => applyTransaction(runner, new NftTransaction(POLICY_TABLE).deleteTable()));
   await step(`released the lease of node ${config.nodeName}`, async () => {
     const store = createStore(config.store, storeOptions(config));
     try {

@@ -119,3 +119,14 @@ test("the service proxy is off by default; --service-proxy, the serviceProxy key
   assert.throws(() => configFromArgs(["--service-cidr", "10.100.0.0/33"]), (err: unknown) => err instanceof WeftError && /--service-cidr/.test(err.describe()));
   assert.throws(() => configFromArgs(["--config", file("proxy-bad.json", '{"serviceProxy": "yes"}')]), (err: unknown) => err instanceof WeftError && /serviceProxy/.test(err.describe()));
 });
+
+test("network policy is on by default and strict mode off; the switches and keys change them, and contradicting switches are refused", () => {
+  assert.equal(configFromArgs([]).config.networkPolicy, true);
+  assert.equal(configFromArgs([]).config.strictPolicy, false);
+  assert.equal(configFromArgs(["--no-network-policy"]).config.networkPolicy, false);
+  assert.equal(configFromArgs(["--config", file("policy.json", '{"networkPolicy": false, "strictPolicy": true}')]).config.networkPolicy, false);
+  assert.equal(configFromArgs(["--config", file("policy2.json", '{"networkPolicy": false}'), "--network-policy"]).config.networkPolicy, true);
+  assert.equal(configFromArgs(["--strict-policy"]).config.strictPolicy, true);
+  assert.throws(() => configFromArgs(["--network-policy", "--no-network-policy"]), (err: unknown) => err instanceof WeftError && /contradict/.test(err.describe()));
+  assert.throws(() => configFromArgs(["--config", file("policy-bad.json", '{"strictPolicy": 1}')]), (err: unknown) => err instanceof WeftError && /strictPolicy/.test(err.describe()));
+});

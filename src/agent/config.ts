@@ -55,6 +55,10 @@ export interface AgentConfig {
   serviceProxy: boolean;
   /** The service CIDR: its unallocated addresses are dropped by the service proxy. Default 10.96.0.0/12. */
   serviceCidr: string;
+  /** Enforce NetworkPolicy (table inet weft-policy; see src/policy) where the agent has a Kubernetes API. Default true. */
+  networkPolicy: boolean;
+  /** Network policy: delete the conntrack entries of flows a policy starts denying. Default false (they continue). */
+  strictPolicy: boolean;
   /** `kubernetes`, `embedded` or `etcd`. Default kubernetes in a pod or with a kubeconfig, else embedded (set by the CLI). */
   store: string;
   /** kubernetes: the kubeconfig file. Default: the in-cluster configuration. */
@@ -100,6 +104,8 @@ export function defaultConfig(): AgentConfig {
     ipMasq: true,
     serviceProxy: false,
     serviceCidr: "10.96.0.0/12",
+    networkPolicy: true,
+    strictPolicy: false,
     store: "embedded",
     kubeconfig: undefined,
     storeDir: DEFAULT_EMBEDDED_DIR,
@@ -126,7 +132,7 @@ export const CONFIG_KEYS: Readonly<Record<keyof AgentConfig, Kind>> = {
   nodeName: "string", podCidr: "string", subnetLen: "integer", subnetMin: "optString", subnetMax: "optString",
   backend: "string", vxlanVni: "integer", vxlanPort: "integer", mtu: "optInteger",
   iface: "strings", ifaceRegex: "strings", ifaceCanReach: "optString", publicIp: "optString",
-  ipMasq: "boolean", serviceProxy: "boolean", serviceCidr: "string", store: "string", kubeconfig: "optString", storeDir: "string", etcdEndpoints: "strings", etcdPrefix: "optString",
+  ipMasq: "boolean", serviceProxy: "boolean", serviceCidr: "string", networkPolicy: "boolean", strictPolicy: "boolean", store: "string", kubeconfig: "optString", storeDir: "string", etcdEndpoints: "strings", etcdPrefix: "optString",
   etcdCaFile: "optString", etcdCertFile: "optString", etcdKeyFile: "optString",
   runDir: "string", stateDir: "string", leaseTtl: "integer", resyncInterval: "integer", apiPort: "optInteger",
 };

@@ -14,6 +14,7 @@ export type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   agent: { summary: "run the node agent (or --cleanup what it made)", load: async () => (await import("./commands/agent.ts")).run },
   demo: { summary: "show weft at work (the README's first command)", load: async () => (await import("./commands/demo.ts")).run },
+  dns: { summary: "serve cluster DNS: the Kubernetes DNS specification, forwarding and a cache", load: async () => (await import("./commands/dns.ts")).run },
   doctor: { summary: "find what breaks pod networking on a node or a lab, and how to fix it", load: async () => (await import("./commands/doctor.ts")).run },
   "install-cni": { summary: "write the CNI plugin executable and its conflist", load: async () => (await import("./commands/install-cni.ts")).run },
   lab: { summary: "a cluster in namespaces: up, down, kubectl, kubeconfig, run, exec, rm, pods, smoke", load: async () => (await import("./commands/lab.ts")).run },

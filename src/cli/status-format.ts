@@ -4,6 +4,7 @@
  * of what the agents answered, so tests feed them hand-made reports.
  * `withNode` (set by --lab) adds a NODE column naming the agent asked.
  */
+import type { ServicesStatus } from "../agent/api.ts";
 import { missingReadiness } from "../agent/api.ts";
 import type { IpamUsage } from "../agent/ipam-usage.ts";
 import type { AgentStatus, ConnectionStatus } from "../agent/status.ts";
@@ -128,4 +129,32 @@ function ipamSummary(ipam: IpamAnswer): string {
 
 function notesBlock(notes: readonly string[]): string {
   return notes.length === 0 ? "" : `\n${notes.join("\n")}\n`;
+}
+
+/**
+ * `weft status services`: one row per programmed service port and where
+ * its clients go: FORWARD (to ENDPOINTS, LOCAL of them on this node),
+ * REJECT (no endpoint: connections are refused at once) or DROP.
+ */
+export function formatServices(nodes: ReadonlyArray<{ node: string; services: ServicesStatus }>, withNode: boolean): string {
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const { node, services } of nodes) {
+    for (const p of [...services.ports].sort((a, b) => a.id.localeCompare(b.id))) {
+      const [namespace, name, , portName] = p.id.split("/");
+      rows.push([
+        ...(withNode ? [node] : []),
+        `${namespace}/${name}${portName ? `:${portName}` : ""}`,
+        p.protocol.toUpperCase(),
+        p.destinations.join(",") || "-",
+        String(p.endpoints.length),
+        String(p.localEndpoints.length),
+        p.external === "none" || p.external === p.internal ? p.internal.toUpperCase() : `${p.internal.toUpperCase()} (external ${p.external.toUpperCase()})`,
+      ]);
+    }
+    const who = withNode ? `${node}: ` : "";
+    if (!services.synced) notes.push(`${who}not synced yet: the proxy programs nothing until Services and EndpointSlices are both listed`);
+    else if (services.lastSync) notes.push(`${who}last sync ${services.lastSync.kind} at ${services.lastSync.at}, ${services.lastSync.durationMs.toFixed(1)} ms, ${services.lastSync.changes} nft lines`);
+  }
+  return formatTable([...(withNode ? ["NODE"] : []), "SERVICE", "PROTO", "DESTINATIONS", "ENDPOINTS", "LOCAL", "CLIENTS GET"], rows) + notesBlock(notes);
 }

@@ -8,6 +8,8 @@
  * in that node's namespace; files are read from this process (lab nodes
  * share one filesystem).
  */
+import type { PolicyStatus } from "../policy/controller.ts";
+import { TABLE as POLICY_TABLE } from "../policy/compile.ts";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fetchAgent } from "../agent/client.ts";
@@ -78,9 +80,18 @@ async function attempt<T>(f: () => Promise<T> | T): Promise<Read<T>> {
 /** /healthz, /readyz, /status; /connections is read later, alongside the kernel. */
 async function readAgent(socket: string): Promise<AgentFacts> {
   const health = await attempt(() => fetchAgent<string>(socket, "/healthz"));
-  if (!health.ok) return { health, ready: health, status: health, connections: health };
-  const [ready, status] = await Promise.all([attempt(() => fetchAgent<string>(socket, "/readyz")), attempt(() => fetchAgent<AgentStatus>(socket, "/status"))]);
-  return { health, ready, status, connections: { ok: false, error: "not measured" } };
+  if (!health.ok) return { health, ready: health, status: health, connections: health, policy: health };
+  const [ready, status, policy] = await Promise.all([
+    attempt(() => fetchAgent<string>(socket, "/readyz")),
+    attempt(() => fetchAgent<AgentStatus>(socket, "/status")),
+    attempt(async () => {
+      const p = await fetchAgent<PolicyStatus>(socket, "/policy");
+      // An agent from before /policy, or something else on the socket, answers otherwise.
+      if (typeof p !== "object" || p === null || !Array.isArray(p.pods)) throw new Error("the agent has no /policy: network policy does not run there");
+      return p;
+    }),
+  ]);
+  return { health, ready, status, connections: { ok: false, error: "not measured" }, policy };
 }
 
 async function readKernel(runner: Runner, status: AgentStatus | undefined): Promise<KernelFacts> {
@@ -93,9 +104,10 @@ async function readKernel(runner: Runner, status: AgentStatus | undefined): Prom
   ]);
   const nftTable = ruleset.ok ? { ok: true as const, value: tableObjects(ruleset.value, NFT_FAMILY, NFT_TABLE) } : ruleset;
   const forwardChains = ruleset.ok ? { ok: true as const, value: foreignForwardChains(ruleset.value) } : ruleset;
+  const policyTable = ruleset.ok ? { ok: true as const, value: tableObjects(ruleset.value, POLICY_TABLE.family, POLICY_TABLE.name) } : ruleset;
   const device = weftVxlanDevice(valueOf(links) ?? [], status?.publicIp);
   const vxlan = device === undefined ? null : await attempt(() => readVxlan(runner, device));
-  return { ipForward, links, routes, hostgwRoutes, vxlan, nftTable, forwardChains };
+  return { ipForward, links, routes, hostgwRoutes, vxlan, nftTable, forwardChains, policyTable };
 }
 
 /**

@@ -13,6 +13,7 @@ import { checkMtu } from "./checks/mtu.ts";
 import { checkNftables } from "./checks/nftables.ts";
 import { checkPaths } from "./checks/path.ts";
 import { checkPeerEntries } from "./checks/peers.ts";
+import { checkPolicy } from "./checks/policy.ts";
 import { checkPublicIp } from "./checks/public-ip.ts";
 import { checkClusterCidr, checkNodeSubnets } from "./checks/subnets.ts";
 import { collectNode, type DoctorTarget } from "./collect.ts";
@@ -32,6 +33,7 @@ export const CHECKS: Record<string, Check> = {
   path: checkPaths,
   mtu: checkMtu,
   nftables: checkNftables,
+  policy: checkPolicy,
   conflist: checkConflist,
   plugin: checkPlugin,
   "subnet-file": checkSubnetFile,

@@ -11,6 +11,7 @@ import type { IpLink, IpRoute } from "../kernel/json.ts";
 import type { ExecResult } from "../kernel/runner.ts";
 import type { VxlanState } from "../backend/vxlan/peers.ts";
 import type { AgentStatus, ConnectionStatus } from "../agent/status.ts";
+import type { PolicyStatus } from "../policy/controller.ts";
 
 /** A read that worked, or the one-line reason it did not. */
 export type Read<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -56,6 +57,8 @@ export interface KernelFacts {
   nftTable: Read<unknown[] | null>;
   /** Other tables' ip/inet chains on the forward hook (`nft -j list ruleset`). */
   forwardChains: Read<ForeignForwardChain[]>;
+  /** Table `inet weft-policy`'s objects (network policy), from the same listing; null when it does not exist. */
+  policyTable: Read<unknown[] | null>;
 }
 
 /** The agent's API. A stopped agent fails every read with the same reason. */
@@ -66,6 +69,8 @@ export interface AgentFacts {
   ready: Read<string>;
   status: Read<AgentStatus>;
   connections: Read<ConnectionStatus[]>;
+  /** `/policy`: the network policy's view of the node's pods (fails with POLICY_OFF's message where policy does not run). */
+  policy: Read<PolicyStatus>;
 }
 
 /** The runtime's side: what a kubelet would find. */

@@ -96,12 +96,15 @@ export function fakeNode(k: number, n: number): NodeFacts {
       },
       nftTable: { ok: true, value: nft },
       forwardChains: { ok: true, value: [] },
+      policyTable: { ok: true, value: null },
     },
     agent: {
       health: { ok: true, value: "ok\n" },
       ready: { ok: true, value: "ready\n" },
       status: { ok: true, value: status },
       connections: { ok: true, value: connections },
+      // Network policy runs only with a Kubernetes API; this cluster's agents use the embedded store.
+      policy: { ok: false, error: `network policy does not run on node${k}; it runs where the agent has a Kubernetes API (the kubernetes store or --kubeconfig) and --no-network-policy is not given` },
     },
     cni: {
       confFiles: { ok: true, value: ["10-weft.conflist"] },

@@ -12,7 +12,10 @@ import {
   ListWatch,
   PatchStrategy,
   setHeaderOptions,
+  V1MicroTime,
   Watch,
+  type KubernetesListObject,
+  type KubernetesObject,
   type V1Lease,
   type V1Node,
   type V1Pod,
@@ -27,9 +30,28 @@ export interface Kube {
   coordination: CoordinationV1Api;
 }
 
+/**
+ * A KubeConfig whose requests share one connection pool. The library makes
+ * a new undici Agent, so a new TLS connection and handshake, for every API
+ * request; a kubelet starting ten pods then spent more of its CPU on TLS
+ * than on its work. The pool is built by the library from the first
+ * request's options (one cluster and one user: every request's are the same).
+ */
+class PooledKubeConfig extends KubeConfig {
+  #dispatcher: unknown;
+
+  override async applySecurityAuthentication(context: Parameters<KubeConfig["applySecurityAuthentication"]>[0]): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const made = context.getDispatcher();
+    if (made === undefined) return;
+    this.#dispatcher ??= made;
+    context.setDispatcher(this.#dispatcher as typeof made);
+  }
+}
+
 /** Loads `kubeconfigPath` and makes the API clients; a missing or unreadable file is KUBECONFIG_INVALID. */
 export function connectKube(kubeconfigPath: string): Kube {
-  const config = new KubeConfig();
+  const config = new PooledKubeConfig();
   try {
     config.loadFromFile(kubeconfigPath);
   } catch (err) {
@@ -46,7 +68,7 @@ export function connectKube(kubeconfigPath: string): Kube {
  * KUBERNETES_SERVICE_HOST/PORT, the pod's service-account token and CA.
  */
 export function connectInCluster(): Kube {
-  const config = new KubeConfig();
+  const config = new PooledKubeConfig();
   try {
     config.loadFromCluster();
   } catch (err) {
@@ -103,26 +125,56 @@ export interface PodWatch {
  * client-go's reflector does.
  */
 export function watchPods(kube: Kube, fieldSelector: string, events: PodEvents): PodWatch {
+  const w = startInformer<V1Pod>(kube, "/api/v1/pods", () => kube.core.listPodForAllNamespaces({ fieldSelector }), {
+    add: (p) => events.upsert(fromV1Pod(p)),
+    update: (p) => events.upsert(fromV1Pod(p)),
+    delete: (p) => events.remove(fromV1Pod(p)),
+    error: events.error,
+  }, fieldSelector);
+  return { list: () => w.informer.list().map(fromV1Pod), synced: w.synced, stop: w.stop };
+}
+
+/** A running ListWatch informer (startInformer). */
+export interface Informer<T extends KubernetesObject> {
+  informer: ListWatch<T>;
+  /** Resolves once the first list has been delivered (every object in it reported through add). */
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the library's ListWatch on `path` (list, then watch from the
+ * list's resourceVersion, re-list on expiry and 410 Gone). An error stops a
+ * ListWatch; it is started again a second later, as client-go's reflector
+ * does, until stop().
+ */
+export function startInformer<T extends KubernetesObject>(
+  kube: Kube,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+  on: { add(o: T): void; update(o: T): void; delete(o: T): void; error(err: unknown): void },
+  fieldSelector?: string,
+): Informer<T> {
   let listed!: () => void;
   const synced = new Promise<void>((resolve) => (listed = resolve));
-  const list = async () => {
-    const r = await kube.core.listPodForAllNamespaces({ fieldSelector });
+  const listing = async () => {
+    const r = await list();
     // ListWatch reports the items as soon as this resolves, before any timer runs.
     setImmediate(listed);
     return r;
   };
   let stopped = false;
-  const informer = new ListWatch<V1Pod>("/api/v1/pods", new Watch(kube.config), list, false, undefined, fieldSelector);
-  informer.on("add", (p) => events.upsert(fromV1Pod(p)));
-  informer.on("update", (p) => events.upsert(fromV1Pod(p)));
-  informer.on("delete", (p) => events.remove(fromV1Pod(p)));
+  const informer = new ListWatch<T>(path, new Watch(kube.config), listing, false, undefined, fieldSelector);
+  informer.on("add", on.add);
+  informer.on("update", on.update);
+  informer.on("delete", on.delete);
   informer.on("error", (err) => {
-    events.error(err);
-    if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start().catch(events.error)), 1000).unref();
+    on.error(err);
+    if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start().catch(on.error)), 1000).unref();
   });
-  void informer.start().catch(events.error);
+  void informer.start().catch(on.error);
   return {
-    list: () => informer.list().map(fromV1Pod),
+    informer,
     synced,
     stop: () => {
       stopped = true;
@@ -162,10 +214,22 @@ export interface PodEventRecord {
   host: string;
 }
 
-/** Records an Event about a pod. */
-export async function recordPodEvent(kube: Kube, e: PodEventRecord): Promise<void> {
+/**
+ * Records an Event about a pod; returns its name. With `repeat` (the name
+ * and count of the same event recorded before) the existing Event's count
+ * and lastTimestamp are bumped instead, as kubelet's recorder aggregates.
+ */
+export async function recordPodEvent(kube: Kube, e: PodEventRecord, repeat?: { name: string; count: number }): Promise<string> {
   const now = new Date();
-  await kube.core.createNamespacedEvent({
+  if (repeat) {
+    try {
+      await kube.core.patchNamespacedEvent({ namespace: e.namespace, name: repeat.name, body: { count: repeat.count, lastTimestamp: now.toISOString() } }, MERGE_PATCH);
+      return repeat.name;
+    } catch (err) {
+      if (apiStatus(err) !== 404) throw err;
+    }
+  }
+  const created = await kube.core.createNamespacedEvent({
     namespace: e.namespace,
     body: {
       metadata: { generateName: `${e.podName}.`, namespace: e.namespace },
@@ -181,6 +245,7 @@ export async function recordPodEvent(kube: Kube, e: PodEventRecord): Promise<voi
       count: 1,
     },
   });
+  return created.metadata?.name ?? "";
 }
 
 /** Reads a Node, or null when it does not exist. */
@@ -207,21 +272,17 @@ export async function patchNodeStatus(kube: Kube, name: string, status: Record<s
   await kube.core.patchNodeStatus({ name, body: { status } }, MERGE_PATCH);
 }
 
-/** Merge-patches a Node's metadata (labels, annotations). */
-export async function patchNodeMetadata(kube: Kube, name: string, metadata: Record<string, unknown>): Promise<void> {
-  await kube.core.patchNode({ name, body: { metadata } }, MERGE_PATCH);
-}
-
 /** The node-lease namespace every kubelet heartbeats in. */
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
 
 /**
  * Renews (or creates) the node's Lease in kube-node-lease, owned by its
  * Node as kubelet makes it, so the node lifecycle controller sees the node
- * alive. Returns the lease's resourceVersion.
+ * alive.
  */
 export async function renewNodeLease(kube: Kube, node: string, nodeUid: string | undefined, durationSeconds: number): Promise<void> {
-  const now = new Date();
+  // A Lease's times are MicroTime: six fractional digits, which V1MicroTime writes.
+  const now = new V1MicroTime();
   let lease: V1Lease | null = null;
   try {
     lease = await kube.coordination.readNamespacedLease({ name: node, namespace: NODE_LEASE_NAMESPACE });
@@ -237,12 +298,12 @@ export async function renewNodeLease(kube: Kube, node: string, nodeUid: string |
           namespace: NODE_LEASE_NAMESPACE,
           ownerReferences: nodeUid ? [{ apiVersion: "v1", kind: "Node", name: node, uid: nodeUid }] : undefined,
         },
-        spec: { holderIdentity: node, leaseDurationSeconds: durationSeconds, renewTime: now as never },
+        spec: { holderIdentity: node, leaseDurationSeconds: durationSeconds, renewTime: now },
       },
     });
     return;
   }
-  lease.spec = { ...lease.spec, holderIdentity: node, leaseDurationSeconds: durationSeconds, renewTime: now as never };
+  lease.spec = { ...lease.spec, holderIdentity: node, leaseDurationSeconds: durationSeconds, renewTime: now };
   await kube.coordination.replaceNamespacedLease({ name: node, namespace: NODE_LEASE_NAMESPACE, body: lease });
 }
 

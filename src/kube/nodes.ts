@@ -4,8 +4,8 @@
  * annotations, set its NetworkUnavailable condition. The library's V1Node
  * stops here; callers get KubeNode.
  */
-import { ListWatch, PatchStrategy, setHeaderOptions, Watch, type V1Node } from "@kubernetes/client-node";
-import { apiStatus, type Kube } from "./client.ts";
+import { PatchStrategy, setHeaderOptions, type V1Node } from "@kubernetes/client-node";
+import { apiStatus, startInformer, type Kube } from "./client.ts";
 
 /** The annotations weft publishes on its Node, under this prefix. */
 export const ANNOTATION_PREFIX = "weft.dev/";
@@ -51,40 +51,17 @@ export interface NodeWatch {
 }
 
 /**
- * Watches every Node with the library's ListWatch (list, watch from its
- * resourceVersion, re-list on 410 Gone). An error stops a ListWatch; it is
- * started again a second later.
+ * Watches every Node (startInformer), reporting the whole set after every
+ * change and after the first list.
  */
 export function watchNodes(kube: Kube, events: NodeEvents): NodeWatch {
-  let listed!: () => void;
-  const synced = new Promise<void>((resolve) => (listed = resolve));
-  let stopped = false;
-  const list = async () => {
+  const report = () => events.changed(w.informer.list().map(fromV1Node));
+  const w = startInformer<V1Node>(kube, "/api/v1/nodes", async () => {
     const r = await kube.core.listNode();
-    setImmediate(() => {
-      listed();
-      events.changed(informer.list().map(fromV1Node));
-    });
+    setImmediate(report);
     return r;
-  };
-  const informer = new ListWatch<V1Node>("/api/v1/nodes", new Watch(kube.config), list, false);
-  const report = () => events.changed(informer.list().map(fromV1Node));
-  informer.on("add", report);
-  informer.on("update", report);
-  informer.on("delete", report);
-  informer.on("error", (err) => {
-    events.error(err);
-    if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start().catch(events.error)), 1000).unref();
-  });
-  void informer.start().catch(events.error);
-  return {
-    list: () => informer.list().map(fromV1Node),
-    synced,
-    stop: () => {
-      stopped = true;
-      return informer.stop();
-    },
-  };
+  }, { add: report, update: report, delete: report, error: events.error });
+  return { list: () => w.informer.list().map(fromV1Node), synced: w.synced, stop: w.stop };
 }
 
 /** Reads one Node, slim, or null when it does not exist. */

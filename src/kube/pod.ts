@@ -44,6 +44,14 @@ export interface VolumeMount {
   subPath: string | null;
 }
 
+/** `envFrom`: every key of a ConfigMap or Secret as a variable, with an optional prefix. */
+export interface EnvFrom {
+  kind: "configMap" | "secret";
+  name: string;
+  prefix: string;
+  optional: boolean;
+}
+
 export interface Container {
   name: string;
   image: string;
@@ -53,6 +61,7 @@ export interface Container {
   args: string[] | null;
   workingDir: string | null;
   env: EnvVar[];
+  envFrom: EnvFrom[];
   ports: ContainerPort[];
   volumeMounts: VolumeMount[];
   readinessProbe: Probe | null;
@@ -135,6 +144,11 @@ function fromV1Container(c: V1Container): Container {
       if (from.fieldRef) return [{ name: e.name, fieldRef: from.fieldRef.fieldPath }];
       if (from.configMapKeyRef) return [{ name: e.name, configMapKey: { name: from.configMapKeyRef.name ?? "", key: from.configMapKeyRef.key, optional: from.configMapKeyRef.optional ?? false } }];
       if (from.secretKeyRef) return [{ name: e.name, secretKey: { name: from.secretKeyRef.name ?? "", key: from.secretKeyRef.key, optional: from.secretKeyRef.optional ?? false } }];
+      return [];
+    }),
+    envFrom: (c.envFrom ?? []).flatMap((f): EnvFrom[] => {
+      if (f.configMapRef) return [{ kind: "configMap", name: f.configMapRef.name ?? "", prefix: f.prefix ?? "", optional: f.configMapRef.optional ?? false }];
+      if (f.secretRef) return [{ kind: "secret", name: f.secretRef.name ?? "", prefix: f.prefix ?? "", optional: f.secretRef.optional ?? false }];
       return [];
     }),
     ports: (c.ports ?? []).map((port) => ({ name: port.name ?? null, containerPort: port.containerPort, hostPort: port.hostPort ?? null, protocol: (port.protocol as ContainerPort["protocol"] | undefined) ?? "TCP" })),

@@ -85,14 +85,14 @@ export async function startServiceInformers(kubeconfig: string | undefined, sink
 
 type ClientNode = typeof import("@kubernetes/client-node");
 
-interface Handlers<T> {
+export interface Handlers<T> {
   upsert(o: T): void;
   remove(o: T): void;
   synced(): void;
 }
 
-/** One informer with restart on failure. */
-class Runner<T extends KubernetesObject> {
+/** One informer with restart on failure (the policy's informers use it too). */
+export class Runner<T extends KubernetesObject> {
   readonly #informer: ReturnType<ClientNode["makeInformer"]>;
   readonly #what: string;
   readonly #log: (line: string) => void;

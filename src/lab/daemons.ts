@@ -21,6 +21,7 @@ import { readLabState, writeJsonAtomic, type LabNode, type LabState } from "./st
 import { Supervisor, type ProcessSpec, type ProcessStatus } from "./supervisor.ts";
 import { ROOT } from "../lib/root.ts";
 import { controlPlaneDaemons } from "./control/components.ts";
+import { kubeletDaemons } from "./kubelet/daemons.ts";
 
 
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -77,6 +78,8 @@ export const NODE_CIDR_LEN = 24;
 export function labDaemons(lab: LabLayout, state: Omit<LabState, "daemons">, agentOverride = process.env[AGENT_CMD_ENV]): ProcessSpec[] {
   // The control plane first: the API server takes the longest to be ready.
   const daemons: ProcessSpec[] = state.kubernetes ? controlPlaneDaemons(lab, { podCidr: state.podCidr, nodeCidrLen: NODE_CIDR_LEN }) : [];
+  // Every node of a lab with Kubernetes runs a lab kubelet.
+  if (state.kubernetes) daemons.push(...kubeletDaemons(lab, state.nodes));
   daemons.push(...state.nodes.map((node): ProcessSpec => {
     const agent = agentCommand(lab, state, node);
     const name = `${node.name}-agent`;

@@ -15,6 +15,7 @@
 import { existsSync, rmdirSync, rmSync } from "node:fs";
 import { stopSupervisor } from "./daemons.ts";
 import { LAB_ROOT, labLayout, validateLabName, type LabLayout } from "./layout.ts";
+import { kubeletPodNamespaces } from "./kubelet/records.ts";
 import { labMark, notMadeByWeft, ownedAmong, readRecords } from "./ownership.ts";
 import { pidsInNamespaces, stopProcesses } from "./procs.ts";
 import { removePod } from "./runtime.ts";
@@ -58,7 +59,9 @@ export async function labDown(name: string, say: (line: string) => void, options
   ]);
   for (const r of removals) if (r.warning) say(`warning: ${r.warning}`);
 
-  const namespaces = await namespacesToDelete(records.namespaces, labMark(lab, records), options.madeHere ?? false);
+  // The lab kubelets' pod namespaces are in their pod records, as the runtime's are in pods/*.json.
+  const recorded = [...records.namespaces, ...kubeletPodNamespaces(lab.dir)];
+  const namespaces = await namespacesToDelete(recorded, labMark(lab, records), options.madeHere ?? false);
   await stopProcesses([...pidsInNamespaces(namespaces).values()].flat(), 0);
   await deleteNamespaces(namespaces);
   const left = labNamespaces(lab);

@@ -28,6 +28,7 @@ test("a lab owns exactly its own namespaces, never another lab's", () => {
     ["lab-node12", true],
     ["lab-pod-web", true],
     ["lab-pod-web-2", true],
+    ["lab-pod-default.web-7d9c5-xk2lp", true],
     ["lab", false],
     ["lab-", false],
     ["lab-node", false],

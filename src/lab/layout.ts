@@ -19,7 +19,9 @@
  * Namespaces: NAME-sw (the underlay switch), NAME-outside (a host outside
  * the cluster at 192.168.125.1), NAME-control (the Kubernetes control plane
  * at 192.168.125.100, unless --no-kubernetes), NAME-nodeK (node K at
- * 192.168.125.(100+K)), NAME-pod-POD (one per pod).
+ * 192.168.125.(100+K)), NAME-pod-POD (one per pod made by `weft lab run`
+ * without Kubernetes) or NAME-pod-NAMESPACE.POD (one per pod a lab kubelet
+ * runs).
  */
 import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
@@ -170,5 +172,6 @@ export function nodePaths(lab: LabLayout, node: string): NodePaths {
 export function ownsNamespace(lab: LabLayout, ns: string): boolean {
   if (!ns.startsWith(`${lab.name}-`)) return false;
   const rest = ns.slice(lab.name.length + 1);
-  return rest === "sw" || rest === "outside" || rest === "control" || /^node\d+$/.test(rest) || (rest.startsWith("pod-") && POD_NAME.test(rest.slice(4)));
+  // A lab kubelet's pods are NAME-pod-NAMESPACE.POD (lab/kubelet/sandbox.ts), hence the dots.
+  return rest === "sw" || rest === "outside" || rest === "control" || /^node\d+$/.test(rest) || (rest.startsWith("pod-") && /^[a-z0-9][a-z0-9.-]*$/.test(rest.slice(4)));
 }

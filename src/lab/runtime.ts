@@ -218,9 +218,15 @@ export async function execIn(lab: LabLayout, state: LabState, target: string, co
   });
 }
 
-function cniClient(lab: LabLayout, node: string): CniClient {
+/**
+ * The CNI client of `node`: its bin dir then the reference plugins, its
+ * cache, plugins run in its namespace: entered with `ip netns exec`, or, for
+ * a caller already in it (the node's lab kubelet, `inNode`), started as
+ * they are, as a runtime starts them.
+ */
+export function cniClient(lab: LabLayout, node: string, inNode = false): CniClient {
   const p = nodePaths(lab, node);
-  return { paths: [p.cniBinDir, REFERENCE_PLUGIN_DIR], cacheDir: p.cniCacheDir, exec: pluginExecIn(nodeNs(lab, node)) };
+  return { paths: [p.cniBinDir, REFERENCE_PLUGIN_DIR], cacheDir: p.cniCacheDir, exec: pluginExecIn(inNode ? null : nodeNs(lab, node)) };
 }
 
 function runtimeConf(r: PodRecord): RuntimeConf {
@@ -239,11 +245,12 @@ function runtimeConf(r: PodRecord): RuntimeConf {
   };
 }
 
-/** Runs plugins inside the node's namespace, as the runtime on that node would. */
-function pluginExecIn(ns: string): PluginExec {
+/** Runs plugins inside the node's namespace `ns` (null: this process's), as the runtime on that node would. */
+function pluginExecIn(ns: string | null): PluginExec {
   return (path, env, stdin) =>
     new Promise((resolve, reject) => {
-      const child = spawn("ip", ["netns", "exec", ns, path], {
+      const [cmd, ...args] = ns === null ? [path] : ["ip", "netns", "exec", ns, path];
+      const child = spawn(cmd!, args, {
         env: { ...process.env, ...env },
         stdio: ["pipe", "pipe", "pipe"],
         timeout: PLUGIN_TIMEOUT_MS,

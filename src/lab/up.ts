@@ -2,7 +2,8 @@
  * `weft lab up`: builds the topology, prepares every node's directories and
  * CNI configuration, makes the cluster's credentials, starts the supervisor
  * (control plane, agents, outside server, etcd) and waits until every agent
- * has written its subnet file and the control plane answers.
+ * has written its subnet file, the control plane answers and every node
+ * (its lab kubelet) is Ready.
  *
  * A failure before the agents start removes everything built so far, and
  * so does SIGINT or SIGTERM (Ctrl-C) at any point of `up`: the lab is up or
@@ -21,6 +22,8 @@ import { waitForControlPlane } from "./control/ready.ts";
 import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, NODE_CIDR_LEN, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
 import { applyClusterConfig } from "./addons.ts";
 import { labDown } from "./down.ts";
+import { KUBELET_BUNDLE } from "./kubelet/daemons.ts";
+import { waitForNodesReady } from "./kubelet/nodes-ready.ts";
 import { labMark, recordNamespaces, startRecords } from "./ownership.ts";
 import { CONTROL_IP, LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
 import { lastLogLine } from "./log-tail.ts";
@@ -76,6 +79,9 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   }
   const scenario = opts.scenario === null ? null : findScenario(opts.scenario);
   const podCidr = formatPrefix(parsePrefix(opts.podCidr ?? scenario?.podCidr ?? DEFAULT_POD_CIDR, "--pod-cidr"));
+  if (opts.kubernetes && !existsSync(KUBELET_BUNDLE)) {
+    throw new WeftError("NOT_BUILT", `the lab kubelet bundle ${KUBELET_BUNDLE} is not built`, { hint: "run scripts/setup.sh (or npm run build)" });
+  }
   if (!process.env[AGENT_CMD_ENV] && !existsSync(AGENT_BUNDLE)) {
     throw new WeftError("NOT_BUILT", `the agent bundle ${AGENT_BUNDLE} is not built`, { hint: "run scripts/setup.sh (or npm run build)" });
   }
@@ -159,10 +165,13 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
         : undefined,
     ]);
     interrupt.check();
-    if (opts.kubernetes) await applyClusterConfig(lab, state);
-    // Node readiness: once every node runs a lab kubelet, `up` waits here for
-    // each Node to register and report Ready (kubectl get nodes), as it waits
-    // for the agents above.
+    if (opts.kubernetes) {
+      await applyClusterConfig(lab, state);
+      // Every node's lab kubelet registers its Node, which is Ready once the node has a CNI configuration.
+      const t = await waitForNodesReady(lab, state, signal);
+      interrupt.check();
+      say(`${nodes.length} node${nodes.length > 1 ? "s" : ""} Ready ${secs(t.nodesAt - started)} after up began; default ServiceAccount (pods can be made) at ${secs(t.serviceAccountAt - started)}`);
+    }
   } catch (err) {
     await pki.catch(() => {});
     if (!agentsStarted || interrupt.signal) {

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
@@ -77,6 +77,17 @@ describe("weft agent --service-proxy", { timeout: 90_000 }, () => {
     const metrics = await fetchAgent<string>(socket, "/metrics");
     assert.match(metrics, /^weft_ready 1$/m, "the agent's own families are still there");
     assert.match(metrics, /^weft_proxy_programmed_endpoints 2$/m);
+  });
+
+  test("weft status services lists the programmed port, its endpoints and what clients get", async () => {
+    const r = spawnSync(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "status", "services", "--socket", socket], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^SERVICE\s+PROTO\s+DESTINATIONS\s+ENDPOINTS\s+LOCAL\s+CLIENTS GET$/m);
+    assert.match(r.stdout, /^default\/web:http\s+TCP\s+10\.96\.0\.50:80\s+2\s+2\s+FORWARD$/m);
+    assert.match(r.stdout, /last sync (full|partial) at /);
+    const json = JSON.parse(spawnSync(process.execPath, ["--disable-warning=ExperimentalWarning", MAIN, "status", "services", "--socket", socket, "-o", "json"], { encoding: "utf8" }).stdout);
+    assert.equal(json.synced, true);
+    assert.deepEqual(json.ports.map((p: { endpoints: string[] }) => p.endpoints.sort()), [["10.244.1.10:8080", "10.244.1.11:8080"]]);
   });
 
   test("the Service keeps working while the agent is stopped; --cleanup removes the proxy's table", async () => {

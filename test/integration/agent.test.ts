@@ -181,10 +181,13 @@ describe("weft agent on three nodes sharing one embedded store", { skip }, () =>
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /an agent is running on/);
     await stop(3);
+    // As network policy leaves it on a node with a Kubernetes API.
+    assert.equal(runIn(nodes[2]!.node, ["nft", "add", "table", "inet", "weft-policy"]).status, 0);
     const r = weftIn(nodes[2]!.node, ["agent", ...argsFor(3), "--cleanup"]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(runIn(nodes[2]!.node, ["ip", "link", "show", "weft.1"]).status, 1, "device gone");
     assert.equal(runIn(nodes[2]!.node, ["nft", "list", "table", "ip", "weft"]).status, 1, "table gone");
+    assert.equal(runIn(nodes[2]!.node, ["nft", "list", "table", "inet", "weft-policy"]).status, 1, "policy table gone");
     assert.equal(existsSync(join(runDir(3), "subnet.env")), false);
     await until("peers to drop node3", () => (!routes(1).includes("10.244.3.0/24") && !routes(2).includes("10.244.3.0/24") ? true : undefined), 3000);
     assert.deepEqual((await new EmbeddedStore({ dir: storeDir }).list()).map((l) => l.attrs.node), ["node1", "node2"]);

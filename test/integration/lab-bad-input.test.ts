@@ -119,7 +119,7 @@ describe("weft lab refuses hostile input and touches only what it made", { skip 
 
     ["1, 14, 16", "namespaces deleted or replaced behind the lab's back", async () => {
       const { name, lab } = newLab("behind");
-      await weftOk(["lab", "up", "--name", name, "--nodes", "1"]);
+      await weftOk(["lab", "up", "--no-kubernetes", "--name", name, "--nodes", "1"]);
       writeReferenceConflist(lab, "node1", 1);
       // A namespace named like a lab's, made after up: not the lab's.
       addStranger(`${name}-pod-stray`);

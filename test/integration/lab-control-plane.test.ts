@@ -105,31 +105,32 @@ describe("lab control plane", { skip }, () => {
     assert.ok(contains(parsePrefix(POD_CIDR), p.base), `${cidr} (${formatIp(p.base)}) inside ${POD_CIDR}`);
   });
 
-  test("a Deployment makes a ReplicaSet and Pending pods the scheduler could not place", async () => {
+  test("a Deployment makes a ReplicaSet whose pods the scheduler binds to the lab's nodes", async () => {
     await kubectlOk("create", "deployment", "web", "--image=nginx", "--replicas=2", "--port=80");
     const rs = await until("the ReplicaSet", async () => (await kubectlOk("get", "rs", "-l", "app=web", "-o", "jsonpath={.items[*].spec.replicas}")) || undefined, 20_000, 200);
     assert.equal(rs, "2");
-    // PodScheduled=False/Unschedulable is written by the scheduler alone.
-    const reasons = await until(
-      "2 Pending pods marked Unschedulable",
+    // PodScheduled=True and spec.nodeName are written by the scheduler alone (the hand-made node is unschedulable).
+    const nodes = await until(
+      "2 pods bound to lab nodes",
       async () => {
-        const out = await kubectlOk("get", "pods", "-l", "app=web", "-o", 'jsonpath={range .items[*]}{.status.phase}/{.status.conditions[?(@.type=="PodScheduled")].reason}{"\\n"}{end}');
+        const out = await kubectlOk("get", "pods", "-l", "app=web", "-o", 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="PodScheduled")].status}/{.spec.nodeName}{"\\n"}{end}');
         const lines = out.trim().split("\n").filter((l) => l !== "");
-        return lines.length === 2 && lines.every((l) => l === "Pending/Unschedulable") ? lines : undefined;
+        return lines.length === 2 && lines.every((l) => /^True\/node[12]$/.test(l)) ? lines : undefined;
       },
       30_000,
       200,
     );
-    assert.equal(reasons.length, 2);
+    assert.equal(nodes.length, 2);
   });
 
   test("a node's kubeconfig is system:node:NODE, which may register its own Node and no other", async () => {
     const k = kubeletCredentials(lab, "node1");
     const asNode1 = (...args: string[]) => kubectlInControl(name, [`--kubeconfig=${k.kubeconfig}`, ...args]);
     assert.match(await asNode1("auth", "whoami", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}"), /^system:node:node1 \["system:nodes","system:authenticated"\]$/);
-    for (const node of ["node1", "node2"]) writeFileSync(join(scratch, `${node}.json`), JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: node } }));
-    assert.match(await asNode1("create", "-f", join(scratch, "node1.json")), /^node\/node1 created$/m);
-    await assert.rejects(asNode1("create", "-f", join(scratch, "node2.json")), /forbidden: node "node1" is not allowed to modify node "node2"/);
+    // node1's lab kubelet registered node1 with these credentials; another name is refused.
+    assert.equal(await asNode1("get", "node", "node1", "-o", "jsonpath={.metadata.name}"), "node1");
+    writeFileSync(join(scratch, "node9.json"), JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: "node9" } }));
+    await assert.rejects(asNode1("create", "-f", join(scratch, "node9.json")), /forbidden: node "node1" is not allowed to modify node "node9"/);
   });
 
   test("a killed API server is restarted by the supervisor, and the cluster answers again", async () => {

@@ -33,6 +33,10 @@ Every option may also be given in the JSON config file, in camelCase
   --ip-masq / --no-ip-masq  masquerade pod traffic leaving the cluster CIDR (default on)
   --service-proxy           run the service proxy: Services and EndpointSlices to table ip weft-proxy (default off)
   --service-cidr CIDR       the service CIDR; its unallocated addresses are dropped (default 10.96.0.0/12)
+  --network-policy / --no-network-policy
+                            enforce NetworkPolicy in table inet weft-policy (default on where the agent has a
+                            Kubernetes API: the kubernetes store or --kubeconfig)
+  --strict-policy           cut established connections a policy starts denying (default: they continue)
   --store NAME              kubernetes, embedded or etcd (default kubernetes in a pod or with --kubeconfig, else embedded)
   --kubeconfig FILE         kubernetes: the kubeconfig (default: the pod's in-cluster configuration)
   --store-dir DIR           embedded: the directory every agent of the machine shares (default /var/lib/weft/store)
@@ -50,9 +54,12 @@ Every option may also be given in the JSON config file, in camelCase
   --cleanup                 remove the backend device and routes, the nftables table, the subnet file, and release the lease
 `;
 
+/** Keys set by switches rather than valued flags. */
+const BOOLEAN_FLAGS = new Set<keyof AgentConfig>(["ipMasq", "serviceProxy", "networkPolicy", "strictPolicy"]);
+
 /** Flag name → config key, for every key (booleans handled apart). */
 const FLAG_KEYS = Object.fromEntries(
-  (Object.keys(CONFIG_KEYS) as (keyof AgentConfig)[]).filter((k) => k !== "ipMasq" && k !== "serviceProxy").map((k) => [flagOf(k).slice(2), k]),
+  (Object.keys(CONFIG_KEYS) as (keyof AgentConfig)[]).filter((k) => !BOOLEAN_FLAGS.has(k)).map((k) => [flagOf(k).slice(2), k]),
 ) as Record<string, keyof AgentConfig>;
 
 /** Builds the config from the defaults, the file and the flags. */
@@ -64,6 +71,9 @@ export function configFromArgs(argv: string[]): { config: AgentConfig; cleanup: 
     "ip-masq": { type: "boolean" },
     "no-ip-masq": { type: "boolean" },
     "service-proxy": { type: "boolean" },
+    "network-policy": { type: "boolean" },
+    "no-network-policy": { type: "boolean" },
+    "strict-policy": { type: "boolean" },
   };
   for (const [flag, key] of Object.entries(FLAG_KEYS)) {
     options[flag] = CONFIG_KEYS[key] === "strings" ? { type: "string", multiple: true } : { type: "string" };
@@ -90,6 +100,10 @@ export function configFromArgs(argv: string[]): { config: AgentConfig; cleanup: 
   if (v["ip-masq"]) config.ipMasq = true;
   if (v["no-ip-masq"]) config.ipMasq = false;
   if (v["service-proxy"]) config.serviceProxy = true;
+  if (v["network-policy"] && v["no-network-policy"]) throw new WeftError(AGENT_CONFIG_INVALID, "--network-policy and --no-network-policy contradict each other");
+  if (v["network-policy"]) config.networkPolicy = true;
+  if (v["no-network-policy"]) config.networkPolicy = false;
+  if (v["strict-policy"]) config.strictPolicy = true;
   return { config: validateConfig(config as unknown as AgentConfig), cleanup: v.cleanup === true, help: false };
 }
 

@@ -49,12 +49,16 @@ export async function run(argv: string[]): Promise<number> {
   if (values.lab !== undefined && argv.some((a) => /^--(run|conf|bin)-dir/.test(a))) {
     throw new WeftError("USAGE", "doctor: --lab takes each node's directories from the lab; drop --run-dir, --conf-dir and --bin-dir");
   }
-  const kubeconfig = values.kubeconfig;
+  const kubeconfig = values.kubeconfig === undefined ? undefined : requireAbsolute(values.kubeconfig, "--kubeconfig");
   const fromClient = kubeconfig !== undefined
     ? async () => readKubeFacts((await import("../../kube/client.ts")).connectKube(kubeconfig))
     : process.env.KUBERNETES_SERVICE_HOST ? async () => readKubeFacts((await import("../../kube/client.ts")).connectInCluster()) : undefined;
   const { targets, lab, readCluster } = values.lab === undefined
-    ? { targets: [localTarget({ runDir: values["run-dir"], confDir: values["conf-dir"], binDir: values["bin-dir"] })], lab: null, readCluster: fromClient }
+    ? {
+        targets: [localTarget({ runDir: requireAbsolute(values["run-dir"], "--run-dir"), confDir: requireAbsolute(values["conf-dir"], "--conf-dir"), binDir: requireAbsolute(values["bin-dir"], "--bin-dir") })],
+        lab: null,
+        readCluster: fromClient,
+      }
     : labTargets(values.lab);
   const findings = await runDoctor(targets, lab, readCluster);
   process.stdout.write(output === "json" ? JSON.stringify(findings, null, 2) + "\n" : formatReport(findings));

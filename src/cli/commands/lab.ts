@@ -8,7 +8,11 @@ import { WeftError } from "../../lib/errors.ts";
 import { parseCommandArgs, parseOutput } from "../args.ts";
 import { superviseLab } from "../../lab/daemons.ts";
 import { labDown } from "../../lab/down.ts";
-import { adminKubeconfig, runKubectl } from "../../lab/control/kubectl.ts";
+import { adminKubeconfig, kubectlArgv, runKubectl } from "../../lab/control/kubectl.ts";
+import { execArgs, LAB_RUN_IMAGE, listApiPods, removeApiPod, runApiPod, type Kubectl } from "../../lab/kube-pods.ts";
+import { createRunner } from "../../kernel/runner.ts";
+import type { LabLayout } from "../../lab/layout.ts";
+import type { LabState } from "../../lab/state.ts";
 import { NODE_CIDR_LEN } from "../../lab/daemons.ts";
 import { CONTROL_IP, DEFAULT_LAB_NAME, labLayout, MAX_NODES, validateLabName } from "../../lab/layout.ts";
 import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab/runtime.ts";
@@ -26,8 +30,9 @@ const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] 
                       build the switch, N nodes, the outside host (192.168.125.1, TCP 8080
                       answers with your source address), the Kubernetes control plane at
                       ${CONTROL_IP} (etcd, kube-apiserver on 6443, kube-controller-manager
-                      giving each node a /${NODE_CIDR_LEN} of the pod CIDR, kube-scheduler) and
-                      start one agent per node; --no-kubernetes leaves the control plane out;
+                      giving each node a /${NODE_CIDR_LEN} of the pod CIDR, kube-scheduler), start one
+                      agent and one lab kubelet per node and wait until every Node is Ready;
+                      --no-kubernetes leaves the control plane and the kubelets out;
                       --iface is passed to every agent (default: none, each agent picks
                       its default route's interface); a scenario may set the pod CIDR
   down                stop everything the lab started and delete its namespaces and files
@@ -37,9 +42,14 @@ const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] 
                       namespace; exits with kubectl's status
   run POD --node NODE [--namespace NS (default)] [--labels k=v,...] [--port HOST:CONTAINER[/tcp|udp]]... -- CMD...
                       create a pod through the node's CNI configuration and run CMD in it
-  exec NAME -- CMD... run CMD in the foreground in pod or node NAME (or "outside")
-  rm POD              CNI DEL, stop the pod's processes, delete its namespace
-  pods [-o table|json] list pods: NAME NAMESPACE NODE IP STATUS
+                      (with Kubernetes: a Pod bound to NODE, image ${LAB_RUN_IMAGE}, which its
+                      lab kubelet runs; the pod's name may then be reused in other namespaces)
+  exec [NS/]NAME -- CMD...
+                      run CMD in the foreground in pod or node NAME (or "outside"); with
+                      Kubernetes a pod is kubectl exec's (any pod, Deployments' too)
+  rm [NS/]POD         CNI DEL, stop the pod's processes, delete its namespace (with
+                      Kubernetes: delete the Pod and wait until its kubelet removed it)
+  pods [-o table|json] list pods: NAME NAMESPACE NODE IP STATUS (with Kubernetes: every Pod)
   smoke [-o table|json]     make pods smoke-a, smoke-b (node1) and smoke-c (node2), check ping, TCP, no NAT,
                       masquerade and an agent restart, remove them; exit 1 when a check fails
 
@@ -133,14 +143,15 @@ const VERBS: Record<string, Verb> = {
     const pod = onePositional("lab run", positionals, "POD");
     if (!values.node) throw new WeftError("USAGE", "lab run: --node NODE is required");
     const lab = labLayout(validateLabName(values.name));
-    const record = await runPod(lab, readLabState(lab), {
-      name: pod,
-      node: values.node,
-      namespace: values.namespace,
-      labels: parseLabels(values.labels),
-      ports: values.port.map(parsePortMapping),
-      command,
-    });
+    const state = readLabState(lab);
+    const spec = { name: pod, node: values.node, namespace: values.namespace, labels: parseLabels(values.labels), ports: values.port.map(parsePortMapping), command };
+    if (state.kubernetes) {
+      // A Pod object bound to the node; its lab kubelet runs it.
+      const { ip } = await runApiPod(labKubectl(lab, state), state, spec);
+      process.stdout.write(`pod/${pod} created on ${values.node} with IP ${ip ?? "<none>"}\n`);
+      return 0;
+    }
+    const record = await runPod(lab, state, spec);
     process.stdout.write(`pod/${record.name} created on ${record.node} with IP ${record.ip ?? "<none>"}\n`);
     return 0;
   },
@@ -150,13 +161,20 @@ const VERBS: Record<string, Verb> = {
     const { values, positionals } = parseCommandArgs("lab exec", flags, NAME, true);
     const target = onePositional("lab exec", positionals, "NAME");
     const lab = labLayout(validateLabName(values.name));
-    return execIn(lab, readLabState(lab), target, command);
+    const state = readLabState(lab);
+    // Nodes and the outside host are namespaces; in a lab with Kubernetes a pod is kubectl exec's, so every pod works.
+    if (state.kubernetes && target !== "outside" && !state.nodes.some((n) => n.name === target)) {
+      return runKubectl(lab, state, execArgs(target, command, process.stdin.isTTY === true && process.stdout.isTTY === true));
+    }
+    return execIn(lab, state, target, command);
   },
 
   async rm(argv) {
     const { values, positionals } = parseCommandArgs("lab rm", argv, NAME, true);
     const pod = onePositional("lab rm", positionals, "POD");
-    const { removed } = await removePod(labLayout(validateLabName(values.name)), pod);
+    const lab = labLayout(validateLabName(values.name));
+    const state = readLabState(lab);
+    const { removed } = state.kubernetes ? await removeApiPod(labKubectl(lab, state), pod) : await removePod(lab, pod);
     process.stdout.write(removed ? `pod/${pod} deleted\n` : `pod/${pod} not found; nothing to delete\n`);
     return 0;
   },
@@ -165,8 +183,8 @@ const VERBS: Record<string, Verb> = {
     const { values } = parseCommandArgs("lab pods", argv, { ...NAME, output: { type: "string", short: "o" } });
     const output = parseOutput("lab pods", values.output);
     const lab = labLayout(validateLabName(values.name));
-    readLabState(lab);
-    const pods = listPods(lab);
+    const state = readLabState(lab);
+    const pods = state.kubernetes ? await listApiPods(labKubectl(lab, state)) : listPods(lab);
     if (output === "json") {
       process.stdout.write(JSON.stringify(pods, null, 2) + "\n");
     } else if (pods.length === 0) {
@@ -183,6 +201,11 @@ const VERBS: Record<string, Verb> = {
     const report = await runSmoke(labLayout(validateLabName(values.name)));
     process.stdout.write(output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatSmoke(report));
     return report.passed ? 0 : 1;
+  },
+
+  // Hidden: a node's lab kubelet, which the supervisor runs in the node's namespace.
+  async kubelet(argv) {
+    return (await import("./lab-kubelet.ts")).run(argv);
   },
 
   // Hidden: the detached supervisor `up` starts and `down` stops.
@@ -234,4 +257,9 @@ function parseLabels(text: string): Record<string, string> {
     labels[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return labels;
+}
+
+/** kubectl as the lab's admin, output collected (see lab/kube-pods.ts). */
+function labKubectl(lab: LabLayout, state: LabState): Kubectl {
+  return (args, stdin) => createRunner().exec(kubectlArgv(lab, state, args), stdin);
 }

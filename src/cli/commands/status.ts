@@ -1,5 +1,5 @@
 /**
- * `weft status [peers|ipam|connections]`: asks the node agent over its API
+ * `weft status [peers|ipam|connections|services|policy]`: asks the node agent over its API
  * socket (src/agent/api.ts) and prints what it says; with `--lab NAME`, asks
  * every node of the lab at once. A lab node whose agent does not answer is
  * one line on stderr and a non-zero exit; the other nodes are still shown.
@@ -13,19 +13,24 @@ import { readLabState } from "../../lab/state.ts";
 import { requireAbsolute } from "../../lib/dirs.ts";
 import { describeError, WeftError } from "../../lib/errors.ts";
 import { parseCommandArgs, parseOutput } from "../args.ts";
-import { formatConnections, formatIpam, formatPeers, formatSummary, type IpamAnswer } from "../status-format.ts";
+import type { ServicesStatus } from "../../agent/api.ts";
+import { formatConnections, formatIpam, formatPeers, formatServices, formatSummary, type IpamAnswer } from "../status-format.ts";
+import { formatPolicy } from "../policy-format.ts";
+import type { PolicyStatus } from "../../policy/controller.ts";
 
 /** The agent's runtime directory when --run-dir is not given. */
 const DEFAULT_RUN_DIR = "/run/weft";
 /** The API socket's name in the runtime directory. */
 const SOCKET_NAME = "agent.sock";
 
-const USAGE = `usage: weft status [peers|ipam|connections] [-o table|json] [--run-dir DIR | --socket PATH | --lab NAME]
+const USAGE = `usage: weft status [peers|ipam|connections|services|policy] [-o table|json] [--run-dir DIR | --socket PATH | --lab NAME]
 
   (none)          the node's summary: readiness, subnet, backend, store, lease, peers, IPAM, reconciles
   peers           the node and its peers: NODE PUBLIC IP SUBNET BACKEND STATE
   ipam            pod addresses per node subnet: NODE SUBNET USED FREE PODS
   connections     ping every peer's gateway over the backend: PEER PUBLIC IP TARGET STATE RTT MTU
+  services        the service proxy's programmed ports: SERVICE PROTO DESTINATIONS ENDPOINTS LOCAL CLIENTS GET
+  policy          the node's pods under network policy: POD IP INGRESS EGRESS POLICIES
 
   -o table|json   output format (default table); json prints the agent's answer as it is
   --run-dir DIR   the agent's runtime directory (default ${DEFAULT_RUN_DIR}); asks DIR/${SOCKET_NAME}
@@ -74,10 +79,20 @@ const LISTINGS: Record<string, View> = {
     if (ctx.json) return toJson(ctx, await ask(ctx, (s) => fetchAgent<IpamUsage>(s, "/ipam")));
     return formatIpam((await ask(ctx, statusAndIpam)).map((g) => g.value), ctx.lab);
   },
+  async services(ctx) {
+    const got = await ask(ctx, (s) => fetchAgent<ServicesStatus>(s, "/services"));
+    if (ctx.json) return toJson(ctx, got);
+    return formatServices(got.map((g) => ({ node: g.node, services: g.value })), ctx.lab);
+  },
   async connections(ctx) {
     const got = await ask(ctx, (s) => fetchAgent<ConnectionStatus[]>(s, "/connections"));
     if (ctx.json) return toJson(ctx, got, "connections");
     return formatConnections(got.map((g) => ({ node: g.node, connections: g.value })), ctx.lab);
+  },
+  async policy(ctx) {
+    const got = await ask(ctx, (s) => fetchAgent<PolicyStatus>(s, "/policy"));
+    if (ctx.json) return toJson(ctx, got);
+    return formatPolicy(got.map((g) => ({ node: g.node, policy: g.value })), ctx.lab);
   },
 };
 
@@ -102,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new WeftError("USAGE", `status: expected at most one listing, got ${positionals.join(" ")}`, { hint: 'run "weft status --help"' });
   const name = positionals[0];
   const view = name === undefined ? summary : LISTINGS[name];
-  if (!view) throw new WeftError("USAGE", `status: unknown listing "${name}"`, { hint: "use peers, ipam or connections, or none for the summary" });
+  if (!view) throw new WeftError("USAGE", `status: unknown listing "${name}"`, { hint: "use peers, ipam, connections, services or policy, or none for the summary" });
   const ctx: Context = { agents: agentsToAsk(values), lab: values.lab !== undefined, json: parseOutput("status", values.output) === "json", failed: 0 };
   process.stdout.write(await view(ctx));
   return ctx.failed > 0 ? 1 : 0;

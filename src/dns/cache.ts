@@ -1,0 +1,82 @@
+/**
+ * The cache of forwarded answers: keyed by lower-case name, type and
+ * class; an entry lives for the smallest TTL among its answer records (a
+ * positive answer) or for the SOA's negative TTL, min(SOA TTL, SOA
+ * minimum) (NXDOMAIN and NODATA, RFC 2308 5), never longer than `maxTtl`.
+ * An answer without a TTL to go by (a negative one without SOA, SERVFAIL)
+ * is not kept. At most `size` entries: the least recently used goes first.
+ * Served records carry their TTL minus the time spent in the cache.
+ */
+import type { Answer } from "dns-packet";
+
+export interface CachedAnswer {
+  rcode: number;
+  answers: Answer[];
+  authorities: Answer[];
+  additionals: Answer[];
+}
+
+interface Entry extends CachedAnswer {
+  storedAt: number;
+  expiresAt: number;
+}
+
+export class AnswerCache {
+  readonly #size: number;
+  readonly #maxTtl: number;
+  readonly #now: () => number;
+  /** Insertion order is recency order: a hit moves its entry to the end. */
+  readonly #entries = new Map<string, Entry>();
+
+  /** `size` entries at most (0: keep nothing), `maxTtl` seconds at most; `now` in ms (tests move time). */
+  constructor(size: number, maxTtl: number, now: () => number = Date.now) {
+    this.#size = size;
+    this.#maxTtl = maxTtl;
+    this.#now = now;
+  }
+
+  get entries(): number {
+    return this.#entries.size;
+  }
+
+  /** The cached answer with TTLs aged, and the ms it stays valid, or undefined. */
+  get(key: string): { answer: CachedAnswer; remainingMs: number } | undefined {
+    const e = this.#entries.get(key);
+    if (!e) return undefined;
+    const now = this.#now();
+    if (now >= e.expiresAt) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, e);
+    const age = Math.floor((now - e.storedAt) / 1000);
+    const aged = (rrs: Answer[]) => (age === 0 ? rrs : rrs.map((r) => (r.type === "OPT" ? r : { ...r, ttl: Math.max(0, (r.ttl ?? 0) - age) })));
+    return {
+      answer: { rcode: e.rcode, answers: aged(e.answers), authorities: aged(e.authorities), additionals: aged(e.additionals) },
+      remainingMs: e.expiresAt - now,
+    };
+  }
+
+  /** Keeps `answer` for its TTL; returns the seconds it is kept (0: not kept). */
+  put(key: string, answer: CachedAnswer): number {
+    if (this.#size === 0) return 0;
+    const ttl = Math.min(this.#maxTtl, cacheTtl(answer));
+    if (!(ttl > 0)) return 0;
+    const now = this.#now();
+    this.#entries.delete(key);
+    this.#entries.set(key, { ...answer, storedAt: now, expiresAt: now + ttl * 1000 });
+    while (this.#entries.size > this.#size) this.#entries.delete(this.#entries.keys().next().value!);
+    return ttl;
+  }
+}
+
+/** How long an answer may be cached, in seconds (0: not at all). */
+export function cacheTtl(a: CachedAnswer): number {
+  if (a.rcode === 0 && a.answers.length > 0) return Math.min(...a.answers.map((r) => (r as { ttl?: number }).ttl ?? 0));
+  if (a.rcode === 0 || a.rcode === 3) {
+    const soa = a.authorities.find((r) => r.type === "SOA");
+    if (soa && soa.type === "SOA") return Math.min(soa.ttl ?? 0, soa.data.minimum ?? 0);
+  }
+  return 0;
+}

@@ -1,0 +1,114 @@
+/**
+ * Container processes: starting one (launch.ts's script in the pod's
+ * network namespace, detached in its own process group, output appended to
+ * its log), learning how it ended, and stopping it (SIGTERM to its group,
+ * SIGKILL after the grace period).
+ *
+ * A container started by this kubelet is watched through its child
+ * handle; one adopted after a kubelet restart has no handle, so it is
+ * polled by pid and start time, and its exit status read from the exit
+ * file its launch shell writes.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { constants } from "node:os";
+import { dirname, join } from "node:path";
+import { signalGroup } from "../procs.ts";
+import { sleep } from "../../lib/sleep.ts";
+import { hostTool, launchScript, prepareUpper, type LaunchPlan } from "./launch.ts";
+import { processStart, stillRunning } from "./records.ts";
+
+/** A container's files under its pod's directory. */
+export function containerDir(podDir: string, name: string, init: boolean): string {
+  return join(podDir, "containers", `${init ? "init-" : ""}${name}`);
+}
+
+/** The log of run `restartCount` of a container: LOGS/NS_POD_UID/NAME/N.log, like /var/log/pods. */
+export function containerLog(logsDir: string, pod: { namespace: string; name: string; uid: string }, container: string, restartCount: number): string {
+  return join(logsDir, `${pod.namespace}_${pod.name}_${pod.uid}`, container, `${restartCount}.log`);
+}
+
+/** A started container: its launch shell and a promise of its exit status. */
+export interface Started {
+  pid: number;
+  pidStart: string;
+  exited: Promise<number>;
+}
+
+/** Starts a container; resolves once its process exists. */
+export async function startContainer(netns: string, plan: LaunchPlan, argv: string[], env: Record<string, string>, log: string): Promise<Started> {
+  mkdirSync(dirname(log), { recursive: true });
+  for (const d of [plan.rootfs, plan.upper, plan.work]) mkdirSync(d, { recursive: true });
+  rmSync(plan.exitFile, { force: true });
+  prepareUpper(plan);
+  const fd = openSync(log, "a");
+  let child;
+  try {
+    child = spawn(hostTool("ip"), ["netns", "exec", netns, "/bin/sh", "-c", launchScript(plan), "weft-container", ...argv], {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+      env,
+    });
+  } finally {
+    closeSync(fd);
+  }
+  child.unref();
+  const exited = new Promise<number>((resolve) => {
+    child.once("error", () => resolve(127));
+    child.once("exit", (code, sig) => resolve(exitStatus(plan.exitFile, code, sig)));
+  });
+  const pid = child.pid;
+  if (pid === undefined) return { pid: -1, pidStart: "", exited };
+  // `ip netns exec` execs the shell, so this pid is the launch shell's.
+  const pidStart = processStart(pid) ?? "";
+  return { pid, pidStart, exited };
+}
+
+/** Waits for an adopted container (no child handle) to end; resolves with its exit status. */
+export async function watchAdopted(pid: number, pidStart: string, exitFile: string, signal: AbortSignal): Promise<number> {
+  while (!signal.aborted && stillRunning(pid, pidStart)) await sleep(1000, signal);
+  return exitStatus(exitFile, null, null);
+}
+
+/**
+ * The exit status of a container run: what its launch shell wrote, else
+ * 128 + the signal that ended the shell (137 for SIGKILL, as runtimes report).
+ */
+export function exitStatus(exitFile: string, code: number | null, sig: NodeJS.Signals | null): number {
+  try {
+    const text = readFileSync(exitFile, "utf8").trim();
+    if (/^\d+$/.test(text)) return Number(text);
+  } catch {
+    // The shell was killed before it could write it.
+  }
+  if (sig) return 128 + (constants.signals[sig] ?? 9);
+  return code ?? 137;
+}
+
+/** True while any process of group `pgid` exists. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops a container's process group: SIGTERM, then SIGKILL after `graceMs`.
+ * Resolves once the group is empty (a process that ignores SIGTERM outlives
+ * its launch shell, so the group is what is waited for).
+ */
+export async function stopContainer(pid: number, pidStart: string, graceMs: number): Promise<void> {
+  if (!stillRunning(pid, pidStart) && !groupAlive(pid)) return;
+  signalGroup(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!groupAlive(pid)) return;
+    await sleep(50);
+  }
+  signalGroup(pid, "SIGKILL");
+  const hard = Date.now() + 2000;
+  while (Date.now() < hard && groupAlive(pid)) await sleep(20);
+}

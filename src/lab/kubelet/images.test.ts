@@ -1,0 +1,43 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BUSYBOX_BIN_IN_CONTAINER, imageShortName, planImage, type ImageSources } from "./images.ts";
+
+const src: ImageSources = { busyboxBin: "/lab/images/busybox/bin", agnhost: "/cache/agnhost", weft: "/checkout/bin/weft", portServer: ["node", "port-server.ts"] };
+const none = { command: null, args: null, ports: [] };
+
+test("an image is known by its last path segment without tag or digest", () => {
+  for (const [image, short] of [
+    ["busybox", "busybox"],
+    ["docker.io/library/busybox:1.36", "busybox"],
+    ["registry.k8s.io/e2e-test-images/agnhost:2.53", "agnhost"],
+    ["nginx@sha256:abc", "nginx"],
+    ["localhost:5000/weft:dev", "weft"],
+  ]) assert.equal(imageShortName(image!), short, image);
+});
+
+test("busybox runs its applets first in PATH; args alone replace its CMD", () => {
+  const p = planImage({ ...none, image: "busybox:1.36", args: ["sleep", "3600"] }, "bb", src);
+  assert.deepEqual(p.argv, ["sleep", "3600"]);
+  assert.deepEqual(p.pathPrefix, [BUSYBOX_BIN_IN_CONTAINER]);
+  assert.deepEqual(p.binds, [{ target: BUSYBOX_BIN_IN_CONTAINER, source: src.busyboxBin, file: false }]);
+  assert.deepEqual(planImage({ ...none, image: "busybox" }, "bb", src).argv, ["sh"]);
+  assert.deepEqual(planImage({ ...none, image: "busybox", command: ["sh", "-c"], args: ["echo hi"] }, "bb", src).argv, ["sh", "-c", "echo hi"]);
+});
+
+test("agnhost's entrypoint is /agnhost, bound from the Kubernetes build", () => {
+  const p = planImage({ ...none, image: "registry.k8s.io/e2e-test-images/agnhost:2.53", args: ["netexec", "--http-port=8080"] }, "a", src);
+  assert.deepEqual(p.argv, ["/agnhost", "netexec", "--http-port=8080"]);
+  assert.deepEqual(p.binds, [{ target: "/agnhost", source: "/cache/agnhost", file: true }]);
+});
+
+test("weft's image runs this checkout's weft", () => {
+  const p = planImage({ ...none, image: "ghcr.io/example/weft:latest", args: ["agent"] }, "w", src);
+  assert.deepEqual(p.argv, ["weft", "agent"]);
+  assert.deepEqual(p.pathPrefix, ["/checkout/bin"]);
+});
+
+test("any other image runs its command, else serves its declared ports", () => {
+  assert.deepEqual(planImage({ ...none, image: "nginx", command: ["sleep", "1"] }, "web", src).argv, ["sleep", "1"]);
+  const p = planImage({ ...none, image: "nginx", ports: [{ name: "http", containerPort: 80, hostPort: null, protocol: "TCP" }, { name: null, containerPort: 53, hostPort: null, protocol: "UDP" }, { name: null, containerPort: 9, hostPort: null, protocol: "SCTP" }] }, "web-1", src);
+  assert.deepEqual(p.argv, ["node", "port-server.ts", "--pod", "web-1", "--port", "80/tcp", "--port", "53/udp"]);
+});

@@ -1,0 +1,86 @@
+/**
+ * What an image means in the lab, which pulls none. A container's root is
+ * the machine's own filesystem (copy-on-write, see launch.ts); the image
+ * name only chooses what is added on top and what runs when the pod gives
+ * no `command`:
+ *
+ *   busybox   Debian's busybox-static applets first in PATH (sh, wget, nc,
+ *             nslookup, ... are busybox's); entrypoint sh
+ *   agnhost   the agnhost binary built with the pinned Kubernetes release, at
+ *             /agnhost as in the upstream image; entrypoint /agnhost
+ *   weft      this checkout's bin/ first in PATH; entrypoint weft
+ *   anything else
+ *             with a command (or only args): that on the machine's filesystem;
+ *             without one: the built-in port server (port-server.ts), which
+ *             answers on every declared containerPort, TCP and UDP, with the
+ *             pod's name and the client address it sees
+ *
+ * An image is matched by its last path segment without tag or digest, so
+ * `registry.k8s.io/e2e-test-images/agnhost:2.53` is agnhost and
+ * `docker.io/library/busybox:1.36` is busybox.
+ */
+import { dirname, join } from "node:path";
+import type { Container } from "../../kube/pod.ts";
+
+/** Where the catalog's contents are on this machine. */
+export interface ImageSources {
+  /** A directory of busybox applet links (made by the kubelet at start). */
+  busyboxBin: string;
+  /** The agnhost binary, or null when the Kubernetes build has none. */
+  agnhost: string | null;
+  /** This checkout's bin/weft. */
+  weft: string;
+  /** argv prefix of the built-in port server: node and its script. */
+  portServer: string[];
+}
+
+/** What a container of an image runs and gets. */
+export interface ImagePlan {
+  argv: string[];
+  /** Extra PATH directories (inside the container), first in PATH. */
+  pathPrefix: string[];
+  /** Host files or directories bound into the container: target path → source. */
+  binds: { target: string; source: string; file: boolean }[];
+}
+
+/** The PATH a container gets when its env does not set one (the OCI default). */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** Where the busybox applets are inside a busybox container. */
+export const BUSYBOX_BIN_IN_CONTAINER = "/.weft/busybox/bin";
+
+/** The short name of an image: `registry/path/name:tag@digest` → `name`. */
+export function imageShortName(image: string): string {
+  const noDigest = image.split("@")[0]!;
+  const last = noDigest.split("/").at(-1)!;
+  return last.split(":")[0]!;
+}
+
+/** How a container of `c.image` runs; `podName` goes to the built-in server. */
+export function planImage(c: Pick<Container, "image" | "command" | "args" | "ports">, podName: string, src: ImageSources): ImagePlan {
+  const name = imageShortName(c.image);
+  const args = c.args ?? [];
+  if (name === "busybox") {
+    return {
+      // The image has no entrypoint and CMD ["sh"]: args alone replace the CMD.
+      argv: c.command ? [...c.command, ...args] : c.args ?? ["sh"],
+      pathPrefix: [BUSYBOX_BIN_IN_CONTAINER],
+      binds: [{ target: BUSYBOX_BIN_IN_CONTAINER, source: src.busyboxBin, file: false }],
+    };
+  }
+  if (name === "agnhost" && src.agnhost !== null) {
+    return { argv: c.command ? [...c.command, ...args] : ["/agnhost", ...args], pathPrefix: [], binds: [{ target: "/agnhost", source: src.agnhost, file: true }] };
+  }
+  if (name === "weft") {
+    // bin/weft finds its checkout from its own path, and the checkout is in every container's root.
+    return { argv: c.command ? [...c.command, ...args] : ["weft", ...args], pathPrefix: [dirname(src.weft)], binds: [] };
+  }
+  if (c.command) return { argv: [...c.command, ...args], pathPrefix: [], binds: [] };
+  if (c.args) return { argv: c.args, pathPrefix: [], binds: [] };
+  const ports = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
+  return { argv: [...src.portServer, "--pod", podName, ...ports.flatMap((p) => ["--port", p])], pathPrefix: [], binds: [] };
+}
+
+/** The busybox applet directory of a kubelet under its root dir. */
+export function busyboxBinDir(rootDir: string): string {
+  return join(rootDir, "images", "busybox", "bin");
+}

@@ -1,0 +1,29 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { launchScript, resolveInRoot, shq } from "./launch.ts";
+
+test("paths resolve through the machine's links as they would inside the container", () => {
+  // Debian: /var/run -> /run (absolute link), /bin -> usr/bin (relative).
+  assert.equal(resolveInRoot("/var/run/secrets/kubernetes.io/serviceaccount"), "/run/secrets/kubernetes.io/serviceaccount");
+  assert.equal(resolveInRoot("/no/such/dir"), "/no/such/dir");
+  assert.equal(resolveInRoot("/a/../b/./c"), "/b/c");
+});
+
+test("the launch script mounts inside the root and runs the command chrooted", () => {
+  const s = launchScript({
+    rootfs: "/p/rootfs", upper: "/p/u", work: "/p/w",
+    binds: [{ target: "/var/run/secrets/x", source: "/vol/it's", readOnly: true, file: false }],
+    copies: [{ target: "/etc/resolv.conf", source: "/p/resolv.conf" }],
+    workingDir: "/", exitFile: "/p/exit", hostname: "web-1",
+  });
+  assert.match(s, /^mount -t overlay overlay -o lowerdir=\/,upperdir=\/p\/u,workdir=\/p\/w \/p\/rootfs$/m);
+  // Under the container's fresh /run, the mount point is made once /run is mounted.
+  assert.match(s, /^mkdir -p \/p\/rootfs\/run\/secrets\/x$/m);
+  assert.match(s, /^mount --bind '\/vol\/it'\\''s' \/p\/rootfs\/run\/secrets\/x$/m);
+  assert.match(s, /^mount -o remount,bind,ro \/p\/rootfs\/run\/secrets\/x$/m);
+  // /etc/resolv.conf is written into the upper layer beforehand (prepareUpper), not by the script.
+  assert.doesNotMatch(s, /resolv\.conf/);
+  assert.match(s, /chroot \/p\/rootfs \/bin\/sh -c .* "\$@"$/m);
+  assert.match(s, /^echo \$\? >\/p\/exit$/m);
+  assert.equal(shq("a b"), "'a b'");
+});

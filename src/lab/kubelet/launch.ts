@@ -1,0 +1,220 @@
+/**
+ * How a lab container starts: one `sh` per container, run with
+ * `ip netns exec POD_NS` (which already gives it a private mount namespace,
+ * slave to the host's, so nothing it mounts is seen outside), that
+ *
+ *   1. mounts the container's root: an overlay of the machine's `/` with a
+ *      fresh upper layer in the pod's directory, so writes stay in the pod;
+ *      proc, sysfs (the pod's network namespace's), /dev, and a fresh /run
+ *      (the host's /run holds other pods' secrets);
+ *   2. writes /etc/resolv.conf, /etc/hosts and /etc/hostname into it, and
+ *      binds each volume at its mountPath (read-only when asked);
+ *   3. runs the command chrooted there, in its working dir and a UTS
+ *      namespace with the pod's hostname, waits for it
+ *      and writes its exit status to the container's exit file, which is how
+ *      a restarted kubelet learns how a container it did not start ended.
+ *
+ * Kernel state: mounts inside the container's own mount namespace only;
+ * they vanish with its last process. Files: the upper layer under the pod's
+ * directory, removed with the pod.
+ */
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { posix } from "node:path";
+
+const SYSTEM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/**
+ * The absolute path of a host tool. Container processes are spawned with
+ * the container's environment, whose PATH is not the kubelet's, so host
+ * tools (ip, nsenter, script) are named by path.
+ */
+export function hostTool(name: string): string {
+  for (const dir of SYSTEM_DIRS) {
+    const path = `${dir}/${name}`;
+    if (existsSync(path)) return path;
+  }
+  return name;
+}
+
+/** The first child of `pid` (the container's own process under its launch shell), or null. */
+function firstChild(pid: number): number | null {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/)[0];
+    return first ? Number(first) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A host path bound into the container. */
+export interface Bind {
+  /** Path inside the container. */
+  target: string;
+  source: string;
+  readOnly: boolean;
+  /** A file bind (the target is made a file) rather than a directory. */
+  file: boolean;
+}
+
+/** Everything the launch script needs. */
+export interface LaunchPlan {
+  rootfs: string;
+  upper: string;
+  work: string;
+  binds: Bind[];
+  /** Host files copied to these paths inside the container before it starts. */
+  copies: { target: string; source: string }[];
+  workingDir: string;
+  exitFile: string;
+  /** The container's hostname, in a UTS namespace of its own (the pod's name, as kubelet gives it). */
+  hostname: string;
+}
+
+/** Quotes `s` for sh. */
+export function shq(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * `path` with its symlinks resolved as they resolve inside the container,
+ * whose root starts as a copy of the machine's: /var/run/secrets becomes
+ * /run/secrets. Without this, the launch shell (not yet chrooted) would
+ * follow an absolute link like /var/run -> /run out of the container's
+ * root and create directories on the machine's own /run.
+ */
+export function resolveInRoot(path: string): string {
+  let todo = path.split("/").filter((s) => s !== "" && s !== ".");
+  const done: string[] = [];
+  for (let links = 0; todo.length > 0; ) {
+    const seg = todo.shift()!;
+    if (seg === "..") {
+      done.pop();
+      continue;
+    }
+    const here = `/${[...done, seg].join("/")}`;
+    let target: string | null = null;
+    try {
+      if (lstatSync(here).isSymbolicLink()) target = readlinkSync(here);
+    } catch {
+      // Not on the machine: made inside the container.
+    }
+    if (target === null) {
+      done.push(seg);
+      continue;
+    }
+    if (++links > 40) return here;
+    const parts = target.split("/").filter((s) => s !== "" && s !== ".");
+    if (target.startsWith("/")) done.length = 0;
+    todo = [...parts, ...todo];
+  }
+  return posix.normalize(`/${done.join("/")}`);
+}
+
+/** The directory part of an absolute path ("/" for a top-level name). */
+function parent(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/** The mounts the launch script makes fresh in every container; paths under them exist only once mounted. */
+const CONTAINER_MOUNTS = ["/proc", "/sys", "/dev", "/run"];
+
+function onContainerMount(path: string): boolean {
+  return CONTAINER_MOUNTS.some((m) => path === m || path.startsWith(`${m}/`));
+}
+
+/** A copy's target with its directory resolved as inside the container; the file itself (often a link) is replaced, not followed. */
+function copyTarget(target: string): string {
+  const dir = resolveInRoot(parent(target));
+  return `${dir === "/" ? "" : dir}/${target.slice(target.lastIndexOf("/") + 1)}`;
+}
+
+/**
+ * Writes what can be written before the container starts straight into its
+ * fresh upper layer: the copied files and the mount points of its binds,
+ * except under the mounts the script makes. Each saves the launch shell a
+ * few processes (a pod start is mostly process starts).
+ */
+export function prepareUpper(plan: LaunchPlan): void {
+  for (const c of plan.copies) {
+    const t = copyTarget(c.target);
+    if (onContainerMount(t)) continue;
+    mkdirSync(`${plan.upper}${parent(t)}`, { recursive: true });
+    writeFileSync(`${plan.upper}${t}`, readFileSync(c.source));
+  }
+  for (const b of plan.binds) {
+    const t = resolveInRoot(b.target);
+    if (onContainerMount(t)) continue;
+    if (!b.file) {
+      mkdirSync(`${plan.upper}${t}`, { recursive: true });
+    } else if (!existsSync(t)) {
+      mkdirSync(`${plan.upper}${parent(t)}`, { recursive: true });
+      writeFileSync(`${plan.upper}${t}`, "");
+    }
+  }
+}
+
+/**
+ * The launch script; the container's argv follows as "$@" and its
+ * environment is the script's own (host tools are called by absolute
+ * PATH set here, the container's PATH is restored before the chroot).
+ * prepareUpper must have run first.
+ */
+export function launchScript(plan: LaunchPlan): string {
+  const r = shq(plan.rootfs);
+  const inRoot = (p: string) => shq(`${plan.rootfs}${p}`);
+  const lines = [
+    "set -e",
+    'CPATH="${PATH:-}"',
+    "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+    `mount -t overlay overlay -o lowerdir=/,upperdir=${shq(plan.upper)},workdir=${shq(plan.work)} ${r}`,
+    `mount -t proc proc ${inRoot("/proc")}`,
+    `mount -t sysfs sysfs ${inRoot("/sys")}`,
+    `mount --rbind /dev ${inRoot("/dev")}`,
+    `mount -t tmpfs -o mode=755 tmpfs ${inRoot("/run")}`,
+  ];
+  const dirs: string[] = [];
+  const late: string[] = [];
+  for (const c of plan.copies) {
+    const t = copyTarget(c.target);
+    if (!onContainerMount(t)) continue;
+    dirs.push(inRoot(parent(t)));
+    late.push(`cat ${shq(c.source)} >${inRoot(t)}`);
+  }
+  const mounts: string[] = [];
+  for (const b of plan.binds) {
+    const resolved = resolveInRoot(b.target);
+    const t = inRoot(resolved);
+    if (onContainerMount(resolved)) {
+      if (b.file) {
+        dirs.push(inRoot(parent(resolved)));
+        late.push(`[ -e ${t} ] || : >${t}`);
+      } else {
+        dirs.push(t);
+      }
+    }
+    mounts.push(`mount --bind ${shq(b.source)} ${t}`);
+    if (b.readOnly) mounts.push(`mount -o remount,bind,ro ${t}`);
+  }
+  if (dirs.length > 0) lines.push(`mkdir -p ${[...new Set(dirs)].join(" ")}`);
+  lines.push(...late, ...mounts);
+  lines.push(
+    "set +e",
+    'PATH="$CPATH"',
+    "export PATH",
+    `${hostTool("unshare")} --uts -- ${hostTool("sh")} -c 'hostname "$0" && exec "$@"' ${shq(plan.hostname)} ${hostTool("chroot")} ${r} /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' ${shq(plan.workingDir)} "$@"`,
+    `echo $? >${shq(plan.exitFile)}`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * The argv that runs `command` inside a running container: in the mount
+ * and network namespaces of its launch shell `pid` and the UTS namespace
+ * of the container's process (its child), chrooted to its root, in its
+ * working dir.
+ */
+export function execArgv(pid: number, rootfs: string, workingDir: string, command: string[]): string[] {
+  const uts = firstChild(pid);
+  return [hostTool("nsenter"), "-t", String(pid), "-m", "-n", ...(uts === null ? [] : [`--uts=/proc/${uts}/ns/uts`]), "--", hostTool("chroot"), rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
+}

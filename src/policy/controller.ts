@@ -1,0 +1,338 @@
+/**
+ * The network policy controller: keeps table `inet weft-policy`
+ * (compile.ts) in step with Pods, Namespaces and NetworkPolicies. It owns
+ * that table alone and writes nowhere else (plus, in strict mode, the
+ * conntrack entries of flows the policies deny).
+ *
+ * Inputs arrive as informer events. Nothing is synced until all three kinds
+ * have reported their first list, so a half-known cluster is never enforced
+ * (a policy whose peers' pods are not listed yet would cut them off).
+ *
+ * Syncs run through a SyncRunner (coalesced, rate-bounded, retried). Each
+ * compiles the whole plan (pure, milliseconds for thousands of objects) and
+ * applies:
+ *   - on the first sync, the table rebuilt (deleted and defined in one
+ *     transaction; conntrack keeps established flows across it);
+ *   - on a change, only the difference to the last plan applied;
+ *   - on drift (another process touched the table, seen by `nft monitor`)
+ *     and every `resyncMs`, everything rewritten in place; when nft refuses
+ *     that, a rebuild. A refused partial sync is followed by a full one.
+ *
+ * Bridged pod-to-pod traffic on one node meets the forward hook only with
+ * net.bridge.bridge-nf-call-iptables=1 in the node's namespace, which the
+ * controller sets when it starts (`bridgeNetfilter`).
+ *
+ * Existing connections when a policy starts denying them continue by
+ * default (replies and established flows are accepted first, as upstream
+ * implementations do); with `strict` their conntrack entries are deleted
+ * after the sync (conntrack.ts), so they stop at their next packet.
+ *
+ * The table stays when the controller stops (pods stay protected while the
+ * agent restarts); remove() deletes it.
+ */
+import { performance } from "node:perf_hooks";
+import { applyTransaction } from "../kernel/nft/apply.ts";
+import { TableMonitor } from "../kernel/nft/monitor.ts";
+import { NftTransaction } from "../kernel/nft/transaction.ts";
+import { readJson, type Runner } from "../kernel/runner.ts";
+import { ensureSysctl } from "../kernel/sysctl.ts";
+import type { IpLink } from "../kernel/json.ts";
+import { describeError } from "../lib/errors.ts";
+import { SyncRunner, type SyncReason } from "../lib/sync-runner.ts";
+import { compilePolicies, EGRESS_DROP, INGRESS_DROP, TABLE, type PodPolicyStatus, type PolicyPlan } from "./compile.ts";
+import { deleteFlows, deniedFlows, listFlows } from "./conntrack.ts";
+import { fullSync, diffPlans } from "./diff.ts";
+import { PolicyMetrics, type SyncKind } from "./metrics.ts";
+import { keyOf, type Namespace, type NetworkPolicy, type Pod } from "./types.ts";
+import { PolicyIndex } from "./world.ts";
+
+export interface PolicyControllerOptions {
+  /** This node's name (Pod.node of its pods). */
+  nodeName: string;
+  /** Runs nft, conntrack and sysctl in the node's namespace. */
+  runner: Runner;
+  log: (line: string) => void;
+  /** Delete the conntrack entries of flows a policy starts denying. Default false. */
+  strict?: boolean;
+  /** Set net.bridge.bridge-nf-call-iptables=1 at start (same-node pod traffic is bridged). Default true. */
+  bridgeNetfilter?: boolean;
+  /** Minimum time between syncs once the burst is used, in ms. Default 100. */
+  minSyncIntervalMs?: number;
+  /** Syncs allowed back to back. Default 4. */
+  burst?: number;
+  /** Full resync period in ms, a backstop to the drift monitor. Default 300,000. */
+  resyncMs?: number;
+  /** Watch the table with `nft monitor` and resync at once on a foreign change. Default true. */
+  watchDrift?: boolean;
+}
+
+/** The outcome of the last sync. */
+export interface PolicySyncStatus {
+  kind: SyncKind;
+  at: string;
+  durationMs: number;
+  /** Of which compiling and diffing (the rest is nft, and conntrack in strict mode). */
+  compileMs: number;
+  /** Operations in the nft transaction. */
+  changes: number;
+}
+
+/** What `weft status policy` shows. */
+export interface PolicyStatus {
+  node: string;
+  strict: boolean;
+  synced: boolean;
+  last: PolicySyncStatus | null;
+  policies: number;
+  pods: PodPolicyStatus[];
+  problems: string[];
+}
+
+export class PolicyController {
+  readonly #o: PolicyControllerOptions;
+  readonly #pods = new Map<string, Pod>();
+  readonly #namespaces = new Map<string, Namespace>();
+  readonly #policies = new Map<string, NetworkPolicy>();
+  readonly #sync: SyncRunner;
+  readonly #monitor: TableMonitor | undefined;
+  readonly #onSpawn: ((pid: number) => void) | undefined;
+  readonly metrics = new PolicyMetrics();
+  readonly #synced = { pods: false, namespaces: false, policies: false };
+  #started = false;
+  #applied: PolicyPlan | undefined;
+  #needFull = false;
+  #last: PolicySyncStatus | undefined;
+  #lastProblems = "";
+  /** Drop counters as last read, and what earlier tables had counted. */
+  #counted = { ingress: 0, egress: 0 };
+  #countedBefore = { ingress: 0, egress: 0 };
+
+  constructor(o: PolicyControllerOptions) {
+    this.#o = o;
+    this.#sync = new SyncRunner({
+      sync: (reason) => this.#syncOnce(reason),
+      minIntervalMs: o.minSyncIntervalMs ?? 100,
+      burst: o.burst ?? 4,
+      periodMs: o.resyncMs ?? 300_000,
+      onError: (err) => {
+        this.metrics.failures++;
+        o.log(`sync failed: ${describeError(err)}; retrying`);
+      },
+    });
+    if (o.watchDrift ?? true) {
+      const monitor = new TableMonitor({
+        table: TABLE,
+        netns: o.runner.netns,
+        log: o.log,
+        onDrift: (why) => {
+          if (!this.#applied) return;
+          o.log(`drift: ${why}; syncing the table whole`);
+          this.#needFull = true;
+          this.#sync.request();
+        },
+      });
+      this.#monitor = monitor;
+      this.#onSpawn = (pid) => monitor.own(pid);
+    }
+  }
+
+  upsertPod(p: Pod): void {
+    this.#pods.set(keyOf(p), p);
+    this.#sync.request();
+  }
+  deletePod(namespace: string, name: string): void {
+    if (this.#pods.delete(`${namespace}/${name}`)) this.#sync.request();
+  }
+  upsertNamespace(n: Namespace): void {
+    this.#namespaces.set(n.name, n);
+    this.#sync.request();
+  }
+  deleteNamespace(name: string): void {
+    if (this.#namespaces.delete(name)) this.#sync.request();
+  }
+  upsertPolicy(p: NetworkPolicy): void {
+    this.#policies.set(keyOf(p), p);
+    this.#sync.request();
+  }
+  deletePolicy(namespace: string, name: string): void {
+    if (this.#policies.delete(`${namespace}/${name}`)) this.#sync.request();
+  }
+
+  markPodsSynced(): void {
+    this.#synced.pods = true;
+    void this.#maybeStart();
+  }
+  markNamespacesSynced(): void {
+    this.#synced.namespaces = true;
+    void this.#maybeStart();
+  }
+  markPoliciesSynced(): void {
+    this.#synced.policies = true;
+    void this.#maybeStart();
+  }
+
+  async #maybeStart(): Promise<void> {
+    const s = this.#synced;
+    if (this.#started || !s.pods || !s.namespaces || !s.policies) return;
+    this.#started = true;
+    if (this.#o.bridgeNetfilter ?? true) {
+      try {
+        await ensureSysctl(this.#o.runner, "net.bridge.bridge-nf-call-iptables", "1");
+      } catch (err) {
+        this.#o.log(`${describeError(err)}; until it is set, traffic between pods of this node is not filtered`);
+      }
+    }
+    this.#monitor?.start();
+    this.#sync.start();
+    this.#sync.request();
+  }
+
+  /** True once a sync has put the table in the kernel. */
+  get synced(): boolean {
+    return this.#applied !== undefined;
+  }
+
+  /** Resolves after a sync that started after this call (tests and tools); needs all inputs synced. */
+  syncNow(): Promise<void> {
+    return this.#sync.requestAndWait();
+  }
+
+  /** Like syncNow, rewriting the whole table in place. */
+  resyncNow(): Promise<void> {
+    if (this.#applied) this.#needFull = true;
+    return this.#sync.requestAndWait();
+  }
+
+  async #syncOnce(reason: SyncReason): Promise<void> {
+    const started = performance.now();
+    const plan = compilePolicies({ policies: this.#policies.values(), pods: this.#pods.values(), namespaces: this.#namespaces.values(), nodeName: this.#o.nodeName });
+    const prev = this.#applied;
+    let kind: SyncKind = "full";
+    let tx: NftTransaction;
+    let compiled = performance.now();
+    try {
+      if (prev === undefined) {
+        tx = fullSync(plan, undefined, true);
+        compiled = performance.now();
+        await this.#apply(tx);
+      } else if (reason !== "request" || this.#needFull) {
+        tx = await this.#applyFull(plan, prev);
+      } else {
+        kind = "partial";
+        tx = diffPlans(prev, plan);
+        compiled = performance.now();
+        try {
+          await this.#apply(tx);
+        } catch (err) {
+          this.#o.log(`partial sync refused (${describeError(err)}); the kernel's table differs from the last one applied, syncing it whole`);
+          kind = "full";
+          tx = await this.#applyFull(plan, prev);
+        }
+      }
+    } catch (err) {
+      this.#needFull = true;
+      throw err;
+    }
+    this.#applied = plan;
+    this.#needFull = false;
+    if (this.#o.strict && tx.size > 0) await this.#deleteDeniedFlows();
+    const now = Date.now();
+    const ms = performance.now() - started;
+    this.metrics.syncs[kind]++;
+    this.metrics.syncDuration.observe(ms / 1000);
+    this.metrics.lastSyncAt = now;
+    this.metrics.policies = this.#policies.size;
+    this.metrics.isolated = { ingress: plan.pods.filter((p) => p.ingress.isolated).length, egress: plan.pods.filter((p) => p.egress.isolated).length };
+    const round = (x: number) => Math.round(x * 100) / 100;
+    this.#last = { kind, at: new Date(now).toISOString(), durationMs: round(ms), compileMs: round(compiled - started), changes: tx.size };
+    const problems = plan.problems.join("\n");
+    if (problems !== this.#lastProblems) {
+      for (const p of plan.problems) this.#o.log(p);
+      this.#lastProblems = problems;
+    }
+  }
+
+  async #apply(tx: NftTransaction): Promise<void> {
+    // A rebuild, or a full sync rewriting the drop chains, starts their counters again: read them first.
+    const resets = tx.ops.some((o) => o.op === "delete-table" || (o.op === "flush-chain" && (o.chain === INGRESS_DROP || o.chain === EGRESS_DROP)));
+    if (resets) await this.readCounters().catch(() => {});
+    await applyTransaction(this.#o.runner, tx, this.#onSpawn);
+    if (resets) {
+      this.#countedBefore = { ingress: this.metrics.dropped.ingress, egress: this.metrics.dropped.egress };
+      this.#counted = { ingress: 0, egress: 0 };
+    }
+  }
+
+  /** Full sync in place; when nft refuses it, rebuild the table. */
+  async #applyFull(plan: PolicyPlan, prev: PolicyPlan): Promise<NftTransaction> {
+    const tx = fullSync(plan, prev, false);
+    try {
+      await this.#apply(tx);
+      return tx;
+    } catch (err) {
+      this.#o.log(`full sync refused (${describeError(err)}); rebuilding table ${TABLE.family} ${TABLE.name}`);
+      const rebuilt = fullSync(plan, prev, true);
+      await this.#apply(rebuilt);
+      return rebuilt;
+    }
+  }
+
+  async #deleteDeniedFlows(): Promise<void> {
+    try {
+      const links = await readJson<IpLink[]>(this.#o.runner, ["ip", "-j", "-4", "addr"]);
+      const local = links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local));
+      const index = new PolicyIndex({ pods: this.#pods.values(), namespaces: this.#namespaces.values(), policies: this.#policies.values() });
+      const denied = deniedFlows(index, await listFlows(this.#o.runner), local);
+      if (denied.length === 0) return;
+      const r = await deleteFlows(this.#o.runner, denied);
+      this.metrics.flowsDeleted += r.deleted;
+      for (const e of r.errors) this.#o.log(`conntrack entry of a denied flow not deleted: ${e}`);
+    } catch (err) {
+      this.#o.log(`strict mode: tracked flows not checked: ${describeError(err)}`);
+    }
+  }
+
+  /** Reads the drop chains' counters into the metrics (cumulative across table rebuilds). */
+  async readCounters(): Promise<void> {
+    if (!this.#applied) return;
+    for (const [dir, chain] of [["ingress", INGRESS_DROP], ["egress", EGRESS_DROP]] as const) {
+      const listing = await readJson<{ nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] }>(this.#o.runner, ["nft", "-j", "list", "chain", TABLE.family, TABLE.name, chain]);
+      let packets = 0;
+      for (const o of listing.nftables) for (const e of o.rule?.expr ?? []) packets += e.counter?.packets ?? 0;
+      // A table rebuilt behind our back (drift) starts again from 0; what it had counted since the last read is lost.
+      if (packets < this.#counted[dir]) this.#countedBefore[dir] += this.#counted[dir];
+      this.#counted[dir] = packets;
+      this.metrics.dropped[dir] = this.#countedBefore[dir] + packets;
+    }
+  }
+
+  /** The last sync, or undefined before the first. */
+  lastSync(): PolicySyncStatus | undefined {
+    return this.#last;
+  }
+
+  status(): PolicyStatus {
+    return {
+      node: this.#o.nodeName,
+      strict: this.#o.strict ?? false,
+      synced: this.synced,
+      last: this.#last ?? null,
+      policies: this.#policies.size,
+      pods: this.#applied?.pods ?? [],
+      problems: this.#applied?.problems ?? [],
+    };
+  }
+
+  /** Stops syncing; the table stays. Idempotent. */
+  async stop(): Promise<void> {
+    this.#monitor?.stop();
+    await this.#sync.stop();
+  }
+
+  /** Deletes the table (turning policy off); succeeds when it is already gone. */
+  async remove(): Promise<void> {
+    await this.stop();
+    await applyTransaction(this.#o.runner, new NftTransaction(TABLE).deleteTable());
+    this.#applied = undefined;
+  }
+}

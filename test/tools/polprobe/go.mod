@@ -1,0 +1,3 @@
+module weft.dev/test/tools/polprobe
+
+go 1.22
