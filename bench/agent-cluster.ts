@@ -31,7 +31,7 @@ const MAIN = join(root, "src/cli/main.ts");
 export const ETCD_URL = "http://192.168.125.1:2379";
 
 /** Which store the agents share. */
-export type StoreName = "embedded" | "etcd";
+export type StoreName = "embedded" | "etcd" | "kubernetes";
 
 /** Node K's pinned subnet. */
 export function subnetOf(k: number): string {
@@ -59,7 +59,11 @@ export class AgentCluster {
   readonly #out: string;
   readonly #nodes = new Map<number, string>();
   readonly #agents = new Map<number, AgentProc>();
+  /** Namespaces addHost made. */
+  readonly #hosts: string[] = [];
   #etcd: ChildProcess | undefined;
+  /** With the kubernetes store: the kubeconfig every agent is given (setKubeconfig). */
+  #kubeconfig: string | undefined;
 
   /** Namespace names of this cluster start with the Scratch's prefix and this. */
   readonly #tag: string;
@@ -92,6 +96,23 @@ export class AgentCluster {
     const ns = this.#nodes.get(k);
     if (ns === undefined) throw new Error(`no node ${k}`);
     return ns;
+  }
+
+  /**
+   * Wires one more host to the switch: namespace `<prefix><tag><name>` with
+   * eth0 at `ip`/24 (e.g. a control plane at 192.168.125.100); returns its name.
+   */
+  addHost(name: string, ip: string): string {
+    const [ns] = this.#scratch.addNamespaces([`${this.#tag}${name}`]) as [string];
+    this.#hosts.push(ns);
+    ipBatch([`link add h${name} master br0 up type veth peer name eth0 netns ${ns}`], this.#sw);
+    ipBatch([`addr add ${ip}/24 dev eth0`, "link set eth0 up"], ns);
+    return ns;
+  }
+
+  /** With the kubernetes store: the kubeconfig agents started from now on get (`--kubeconfig`). */
+  setKubeconfig(file: string): void {
+    this.#kubeconfig = file;
   }
 
   /** Starts etcd on the outside host and waits until it answers. */
@@ -132,11 +153,15 @@ export class AgentCluster {
 
   /** The agent's flags for node K. */
   #agentArgs(k: number): string[] {
-    const storeArgs = this.store === "embedded" ? ["--store-dir", this.storeDir] : ["--store", "etcd", "--etcd-endpoints", ETCD_URL];
+    // On the kubernetes store the subnet is the Node's spec.podCIDR, which whoever creates the Node sets.
+    const storeArgs = this.store === "embedded" ? ["--store-dir", this.storeDir]
+      : this.store === "etcd" ? ["--store", "etcd", "--etcd-endpoints", ETCD_URL]
+      : ["--store", "kubernetes", "--kubeconfig", this.#kubeconfig ?? "(call setKubeconfig first)"];
+    const pinned = this.store === "kubernetes" ? [] : ["--subnet-min", `10.244.${k}.0`, "--subnet-max", `10.244.${k}.0`];
     return [
       "--node-name", `node${k}`, "--iface", "eth0", "--backend", this.backend,
       "--run-dir", this.runDir(k), "--state-dir", join(this.dir, `node${k}`, "lib"),
-      "--subnet-min", `10.244.${k}.0`, "--subnet-max", `10.244.${k}.0`, ...storeArgs, ...this.#agentFlags,
+      ...pinned, ...storeArgs, ...this.#agentFlags,
     ];
   }
 
@@ -188,6 +213,7 @@ export class AgentCluster {
 
   /** Writes a lease into the store as its holder would (for embedded, with `ttlSeconds`; etcd keys get no TTL). */
   async putLease(subnet: string, attrs: LeaseAttrs, ttlSeconds = 3600): Promise<void> {
+    if (this.store === "kubernetes") throw new Error("putLease: on the kubernetes store a lease is a Node; create the Node instead");
     if (this.store === "embedded") {
       if (!(await new EmbeddedStore({ dir: this.storeDir }).createIfAbsent(subnet, attrs, ttlSeconds))) throw new Error(`${subnet} is taken`);
       return;
@@ -199,6 +225,7 @@ export class AgentCluster {
 
   /** Removes the lease on `subnet` held by `node`, as `weft agent --cleanup` would. */
   async deleteLease(subnet: string, node: string): Promise<void> {
+    if (this.store === "kubernetes") throw new Error("deleteLease: on the kubernetes store a lease is a Node; delete the Node instead");
     if (this.store === "embedded") return new EmbeddedStore({ dir: this.storeDir }).release(subnet, node);
     const r = this.#etcdctl(["del", this.#etcdKey(subnet)]);
     if (r.status !== 0) throw new Error(`etcdctl del ${subnet}: ${r.stderr}`);
@@ -218,7 +245,7 @@ export class AgentCluster {
   async close(): Promise<void> {
     await Promise.all([...this.#agents.keys()].map((k) => this.stopAgent(k)));
     this.#etcd?.kill("SIGKILL");
-    this.#scratch.removeNamespaces([...this.#nodes.values(), this.#sw, this.#out]);
+    this.#scratch.removeNamespaces([...this.#nodes.values(), ...this.#hosts, this.#sw, this.#out]);
     this.#nodes.clear();
   }
 

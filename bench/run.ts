@@ -9,6 +9,7 @@ import { benchCniAdd } from "./cni-add.ts";
 import { benchDns } from "./dns.ts";
 import { benchDnsPropagation } from "./dns-propagation.ts";
 import { benchDnsWire } from "./dns-wire.ts";
+import { benchFlannel } from "./flannel.ts";
 import { benchIpamStore } from "./ipam-store.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
@@ -32,6 +33,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   dns: benchDns,
   "dns-propagation": benchDnsPropagation,
   policy: benchPolicy,
+  flannel: benchFlannel,
 };
 
 const wanted = process.argv.slice(2);

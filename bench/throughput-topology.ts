@@ -49,7 +49,7 @@ function run(argv: readonly string[], input?: string): string {
 }
 
 /** The IPv4 address of eth0 in `pod`. */
-function podIp(pod: string): string {
+export function podIp(pod: string): string {
   const links = JSON.parse(run(["ip", "-n", pod, "-4", "-j", "addr", "show", "dev", "eth0"])) as { addr_info: { local: string }[] }[];
   return links[0]!.addr_info[0]!.local;
 }

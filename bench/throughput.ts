@@ -58,7 +58,7 @@ interface Setup {
 }
 
 /** One iperf3 run from pod 1 to pod 2; Gbit/s received. */
-function iperf(pair: PodPair, seconds: number): number {
+export function iperf(pair: PodPair, seconds: number): number {
   const r = spawnSync("ip", ["netns", "exec", pair.pods[0], "iperf3", "-A", "0", "-c", pair.serverIp, "-t", String(seconds), "-J"], { encoding: "utf8", timeout: (seconds + 20) * 1000 });
   let out: { end?: { sum_received?: { bits_per_second: number } }; error?: string };
   try {
@@ -72,7 +72,7 @@ function iperf(pair: PodPair, seconds: number): number {
 }
 
 /** Starts `iperf3 -s` in pod 2 and waits until it listens. */
-async function startServer(scratch: Scratch, pair: PodPair): Promise<void> {
+export async function startServer(scratch: Scratch, pair: PodPair): Promise<void> {
   scratch.spawn(["ip", "netns", "exec", pair.pods[1], "iperf3", "-A", "1", "-s"], { stdio: "ignore" });
   await until(`iperf3 -s in ${pair.pods[1]}`, () => /:5201\b/.test(spawnSync("ip", ["netns", "exec", pair.pods[1], "ss", "-Hltn"], { encoding: "utf8" }).stdout), 10_000, 50);
 }
