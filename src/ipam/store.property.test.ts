@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { IpamStore } from "./store.ts";
-import { formatIp, parseIp, parsePrefix } from "../lib/ipv4.ts";
+import { contains, formatIp, parseIp, parsePrefix } from "../lib/ipv4.ts";
 import { nodeFiles } from "../sys/node-files.ts";
 
 const R = 512;
@@ -213,7 +213,8 @@ test("IPAM store: random ADD/DEL/GC with random damage never hold one address tw
             model.set(key, ip);
           } else {
             assert.equal((got.error as { code?: string }).code, "IPAM_EXHAUSTED", String(got.error));
-            assert.ok(!model.has(key) && model.size === 13);
+            // Exhausted means every pod address of the subnet is held; damage may have left a record outside it.
+            assert.ok(!model.has(key) && [...model.values()].filter((ip) => contains(subnet, parseIp(ip))).length === 13, JSON.stringify([...model]));
             counts.exhausted++;
           }
         } else if (o.kind === "del") {
@@ -235,8 +236,10 @@ test("IPAM store: random ADD/DEL/GC with random damage never hold one address tw
       }
       rmSync(dir, { recursive: true, force: true });
     });
-    const out = fc.check(property, { numRuns: Number(process.env.WEFT_PROPERTY_RUNS ?? 300) });
-    assert.ok(!out.failed, fc.defaultReportMessage(out));
+    // WEFT_PROPERTY_SEED and WEFT_PROPERTY_PATH replay a failure fast-check reported.
+    const replay = process.env.WEFT_PROPERTY_SEED ? { seed: Number(process.env.WEFT_PROPERTY_SEED), path: process.env.WEFT_PROPERTY_PATH ?? "", endOnFailure: true } : {};
+    const out = fc.check(property, { numRuns: Number(process.env.WEFT_PROPERTY_RUNS ?? 300), ...replay });
+    assert.ok(!out.failed, `${fc.defaultReportMessage(out)}\n${out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance)}`);
     t.diagnostic(`${out.numRuns} generated sequences; operations: ${JSON.stringify(counts)}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
