@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { ROOT } from "../lib/root.ts";
+import { imageRef } from "../lib/image.ts";
 import { VERSION } from "../lib/version.ts";
 import { parseDnsConfig } from "./config.ts";
 
@@ -29,7 +30,7 @@ test("the Deployment: 2 replicas of weft dns in kube-system labelled k8s-app: ku
   assert.deepEqual(d.spec.selector.matchLabels, { "k8s-app": "kube-dns" });
   assert.equal(d.spec.template.metadata.labels["k8s-app"], "kube-dns");
   const c = d.spec.template.spec.containers[0];
-  assert.equal(c.image, `weft:${VERSION}`);
+  assert.equal(c.image, imageRef(VERSION));
   assert.deepEqual(c.command.slice(0, 2), ["weft", "dns"]);
   assert.equal(c.livenessProbe.httpGet.path, "/health");
   assert.equal(c.readinessProbe.httpGet.path, "/ready");

@@ -10,6 +10,8 @@
  *                                            the API server's own address, for
  *                                            add-on pods that must reach it
  *                                            before any service proxy runs
+ *   deploy/weft-dns.yaml                     cluster DNS (weft dns) at 10.96.0.10,
+ *                                            once the add-on runs
  *   deploy/weft.yaml                         the add-on, `kubectl apply`'d with
  *                                            the lab's pod CIDR in weft-config
  *                                            and weft as the service proxy
@@ -88,6 +90,14 @@ export function weftManifest(state: LabState): string {
     text = text.replace(from, to);
   }
   return text;
+}
+
+/** The cluster DNS manifest in this checkout. */
+export const DNS_MANIFEST = join(ROOT, "deploy/weft-dns.yaml");
+
+/** `kubectl apply -f deploy/weft-dns.yaml`: weft dns behind Service kube-dns at 10.96.0.10, as the lab's cluster DNS. */
+export async function applyDns(lab: LabLayout, state: LabState): Promise<void> {
+  await kubectl(lab, state, ["apply", "-f", "-"], readFileSync(DNS_MANIFEST, "utf8"));
 }
 
 /** `kubectl apply -f deploy/weft.yaml`, as the lab changes it (weftManifest). */

@@ -20,7 +20,7 @@ import { writeLabPki } from "./control/pki.ts";
 import { controlPaths } from "./control/paths.ts";
 import { waitForControlPlane } from "./control/ready.ts";
 import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, NODE_CIDR_LEN, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
-import { applyClusterConfig, applyWeft } from "./addons.ts";
+import { applyClusterConfig, applyDns, applyWeft } from "./addons.ts";
 import { ensureNodeViewMountPoints } from "./node-view.ts";
 import { labDown } from "./down.ts";
 import { KUBELET_BUNDLE } from "./kubelet/daemons.ts";
@@ -188,6 +188,8 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
         await waitForSubnetFiles(lab, state, signal);
         interrupt.check();
         say(`every agent holds its Node's podCIDR ${secs(Date.now() - started)} after up began`);
+        await applyDns(lab, state);
+        say("applied deploy/weft-dns.yaml: cluster DNS (weft dns, two replicas) behind kube-dns at 10.96.0.10");
       }
     }
   } catch (err) {

@@ -1,0 +1,63 @@
+// The lab's cluster DNS: lab up applies deploy/weft-dns.yaml after the
+// add-on, so weft dns runs as two pods behind Service kube-dns at
+// 10.96.0.10, which weft's own service proxy translates. Seed 000's three
+// queries run as written with dig from a node, a pod resolves a Service by
+// its name, a new Service resolves within a second, and lookups survive a
+// DNS pod being deleted. One lab is shared by the tests of the file.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
+import { until } from "../support/until.ts";
+
+const skip = process.getuid?.() !== 0 ? "needs root" : false;
+
+describe("cluster DNS in the lab", { skip, timeout: 300_000 }, () => {
+  const name = uniqueLabName("dn");
+  const kubectl = (...args: string[]) => weft(["lab", "kubectl", "--name", name, "--", ...args], REAL_AGENT);
+  const kubectlOk = async (...args: string[]) => {
+    const r = await kubectl(...args);
+    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const dig = (...args: string[]) => spawnSync("ip", ["netns", "exec", `${name}-node1`, "dig", "@10.96.0.10", "+time=2", "+tries=2", ...args], { encoding: "utf8" }).stdout;
+  let upOutput = "";
+
+  before(async () => {
+    upOutput = await weftOk(["lab", "up", "--name", name, "--nodes", "2"], REAL_AGENT);
+    await until("two Ready weft-dns pods", async () => {
+      const pods = JSON.parse(await kubectlOk("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json")).items as { status: { conditions?: { type: string; status: string }[] } }[];
+      return pods.length === 2 && pods.every((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+    }, 90_000, 500);
+  });
+  after(async () => {
+    await weft(["lab", "down", "--name", name]);
+  });
+
+  test("seed 000's three queries, as written", () => {
+    assert.match(upOutput, /applied deploy\/weft-dns\.yaml/);
+    assert.match(dig("kube-dns.kube-system.svc.cluster.local"), /^kube-dns\.kube-system\.svc\.cluster\.local\.\s+\d+\s+IN\s+A\s+10\.96\.0\.10$/m);
+    const udp = dig("-t", "SRV", "_dns._udp.kube-dns.kube-system.svc.cluster.local");
+    assert.match(udp, /^_dns\._udp\.kube-dns\.kube-system\.svc\.cluster\.local\.\s+\d+\s+IN\s+SRV\s+0 100 53 kube-dns\.kube-system\.svc\.cluster\.local\.$/m);
+    assert.match(udp, /;; ADDITIONAL SECTION:\nkube-dns\.kube-system\.svc\.cluster\.local\.\s+\d+\s+IN\s+A\s+10\.96\.0\.10/);
+    assert.match(dig("-t", "SRV", "_dns-tcp._tcp.kube-dns.kube-system.svc.cluster.local"), /IN\s+SRV\s+0 100 53 kube-dns\.kube-system\.svc\.cluster\.local\./);
+  });
+
+  test("a pod resolves a Service through its resolv.conf, and a new Service resolves within a second", async () => {
+    await kubectlOk("run", "client", "--image=busybox", "--restart=Never", "--command", "--", "sleep", "3600");
+    await until("the client pod Running", async () => (await kubectlOk("get", "pod", "client", "-o", "jsonpath={.status.phase}")) === "Running", 60_000, 300);
+    assert.match(await kubectlOk("exec", "client", "--", "cat", "/etc/resolv.conf"), /^nameserver 10\.96\.0\.10$/m);
+    assert.match(await kubectlOk("exec", "client", "--", "nslookup", "kubernetes.default.svc.cluster.local"), /Address: 10\.96\.0\.1$/m);
+    await kubectlOk("create", "service", "clusterip", "fresh", "--tcp=80:80");
+    const ip = await kubectlOk("get", "svc", "fresh", "-o", "jsonpath={.spec.clusterIP}");
+    const created = Date.now();
+    await until("fresh.default resolving", () => new RegExp(`IN\\s+A\\s+${ip.replace(/\./g, "\\.")}$`, "m").test(dig("fresh.default.svc.cluster.local")), 5_000, 50);
+    assert.ok(Date.now() - created < 1_000, `resolved after ${Date.now() - created} ms`);
+  });
+
+  test("lookups keep working while a DNS pod is deleted", async () => {
+    const pod = (await kubectlOk("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "jsonpath={.items[0].metadata.name}")).trim();
+    await kubectlOk("delete", "pod", "-n", "kube-system", pod, "--wait=false");
+    for (let i = 0; i < 5; i++) assert.match(dig("kubernetes.default.svc.cluster.local"), /IN\s+A\s+10\.96\.0\.1$/m, `lookup ${i}`);
+  });
+});
