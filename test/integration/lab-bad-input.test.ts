@@ -184,7 +184,7 @@ describe("weft lab refuses hostile input and touches only what it made", { skip 
    * `signal` once `up` has printed `after`, and returns how it ended.
    */
   function upInterrupted(name: string, signal: NodeJS.Signals, after: string): Promise<CliResult> {
-    const child = spawn(WEFT_BIN, ["lab", "up", "--name", name, "--nodes", "3"], {
+    const child = spawn(WEFT_BIN, ["lab", "up", "--name", name, "--nodes", "3", "--no-kubernetes"], {
       env: { ...process.env, WEFT_LAB_AGENT_CMD: "exec sleep infinity" },
       stdio: ["ignore", "pipe", "pipe"],
     });
