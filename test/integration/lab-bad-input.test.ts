@@ -167,7 +167,7 @@ describe("weft lab refuses hostile input and touches only what it made", { skip 
 
     ["16", "-o table is taken by every listing, and a wrong -o names both formats", async () => {
       const { name } = newLab("out");
-      await weftOk(["lab", "up", "--name", name, "--nodes", "1"]);
+      await weftOk(["lab", "up", "--name", name, "--nodes", "1", "--no-kubernetes"]);
       assert.equal(await weftOk(["lab", "pods", "--name", name, "-o", "table"]), `No pods in lab ${name}.\n`);
       const table = await weft(["doctor", "--lab", name, "-o", "table"]);
       assert.doesNotMatch(table.stderr, /output format/);
