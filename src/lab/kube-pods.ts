@@ -14,8 +14,8 @@ import { sleep } from "../lib/sleep.ts";
 import { fromV1Pod } from "../kube/pod.ts";
 import type { V1Pod } from "@kubernetes/client-node";
 import { validatePodName } from "./layout.ts";
-import type { PodView } from "./runtime.ts";
-import type { LabState, PortMapping } from "./state.ts";
+import type { PodSpec, PodView } from "./runtime.ts";
+import type { LabState } from "./state.ts";
 import { SANDBOX_FAILED } from "./kubelet/status.ts";
 
 /** Runs kubectl with `args` (stdin optional) and collects its output. */
@@ -26,14 +26,8 @@ export const LAB_RUN_IMAGE = "weft.dev/lab-host";
 /** How long `run` waits for the pod to run, and `rm` for it to be gone. */
 const WAIT_MS = 60_000;
 
-export interface ApiPodSpec {
-  name: string;
-  node: string;
-  namespace: string;
-  labels: Record<string, string>;
-  ports: PortMapping[];
-  command: string[];
-}
+/** What `weft lab run` asks for, the same with or without Kubernetes. */
+export type ApiPodSpec = PodSpec;
 
 /** The Pod object `weft lab run` creates. */
 export function labRunPod(spec: ApiPodSpec): Record<string, unknown> {

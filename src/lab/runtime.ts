@@ -233,18 +233,28 @@ export function cniClient(lab: LabLayout, node: string, inNode = false): CniClie
 }
 
 function runtimeConf(r: PodRecord): RuntimeConf {
+  return podRuntimeConf({ sandboxId: r.containerId, netns: r.netns, namespace: r.namespace, name: r.name, ports: r.ports });
+}
+
+/**
+ * What containerd gives the CNI chain for a pod's sandbox: its namespace's
+ * path, eth0, the K8S_* CNI_ARGS (IgnoreUnknown lets plugins that parse
+ * CNI_ARGS strictly, like host-local, accept them) and the hostPort
+ * mappings as the portMappings capability.
+ */
+export function podRuntimeConf(p: { sandboxId: string; netns: string; namespace: string; name: string; uid?: string; ports: readonly unknown[] }): RuntimeConf {
   return {
-    containerId: r.containerId,
-    netns: `/run/netns/${r.netns}`,
+    containerId: p.sandboxId,
+    netns: `/run/netns/${p.netns}`,
     ifName: POD_IFNAME,
-    // What containerd passes; IgnoreUnknown lets plugins that parse CNI_ARGS strictly (host-local) accept the K8S_ keys.
     args: [
       ["IgnoreUnknown", "1"],
-      ["K8S_POD_NAMESPACE", r.namespace],
-      ["K8S_POD_NAME", r.name],
-      ["K8S_POD_INFRA_CONTAINER_ID", r.containerId],
+      ["K8S_POD_NAMESPACE", p.namespace],
+      ["K8S_POD_NAME", p.name],
+      ["K8S_POD_INFRA_CONTAINER_ID", p.sandboxId],
+      ...(p.uid === undefined ? [] : [["K8S_POD_UID", p.uid] as [string, string]]),
     ],
-    capabilityArgs: r.ports.length > 0 ? { portMappings: r.ports } : {},
+    capabilityArgs: p.ports.length > 0 ? { portMappings: p.ports } : {},
   };
 }
 

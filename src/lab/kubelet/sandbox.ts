@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { addNetworkList, delNetworkList, loadConfList, readCache, type RuntimeConf } from "../cni.ts";
-import { POD_IFNAME, cniClient } from "../runtime.ts";
+import { cniClient, podRuntimeConf } from "../runtime.ts";
 import { markOfLab, ownedAmong } from "../ownership.ts";
 import { createPodNamespace, deleteNamespaces } from "../topology.ts";
 import type { Pod } from "../../kube/pod.ts";
@@ -52,19 +52,7 @@ export function portMappings(pod: Pick<Pod, "containers">): { hostPort: number; 
 }
 
 function runtimeConf(r: PodRecord): RuntimeConf {
-  return {
-    containerId: r.sandboxId,
-    netns: `/run/netns/${r.netns}`,
-    ifName: POD_IFNAME,
-    args: [
-      ["IgnoreUnknown", "1"],
-      ["K8S_POD_NAMESPACE", r.namespace],
-      ["K8S_POD_NAME", r.name],
-      ["K8S_POD_INFRA_CONTAINER_ID", r.sandboxId],
-      ["K8S_POD_UID", r.uid],
-    ],
-    capabilityArgs: r.portMappings.length > 0 ? { portMappings: r.portMappings } : {},
-  };
+  return podRuntimeConf({ sandboxId: r.sandboxId, netns: r.netns, namespace: r.namespace, name: r.name, uid: r.uid, ports: r.portMappings });
 }
 
 /**
