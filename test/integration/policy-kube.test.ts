@@ -82,6 +82,8 @@ describe("network policy from the Kubernetes API (informers on Pods, Namespaces,
     for (const [what, ms] of Object.entries({ created, nsRelabelled, podRelabelled, deleted })) assert.ok(ms < 1000, `${what} took ${ms} ms (from the API call's answer to the probe seeing it)`);
     process.stderr.write(`policy-kube: API change to enforcement: ${JSON.stringify({ created, nsRelabelled, podRelabelled, deleted })} ms\n`);
 
+    // The status is the controller's view; it follows the deletion event, which may come a moment after the probe saw the table change.
+    await until("the status to show no isolated pod", () => component!.status().pods.every((p) => !p.ingress.isolated), 5_000, 20);
     const status = component.status();
     assert.deepEqual(status.pods.map((p) => [p.namespace, p.name, p.ingress.isolated]), [["x", "server", false], ["y", "client", false]]);
     assert.match(await component.metricsText(), /weft_policy_syncs_total\{kind="partial"\} [1-9]/);
