@@ -7,6 +7,7 @@
  * the reply's source), and deletes the entries it denies; the flow's next
  * packet is then a new connection and meets the rules.
  */
+import { runConntrackDeletes } from "../kernel/conntrack.ts";
 import type { Runner } from "../kernel/runner.ts";
 import { evaluate, type Connection } from "./evaluate.ts";
 import type { Protocol } from "./types.ts";
@@ -65,19 +66,6 @@ export async function listFlows(runner: Runner): Promise<TrackedFlow[]> {
 }
 
 /** Deletes the flows, a few `conntrack` processes at a time; returns how many entries went and the failures (a flow already gone is not one). */
-export async function deleteFlows(runner: Runner, flows: readonly TrackedFlow[]): Promise<{ deleted: number; errors: string[] }> {
-  let deleted = 0;
-  const errors: string[] = [];
-  const queue = [...flows];
-  const worker = async () => {
-    for (let f = queue.shift(); f; f = queue.shift()) {
-      const argv = deleteFlowArgv(f);
-      const r = await runner.exec(argv);
-      const m = /(\d+) flow entries have been deleted/.exec(r.stderr);
-      if (m) deleted += Number(m[1]);
-      else if (r.code !== 0) errors.push(`${argv.join(" ")}: ${r.stderr.trim() || `exit status ${r.code}`}`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
-  return { deleted, errors };
+export function deleteFlows(runner: Runner, flows: readonly TrackedFlow[]): Promise<{ deleted: number; errors: string[] }> {
+  return runConntrackDeletes(runner, flows.map(deleteFlowArgv));
 }

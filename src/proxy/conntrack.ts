@@ -20,6 +20,7 @@
  * and port whose reply does not come from one of that port's endpoints
  * (NodePorts are left to the incremental path and the timeout).
  */
+import { runConntrackDeletes } from "../kernel/conntrack.ts";
 import type { Runner } from "../kernel/runner.ts";
 import type { PortPlan } from "./plan.ts";
 
@@ -125,19 +126,6 @@ export function conntrackDeleteArgv(f: StaleFlow): string[] {
  * many entries went; "0 flow entries" is not an error. Failures are
  * returned as messages, not thrown: a stale entry expires on its own.
  */
-export async function deleteStaleFlows(runner: Runner, flows: readonly StaleFlow[]): Promise<{ deleted: number; errors: string[] }> {
-  let deleted = 0;
-  const errors: string[] = [];
-  const queue = [...flows];
-  const worker = async () => {
-    for (let f = queue.shift(); f; f = queue.shift()) {
-      const argv = conntrackDeleteArgv(f);
-      const r = await runner.exec(argv);
-      const m = /(\d+) flow entries have been deleted/.exec(r.stderr);
-      if (m) deleted += Number(m[1]);
-      else if (r.code !== 0) errors.push(`${argv.join(" ")}: ${r.stderr.trim() || `exit status ${r.code}`}`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
-  return { deleted, errors };
+export function deleteStaleFlows(runner: Runner, flows: readonly StaleFlow[]): Promise<{ deleted: number; errors: string[] }> {
+  return runConntrackDeletes(runner, flows.map(conntrackDeleteArgv));
 }
