@@ -11,11 +11,10 @@
  * peers can be anywhere.
  */
 import type { V1Namespace, V1NetworkPolicy, V1Pod } from "@kubernetes/client-node";
-import { describeError, WeftError } from "../lib/errors.ts";
 import type { Namespace, NetworkPolicy, Pod } from "../policy/types.ts";
 import { fromV1NetworkPolicy } from "./network-policies.ts";
 import { policyNamespaceOf, policyPodOf } from "./policy-pods.ts";
-import { KUBECONFIG_INVALID, Runner } from "./service-informers.ts";
+import { Runner } from "./service-informers.ts";
 
 /** What the informers feed (PolicyController implements it). */
 export interface PolicySink {
@@ -38,16 +37,7 @@ export interface PolicyInformers {
 /** Starts the informers against `kubeconfig` (a path) or the in-cluster service account; resolves once they run. */
 export async function startPolicyInformers(kubeconfig: string | undefined, sink: PolicySink, log: (line: string) => void): Promise<PolicyInformers> {
   const k8s = await import("@kubernetes/client-node");
-  const config = new k8s.KubeConfig();
-  try {
-    if (kubeconfig === undefined) config.loadFromCluster();
-    else config.loadFromFile(kubeconfig);
-  } catch (err) {
-    throw new WeftError(KUBECONFIG_INVALID, `cannot load kubeconfig ${kubeconfig ?? "(in-cluster)"}: ${describeError(err)}`, {
-      hint: "pass --kubeconfig with a readable kubeconfig, or run in a pod with a service account",
-      cause: err,
-    });
-  }
+  const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
   const core = config.makeApiClient(k8s.CoreV1Api);
   const networking = config.makeApiClient(k8s.NetworkingV1Api);
   const named = (o: { metadata?: { namespace?: string; name?: string } }) => (o.metadata?.name ? { namespace: o.metadata.namespace ?? "", name: o.metadata.name } : undefined);

@@ -12,7 +12,7 @@
  * once, and its end.
  */
 import type { KubernetesObject, V1EndpointSlice, V1Service } from "@kubernetes/client-node";
-import { describeError, WeftError } from "../lib/errors.ts";
+import { describeError } from "../lib/errors.ts";
 import { fromV1EndpointSlice } from "./endpointslices.ts";
 import { fromV1Service } from "./services.ts";
 import type { EndpointSlice, Service } from "../proxy/types.ts";
@@ -33,8 +33,6 @@ export interface ServiceInformers {
   stop(): Promise<void>;
 }
 
-/** Error code: the kubeconfig cannot be loaded. */
-export const KUBECONFIG_INVALID = "KUBECONFIG_INVALID";
 
 /**
  * Starts both informers against the cluster in `kubeconfig` (a path), or the
@@ -43,16 +41,7 @@ export const KUBECONFIG_INVALID = "KUBECONFIG_INVALID";
  */
 export async function startServiceInformers(kubeconfig: string | undefined, sink: ServiceSink, log: (line: string) => void): Promise<ServiceInformers> {
   const k8s = await import("@kubernetes/client-node");
-  const config = new k8s.KubeConfig();
-  try {
-    if (kubeconfig === undefined) config.loadFromCluster();
-    else config.loadFromFile(kubeconfig);
-  } catch (err) {
-    throw new WeftError(KUBECONFIG_INVALID, `cannot load kubeconfig ${kubeconfig ?? "(in-cluster)"}: ${describeError(err)}`, {
-      hint: "pass --kubeconfig with a readable kubeconfig, or run in a pod with a service account",
-      cause: err,
-    });
-  }
+  const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
   const core = config.makeApiClient(k8s.CoreV1Api);
   const discovery = config.makeApiClient(k8s.DiscoveryV1Api);
 
