@@ -32,7 +32,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { applyTransaction } from "../kernel/nft/apply.ts";
-import { TableMonitor } from "../kernel/nft/monitor.ts";
+import { watchTableDrift, type TableMonitor } from "../kernel/nft/monitor.ts";
 import { NftTransaction } from "../kernel/nft/transaction.ts";
 import { readJson, type Runner } from "../kernel/runner.ts";
 import { ensureSysctl } from "../kernel/sysctl.ts";
@@ -95,7 +95,6 @@ export class PolicyController {
   readonly #policies = new Map<string, NetworkPolicy>();
   readonly #sync: SyncRunner;
   readonly #monitor: TableMonitor | undefined;
-  readonly #onSpawn: ((pid: number) => void) | undefined;
   readonly metrics = new PolicyMetrics();
   readonly #synced = { pods: false, namespaces: false, policies: false };
   #started = false;
@@ -120,19 +119,16 @@ export class PolicyController {
       },
     });
     if (o.watchDrift ?? true) {
-      const monitor = new TableMonitor({
+      this.#monitor = watchTableDrift({
         table: TABLE,
         netns: o.runner.netns,
         log: o.log,
-        onDrift: (why) => {
-          if (!this.#applied) return;
-          o.log(`drift: ${why}; syncing the table whole`);
+        applied: () => Boolean(this.#applied),
+        resync: () => {
           this.#needFull = true;
           this.#sync.request();
         },
       });
-      this.#monitor = monitor;
-      this.#onSpawn = (pid) => monitor.own(pid);
     }
   }
 
@@ -256,7 +252,7 @@ export class PolicyController {
     // A rebuild, or a full sync rewriting the drop chains, starts their counters again: read them first.
     const resets = tx.ops.some((o) => o.op === "delete-table" || (o.op === "flush-chain" && (o.chain === INGRESS_DROP || o.chain === EGRESS_DROP)));
     if (resets) await this.readCounters().catch(() => {});
-    await applyTransaction(this.#o.runner, tx, this.#onSpawn);
+    await applyTransaction(this.#o.runner, tx, this.#monitor?.ownSpawn);
     if (resets) {
       this.#countedBefore = { ingress: this.metrics.dropped.ingress, egress: this.metrics.dropped.egress };
       this.#counted = { ingress: 0, egress: 0 };

@@ -27,7 +27,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { applyTransaction } from "../kernel/nft/apply.ts";
-import { TableMonitor } from "../kernel/nft/monitor.ts";
+import { watchTableDrift, type TableMonitor } from "../kernel/nft/monitor.ts";
 import { NftTransaction } from "../kernel/nft/transaction.ts";
 import type { Runner } from "../kernel/runner.ts";
 import { describeError } from "../lib/errors.ts";
@@ -104,7 +104,6 @@ export class ServiceProxy {
   #last: ProxySyncStatus | undefined;
   #lastProblems = "";
   readonly #monitor: TableMonitor | undefined;
-  readonly #onSpawn: ((pid: number) => void) | undefined;
 
   constructor(opts: ServiceProxyOptions) {
     this.#opts = opts;
@@ -123,19 +122,16 @@ export class ServiceProxy {
       },
     });
     if (opts.watchDrift ?? true) {
-      const monitor = new TableMonitor({
+      this.#monitor = watchTableDrift({
         table: TABLE,
         netns: opts.runner.netns,
-        log: opts.log,
-        onDrift: (why) => {
-          if (!this.#applied) return;
-          this.#log(`drift: ${why}; syncing the table whole`);
+        log: this.#log,
+        applied: () => Boolean(this.#applied),
+        resync: () => {
           this.#needFull = true;
           this.#sync.request();
         },
       });
-      this.#monitor = monitor;
-      this.#onSpawn = (pid) => monitor.own(pid);
     }
   }
 
@@ -248,7 +244,7 @@ export class ServiceProxy {
         kind = "full";
         tx = fullSync(plan, prev, true);
         planned = performance.now();
-        await applyTransaction(this.#runner, tx.tx, this.#onSpawn);
+        await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
       } else if (reason !== "request" || this.#needFull) {
         kind = "full";
         tx = await this.#applyFull(plan, prev);
@@ -257,7 +253,7 @@ export class ServiceProxy {
         tx = diffPlans(prev, plan);
         planned = performance.now();
         try {
-          await applyTransaction(this.#runner, tx.tx, this.#onSpawn);
+          await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
         } catch (err) {
           this.#log(`partial sync refused (${describeError(err)}); the kernel's table differs from the last one applied, syncing it whole`);
           kind = "full";
@@ -293,12 +289,12 @@ export class ServiceProxy {
   async #applyFull(plan: ProxyPlan, prev: ProxyPlan): Promise<SyncTx> {
     const tx = fullSync(plan, prev, false);
     try {
-      await applyTransaction(this.#runner, tx.tx, this.#onSpawn);
+      await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
       return tx;
     } catch (err) {
       this.#log(`full sync refused (${describeError(err)}); rebuilding table ${TABLE.family} ${TABLE.name}`);
       const rebuilt = fullSync(plan, prev, true);
-      await applyTransaction(this.#runner, rebuilt.tx, this.#onSpawn);
+      await applyTransaction(this.#runner, rebuilt.tx, this.#monitor?.ownSpawn);
       return rebuilt;
     }
   }

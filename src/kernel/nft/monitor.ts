@@ -44,6 +44,9 @@ export class TableMonitor {
     this.#needle = ` ${o.table.family} ${o.table.name}`;
   }
 
+  /** `own`, bound: what an owner hands applyTransaction as its spawn hook. */
+  readonly ownSpawn = (pid: number): void => this.own(pid);
+
   /** Registers one of the owner's nft processes; its batches are not drift. */
   own(pid: number): void {
     this.#own.push(pid);
@@ -94,4 +97,21 @@ export class TableMonitor {
     this.#child?.stdin?.end();
     this.#child = undefined;
   }
+}
+
+/**
+ * The monitor every table owner runs: a foreign change, once the owner has
+ * applied its table, is logged and answered with a whole sync (`resync`).
+ */
+export function watchTableDrift(o: { table: NftTable; netns: string | undefined; log: (line: string) => void; applied: () => boolean; resync: () => void }): TableMonitor {
+  return new TableMonitor({
+    table: o.table,
+    netns: o.netns,
+    log: o.log,
+    onDrift: (why) => {
+      if (!o.applied()) return;
+      o.log(`drift: ${why}; syncing the table whole`);
+      o.resync();
+    },
+  });
 }
