@@ -36,7 +36,7 @@ function podWithIp(lab: LabLayout, name: string): PodRecord & { ip: string } {
 }
 
 /** The bridge the node's weft CNI configuration names; trace follows only weft's own network. */
-function weftBridge(lab: LabLayout, node: string): string {
+export function weftBridge(lab: LabLayout, node: string): string {
   const list = loadConfList(nodePaths(lab, node).cniConfDir);
   const weft = list.plugins.find((p) => p.type === "weft");
   if (!weft) {
