@@ -31,7 +31,7 @@ export function renderServiceTrace(r: ServiceTraceReport): string {
     if (h.fix !== undefined) lines.push(`${indent}fix:     ${h.fix}`);
     for (const n of h.notes) lines.push(`${indent}note:    ${n}`);
   });
-  lines.push("");
+  if (r.endpoint !== null || r.pathNote !== null) lines.push("");
   if (r.endpoint !== null) {
     const e = r.endpoint;
     const who = e.pod === null ? "no pod of the lab" : `pod ${e.pod} on ${e.node}`;
@@ -39,6 +39,6 @@ export function renderServiceTrace(r: ServiceTraceReport): string {
   }
   if (r.pathNote !== null) lines.push(r.pathNote);
   if (r.path !== null) lines.push("", ...renderTrace(r.path).trimEnd().split("\n"));
-  lines.push("", `${r.complete ? "service reached" : r.verdict === "dnat" ? "service translated, path broken" : `service ${r.verdict === "no-reply" ? "gives no reply" : r.verdict}`}: ${r.summary}`);
+  lines.push("", `${r.complete ? "service reached" : r.verdict === "dnat" ? "service translated, path broken" : "service not reached"}: ${r.summary}`);
   return lines.join("\n") + "\n";
 }

@@ -57,7 +57,8 @@ export function serviceSteps(f: ServiceFacts): ServiceSteps {
   const node = f.node.name;
   const proto = f.protocol.toUpperCase();
   const target = f.dport === null ? f.clusterIP : `${f.clusterIP}:${f.dport}/${proto}`;
-  const agentLog = `the agent's log on ${node} (weft lab kubectl -- logs -n kube-system -l app=weft)`;
+  const kubectl = `weft lab kubectl --name ${f.lab} --`;
+  const agentLog = `the agent's log on ${node} (${kubectl} logs -n kube-system -l app=weft)`;
   const hops: Hop[] = [];
   const ports = f.service.ports.map((p) => `${p.name ? `${p.name} ` : ""}${p.port}/${p.protocol}`);
 
@@ -84,7 +85,7 @@ export function serviceSteps(f: ServiceFacts): ServiceSteps {
     const extra = notReady.length ? `; not ready: ${few(notReady)}` : "";
     if (usable.length === 0) {
       const why = all.length === 0 ? `no EndpointSlice of ${key} lists an endpoint` : f.service.internalTrafficPolicy === "Local" && expected.endpoints.length > 0 ? `internalTrafficPolicy Local and no ready endpoint on ${node}` : "none of its endpoints is ready";
-      hops.push(broken("api", "endpoints", `${why}${extra}`, `a ready endpoint for ${target}`, `check that the Service's selector matches running, ready pods: weft lab kubectl -- get pods -o wide, and -- get endpointslices -l kubernetes.io/service-name=${f.service.name} -n ${f.service.namespace}`));
+      hops.push(broken("api", "endpoints", `${why}${extra}`, `a ready endpoint for ${target}`, `check that the Service's selector matches running, ready pods: ${kubectl} get pods -n ${f.service.namespace} -o wide, and ${kubectl} get endpointslices -n ${f.service.namespace} -l kubernetes.io/service-name=${f.service.name}`));
     } else {
       hops.push(ok("api", "endpoints", `${usable.length} usable: ${few(usable.map(where))}${extra}`));
     }
