@@ -16,19 +16,18 @@
  * process never enters one.
  */
 import { execFile } from "node:child_process";
-import { join } from "node:path";
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { fromV1EndpointSlice, SERVICE_NAME_LABEL } from "../../kube/endpointslices.ts";
 import { fromV1Service } from "../../kube/services.ts";
 import { createRunner, type ExecResult, type Runner } from "../../kernel/runner.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { formatPrefix } from "../../lib/ipv4.ts";
-import { ROOT } from "../../lib/root.ts";
 import { planService, TABLE, SET_CLUSTER_IPS, SET_NO_ENDPOINT_SERVICES, SET_SERVICE_IPS } from "../../proxy/plan.ts";
 import type { EndpointSlice, Service, ServicePort } from "../../proxy/types.ts";
 import { readSubnetFile } from "../../subnet/file.ts";
 import type { TracedPod } from "../lab-pods.ts";
 import type { ProbeFacts, ProxyKernelFacts, ServiceFacts, TraceProtocol } from "./facts.ts";
+import { runProbe } from "./probe.ts";
 import { formatServiceRef, type ServiceRef } from "./ref.ts";
 
 /** kubectl as the lab's admin: runs with `args`, output collected. */
@@ -40,7 +39,6 @@ const SERVICE_CIDR = "10.96.0.0/12";
 const PROBE_TIMEOUT_MS = 2000;
 /** How long a UDP probe waits for an answer or a refusal before it counts as sent. */
 const UDP_WAIT_MS = 300;
-const PROBE_CLIENT = join(ROOT, "src/trace/service/probe-client.ts");
 
 /** Error codes. */
 export const SERVICE_NOT_FOUND = "SERVICE_NOT_FOUND";
@@ -209,14 +207,7 @@ async function probePing(pod: TracedPod, ip: string): Promise<ProbeFacts> {
 
 /** One connection (TCP) or datagram (UDP) from the pod, and its conntrack entry on the node. */
 async function probeConnect(pod: TracedPod, node: Runner, protocol: "tcp" | "udp", ip: string, port: number): Promise<ProbeFacts> {
-  const wait = protocol === "tcp" ? PROBE_TIMEOUT_MS : UDP_WAIT_MS;
-  const r = await runIn(pod.netns, [process.execPath, "--disable-warning=ExperimentalWarning", PROBE_CLIENT, protocol, ip, String(port), String(wait)], wait + 3000);
-  let got: { outcome: string; localPort: number | null; ms: number; error: string | null };
-  try {
-    got = JSON.parse(r.stdout) as typeof got;
-  } catch {
-    got = { outcome: "error", localPort: null, ms: 0, error: r.stderr.trim().split("\n")[0] || "the probe client did not run" };
-  }
+  const got = await runProbe(pod.netns, protocol, ip, port, protocol === "tcp" ? PROBE_TIMEOUT_MS : UDP_WAIT_MS);
   const probe: ProbeFacts = { kind: "connect", outcome: got.outcome, ms: got.ms, localPort: got.localPort, detail: got.error, conntrack: null, conntrackError: null };
   if (got.localPort === null) return probe;
   const ct = await node.exec(["conntrack", "-L", "-p", protocol, "--orig-src", pod.ip, "--orig-dst", ip, "--orig-port-src", String(got.localPort), "--orig-port-dst", String(port)]);
