@@ -19,6 +19,8 @@ import { planProxy, TABLE, type ProxyPlan } from "../../proxy/plan.ts";
 import type { EndpointSlice } from "../../proxy/types.ts";
 import { valueOf, type NodeFacts } from "../facts.ts";
 import { fail, listing, ok, warn, type Check, type Finding } from "../finding.ts";
+import { parsedSubnetFile } from "../subnet-file.ts";
+import { formatPrefix } from "../../lib/ipv4.ts";
 
 const CHECK = "service-proxy";
 const TABLE_NAME = `${TABLE.family} ${TABLE.name}`;
@@ -42,6 +44,14 @@ function planElements(plan: ProxyPlan): string[] {
     for (const [set, elements] of f.elements) if (set !== "cluster-ips") for (const e of elements) out.push(`${set}|${e.key.join(" . ")}`);
   }
   return out.sort();
+}
+
+/** The node facts the proxy plans with: from the agent, or, when it does not answer, from its subnet file (the node's name is the lab's or the agent's). */
+function planFacts(node: NodeFacts): { nodeName: string; nodePodCidr: string; clusterCidr: string } | undefined {
+  const status = valueOf(node.agent.status);
+  if (status?.subnet) return { nodeName: status.node, nodePodCidr: status.subnet, clusterCidr: status.network };
+  const file = valueOf(parsedSubnetFile(node));
+  return file ? { nodeName: node.name, nodePodCidr: formatPrefix(file.subnet), clusterCidr: formatPrefix(file.network) } : undefined;
 }
 
 /** Where the service proxy does not run, says so (or that its table was left behind). */
@@ -74,15 +84,15 @@ export const checkServiceProxy: Check = (node, cluster) => {
     return [fail(node, CHECK, `table ${TABLE_NAME} is missing although the service proxy runs: ClusterIPs and NodePorts of ${status?.ports.length ?? "all"} service ports answer nothing`, repair)];
   }
   const have = table.value.elements;
-  const agentStatus = valueOf(node.agent.status);
   const api = cluster.kubernetes?.ok ? cluster.kubernetes.value : undefined;
-  if (api && agentStatus?.subnet) {
+  const facts = planFacts(node);
+  if (api && facts) {
     const slices = new Map<string, EndpointSlice[]>();
     for (const s of api.slices) {
       const k = `${s.namespace}/${s.service}`;
       slices.set(k, [...(slices.get(k) ?? []), s]);
     }
-    const plan = planProxy(api.services, slices, { nodeName: agentStatus.node, nodePodCidr: agentStatus.subnet, clusterCidr: agentStatus.network, serviceCidr: SERVICE_CIDR });
+    const plan = planProxy(api.services, slices, { ...facts, serviceCidr: SERVICE_CIDR });
     const want = planElements(plan);
     const missing = want.filter((e) => !have.includes(e)).map(describeElement);
     const extra = have.filter((e) => !want.includes(e)).map(describeElement);

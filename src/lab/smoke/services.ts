@@ -24,8 +24,8 @@ import { createRunner } from "../../kernel/runner.ts";
 import { describeError } from "../../lib/errors.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { kubectlArgv } from "../control/kubectl.ts";
-import { nodePaths, OUTSIDE_IP } from "../layout.ts";
-import type { SmokeContext } from "./checks.ts";
+import { nodePaths, OUTSIDE_IP, type LabLayout } from "../layout.ts";
+import type { LabState } from "../state.ts";
 import { SMOKE_PORT, type SmokePod } from "./pods.ts";
 import { ask } from "./probe.ts";
 import { runProbe } from "../../trace/service/probe.ts";
@@ -42,10 +42,20 @@ const PROGRAM_TIMEOUT_MS = 10_000;
 
 const CHECKS = ["ClusterIP", "NodePort, outside", "no endpoints refused"] as const;
 
+/** What the Service checks need of a smoke pod. */
+type Pod = Pick<SmokePod, "name" | "node" | "netns" | "ip">;
+
+/** What the Service checks run against (smoke's SmokeContext is one). */
+export interface ServiceCheckContext {
+  lab: LabLayout;
+  state: LabState;
+  pods: { a: Pod; b: Pod; c: Pod | null };
+}
+
 type Kubectl = (args: string[], stdin?: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 /** The smoke Services and the EndpointSlice of smoke-svc over `endpoints`. */
-function smokeObjects(endpoints: SmokePod[]): object {
+function smokeObjects(endpoints: Pod[]): object {
   const labels = { [SMOKE_LABEL]: "true" };
   const service = (name: string, type: string, portName: string) => ({
     apiVersion: "v1", kind: "Service", metadata: { name, namespace: "default", labels },
@@ -66,7 +76,7 @@ async function removeSmokeServices(kubectl: Kubectl): Promise<void> {
 }
 
 /** Waits until every node in `nodes` has programmed both smoke Services (its agent's /services); returns what is still missing, or null. */
-async function waitProgrammed(ctx: SmokeContext, nodes: string[], endpoints: number): Promise<string | null> {
+async function waitProgrammed(ctx: ServiceCheckContext, nodes: string[], endpoints: number): Promise<string | null> {
   const deadline = Date.now() + PROGRAM_TIMEOUT_MS;
   let missing = "";
   for (;;) {
@@ -88,7 +98,7 @@ async function waitProgrammed(ctx: SmokeContext, nodes: string[], endpoints: num
 }
 
 /** The three Service rows. */
-export async function serviceChecks(ctx: SmokeContext): Promise<SmokeRow[]> {
+export async function serviceChecks(ctx: ServiceCheckContext): Promise<SmokeRow[]> {
   const { a, b, c } = ctx.pods;
   const client = c ?? a;
   const endpoints = c ? [a, b] : [b];
