@@ -153,10 +153,12 @@ describe("seeing Services: trace, smoke and doctor in a lab with weft's service 
     const all = await doctor();
     const services = finding(all, "node1", "services")!;
     assert.equal(services.status, "warn");
-    assert.match(services.message, /^1 of 3 Services has no ready endpoint, so connections to it are refused: default\/empty$/);
+    // The lab's own Services (kubernetes, kube-dns) have endpoints; web has two.
+    assert.match(services.message, /^1 of \d+ Services has no ready endpoint, so connections to it are refused: default\/empty$/);
     assert.equal(finding(all, "node2", "services"), undefined);
     for (const node of ["node1", "node2"]) {
-      assert.deepEqual([finding(all, node, "service-proxy")?.status, finding(all, node, "service-proxy")?.message], ["ok", "table ip weft-proxy matches the API: 3 service ports, 3 map elements"]);
+      assert.equal(finding(all, node, "service-proxy")?.status, "ok");
+      assert.match(finding(all, node, "service-proxy")!.message, /^table ip weft-proxy matches the API: \d+ service ports, \d+ map elements$/);
       assert.equal(finding(all, node, "kube-proxy")?.status, "ok");
     }
   });
@@ -190,10 +192,19 @@ describe("seeing Services: trace, smoke and doctor in a lab with weft's service 
       await new Promise((resolve) => (kubeProxy.exitCode === null ? kubeProxy.once("exit", resolve) : resolve(null)));
     }
     try {
+      // What both translate, read from the two tables themselves.
+      const keys = async (table: string) => {
+        type Key = { concat: unknown[] } | { elem: { val: { concat: unknown[] } } };
+        const listed = JSON.parse(await run(node1, ["nft", "-j", "list", "map", "ip", table, "service-ips"])) as { nftables: { map?: { elem?: [Key, unknown][] } }[] };
+        return new Set(listed.nftables.flatMap((o) => o.map?.elem ?? []).map(([k]) => ("elem" in k ? k.elem.val : k).concat.join(" . ")));
+      };
+      const weftKeys = await keys("weft-proxy");
+      const both = [...(await keys("kube-proxy"))].filter((k) => weftKeys.has(k));
+      assert.ok(both.includes(`${web} . tcp . 80`), both.join(", "));
       const all = await doctor();
       const f = finding(all, "node1", "kube-proxy")!;
       assert.equal(f.status, "fail");
-      assert.match(f.message, new RegExp(`^kube-proxy \\(table ip kube-proxy\\) and weft's service proxy both program 2 service addresses, e\\.g\\. .*${web.replaceAll(".", "\\.")}:80/TCP`));
+      assert.match(f.message, new RegExp(`^kube-proxy \\(table ip kube-proxy\\) and weft's service proxy both program ${both.length} service addresses, e\\.g\\. `));
       assert.match(f.fix!, /"serviceProxy": false/);
       assert.equal(finding(all, "node2", "kube-proxy")?.status, "ok");
     } finally {
