@@ -64,7 +64,7 @@ function proxyOff(node: NodeFacts, error: string): Finding[] {
   if (table) {
     return [warn(node, CHECK, `the service proxy does not run here, but table ${TABLE_NAME} is left with ${table.elements.length} service elements: it still translates Services, and nothing keeps it current`, `${node.onNode(`nft delete table ${TABLE_NAME}`)} (or weft agent --cleanup), unless the proxy is meant to run: set "serviceProxy": true in weft-config`)];
   }
-  return [ok(node, CHECK, "the service proxy does not run here (serviceProxy off): kube-proxy or another proxy must serve Services")];
+  return [ok(node, CHECK, "the service proxy does not run here (serviceProxy off); in a cluster, kube-proxy or another proxy serves Services")];
 }
 
 export const checkServiceProxy: Check = (node, cluster) => {
