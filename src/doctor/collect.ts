@@ -92,7 +92,12 @@ async function readAgent(socket: string): Promise<AgentFacts> {
       if (typeof p !== "object" || p === null || !Array.isArray(p.pods)) throw new Error("the agent has no /policy: network policy does not run there");
       return p;
     }),
-    attempt(() => fetchAgent<ServicesStatus>(socket, "/services")),
+    attempt(async () => {
+      const s = await fetchAgent<ServicesStatus>(socket, "/services");
+      // As for /policy: an agent from before /services, or something else on the socket, answers otherwise.
+      if (typeof s !== "object" || s === null || !Array.isArray(s.ports)) throw new Error("the agent has no /services: it runs no service proxy");
+      return s;
+    }),
   ]);
   return { health, ready, status, connections: { ok: false, error: "not measured" }, policy, services };
 }
