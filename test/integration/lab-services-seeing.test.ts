@@ -101,6 +101,20 @@ describe("seeing Services: trace, smoke and doctor in a lab with weft's service 
     }
   });
 
+  test("UDP to the cluster DNS Service: one datagram, and its conntrack entry names the DNS pod the kernel chose", async () => {
+    await until("node1's proxy to program kube-dns with an endpoint", async () => {
+      const s = await fetchAgent<ServicesStatus>(nodePaths(lab, "node1").agentSocket, "/services");
+      return (s.ports.find((p) => p.id === "kube-system/kube-dns/udp/dns")?.endpoints.length ?? 0) > 0;
+    }, 120_000, 500);
+    const { code, report, stderr } = await trace("cli", "kube-system/kube-dns:dns", "--protocol", "udp");
+    assert.equal(code, 0, stderr + JSON.stringify(report, null, 1));
+    assert.equal(report.target, "10.96.0.10:53/UDP");
+    assert.equal(report.endpoint?.chosenBy, "conntrack");
+    assert.equal(report.endpoint?.port, 53);
+    assert.match(report.endpoint!.pod!, /^kube-system\//);
+    assert.match(report.hops.at(-1)!.found, /^UDP from cli:\d+ → 10\.96\.0\.10:53: (answered in [\d.]+ ms|sent \(UDP: no answer, no refusal\)); conntrack on node1: DNAT to 10\.244\.\d+\.\d+:53/);
+  });
+
   test("a Service without endpoints, a port it does not define, and ping: refused or no reply, each explained", async () => {
     const empty = await trace("cli", "empty");
     assert.equal(empty.code, 1);
