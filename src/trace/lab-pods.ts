@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
 import { readPodRecords as readKubeletRecords } from "../lab/kubelet/records.ts";
 import { nodePaths, type LabLayout } from "../lab/layout.ts";
-import { readPodRecords, type LabState } from "../lab/state.ts";
+import { readPodRecord, readPodRecords, type LabState } from "../lab/state.ts";
 
 /** A pod with an IP, as trace follows it. */
 export interface TracedPod {
@@ -42,7 +42,10 @@ export function findLabPod(lab: LabLayout, state: LabState, ref: string): Traced
   const name = slash < 0 ? ref : ref.slice(slash + 1);
   const found = labPods(lab, state).filter((p) => p.name === name && (namespace === undefined || p.namespace === namespace));
   if (found.length === 0) {
-    throw new WeftError("POD_NOT_FOUND", `lab ${lab.name} has no pod "${ref}" with an IP`, { hint: `run weft lab pods --name ${lab.name} for its pods` });
+    if (readPodRecord(lab, name)?.ip === null) {
+      throw new WeftError("POD_NO_IP", `pod ${name} has no IP: its network set-up did not finish`, { hint: `remove it (weft lab rm ${name} --name ${lab.name}) and run it again` });
+    }
+    throw new WeftError("POD_NOT_FOUND", `lab ${lab.name} has no pod "${ref}"`, { hint: `run weft lab pods --name ${lab.name} for its pods` });
   }
   if (found.length > 1) {
     throw new WeftError("POD_AMBIGUOUS", `lab ${lab.name} has pods "${name}" in namespaces ${found.map((p) => p.namespace).join(", ")}`, { hint: `name one as NAMESPACE/${name}` });

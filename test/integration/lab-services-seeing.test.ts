@@ -26,6 +26,7 @@ import { readLabState } from "../../src/lab/state.ts";
 import { REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
 import { ROOT } from "../../src/lib/root.ts";
 import { findLabPod } from "../../src/trace/lab-pods.ts";
+import type { TraceReport } from "../../src/trace/path.ts";
 import type { ServiceTraceReport } from "../../src/trace/service/trace.ts";
 import { until } from "../support/until.ts";
 
@@ -91,6 +92,13 @@ describe("seeing Services: trace, smoke and doctor in a lab with weft's service 
     assert.equal(report.path!.sameNode, ep.ip === ips.web1);
   });
 
+  test("pod to pod between the API's Pods (a bare second name that is a pod is traced as one)", async () => {
+    const r = await weft(["trace", "cli", "web2", "--lab", name, "-o", "json"], REAL_AGENT);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const path = JSON.parse(r.stdout) as TraceReport;
+    assert.deepEqual([path.from.ip, path.to.ip, path.sameNode, path.complete], [ips.cli, ips.web2, false, true]);
+  });
+
   test("the same Service by ClusterIP:PORT and by NAMESPACE/NAME:PORT-NAME, as text", async () => {
     for (const target of [`${web}:80`, "default/web:http"]) {
       const r = await weft(["trace", "default/cli", target, "--lab", name], REAL_AGENT);
@@ -144,7 +152,7 @@ describe("seeing Services: trace, smoke and doctor in a lab with weft's service 
       [["cli", "10.96.5.5:80"], /^weft: trace: no Service has ClusterIP 10\.96\.5\.5; the service proxy drops packets to addresses of the service CIDR no Service holds/],
       [["cli", "web", "--protocol", "gre"], /^weft: trace: invalid --protocol "gre"; use one of tcp, udp, sctp, icmp\n$/],
       [["cli", "Web:80"], /^weft: trace: "Web:80" is not a Service/],
-      [["nobody", "web"], /^weft: lab \S+ has no pod "nobody" with an IP/],
+      [["nobody", "web"], /^weft: lab \S+ has no pod "nobody"; run weft lab pods --name \S+ for its pods\n$/],
     ] as const) {
       const r = await weft(["trace", ...args, "--lab", name], REAL_AGENT);
       assert.equal(r.code, 1, args.join(" "));

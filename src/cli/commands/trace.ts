@@ -34,9 +34,11 @@ POD whose conntrack entry names the endpoint the kernel chose; then the
 pod-to-pod path to that endpoint. A Service with no ready endpoint and a
 port it does not define are refused (ECONNREFUSED at once). A Service IP
 never answers ping: Services are DNAT for TCP, UDP and SCTP only, so
---protocol icmp shows an ICMP echo getting port unreachable, no reply. POD
-may be NAMESPACE/POD here; a bare second name is a pod when the lab's
-runtime has one of that name, else a Service.
+--protocol icmp shows an ICMP echo getting port unreachable, no reply.
+
+A pod is POD or NAMESPACE/POD: one the lab's runtime made, or, with
+Kubernetes, one a lab kubelet runs. A bare second name is a pod when the
+lab has one of that name, else a Service.
 
   --lab NAME   the lab the pods run in
   --protocol P  with a Service: tcp, udp, sctp (not probed) or icmp (ping);

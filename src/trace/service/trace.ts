@@ -7,9 +7,9 @@ import { createRunner } from "../../kernel/runner.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { kubectlArgv } from "../../lab/control/kubectl.ts";
 import { labLayout, nodePaths, validateLabName } from "../../lab/layout.ts";
-import { findNode, readLabState, readPodRecord } from "../../lab/state.ts";
+import { findNode, readLabState } from "../../lab/state.ts";
 import type { Hop } from "../hop.ts";
-import { findLabPod, labPodByIp } from "../lab-pods.ts";
+import { findLabPod, labPodByIp, labPods } from "../lab-pods.ts";
 import { buildTrace, type TraceEnd, type TraceReport } from "../path.ts";
 import { readPathFacts } from "../read.ts";
 import { weftBridge } from "../trace.ts";
@@ -95,13 +95,14 @@ export async function traceService(labName: string, from: string, ref: ServiceRe
 /**
  * True when trace's second argument names a Service: it has a port, a
  * namespace or is an address (ref.ts namesService), --protocol was given,
- * or it is a bare name, the lab runs Kubernetes and no pod the lab's
- * runtime made has that name.
+ * or it is a bare name, the lab runs Kubernetes and none of its pods has
+ * that name.
  */
 export function tracesService(labName: string, target: string, protocolGiven: boolean): boolean {
   if (protocolGiven || namesService(target)) return true;
   const lab = labLayout(validateLabName(labName));
-  return readLabState(lab).kubernetes && readPodRecord(lab, target) === undefined;
+  const state = readLabState(lab);
+  return state.kubernetes && !labPods(lab, state).some((p) => p.name === target);
 }
 
 /** `--protocol`'s value, checked. */
