@@ -25,6 +25,8 @@ import { summarizeConflist } from "./conflist.ts";
 import { foreignForwardChains } from "./forward-chains.ts";
 import { valueOf, type AgentFacts, type CniFacts, type DoctorPaths, type KernelFacts, type Link, type NodeFacts, type Read, type VxlanFacts } from "./facts.ts";
 import { pingFits, searchPathMtu } from "./path-mtu.ts";
+import { kubeProxyFacts, proxyTableFacts } from "./proxy-facts.ts";
+import type { ServicesStatus } from "../agent/api.ts";
 
 /** One node to examine and how fixes address it. */
 export interface DoctorTarget {
@@ -80,8 +82,8 @@ async function attempt<T>(f: () => Promise<T> | T): Promise<Read<T>> {
 /** /healthz, /readyz, /status; /connections is read later, alongside the kernel. */
 async function readAgent(socket: string): Promise<AgentFacts> {
   const health = await attempt(() => fetchAgent<string>(socket, "/healthz"));
-  if (!health.ok) return { health, ready: health, status: health, connections: health, policy: health };
-  const [ready, status, policy] = await Promise.all([
+  if (!health.ok) return { health, ready: health, status: health, connections: health, policy: health, services: health };
+  const [ready, status, policy, services] = await Promise.all([
     attempt(() => fetchAgent<string>(socket, "/readyz")),
     attempt(() => fetchAgent<AgentStatus>(socket, "/status")),
     attempt(async () => {
@@ -90,8 +92,14 @@ async function readAgent(socket: string): Promise<AgentFacts> {
       if (typeof p !== "object" || p === null || !Array.isArray(p.pods)) throw new Error("the agent has no /policy: network policy does not run there");
       return p;
     }),
+    attempt(async () => {
+      const s = await fetchAgent<ServicesStatus>(socket, "/services");
+      // As for /policy: an agent from before /services, or something else on the socket, answers otherwise.
+      if (typeof s !== "object" || s === null || !Array.isArray(s.ports)) throw new Error("the agent has no /services: it runs no service proxy");
+      return s;
+    }),
   ]);
-  return { health, ready, status, connections: { ok: false, error: "not measured" }, policy };
+  return { health, ready, status, connections: { ok: false, error: "not measured" }, policy, services };
 }
 
 async function readKernel(runner: Runner, status: AgentStatus | undefined): Promise<KernelFacts> {
@@ -105,9 +113,11 @@ async function readKernel(runner: Runner, status: AgentStatus | undefined): Prom
   const nftTable = ruleset.ok ? { ok: true as const, value: tableObjects(ruleset.value, NFT_FAMILY, NFT_TABLE) } : ruleset;
   const forwardChains = ruleset.ok ? { ok: true as const, value: foreignForwardChains(ruleset.value) } : ruleset;
   const policyTable = ruleset.ok ? { ok: true as const, value: tableObjects(ruleset.value, POLICY_TABLE.family, POLICY_TABLE.name) } : ruleset;
+  const proxyTable = ruleset.ok ? { ok: true as const, value: proxyTableFacts(ruleset.value) } : ruleset;
+  const kubeProxy = ruleset.ok ? { ok: true as const, value: kubeProxyFacts(ruleset.value) } : ruleset;
   const device = weftVxlanDevice(valueOf(links) ?? [], status?.publicIp);
   const vxlan = device === undefined ? null : await attempt(() => readVxlan(runner, device));
-  return { ipForward, links, routes, hostgwRoutes, vxlan, nftTable, forwardChains, policyTable };
+  return { ipForward, links, routes, hostgwRoutes, vxlan, nftTable, forwardChains, policyTable, proxyTable, kubeProxy };
 }
 
 /**

@@ -295,7 +295,7 @@ const cases: Case[] = [
     name: "the agent is not running",
     breakIt: (c) => {
       const down = { ok: false as const, error: "cannot reach the weft agent at /x/agent.sock (connect ENOENT)" };
-      c.nodes[0]!.agent = { health: down, ready: down, status: down, connections: down, policy: down };
+      c.nodes[0]!.agent = { health: down, ready: down, status: down, connections: down, policy: down, services: down };
     },
     node: "node1", check: "agent", status: "fail",
     message: /cannot reach the weft agent/, fix: /start the agent .*read its log \(\/logs\/node1-agent\.log\)/,

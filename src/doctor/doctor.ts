@@ -9,12 +9,15 @@ import { checkBackend } from "./checks/backend.ts";
 import { checkConflist, checkPlugin, checkSubnetFile } from "./checks/cni.ts";
 import { checkForwarding } from "./checks/forwarding.ts";
 import { checkKubernetes } from "./checks/kubernetes.ts";
+import { checkKubeProxy } from "./checks/kube-proxy.ts";
 import { checkMtu } from "./checks/mtu.ts";
 import { checkNftables } from "./checks/nftables.ts";
 import { checkPaths } from "./checks/path.ts";
 import { checkPeerEntries } from "./checks/peers.ts";
 import { checkPolicy } from "./checks/policy.ts";
 import { checkPublicIp } from "./checks/public-ip.ts";
+import { checkServiceProxy } from "./checks/service-proxy.ts";
+import { checkServices } from "./checks/services.ts";
 import { checkClusterCidr, checkNodeSubnets } from "./checks/subnets.ts";
 import { collectNode, type DoctorTarget } from "./collect.ts";
 import type { Cluster } from "./facts.ts";
@@ -34,12 +37,15 @@ export const CHECKS: Record<string, Check> = {
   mtu: checkMtu,
   nftables: checkNftables,
   policy: checkPolicy,
+  "service-proxy": checkServiceProxy,
+  "kube-proxy": checkKubeProxy,
   conflist: checkConflist,
   plugin: checkPlugin,
   "subnet-file": checkSubnetFile,
   store: checkStore,
   reconcile: checkReconcile,
   kubernetes: checkKubernetes,
+  services: checkServices,
 };
 
 /** Every check's findings for every node of `cluster`, grouped by node. */

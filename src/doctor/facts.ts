@@ -12,6 +12,8 @@ import type { ExecResult } from "../kernel/runner.ts";
 import type { VxlanState } from "../backend/vxlan/peers.ts";
 import type { AgentStatus, ConnectionStatus } from "../agent/status.ts";
 import type { PolicyStatus } from "../policy/controller.ts";
+import type { ServicesStatus } from "../agent/api.ts";
+import type { KubeProxyFacts, ProxyTableFacts } from "./proxy-facts.ts";
 
 /** A read that worked, or the one-line reason it did not. */
 export type Read<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -59,6 +61,10 @@ export interface KernelFacts {
   forwardChains: Read<ForeignForwardChain[]>;
   /** Table `inet weft-policy`'s objects (network policy), from the same listing; null when it does not exist. */
   policyTable: Read<unknown[] | null>;
+  /** Table `ip weft-proxy`'s map elements (the service proxy), from the same listing; null when it does not exist. */
+  proxyTable: Read<ProxyTableFacts | null>;
+  /** kube-proxy's tables and KUBE-SERVICES chains in the same listing, with the service keys each translates. */
+  kubeProxy: Read<KubeProxyFacts[]>;
 }
 
 /** The agent's API. A stopped agent fails every read with the same reason. */
@@ -71,6 +77,8 @@ export interface AgentFacts {
   connections: Read<ConnectionStatus[]>;
   /** `/policy`: the network policy's view of the node's pods (fails with POLICY_OFF's message where policy does not run). */
   policy: Read<PolicyStatus>;
+  /** `/services`: the service proxy's programmed ports (fails with SERVICE_PROXY_OFF's message where the proxy does not run). */
+  services: Read<ServicesStatus>;
 }
 
 /** The runtime's side: what a kubelet would find. */

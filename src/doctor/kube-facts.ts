@@ -6,7 +6,8 @@
  * kube-system/kubeadm-config (networking.podSubnet), and the flags of a
  * kube-controller-manager static pod when there is one.
  */
-import type { V1ConfigMap, V1Node, V1Pod } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1EndpointSlice, V1Node, V1Pod, V1Service } from "@kubernetes/client-node";
+import type { EndpointSlice, Service } from "../proxy/types.ts";
 import type { Kube } from "../kube/client.ts";
 import type { KubeNode } from "../kube/nodes.ts";
 
@@ -24,6 +25,15 @@ export interface NodeCidrAllocation {
 export interface KubeFacts {
   nodes: KubeNode[];
   allocation: NodeCidrAllocation | null;
+  /** Every Service and IPv4 EndpointSlice, as the service proxy sees them (src/kube conversions). */
+  services: Service[];
+  slices: EndpointSlice[];
+}
+
+/** The proxy's view of listed Services and EndpointSlices. */
+async function slimServices(services: V1Service[], slices: V1EndpointSlice[]): Promise<Pick<KubeFacts, "services" | "slices">> {
+  const [{ fromV1Service }, { fromV1EndpointSlice }] = await Promise.all([import("../kube/services.ts"), import("../kube/endpointslices.ts")]);
+  return { services: services.flatMap((s) => fromV1Service(s) ?? []), slices: slices.flatMap((s) => fromV1EndpointSlice(s) ?? []) };
 }
 
 /** The value of `--name=value` or `--name value` in `args`; "true" for a bare `--name`. */
@@ -47,7 +57,9 @@ export async function readKubeFacts(kube: Kube): Promise<KubeFacts> {
   const { listNodes } = await import("../kube/nodes.ts");
   const nodes = await listNodes(kube);
   const pods = await kube.core.listNamespacedPod({ namespace: "kube-system", labelSelector: "component=kube-controller-manager" });
-  return { nodes, allocation: fromControllerPod(pods.items[0]) ?? (await fromKubeadmConfig(kube)) };
+  const { DiscoveryV1Api } = await import("@kubernetes/client-node");
+  const [services, slices] = await Promise.all([kube.core.listServiceForAllNamespaces(), kube.config.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces()]);
+  return { nodes, allocation: fromControllerPod(pods.items[0]) ?? (await fromKubeadmConfig(kube)), ...(await slimServices(services.items, slices.items)) };
 }
 
 /**
@@ -60,7 +72,9 @@ export async function readKubeFactsWithKubectl(kubectl: (args: string[]) => Prom
   const nodes = (JSON.parse(await kubectl(["get", "nodes", "-o", "json"])) as { items: V1Node[] }).items.map(fromV1Node);
   const pods = JSON.parse(await kubectl(["get", "pods", "-n", "kube-system", "-l", "component=kube-controller-manager", "-o", "json"])) as { items: V1Pod[] };
   const cm = JSON.parse(await kubectl(["get", "configmap", "-n", "kube-system", "--field-selector", "metadata.name=kubeadm-config", "-o", "json"])) as { items: V1ConfigMap[] };
-  return { nodes, allocation: fromControllerPod(pods.items[0]) ?? fromClusterConfiguration(cm.items[0]?.data?.ClusterConfiguration) };
+  const services = JSON.parse(await kubectl(["get", "services", "--all-namespaces", "-o", "json"])) as { items: V1Service[] };
+  const slices = JSON.parse(await kubectl(["get", "endpointslices", "--all-namespaces", "-o", "json"])) as { items: V1EndpointSlice[] };
+  return { nodes, allocation: fromControllerPod(pods.items[0]) ?? fromClusterConfiguration(cm.items[0]?.data?.ClusterConfiguration), ...(await slimServices(services.items, slices.items)) };
 }
 
 function fromControllerPod(pod: V1Pod | undefined): NodeCidrAllocation | null {

@@ -97,6 +97,8 @@ export function fakeNode(k: number, n: number): NodeFacts {
       nftTable: { ok: true, value: nft },
       forwardChains: { ok: true, value: [] },
       policyTable: { ok: true, value: null },
+      proxyTable: { ok: true, value: null },
+      kubeProxy: { ok: true, value: [] },
     },
     agent: {
       health: { ok: true, value: "ok\n" },
@@ -105,6 +107,7 @@ export function fakeNode(k: number, n: number): NodeFacts {
       connections: { ok: true, value: connections },
       // Network policy runs only with a Kubernetes API; this cluster's agents use the embedded store.
       policy: { ok: false, error: `network policy does not run on node${k}; it runs where the agent has a Kubernetes API (the kubernetes store or --kubeconfig) and --no-network-policy is not given` },
+      services: { ok: false, error: `node${k} runs no service proxy; kube-proxy (or another proxy) serves this cluster's Services; set "serviceProxy": true in weft-config to make weft do it` },
     },
     cni: {
       confFiles: { ok: true, value: ["10-weft.conflist"] },
@@ -148,6 +151,8 @@ export function fakeKubeCluster(n: number): Cluster {
         weft: { "public-ip": ip(i + 1), backend: "vxlan", "backend-data": JSON.stringify({ vtepMac: mac(i + 1) }) },
       })),
       allocation: { clusterCidr: "10.244.0.0/16", allocateNodeCidrs: true, source: "kube-system/kubeadm-config" },
+      services: [],
+      slices: [],
     },
   };
   return cluster;

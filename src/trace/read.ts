@@ -56,7 +56,7 @@ async function readAgentView(socket: string): Promise<AgentView | null> {
 }
 
 /** Reads one pod's links; a pod whose namespace is gone has none. */
-async function readPodFacts(pod: PodRecord & { ip: string }): Promise<PodFacts> {
+async function readPodFacts(pod: PathPod): Promise<PodFacts> {
   const present = existsSync(`/run/netns/${pod.netns}`);
   const links = present ? await readJson<LinkFacts[]>(createRunner(pod.netns), ["ip", "-d", "-j", "addr", "show"]) : [];
   return { name: pod.name, node: pod.node, netns: pod.netns, ip: pod.ip, present, links };
@@ -70,12 +70,15 @@ async function lookupRoute(runner: Runner, args: string[]): Promise<Lookup> {
   return { query, route: (JSON.parse(r.stdout) as NonNullable<Lookup["route"]>[])[0] ?? null, error: null };
 }
 
+/** What a path end needs of a pod: a runtime pod's record or a lab kubelet's pod (lab-pods.ts). */
+export type PathPod = Pick<PodRecord, "name" | "node" | "netns"> & { ip: string };
+
 /** The pods and nodes of one path, and the bridge the CNI configuration names. */
 export interface PathInput {
   lab: LabLayout;
   state: LabState;
-  from: PodRecord & { ip: string };
-  to: PodRecord & { ip: string };
+  from: PathPod;
+  to: PathPod;
   src: LabNode;
   dst: LabNode;
   bridge: string;

@@ -6,7 +6,8 @@
 import { WeftError } from "../lib/errors.ts";
 import { loadConfList } from "../lab/cni.ts";
 import { labLayout, nodePaths, validateLabName, type LabLayout } from "../lab/layout.ts";
-import { findNode, readLabState, readPodRecord, type PodRecord } from "../lab/state.ts";
+import { findNode, readLabState } from "../lab/state.ts";
+import { findLabPod } from "./lab-pods.ts";
 import { buildTrace, type TraceReport } from "./path.ts";
 import { readPathFacts } from "./read.ts";
 
@@ -18,25 +19,15 @@ export async function tracePods(labName: string, from: string, to: string): Prom
   const lab = labLayout(validateLabName(labName));
   const state = readLabState(lab);
   if (from === to) throw new WeftError("USAGE", `trace: ${from} to itself is no path`, { hint: "name two different pods" });
-  const a = podWithIp(lab, from);
-  const b = podWithIp(lab, to);
+  const a = findLabPod(lab, state, from);
+  const b = findLabPod(lab, state, to);
   const src = findNode(state, a.node);
   const dst = findNode(state, b.node);
   return buildTrace(await readPathFacts({ lab, state, from: a, to: b, src, dst, bridge: weftBridge(lab, src.name) }));
 }
 
-/** The pod's record; throws when there is none or it has no IP yet. */
-function podWithIp(lab: LabLayout, name: string): PodRecord & { ip: string } {
-  const pod = readPodRecord(lab, name);
-  if (!pod) throw new WeftError("POD_NOT_FOUND", `lab ${lab.name} has no pod "${name}"`, { hint: `run weft lab pods --name ${lab.name} for its pods` });
-  if (pod.ip === null) {
-    throw new WeftError("POD_NO_IP", `pod ${name} has no IP: its network set-up did not finish`, { hint: `remove it (weft lab rm ${name} --name ${lab.name}) and run it again` });
-  }
-  return { ...pod, ip: pod.ip };
-}
-
 /** The bridge the node's weft CNI configuration names; trace follows only weft's own network. */
-function weftBridge(lab: LabLayout, node: string): string {
+export function weftBridge(lab: LabLayout, node: string): string {
   const list = loadConfList(nodePaths(lab, node).cniConfDir);
   const weft = list.plugins.find((p) => p.type === "weft");
   if (!weft) {

@@ -32,7 +32,7 @@ describe("weft doctor on a node", { skip, timeout: 60_000 }, () => {
     assert.deepEqual([...new Set(r.findings.map((f) => f.node))], ["node1"]);
     assert.deepEqual(r.findings.map((f) => f.check), [
       "agent", "forwarding", "public-ip", "node-subnets", "cluster-cidr", "backend", "peer node2", "path node2",
-      "mtu", "nftables", "policy", "conflist", "plugin", "subnet-file", "store", "reconcile",
+      "mtu", "nftables", "policy", "service-proxy", "conflist", "plugin", "subnet-file", "store", "reconcile",
     ]);
   });
 

@@ -56,7 +56,9 @@ const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] 
                       Kubernetes: delete the Pod and wait until its kubelet removed it)
   pods [-o table|json] list pods: NAME NAMESPACE NODE IP STATUS (with Kubernetes: every Pod)
   smoke [-o table|json]     make pods smoke-a, smoke-b (node1) and smoke-c (node2), check ping, TCP, no NAT,
-                      masquerade and an agent restart, remove them; exit 1 when a check fails
+                      masquerade, Services (with Kubernetes: a ClusterIP, a NodePort from the outside
+                      host, a Service without endpoints refused) and an agent restart, remove them;
+                      exit 1 when a check fails
 
 scenarios:
 ${Object.entries(SCENARIOS).map(([name, s]) => `  ${name}: ${s.summary}`).join("\n")}

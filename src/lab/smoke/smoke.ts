@@ -7,6 +7,7 @@ import { readLabState } from "../state.ts";
 import type { LabLayout } from "../layout.ts";
 import { agentRestartChecks, trafficChecks } from "./checks.ts";
 import { createSmokePods, removeSmokePods } from "./pods.ts";
+import { serviceChecks } from "./services.ts";
 import { smokeReport, type SmokeReport } from "./report.ts";
 
 /** Runs the smoke test against lab `lab`. */
@@ -21,7 +22,8 @@ export async function runSmoke(lab: LabLayout): Promise<SmokeReport> {
   try {
     const pods = await createSmokePods(lab, state);
     const ctx = { lab, state, pods };
-    const rows = await Promise.all(trafficChecks(ctx));
+    const [rows, serviceRows] = await Promise.all([Promise.all(trafficChecks(ctx)), serviceChecks(ctx)]);
+    rows.push(...serviceRows);
     rows.push(...(await agentRestartChecks(ctx)));
     return smokeReport(lab.name, state.nodes.length, rows, (performance.now() - started) / 1000);
   } finally {
