@@ -27,6 +27,14 @@
  * implementations do); with `strict` their conntrack entries are deleted
  * after the sync (conntrack.ts), so they stop at their next packet.
  *
+ * A new pod's address reaches the controller twice: from the CNI plugin at
+ * ADD (podAdded, through the agent's API), before the pod's containers
+ * start, and later from the Pod object's status.podIPs, which the kubelet
+ * writes after the sandbox is up. Until the second, the first stands in for
+ * it, so a pod a policy selects is isolated from its first packet rather
+ * than from whenever its status reaches the informer (see
+ * docs/DESIGN.md, "A new pod is isolated before it starts").
+ *
  * The table stays when the controller stops (pods stay protected while the
  * agent restarts); remove() deletes it.
  */
@@ -43,6 +51,7 @@ import { compilePolicies, EGRESS_DROP, INGRESS_DROP, TABLE, type PodPolicyStatus
 import { deleteFlows, deniedFlows, listFlows } from "./conntrack.ts";
 import { fullSync, diffPlans } from "./diff.ts";
 import { PolicyMetrics, type SyncKind } from "./metrics.ts";
+import { explain, type ExplainQuery, type Explanation } from "./explain.ts";
 import { keyOf, type Namespace, type NetworkPolicy, type Pod } from "./types.ts";
 import { PolicyIndex } from "./world.ts";
 
@@ -77,6 +86,16 @@ export interface PolicySyncStatus {
   changes: number;
 }
 
+/** What the controller answers the CNI plugin's podAdded. */
+export interface PodAddedAnswer {
+  /** True when the table in the kernel covers the pod at its address. */
+  programmed: boolean;
+  /** Why not, when not. */
+  reason?: string;
+  /** The pod's isolation as programmed. */
+  isolated?: { ingress: boolean; egress: boolean };
+}
+
 /** What `weft status policy` shows. */
 export interface PolicyStatus {
   node: string;
@@ -93,6 +112,10 @@ export class PolicyController {
   readonly #pods = new Map<string, Pod>();
   readonly #namespaces = new Map<string, Namespace>();
   readonly #policies = new Map<string, NetworkPolicy>();
+  /** Addresses the CNI plugin reported at ADD, by pod key, while the Pod object has none. */
+  readonly #sandboxIps = new Map<string, string>();
+  /** podAdded calls waiting for their pod to reach the informer, by pod key. */
+  readonly #podWaiters = new Map<string, Set<() => void>>();
   readonly #sync: SyncRunner;
   readonly #monitor: TableMonitor | undefined;
   readonly metrics = new PolicyMetrics();
@@ -133,11 +156,16 @@ export class PolicyController {
   }
 
   upsertPod(p: Pod): void {
-    this.#pods.set(keyOf(p), p);
+    const key = keyOf(p);
+    this.#pods.set(key, p);
+    if (p.ips.length > 0) this.#sandboxIps.delete(key);
+    for (const wake of this.#podWaiters.get(key) ?? []) wake();
     this.#sync.request();
   }
   deletePod(namespace: string, name: string): void {
-    if (this.#pods.delete(`${namespace}/${name}`)) this.#sync.request();
+    const key = `${namespace}/${name}`;
+    this.#sandboxIps.delete(key);
+    if (this.#pods.delete(key)) this.#sync.request();
   }
   upsertNamespace(n: Namespace): void {
     this.#namespaces.set(n.name, n);
@@ -199,9 +227,60 @@ export class PolicyController {
     return this.#sync.requestAndWait();
   }
 
+  /**
+   * The CNI plugin's word, at ADD, that pod `namespace/name` has `ip`:
+   * resolves once a sync that knows it has reached the kernel, so the
+   * plugin can return (and the runtime start the containers) with the pod
+   * already isolated. A pod the informer has not listed yet is waited for
+   * up to `waitMs` (it is scheduled before its sandbox is made, so it is
+   * normally there). Never throws: the answer says what was not done.
+   */
+  async podAdded(namespace: string, name: string, ip: string, waitMs = 1000): Promise<PodAddedAnswer> {
+    if (!this.#started) return { programmed: false, reason: "network policy has not synced yet (it waits for the first list of pods, namespaces and policies)" };
+    const key = `${namespace}/${name}`;
+    if (!this.#pods.has(key) && !(await this.#waitForPod(key, waitMs))) return { programmed: false, reason: `pod ${key} is not known to the agent's informer after ${waitMs} ms` };
+    const pod = this.#pods.get(key)!;
+    if (pod.ips.length === 0) this.#sandboxIps.set(key, ip);
+    else if (!pod.ips.includes(ip)) return { programmed: false, reason: `pod ${key} has ${pod.ips.join(", ")} in its status, not ${ip}` };
+    await this.#sync.requestAndWait();
+    // The run may have failed (it is retried); only a table that has the pod at this address counts.
+    const status = this.#applied?.pods.find((p) => p.namespace === namespace && p.name === name && p.ips.includes(ip));
+    if (!status) return { programmed: false, reason: `the last sync did not program ${key} at ${ip} (is it on node ${this.#o.nodeName}? the agent's log says more)` };
+    return { programmed: true, isolated: { ingress: status.ingress.isolated, egress: status.egress.isolated } };
+  }
+
+  #waitForPod(key: string, waitMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let waiters = this.#podWaiters.get(key);
+      if (!waiters) this.#podWaiters.set(key, (waiters = new Set()));
+      const done = (found: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.#podWaiters.delete(key);
+        resolve(found);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), waitMs);
+      waiters.add(wake);
+    });
+  }
+
+  /** The pods as policy sees them: a pod whose status has no address yet has the one its CNI ADD reported. */
+  *#effectivePods(): Iterable<Pod> {
+    for (const [key, p] of this.#pods) {
+      const ip = p.ips.length === 0 ? this.#sandboxIps.get(key) : undefined;
+      yield ip === undefined ? p : { ...p, ips: [ip] };
+    }
+  }
+
+  /** Why policy allows or drops `q`, rule by rule, by the objects known now (not only what the last sync applied). */
+  explain(q: ExplainQuery): Explanation {
+    return explain(new PolicyIndex({ pods: this.#effectivePods(), namespaces: this.#namespaces.values(), policies: this.#policies.values() }), q);
+  }
+
   async #syncOnce(reason: SyncReason): Promise<void> {
     const started = performance.now();
-    const plan = compilePolicies({ policies: this.#policies.values(), pods: this.#pods.values(), namespaces: this.#namespaces.values(), nodeName: this.#o.nodeName });
+    const plan = compilePolicies({ policies: this.#policies.values(), pods: this.#effectivePods(), namespaces: this.#namespaces.values(), nodeName: this.#o.nodeName });
     const prev = this.#applied;
     let kind: SyncKind = "full";
     let tx: NftTransaction;
@@ -277,7 +356,7 @@ export class PolicyController {
     try {
       const links = await readJson<IpLink[]>(this.#o.runner, ["ip", "-j", "-4", "addr"]);
       const local = links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local));
-      const index = new PolicyIndex({ pods: this.#pods.values(), namespaces: this.#namespaces.values(), policies: this.#policies.values() });
+      const index = new PolicyIndex({ pods: this.#effectivePods(), namespaces: this.#namespaces.values(), policies: this.#policies.values() });
       const denied = deniedFlows(index, await listFlows(this.#o.runner), local);
       if (denied.length === 0) return;
       const r = await deleteFlows(this.#o.runner, denied);
