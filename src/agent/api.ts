@@ -246,7 +246,8 @@ async function answer(source: AgentApiSource, req: IncomingMessage, res: ServerR
           : errorReply(500, "AGENT_INTERNAL", `the agent failed to answer ${path}: ${(err as Error).message ?? String(err)}`);
     }
   }
-  res.writeHead(reply.status, { "content-type": reply.type, ...reply.headers });
+  // A length, not chunks: the CNI plugin reads the answer with plain read(2)s (cni/announce.ts).
+  res.writeHead(reply.status, { "content-type": reply.type, "content-length": Buffer.byteLength(reply.body), ...reply.headers });
   res.end(reply.body);
 }
 

@@ -92,6 +92,8 @@ export interface PodAddedAnswer {
   programmed: boolean;
   /** Why not, when not. */
   reason?: string;
+  /** False when the informer has no such pod: no policy can select a pod the API does not have. */
+  known?: boolean;
   /** The pod's isolation as programmed. */
   isolated?: { ingress: boolean; egress: boolean };
 }
@@ -238,7 +240,7 @@ export class PolicyController {
   async podAdded(namespace: string, name: string, ip: string, waitMs = 1000): Promise<PodAddedAnswer> {
     if (!this.#started) return { programmed: false, reason: "network policy has not synced yet (it waits for the first list of pods, namespaces and policies)" };
     const key = `${namespace}/${name}`;
-    if (!this.#pods.has(key) && !(await this.#waitForPod(key, waitMs))) return { programmed: false, reason: `pod ${key} is not known to the agent's informer after ${waitMs} ms` };
+    if (!this.#pods.has(key) && !(await this.#waitForPod(key, waitMs))) return { programmed: false, known: false, reason: `pod ${key} is not known to the agent's informer after ${waitMs} ms` };
     const pod = this.#pods.get(key)!;
     if (pod.ips.length === 0) this.#sandboxIps.set(key, ip);
     else if (!pod.ips.includes(ip)) return { programmed: false, reason: `pod ${key} has ${pod.ips.join(", ")} in its status, not ${ip}` };
