@@ -6,7 +6,8 @@
 import { WeftError } from "../lib/errors.ts";
 import { loadConfList } from "../lab/cni.ts";
 import { labLayout, nodePaths, validateLabName, type LabLayout } from "../lab/layout.ts";
-import { findNode, readLabState, readPodRecord, type PodRecord } from "../lab/state.ts";
+import { findNode, readLabState, type PodRecord } from "../lab/state.ts";
+import { findTracePod } from "./pods.ts";
 import { buildTrace, type TraceReport } from "./path.ts";
 import { readPathFacts } from "./read.ts";
 import { parseTraceTarget } from "./policy.ts";
@@ -29,7 +30,7 @@ export async function tracePods(labName: string, from: string, target: string): 
 
 /** The pod's record; throws when there is none or it has no IP yet. */
 function podWithIp(lab: LabLayout, name: string): PodRecord & { ip: string } {
-  const pod = readPodRecord(lab, name);
+  const pod = findTracePod(lab, name);
   if (!pod) throw new WeftError("POD_NOT_FOUND", `lab ${lab.name} has no pod "${name}"`, { hint: `run weft lab pods --name ${lab.name} for its pods` });
   if (pod.ip === null) {
     throw new WeftError("POD_NO_IP", `pod ${name} has no IP: its network set-up did not finish`, { hint: `remove it (weft lab rm ${name} --name ${lab.name}) and run it again` });
