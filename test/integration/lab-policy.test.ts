@@ -11,12 +11,21 @@ import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { labLayout, podNs } from "../../src/lab/layout.ts";
-import { REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
+import { labLayout, nodeNs, podNs } from "../../src/lab/layout.ts";
+import { inNetns, REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
 import { until } from "../support/until.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
 const POLPROBE = join(import.meta.dirname, "../../build/polprobe");
+
+/** Kills a probe started detached, with every process of its group. */
+function stopGroup(p: ChildProcess): void {
+  try {
+    process.kill(-p.pid!, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
 
 interface PodJson {
   metadata: { name: string; namespace: string };
@@ -84,7 +93,7 @@ describe("network policy in a lab through kubectl (vxlan)", { skip, timeout: 600
     for (const p of running) ips.set(p.metadata.name, p.status.podIP!);
   });
   after(async () => {
-    for (const p of probes) p.kill("SIGKILL");
+    for (const p of probes) stopGroup(p);
     await weft(["lab", "down", "--name", name]);
   });
 
@@ -131,32 +140,47 @@ describe("network policy in a lab through kubectl (vxlan)", { skip, timeout: 600
     const base = podCidr.split(".").slice(0, 3).join(".");
     const targets = Array.from({ length: 60 }, (_, i) => `tcp:${base}.${i + 2}:8080`);
     const ingressLog = join(lab.dir, "ingress-probe.log");
-    const probe = spawn("sh", ["-c", `while :; do ip netns exec ${podNs(lab, "open.t")} ${POLPROBE} probe 300 ${targets.join(" ")}; done >${ingressLog}`], { stdio: "ignore" });
+    const probe = spawn("sh", ["-c", `while :; do ip netns exec ${podNs(lab, "open.t")} ${POLPROBE} probe 300 ${targets.join(" ")}; done >${ingressLog}`], { stdio: "ignore", detached: true });
     probes.push(probe);
     await until("the probe runs", async () => (readFileSync(ingressLog, "utf8").includes("}") ? true : undefined), 10_000, 100);
-    // The new pod serves 8080 and, from its first instant, tries to reach t.
-    const script = `${POLPROBE} serve n 8080 & for i in $(seq 100); do ${POLPROBE} probe 300 tcp:${ips.get("t")}:80; done; wait`;
-    await apply(`apiVersion: v1\nkind: Pod\nmetadata: {name: n, namespace: iso, labels: {app: "n"}}\nspec:\n  nodeName: node1\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, ${JSON.stringify(script)}]}\n`);
-    const ip = await until("n Running with an IP", async () => {
-      const p = JSON.parse(await kubectlOk("get", "pod", "-n", "iso", "n", "-o", "json")) as PodJson;
+    // And on node1 itself, in the order the kernel saw it: the policy table learns the pod's address (nft monitor) before the pod's veth exists (ip monitor).
+    const orderLog = join(lab.dir, "order.log");
+    const order = spawn("sh", ["-c", `exec ip netns exec ${nodeNs(lab, "node1")} sh -c 'nft monitor & ip -o monitor link & wait' >${orderLog}`], { stdio: "ignore", detached: true });
+    probes.push(order);
+    const vethsBefore = new Set([...(await inNetns(nodeNs(lab, "node1"), ["ip", "-o", "link", "show", "type", "veth"])).matchAll(/\b(veth\w+)@/g)].map((m) => m[1]!));
+    await new Promise((r) => setTimeout(r, 500));
+    // The new pod, fresh, serves 8080 and, from its first instant, tries to reach t.
+    const script = `${POLPROBE} serve fresh 8080 & for i in $(seq 100); do ${POLPROBE} probe 300 tcp:${ips.get("t")}:80; done; wait`;
+    await apply(`apiVersion: v1\nkind: Pod\nmetadata: {name: fresh, namespace: iso, labels: {app: fresh}}\nspec:\n  nodeName: node1\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, ${JSON.stringify(script)}]}\n`);
+    const ip = await until("fresh Running with an IP", async () => {
+      const p = JSON.parse(await kubectlOk("get", "pod", "-n", "iso", "fresh", "-o", "json")) as PodJson;
       return p.status.phase === "Running" && p.status.podIP ? p.status.podIP : undefined;
     }, 60_000, 200);
+    const lines = readFileSync(orderLog, "utf8").split("\n");
+    const programmed = lines.findIndex((l) => l.includes("add element inet weft-policy") && l.includes(`${ip} :`));
+    const veth = lines.findIndex((l) => {
+      const m = /\b(veth\w+)@/.exec(l);
+      return m !== null && !vethsBefore.has(m[1]!);
+    });
+    assert.ok(programmed >= 0 && veth >= 0, `node1 saw no element for ${ip} or no new veth:\n${lines.join("\n")}`);
+    assert.ok(programmed < veth, `the policy table got ${ip} (line ${programmed}) after the pod's veth appeared (line ${veth}):\n${lines.join("\n")}`);
+    stopGroup(order);
     // Let both probes run a few seconds past the pod's start.
     await new Promise((r) => setTimeout(r, 4000));
-    const egress = (await kubectlOk("logs", "-n", "iso", "n")).split("\n").filter((l) => l.startsWith("{"));
-    assert.ok(egress.length >= 5, `n probed t ${egress.length} times`);
-    assert.deepEqual(egress.filter((l) => l.includes("true")), [], "n reached t although deny-all isolates it for egress");
+    const egress = (await kubectlOk("logs", "-n", "iso", "fresh")).split("\n").filter((l) => l.startsWith("{"));
+    assert.ok(egress.length >= 5, `fresh probed t ${egress.length} times`);
+    assert.deepEqual(egress.filter((l) => l.includes("true")), [], "fresh reached t although deny-all isolates it for egress");
     const rounds = readFileSync(ingressLog, "utf8").split("\n").filter((l) => l.startsWith("{"));
     const reachedN = rounds.filter((l) => (JSON.parse(l) as Record<string, boolean>)[`tcp:${ip}:8080`]);
-    assert.deepEqual(reachedN, [], `t reached n (${ip}) although deny-all isolates it for ingress`);
+    assert.deepEqual(reachedN, [], `t reached fresh (${ip}) although deny-all isolates it for ingress`);
 
-    // The probes can see n: without the policy, both directions open.
+    // The probes can see fresh: without the policy, both directions open.
     await kubectlOk("delete", "networkpolicy", "-n", "iso", "deny-all");
-    await until("t reaches n", async () => {
+    await until("t reaches fresh", async () => {
       const last = readFileSync(ingressLog, "utf8").trim().split("\n").at(-1) ?? "{}";
       return (JSON.parse(last.startsWith("{") ? last : "{}") as Record<string, boolean>)[`tcp:${ip}:8080`] ? true : undefined;
     }, 20_000, 300);
-    probe.kill("SIGKILL");
-    await until("n reaches t", async () => ((await kubectlOk("logs", "-n", "iso", "n")).includes("true") ? true : undefined), 20_000, 500);
+    stopGroup(probe);
+    await until("fresh reaches t", async () => ((await kubectlOk("logs", "-n", "iso", "fresh")).includes("true") ? true : undefined), 20_000, 500);
   });
 });
