@@ -33,7 +33,7 @@
  * writes after the sandbox is up. Until the second, the first stands in for
  * it, so a pod a policy selects is isolated from its first packet rather
  * than from whenever its status reaches the informer (see
- * docs/DESIGN.md, "A new pod is isolated before it starts").
+ * README.md, "A new pod is isolated before it starts").
  *
  * The table stays when the controller stops (pods stay protected while the
  * agent restarts); remove() deletes it.
