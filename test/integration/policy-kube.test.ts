@@ -14,6 +14,7 @@ import { TestApiServer } from "../support/apiserver.ts";
 import { until } from "../support/until.ts";
 import { connectKube, type Kube } from "../../src/kube/client.ts";
 import { createRunner } from "../../src/kernel/runner.ts";
+import { inNetns } from "../../src/lab/testing.ts";
 import { PolicyComponent } from "../../src/policy/component.ts";
 
 const MERGE = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -88,5 +89,33 @@ describe("network policy from the Kubernetes API (informers on Pods, Namespaces,
     assert.deepEqual(status.pods.map((p) => [p.namespace, p.name, p.ingress.isolated]), [["x", "server", false], ["y", "client", false]]);
     assert.match(await component.metricsText(), /weft_policy_syncs_total\{kind="partial"\} [1-9]/);
     assert.deepEqual(logs.filter((l) => /fail/.test(l)), []);
+  });
+  test("a pod the CNI plugin reports at ADD is isolated before its status has an address; the status's address then takes over", async () => {
+    assert.ok(component, "the first test started the component");
+    const c = component!;
+    const inTable = async () => (await inNetns(lab.nodeNs.n1, ["nft", "list", "map", "inet", "weft-policy", "ingress-pods"]));
+    await net.createNamespacedNetworkPolicy({ namespace: "x", body: { metadata: { name: "deny-fresh" }, spec: { podSelector: { matchLabels: { app: "fresh" } }, policyTypes: ["Ingress"] } } });
+    await kube.core.createNamespacedPod({ namespace: "x", body: { metadata: { name: "fresh", labels: { app: "fresh" } }, spec: { nodeName: "n1", containers: [{ name: "c", image: "none" }] } } });
+    const t0 = performance.now();
+    const answer = await c.podAdded("x", "fresh", "10.244.1.77");
+    const ms = performance.now() - t0;
+    assert.deepEqual(answer, { programmed: true, isolated: { ingress: true, egress: false } });
+    assert.match(await inTable(), /10\.244\.1\.77 : jump in-10\.244\.1\.77/);
+    process.stderr.write(`policy-kube: podAdded answered in ${ms.toFixed(1)} ms\n`);
+
+    // A pod the API does not have: no policy can select it; the answer says so after the wait.
+    const ghost = await c.podAdded("x", "ghost", "10.244.1.79");
+    assert.deepEqual([ghost.programmed, ghost.known], [false, false]);
+
+    // The kubelet's status wins over what ADD reported.
+    await kube.core.patchNamespacedPodStatus({ namespace: "x", name: "fresh", body: { status: { phase: "Running", podIP: "10.244.1.78", podIPs: [{ ip: "10.244.1.78" }] } } }, MERGE);
+    await until("the status address in the table", async () => /10\.244\.1\.78 : jump/.test(await inTable()) && !/10\.244\.1\.77/.test(await inTable()), 5_000, 20);
+    const stale = await c.podAdded("x", "fresh", "10.244.1.77");
+    assert.equal(stale.programmed, false);
+    assert.match(stale.reason!, /has 10\.244\.1\.78 in its status, not 10\.244\.1\.77/);
+
+    await kube.core.deleteNamespacedPod({ namespace: "x", name: "fresh", gracePeriodSeconds: 0 });
+    await net.deleteNamespacedNetworkPolicy({ namespace: "x", name: "deny-fresh" });
+    await until("fresh gone from the table", async () => !/10\.244\.1\.78/.test(await inTable()), 5_000, 20);
   });
 });
