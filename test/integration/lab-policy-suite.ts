@@ -53,10 +53,10 @@ export function labPolicySuite(backend: "vxlan" | "host-gw"): void {
       await kubectlOk("apply", "-f", file);
     };
     const ips = new Map<string, string>();
-    /** Does pod `ns/from` get a greeting from `ip`:`port` within 1.5 s? (polprobe in the pod's network namespace, which the lab kubelet made.) */
-    const reaches = async (from: string, ip: string, ns = "pe", port = 80) => {
+    /** Does pod `ns/from` get a greeting from `ip`:`port` within `timeoutMs`? (polprobe in the pod's network namespace, which the lab kubelet made.) */
+    const reaches = async (from: string, ip: string, ns = "pe", port = 80, timeoutMs = 1500) => {
       const target = `tcp:${ip}:${port}`;
-      const out = await new Promise<string>((resolve) => execFile("ip", ["netns", "exec", podNs(lab, `${ns}.${from}`), POLPROBE, "probe", "1500", target], { encoding: "utf8" }, (_err, stdout) => resolve(stdout)));
+      const out = await new Promise<string>((resolve) => execFile("ip", ["netns", "exec", podNs(lab, `${ns}.${from}`), POLPROBE, "probe", String(timeoutMs), target], { encoding: "utf8" }, (_err, stdout) => resolve(stdout)));
       try {
         return (JSON.parse(out) as Record<string, boolean>)[target] === true;
       } catch {
@@ -65,8 +65,8 @@ export function labPolicySuite(backend: "vxlan" | "host-gw"): void {
     };
     const CLIENTS = ["c1", "c2", "o1", "o2"];
     /** Which clients reach server s, as "c1 c2" (sorted). */
-    const reachingS = async () => {
-      const r = await Promise.all(CLIENTS.map((c) => reaches(c, ips.get("s")!)));
+    const reachingS = async (timeoutMs = 1500) => {
+      const r = await Promise.all(CLIENTS.map((c) => reaches(c, ips.get("s")!, "pe", 80, timeoutMs)));
       return CLIENTS.filter((_, i) => r[i]).join(" ");
     };
     const probes: ChildProcess[] = [];
@@ -107,8 +107,10 @@ export function labPolicySuite(backend: "vxlan" | "host-gw"): void {
     test("default-deny ingress in namespace pe: no client reaches s; s still reaches out", async () => {
       await apply("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny, namespace: pe}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n");
       const t0 = Date.now();
-      await until("nobody reaches s", async () => ((await reachingS()) === "" ? true : undefined), 30_000, 200);
-      console.log(`default-deny enforced ${Date.now() - t0} ms after kubectl apply returned (a denied probe takes 1.5 s)`);
+      await until("nobody reaches s", async () => ((await reachingS(300)) === "" ? true : undefined), 30_000, 0);
+      console.log(`lab-policy: default-deny enforced on both nodes ${Date.now() - t0} ms after kubectl apply returned (probes every ~300 ms)`);
+      // Settled: none gets in with a generous timeout either.
+      assert.equal(await reachingS(), "");
       // Egress is not isolated: s reaches t in namespace open, on the other node.
       assert.equal(await reaches("s", ips.get("t")!), true);
     });
@@ -117,7 +119,9 @@ export function labPolicySuite(backend: "vxlan" | "host-gw"): void {
       await apply(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-clients, namespace: pe}\nspec:\n  podSelector: {matchLabels: {app: s}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {role: client}}}]\n    ports: [{port: http}]\n",
       );
-      await until("c1 and c2 reach s", async () => ((await reachingS()) === "c1 c2" ? true : undefined), 30_000, 200);
+      const t0 = Date.now();
+      await until("c1 and c2 reach s", async () => ((await reachingS(300)) === "c1 c2" ? true : undefined), 30_000, 0);
+      console.log(`lab-policy: allow-clients enforced ${Date.now() - t0} ms after kubectl apply returned (probes every ~300 ms)`);
       // And the same, again, once settled: o1 and o2 stay out.
       assert.equal(await reachingS(), "c1 c2");
     });
@@ -132,6 +136,19 @@ export function labPolicySuite(backend: "vxlan" | "host-gw"): void {
       assert.match(dropped.stdout, /✗.*policy ingress TCP 80\s+pe\/s is isolated for ingress by pe\/allow-clients, pe\/default-deny; no rule allows TCP 80 from o1/);
       const json = JSON.parse((await weft(["trace", "o2", "s", "--lab", name, "-o", "json"])).stdout) as { hops: { what: string; status: string }[] };
       assert.equal(json.hops.find((h) => h.what === "policy ingress")?.status, "broken");
+    });
+
+    test("weft doctor finds each node's policy table matching its agent, and points out the pods a default deny shuts", async () => {
+      const r = await weft(["doctor", "--lab", name, "-o", "json"]);
+      const text = JSON.stringify(JSON.parse(r.stdout));
+      const findings = [...text.matchAll(/\{"node":"(node\d)","check":"policy","status":"(\w+)","message":"([^"]*)"/g)].map((m) => ({ node: m[1], status: m[2], message: m[3]! }));
+      assert.equal(findings.length, 2, r.stdout);
+      for (const f of findings) {
+        assert.equal(f.status, "warn", f.message);
+        assert.match(f.message, /^table inet weft-policy matches: \d+ pods, \d+ isolated, 2 policies; isolated with no rule allowing anything: /);
+      }
+      assert.match(findings.find((f) => f.node === "node1")!.message, /pe\/c1 \(ingress: pe\/default-deny\)/);
+      assert.doesNotMatch(findings.find((f) => f.node === "node1")!.message, /pe\/s /);
     });
 
     test("a new pod under a default-deny is never reachable and never reaches out, from its first moment", async () => {
