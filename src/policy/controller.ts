@@ -30,8 +30,8 @@
  * A new pod's address reaches the controller twice: from the CNI plugin at
  * ADD (podAdded, through the agent's API), before the pod's containers
  * start, and later from the Pod object's status.podIPs, which the kubelet
- * writes after the sandbox is up. Until the second, the first stands in for
- * it, so a pod a policy selects is isolated from its first packet rather
+ * writes after the sandbox is up. Until the second has it, the first counts
+ * too, so a pod a policy selects is isolated from its first packet rather
  * than from whenever its status reaches the informer (see
  * README.md, "A new pod is isolated before it starts").
  *
@@ -114,7 +114,7 @@ export class PolicyController {
   readonly #pods = new Map<string, Pod>();
   readonly #namespaces = new Map<string, Namespace>();
   readonly #policies = new Map<string, NetworkPolicy>();
-  /** Addresses the CNI plugin reported at ADD, by pod key, while the Pod object has none. */
+  /** The address the CNI plugin reported at the pod's latest ADD, by pod key, until its status has it. */
   readonly #sandboxIps = new Map<string, string>();
   /** podAdded calls waiting for their pod to reach the informer, by pod key. */
   readonly #podWaiters = new Map<string, Set<() => void>>();
@@ -160,7 +160,8 @@ export class PolicyController {
   upsertPod(p: Pod): void {
     const key = keyOf(p);
     this.#pods.set(key, p);
-    if (p.ips.length > 0) this.#sandboxIps.delete(key);
+    const reported = this.#sandboxIps.get(key);
+    if (reported !== undefined && p.ips.includes(reported)) this.#sandboxIps.delete(key);
     for (const wake of this.#podWaiters.get(key) ?? []) wake();
     this.#sync.request();
   }
@@ -242,8 +243,9 @@ export class PolicyController {
     const key = `${namespace}/${name}`;
     if (!this.#pods.has(key) && !(await this.#waitForPod(key, waitMs))) return { programmed: false, known: false, reason: `pod ${key} is not known to the agent's informer after ${waitMs} ms` };
     const pod = this.#pods.get(key)!;
-    if (pod.ips.length === 0) this.#sandboxIps.set(key, ip);
-    else if (!pod.ips.includes(ip)) return { programmed: false, reason: `pod ${key} has ${pod.ips.join(", ")} in its status, not ${ip}` };
+    // A status with another address is an earlier sandbox's (one being replaced): the latest ADD's address counts too.
+    if (pod.ips.includes(ip)) this.#sandboxIps.delete(key);
+    else this.#sandboxIps.set(key, ip);
     await this.#sync.requestAndWait();
     // The run may have failed (it is retried); only a table that has the pod at this address counts.
     const status = this.#applied?.pods.find((p) => p.namespace === namespace && p.name === name && p.ips.includes(ip));
@@ -267,11 +269,16 @@ export class PolicyController {
     });
   }
 
-  /** The pods as policy sees them: a pod whose status has no address yet has the one its CNI ADD reported. */
+  /**
+   * The pods as policy sees them: a pod has the address its latest CNI ADD
+   * reported as well as its status's, until the status has it (the status
+   * may still show the address of a sandbox that is being replaced, and the
+   * kubelet writes the new one only once the new sandbox is up).
+   */
   *#effectivePods(): Iterable<Pod> {
     for (const [key, p] of this.#pods) {
-      const ip = p.ips.length === 0 ? this.#sandboxIps.get(key) : undefined;
-      yield ip === undefined ? p : { ...p, ips: [ip] };
+      const ip = this.#sandboxIps.get(key);
+      yield ip === undefined ? p : { ...p, ips: [ip, ...p.ips] };
     }
   }
 
