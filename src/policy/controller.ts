@@ -118,6 +118,8 @@ export class PolicyController {
   readonly #sandboxIps = new Map<string, string>();
   /** podAdded calls waiting for their pod to reach the informer, by pod key. */
   readonly #podWaiters = new Map<string, Set<() => void>>();
+  /** podAdded calls waiting for the first list of every input. */
+  readonly #startWaiters = new Set<() => void>();
   readonly #sync: SyncRunner;
   readonly #monitor: TableMonitor | undefined;
   readonly metrics = new PolicyMetrics();
@@ -212,6 +214,7 @@ export class PolicyController {
     this.#monitor?.start();
     this.#sync.start();
     this.#sync.request();
+    for (const wake of this.#startWaiters) wake();
   }
 
   /** True once a sync has put the table in the kernel. */
@@ -236,10 +239,12 @@ export class PolicyController {
    * plugin can return (and the runtime start the containers) with the pod
    * already isolated. A pod the informer has not listed yet is waited for
    * up to `waitMs` (it is scheduled before its sandbox is made, so it is
-   * normally there). Never throws: the answer says what was not done.
+   * normally there), and so is an agent still listing its inputs. Never
+   * throws: the answer says what was not done.
    */
   async podAdded(namespace: string, name: string, ip: string, waitMs = 1000): Promise<PodAddedAnswer> {
-    if (!this.#started) return { programmed: false, reason: "network policy has not synced yet (it waits for the first list of pods, namespaces and policies)" };
+    // An agent just started is listing: wait for that rather than send the runtime into its back-off.
+    if (!this.#started && !(await this.#waitFor(this.#startWaiters, waitMs))) return { programmed: false, reason: "network policy has not synced yet (it waits for the first list of pods, namespaces and policies)" };
     const key = `${namespace}/${name}`;
     if (!this.#pods.has(key) && !(await this.#waitForPod(key, waitMs))) return { programmed: false, known: false, reason: `pod ${key} is not known to the agent's informer after ${waitMs} ms` };
     const pod = this.#pods.get(key)!;
@@ -254,14 +259,19 @@ export class PolicyController {
   }
 
   #waitForPod(key: string, waitMs: number): Promise<boolean> {
+    let waiters = this.#podWaiters.get(key);
+    if (!waiters) this.#podWaiters.set(key, (waiters = new Set()));
+    return this.#waitFor(waiters, waitMs, () => this.#podWaiters.delete(key));
+  }
+
+  /** Resolves true when one of `waiters` is called, false after `waitMs`; `emptied` runs when the set empties. */
+  #waitFor(waiters: Set<() => void>, waitMs: number, emptied?: () => void): Promise<boolean> {
     return new Promise((resolve) => {
-      let waiters = this.#podWaiters.get(key);
-      if (!waiters) this.#podWaiters.set(key, (waiters = new Set()));
-      const done = (found: boolean) => {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
         waiters.delete(wake);
-        if (waiters.size === 0) this.#podWaiters.delete(key);
-        resolve(found);
+        if (waiters.size === 0) emptied?.();
+        resolve(woken);
       };
       const wake = () => done(true);
       const timer = setTimeout(() => done(false), waitMs);
