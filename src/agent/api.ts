@@ -232,7 +232,7 @@ async function answer(source: AgentApiSource, req: IncomingMessage, res: ServerR
   const route = ROUTES[path] ?? POST_ROUTES[path];
   let reply: Reply;
   if (!route) {
-    reply = errorReply(404, "NOT_FOUND", `the agent has no ${path}`, `it serves ${[...Object.keys(ROUTES), ...Object.keys(POST_ROUTES)].join(", ")}`);
+    reply = errorReply(404, "NOT_FOUND", `the agent has no ${path}`, `it serves ${Object.keys(ROUTES).join(", ")}, and POST ${Object.keys(POST_ROUTES).join(", ")}`);
   } else if (req.method !== method) {
     reply = { ...errorReply(405, "METHOD_NOT_ALLOWED", `${path} answers ${method} only, not ${req.method}`), headers: { allow: method } };
   } else {
