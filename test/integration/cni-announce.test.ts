@@ -35,15 +35,17 @@ describe("ADD announces a Kubernetes pod's address to the node's agent", { skip 
     await api?.close();
   });
 
-  /** Serves the agent API with `answer` for POST /policy/pods (undefined: network policy off). */
-  async function agent(answer: ((pod: { ip: string }) => Promise<PodAddedAnswer>) | undefined): Promise<void> {
+  /** Serves the agent API with `answer` for POST /policy/pods (undefined: network policy off); with `look`, records what it heard and whether the pod had the address then. */
+  async function agent(answer: ((pod: { ip: string }) => Promise<PodAddedAnswer>) | undefined, look = true): Promise<void> {
     await api?.close();
     const source: AgentApiSource = {
       status: () => ({ node: "n1" }) as AgentStatus,
       connections: async () => [],
       policyPodAdded: answer && ((p) => {
-        const inPod = spawnSync("ip", ["-n", pod, "-4", "-o", "addr"], { encoding: "utf8" }).stdout;
-        heard.push({ ...p, addressInPod: inPod.includes(p.ip) });
+        if (look) {
+          const inPod = spawnSync("ip", ["-n", pod, "-4", "-o", "addr"], { encoding: "utf8" }).stdout;
+          heard.push({ ...p, addressInPod: inPod.includes(p.ip) });
+        }
         return answer(p);
       }),
     };
@@ -119,7 +121,7 @@ describe("ADD announces a Kubernetes pod's address to the node's agent", { skip 
     api = undefined;
     const none: number[] = [];
     for (let i = 0; i < 15; i++) none.push((await add()).ms);
-    await agent(async () => ({ programmed: true, isolated: { ingress: false, egress: false } }));
+    await agent(async () => ({ programmed: true, isolated: { ingress: false, egress: false } }), false);
     const answered: number[] = [];
     for (let i = 0; i < 15; i++) {
       const r = await add();
