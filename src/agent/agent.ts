@@ -141,6 +141,8 @@ export class Agent {
       componentMetrics: async () => (this.#serviceProxy?.metricsText() ?? "") + ((await this.#policy?.metricsText()) ?? ""),
       services: () => this.#servicesStatus(),
       policy: () => this.#policy?.status(),
+      policyExplain: (q) => this.#policy?.explain(q),
+      policyPodAdded: (p) => this.#policy?.podAdded(p.namespace, p.name, p.ip),
     }, {
       socketPath: this.paths.socket,
       ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),

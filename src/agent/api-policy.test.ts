@@ -4,7 +4,9 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { POLICY_OFF, startApi } from "./api.ts";
+import { request } from "node:http";
+import { BAD_QUERY, POLICY_OFF, startApi } from "./api.ts";
+import type { ExplainQuery, Explanation } from "../policy/explain.ts";
 import { fetchAgent } from "./client.ts";
 import type { AgentStatus } from "./status.ts";
 import type { PolicyStatus } from "../policy/controller.ts";
@@ -53,5 +55,64 @@ test("an agent without network policy answers 503 POLICY_OFF, and the CLI says s
     assert.match(r.stderr, /network policy does not run on n1.*Kubernetes API/);
   } finally {
     await api.close();
+  }
+});
+
+/** A raw HTTP request on the socket (fetchAgent GETs only). */
+function post(socketPath: string, path: string, body: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+test("/policy/explain passes a checked query to the policy and answers its explanation; bad queries are 400 BAD_QUERY naming the parameter", async () => {
+  const socket = join(dir, "explain.sock");
+  const asked: ExplainQuery[] = [];
+  const answer: Explanation = { self: false, allowed: true, egress: null, ingress: null };
+  const api = await startApi({ status: () => ({ node: "n1" }) as AgentStatus, connections: async () => [], policyExplain: (q) => (asked.push(q), answer) }, { socketPath: socket });
+  try {
+    assert.deepEqual(await fetchAgent(socket, "/policy/explain?from=10.244.1.2&to=10.244.2.3&protocol=udp&port=53"), answer);
+    assert.deepEqual(await fetchAgent(socket, "/policy/explain?from=10.244.1.2&to=10.244.2.3&port=80"), answer);
+    assert.deepEqual(await fetchAgent(socket, "/policy/explain?from=10.244.1.2&to=10.244.2.3"), answer);
+    assert.deepEqual(asked, [
+      { src: "10.244.1.2", dst: "10.244.2.3", protocol: "UDP", port: 53 },
+      { src: "10.244.1.2", dst: "10.244.2.3", protocol: "TCP", port: 80 },
+      { src: "10.244.1.2", dst: "10.244.2.3" },
+    ]);
+    for (const [query, says] of [["from=a&to=10.0.0.1", /from="a"/], ["from=10.0.0.1", /to=""/], ["from=10.0.0.1&to=10.0.0.2&port=0", /port="0"/], ["from=10.0.0.1&to=10.0.0.2&protocol=icmp", /protocol="icmp"/]] as const) {
+      await assert.rejects(fetchAgent(socket, `/policy/explain?${query}`), (e: Error & { code?: string }) => e.code === BAD_QUERY && says.test(e.message), query);
+    }
+    assert.equal(asked.length, 3);
+  } finally {
+    await api.close();
+  }
+});
+
+test("POST /policy/pods hands the pod's address to the policy and answers when it has programmed it; GET is 405, a bad body 400", async () => {
+  const socket = join(dir, "pods.sock");
+  const added: unknown[] = [];
+  const api = await startApi({ status: () => ({ node: "n1" }) as AgentStatus, connections: async () => [], policyPodAdded: async (p) => (added.push(p), { programmed: true, isolated: { ingress: true, egress: false } }) }, { socketPath: socket });
+  const off = await startApi({ status: () => ({ node: "n2" }) as AgentStatus, connections: async () => [], policyPodAdded: () => undefined }, { socketPath: join(dir, "pods-off.sock") });
+  try {
+    const r = await post(socket, "/policy/pods", JSON.stringify({ namespace: "x", name: "a", ip: "10.244.1.9" }));
+    assert.deepEqual(r, { status: 200, body: { programmed: true, isolated: { ingress: true, egress: false } } });
+    assert.deepEqual(added, [{ namespace: "x", name: "a", ip: "10.244.1.9" }]);
+    for (const body of ["{", JSON.stringify({ namespace: "x", name: "a" }), JSON.stringify({ namespace: "x", name: "a", ip: "fe80::1" })]) {
+      const bad = await post(socket, "/policy/pods", body);
+      assert.deepEqual([bad.status, bad.body.code], [400, BAD_QUERY], body);
+    }
+    assert.equal(added.length, 1);
+    await assert.rejects(fetchAgent(socket, "/policy/pods"), { code: "METHOD_NOT_ALLOWED" });
+    const o = await post(join(dir, "pods-off.sock"), "/policy/pods", JSON.stringify({ namespace: "x", name: "a", ip: "10.244.1.9" }));
+    assert.deepEqual([o.status, o.body.code], [503, POLICY_OFF]);
+  } finally {
+    await api.close();
+    await off.close();
   }
 });

@@ -13,6 +13,11 @@
  *     GET /services     200 ServicesStatus (JSON): the service proxy's programmed
  *                       service ports and last sync; 404 SERVICE_PROXY_OFF without it
  *     GET /policy       200 PolicyStatus (JSON); 503 POLICY_OFF when network policy does not run
+ *     GET /policy/explain?from=IP&to=IP[&protocol=TCP|UDP|SCTP][&port=N]
+ *                       200 Explanation (JSON): which rule of which policy allows the
+ *                       connection per direction, or that none does; 400 BAD_QUERY; 503 POLICY_OFF
+ *     POST /policy/pods {"namespace","name","ip"}  (the CNI plugin at ADD)
+ *                       200 PodAddedAnswer once the policy table covers the pod; 400 BAD_QUERY; 503 POLICY_OFF
  *
  * Other paths are 404 and other methods 405, each with a JSON error body
  * `{"code","message","hint"?}`; a failure while answering is 500 with the
@@ -27,7 +32,10 @@ import { IPAM_STORE_INVALID, readIpamUsage, type IpamUsage } from "./ipam-usage.
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import type { ProxySyncStatus, ServicePortStatus } from "../proxy/proxy.ts";
 import type { AgentStatus, ConnectionStatus, Readiness } from "./status.ts";
-import type { PolicyStatus } from "../policy/controller.ts";
+import type { PodAddedAnswer, PolicyStatus } from "../policy/controller.ts";
+import type { ExplainQuery, Explanation } from "../policy/explain.ts";
+import type { Protocol } from "../policy/types.ts";
+import { tryParseIp } from "../lib/ipv4.ts";
 
 /** What the API reads from the running agent. */
 export interface AgentApiSource {
@@ -41,6 +49,10 @@ export interface AgentApiSource {
   services?(): ServicesStatus | null;
   /** The network policy's view of this node's pods, or undefined when policy does not run. */
   policy?(): PolicyStatus | undefined;
+  /** Why the network policy allows or drops a connection, or undefined when policy does not run. */
+  policyExplain?(q: ExplainQuery): Explanation | undefined;
+  /** The CNI plugin's report of a new pod's address; resolves once policy covers it; undefined when policy does not run. */
+  policyPodAdded?(pod: { namespace: string; name: string; ip: string }): Promise<PodAddedAnswer> | undefined;
 }
 
 /** What `/services` answers: each programmed service port and the proxy's last sync. */
@@ -68,6 +80,8 @@ export const AGENT_RUNNING = "AGENT_RUNNING";
 export const AGENT_SOCKET_PATH_TAKEN = "AGENT_SOCKET_PATH_TAKEN";
 /** Error code (HTTP 503 on /policy): network policy is not running on this agent. */
 export const POLICY_OFF = "POLICY_OFF";
+/** Error code (HTTP 400): a query parameter or request body is not what the route takes. */
+export const BAD_QUERY = "BAD_QUERY";
 /** Error code (HTTP 503 on /ipam): no subnet is leased, so there is no pod address to report. */
 export const NO_SUBNET = "NO_SUBNET";
 
@@ -80,7 +94,11 @@ interface Reply {
 
 const TEXT = "text/plain; charset=utf-8";
 
-const ROUTES: Record<string, (source: AgentApiSource) => Promise<Reply> | Reply> = {
+type Route = (source: AgentApiSource, url: URL, body: string) => Promise<Reply> | Reply;
+
+const POLICY_OFF_HINT = "it runs where the agent has a Kubernetes API (the kubernetes store or --kubeconfig) and --no-network-policy is not given";
+
+const ROUTES: Record<string, Route> = {
   "/healthz": () => text(200, "ok\n"),
   "/readyz": (source) => {
     const missing = missingReadiness(source.status().readiness);
@@ -100,8 +118,15 @@ const ROUTES: Record<string, (source: AgentApiSource) => Promise<Reply> | Reply>
   },
   "/policy": (source) => {
     const policy = source.policy?.();
-    if (!policy) return errorReply(503, POLICY_OFF, `network policy does not run on ${source.status().node}`, "it runs where the agent has a Kubernetes API (the kubernetes store or --kubeconfig) and --no-network-policy is not given");
+    if (!policy) return errorReply(503, POLICY_OFF, `network policy does not run on ${source.status().node}`, POLICY_OFF_HINT);
     return json(200, policy);
+  },
+  "/policy/explain": (source, url) => {
+    const q = explainQuery(url.searchParams);
+    if (typeof q === "string") return errorReply(400, BAD_QUERY, `/policy/explain: ${q}`, "ask /policy/explain?from=IP&to=IP, optionally with &protocol=TCP|UDP|SCTP and &port=1..65535");
+    const answer = source.policyExplain?.(q);
+    if (!answer) return errorReply(503, POLICY_OFF, `network policy does not run on ${source.status().node}`, POLICY_OFF_HINT);
+    return json(200, answer);
   },
   "/connections": async (source) => json(200, await source.connections()),
   "/services": (source) => {
@@ -110,6 +135,58 @@ const ROUTES: Record<string, (source: AgentApiSource) => Promise<Reply> | Reply>
     return json(200, services);
   },
 };
+
+/** Routes that take POST, with a JSON body. */
+const POST_ROUTES: Record<string, Route> = {
+  "/policy/pods": async (source, _url, body) => {
+    const pod = podAddress(body);
+    if (typeof pod === "string") return errorReply(400, BAD_QUERY, `/policy/pods: ${pod}`, 'send {"namespace": NS, "name": POD, "ip": IPV4}');
+    const answer = source.policyPodAdded?.(pod);
+    if (!answer) return errorReply(503, POLICY_OFF, `network policy does not run on ${source.status().node}`, POLICY_OFF_HINT);
+    return json(200, await answer);
+  },
+};
+
+/** The largest request body read (a pod's namespace, name and address are far smaller). */
+const MAX_BODY = 4096;
+
+const PROTOCOLS: readonly Protocol[] = ["TCP", "UDP", "SCTP"];
+
+/** /policy/explain's query, or what is wrong with it. */
+function explainQuery(p: URLSearchParams): ExplainQuery | string {
+  const src = p.get("from") ?? "";
+  const dst = p.get("to") ?? "";
+  if (tryParseIp(src) === undefined) return `from=${JSON.stringify(src)} is not an IPv4 address`;
+  if (tryParseIp(dst) === undefined) return `to=${JSON.stringify(dst)} is not an IPv4 address`;
+  const q: ExplainQuery = { src, dst };
+  const protocol = p.get("protocol");
+  if (protocol !== null) {
+    const upper = protocol.toUpperCase() as Protocol;
+    if (!PROTOCOLS.includes(upper)) return `protocol=${JSON.stringify(protocol)} is not TCP, UDP or SCTP`;
+    q.protocol = upper;
+  }
+  const port = p.get("port");
+  if (port !== null) {
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) return `port=${JSON.stringify(port)} is not a port number (1 to 65535)`;
+    q.port = Number(port);
+    q.protocol ??= "TCP";
+  }
+  return q;
+}
+
+/** /policy/pods' body, or what is wrong with it. */
+function podAddress(body: string): { namespace: string; name: string; ip: string } | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return "the body is not JSON";
+  }
+  const o = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
+  for (const k of ["namespace", "name", "ip"]) if (typeof o[k] !== "string" || o[k] === "") return `the body has no string "${k}"`;
+  if (tryParseIp(o.ip as string) === undefined) return `ip ${JSON.stringify(o.ip)} is not an IPv4 address`;
+  return { namespace: o.namespace as string, name: o.name as string, ip: o.ip as string };
+}
 
 /**
  * Starts serving `source` on `socketPath` (its directory is created) and,
@@ -149,16 +226,19 @@ export function missingReadiness(readiness: Readiness): string[] {
 }
 
 async function answer(source: AgentApiSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? "/", "http://agent").pathname;
-  const route = ROUTES[path];
+  const url = new URL(req.url ?? "/", "http://agent");
+  const path = url.pathname;
+  const method = POST_ROUTES[path] ? "POST" : "GET";
+  const route = ROUTES[path] ?? POST_ROUTES[path];
   let reply: Reply;
   if (!route) {
-    reply = errorReply(404, "NOT_FOUND", `the agent has no ${path}`, `it serves ${Object.keys(ROUTES).join(", ")}`);
-  } else if (req.method !== "GET") {
-    reply = { ...errorReply(405, "METHOD_NOT_ALLOWED", `${path} answers GET only, not ${req.method}`), headers: { allow: "GET" } };
+    reply = errorReply(404, "NOT_FOUND", `the agent has no ${path}`, `it serves ${Object.keys(ROUTES).join(", ")}, and POST ${Object.keys(POST_ROUTES).join(", ")}`);
+  } else if (req.method !== method) {
+    reply = { ...errorReply(405, "METHOD_NOT_ALLOWED", `${path} answers ${method} only, not ${req.method}`), headers: { allow: method } };
   } else {
     try {
-      reply = await route(source);
+      const body = method === "POST" ? await readBody(req) : "";
+      reply = body === null ? errorReply(413, BAD_QUERY, `${path}: the request body is larger than ${MAX_BODY} bytes`) : await route(source, url, body);
     } catch (err) {
       reply =
         err instanceof WeftError
@@ -166,8 +246,23 @@ async function answer(source: AgentApiSource, req: IncomingMessage, res: ServerR
           : errorReply(500, "AGENT_INTERNAL", `the agent failed to answer ${path}: ${(err as Error).message ?? String(err)}`);
     }
   }
-  res.writeHead(reply.status, { "content-type": reply.type, ...reply.headers });
+  // A length, not chunks: the CNI plugin reads the answer with plain read(2)s (cni/announce.ts).
+  res.writeHead(reply.status, { "content-type": reply.type, "content-length": Buffer.byteLength(reply.body), ...reply.headers });
   res.end(reply.body);
+}
+
+/** The request's body as text, or null when it exceeds MAX_BODY. */
+function readBody(req: IncomingMessage): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on("end", () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
 }
 
 /** The node subnet's usage for /metrics; a damaged store leaves the IPAM series out (/ipam reports why). */

@@ -4,7 +4,9 @@
  *   0. check what can be refused (the subnet file, the pod's namespace,
  *      that a link named like the bridge is a bridge), changing nothing;
  *   1. take an address from the node subnet (IPAM, under the store lock,
- *      which refuses a damaged store);
+ *      which refuses a damaged store); for a Kubernetes pod (K8S_POD_NAME),
+ *      tell the node's agent the address and wait until network policy
+ *      covers it (announce.ts), so the pod is isolated from its first packet;
  *   2. create bridge weft0 if it is missing, and turn on IP forwarding;
  *   3. one netlink batch on the node (host.ts connectHost): the gateway on
  *      the bridge, the veth pair (host end enslaved and up, peer born inside
@@ -20,6 +22,7 @@
  * and leaves what it found (an address an earlier ADD of the same
  * attachment holds).
  */
+import { agentSocketBeside, announcePod } from "./announce.ts";
 import { CniError, ERR_KERNEL } from "./errors.ts";
 import { connectHost, ensureBridge, ensureForwarding, findBridge, hostVethName, type HostSide } from "./host.ts";
 import { configurePod } from "./pod.ts";
@@ -49,6 +52,9 @@ export function add(m: Machine, conf: PluginConfig, env: CniEnv): Result {
   const hostName = hostVethName(env.containerId, env.ifname);
   let vethMade = false;
   try {
+    // Before the address exists anywhere, so not even the kernel's answers (an RST, an echo reply) leave the pod unfiltered.
+    const podName = env.args.get("K8S_POD_NAME");
+    if (podName) announcePod(m.sys, agentSocketBeside(conf.subnetFile), env.args.get("K8S_POD_NAMESPACE") ?? "default", podName, formatIp(ip));
     const bridge = found ?? ensureBridge(sock, conf.bridge);
     ensureForwarding(m.files);
     const pod = m.podSocket(podNs);

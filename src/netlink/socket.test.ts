@@ -29,6 +29,7 @@ function fakeKernel(answer: (req: Message) => Uint8Array[]) {
       buf.set(next);
       return next.length;
     },
+    unixConnect: unused,
     setns: unused,
     flock: unused,
     open: unused,

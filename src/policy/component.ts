@@ -7,7 +7,8 @@
  */
 import type { Runner } from "../kernel/runner.ts";
 import { startPolicyInformers, type PolicyInformers } from "../kube/policy-informers.ts";
-import { PolicyController, type PolicyControllerOptions, type PolicyStatus } from "./controller.ts";
+import { PolicyController, type PodAddedAnswer, type PolicyControllerOptions, type PolicyStatus } from "./controller.ts";
+import type { ExplainQuery, Explanation } from "./explain.ts";
 
 export interface PolicyComponentOptions extends Omit<PolicyControllerOptions, "runner" | "log"> {
   /** A kubeconfig path; undefined means the in-cluster service account. */
@@ -42,6 +43,14 @@ export class PolicyComponent {
 
   status(): PolicyStatus {
     return this.controller.status();
+  }
+
+  explain(q: ExplainQuery): Explanation {
+    return this.controller.explain(q);
+  }
+
+  podAdded(namespace: string, name: string, ip: string): Promise<PodAddedAnswer> {
+    return this.controller.podAdded(namespace, name, ip);
   }
 
   /** Stops informers and syncing; idempotent. */

@@ -27,6 +27,14 @@
  * implementations do); with `strict` their conntrack entries are deleted
  * after the sync (conntrack.ts), so they stop at their next packet.
  *
+ * A new pod's address reaches the controller twice: from the CNI plugin at
+ * ADD (podAdded, through the agent's API), before the pod's containers
+ * start, and later from the Pod object's status.podIPs, which the kubelet
+ * writes after the sandbox is up. Until the second has it, the first counts
+ * too, so a pod a policy selects is isolated from its first packet rather
+ * than from whenever its status reaches the informer (see
+ * README.md, "A new pod is isolated before it starts").
+ *
  * The table stays when the controller stops (pods stay protected while the
  * agent restarts); remove() deletes it.
  */
@@ -43,6 +51,7 @@ import { compilePolicies, EGRESS_DROP, INGRESS_DROP, TABLE, type PodPolicyStatus
 import { deleteFlows, deniedFlows, listFlows } from "./conntrack.ts";
 import { fullSync, diffPlans } from "./diff.ts";
 import { PolicyMetrics, type SyncKind } from "./metrics.ts";
+import { explain, type ExplainQuery, type Explanation } from "./explain.ts";
 import { keyOf, type Namespace, type NetworkPolicy, type Pod } from "./types.ts";
 import { PolicyIndex } from "./world.ts";
 
@@ -77,6 +86,18 @@ export interface PolicySyncStatus {
   changes: number;
 }
 
+/** What the controller answers the CNI plugin's podAdded. */
+export interface PodAddedAnswer {
+  /** True when the table in the kernel covers the pod at its address. */
+  programmed: boolean;
+  /** Why not, when not. */
+  reason?: string;
+  /** False when the informer has no such pod: no policy can select a pod the API does not have. */
+  known?: boolean;
+  /** The pod's isolation as programmed. */
+  isolated?: { ingress: boolean; egress: boolean };
+}
+
 /** What `weft status policy` shows. */
 export interface PolicyStatus {
   node: string;
@@ -93,6 +114,12 @@ export class PolicyController {
   readonly #pods = new Map<string, Pod>();
   readonly #namespaces = new Map<string, Namespace>();
   readonly #policies = new Map<string, NetworkPolicy>();
+  /** The address the CNI plugin reported at the pod's latest ADD, by pod key, until its status has it. */
+  readonly #sandboxIps = new Map<string, string>();
+  /** podAdded calls waiting for their pod to reach the informer, by pod key. */
+  readonly #podWaiters = new Map<string, Set<() => void>>();
+  /** podAdded calls waiting for the first list of every input. */
+  readonly #startWaiters = new Set<() => void>();
   readonly #sync: SyncRunner;
   readonly #monitor: TableMonitor | undefined;
   readonly metrics = new PolicyMetrics();
@@ -133,11 +160,17 @@ export class PolicyController {
   }
 
   upsertPod(p: Pod): void {
-    this.#pods.set(keyOf(p), p);
+    const key = keyOf(p);
+    this.#pods.set(key, p);
+    const reported = this.#sandboxIps.get(key);
+    if (reported !== undefined && p.ips.includes(reported)) this.#sandboxIps.delete(key);
+    for (const wake of this.#podWaiters.get(key) ?? []) wake();
     this.#sync.request();
   }
   deletePod(namespace: string, name: string): void {
-    if (this.#pods.delete(`${namespace}/${name}`)) this.#sync.request();
+    const key = `${namespace}/${name}`;
+    this.#sandboxIps.delete(key);
+    if (this.#pods.delete(key)) this.#sync.request();
   }
   upsertNamespace(n: Namespace): void {
     this.#namespaces.set(n.name, n);
@@ -181,6 +214,7 @@ export class PolicyController {
     this.#monitor?.start();
     this.#sync.start();
     this.#sync.request();
+    for (const wake of this.#startWaiters) wake();
   }
 
   /** True once a sync has put the table in the kernel. */
@@ -199,9 +233,73 @@ export class PolicyController {
     return this.#sync.requestAndWait();
   }
 
+  /**
+   * The CNI plugin's word, at ADD, that pod `namespace/name` has `ip`:
+   * resolves once a sync that knows it has reached the kernel, so the
+   * plugin can return (and the runtime start the containers) with the pod
+   * already isolated. A pod the informer has not listed yet is waited for
+   * up to `waitMs` (it is scheduled before its sandbox is made, so it is
+   * normally there), and so is an agent still listing its inputs. Never
+   * throws: the answer says what was not done.
+   */
+  async podAdded(namespace: string, name: string, ip: string, waitMs = 1000): Promise<PodAddedAnswer> {
+    // An agent just started is listing: wait for that rather than send the runtime into its back-off.
+    if (!this.#started && !(await this.#waitFor(this.#startWaiters, waitMs))) return { programmed: false, reason: "network policy has not synced yet (it waits for the first list of pods, namespaces and policies)" };
+    const key = `${namespace}/${name}`;
+    if (!this.#pods.has(key) && !(await this.#waitForPod(key, waitMs))) return { programmed: false, known: false, reason: `pod ${key} is not known to the agent's informer after ${waitMs} ms` };
+    const pod = this.#pods.get(key)!;
+    // A status with another address is an earlier sandbox's (one being replaced): the latest ADD's address counts too.
+    if (pod.ips.includes(ip)) this.#sandboxIps.delete(key);
+    else this.#sandboxIps.set(key, ip);
+    await this.#sync.requestAndWait();
+    // The run may have failed (it is retried); only a table that has the pod at this address counts.
+    const status = this.#applied?.pods.find((p) => p.namespace === namespace && p.name === name && p.ips.includes(ip));
+    if (!status) return { programmed: false, reason: `the last sync did not program ${key} at ${ip} (is it on node ${this.#o.nodeName}? the agent's log says more)` };
+    return { programmed: true, isolated: { ingress: status.ingress.isolated, egress: status.egress.isolated } };
+  }
+
+  #waitForPod(key: string, waitMs: number): Promise<boolean> {
+    let waiters = this.#podWaiters.get(key);
+    if (!waiters) this.#podWaiters.set(key, (waiters = new Set()));
+    return this.#waitFor(waiters, waitMs, () => this.#podWaiters.delete(key));
+  }
+
+  /** Resolves true when one of `waiters` is called, false after `waitMs`; `emptied` runs when the set empties. */
+  #waitFor(waiters: Set<() => void>, waitMs: number, emptied?: () => void): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (woken: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) emptied?.();
+        resolve(woken);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), waitMs);
+      waiters.add(wake);
+    });
+  }
+
+  /**
+   * The pods as policy sees them: a pod has the address its latest CNI ADD
+   * reported as well as its status's, until the status has it (the status
+   * may still show the address of a sandbox that is being replaced, and the
+   * kubelet writes the new one only once the new sandbox is up).
+   */
+  *#effectivePods(): Iterable<Pod> {
+    for (const [key, p] of this.#pods) {
+      const ip = this.#sandboxIps.get(key);
+      yield ip === undefined ? p : { ...p, ips: [ip, ...p.ips] };
+    }
+  }
+
+  /** Why policy allows or drops `q`, rule by rule, by the objects known now (not only what the last sync applied). */
+  explain(q: ExplainQuery): Explanation {
+    return explain(new PolicyIndex({ pods: this.#effectivePods(), namespaces: this.#namespaces.values(), policies: this.#policies.values() }), q);
+  }
+
   async #syncOnce(reason: SyncReason): Promise<void> {
     const started = performance.now();
-    const plan = compilePolicies({ policies: this.#policies.values(), pods: this.#pods.values(), namespaces: this.#namespaces.values(), nodeName: this.#o.nodeName });
+    const plan = compilePolicies({ policies: this.#policies.values(), pods: this.#effectivePods(), namespaces: this.#namespaces.values(), nodeName: this.#o.nodeName });
     const prev = this.#applied;
     let kind: SyncKind = "full";
     let tx: NftTransaction;
@@ -277,7 +375,7 @@ export class PolicyController {
     try {
       const links = await readJson<IpLink[]>(this.#o.runner, ["ip", "-j", "-4", "addr"]);
       const local = links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local));
-      const index = new PolicyIndex({ pods: this.#pods.values(), namespaces: this.#namespaces.values(), policies: this.#policies.values() });
+      const index = new PolicyIndex({ pods: this.#effectivePods(), namespaces: this.#namespaces.values(), policies: this.#policies.values() });
       const denied = deniedFlows(index, await listFlows(this.#o.runner), local);
       if (denied.length === 0) return;
       const r = await deleteFlows(this.#o.runner, denied);

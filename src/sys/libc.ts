@@ -11,6 +11,8 @@ const lib = dlopen("libc.so.6", {
   socket: { args: [i32, i32, i32], returns: i32 },
   send: { args: [i32, ptr, u64, i32], returns: i32 },
   recv: { args: [i32, ptr, u64, i32], returns: i32 },
+  connect: { args: [i32, ptr, u32], returns: i32 },
+  setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
   setns: { args: [i32, i32], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
   // open(2) is variadic; passing the mode as a third fixed argument is what
@@ -36,6 +38,13 @@ const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0x80000;
 const NETLINK_ROUTE = 0;
 const CLONE_NEWNET = 0x40000000;
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
+const SO_SNDTIMEO = 21;
+/** sizeof(struct sockaddr_un): sun_family (2 bytes) and sun_path (108). */
+const SOCKADDR_UN = 110;
 const O_CLOEXEC = 0o2000000;
 const EINTR = 4;
 const AT_FDCWD = -100;
@@ -100,6 +109,28 @@ export const libc: Syscalls = {
       const e = errno();
       if (e !== EINTR) throw new SysError("netlink recv", e);
     }
+  },
+  unixConnect(path, timeoutMs) {
+    const name = utf8.encode(path);
+    if (name.length >= SOCKADDR_UN - 2) throw new IoError(`connect ${path} (longer than a unix socket path can be)`, 36);
+    const addr = new Uint8Array(SOCKADDR_UN);
+    addr[0] = AF_UNIX;
+    addr.set(name, 2);
+    // struct timeval: tv_sec and tv_usec, 64 bits each.
+    const tv = new Uint8Array(16);
+    const view = new DataView(tv.buffer);
+    view.setBigInt64(0, BigInt((timeoutMs - (timeoutMs % 1000)) / 1000), true); // no Math: see cni/main.ts
+    view.setBigInt64(8, BigInt((timeoutMs % 1000) * 1000), true);
+    const fd = retry(() => `socket(AF_UNIX) for ${path}`, () => lib.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    try {
+      retry(() => `setsockopt ${path}`, () => lib.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16));
+      retry(() => `setsockopt ${path}`, () => lib.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, 16));
+      retry(() => `connect ${path}`, () => lib.connect(fd, addr, 2 + name.length + 1));
+    } catch (err) {
+      lib.close(fd);
+      throw err;
+    }
+    return fd;
   },
   setns: (nsFd) => void check("setns", lib.setns(nsFd, CLONE_NEWNET)),
   flock(fd, op) {

@@ -14,6 +14,13 @@ export interface Syscalls {
   send(fd: number, buf: Uint8Array): void;
   /** Receives one datagram into `buf`; returns its length. */
   recv(fd: number, buf: Uint8Array): number;
+  /**
+   * Connects a stream socket to the unix socket at `path`, with send and
+   * receive timeouts of `timeoutMs` (connect, write and read then fail with
+   * EAGAIN instead of blocking longer); returns its fd. Throws IoError:
+   * ENOENT or ECONNREFUSED when nobody listens there.
+   */
+  unixConnect(path: string, timeoutMs: number): number;
   /** Moves the calling thread into the network namespace open at `nsFd`. */
   setns(nsFd: number): void;
   /** flock(2): LOCK_EX = 2, LOCK_UN = 8. Blocks until granted. */
@@ -77,9 +84,9 @@ export const O_NOCTTY = 0o400;
 export const O_NONBLOCK = 0o4000;
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 5: "EIO", 6: "ENXIO", 9: "EBADF", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 20: "ENOTDIR",
+  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 20: "ENOTDIR",
   21: "EISDIR", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE", 28: "ENOSPC", 30: "EROFS", 34: "ERANGE", 36: "ENAMETOOLONG", 40: "ELOOP",
-  25: "ENOTTY", 95: "EOPNOTSUPP", 99: "EADDRNOTAVAIL", 101: "ENETUNREACH", 122: "EDQUOT"
+  25: "ENOTTY", 32: "EPIPE", 95: "EOPNOTSUPP", 99: "EADDRNOTAVAIL", 101: "ENETUNREACH", 104: "ECONNRESET", 111: "ECONNREFUSED", 122: "EDQUOT"
 };
 
 /** A failed system call or netlink request, with its errno. */

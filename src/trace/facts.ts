@@ -10,6 +10,7 @@
  */
 import type { AddrInfo, FdbEntry, IpLink, IpNeigh, IpRoute } from "../kernel/json.ts";
 import { contains, formatIp, formatPrefix, parsePrefix, tryParseIp } from "../lib/ipv4.ts";
+import type { PolicyFacts } from "./policy.ts";
 
 /** One link of `ip -d -j addr show`, with what trace reads beyond kernel/json.ts. */
 export interface LinkFacts extends IpLink {
@@ -125,6 +126,8 @@ export interface PathFacts {
   /** The destination pod's node; the same object as `src` when both pods share it. */
   dst: NodeFacts;
   lookups: PathLookups;
+  /** The network policy's answers for the path (policy.ts); without them the path has no policy hops. */
+  policy?: PolicyFacts;
 }
 
 /** The link called `name`, if any. */

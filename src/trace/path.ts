@@ -9,6 +9,10 @@
  *               vxlan: device) → forwarding → route to the bridge
  *               → bridge → veth → pod eth0
  *
+ * With the network policy's answers, the source node's egress verdict
+ * follows the source bridge and the destination node's ingress verdict
+ * precedes the destination bridge (policy.ts).
+ *
  * Every hop is judged from what is there, even after a broken one, so a
  * trace shows all that is wrong at once; `brokenAt` is the first.
  */
@@ -18,6 +22,7 @@ import type { Hop } from "./hop.ts";
 import { bridgeHop, hostVethHop } from "./hops/bridge.ts";
 import { deliverHop, forwardingHop, sourceRouteHop } from "./hops/node.ts";
 import { podInterfaceHop, podRouteHop } from "./hops/pod.ts";
+import { policyHops } from "./policy.ts";
 
 /** One end of the path. */
 export interface TraceEnd {
@@ -49,7 +54,9 @@ export function buildTrace(f: PathFacts): TraceReport {
     hostVethHop(f.lab, f.from, f.src, f.bridge),
     bridgeHop(f.lab, f.src, f.bridge, f.from.ip, f.from.name),
   ];
-  const end = [hostVethHop(f.lab, f.to, f.dst, f.bridge), podInterfaceHop(f.lab, f.to)];
+  const policy = f.policy && policyHops(f.policy, f.src.name, f.dst.name, `${f.to.name} (${f.to.ip})`, `${f.from.name} (${f.from.ip})`);
+  if (policy) start.push(policy.egress);
+  const end = [...(policy ? [policy.ingress] : []), hostVethHop(f.lab, f.to, f.dst, f.bridge), podInterfaceHop(f.lab, f.to)];
   let hops: Hop[];
   if (sameNode) {
     hops = [...start, ...end];

@@ -18,6 +18,7 @@ import { parsePrefix } from "../lib/ipv4.ts";
 import { backendTrace } from "./backends/registry.ts";
 import { inet, type AgentView, type FdbFacts, type LinkFacts, type Lookup, type NeighFacts, type NodeFacts, type PathFacts, type PodFacts } from "./facts.ts";
 import { forwardChains } from "./nft.ts";
+import { readPolicyFacts, type TracePort } from "./policy.ts";
 
 /** Reads one node's tables. */
 async function readNodeFacts(lab: LabLayout, state: LabState, node: LabNode): Promise<NodeFacts> {
@@ -82,19 +83,22 @@ export interface PathInput {
   src: LabNode;
   dst: LabNode;
   bridge: string;
+  /** The destination port the policy verdict is for; null: any. */
+  port: TracePort | null;
 }
 
 /** Reads every fact of the path from `from` to `to`: the tables first, then the lookups, which need the destination's ingress device. */
 export async function readPathFacts(p: PathInput): Promise<PathFacts> {
   const same = p.src.name === p.dst.name;
-  const [from, to, src, dst] = await Promise.all([
+  const [from, to, src, dst, policy] = await Promise.all([
     readPodFacts(p.from),
     readPodFacts(p.to),
     readNodeFacts(p.lab, p.state, p.src),
     same ? undefined : readNodeFacts(p.lab, p.state, p.dst),
+    readPolicyFacts(nodePaths(p.lab, p.src.name).agentSocket, nodePaths(p.lab, p.dst.name).agentSocket, p.from.ip, p.to.ip, p.port),
   ]);
   const podRoute: Lookup = from.present ? await lookupRoute(createRunner(from.netns), [to.ip]) : { query: to.ip, route: null, error: `namespace ${from.netns} is gone` };
-  if (dst === undefined) return { lab: p.lab.name, backend: p.state.backend, bridge: p.bridge, from, to, src, dst: src, lookups: { podRoute } };
+  if (dst === undefined) return { lab: p.lab.name, backend: p.state.backend, bridge: p.bridge, from, to, src, dst: src, lookups: { podRoute }, policy };
   const ingress = backendTrace(p.state.backend).ingress(dst);
   const srcNs = createRunner(src.netns);
   const [forward, underlay, deliver] = await Promise.all([
@@ -102,5 +106,5 @@ export async function readPathFacts(p: PathInput): Promise<PathFacts> {
     lookupRoute(srcNs, [dst.underlayIp, "from", src.underlayIp]),
     ingress === null ? undefined : lookupRoute(createRunner(dst.netns), [to.ip, "from", from.ip, "iif", ingress]),
   ]);
-  return { lab: p.lab.name, backend: p.state.backend, bridge: p.bridge, from, to, src, dst, lookups: { podRoute, forward, underlay, deliver } };
+  return { lab: p.lab.name, backend: p.state.backend, bridge: p.bridge, from, to, src, dst, lookups: { podRoute, forward, underlay, deliver }, policy };
 }

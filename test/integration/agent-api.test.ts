@@ -191,7 +191,7 @@ describe("agent API", { timeout: 60_000 }, () => {
     assert.deepEqual(JSON.parse(missing.body), {
       code: "NOT_FOUND",
       message: "the agent has no /nope",
-      hint: "it serves /healthz, /readyz, /status, /ipam, /metrics, /policy, /connections, /services",
+      hint: "it serves /healthz, /readyz, /status, /ipam, /metrics, /policy, /policy/explain, /connections, /services, and POST /policy/pods",
     });
     for (const method of ["POST", "DELETE", "PUT"]) {
       const r = await get(socket, "/status", method);

@@ -12,8 +12,10 @@ import { NetworkingV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/cl
 import { PolicyLab, type LabPod } from "./policy-topology.ts";
 import { TestApiServer } from "../support/apiserver.ts";
 import { until } from "../support/until.ts";
+import { sleep } from "../../src/lib/sleep.ts";
 import { connectKube, type Kube } from "../../src/kube/client.ts";
 import { createRunner } from "../../src/kernel/runner.ts";
+import { inNetns } from "../../src/lab/testing.ts";
 import { PolicyComponent } from "../../src/policy/component.ts";
 
 const MERGE = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -88,5 +90,40 @@ describe("network policy from the Kubernetes API (informers on Pods, Namespaces,
     assert.deepEqual(status.pods.map((p) => [p.namespace, p.name, p.ingress.isolated]), [["x", "server", false], ["y", "client", false]]);
     assert.match(await component.metricsText(), /weft_policy_syncs_total\{kind="partial"\} [1-9]/);
     assert.deepEqual(logs.filter((l) => /fail/.test(l)), []);
+  });
+  test("a pod the CNI plugin reports at ADD is isolated before its status has an address; a new sandbox's address counts at once", async () => {
+    assert.ok(component, "the first test started the component");
+    const c = component!;
+    const inTable = async () => (await inNetns(lab.nodeNs.n1, ["nft", "list", "map", "inet", "weft-policy", "ingress-pods"]));
+    await net.createNamespacedNetworkPolicy({ namespace: "x", body: { metadata: { name: "deny-fresh" }, spec: { podSelector: { matchLabels: { app: "fresh" } }, policyTypes: ["Ingress"] } } });
+    await kube.core.createNamespacedPod({ namespace: "x", body: { metadata: { name: "fresh", labels: { app: "fresh" } }, spec: { nodeName: "n1", containers: [{ name: "c", image: "none" }] } } });
+    const t0 = performance.now();
+    const answer = await c.podAdded("x", "fresh", "10.244.1.77");
+    const ms = performance.now() - t0;
+    assert.deepEqual(answer, { programmed: true, isolated: { ingress: true, egress: false } });
+    assert.match(await inTable(), /10\.244\.1\.77 : jump in-10\.244\.1\.77/);
+    assert.deepEqual(c.explain({ src: "10.244.1.1", dst: "10.244.1.77", protocol: "TCP", port: 80 }).ingress, { pod: "x/fresh", isolated: true, policies: ["x/deny-fresh"], allowedBy: [], allowed: false });
+    process.stderr.write(`policy-kube: podAdded answered in ${ms.toFixed(1)} ms\n`);
+
+    // A pod the API does not have: no policy can select it; the answer says so after the wait.
+    const ghost = await c.podAdded("x", "ghost", "10.244.1.79");
+    assert.deepEqual([ghost.programmed, ghost.known], [false, false]);
+
+    // The status with that address ends the stand-in, and nothing changes in the table.
+    await kube.core.patchNamespacedPodStatus({ namespace: "x", name: "fresh", body: { status: { phase: "Running", podIP: "10.244.1.77", podIPs: [{ ip: "10.244.1.77" }] } } }, MERGE);
+    // (Nothing the controller shows tells the status event apart from the stand-in; the informer delivers within milliseconds here.)
+    await sleep(500);
+    // A new sandbox (10.244.1.78) while the status still shows the old one: both count until the status has the new one, so ADD is never refused for it.
+    assert.deepEqual(await c.podAdded("x", "fresh", "10.244.1.78"), { programmed: true, isolated: { ingress: true, egress: false } });
+    assert.match(await inTable(), /10\.244\.1\.78 : jump/);
+    await kube.core.patchNamespacedPodStatus({ namespace: "x", name: "fresh", body: { status: { podIP: "10.244.1.78", podIPs: [{ ip: "10.244.1.78" }] } } }, MERGE);
+    await until("only the new address in the table", async () => {
+      const t = await inTable();
+      return /10\.244\.1\.78 : jump/.test(t) && !/10\.244\.1\.77/.test(t);
+    }, 5_000, 20);
+
+    await kube.core.deleteNamespacedPod({ namespace: "x", name: "fresh", gracePeriodSeconds: 0 });
+    await net.deleteNamespacedNetworkPolicy({ namespace: "x", name: "deny-fresh" });
+    await until("fresh gone from the table", async () => !/10\.244\.1\.78/.test(await inTable()), 5_000, 20);
   });
 });

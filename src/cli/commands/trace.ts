@@ -12,7 +12,7 @@ import { renderServiceTrace } from "../../trace/service/render.ts";
 import { parseTraceProtocol, traceService, tracesService } from "../../trace/service/trace.ts";
 import { parseCommandArgs, parseOutput } from "../args.ts";
 
-const USAGE = `usage: weft trace POD-A POD-B [--lab NAME (default ${DEFAULT_LAB_NAME})] [-o table|json]
+const USAGE = `usage: weft trace POD-A POD-B[:PORT[/tcp|udp|sctp]] [--lab NAME (default ${DEFAULT_LAB_NAME})] [-o table|json]
        weft trace POD SERVICE[:PORT] [--protocol tcp|udp|sctp|icmp] [--lab NAME] [-o table|json]
 
 Follows a packet from pod POD-A to pod POD-B through the kernel state of the
@@ -20,6 +20,13 @@ pods and their nodes: the pod's eth0 and route, its host veth and the bridge,
 forwarding, the node's route decision (ip route get), the backend's state
 (vxlan: device, neighbour, FDB; host-gw: the route via the peer), the underlay,
 and the same on the far side down to POD-B's eth0. Nothing is sent.
+
+Network policy is two hops: POD-A's egress, as its node's agent enforces
+it, and POD-B's ingress, as POD-B's node's agent enforces it. Each names the
+policy and rule that allow the traffic, or the policies that isolate the pod
+when no rule does (the packet is dropped). With :PORT (protocol tcp unless
+given) the verdict is for that destination port; without, for any port,
+listing the ports the allowing rules open.
 
 Each hop is one line, ✓ or ✗; a broken hop says what is missing and how to
 fix it, and the hops after it show what is there. Exit status 0 when the path
@@ -54,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parseCommandArgs("trace", argv, { lab: { type: "string", default: DEFAULT_LAB_NAME }, output: { type: "string", short: "o" }, protocol: { type: "string" } }, true);
   const output = parseOutput("trace", values.output);
-  if (positionals.length !== 2) throw new WeftError("USAGE", `trace: expected POD-A POD-B, got ${positionals.length === 0 ? "nothing" : positionals.join(" ")}`, { hint: 'run "weft trace --help"' });
+  if (positionals.length !== 2) throw new WeftError("USAGE", `trace: expected POD-A POD-B[:PORT[/PROTO]] or POD SERVICE[:PORT], got ${positionals.length === 0 ? "nothing" : positionals.join(" ")}`, { hint: 'run "weft trace --help"' });
   if (tracesService(values.lab, positionals[1]!, values.protocol !== undefined)) {
     const protocol = values.protocol === undefined ? undefined : parseTraceProtocol(values.protocol);
     const svc = await traceService(values.lab, positionals[0]!, parseServiceRef(positionals[1]!), protocol);

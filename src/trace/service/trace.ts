@@ -4,6 +4,7 @@
  * pod-to-pod path to that endpoint as `weft trace POD-A POD-B` builds it.
  */
 import { createRunner } from "../../kernel/runner.ts";
+import { tryParseIp } from "../../lib/ipv4.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { kubectlArgv } from "../../lab/control/kubectl.ts";
 import { labLayout, nodePaths, validateLabName } from "../../lab/layout.ts";
@@ -71,7 +72,9 @@ export async function traceService(labName: string, from: string, ref: ServiceRe
     else if (to.ip === pod.ip) pathNote = `the endpoint is pod ${from} itself (hairpin): the packet leaves it and comes back over its own veth`;
     else {
       const dst = findNode(state, to.node);
-      path = buildTrace(await readPathFacts({ lab, state, from: pod, to, src: node, dst, bridge: weftBridge(lab, node.name) }));
+      // Policy sees the packet after DNAT: the endpoint's port, the traced protocol.
+      const port = steps.endpoint.port === null || facts.protocol === "icmp" ? null : { protocol: facts.protocol.toUpperCase() as "TCP" | "UDP" | "SCTP", port: steps.endpoint.port };
+      path = buildTrace(await readPathFacts({ lab, state, from: pod, to, src: node, dst, bridge: weftBridge(lab, node.name), port }));
     }
   }
   const first = steps.hops.findIndex((h) => h.status !== "ok");
@@ -93,16 +96,22 @@ export async function traceService(labName: string, from: string, ref: ServiceRe
 }
 
 /**
- * True when trace's second argument names a Service: it has a port, a
- * namespace or is an address (ref.ts namesService), --protocol was given,
- * or it is a bare name, the lab runs Kubernetes and none of its pods has
- * that name.
+ * True when trace's second argument names a Service rather than a pod:
+ * --protocol was given, it is an address, or its part before any :PORT
+ * (ref.ts namesService) names none of the lab's pods, by NAME or
+ * NAMESPACE/NAME, while it has a port or a namespace or the lab runs
+ * Kubernetes. So `web:80` is pod web's port 80 when a pod web exists
+ * (the policy verdict for that port), else Service web's port 80.
  */
 export function tracesService(labName: string, target: string, protocolGiven: boolean): boolean {
-  if (protocolGiven || namesService(target)) return true;
+  if (protocolGiven) return true;
+  const colon = target.lastIndexOf(":");
+  const base = colon < 0 ? target : target.slice(0, colon);
+  if (tryParseIp(base) !== undefined) return true;
   const lab = labLayout(validateLabName(labName));
   const state = readLabState(lab);
-  return state.kubernetes && !labPods(lab, state).some((p) => p.name === target);
+  if (labPods(lab, state).some((p) => p.name === base || `${p.namespace}/${p.name}` === base)) return false;
+  return namesService(target) || state.kubernetes;
 }
 
 /** `--protocol`'s value, checked. */

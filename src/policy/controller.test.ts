@@ -1,0 +1,44 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FakeRunner } from "../kernel/fake-runner.ts";
+import { PolicyController } from "./controller.ts";
+import { pod, policy } from "./testing.ts";
+
+/** A controller whose nft transactions a FakeRunner takes (it applies nothing; the plan is what podAdded reads). */
+function controller() {
+  const runner = new FakeRunner();
+  const c = new PolicyController({ nodeName: "n1", runner, log: () => {}, bridgeNetfilter: false, watchDrift: false, minSyncIntervalMs: 1 });
+  return { c, runner };
+}
+
+test("podAdded waits for an agent still listing, programs the reported address, and says when the API has no such pod", async () => {
+  const { c, runner } = controller();
+  c.upsertNamespace({ name: "x", labels: {} });
+  c.upsertPolicy(policy("x", "deny"));
+  c.upsertPod(pod("x", "a", "10.244.1.9", { ips: [] }));
+  const pending = c.podAdded("x", "a", "10.244.1.9");
+  c.markPodsSynced();
+  c.markNamespacesSynced();
+  c.markPoliciesSynced();
+  assert.deepEqual(await pending, { programmed: true, isolated: { ingress: true, egress: false } });
+  assert.ok(runner.calls.some((call) => call.input?.includes("10.244.1.9 : jump in-10.244.1.9")), "the transaction has the reported address");
+  assert.equal(c.status().pods[0]?.ips[0], "10.244.1.9");
+
+  const t0 = Date.now();
+  const ghost = await c.podAdded("x", "ghost", "10.244.1.10", 100);
+  assert.deepEqual([ghost.programmed, ghost.known], [false, false]);
+  assert.ok(Date.now() - t0 >= 90);
+  // A pod that appears while ADD waits for it.
+  const late = c.podAdded("x", "late", "10.244.1.11");
+  setTimeout(() => c.upsertPod(pod("x", "late", "10.244.1.11", { ips: [] })), 20);
+  assert.equal((await late).programmed, true);
+  await c.stop();
+});
+
+test("podAdded on an agent that never finishes listing says it has not synced, after the wait", async () => {
+  const { c } = controller();
+  const a = await c.podAdded("x", "a", "10.244.1.9", 50);
+  assert.equal(a.programmed, false);
+  assert.match(a.reason!, /has not synced yet/);
+  await c.stop();
+});
