@@ -18,7 +18,8 @@
  * lab is taken down at the end, also after a failure or Ctrl-C.
  *
  * weft dns runs as shipped: `bin/weft dns --config --kubeconfig`, bundled,
- * with @kubernetes/client-node and deploy/weft-dns.yaml's NODE_OPTIONS.
+ * with @kubernetes/client-node and deploy/weft-dns.yaml's environment
+ * (NODE_OPTIONS, MALLOC_MMAP_THRESHOLD_).
  * CoreDNS is built from its Go module (bench/coredns.ts) and runs the
  * Corefile kubeadm writes (KUBEADM_COREFILE below), with loop and reload
  * left out (they only probe for a forwarding loop and watch the file).
@@ -144,10 +145,11 @@ function rssMb(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
 }
 
-/** The NODE_OPTIONS deploy/weft-dns.yaml gives weft dns, so the bench measures what ships. */
-function deployedNodeOptions(): string {
-  const m = /- name: NODE_OPTIONS\n\s+value: (.*)/.exec(readFileSync(join(root, "deploy/weft-dns.yaml"), "utf8"));
-  return m ? m[1]!.trim() : "";
+/** The environment deploy/weft-dns.yaml gives weft dns (NODE_OPTIONS, malloc's), so the bench measures what ships. */
+function deployedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of readFileSync(join(root, "deploy/weft-dns.yaml"), "utf8").matchAll(/- name: (\w+)\n\s+value: (.*)/g)) env[m[1]!] = m[2]!.trim().replace(/^"(.*)"$/, "$1");
+  return env;
 }
 
 /** Whether the server on `port` answers `name` A with `ip` now. */
@@ -236,7 +238,7 @@ async function measureInLab(labName: string): Promise<void> {
           const config = join(dir, `weft-dns-${port}.yaml`);
           writeFileSync(config, `listen: 127.0.0.1\nport: ${port}\nhttpPort: 0\nupstreams: ["127.0.0.1:${upstreamPort}"]\n`);
           return scratch.spawn(["taskset", "-c", SERVER_CORE, WEFT, "dns", "--config", config, "--kubeconfig", kubeconfig], {
-            env: { ...process.env, NODE_OPTIONS: deployedNodeOptions() },
+            env: { ...process.env, ...deployedEnv() },
           });
         },
       },
@@ -286,7 +288,7 @@ async function measureInLab(labName: string): Promise<void> {
     const propagation = await measurePropagation(kubeconfig, servers, last);
 
     process.stdout.write(`\nbench/dns — ${SERVICES} Services in the lab's API server (kube-apiserver, etcd); each server on core ${SERVER_CORE}, dnsperf on core ${LOAD_CORE}; ${ROUNDS} rounds of ${SECONDS} s per mix\n`);
-    process.stdout.write("weft dns as bin/weft dns with the Deployment's NODE_OPTIONS, CoreDNS with kubeadm's Corefile; both watch the lab API server with its admin kubeconfig\n");
+    process.stdout.write("weft dns as bin/weft dns with the Deployment's environment, CoreDNS with kubeadm's Corefile; both watch the lab API server with its admin kubeconfig\n");
     process.stdout.write(`qps at saturation (300 outstanding); latency at a fixed ${LATENCY_QPS} queries/s; medians of the rounds; RSS once synced (idle) and the most seen after the runs\n`);
     const rows = [["server", "mix", "qps", "qps per round", "p50", "p99", "p99 per round", "RSS idle", "RSS", "lost"]];
     for (const r of results.values()) {
