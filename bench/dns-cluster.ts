@@ -1,7 +1,7 @@
 /**
  * The cluster bench/dns.ts measures: 1,000 ClusterIP Services in 10
  * namespaces (svc-I.ns-(I mod 10), 10.97.X.Y, ports http 80 and grpc 9090),
- * as API objects for the stand-in API server both servers watch, and as
+ * as API objects to create in the lab's API server, which both servers watch, and as
  * the snapshot of weft dns's in-memory source (bench/dns-wire.ts), plus the
  * two query mixes.
  */
@@ -39,23 +39,24 @@ export function benchSnapshot(): DnsSnapshot {
 }
 
 /**
- * The same cluster as API objects (what an API server sends), by list path,
- * for src/dns/testing.ts's stand-in API server: the Services, their
- * namespaces (and kube-system), and no EndpointSlices (ClusterIP Services
- * need none for DNS).
+ * The same cluster as the API objects to create in the lab: its namespaces
+ * and Services (each with its cluster IP given, inside the lab's service
+ * CIDR 10.96.0.0/12, so the PTR queries of the mix name them), no
+ * EndpointSlices (ClusterIP Services need none for DNS).
  */
-export function benchApiObjects(): Record<string, object[]> {
+export function benchApiObjects(): { namespaces: string[]; services: { namespace: string; body: object }[] } {
   return {
-    "/api/v1/services": Array.from({ length: SERVICES }, (_, i) => {
+    namespaces: Array.from({ length: NAMESPACES }, (_, i) => `ns-${i}`),
+    services: Array.from({ length: SERVICES }, (_, i) => {
       const s = serviceOf(i);
       return {
-        metadata: { name: s.name, namespace: s.namespace, resourceVersion: "1", uid: `uid-${i}` },
-        spec: { type: "ClusterIP", clusterIP: s.clusterIPs[0], clusterIPs: s.clusterIPs, ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })) },
+        namespace: s.namespace,
+        body: {
+          metadata: { name: s.name, namespace: s.namespace },
+          spec: { type: "ClusterIP", clusterIP: s.clusterIPs[0], ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })) },
+        },
       };
     }),
-    "/apis/discovery.k8s.io/v1/endpointslices": [],
-    "/api/v1/namespaces": ["kube-system", ...Array.from({ length: NAMESPACES }, (_, i) => `ns-${i}`)].map((name) => ({ metadata: { name, resourceVersion: "1" } })),
-    "/api/v1/pods": [],
   };
 }
 

@@ -1,26 +1,36 @@
 /**
- * bench/dns: weft dns against CoreDNS, each pinned to core 1 (taskset) and
- * loaded by dnsperf on core 0, with 1,000 Services (bench/dns-cluster.ts),
- * in the same run, alternating servers round by round:
+ * bench/dns: weft dns against CoreDNS on the same lab API server, each
+ * pinned to core 1 (taskset) and loaded by dnsperf on core 0, with 1,000
+ * Services (bench/dns-cluster.ts) in the cluster, in the same run,
+ * alternating servers round by round:
  *
  *   cluster mix    A 40%, SRV 25%, PTR 15%, NXDOMAIN 20% of cluster names
  *   forwarded mix  A of 1,000 names of a local upstream (dnsmasq on core 0,
  *                  TTL 60 s), so both servers answer from their caches once warm
  *
- * Both watch the same API server: src/dns/testing.ts's stand-in on
- * loopback, serving the 1,000 Services as lists and watches (and as the
- * streaming list client-go asks for), since there is no lab API server
- * here yet. weft dns runs as shipped: `bin/weft dns --config --kubeconfig`,
- * bundled, with @kubernetes/client-node and deploy/weft-dns.yaml's
- * NODE_OPTIONS. CoreDNS is built from its Go module (bench/coredns.ts) and
- * runs the kubeadm Corefile: errors, health, ready, `kubernetes
- * cluster.local in-addr.arpa ip6.arpa` (pods insecure, fallthrough for
- * reverse zones), prometheus, `forward . <upstream>`, `cache 30`,
- * loadbalance (loop and reload left out: they only probe and watch a file).
+ * The bench brings up a lab with the Kubernetes control plane (`weft lab up
+ * --nodes 1 --addon none`: etcd, kube-apiserver, controller manager,
+ * scheduler, one lab kubelet; no add-on, so no pods of its own), creates
+ * the namespaces and Services through the API server, and runs itself again
+ * inside the node's network namespace, where the servers, dnsperf and
+ * dnsmasq talk over that namespace's loopback and both servers watch the
+ * API server at 192.168.125.100:6443 with the lab's admin kubeconfig. The
+ * lab is taken down at the end, also after a failure or Ctrl-C.
+ *
+ * weft dns runs as shipped: `bin/weft dns --config --kubeconfig`, bundled,
+ * with @kubernetes/client-node and deploy/weft-dns.yaml's environment
+ * (NODE_OPTIONS, MALLOC_MMAP_THRESHOLD_).
+ * CoreDNS is built from its Go module (bench/coredns.ts) and runs the
+ * Corefile kubeadm writes (KUBEADM_COREFILE below), with loop and reload
+ * left out (they only probe for a forwarding loop and watch the file).
  *
  * Reported per server and mix: queries/s at saturation (dnsperf, 300
  * queries outstanding), p50 and p99 latency at a fixed 5,000 queries/s,
- * and the server's VmRSS after the runs; then weft's ratio to CoreDNS.
+ * the server's VmRSS once it has synced (idle) and the most seen after the
+ * runs; then weft's ratios to CoreDNS. Then propagation: both servers run
+ * side by side, PROPAGATION_RUNS Services are created 300 ms apart, and
+ * each server is asked every PROPAGATION_POLL_MS from the create request's
+ * start until it answers the Service's cluster IP.
  *
  * BENCH_DNS_SECONDS (default 10) is each saturation run's length,
  * BENCH_DNS_ROUNDS (default 3) how many times each pair is measured.
@@ -32,16 +42,57 @@ import { join, resolve } from "node:path";
 import { Scratch } from "./agent-scratch.ts";
 import { corednsBinary, COREDNS_VERSION } from "./coredns.ts";
 import { benchApiObjects, clusterMix, forwardedMix, SERVICES, upstreamHosts } from "./dns-cluster.ts";
-import { startFakeApiServer, type FakeApiServer } from "../src/dns/testing.ts";
+import { ask } from "../src/dns/testing.ts";
+import { controlPaths } from "../src/lab/control/paths.ts";
+import { labLayout, nodeName, nodeNs } from "../src/lab/layout.ts";
+import { sleep } from "../src/lib/sleep.ts";
 import { percentile, printTable } from "./stats.ts";
 import { until } from "../test/support/until.ts";
 
 const root = resolve(import.meta.dirname, "..");
+const WEFT = join(root, "bin/weft");
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 3);
 const LATENCY_QPS = 5000;
 const SERVER_CORE = "1";
 const LOAD_CORE = "0";
+/** Set in the run inside the lab node's namespace: the lab's name. */
+const IN_LAB_ENV = "WEFT_BENCH_DNS_LAB";
+const PROPAGATION_RUNS = 20;
+const PROPAGATION_POLL_MS = 2;
+
+/**
+ * The Corefile kubeadm writes (k8s.io/kubernetes v1.37.2,
+ * cmd/kubeadm/app/phases/addons/dns/manifests.go), for a server on
+ * 127.0.0.1:PORT watching KUBECONFIG and forwarding to UPSTREAM; health,
+ * ready and prometheus on ports of their own; loop and reload left out.
+ */
+function kubeadmCorefile(port: number, kubeconfig: string, upstream: string): string {
+  return `.:${port} {
+    bind 127.0.0.1
+    errors
+    health 127.0.0.1:0 {
+       lameduck 5s
+    }
+    ready 127.0.0.1:0
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+       kubeconfig ${kubeconfig}
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus 127.0.0.1:0
+    forward . ${upstream} {
+       max_concurrent 1000
+    }
+    cache 30 {
+       disable success cluster.local
+       disable denial cluster.local
+    }
+    loadbalance
+}
+`;
+}
 
 interface Run {
   qps: number;
@@ -55,6 +106,7 @@ interface Result {
   /** Per round, ms. */
   p50: number[];
   p99: number[];
+  rssIdleMb: number;
   rssMb: number;
   lostPct: number;
 }
@@ -93,20 +145,75 @@ function rssMb(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
 }
 
-/** The NODE_OPTIONS deploy/weft-dns.yaml gives weft dns, so the bench measures what ships. */
-function deployedNodeOptions(): string {
-  const m = /- name: NODE_OPTIONS\n\s+value: (.*)/.exec(readFileSync(join(root, "deploy/weft-dns.yaml"), "utf8"));
-  return m ? m[1]!.trim() : "";
+/** The environment deploy/weft-dns.yaml gives weft dns (NODE_OPTIONS, malloc's), so the bench measures what ships. */
+function deployedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of readFileSync(join(root, "deploy/weft-dns.yaml"), "utf8").matchAll(/- name: (\w+)\n\s+value: (.*)/g)) env[m[1]!] = m[2]!.trim().replace(/^"(.*)"$/, "$1");
+  return env;
 }
 
-async function answers(port: number, name: string): Promise<boolean> {
-  const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", name], { encoding: "utf8" });
-  return r.status === 0 && r.stdout.trim() !== "";
+/** Whether the server on `port` answers `name` A with `ip` now. */
+async function answersWith(port: number, name: string, ip: string): Promise<boolean> {
+  try {
+    const r = await ask(port, name, "A", { timeoutMs: 500 });
+    return (r.packet.answers ?? []).some((a) => a.type === "A" && a.data === ip);
+  } catch {
+    return false;
+  }
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Brings up the lab, runs the measurement inside its node's namespace, takes the lab down. */
 export async function benchDns(): Promise<void> {
+  if (process.env[IN_LAB_ENV]) return measureInLab(process.env[IN_LAB_ENV]);
   const scratch = new Scratch("wdn");
-  let api: FakeApiServer | null = null;
+  const name = `wdn-${process.pid}`;
+  let up = false;
+  scratch.atExit(() => {
+    if (up) spawnSync(WEFT, ["lab", "down", "--name", name], { stdio: "ignore" });
+  });
+  try {
+    up = true;
+    process.stderr.write(`bench/dns: lab up --name ${name} --nodes 1 --addon none\n`);
+    const r = spawnSync(WEFT, ["lab", "up", "--name", name, "--nodes", "1", "--addon", "none"], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+    if (r.status !== 0) throw new Error(`weft lab up failed: ${r.stderr.trim()}`);
+    const inner = spawnSync("ip", ["netns", "exec", nodeNs(labLayout(name), nodeName(1)), "sh", join(root, "scripts/node.sh"), import.meta.filename], {
+      stdio: "inherit",
+      env: { ...process.env, [IN_LAB_ENV]: name },
+    });
+    if (inner.status !== 0) throw new Error(`bench/dns inside the lab exited ${inner.status ?? inner.signal}`);
+  } finally {
+    scratch.dispose();
+  }
+}
+
+/** Creates the namespaces and Services (20 requests at a time); ones that exist are left as they are. */
+async function createCluster(kubeconfig: string): Promise<void> {
+  const k8s = await import("@kubernetes/client-node");
+  const { loadKubeConfig } = await import("../src/kube/kubeconfig.ts");
+  const core = loadKubeConfig(kubeconfig).makeApiClient(k8s.CoreV1Api);
+  const exists = (err: unknown) => (err as { code?: number }).code === 409;
+  const { namespaces, services } = benchApiObjects();
+  await Promise.all(namespaces.map((n) => core.createNamespace({ body: { metadata: { name: n } } }).catch((e) => { if (!exists(e)) throw e; })));
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 20 }, async () => {
+    while (next < services.length) {
+      const s = services[next++]!;
+      await core.createNamespacedService({ namespace: s.namespace, body: s.body as never }).catch((e) => { if (!exists(e)) throw e; });
+    }
+  }));
+  process.stderr.write(`bench/dns: ${services.length} Services created in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+async function measureInLab(labName: string): Promise<void> {
+  const kubeconfig = controlPaths(labLayout(labName)).adminConf;
+  await createCluster(kubeconfig);
+  const scratch = new Scratch("wdn");
   try {
     const dir = scratch.tempDir("dns");
     const files = {
@@ -117,12 +224,11 @@ export async function benchDns(): Promise<void> {
     writeFileSync(files.cluster, clusterMix());
     writeFileSync(files.forwarded, forwardedMix());
     writeFileSync(files.hosts, upstreamHosts());
-    api = await startFakeApiServer(benchApiObjects());
 
     const upstreamPort = await freePort();
     scratch.spawn(["taskset", "-c", LOAD_CORE, "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", `--addn-hosts=${files.hosts}`,
       "--local=/example.test/", "--listen-address=127.0.0.1", "--bind-interfaces", `--port=${upstreamPort}`, "--local-ttl=60", "--cache-size=10000", "--pid-file=", "--user=root"]);
-    await until("dnsmasq to answer", () => answers(upstreamPort, "host-1.example.test"), 10_000, 100);
+    await until("dnsmasq to answer", () => answersWith(upstreamPort, "host-1.example.test", "198.18.0.1"), 10_000, 100);
 
     const coredns = corednsBinary();
     const servers: { name: string; start: (port: number) => ChildProcess }[] = [
@@ -131,8 +237,8 @@ export async function benchDns(): Promise<void> {
         start: (port) => {
           const config = join(dir, `weft-dns-${port}.yaml`);
           writeFileSync(config, `listen: 127.0.0.1\nport: ${port}\nhttpPort: 0\nupstreams: ["127.0.0.1:${upstreamPort}"]\n`);
-          return scratch.spawn(["taskset", "-c", SERVER_CORE, join(root, "bin/weft"), "dns", "--config", config, "--kubeconfig", api!.kubeconfig], {
-            env: { ...process.env, NODE_OPTIONS: deployedNodeOptions() },
+          return scratch.spawn(["taskset", "-c", SERVER_CORE, WEFT, "dns", "--config", config, "--kubeconfig", kubeconfig], {
+            env: { ...process.env, ...deployedEnv() },
           });
         },
       },
@@ -142,46 +248,35 @@ export async function benchDns(): Promise<void> {
         name: `CoreDNS ${COREDNS_VERSION}`,
         start: (port) => {
           const corefile = join(dir, `Corefile-${port}`);
-          writeFileSync(corefile, [
-            `.:${port} {`,
-            "  bind 127.0.0.1",
-            "  errors",
-            "  health 127.0.0.1:0",
-            "  ready 127.0.0.1:0",
-            "  kubernetes cluster.local in-addr.arpa ip6.arpa {",
-            `    kubeconfig ${api!.kubeconfig} t`,
-            "    pods insecure",
-            "    fallthrough in-addr.arpa ip6.arpa",
-            "  }",
-            "  prometheus 127.0.0.1:0",
-            `  forward . 127.0.0.1:${upstreamPort}`,
-            "  cache 30",
-            "  loadbalance",
-            "}",
-          ].join("\n") + "\n");
+          writeFileSync(corefile, kubeadmCorefile(port, kubeconfig, `127.0.0.1:${upstreamPort}`));
           return scratch.spawn(["taskset", "-c", SERVER_CORE, coredns.bin, "-conf", corefile, "-quiet"]);
         },
       });
     } else {
       process.stdout.write(`bench/dns: CoreDNS could not be built (${coredns.error}); weft dns alone\n`);
     }
+    // The last of the Services: a server answering it has listed them all.
+    const last = { name: `svc-${SERVICES - 1}.ns-${(SERVICES - 1) % 10}.svc.cluster.local`, ip: `10.97.${(SERVICES - 1) >> 8}.${(SERVICES - 1) & 255}` };
 
     const results = new Map<string, Result>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of servers) {
         const port = await freePort();
         const child = s.start(port);
-        await until(`${s.name} to answer`, () => answers(port, "svc-1.ns-1.svc.cluster.local"), 15_000, 100);
+        await until(`${s.name} to answer ${last.name}`, () => answersWith(port, last.name, last.ip), 30_000, 100);
+        await sleep(1000);
+        const idle = rssMb(child.pid!);
         for (const [mix, file] of [["cluster", files.cluster], ["forwarded", files.forwarded]] as const) {
           saturate(port, file, 2); // warm-up: caches filled, code optimised
           const run = saturate(port, file, SECONDS);
           const key = `${s.name} ${mix}`;
-          const r = results.get(key) ?? { server: s.name, mix, qps: [], p50: [], p99: [], rssMb: 0, lostPct: 0 };
+          const r = results.get(key) ?? { server: s.name, mix, qps: [], p50: [], p99: [], rssIdleMb: 0, rssMb: 0, lostPct: 0 };
           r.qps.push(run.qps);
           r.lostPct = Math.max(r.lostPct, run.lostPct);
           const lat = latencies(port, file);
           r.p50.push(percentile(lat, 50));
           r.p99.push(percentile(lat, 99));
+          r.rssIdleMb = Math.max(r.rssIdleMb, idle);
           r.rssMb = Math.max(r.rssMb, rssMb(child.pid!));
           results.set(key, r);
         }
@@ -190,18 +285,17 @@ export async function benchDns(): Promise<void> {
       }
     }
 
-    process.stdout.write(`\nbench/dns — ${SERVICES} Services; each server on core ${SERVER_CORE}, dnsperf on core ${LOAD_CORE}; ${ROUNDS} rounds of ${SECONDS} s per mix\n`);
-    process.stdout.write("both watch the same stand-in API server on loopback (no lab API server yet); weft dns as bin/weft dns, CoreDNS with the kubeadm Corefile\n");
-    process.stdout.write(`qps at saturation (300 outstanding); latency at a fixed ${LATENCY_QPS} queries/s; medians of the rounds; RSS the most seen\n`);
-    const rows = [["server", "mix", "qps", "qps per round", "p50", "p99", "p99 per round", "RSS", "lost"]];
-    const median = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-    };
+    const propagation = await measurePropagation(kubeconfig, servers, last);
+
+    process.stdout.write(`\nbench/dns — ${SERVICES} Services in the lab's API server (kube-apiserver, etcd); each server on core ${SERVER_CORE}, dnsperf on core ${LOAD_CORE}; ${ROUNDS} rounds of ${SECONDS} s per mix\n`);
+    process.stdout.write("weft dns as bin/weft dns with the Deployment's environment, CoreDNS with kubeadm's Corefile; both watch the lab API server with its admin kubeconfig\n");
+    process.stdout.write(`qps at saturation (300 outstanding); latency at a fixed ${LATENCY_QPS} queries/s; medians of the rounds; RSS once synced (idle) and the most seen after the runs\n`);
+    const rows = [["server", "mix", "qps", "qps per round", "p50", "p99", "p99 per round", "RSS idle", "RSS", "lost"]];
     for (const r of results.values()) {
       rows.push([
         r.server, r.mix, median(r.qps).toFixed(0), r.qps.map((q) => q.toFixed(0)).join(" "),
-        `${median(r.p50).toFixed(3)} ms`, `${median(r.p99).toFixed(2)} ms`, r.p99.map((p) => p.toFixed(1)).join(" "), `${r.rssMb.toFixed(1)} MB`, `${r.lostPct}%`,
+        `${median(r.p50).toFixed(3)} ms`, `${median(r.p99).toFixed(2)} ms`, r.p99.map((p) => p.toFixed(1)).join(" "),
+        `${r.rssIdleMb.toFixed(1)} MB`, `${r.rssMb.toFixed(1)} MB`, `${r.lostPct}%`,
       ]);
     }
     printTable(rows);
@@ -209,13 +303,59 @@ export async function benchDns(): Promise<void> {
       const w = results.get(`weft dns ${mix}`);
       const c = [...results.values()].find((r) => r.mix === mix && r.server !== "weft dns");
       if (w && c) {
-        process.stdout.write(`${mix} mix: weft/CoreDNS qps ${(median(w.qps) / median(c.qps)).toFixed(2)} (goal ≥ 1.00), p99 ${(median(w.p99) / median(c.p99)).toFixed(2)}, RSS ${(w.rssMb / c.rssMb).toFixed(2)}\n`);
+        process.stdout.write(`${mix} mix: weft/CoreDNS qps ${(median(w.qps) / median(c.qps)).toFixed(2)} (goal ≥ 1.00), p50 ${(median(w.p50) / median(c.p50)).toFixed(2)}, p99 ${(median(w.p99) / median(c.p99)).toFixed(2)}, RSS idle ${(w.rssIdleMb / c.rssIdleMb).toFixed(2)}, RSS ${(w.rssMb / c.rssMb).toFixed(2)}\n`);
       }
     }
+    process.stdout.write(`\npropagation — Service create request to the first correct answer, ${PROPAGATION_RUNS} Services created 300 ms apart, each server asked every ${PROPAGATION_POLL_MS} ms\n`);
+    const prow = [["server", "p50", "p90", "max"]];
+    for (const [server, times] of propagation) prow.push([server, ...[percentile(times, 50), percentile(times, 90), Math.max(...times)].map((t) => `${t.toFixed(1)} ms`)]);
+    printTable(prow);
+    const pw = propagation.get("weft dns");
+    const pc = [...propagation.entries()].find(([n]) => n !== "weft dns")?.[1];
+    if (pw && pc) process.stdout.write(`propagation: weft/CoreDNS p50 ${(percentile(pw, 50) / percentile(pc, 50)).toFixed(2)}, p90 ${(percentile(pw, 90) / percentile(pc, 90)).toFixed(2)}\n`);
   } finally {
     scratch.dispose();
-    await api?.close();
   }
+}
+
+/**
+ * Both servers at once (each on core 1); Services prop-I created one at a
+ * time, 300 ms apart, each server asked from the create request's start
+ * until it answers the new cluster IP. Returns the times (ms) per server;
+ * the Services are deleted afterwards.
+ */
+async function measurePropagation(kubeconfig: string, servers: { name: string; start: (port: number) => ChildProcess }[], last: { name: string; ip: string }): Promise<Map<string, number[]>> {
+  const k8s = await import("@kubernetes/client-node");
+  const { loadKubeConfig } = await import("../src/kube/kubeconfig.ts");
+  const core = loadKubeConfig(kubeconfig).makeApiClient(k8s.CoreV1Api);
+  const running = [];
+  for (const s of servers) {
+    const port = await freePort();
+    running.push({ name: s.name, port, child: s.start(port) });
+  }
+  const times = new Map<string, number[]>(servers.map((s) => [s.name, []]));
+  try {
+    for (const r of running) await until(`${r.name} to answer ${last.name}`, () => answersWith(r.port, last.name, last.ip), 30_000, 100);
+    for (let i = 0; i < PROPAGATION_RUNS; i++) {
+      await sleep(300);
+      const name = `prop-${i}`;
+      const ip = `10.98.0.${i + 1}`;
+      const fqdn = `${name}.ns-0.svc.cluster.local`;
+      const t0 = performance.now();
+      const created = core.createNamespacedService({ namespace: "ns-0", body: { metadata: { name }, spec: { clusterIP: ip, ports: [{ name: "http", port: 80 }] } } });
+      await Promise.all([
+        created,
+        ...running.map(async (r) => {
+          await until(`${r.name} to answer ${fqdn}`, () => answersWith(r.port, fqdn, ip), 10_000, PROPAGATION_POLL_MS);
+          times.get(r.name)!.push(performance.now() - t0);
+        }),
+      ]);
+    }
+  } finally {
+    for (const r of running) r.child.kill("SIGKILL");
+    await Promise.all(Array.from({ length: PROPAGATION_RUNS }, (_, i) => core.deleteNamespacedService({ namespace: "ns-0", name: `prop-${i}` }).catch(() => {})));
+  }
+  return times;
 }
 
 if (import.meta.main) await benchDns();

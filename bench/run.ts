@@ -7,7 +7,6 @@ import { benchAgentConvergence } from "./agent-convergence.ts";
 import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
 import { benchDns } from "./dns.ts";
-import { benchDnsPropagation } from "./dns-propagation.ts";
 import { benchDnsWire } from "./dns-wire.ts";
 import { benchFlannel } from "./flannel.ts";
 import { benchIpamStore } from "./ipam-store.ts";
@@ -31,7 +30,6 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "proxy-sync": benchProxySync,
   "dns-wire": benchDnsWire,
   dns: benchDns,
-  "dns-propagation": benchDnsPropagation,
   policy: benchPolicy,
   flannel: benchFlannel,
 };

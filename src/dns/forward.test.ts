@@ -2,15 +2,17 @@
  * Names outside the cluster: forwarding to a fake upstream on loopback,
  * the answer cache (TTLs, negative caching by the SOA, the size bound),
  * TCP after a truncated UDP answer, failing over from a silent upstream,
- * and static hosts entries.
+ * SERVFAIL by the deadline when no upstream answers, and static hosts entries.
  */
 import { after, before, test } from "node:test";
+import { createSocket } from "node:dgram";
 import assert from "node:assert/strict";
 import type { Answer } from "dns-packet";
 import { parseDnsConfig } from "./config.ts";
 import { FakeSource } from "./fake-source.ts";
 import { DnsServer } from "./server.ts";
 import { ask, sampleCluster, sections, startFakeUpstream, type FakeUpstream } from "./testing.ts";
+import { until } from "../../test/support/until.ts";
 
 const soa = (zone: string, ttl: number, minimum: number): Answer => ({
   name: zone, type: "SOA", class: "IN", ttl,
@@ -153,4 +155,58 @@ test("a reverse name of no cluster address is forwarded (as CoreDNS's fallthroug
   const r = await ask(server.port, "9.9.9.10.in-addr.arpa", "PTR");
   assert.equal(r.rcode, "NXDOMAIN");
   assert.equal(asked("9.9.9.10.in-addr.arpa PTR"), 1);
+});
+
+/** A loopback UDP port nobody listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test("upstreams all silent or unreachable: SERVFAIL at the deadline, silent ones asked again meanwhile", async () => {
+  const dead = await closedPort();
+  const s = new DnsServer(parseDnsConfig(`port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: ["127.0.0.1:${silent.port}", "127.0.0.1:${dead}"]`, "t"), new FakeSource(sampleCluster()), {
+    log: () => {}, upstreamTimeoutMs: 150, forwardDeadlineMs: 600,
+  });
+  await s.start();
+  try {
+    const t0 = performance.now();
+    const r = await ask(s.port, "unreachable.example.org", "A", { timeoutMs: 2000 });
+    const ms = performance.now() - t0;
+    assert.equal(r.rcode, "SERVFAIL");
+    assert.ok(ms >= 550 && ms < 1200, `SERVFAIL after ${ms.toFixed(0)} ms; the deadline is 600 ms`);
+    assert.equal(silent.asked.filter((q) => q === "unreachable.example.org A").length, 2, "asked again on the second pass, not a third time past the deadline");
+    const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^weft_dns_upstream_errors_total\\{upstream="127.0.0.1:${dead}",reason="timeout"\\} 2$`, "m"));
+    assert.match(metrics, /^weft_dns_requests_total\{proto="udp",type="A",rcode="SERVFAIL"\} 1$/m);
+  } finally {
+    await s.close();
+  }
+});
+
+test("with the default timeouts, three silent upstreams are SERVFAIL within 4 s, before a stub resolver's 5 s timeout", async () => {
+  const upstreams = [silent.port, await closedPort(), await closedPort()].map((p) => `"127.0.0.1:${p}"`).join(", ");
+  const s = new DnsServer(parseDnsConfig(`port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: [${upstreams}]`, "t"), new FakeSource(sampleCluster()), { log: () => {} });
+  await s.start();
+  try {
+    const t0 = performance.now();
+    const r = await ask(s.port, "nobody.example.org", "A", { timeoutMs: 5000 });
+    const ms = performance.now() - t0;
+    assert.equal(r.rcode, "SERVFAIL");
+    assert.ok(ms >= 3900 && ms < 4600, `SERVFAIL after ${ms.toFixed(0)} ms`);
+  } finally {
+    await s.close();
+  }
+});
+
+test("closing the server while a question waits on upstreams drops it quietly (no send on the closed socket)", async () => {
+  const s = new DnsServer(parseDnsConfig(`port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: ["127.0.0.1:${silent.port}"]`, "t"), new FakeSource(sampleCluster()), { log: () => {} });
+  await s.start();
+  const waiting = ask(s.port, "closing.example.org", "A", { timeoutMs: 300 }).then(() => "answered", () => "no answer");
+  await until("the question upstream", () => silent.asked.includes("closing.example.org A"), 2000, 5);
+  await s.close();
+  assert.equal(await waiting, "no answer");
 });

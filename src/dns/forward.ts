@@ -9,6 +9,15 @@
  * same question asked again while one is in flight shares its answer.
  * A response is accepted only from the upstream's address and port, with
  * the query's ID and the same question.
+ *
+ * A question gets DEADLINE_MS in all: upstreams that stayed silent are
+ * asked again from the first, at most PASSES times each, while time is
+ * left, and each try gets the per-try timeout or what is left, whichever
+ * is less. Past the deadline the question has no answer, which the
+ * handler turns into SERVFAIL, so a client whose upstreams are all
+ * unreachable hears SERVFAIL before its own first timeout (5 s in glibc,
+ * musl and dig) rather than silence, as CoreDNS's forward plugin answers
+ * SERVFAIL at its 5 s deadline (2 s per try, 3 tries per upstream).
  */
 import * as packet from "dns-packet";
 import type { DecodedPacket } from "dns-packet";
@@ -20,6 +29,13 @@ import { OUR_UDP_SIZE } from "./wire.ts";
 
 /** UDP sockets per address family that questions leave from. */
 const SOCKETS = 8;
+/**
+ * How long one question may take, all upstreams and tries together: under
+ * the 5 s a stub resolver waits for its first try, so the SERVFAIL reaches it.
+ */
+export const DEADLINE_MS = 4000;
+/** How many times one silent upstream is asked one question at most (CoreDNS: 3). */
+const PASSES = 3;
 
 export interface ForwardResult {
   packet: DecodedPacket;
@@ -27,8 +43,10 @@ export interface ForwardResult {
 }
 
 export interface ForwarderOptions {
-  /** How long one upstream gets to answer one try, in ms. Default 2000. */
+  /** How long one upstream gets to answer one try, in ms. Default 2000 (CoreDNS's read timeout). */
   timeoutMs?: number;
+  /** How long one question may take in all, in ms. Default DEADLINE_MS (4000). */
+  deadlineMs?: number;
   /** Called for each failed try, with the upstream and a short reason (timeout, servfail, refused, tcp, malformed). */
   onError?: (upstream: Upstream, reason: string) => void;
 }
@@ -44,6 +62,7 @@ interface Pending {
 export class Forwarder {
   readonly #upstreams: Upstream[];
   readonly #timeoutMs: number;
+  readonly #deadlineMs: number;
   readonly #onError: (u: Upstream, reason: string) => void;
   readonly #sockets = new Map<4 | 6, Socket[]>();
   readonly #pending = new Map<number, Pending>();
@@ -53,10 +72,11 @@ export class Forwarder {
   constructor(upstreams: Upstream[], options: ForwarderOptions = {}) {
     this.#upstreams = upstreams;
     this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#deadlineMs = options.deadlineMs ?? DEADLINE_MS;
     this.#onError = options.onError ?? (() => {});
   }
 
-  /** The first usable answer to `name`/`type`/`klass` from the upstreams, or null when none gave one. */
+  /** The first usable answer to `name`/`type`/`klass` from the upstreams, or null when none gave one by the deadline. */
   resolve(name: string, type: string, klass: string): Promise<ForwardResult | null> {
     const key = `${type}|${klass}|${name.toLowerCase()}`;
     let p = this.#inFlight.get(key);
@@ -68,17 +88,28 @@ export class Forwarder {
   }
 
   async #tryAll(name: string, type: string, klass: string): Promise<ForwardResult | null> {
-    for (const upstream of this.#upstreams) {
-      if (this.#closed) return null;
-      let answer = await this.#askUdp(upstream, name, type, klass);
-      if (answer && answer.flag_tc) answer = await this.#askTcp(upstream, name, type, klass);
-      if (!answer) continue;
-      const rcode = rcodeOf(answer);
-      if (rcode === "SERVFAIL" || rcode === "REFUSED") {
-        this.#onError(upstream, rcode.toLowerCase());
-        continue;
+    const deadline = Date.now() + this.#deadlineMs;
+    const left = () => deadline - Date.now();
+    // An upstream that answered SERVFAIL or REFUSED is not asked again; a silent one may have lost the packet.
+    let candidates = this.#upstreams;
+    for (let pass = 0; pass < PASSES && candidates.length > 0; pass++) {
+      const silent: Upstream[] = [];
+      for (const upstream of candidates) {
+        if (this.#closed || left() <= 0) return null;
+        let answer = await this.#askUdp(upstream, name, type, klass, Math.min(this.#timeoutMs, left()));
+        if (answer && answer.flag_tc) answer = left() > 0 ? await this.#askTcp(upstream, name, type, klass, Math.min(this.#timeoutMs, left())) : null;
+        if (!answer) {
+          silent.push(upstream);
+          continue;
+        }
+        const rcode = rcodeOf(answer);
+        if (rcode === "SERVFAIL" || rcode === "REFUSED") {
+          this.#onError(upstream, rcode.toLowerCase());
+          continue;
+        }
+        return { packet: answer, upstream };
       }
-      return { packet: answer, upstream };
+      candidates = silent;
     }
     return null;
   }
@@ -124,7 +155,7 @@ export class Forwarder {
     p.resolve(decoded);
   }
 
-  #askUdp(upstream: Upstream, name: string, type: string, klass: string): Promise<DecodedPacket | null> {
+  #askUdp(upstream: Upstream, name: string, type: string, klass: string, timeoutMs: number): Promise<DecodedPacket | null> {
     let id = randomInt(0, 65536);
     while (this.#pending.has(id)) id = (id + 1) & 0xffff;
     return new Promise((resolve) => {
@@ -132,7 +163,7 @@ export class Forwarder {
         this.#pending.delete(id);
         this.#onError(upstream, "timeout");
         resolve(null);
-      }, this.#timeoutMs);
+      }, timeoutMs);
       this.#pending.set(id, { resolve, upstream, name, type, timer });
       const family = isIP(upstream.host) === 6 ? 6 : 4;
       this.#socket(family).send(this.#query(id, name, type, klass), upstream.port, upstream.host, (err) => {
@@ -145,7 +176,7 @@ export class Forwarder {
     });
   }
 
-  #askTcp(upstream: Upstream, name: string, type: string, klass: string): Promise<DecodedPacket | null> {
+  #askTcp(upstream: Upstream, name: string, type: string, klass: string, timeoutMs: number): Promise<DecodedPacket | null> {
     const id = randomInt(0, 65536);
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
@@ -159,7 +190,7 @@ export class Forwarder {
         resolve(p);
       };
       const sock = connect({ host: upstream.host, port: upstream.port });
-      const timer = setTimeout(() => finish(null, "timeout"), this.#timeoutMs);
+      const timer = setTimeout(() => finish(null, "timeout"), timeoutMs);
       sock.on("connect", () => {
         const query = this.#query(id, name, type, klass);
         const length = Buffer.alloc(2);

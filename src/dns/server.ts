@@ -37,6 +37,8 @@ const TCP_IDLE_MS = 10_000;
 export interface DnsServerOptions {
   /** Per-try upstream timeout in ms. Default 2000. */
   upstreamTimeoutMs?: number;
+  /** How long a forwarded question may take in all before it is SERVFAIL, in ms. Default forward.ts's DEADLINE_MS (4000). */
+  forwardDeadlineMs?: number;
   /** Where log lines go. Default: stderr with a timestamp. */
   log?: (line: string) => void;
 }
@@ -64,6 +66,7 @@ export class DnsServer {
     this.#log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     this.#forwarder = new Forwarder(config.upstreams, {
       timeoutMs: options.upstreamTimeoutMs,
+      deadlineMs: options.forwardDeadlineMs,
       onError: (u, reason) => this.metrics.upstreamError(`${u.host}:${u.port}`, reason),
     });
     this.handler = new DnsHandler(config, source, this.#forwarder, this.metrics);
@@ -165,6 +168,8 @@ export class DnsServer {
   }
 
   #sendUdp(h: Handled, address: string, port: number, started: number): void {
+    // Questions still resolving when close() began get no answer: the socket is closing.
+    if (this.#closing !== null) return;
     this.#udp?.send(h.bytes, port, address);
     this.metrics.request("udp", h.type, h.rcode, (performance.now() - started) / 1000);
   }

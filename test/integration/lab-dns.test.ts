@@ -2,8 +2,12 @@
 // add-on, so weft dns runs as two pods behind Service kube-dns at
 // 10.96.0.10, which weft's own service proxy translates. Seed 000's three
 // queries run as written with dig from a node, a pod resolves a Service by
-// its name, a new Service resolves within a second, and lookups survive a
-// DNS pod being deleted. One lab is shared by the tests of the file.
+// its name, a new Service resolves within a second, a pod in `default`
+// resolves a Service by each of its four names through its resolv.conf
+// search path (glibc's getent and dig +search), a forwarded name whose
+// upstream never answers is SERVFAIL before the client gives up, and
+// lookups survive a DNS pod being deleted. One lab is shared by the tests
+// of the file.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -55,9 +59,49 @@ describe("cluster DNS in the lab", { skip, timeout: 300_000 }, () => {
     assert.ok(Date.now() - created < 1_000, `resolved after ${Date.now() - created} ms`);
   });
 
+  test("a pod in default resolves web, web.default, web.default.svc and the full name through its search path: getent hosts and dig +search", async () => {
+    // The client pod (busybox) runs on the machine's filesystem with busybox's applets first in
+    // PATH; busybox has no getent nor dig, so these are glibc's getent (NSS: files, then dns with
+    // the pod's resolv.conf) and BIND's dig, as in a Debian image.
+    assert.equal((await kubectlOk("exec", "client", "--", "sh", "-c", "command -v getent; command -v dig")).trim(), "/usr/bin/getent\n/usr/bin/dig");
+    const conf = await kubectlOk("exec", "client", "--", "cat", "/etc/resolv.conf");
+    assert.match(conf, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m);
+    assert.match(conf, /^options ndots:5$/m);
+    await kubectlOk("create", "service", "clusterip", "web", "--tcp=80:80");
+    const ip = (await kubectlOk("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")).trim();
+    for (const name of ["web", "web.default", "web.default.svc", "web.default.svc.cluster.local"]) {
+      const hosts = await until(`getent hosts ${name}`, async () => {
+        const r = await kubectl("exec", "client", "--", "getent", "hosts", name);
+        return r.code === 0 && r.stdout;
+      }, 10_000, 200);
+      assert.match(hosts, new RegExp(`^${ip.replace(/\./g, "\\.")}\\s+web\\.default\\.svc\\.cluster\\.local$`, "m"), `getent hosts ${name}`);
+      const dug = await kubectlOk("exec", "client", "--", "dig", "+search", "+time=2", "+tries=2", name);
+      assert.match(dug, /status: NOERROR/, `dig +search ${name}`);
+      assert.match(dug, new RegExp(`^web\\.default\\.svc\\.cluster\\.local\\.\\s+\\d+\\s+IN\\s+A\\s+${ip.replace(/\./g, "\\.")}$`, "m"), `dig +search ${name}`);
+    }
+  });
+
   test("lookups keep working while a DNS pod is deleted", async () => {
     const pod = (await kubectlOk("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "jsonpath={.items[0].metadata.name}")).trim();
     await kubectlOk("delete", "pod", "-n", "kube-system", pod, "--wait=false");
     for (let i = 0; i < 5; i++) assert.match(dig("kubernetes.default.svc.cluster.local"), /IN\s+A\s+10\.96\.0\.1$/m, `lookup ${i}`);
+  });
+
+  // Last: it restarts the DNS pods with an upstream that never answers.
+  test("a forwarded name whose upstream never answers is SERVFAIL within the forward deadline (4 s), not silence", async () => {
+    // TEST-NET-1 is routed nowhere in the lab: questions to it get no answer. Three upstreams at
+    // 2 s a try took 6 s before the forward deadline, past dig's 5 s: the client heard nothing.
+    const config = ["zone: cluster.local", "ttl: 5", 'upstreams: ["192.0.2.53", "192.0.2.54", "192.0.2.55"]', "port: 53", "httpPort: 8080", ""].join("\n");
+    await kubectlOk("-n", "kube-system", "patch", "configmap", "weft-dns", "--type", "merge", "-p", JSON.stringify({ data: { "config.yaml": config } }));
+    await kubectlOk("-n", "kube-system", "rollout", "restart", "deployment", "weft-dns");
+    await kubectlOk("-n", "kube-system", "rollout", "status", "deployment", "weft-dns", "--timeout=120s");
+    const t0 = Date.now();
+    const out = spawnSync("ip", ["netns", "exec", `${name}-node1`, "dig", "@10.96.0.10", "+time=5", "+tries=1", "nothing-answers.example.org"], { encoding: "utf8" }).stdout;
+    const ms = Date.now() - t0;
+    assert.match(out, /status: SERVFAIL/, out);
+    // At the deadline: the upstreams were silent (not refused at once), and the answer still came before dig gave up.
+    assert.ok(ms >= 3500 && ms < 5000, `SERVFAIL after ${ms} ms; the deadline is 4 s`);
+    // The cluster zone does not depend on the upstream.
+    assert.match(dig("kube-dns.kube-system.svc.cluster.local"), /IN\s+A\s+10\.96\.0\.10$/m);
   });
 });
