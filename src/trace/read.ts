@@ -95,7 +95,8 @@ export async function readPathFacts(p: PathInput): Promise<PathFacts> {
     readPodFacts(p.to),
     readNodeFacts(p.lab, p.state, p.src),
     same ? undefined : readNodeFacts(p.lab, p.state, p.dst),
-    readPolicyFacts(nodePaths(p.lab, p.src.name).agentSocket, nodePaths(p.lab, p.dst.name).agentSocket, p.from.ip, p.to.ip, p.port),
+    // A lab without Kubernetes has no NetworkPolicy API: no policy hops.
+    p.state.kubernetes ? readPolicyFacts(nodePaths(p.lab, p.src.name).agentSocket, nodePaths(p.lab, p.dst.name).agentSocket, p.from.ip, p.to.ip, p.port) : undefined,
   ]);
   const podRoute: Lookup = from.present ? await lookupRoute(createRunner(from.netns), [to.ip]) : { query: to.ip, route: null, error: `namespace ${from.netns} is gone` };
   if (dst === undefined) return { lab: p.lab.name, backend: p.state.backend, bridge: p.bridge, from, to, src, dst: src, lookups: { podRoute }, policy };

@@ -78,7 +78,7 @@ describe("weft trace on a vxlan lab with real agents", { skip, timeout: 60_000 }
   test("usage errors are one line on stderr", async () => {
     for (const [args, message] of [
       [["a", "zz", "--lab", name], /^weft: lab \S+ has no pod "zz"; run weft lab pods --name \S+ for its pods\n$/],
-      [["a", "--lab", name], /^weft: trace: expected POD-A POD-B, got a; run "weft trace --help"\n$/],
+      [["a", "--lab", name], /^weft: trace: expected POD-A POD-B\[:PORT\[\/PROTO\]\] or POD SERVICE\[:PORT\], got a; run "weft trace --help"\n$/],
       [["a", "a", "--lab", name], /^weft: trace: a to itself is no path; name two different pods\n$/],
       [["a", "c", "--lab", "nosuchlab"], /^weft: lab nosuchlab is not up; run weft lab up --name nosuchlab\n$/],
     ] as const) {
