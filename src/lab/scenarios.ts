@@ -17,6 +17,12 @@ export interface Scenario {
   underlayIface?: string;
   /** The cluster CIDR the agents get when `--pod-cidr` is not given; default 10.244.0.0/16. */
   podCidr?: string;
+  /**
+   * With Kubernetes, false runs the lab kubelets without --node-ip: each
+   * registers its default route's source address as the Node's InternalIP,
+   * as kubelet does. Default true: the node's underlay address.
+   */
+  kubeletNodeIp?: boolean;
   /** The MTU of the control plane's link to the switch, both ends (labs with Kubernetes); default 1500. */
   controlMtu?: number;
   /** Extra `ip -batch` lines run in the switch's namespace after it is wired. */
@@ -49,9 +55,16 @@ export const SCENARIOS: Record<string, Scenario> = {
   // which interface the nodes share (`--iface eth1` or
   // `--iface-can-reach 192.168.125.1`); `weft lab up --scenario wrong-iface
   // --iface eth1` is the working cluster.
+  // With Kubernetes the kubelets run without --node-ip, as kubeadm's do
+  // unless told, so each registers the default route's 10.0.2.15 as its
+  // Node's InternalIP, the address weft's agent takes when told no
+  // interface: kubelet's choice is what goes wrong first on such boxes
+  // (kubectl logs and exec fail too), and --iface eth1 in weft-config is
+  // what fixes the pod network.
   "wrong-iface": {
     summary: "eth0 is a NAT interface with 10.0.2.15 on every node and the default route; the nodes share eth1 (try --iface eth1)",
     underlayIface: "eth1",
+    kubeletNodeIp: false,
     nodeCommands: () => [
       "link add eth0 type veth peer name nat0",
       "addr add 10.0.2.15/24 dev eth0",
