@@ -52,19 +52,19 @@ export function agentIsDaemonSetPod(node: NodeFacts): boolean {
 }
 
 /** How a fix changes the agents' configuration of a DaemonSet install: the ConfigMap, then a rollout. */
-export function setInWeftConfig(config: string): string {
+function setInWeftConfig(config: string): string {
   return `set ${config} in ConfigMap kube-system/weft-config, then kubectl -n kube-system rollout restart daemonset/weft`;
 }
 
 /**
- * The fix "restart the agents with `flags`"; for agents of the weft
- * DaemonSet, with `config` (the same setting as weft-config's key, e.g.
- * `"iface": ["eth1"]`), "set it in weft-config and restart the DaemonSet"
- * instead; in a lab, also how to rebuild it with `labFlags`, when `weft lab
- * up` can pass them.
+ * The fix "restart the agents with `flags`"; in a lab, also how to rebuild
+ * it with `labFlags`, when `weft lab up` can pass them. With `config` (the
+ * same setting as weft-config's key, e.g. `"iface": ["eth1"]`) and a node
+ * whose agent is the weft DaemonSet's pod, "set it in weft-config and
+ * restart the DaemonSet" instead.
  */
-export function restartAgentsWith(node: NodeFacts, cluster: Cluster, flags: string, labFlags?: string, config?: string): string {
+export function restartAgentsWith(cluster: Cluster, flags: string, labFlags?: string, config?: { node: NodeFacts; setting: string }): string {
   const lab = cluster.lab && labFlags ? `; in this lab: weft lab down --name ${cluster.lab.name} && ${cluster.lab.upCommand} ${labFlags}` : "";
-  if (config !== undefined && agentIsDaemonSetPod(node)) return `${setInWeftConfig(config)}${lab}`;
+  if (config !== undefined && agentIsDaemonSetPod(config.node)) return `${setInWeftConfig(config.setting)}${lab}`;
   return `restart the agents with ${flags}${lab}`;
 }

@@ -41,13 +41,13 @@ export const checkPublicIp: Check = (node, cluster) => {
     (kubelets === null ? "" : `; it is the Node's InternalIP, which the agent takes when told no interface, and Node${kubelets.length > 1 ? "s" : ""} ${listing(kubelets)} ${kubelets.length > 1 ? "have" : "has"} it too: the kubelets registered their default route's address (no --node-ip)`);
   if (better === null) {
     const have = hostAddresses(valueOf(node.kernel.links) ?? []).map((a) => `${a.iface} ${a.ip}`);
-    return [fail(node, "public-ip", why, `${restartAgentsWith(node, cluster, "--iface IFACE (or --iface-can-reach ADDRESS-OF-ANOTHER-NODE, or --public-ip)", undefined, '"iface": ["IFACE"]')}, naming the interface the nodes reach each other on (this node has ${listing(have) || "no other address"})`)];
+    return [fail(node, "public-ip", why, `${restartAgentsWith(cluster, "--iface IFACE (or --iface-can-reach ADDRESS-OF-ANOTHER-NODE, or --public-ip)", undefined, { node, setting: '"iface": ["IFACE"]' })}, naming the interface the nodes reach each other on (this node has ${listing(have) || "no other address"})`)];
   }
   const reach = better.reach === null ? "" : ` (or --iface-can-reach ${better.reach})`;
   // kubectl logs and exec reach a kubelet at its Node's InternalIP, so a shared one breaks them too.
   const nodeIp = kubelets === null ? "" : `; and start the kubelets with --node-ip set to their ${better.iface} address (${better.ip} here), or kubectl logs and exec, which reach a kubelet at its InternalIP, fail as well`;
   return [
-    fail(node, "public-ip", why, `${better.iface} holds ${better.ip}, on the network the nodes share: ${restartAgentsWith(node, cluster, `--iface ${better.iface}${reach}`, undefined, `"iface": ["${better.iface}"]`)}${nodeIp}${labRebuild(cluster, `--iface ${better.iface}`)}`),
+    fail(node, "public-ip", why, `${better.iface} holds ${better.ip}, on the network the nodes share: ${restartAgentsWith(cluster, `--iface ${better.iface}${reach}`, undefined, { node, setting: `"iface": ["${better.iface}"]` })}${nodeIp}${labRebuild(cluster, `--iface ${better.iface}`)}`),
   ];
 };
 

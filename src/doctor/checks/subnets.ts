@@ -68,7 +68,7 @@ export const checkClusterCidr: Check = (node, cluster) => {
   const kube = suggestion ?? "ANOTHER-CIDR";
   const fix = agentIsDaemonSetPod(node)
     ? `: the cluster's pod CIDR is kube-controller-manager's --cluster-cidr (kubeadm init --pod-network-cidr) and "podCidr" in ConfigMap kube-system/weft-config: set both to ${kube}; a Node's podCIDR never changes, so every node must register again (kubectl delete node, then restart its kubelet), or the cluster be rebuilt${cluster.lab ? `; in this lab: weft lab down --name ${cluster.lab.name} && ${cluster.lab.upCommand} ${instead}` : ""}`
-    : ` (the nodes then lease new subnets; recreate the pods): ${restartAgentsWith(node, cluster, instead, instead)}`;
+    : ` (the nodes then lease new subnets; recreate the pods): ${restartAgentsWith(cluster, instead, instead)}`;
   return [
     fail(
       node,
