@@ -41,6 +41,12 @@ export interface DoctorTarget {
   onNode(command: string): string;
   /** True when `name` is only a fallback for the agent's own node name. */
   nameFromAgent: boolean;
+  /**
+   * Where a path the node's own processes name (the conflist's subnet file)
+   * is found from here; default the path itself. A lab node with
+   * Kubernetes sees its directories at the standard paths (lab/node-view.ts).
+   */
+  hostPath?(pathOnNode: string): string;
 }
 
 /** The plugin executable's name in the bin dir (the conflist's type). */
@@ -54,7 +60,7 @@ export async function collectNode(target: DoctorTarget): Promise<NodeFacts> {
   const status = valueOf(agent.status);
   const [kernel, cni, connections] = await Promise.all([
     readKernel(target.runner, status),
-    readCni(target.runner, target.paths),
+    readCni(target.runner, target.paths, target.hostPath ?? ((path) => path)),
     status === undefined ? agent.connections : attempt(() => fetchAgent<ConnectionStatus[]>(target.paths.socket, "/connections")),
   ]);
   agent.connections = connections;
@@ -139,7 +145,7 @@ async function readVxlan(runner: Runner, device: string): Promise<VxlanFacts> {
 }
 
 
-async function readCni(runner: Runner, paths: DoctorPaths): Promise<CniFacts> {
+async function readCni(runner: Runner, paths: DoctorPaths, hostPath: (pathOnNode: string) => string): Promise<CniFacts> {
   const conflistPath = join(paths.confDir, CONFLIST_NAME);
   const plugin = join(paths.binDir, PLUGIN_NAME);
   const conflist = await attempt(() => readFileSync(conflistPath, "utf8"));
@@ -147,7 +153,7 @@ async function readCni(runner: Runner, paths: DoctorPaths): Promise<CniFacts> {
   if (conflist.ok) {
     try {
       const path = summarizeConflist(conflist.value, conflistPath).subnetFile;
-      if (path !== null) namedSubnetFile = { path, exists: existsSync(path) };
+      if (path !== null) namedSubnetFile = { path, exists: existsSync(hostPath(path)) };
     } catch {
       // The conflist check reports why it does not parse.
     }

@@ -4,7 +4,7 @@
  * wrong, the fix. A check is a pure function over the facts collected from
  * the nodes (facts.ts), so its tests feed it fakes.
  */
-import type { Cluster, NodeFacts } from "./facts.ts";
+import { valueOf, type Cluster, type NodeFacts } from "./facts.ts";
 
 /** How a check came out: `warn` is worth fixing, `fail` breaks pod traffic (and the exit status). */
 export type Status = "ok" | "warn" | "fail";
@@ -46,11 +46,25 @@ export function listing(items: readonly string[]): string {
   return `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }
 
+/** True when `node`'s agent runs on the kubernetes store: the weft DaemonSet's pod, configured by ConfigMap weft-config. */
+export function agentIsDaemonSetPod(node: NodeFacts): boolean {
+  return valueOf(node.agent.status)?.store.name === "kubernetes";
+}
+
+/** How a fix changes the agents' configuration of a DaemonSet install: the ConfigMap, then a rollout. */
+function setInWeftConfig(config: string): string {
+  return `set ${config} in ConfigMap kube-system/weft-config, then kubectl -n kube-system rollout restart daemonset/weft`;
+}
+
 /**
  * The fix "restart the agents with `flags`"; in a lab, also how to rebuild
- * it with `labFlags`, when `weft lab up` can pass them.
+ * it with `labFlags`, when `weft lab up` can pass them. With `config` (the
+ * same setting as weft-config's key, e.g. `"iface": ["eth1"]`) and a node
+ * whose agent is the weft DaemonSet's pod, "set it in weft-config and
+ * restart the DaemonSet" instead.
  */
-export function restartAgentsWith(cluster: Cluster, flags: string, labFlags?: string): string {
+export function restartAgentsWith(cluster: Cluster, flags: string, labFlags?: string, config?: { node: NodeFacts; setting: string }): string {
   const lab = cluster.lab && labFlags ? `; in this lab: weft lab down --name ${cluster.lab.name} && ${cluster.lab.upCommand} ${labFlags}` : "";
+  if (config !== undefined && agentIsDaemonSetPod(config.node)) return `${setInWeftConfig(config.setting)}${lab}`;
   return `restart the agents with ${flags}${lab}`;
 }

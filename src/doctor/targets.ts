@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { createRunner } from "../kernel/runner.ts";
 import { DEFAULT_LAB_NAME, labLayout, logFile, nodePaths, validateLabName } from "../lab/layout.ts";
+import { hostPathOf } from "../lab/node-view.ts";
 import { readLabState, type LabState } from "../lab/state.ts";
 import type { DoctorTarget } from "./collect.ts";
 import { readKubeFactsWithKubectl, type KubeFacts } from "./kube-facts.ts";
@@ -51,8 +52,12 @@ export function labTargets(name: string): { targets: DoctorTarget[]; lab: NonNul
       nameFromAgent: false,
       runner: createRunner(n.netns),
       paths: { runDir: p.runDir, socket: p.agentSocket, subnetFile: p.subnetFile, confDir: p.cniConfDir, binDir: p.cniBinDir },
-      agentLog: logFile(lab, `${n.name}-agent`),
+      // With Kubernetes the agent is a pod of the weft DaemonSet, which sees the node's directories at the standard paths.
+      agentLog: state.kubernetes
+        ? `kubectl logs of the weft pod on ${n.name}: weft lab kubectl${nameFlag} -- get pods -n kube-system -l app=weft -o wide names it`
+        : logFile(lab, `${n.name}-agent`),
       onNode: (command) => `weft lab exec ${n.name}${nameFlag} -- ${command}`,
+      ...(state.kubernetes && { hostPath: (path: string) => hostPathOf(p, path) }),
     };
   });
   // The lab's API server is reachable only inside the lab: kubectl runs in its control plane's namespace.

@@ -13,13 +13,20 @@ import { WeftError } from "../lib/errors.ts";
 import { sleep } from "../lib/sleep.ts";
 import { fromV1Pod } from "../kube/pod.ts";
 import type { V1Pod } from "@kubernetes/client-node";
-import { validatePodName } from "./layout.ts";
+import { createRunner } from "../kernel/runner.ts";
+import { kubectlArgv } from "./control/kubectl.ts";
+import { validatePodName, type LabLayout } from "./layout.ts";
 import type { PodSpec, PodView } from "./runtime.ts";
 import type { LabState } from "./state.ts";
 import { SANDBOX_FAILED } from "./kubelet/status.ts";
 
 /** Runs kubectl with `args` (stdin optional) and collects its output. */
 export type Kubectl = (args: string[], stdin?: string) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+/** kubectl as the lab's admin, output collected. */
+export function labKubectl(lab: LabLayout, state: LabState): Kubectl {
+  return (args, stdin) => createRunner().exec(kubectlArgv(lab, state, args), stdin);
+}
 
 /** The image a `weft lab run` pod gets: not in the catalog, so its command runs on the machine's filesystem. */
 export const LAB_RUN_IMAGE = "weft.dev/lab-host";

@@ -25,6 +25,18 @@ const VIEW: [standard: string, ofNode: (p: NodePaths) => string][] = [
   ["/run/weft", (p) => p.runDir],
 ];
 
+/**
+ * Where a path that node `p`'s plugins and DaemonSet pods name (e.g. the
+ * conflist's /run/weft/subnet.env) lies on the shared filesystem; a path
+ * outside the standard directories is itself.
+ */
+export function hostPathOf(p: NodePaths, path: string): string {
+  for (const [standard, ofNode] of VIEW) {
+    if (path === standard || path.startsWith(`${standard}/`)) return ofNode(p) + path.slice(standard.length);
+  }
+  return path;
+}
+
 /** Makes the mount points (the standard directories themselves) when missing. */
 export function ensureNodeViewMountPoints(): void {
   for (const [standard] of VIEW) mkdirSync(standard, { recursive: true });

@@ -3,8 +3,8 @@
  * real clusters (`weft lab up --scenario NAME`), each one diagnosed by
  * `weft doctor --lab NAME`. A scenario may rename the nodes' link to the
  * switch, add `ip` batch lines to the switch and to every node after the
- * plain topology is built, choose the pod CIDR, and have the supervisor run
- * extra processes in nodes. A new scenario is one entry in SCENARIOS.
+ * plain topology is built, set the control plane's link MTU, choose the pod
+ * CIDR, and have the supervisor run extra processes in nodes. A new scenario is one entry in SCENARIOS.
  */
 import { WeftError } from "../lib/errors.ts";
 import type { LabNode } from "./state.ts";
@@ -17,6 +17,14 @@ export interface Scenario {
   underlayIface?: string;
   /** The cluster CIDR the agents get when `--pod-cidr` is not given; default 10.244.0.0/16. */
   podCidr?: string;
+  /**
+   * With Kubernetes, false runs the lab kubelets without --node-ip: each
+   * registers its default route's source address as the Node's InternalIP,
+   * as kubelet does. Default true: the node's underlay address.
+   */
+  kubeletNodeIp?: boolean;
+  /** The MTU of the control plane's link to the switch, both ends (labs with Kubernetes); default 1500. */
+  controlMtu?: number;
   /** Extra `ip -batch` lines run in the switch's namespace after it is wired. */
   switchCommands?(nodes: readonly LabNode[]): string[];
   /** Extra `ip -batch` lines run in each node's namespace after its plain set-up. */
@@ -47,9 +55,16 @@ export const SCENARIOS: Record<string, Scenario> = {
   // which interface the nodes share (`--iface eth1` or
   // `--iface-can-reach 192.168.125.1`); `weft lab up --scenario wrong-iface
   // --iface eth1` is the working cluster.
+  // With Kubernetes the kubelets run without --node-ip, as kubeadm's do
+  // unless told, so each registers the default route's 10.0.2.15 as its
+  // Node's InternalIP, the address weft's agent takes when told no
+  // interface: kubelet's choice is what goes wrong first on such boxes
+  // (kubectl logs and exec fail too), and --iface eth1 in weft-config is
+  // what fixes the pod network.
   "wrong-iface": {
     summary: "eth0 is a NAT interface with 10.0.2.15 on every node and the default route; the nodes share eth1 (try --iface eth1)",
     underlayIface: "eth1",
+    kubeletNodeIp: false,
     nodeCommands: () => [
       "link add eth0 type veth peer name nat0",
       "addr add 10.0.2.15/24 dev eth0",
@@ -86,8 +101,14 @@ export const SCENARIOS: Record<string, Scenario> = {
   // switch's ports to the nodes are 1400 while the nodes' eth0 say 1500.
   // Learn: the pod MTU must fit the smallest link on the path; set the
   // underlay MTU to what the path carries (or lower the pod MTU).
+  // In a lab with Kubernetes the control plane's host has its MTU set to
+  // what the path carries (its TCP peers then send segments that fit), as
+  // a control plane must for the cluster to come up at all: with 1500 on
+  // both sides, the API server's larger answers to the kubelets would
+  // vanish the same way and no node would turn Ready.
   "mtu-mismatch": {
     summary: `the switch's ports carry ${MISMATCH_SWITCH_MTU} bytes while the nodes' eth0 say 1500: small packets pass, full-size ones vanish`,
+    controlMtu: MISMATCH_SWITCH_MTU,
     switchCommands: (nodes) => nodes.map((n) => `link set ${n.name} mtu ${MISMATCH_SWITCH_MTU}`),
   },
 

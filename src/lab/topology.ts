@@ -11,7 +11,8 @@
  *     NAME-outside  lo, eth0 = 192.168.125.1/24
  *
  * A scenario (scenarios.ts) may give the nodes' switch link another name
- * (`underlayIface`) and add lines to the switch and node batches.
+ * (`underlayIface`), the control plane's link another MTU (`controlMtu`),
+ * and add lines to the switch and node batches.
  *
  * Every veth is created inside the switch namespace with its peer placed
  * straight into the node's namespace (`peer name eth0 netns NODE`), so no
@@ -52,13 +53,20 @@ export async function buildTopology(lab: LabLayout, nodes: readonly LabNode[], s
     ...nodes.map((n) => `link add ${n.name} master br0 up type veth peer name ${dev} netns ${n.netns}`),
     `link add outside master br0 up type veth peer name eth0 netns ${lab.outsideNs}`,
     ...(control ? [`link add control master br0 up type veth peer name eth0 netns ${lab.controlNs}`] : []),
+    ...(control && scenario?.controlMtu !== undefined ? [`link set control mtu ${scenario.controlMtu}`] : []),
     ...(scenario?.switchCommands?.(nodes) ?? []),
   ]);
 
   await Promise.all([
     ipBatch(lab.outsideNs, ["link set lo up", `addr add ${OUTSIDE_IP}/${UNDERLAY_LEN} dev eth0`, "link set eth0 up"]),
     ...(control
-      ? [ipBatch(lab.controlNs, ["link set lo up", `addr add ${CONTROL_IP}/${UNDERLAY_LEN} dev eth0`, "link set eth0 up", `route add default via ${OUTSIDE_IP}`])]
+      ? [ipBatch(lab.controlNs, [
+          "link set lo up",
+          `addr add ${CONTROL_IP}/${UNDERLAY_LEN} dev eth0`,
+          ...(scenario?.controlMtu !== undefined ? [`link set eth0 mtu ${scenario.controlMtu}`] : []),
+          "link set eth0 up",
+          `route add default via ${OUTSIDE_IP}`,
+        ])]
       : []),
     ...nodes.map((n) =>
       ipBatch(n.netns, [

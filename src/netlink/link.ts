@@ -75,12 +75,30 @@ export function getLink(sock: RouteSocket, name: string): LinkInfo | undefined {
   return o!.replies[0] ? decodeLink(o!.replies[0].payload) : undefined;
 }
 
-/** Creates a bridge, up. Throws SysError EEXIST when the name is taken. */
+/**
+ * Creates a bridge, up, with a MAC address of its own. Throws SysError
+ * EEXIST when the name is taken.
+ *
+ * A bridge given no address takes the lowest MAC among its ports, so it
+ * changes whenever a pod with a lower veth MAC comes or goes; the other
+ * pods keep the old gateway MAC in their neighbour tables and their
+ * packets to the gateway are lost until the entry is probed again (up to
+ * ~30 s). An address set at creation stays (the kernel marks it set and
+ * no longer recalculates it), as the reference bridge plugin does.
+ */
 export function createBridge(sock: RouteSocket, name: string): void {
   sock.change(`create bridge ${name}`, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfomsg(0, IFF_UP, IFF_UP), [
     strAttr(IFLA_IFNAME, name),
+    { type: IFLA_ADDRESS, data: randomLocalMac() },
     { type: IFLA_LINKINFO, nested: [strAttr(IFLA_INFO_KIND, "bridge")] },
   ]);
+}
+
+/** A random unicast, locally administered MAC address (the first octet's low bits 10). */
+function randomLocalMac(): Uint8Array {
+  const mac = crypto.getRandomValues(new Uint8Array(6));
+  mac[0] = (mac[0]! & 0xfc) | 0x02;
+  return mac;
 }
 
 /** Options for a veth pair whose peer is created directly in another namespace. */

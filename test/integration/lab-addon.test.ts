@@ -2,15 +2,17 @@
 // with --addon none has NotReady nodes and Pending pods; `kubectl apply -f
 // deploy/weft.yaml` makes the nodes Ready, one weft pod per node, agents on
 // the kubernetes store whose subnets are the Nodes' podCIDRs, and a
-// 2-replica Deployment on two nodes whose pods ping each other. Then an
-// agent pod deleted keeps pods connected and its replacement takes the same
-// subnet, and a Node deleted loses its routes everywhere. One lab is shared
+// 2-replica Deployment on two nodes whose pods ping each other. Then `weft
+// lab smoke` passes, its agent check deleting a weft pod; an agent pod
+// deleted keeps pods connected and its replacement takes the same subnet,
+// and a Node deleted loses its routes everywhere. One lab is shared
 // by the tests of the file; they run in order.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { WEFT_MANIFEST, weftManifest } from "../../src/lab/addons.ts";
 import { labLayout, nodePaths } from "../../src/lab/layout.ts";
 import { readLabState } from "../../src/lab/state.ts";
+import type { SmokeReport } from "../../src/lab/smoke/report.ts";
 import { REAL_AGENT, uniqueLabName, weft, weftOk } from "../../src/lab/testing.ts";
 import { readSubnetFile } from "../../src/subnet/file.ts";
 import { formatPrefix } from "../../src/lib/ipv4.ts";
@@ -111,6 +113,26 @@ describe("weft as a Kubernetes add-on in the lab", { skip, timeout: 600_000 }, (
     const [a, b] = [items[0]!, items[1]!];
     assert.match(await kubectlOk("exec", a.metadata.name, "--", "ping", "-c", "2", "-W", "2", b.status.podIP), /2 packets received/);
     assert.match(await kubectlOk("exec", b.metadata.name, "--", "ping", "-c", "2", "-W", "2", a.status.podIP), /2 packets received/);
+  });
+
+  test("weft lab smoke passes, its agent check deleting node2's weft pod and waiting for the DaemonSet's replacement, which keeps the subnet", async () => {
+    const deleted = (await weftPods()).find((p) => p.spec.nodeName === "node2")!.metadata.name;
+    const r = await weft(["lab", "smoke", "--name", name, "-o", "json"], REAL_AGENT);
+    const report = JSON.parse(r.stdout) as SmokeReport;
+    assert.equal(r.code, 0, `${r.stderr}\n${JSON.stringify(report.checks, null, 1)}`);
+    assert.deepEqual(report.checks.filter((c) => c.result !== "pass"), []);
+    assert.deepEqual(report.checks.slice(-5).map((c) => c.check), ["agent pod deleted", "pods talk, agent pod replaced", "agent pod back", "subnet kept", "pods talk, agent back"]);
+    const row = (check: string) => report.checks.find((c) => c.check === check)!;
+    assert.equal(row("agent pod deleted").to, `kube-system/${deleted} (node2)`);
+    assert.match(row("agent pod deleted").detail, new RegExp(`^kubectl delete pod -n kube-system ${deleted}; node node2 held 10\\.244\\.\\d+\\.0/24$`));
+    const replacement = (await weftPods()).find((p) => p.spec.nodeName === "node2")!.metadata.name;
+    assert.notEqual(replacement, deleted, "the DaemonSet made a new pod");
+    assert.equal(row("agent pod back").to, `kube-system/${replacement} (node2)`);
+    assert.match(row("agent pod back").detail, new RegExp(`^the DaemonSet's replacement for ${deleted}, Running and Ready [\\d.]+ s after the delete$`));
+    const podCidr = (await json("get", "node", "node2")).spec.podCIDR as string;
+    assert.equal(row("subnet kept").detail, `${replacement} holds ${podCidr}, as before: Node.spec.podCIDR and the subnet file agree`);
+    assert.equal(formatPrefix(readSubnetFile(nodePaths(lab, "node2").subnetFile).subnet), podCidr);
+    assert.deepEqual((await json("get", "pods", "-l", "app=smoke")).items, [], "smoke removed its pods");
   });
 
   test("an agent pod deleted: pods keep talking, and its replacement takes the same subnet", async () => {

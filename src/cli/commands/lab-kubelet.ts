@@ -9,6 +9,7 @@ import { parseCommandArgs } from "../args.ts";
 import { DEFAULT_LAB_NAME, labLayout, validateLabName } from "../../lab/layout.ts";
 import { kubeletConfig } from "../../lab/kubelet/config.ts";
 import { runKubelet } from "../../lab/kubelet/kubelet.ts";
+import { findScenario } from "../../lab/scenarios.ts";
 import { findNode, readLabState } from "../../lab/state.ts";
 
 export async function run(argv: string[]): Promise<number> {
@@ -21,6 +22,9 @@ export async function run(argv: string[]): Promise<number> {
   const state = readLabState(lab);
   // While the lab runs each node's agent itself, the Node takes the agent's subnet as its podCIDR (config.ts).
   const labRunsAgents = state.daemons.some((d) => d.name === `${values.node}-agent`);
-  await runKubelet(kubeletConfig(lab, findNode(state, values.node), state.podCidr, labRunsAgents), stop.signal);
+  const node = findNode(state, values.node);
+  // A scenario may run the kubelets without --node-ip (scenarios.ts kubeletNodeIp).
+  const nodeIp = state.scenario !== null && findScenario(state.scenario).kubeletNodeIp === false ? null : node.underlayIp;
+  await runKubelet(kubeletConfig(lab, node, state.podCidr, labRunsAgents, nodeIp), stop.signal);
   return 0;
 }

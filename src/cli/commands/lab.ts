@@ -8,11 +8,8 @@ import { WeftError } from "../../lib/errors.ts";
 import { parseCommandArgs, parseOutput } from "../args.ts";
 import { superviseLab } from "../../lab/daemons.ts";
 import { labDown } from "../../lab/down.ts";
-import { adminKubeconfig, kubectlArgv, runKubectl } from "../../lab/control/kubectl.ts";
-import { execArgs, LAB_RUN_IMAGE, listApiPods, removeApiPod, runApiPod, type Kubectl } from "../../lab/kube-pods.ts";
-import { createRunner } from "../../kernel/runner.ts";
-import type { LabLayout } from "../../lab/layout.ts";
-import type { LabState } from "../../lab/state.ts";
+import { adminKubeconfig, runKubectl } from "../../lab/control/kubectl.ts";
+import { execArgs, LAB_RUN_IMAGE, labKubectl, listApiPods, removeApiPod, runApiPod } from "../../lab/kube-pods.ts";
 import { NODE_CIDR_LEN } from "../../lab/daemons.ts";
 import { CONTROL_IP, DEFAULT_LAB_NAME, labLayout, MAX_NODES, validateLabName } from "../../lab/layout.ts";
 import { execIn, listPods, parsePortMapping, removePod, runPod } from "../../lab/runtime.ts";
@@ -57,8 +54,8 @@ const USAGE = `usage: weft lab VERB [--name NAME (default ${DEFAULT_LAB_NAME})] 
   pods [-o table|json] list pods: NAME NAMESPACE NODE IP STATUS (with Kubernetes: every Pod)
   smoke [-o table|json]     make pods smoke-a, smoke-b (node1) and smoke-c (node2), check ping, TCP, no NAT,
                       masquerade, Services (with Kubernetes: a ClusterIP, a NodePort from the outside
-                      host, a Service without endpoints refused) and an agent restart, remove them;
-                      exit 1 when a check fails
+                      host, a Service without endpoints refused) and an agent restart (with Kubernetes:
+                      its weft pod deleted and replaced), remove them; exit 1 when a check fails
 
 scenarios:
 ${Object.entries(SCENARIOS).map(([name, s]) => `  ${name}: ${s.summary}`).join("\n")}
@@ -270,9 +267,4 @@ function parseLabels(text: string): Record<string, string> {
     labels[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return labels;
-}
-
-/** kubectl as the lab's admin, output collected (see lab/kube-pods.ts). */
-function labKubectl(lab: LabLayout, state: LabState): Kubectl {
-  return (args, stdin) => createRunner().exec(kubectlArgv(lab, state, args), stdin);
 }

@@ -10,7 +10,7 @@
  */
 import type { AgentStatus, ConnectionStatus } from "../../agent/status.ts";
 import { valueOf, type Cluster, type NodeFacts } from "../facts.ts";
-import { fail, ok, restartAgentsWith, warn, type Check, type Finding } from "../finding.ts";
+import { agentIsDaemonSetPod, fail, ok, restartAgentsWith, warn, type Check, type Finding } from "../finding.ts";
 import { overheadOf } from "./mtu.ts";
 import { DEFAULT_PORT } from "../../backend/vxlan/vxlan.ts";
 
@@ -51,13 +51,13 @@ function blackHole(node: NodeFacts, status: AgentStatus, c: ConnectionStatus, cl
   const iface = status.underlay.name;
   const what = `small packets reach ${c.node}, but a ${c.mtu}-byte don't-fragment packet does not: `;
   if (measured === undefined || measured === null) {
-    return fail(node, `path ${c.node}`, `${what}the path between the nodes carries less than ${iface}'s MTU ${status.underlay.mtu} claims (a PMTU black hole: full-size pod packets vanish)`, `find the smallest MTU on the path to ${c.publicIp} and set ${iface}'s MTU to it on every node, or ${restartAgentsWith(cluster, "a smaller --mtu")}`);
+    return fail(node, `path ${c.node}`, `${what}the path between the nodes carries less than ${iface}'s MTU ${status.underlay.mtu} claims (a PMTU black hole: full-size pod packets vanish)`, `find the smallest MTU on the path to ${c.publicIp} and set ${iface}'s MTU to it on every node, or ${restartAgentsWith(cluster, "a smaller --mtu", undefined, { node, setting: 'a smaller "mtu"' })}`);
   }
   const pod = measured - overheadOf(status.backend);
   return fail(
     node,
     `path ${c.node}`,
     `${what}the path to ${c.publicIp} carries ${measured}-byte packets while ${iface} says ${status.underlay.mtu} (a PMTU black hole: full-size pod packets vanish)`,
-    `set ${iface}'s MTU to ${measured} on every node (${node.onNode(`ip link set ${iface} mtu ${measured}`)}) and restart the agents, so pods get ${pod}; or ${restartAgentsWith(cluster, `--mtu ${pod}`)}`,
+    `set ${iface}'s MTU to ${measured} on every node (${node.onNode(`ip link set ${iface} mtu ${measured}`)}) and restart the ${agentIsDaemonSetPod(node) ? "weft DaemonSet (kubectl -n kube-system rollout restart daemonset/weft)" : "agents"}, so pods get ${pod}; or ${restartAgentsWith(cluster, `--mtu ${pod}`, undefined, { node, setting: `"mtu": ${pod}` })}`,
   );
 }

@@ -12,7 +12,7 @@
  */
 import { contains, parseIp } from "../../lib/ipv4.ts";
 import { valueOf, type Cluster, type NodeFacts } from "../facts.ts";
-import { fail, listing, ok, restartAgentsWith, type Check } from "../finding.ts";
+import { agentIsDaemonSetPod, fail, listing, ok, restartAgentsWith, type Check } from "../finding.ts";
 import { hostAddresses } from "../links.ts";
 
 /** The interface this node should use, and a peer address it reaches the others by. */
@@ -36,16 +36,38 @@ export const checkPublicIp: Check = (node, cluster) => {
   if (sharers.size === 0) return [ok(node, "public-ip", `advertises ${advertised}, which no other node does`)];
 
   const better = betterUnderlay(node, cluster, status.publicIp, status.underlay.name);
-  const why = `advertises ${advertised}, as ${listing([...sharers].sort())} ${sharers.size === 1 ? "does" : "do"}: an address every node shares, like a NAT interface's, so the nodes refuse each other's leases and no pod traffic crosses nodes`;
+  const kubelets = sharedInternalIp(node, cluster, status.publicIp, status.node);
+  const why = `advertises ${advertised}, as ${listing([...sharers].sort())} ${sharers.size === 1 ? "does" : "do"}: an address every node shares, like a NAT interface's, so the nodes refuse each other's leases and no pod traffic crosses nodes` +
+    (kubelets === null ? "" : `; it is the Node's InternalIP, which the agent takes when told no interface, and Node${kubelets.length > 1 ? "s" : ""} ${listing(kubelets)} ${kubelets.length > 1 ? "have" : "has"} it too: the kubelets registered their default route's address (no --node-ip)`);
   if (better === null) {
     const have = hostAddresses(valueOf(node.kernel.links) ?? []).map((a) => `${a.iface} ${a.ip}`);
-    return [fail(node, "public-ip", why, `${restartAgentsWith(cluster, "--iface IFACE (or --iface-can-reach ADDRESS-OF-ANOTHER-NODE, or --public-ip)")}, naming the interface the nodes reach each other on (this node has ${listing(have) || "no other address"})`)];
+    return [fail(node, "public-ip", why, `${restartAgentsWith(cluster, "--iface IFACE (or --iface-can-reach ADDRESS-OF-ANOTHER-NODE, or --public-ip)", undefined, { node, setting: '"iface": ["IFACE"]' })}, naming the interface the nodes reach each other on (this node has ${listing(have) || "no other address"})`)];
   }
   const reach = better.reach === null ? "" : ` (or --iface-can-reach ${better.reach})`;
+  // kubectl logs and exec reach a kubelet at its Node's InternalIP, so a shared one breaks them too.
+  const nodeIp = kubelets === null ? "" : `; and start the kubelets with --node-ip set to their ${better.iface} address (${better.ip} here), or kubectl logs and exec, which reach a kubelet at its InternalIP, fail as well`;
   return [
-    fail(node, "public-ip", why, `${better.iface} holds ${better.ip}, on the network the nodes share: ${restartAgentsWith(cluster, `--iface ${better.iface}${reach}`, `--iface ${better.iface}`)}`),
+    fail(node, "public-ip", why, `${better.iface} holds ${better.ip}, on the network the nodes share: ${restartAgentsWith(cluster, `--iface ${better.iface}${reach}`, undefined, { node, setting: `"iface": ["${better.iface}"]` })}${nodeIp}${labRebuild(cluster, `--iface ${better.iface}`)}`),
   ];
 };
+
+/** `; in this lab: …` rebuilding the lab with `flags`, or "" outside a lab. */
+function labRebuild(cluster: Cluster, flags: string): string {
+  return cluster.lab ? `; in this lab: weft lab down --name ${cluster.lab.name} && ${cluster.lab.upCommand} ${flags}` : "";
+}
+
+/**
+ * With the kubernetes store: the other Nodes whose InternalIP is `ip`
+ * when it is also Node `self`'s, i.e. the address came from the kubelets;
+ * else null.
+ */
+function sharedInternalIp(node: NodeFacts, cluster: Cluster, ip: string, self: string): string[] | null {
+  if (!agentIsDaemonSetPod(node) || !cluster.kubernetes?.ok) return null;
+  const nodes = cluster.kubernetes.value.nodes;
+  if (nodes.find((n) => n.name === self)?.internalIp !== ip) return null;
+  const others = nodes.filter((n) => n.name !== self && n.internalIp === ip).map((n) => n.name).sort();
+  return others.length > 0 ? others : null;
+}
 
 /** See the file comment; null when no interface stands out. */
 function betterUnderlay(node: NodeFacts, cluster: Cluster, shared: string, current: string): BetterUnderlay | null {

@@ -17,7 +17,7 @@ import { routeDst } from "../../kernel/json.ts";
 import { WEFT_ROUTE_PROTO } from "../../backend/hostgw/hostgw.ts";
 import { valueOf, type NodeFacts } from "../facts.ts";
 import { parsedSubnetFile } from "../subnet-file.ts";
-import { fail, listing, ok, restartAgentsWith, type Check } from "../finding.ts";
+import { agentIsDaemonSetPod, fail, listing, ok, restartAgentsWith, type Check } from "../finding.ts";
 import { hostAddresses, isWeftLink } from "../links.ts";
 
 /** Pod CIDRs doctor suggests, in order, when the one in use overlaps a host network. */
@@ -64,13 +64,18 @@ export const checkClusterCidr: Check = (node, cluster) => {
   const used = cluster.nodes.flatMap((n) => hostNetworks(n).map((h) => h.network));
   const suggestion = SUGGESTED_CIDRS.find((c) => !used.some((u) => overlaps(u, parsePrefix(c))));
   const instead = suggestion === undefined ? "a pod CIDR" : `--pod-cidr ${suggestion}`;
+  // With the kubernetes store the pod CIDR is also the controller manager's, and a Node's podCIDR never changes.
+  const kube = suggestion ?? "ANOTHER-CIDR";
+  const fix = agentIsDaemonSetPod(node)
+    ? `: the cluster's pod CIDR is kube-controller-manager's --cluster-cidr (kubeadm init --pod-network-cidr) and "podCidr" in ConfigMap kube-system/weft-config: set both to ${kube}; a Node's podCIDR never changes, so every node must register again (kubectl delete node, then restart its kubelet), or the cluster be rebuilt${cluster.lab ? `; in this lab: weft lab down --name ${cluster.lab.name} && ${cluster.lab.upCommand} ${instead}` : ""}`
+    : ` (the nodes then lease new subnets; recreate the pods): ${restartAgentsWith(cluster, instead, instead)}`;
   return [
     fail(
       node,
       "cluster-cidr",
       `the cluster CIDR ${text} overlaps ${listing(hits.map((h) => h.what))}: pod traffic to hosts there is taken for pod-to-pod traffic and not masqueraded, so their replies have no way back` +
         (onTop ? `; this node's subnet ${subnet} even lies on that network` : ""),
-      `use a pod CIDR that overlaps no host, service or VPN network (the nodes then lease new subnets; recreate the pods): ${restartAgentsWith(cluster, instead, instead)}`,
+      `use a pod CIDR that overlaps no host, service or VPN network${fix}`,
     ),
   ];
 };

@@ -60,10 +60,18 @@ export interface KubeletConfig {
    * refuses to start on a Node whose podCIDR it cannot mark as taken.
    */
   clusterCidr: string;
+  /**
+   * The address registered as the Node's InternalIP, kubelet's --node-ip:
+   * the node's underlay address by default, as a guide's kubeadm set-up
+   * passes it. Null: none given, so the kubelet takes the address of its
+   * default route's interface, as kubelet does without --node-ip (on a
+   * Vagrant box, the NAT interface's 10.0.2.15 on every node).
+   */
+  nodeIp: string | null;
 }
 
 /** The configuration of the kubelet of `node` in `lab`. */
-export function kubeletConfig(lab: LabLayout, node: LabNode, clusterCidr: string, labRunsAgents = true): KubeletConfig {
+export function kubeletConfig(lab: LabLayout, node: LabNode, clusterCidr: string, labRunsAgents = true, nodeIp: string | null = node.underlayIp): KubeletConfig {
   const paths = nodePaths(lab, node.name);
   const rootDir = join(paths.dir, "kubelet");
   const creds = kubeletCredentials(lab, node.name);
@@ -86,6 +94,7 @@ export function kubeletConfig(lab: LabLayout, node: LabNode, clusterCidr: string
     clusterDomain: CLUSTER_DOMAIN,
     podCidrFromSubnetFile: labRunsAgents ? paths.subnetFile : null,
     clusterCidr,
+    nodeIp,
   };
 }
 

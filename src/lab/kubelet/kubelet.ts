@@ -159,6 +159,20 @@ function stubPod(r: PodRecord): Pod {
   };
 }
 
+/**
+ * The address this namespace sends from by its default route (`ip route
+ * get`'s prefsrc), as kubelet picks a node address without --node-ip; null
+ * without a default route.
+ */
+function defaultRouteAddress(): string | null {
+  const r = spawnSync("ip", ["-4", "-j", "route", "get", "1.0.0.1"], { encoding: "utf8" });
+  try {
+    return (JSON.parse(r.stdout) as { prefsrc?: string }[])[0]?.prefsrc ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Registration, status and lease heartbeats, and the Ready condition from the CNI conf dir. */
 class NodeLoop {
   readonly #kube: Kube;
@@ -167,9 +181,13 @@ class NodeLoop {
   #uid: string | undefined;
   #networkReady: boolean | null = null;
 
+  /** The Node's InternalIP: --node-ip, else the default route's source address (config.ts nodeIp). */
+  readonly #internalIp: string;
+
   constructor(kube: Kube, cfg: KubeletConfig) {
     this.#kube = kube;
     this.#cfg = cfg;
+    this.#internalIp = cfg.nodeIp ?? defaultRouteAddress() ?? cfg.node.underlayIp;
   }
 
   /** Creates the Node (retrying until the API answers) and posts its first status. */
@@ -247,7 +265,7 @@ class NodeLoop {
     const status = nodeStatus(
       {
         name: this.#cfg.node.name,
-        ip: this.#cfg.node.underlayIp,
+        ip: this.#internalIp,
         port: this.#cfg.port,
         networkReady: ready,
         cpus: cpus().length,

@@ -2,7 +2,9 @@
  * The smoke test's checks, each one row. The traffic checks are
  * independent and run at once; the agent-restart checks run after them, in
  * order: kill an agent, check pods still talk while it is down, wait for
- * the supervisor to bring it back ready, check again.
+ * the supervisor to bring it back ready, check again. (In a lab with
+ * Kubernetes the agents are the weft DaemonSet's pods, and agent-pod.ts
+ * deletes one instead.)
  *
  *   ping / tcp, same node      smoke-a → smoke-b
  *   ping / tcp, across nodes   smoke-a → smoke-c
@@ -85,14 +87,14 @@ export function trafficChecks(ctx: SmokeContext): Promise<SmokeRow>[] {
 }
 
 /** Ping and TCP from `from` to `to` as one row. */
-async function talkRow(check: string, from: SmokePod, to: SmokePod): Promise<SmokeRow> {
+export async function talkRow(check: string, from: SmokePod, to: SmokePod): Promise<SmokeRow> {
   const [p, t] = await Promise.all([ping(from.netns, to.ip, PROBE_TIMEOUT_MS), ask(from.netns, to.ip, SMOKE_PORT, PROBE_TIMEOUT_MS)]);
   const row = { check, from: from.name, to: label(to) };
   if (!p.ok || !t.ok) return { ...row, result: "fail", detail: [p.ok ? "" : `ping: ${failed(p)}`, t.ok ? "" : `tcp: ${failed(t)}`].filter(Boolean).join("; ") };
   return { ...row, result: "pass", detail: `ping rtt ${p.ms} ms, tcp answered in ${t.ms} ms` };
 }
 
-/** Kill the agent of smoke-c's node, check traffic while it is down, wait for it, check again. */
+/** In a --no-kubernetes lab: kill the agent of smoke-c's node, check traffic while it is down, wait for it, check again. */
 export async function agentRestartChecks(ctx: SmokeContext): Promise<SmokeRow[]> {
   const { a, b, c } = ctx.pods;
   const peer = c ?? b;

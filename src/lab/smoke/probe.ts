@@ -10,8 +10,15 @@ import { join } from "node:path";
 import { ROOT } from "../../lib/root.ts";
 
 const ASK = join(ROOT, "src/lab/smoke/ask.ts");
-/** How much longer than its own timeout a probe process may live before it is killed. */
-const KILL_GRACE_MS = 1000;
+/**
+ * How much longer than its own timeout a probe process may live before it
+ * is killed. The TCP probe is a Node.js process whose own timer bounds the
+ * wait for the answer, from its start; this only stops one that hangs. It
+ * allows for Node.js's start-up, which takes seconds when the smoke test
+ * starts eight probes at once on a loaded machine (4.5 s each, measured on
+ * 2 cores at load average 20); killed sooner, a healthy path failed.
+ */
+const KILL_GRACE_MS = 15_000;
 
 /** What a probe found. */
 export interface ProbeResult {

@@ -5,6 +5,7 @@
  */
 import { readLabState } from "../state.ts";
 import type { LabLayout } from "../layout.ts";
+import { agentPodChecks } from "./agent-pod.ts";
 import { agentRestartChecks, trafficChecks } from "./checks.ts";
 import { createSmokePods, removeSmokePods } from "./pods.ts";
 import { serviceChecks } from "./services.ts";
@@ -24,7 +25,8 @@ export async function runSmoke(lab: LabLayout): Promise<SmokeReport> {
     const ctx = { lab, state, pods };
     const [rows, serviceRows] = await Promise.all([Promise.all(trafficChecks(ctx)), serviceChecks(ctx)]);
     rows.push(...serviceRows);
-    rows.push(...(await agentRestartChecks(ctx)));
+    // With Kubernetes the agents are the weft DaemonSet's pods; without, the lab's supervisor runs them.
+    rows.push(...(await (state.kubernetes ? agentPodChecks(ctx) : agentRestartChecks(ctx))));
     return smokeReport(lab.name, state.nodes.length, rows, (performance.now() - started) / 1000);
   } finally {
     process.off("SIGINT", interrupted);
