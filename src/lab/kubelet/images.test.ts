@@ -30,10 +30,12 @@ test("agnhost's entrypoint is /agnhost, bound from the Kubernetes build", () => 
   assert.deepEqual(p.binds, [{ target: "/agnhost", source: "/cache/agnhost", file: true }]);
 });
 
-test("weft's image runs this checkout's weft", () => {
+test("weft's image runs this checkout's weft, as built (bin/weft does not rebuild inside the container)", () => {
   const p = planImage({ ...none, image: "ghcr.io/example/weft:latest", args: ["agent"] }, "w", src);
   assert.deepEqual(p.argv, ["weft", "agent"]);
   assert.deepEqual(p.pathPrefix, ["/checkout/bin"]);
+  assert.deepEqual(p.env, { WEFT_BUILD_FROZEN: "1" });
+  assert.equal(planImage({ ...none, image: "busybox" }, "b", src).env, undefined);
 });
 
 test("any other image runs its command, else serves its declared ports", () => {

@@ -41,6 +41,8 @@ export interface ImagePlan {
   pathPrefix: string[];
   /** Host files or directories bound into the container: target path → source. */
   binds: { target: string; source: string; file: boolean }[];
+  /** The image's own environment (its config's Env), which the container's env overrides. */
+  env?: Record<string, string>;
 }
 
 /** The PATH a container gets when its env does not set one (the OCI default). */
@@ -71,8 +73,12 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
     return { argv: c.command ? [...c.command, ...args] : ["/agnhost", ...args], pathPrefix: [], binds: [{ target: "/agnhost", source: src.agnhost, file: true }] };
   }
   if (name === "weft") {
-    // bin/weft finds its checkout from its own path, and the checkout is in every container's root.
-    return { argv: c.command ? [...c.command, ...args] : ["weft", ...args], pathPrefix: [dirname(src.weft)], binds: [] };
+    // bin/weft finds its checkout from its own path, and the checkout is in
+    // every container's root. Like an image, the container runs the build
+    // as it is: bin/weft must not rebuild it there (the root is an overlay,
+    // where renaming the build directory fails with EXDEV), so the checkout
+    // is rebuilt on the host (weft lab up, the tests) and read as built.
+    return { argv: c.command ? [...c.command, ...args] : ["weft", ...args], pathPrefix: [dirname(src.weft)], binds: [], env: { WEFT_BUILD_FROZEN: "1" } };
   }
   if (c.command) return { argv: [...c.command, ...args], pathPrefix: [], binds: [] };
   if (c.args) return { argv: c.args, pathPrefix: [], binds: [] };

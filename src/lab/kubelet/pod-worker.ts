@@ -344,6 +344,7 @@ export class PodWorker {
     let env: Map<string, string>;
     try {
       env = await containerEnv(c, this.#facts(), KUBERNETES_SERVICE_HOST, plan.pathPrefix, (kind, name) => this.#d.lookup(pod.namespace, kind, name));
+      for (const [k, v] of Object.entries(plan.env ?? {})) if (!c.env?.some((e) => e.name === k)) env.set(k, v);
     } catch (err) {
       this.#waiting.set(c.name, { reason: "CreateContainerConfigError", message: describeError(err) });
       this.#d.event(pod, "Warning", "Failed", `Error: ${describeError(err)}`);
