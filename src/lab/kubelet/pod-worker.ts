@@ -11,9 +11,9 @@
  * is stopped instead: SIGTERM, SIGKILL after its grace period, CNI DEL, its
  * files removed, and the Pod object deleted for good (grace 0).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { describeError } from "../../lib/errors.ts";
 import type { Container, Pod } from "../../kube/pod.ts";
 import { pidsInNamespaces, stopProcesses } from "../procs.ts";
@@ -380,6 +380,7 @@ export class PodWorker {
       workingDir: c.workingDir ?? "/",
       exitFile: join(dir, "exit"),
       hostname: pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name),
+      ...(c.stdin && { stdin: ensureFifo(join(dir, "stdin")) }),
     };
     const envObj = Object.fromEntries(env);
     const log = containerLog(cfg.logsDir, pod, c.name, run);
@@ -558,6 +559,16 @@ export class PodWorker {
     if (this.#timer) clearTimeout(this.#timer);
     this.#d.done(pod.uid);
   }
+}
+
+/** Makes the FIFO at `path` unless it is there (a restarted container keeps its stdin); returns `path`. */
+function ensureFifo(path: string): string {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    const r = spawnSync("mkfifo", ["-m", "600", path], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr.trim() || `status ${r.status}`}`);
+  }
+  return path;
 }
 
 /** The node's resolv.conf text, read once at start. */
