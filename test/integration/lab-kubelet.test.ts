@@ -54,9 +54,9 @@ describe("lab kubelet", { skip }, () => {
   };
 
   /** kubectl left running (port-forward, attach), as weft lab kubectl runs it; stop() kills it. */
-  const startKubectl = async (...args: string[]) => {
+  const startKubectl = async (env: Record<string, string>, ...args: string[]) => {
     const [cmd, ...rest] = kubectlArgv(lab, readLabState(lab), args);
-    const child = spawn(cmd!, rest, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd!, rest, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     let err = "";
     child.stdout.on("data", (b: Buffer) => (out += b.toString()));
@@ -135,7 +135,7 @@ describe("lab kubelet", { skip }, () => {
     const [p] = await pods("app=web");
     const pod = p!.metadata.name;
     // kubectl listens in the control plane's namespace, where weft lab kubectl runs it; curl asks there.
-    const forward = await startKubectl("port-forward", `pod/${pod}`, ":80", ":81");
+    const forward = await startKubectl({}, "port-forward", `pod/${pod}`, ":80", ":81");
     try {
       const [local80, local81] = await until("kubectl forwarding two ports", () => {
         const m = [...forward.stdout().matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g)];
@@ -154,13 +154,23 @@ describe("lab kubelet", { skip }, () => {
     } finally {
       forward.stop();
     }
+    // kubectl's fallback, SPDY on the upgraded connection itself (what it does when the WebSocket tunnel is refused).
+    const spdy = await startKubectl({ KUBECTL_PORT_FORWARD_WEBSOCKETS: "false" }, "port-forward", `pod/${pod}`, ":80");
+    try {
+      const local = await until("kubectl forwarding over SPDY", () => /Forwarding from 127\.0\.0\.1:(\d+) -> 80/.exec(spdy.stdout())?.[1], 30_000, 100);
+      const body = spawnSync("ip", ["netns", "exec", lab.controlNs, "curl", "--silent", "--max-time", "10", `http://127.0.0.1:${local}/`], { encoding: "utf8" });
+      assert.equal(body.status, 0, `${body.stderr} ${spdy.stderr()}`);
+      assert.match(body.stdout, new RegExp(`pod=${pod} client=127\\.0\\.0\\.1:\\d+`));
+    } finally {
+      spdy.stop();
+    }
 
     await apply({
       apiVersion: "v1", kind: "Pod", metadata: { name: "echoer" },
       spec: { containers: [{ name: "echo", image: "busybox", stdin: true, command: ["sh", "-c", "echo ready; while read line; do echo \"got $line\"; done"] }] },
     });
     await until("echoer Running", async () => (await kubectlOk("get", "pod", "echoer", "-o", "jsonpath={.status.phase}")) === "Running", 30_000, 250);
-    const attach = await startKubectl("attach", "-i", "echoer", "-c", "echo");
+    const attach = await startKubectl({}, "attach", "-i", "echoer", "-c", "echo");
     try {
       // Output written before the attach is not replayed (the log has it); what the container writes from now on is.
       await sleepMs(1500);

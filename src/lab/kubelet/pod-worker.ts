@@ -83,6 +83,9 @@ export class PodWorker {
   #lastStatus = "";
   #deleted = false;
   #finished = false;
+  /** When this kubelet first saw the pod, and whether its first Running status has been sent (for the start-up log line). */
+  readonly #seenAt = Date.now();
+  #runningSent = false;
   #syncing: Promise<void> | null = null;
   #again = false;
   #timer: NodeJS.Timeout | null = null;
@@ -91,6 +94,7 @@ export class PodWorker {
     this.#pod = pod;
     this.#record = record;
     this.#d = deps;
+    this.#runningSent = record !== null;
     if (record) this.#adopt(record);
   }
 
@@ -507,6 +511,10 @@ export class PodWorker {
     try {
       await this.#d.patchStatus(this.#pod, status);
       this.#lastStatus = text;
+      if (!this.#runningSent && status.phase === "Running") {
+        this.#runningSent = true;
+        this.#d.log("info", `pod ${this.#name()}: Running with IP ${String(status.podIP)}, status sent ${Date.now() - this.#seenAt} ms after this kubelet saw the pod`);
+      }
     } catch (err) {
       this.#d.log("warn", `pod ${this.#name()}: status update failed: ${describeError(err)}`);
       this.#later(1000);
