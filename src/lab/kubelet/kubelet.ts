@@ -185,7 +185,9 @@ class NodeLoop {
         return;
       } catch (err) {
         log("warn", `cannot register node ${name} yet: ${apiMessage(err)}`);
-        await sleep(Math.min(500 * 2 ** attempt, 5000), signal);
+        // At most 1 s apart: the kubelet starts with the API server, which takes seconds to answer,
+        // and a longer back-off would register the Node (and so its DaemonSet pods) that much later.
+        await sleep(Math.min(250 * 2 ** attempt, 1000), signal);
       }
     }
   }
