@@ -66,8 +66,8 @@ export interface Container {
   volumeMounts: VolumeMount[];
   readinessProbe: Probe | null;
   livenessProbe: Probe | null;
-  /** `stdin`: the container keeps a stdin that `kubectl attach -i` writes to. */
-  stdin: boolean;
+  /** `stdin`: the container keeps a stdin that `kubectl attach -i` writes to. Default false. */
+  stdin?: boolean;
 }
 
 /** A projected source, as the API server's ServiceAccount admission writes kube-api-access-*. */

@@ -58,7 +58,7 @@ describe("pod worker", { skip }, () => {
   });
 
   const container = (name: string, command: string[], over: Partial<Container> = {}): Container => ({
-    name, image: "local/host", command, args: null, workingDir: null, env: [], envFrom: [], ports: [], volumeMounts: [], readinessProbe: null, livenessProbe: null, stdin: false, ...over,
+    name, image: "local/host", command, args: null, workingDir: null, env: [], envFrom: [], ports: [], volumeMounts: [], readinessProbe: null, livenessProbe: null, ...over,
   });
   const pod = (name: string, over: Partial<Pod>): Pod => ({
     uid: `uid-${name}`, namespace: "demo", name, labels: {}, nodeName: "node1", deletionTimestamp: null, deletionGracePeriodSeconds: null, terminationGracePeriodSeconds: 2,
