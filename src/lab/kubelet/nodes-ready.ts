@@ -40,7 +40,7 @@ async function getAsAdmin(lab: LabLayout, path: string): Promise<{ code: number;
   const c = controlPaths(lab);
   const admin = join(c.pkiDir, "admin");
   const r = await createRunner(lab.controlNs).exec([
-    "curl", "--silent", "--max-time", "2", "--cacert", c.caCert, "--cert", `${admin}.crt`, "--key", `${admin}.key`,
+    "curl", "--silent", "--max-time", "10", "--cacert", c.caCert, "--cert", `${admin}.crt`, "--key", `${admin}.key`,
     "--write-out", "\n%{http_code}", `https://127.0.0.1:${APISERVER_PORT}${path}`,
   ]);
   const cut = r.stdout.lastIndexOf("\n");
