@@ -66,6 +66,8 @@ export interface Container {
   volumeMounts: VolumeMount[];
   readinessProbe: Probe | null;
   livenessProbe: Probe | null;
+  /** `stdin`: the container keeps a stdin that `kubectl attach -i` writes to. Default false. */
+  stdin?: boolean;
 }
 
 /** A projected source, as the API server's ServiceAccount admission writes kube-api-access-*. */
@@ -155,6 +157,7 @@ function fromV1Container(c: V1Container): Container {
     volumeMounts: (c.volumeMounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: m.readOnly ?? false, subPath: m.subPath || null })),
     readinessProbe: c.readinessProbe ? fromV1Probe(c.readinessProbe) : null,
     livenessProbe: c.livenessProbe ? fromV1Probe(c.livenessProbe) : null,
+    stdin: c.stdin === true,
   };
 }
 

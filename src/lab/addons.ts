@@ -77,11 +77,6 @@ export function clusterConfigMaps(state: LabState): Record<string, unknown>[] {
   ];
 }
 
-/** Applies the cluster's ConfigMaps. */
-export async function applyClusterConfig(lab: LabLayout, state: LabState): Promise<void> {
-  await kubectl(lab, state, ["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: clusterConfigMaps(state) }));
-}
-
 /** deploy/weft.yaml as the lab applies it: with the lab's pod CIDR, and the service proxy on. */
 export function weftManifest(state: LabState): string {
   let text = readFileSync(WEFT_MANIFEST, "utf8");
@@ -98,9 +93,4 @@ export const DNS_MANIFEST = join(ROOT, "deploy/weft-dns.yaml");
 /** `kubectl apply -f deploy/weft-dns.yaml`: weft dns behind Service kube-dns at 10.96.0.10, as the lab's cluster DNS. */
 export async function applyDns(lab: LabLayout, state: LabState): Promise<void> {
   await kubectl(lab, state, ["apply", "-f", "-"], readFileSync(DNS_MANIFEST, "utf8"));
-}
-
-/** `kubectl apply -f deploy/weft.yaml`, as the lab changes it (weftManifest). */
-export async function applyWeft(lab: LabLayout, state: LabState): Promise<void> {
-  await kubectl(lab, state, ["apply", "-f", "-"], weftManifest(state));
 }

@@ -20,7 +20,7 @@ import { writeLabPki } from "./control/pki.ts";
 import { controlPaths } from "./control/paths.ts";
 import { waitForControlPlane } from "./control/ready.ts";
 import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, NODE_CIDR_LEN, OUTSIDE_ECHO, readSupervisorReport, startSupervisor, supervisorPid, weftCommand } from "./daemons.ts";
-import { applyClusterConfig, applyDns, applyWeft } from "./addons.ts";
+import { applyDns, clusterConfigMaps, kubectl, weftManifest } from "./addons.ts";
 import { ensureNodeViewMountPoints } from "./node-view.ts";
 import { labDown } from "./down.ts";
 import { KUBELET_BUNDLE } from "./kubelet/daemons.ts";
@@ -167,7 +167,7 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     await Promise.all([
       waitUntilReady(lab, state, signal).catch(stopOthers),
       opts.kubernetes
-        ? waitForControlPlane(lab, signal).then((t) => {
+        ? waitForControlPlane(lab, signal, undefined, () => applyAddon(lab, state, say)).then((t) => {
             const before = waitBegan - started;
             say(`API server ready ${secs(before + t.apiserverMs)} after up began; controller manager and scheduler healthy at ${secs(before + t.controllersMs)}`);
           }, stopOthers)
@@ -175,12 +175,9 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
     ]);
     interrupt.check();
     if (opts.kubernetes) {
-      await applyClusterConfig(lab, state);
       if (state.addon === "none") {
         say(`no network add-on: the nodes stay NotReady and pods Pending until one is applied (weft lab kubectl${lab.name === "lab" ? "" : ` --name ${lab.name}`} -- apply -f deploy/weft.yaml)`);
       } else {
-        say("applying deploy/weft.yaml: the weft DaemonSet installs the CNI plugin and runs an agent on every node");
-        await applyWeft(lab, state);
         // Every node's lab kubelet registers its Node, which is Ready once install-cni has written the node's conflist.
         const t = await waitForNodesReady(lab, state, signal);
         interrupt.check();
@@ -206,6 +203,32 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   say(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return nodeRows(lab, state);
 }
+
+/**
+ * The cluster's ConfigMaps and, unless the lab has none, the weft add-on, in
+ * one `kubectl apply` (the ConfigMaps first: the agents read
+ * kubernetes-services-endpoint), as soon as the API server is ready: the
+ * DaemonSet is there when the controller manager starts.
+ */
+async function applyAddon(lab: LabLayout, state: LabState, say: (line: string) => void): Promise<void> {
+  const config = JSON.stringify({ apiVersion: "v1", kind: "List", items: clusterConfigMaps(state) });
+  if (state.addon !== "none") say("applying deploy/weft.yaml: the weft DaemonSet installs the CNI plugin and runs an agent on every node");
+  const text = state.addon === "none" ? config : `${config}\n---\n${weftManifest(state)}`;
+  // A ready API server may not have made kube-system yet (its system-namespaces controller runs beside /readyz).
+  const deadline = Date.now() + APPLY_RETRY_MS;
+  for (;;) {
+    try {
+      await kubectl(lab, state, ["apply", "-f", "-"], text);
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await sleep(300);
+    }
+  }
+}
+
+/** How long `up` retries its first apply. */
+const APPLY_RETRY_MS = 15_000;
 
 /** Error code: SIGINT or SIGTERM stopped `up`, which removed what it had made. */
 export const LAB_UP_INTERRUPTED = "LAB_UP_INTERRUPTED";

@@ -51,7 +51,7 @@ describe("kubelet API", { skip }, () => {
     await until("the container logged", () => readFileSync(log, "utf8").includes("three"), 5000);
     server = await startKubeletServer(
       { tlsCert: pki("server.crt"), tlsKey: pki("server.key"), clientCa: pki("ca.crt"), port: 0, node: { underlayIp: "127.0.0.1" } },
-      { find: (n, p) => (n === pod.namespace && p === pod.name ? { pod, container: (name) => (name === "main" ? record : undefined) } : undefined), logsDir: join(dir, "logs"), log: () => {} },
+      { find: (n, p) => (n === pod.namespace && p === pod.name ? { pod, record: null, container: (name) => (name === "main" ? record : undefined) } : undefined), logsDir: join(dir, "logs"), log: () => {} },
     );
   });
   after(async () => {

@@ -1,7 +1,7 @@
 // Every lab node runs a lab kubelet: the real kubectl against a 3-node lab
 // sees Ready nodes, Deployments whose pods run with IPs from their node's
 // podCIDR and talk across nodes without NAT, exec and logs through the
-// kubelet API, readiness, a node without CNI configuration, a failing
+// kubelet API, port-forward and attach, readiness, a node without CNI configuration, a failing
 // ADD, and a kubelet restart that keeps its pods. One lab is shared by the
 // tests of the file; they run in order.
 import { after, before, describe, test } from "node:test";
@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { readSupervisorReport } from "../../src/lab/daemons.ts";
 import { labLayout, nodePaths } from "../../src/lab/layout.ts";
 import { hostSnapshot, REAL_AGENT, uniqueLabName, weft, WEFT_BIN, weftOk } from "../../src/lab/testing.ts";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { kubectlArgv } from "../../src/lab/control/kubectl.ts";
+import { readLabState } from "../../src/lab/state.ts";
 import { contains, parseIp, parsePrefix } from "../../src/lib/ipv4.ts";
 import { until } from "../support/until.ts";
 
@@ -50,6 +52,24 @@ describe("lab kubelet", { skip }, () => {
     const nodes = JSON.parse(await kubectlOk("get", "nodes", "-o", "json")).items as { metadata: { name: string }; spec: { podCIDR?: string } }[];
     return new Map(nodes.map((n) => [n.metadata.name, n.spec.podCIDR ?? ""]));
   };
+
+  /** kubectl left running (port-forward, attach), as weft lab kubectl runs it; stop() kills it. */
+  const startKubectl = async (env: Record<string, string>, ...args: string[]) => {
+    const [cmd, ...rest] = kubectlArgv(lab, readLabState(lab), args);
+    const child = spawn(cmd!, rest, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+    child.stdin.on("error", () => {});
+    return {
+      stdout: () => out,
+      stderr: () => err,
+      write: (text: string) => child.stdin.write(text),
+      stop: () => child.kill("SIGKILL"),
+    };
+  };
+  const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   before(async () => {
     before_ = await hostSnapshot();
@@ -109,6 +129,59 @@ describe("lab kubelet", { skip }, () => {
     const logs = await kubectlOk("logs", "talker");
     assert.match(logs, /^hello from talker$/m);
     assert.match(logs, /^on stderr$/m);
+  });
+
+  test("kubectl port-forward reaches a pod's port from its own loopback; a closed port is kubectl's error; kubectl attach -i feeds a container's stdin and shows its output", async () => {
+    const [p] = await pods("app=web");
+    const pod = p!.metadata.name;
+    // kubectl listens in the control plane's namespace, where weft lab kubectl runs it; curl asks there.
+    const forward = await startKubectl({}, "port-forward", `pod/${pod}`, ":80", ":81");
+    try {
+      const [local80, local81] = await until("kubectl forwarding two ports", () => {
+        const m = [...forward.stdout().matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g)];
+        const to = (port: string) => m.find((x) => x[2] === port)?.[1];
+        return to("80") && to("81") ? [to("80")!, to("81")!] : undefined;
+      }, 30_000, 100);
+      for (let i = 0; i < 2; i++) {
+        const body = spawnSync("ip", ["netns", "exec", lab.controlNs, "curl", "--silent", "--max-time", "10", `http://127.0.0.1:${local80}/`], { encoding: "utf8" });
+        assert.equal(body.status, 0, body.stderr);
+        // The built-in server answers with the pod's name and the client it sees: the pod's own loopback.
+        assert.match(body.stdout, new RegExp(`pod=${pod} client=127\\.0\\.0\\.1:\\d+`));
+      }
+      const closed = spawnSync("ip", ["netns", "exec", lab.controlNs, "curl", "--silent", "--max-time", "10", `http://127.0.0.1:${local81}/`], { encoding: "utf8" });
+      assert.notEqual(closed.status, 0);
+      await until("kubectl reports the refused connection", () => /error forwarding port 81 to pod .*ECONNREFUSED/.test(forward.stderr()) || undefined, 10_000, 100);
+    } finally {
+      forward.stop();
+    }
+    // kubectl's fallback, SPDY on the upgraded connection itself (what it does when the WebSocket tunnel is refused).
+    const spdy = await startKubectl({ KUBECTL_PORT_FORWARD_WEBSOCKETS: "false" }, "port-forward", `pod/${pod}`, ":80");
+    try {
+      const local = await until("kubectl forwarding over SPDY", () => /Forwarding from 127\.0\.0\.1:(\d+) -> 80/.exec(spdy.stdout())?.[1], 30_000, 100);
+      const body = spawnSync("ip", ["netns", "exec", lab.controlNs, "curl", "--silent", "--max-time", "10", `http://127.0.0.1:${local}/`], { encoding: "utf8" });
+      assert.equal(body.status, 0, `${body.stderr} ${spdy.stderr()}`);
+      assert.match(body.stdout, new RegExp(`pod=${pod} client=127\\.0\\.0\\.1:\\d+`));
+    } finally {
+      spdy.stop();
+    }
+
+    await apply({
+      apiVersion: "v1", kind: "Pod", metadata: { name: "echoer" },
+      spec: { containers: [{ name: "echo", image: "busybox", stdin: true, command: ["sh", "-c", "echo ready; while read line; do echo \"got $line\"; done"] }] },
+    });
+    await until("echoer Running", async () => (await kubectlOk("get", "pod", "echoer", "-o", "jsonpath={.status.phase}")) === "Running", 30_000, 250);
+    const attach = await startKubectl({}, "attach", "-i", "echoer", "-c", "echo");
+    try {
+      // Output written before the attach is not replayed (the log has it); what the container writes from now on is.
+      await sleepMs(1500);
+      attach.write("hello attach\n");
+      await until("the container's answer through attach", () => attach.stdout().includes("got hello attach") || undefined, 20_000, 100);
+      assert.doesNotMatch(attach.stdout(), /^ready$/m);
+    } finally {
+      attach.stop();
+    }
+    assert.match(await kubectlOk("logs", "echoer"), /^ready\ngot hello attach$/m);
+    await kubectlOk("delete", "pod", "echoer", "--wait=false");
   });
 
   test("a pod whose readiness probe fails is Running but not Ready", async () => {

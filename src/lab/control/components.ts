@@ -10,6 +10,12 @@
  * - etcd serves plain HTTP on 127.0.0.1 of the control namespace, which only
  *   the API server beside it can reach (kubeadm uses mutual TLS);
  * - leader election is off: there is one of each component;
+ * - the controller manager's and the scheduler's API clients may send 200
+ *   requests a second, bursts of 400 (defaults 20/30 and 50/100, meant to
+ *   spare a shared API server): the lab's API server serves one small
+ *   cluster, and at 20 a second a 30-replica Deployment's creates, events and
+ *   status updates, and the controller manager's own start (discovery, one
+ *   list per informer), wait on the client's token bucket;
  * - the controller manager and the scheduler start once the API server's
  *   /readyz answers (a shell loop in front of them): before its RBAC roles
  *   exist the controller manager exits, and kubelet's restarts of a static
@@ -26,6 +32,9 @@ export const CONTROL_ETCD_URL = "http://127.0.0.1:2379";
 /** Secure ports of the controller manager and the scheduler (their /healthz), on 127.0.0.1 of the control namespace. */
 export const CONTROLLER_MANAGER_PORT = 10257;
 export const SCHEDULER_PORT = 10259;
+
+/** The API client rate of the controller manager and the scheduler (see the file comment). */
+const CLIENT_RATE = ["--kube-api-qps=200", "--kube-api-burst=400"];
 
 /** The supervised names of the control plane's processes, in start order. */
 export const CONTROL_COMPONENTS = ["control-etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
@@ -94,6 +103,7 @@ export function controlPlaneDaemons(lab: LabLayout, config: ControlPlaneConfig):
       `--cluster-cidr=${config.podCidr}`,
       `--node-cidr-mask-size=${config.nodeCidrLen}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      ...CLIENT_RATE,
     ],
     "kube-scheduler": [
       kubeBinary("kube-scheduler"),
@@ -103,6 +113,7 @@ export function controlPlaneDaemons(lab: LabLayout, config: ControlPlaneConfig):
       "--bind-address=127.0.0.1",
       `--secure-port=${SCHEDULER_PORT}`,
       "--leader-elect=false",
+      ...CLIENT_RATE,
     ],
   };
   const afterApiserver = new Set<ControlComponent>(["kube-controller-manager", "kube-scheduler"]);

@@ -12,7 +12,7 @@
  *     pods (their containers keep running); records of pods the API no
  *     longer has are torn down once the informer has synced.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, watch, type FSWatcher } from "node:fs";
 import { arch, cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -52,7 +52,7 @@ import type { VolumeSources } from "./volumes.ts";
 /** How often the node's status is posted and its lease renewed (kubelet: 10 s each). */
 const HEARTBEAT_MS = 10_000;
 const LEASE_SECONDS = 40;
-/** How often the CNI conf dir is looked at for a conflist. */
+/** How often the CNI conf dir is looked at for a conflist, besides a watch on it. */
 const NETWORK_POLL_MS = 1000;
 
 /** The built-in port server, bundled by scripts/bundle.ts (plain JavaScript starts faster and smaller). */
@@ -203,7 +203,9 @@ class NodeLoop {
         return;
       } catch (err) {
         log("warn", `cannot register node ${name} yet: ${apiMessage(err)}`);
-        await sleep(Math.min(500 * 2 ** attempt, 5000), signal);
+        // At most 1 s apart: the kubelet starts with the API server, which takes seconds to answer,
+        // and a longer back-off would register the Node (and so its DaemonSet pods) that much later.
+        await sleep(Math.min(250 * 2 ** attempt, 1000), signal);
       }
     }
   }
@@ -234,7 +236,38 @@ class NodeLoop {
 
   async run(signal: AbortSignal): Promise<void> {
     let nextBeat = 0;
+    // A conflist written into the conf dir (install-cni) wakes the loop at once, so the Node turns
+    // Ready within a status update of it; the poll stays for a dir that is made or replaced later.
+    let wakeUp: (() => void) | null = null;
+    let watcher: FSWatcher | null = null;
+    const watchConfDir = () => {
+      if (watcher !== null) return;
+      try {
+        watcher = watch(this.#cfg.paths.cniConfDir, () => wakeUp?.());
+        watcher.on("error", () => {
+          watcher?.close();
+          watcher = null;
+        });
+      } catch {
+        // Not there yet: the poll finds it.
+      }
+    };
+    const nap = () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, NETWORK_POLL_MS);
+        wakeUp = done;
+        function done() {
+          clearTimeout(timer);
+          wakeUp = null;
+          resolve();
+        }
+      });
+    signal.addEventListener("abort", () => {
+      watcher?.close();
+      wakeUp?.();
+    }, { once: true });
     while (!signal.aborted) {
+      watchConfDir();
       const ready = this.#cniConfigured();
       const now = Date.now();
       if (ready !== this.#networkReady || now >= nextBeat) {
@@ -247,7 +280,7 @@ class NodeLoop {
           nextBeat = now + 2000;
         }
       }
-      await sleep(NETWORK_POLL_MS, signal);
+      await nap();
     }
   }
 
@@ -354,7 +387,22 @@ function volumeSources(kube: Kube): VolumeSources {
   return {
     configMap: (namespace, name) => cached(`configmap/${namespace}/${name}`, () => readConfigMapData(kube, namespace, name)),
     secret: (namespace, name) => cached(`secret/${namespace}/${name}`, () => readSecretData(kube, namespace, name)),
-    token: async (pod, expirationSeconds, audience) =>
-      (await requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : [])).token,
+    token: async (pod, expirationSeconds, audience) => {
+      const ask = () => requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : []);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return (await ask()).token;
+        } catch (err) {
+          // The Node authorizer allows a node a pod's token once its graph holds the pod's binding, which it
+          // learns from its own watch: a kubelet that saw the binding first is refused for a few ms. Asked
+          // again shortly rather than after the pod's 2 s volume back-off.
+          if (apiStatus(err) !== 403 || attempt >= TOKEN_RETRIES_MS.length) throw err;
+          await sleep(TOKEN_RETRIES_MS[attempt]!);
+        }
+      }
+    },
   };
 }
+
+/** Waits before each new TokenRequest refused with 403 (see volumeSources); 1.5 s in all. */
+const TOKEN_RETRIES_MS = [50, 100, 200, 400, 800];

@@ -68,6 +68,12 @@ export interface LaunchPlan {
   exitFile: string;
   /** The container's hostname, in a UTS namespace of its own (the pod's name, as kubelet gives it). */
   hostname: string;
+  /**
+   * A FIFO that becomes the container's stdin (a container with `stdin:
+   * true`, which `kubectl attach -i` writes to); opened read-write, so the
+   * container never reads end-of-file from it. Default: none, stdin is /dev/null.
+   */
+  stdin?: string;
 }
 
 /** Quotes `s` for sh. */
@@ -165,6 +171,7 @@ export function launchScript(plan: LaunchPlan): string {
   const inRoot = (p: string) => shq(`${plan.rootfs}${p}`);
   const lines = [
     "set -e",
+    ...(plan.stdin ? [`exec 0<>${shq(plan.stdin)}`] : []),
     'CPATH="${PATH:-}"',
     "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
     `mount -t overlay overlay -o lowerdir=/,upperdir=${shq(plan.upper)},workdir=${shq(plan.work)} ${r}`,

@@ -3,15 +3,18 @@
  * has registered its Node and reports it Ready, and the `default`
  * ServiceAccount exists (the controller manager makes it a few seconds
  * after it reports healthy; until then the API refuses every pod in the
- * namespace). One `kubectl get nodes,serviceaccounts`, run in the control
- * plane's namespace like `weft lab kubectl`, per look. A kubelet that
+ * namespace). Each look is a `curl` of the API as the lab's admin, run in
+ * the control plane's namespace: a kubectl per look (about 0.1 s of CPU,
+ * several times a second) took CPU from the very start-up it waits for,
+ * a curl takes a tenth of that. A kubelet that
  * keeps exiting, or a node still not Ready at the deadline, fails `up` with
  * the node, its Ready condition's message and the kubelet's log.
  */
 import { createRunner } from "../../kernel/runner.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { sleep } from "../../lib/sleep.ts";
-import { kubectlArgv } from "../control/kubectl.ts";
+import { join } from "node:path";
+import { APISERVER_PORT, controlPaths } from "../control/paths.ts";
 import { readSupervisorReport } from "../daemons.ts";
 import { logFile, type LabLayout } from "../layout.ts";
 import { lastLogLine } from "../log-tail.ts";
@@ -21,15 +24,27 @@ import type { LabState } from "../state.ts";
 export const NODES_READY_TIMEOUT_MS = 60_000;
 const CRASH_LIMIT = 3;
 
-/** Each node's Ready condition (status and message), from a kubectl list holding Nodes and other kinds. */
+/** Each node's Ready condition (status and message), from a NodeList (whose items name no kind) or a kubectl list holding Nodes and other kinds. */
 export function readyConditions(json: string): Map<string, { status: string; message: string }> {
   const items = (JSON.parse(json) as { items: { kind?: string; metadata: { name: string }; status?: { conditions?: { type: string; status: string; message?: string }[] } }[] }).items;
   return new Map(
-    items.filter((i) => i.kind === "Node").map((n) => {
+    items.filter((i) => (i.kind ?? "Node") === "Node").map((n) => {
       const c = n.status?.conditions?.find((x) => x.type === "Ready");
       return [n.metadata.name, { status: c?.status ?? "Unknown", message: c?.message ?? "" }];
     }),
   );
+}
+
+/** GETs `path` from the API server as the lab's admin; the HTTP status (0 when it did not answer) and the body. */
+async function getAsAdmin(lab: LabLayout, path: string): Promise<{ code: number; body: string }> {
+  const c = controlPaths(lab);
+  const admin = join(c.pkiDir, "admin");
+  const r = await createRunner(lab.controlNs).exec([
+    "curl", "--silent", "--max-time", "10", "--cacert", c.caCert, "--cert", `${admin}.crt`, "--key", `${admin}.key`,
+    "--write-out", "\n%{http_code}", `https://127.0.0.1:${APISERVER_PORT}${path}`,
+  ]);
+  const cut = r.stdout.lastIndexOf("\n");
+  return { code: r.code === 0 ? Number(r.stdout.slice(cut + 1)) : 0, body: r.stdout.slice(0, Math.max(cut, 0)) };
 }
 
 /** When the wait saw every node Ready, and the default ServiceAccount (epoch ms). */
@@ -46,14 +61,15 @@ export async function waitForNodesReady(lab: LabLayout, state: LabState, signal:
   let last = new Map<string, { status: string; message: string }>();
   let serviceAccount = false;
   while (!signal.aborted) {
-    const r = await createRunner().exec(kubectlArgv(lab, state, ["get", "nodes,serviceaccounts", "-n", "default", "-o", "json"]));
-    if (r.code === 0) {
-      last = readyConditions(r.stdout);
-      serviceAccount = (JSON.parse(r.stdout) as { items: { kind?: string; metadata: { name: string } }[] }).items.some((i) => i.kind === "ServiceAccount" && i.metadata.name === "default");
-      if (!times.serviceAccountAt && serviceAccount) times.serviceAccountAt = Date.now();
-      if (!times.nodesAt && state.nodes.every((n) => last.get(n.name)?.status === "True")) times.nodesAt = Date.now();
-      if (times.serviceAccountAt && times.nodesAt) return times;
-    }
+    const [nodes, account] = await Promise.all([
+      times.nodesAt ? null : getAsAdmin(lab, "/api/v1/nodes"),
+      serviceAccount ? null : getAsAdmin(lab, "/api/v1/namespaces/default/serviceaccounts/default"),
+    ]);
+    if (nodes?.code === 200) last = readyConditions(nodes.body);
+    if (account?.code === 200) serviceAccount = true;
+    if (!times.serviceAccountAt && serviceAccount) times.serviceAccountAt = Date.now();
+    if (!times.nodesAt && state.nodes.every((n) => last.get(n.name)?.status === "True")) times.nodesAt = Date.now();
+    if (times.serviceAccountAt && times.nodesAt) return times;
     const report = readSupervisorReport(lab);
     for (const n of state.nodes) {
       const k = report?.processes.find((p) => p.name === `${n.name}-kubelet`);

@@ -11,9 +11,9 @@
  * is stopped instead: SIGTERM, SIGKILL after its grace period, CNI DEL, its
  * files removed, and the Pod object deleted for good (grace 0).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { describeError } from "../../lib/errors.ts";
 import type { Container, Pod } from "../../kube/pod.ts";
 import { pidsInNamespaces, stopProcesses } from "../procs.ts";
@@ -83,6 +83,9 @@ export class PodWorker {
   #lastStatus = "";
   #deleted = false;
   #finished = false;
+  /** When this kubelet first saw the pod, and whether its first Running status has been sent (for the start-up log line). */
+  readonly #seenAt = Date.now();
+  #runningSent = false;
   #syncing: Promise<void> | null = null;
   #again = false;
   #timer: NodeJS.Timeout | null = null;
@@ -91,6 +94,7 @@ export class PodWorker {
     this.#pod = pod;
     this.#record = record;
     this.#d = deps;
+    this.#runningSent = record !== null;
     if (record) this.#adopt(record);
   }
 
@@ -234,8 +238,8 @@ export class PodWorker {
     }
     try {
       const t0 = Date.now();
-      await createSandbox(this.#d.cfg, record);
-      this.#d.log("info", `pod ${this.#name()}: sandbox ${record.netns} with IP ${record.ip} in ${Date.now() - t0} ms`);
+      const took = await createSandbox(this.#d.cfg, record);
+      this.#d.log("info", `pod ${this.#name()}: sandbox ${record.netns} with IP ${record.ip} in ${Date.now() - t0} ms (namespace ${took.namespaceMs} ms, CNI ADD ${took.addMs} ms)`);
       this.#sandboxError = null;
       this.#backoff.delete("sandbox");
       this.#save();
@@ -381,6 +385,7 @@ export class PodWorker {
       workingDir: c.workingDir ?? "/",
       exitFile: join(dir, "exit"),
       hostname: pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name),
+      ...(c.stdin && { stdin: ensureFifo(join(dir, "stdin")) }),
     };
     const envObj = Object.fromEntries(env);
     const log = containerLog(cfg.logsDir, pod, c.name, run);
@@ -507,6 +512,10 @@ export class PodWorker {
     try {
       await this.#d.patchStatus(this.#pod, status);
       this.#lastStatus = text;
+      if (!this.#runningSent && status.phase === "Running") {
+        this.#runningSent = true;
+        this.#d.log("info", `pod ${this.#name()}: Running with IP ${String(status.podIP)}, status sent ${Date.now() - this.#seenAt} ms after this kubelet saw the pod`);
+      }
     } catch (err) {
       this.#d.log("warn", `pod ${this.#name()}: status update failed: ${describeError(err)}`);
       this.#later(1000);
@@ -559,6 +568,16 @@ export class PodWorker {
     if (this.#timer) clearTimeout(this.#timer);
     this.#d.done(pod.uid);
   }
+}
+
+/** Makes the FIFO at `path` unless it is there (a restarted container keeps its stdin); returns `path`. */
+function ensureFifo(path: string): string {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    const r = spawnSync("mkfifo", ["-m", "600", path], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr.trim() || `status ${r.status}`}`);
+  }
+  return path;
 }
 
 /** The node's resolv.conf text, read once at start. */

@@ -57,24 +57,27 @@ function runtimeConf(r: PodRecord): RuntimeConf {
 
 /**
  * Makes the sandbox: namespace, then CNI ADD; sets `record.network` and
- * `record.ip`. A failed ADD is thrown with the plugin's message after the
+ * `record.ip`, and tells how long each took. A failed ADD is thrown with the plugin's message after the
  * half-made network is deleted again (CNI DEL), as kubelet does; the
  * namespace stays for the retry.
  */
-export async function createSandbox(cfg: KubeletConfig, record: PodRecord): Promise<void> {
+export async function createSandbox(cfg: KubeletConfig, record: PodRecord): Promise<{ namespaceMs: number; addMs: number }> {
   if (record.hostNetwork) {
     record.network = "host";
     record.ip = cfg.node.underlayIp;
-    return;
+    return { namespaceMs: 0, addMs: 0 };
   }
+  const t0 = Date.now();
   // The record naming the namespace is on disk already (newRecord's caller saved it), as the lab's ownership rules want.
   if (!existsSync(`/run/netns/${record.netns}`)) await createPodNamespace(record.netns, markOfLab(cfg.lab));
+  const t1 = Date.now();
   const list = loadConfList(cfg.paths.cniConfDir);
   const client = cniClient(cfg.lab, cfg.node.name, true);
   try {
     const result = await addNetworkList(client, list, runtimeConf(record));
     record.network = list.name;
     record.ip = firstIp(result);
+    return { namespaceMs: t1 - t0, addMs: Date.now() - t1 };
   } catch (err) {
     await delNetworkList(client, list, runtimeConf(record)).catch(() => {});
     throw err;

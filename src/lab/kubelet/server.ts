@@ -7,25 +7,37 @@
  *   GET /healthz
  *   GET /containerLogs/NS/POD/CONTAINER?follow&previous&tailLines&limitBytes&sinceSeconds
  *   GET /exec/NS/POD/CONTAINER?command=...&input=1&output=1&error=1&tty=1
+ *   GET /attach/NS/POD/CONTAINER?input=1&output=1&error=1
  *       as a WebSocket (remotecommand.ts); a plain request (SPDY, which
  *       the API server only sends to nodes that do not declare
  *       ExtendWebSocketsToKubelet) gets 400
+ *   GET /portForward/NS/POD[/UID]
+ *       SPDY/3.1 (spdy.ts, portforward.ts), either tunnelled in a WebSocket
+ *       (subprotocol SPDY/3.1+portforward.k8s.io, what kubectl sends first
+ *       and the API server passes through to this node) or on the
+ *       connection itself after `Upgrade: SPDY/3.1` (kubectl's fallback)
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync, readlinkSync, readSync, statSync } from "node:fs";
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync, readlinkSync, readSync, statSync, type WriteStream } from "node:fs";
+import { dirname, join } from "node:path";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { sleep } from "../../lib/sleep.ts";
 import type { KubeletConfig } from "./config.ts";
 import { containerLog } from "./containers.ts";
 import { execArgv, hostTool, shq } from "./launch.ts";
 import type { ContainerRecord } from "./records.ts";
+import { portForwardStreams, type ForwardTarget } from "./portforward.ts";
+import { SpdySession } from "./spdy.ts";
 import { chooseProtocol, decodeClientMessage, ERROR, exitStatusJson, failureStatusJson, frame, STDERR, STDIN, STDOUT } from "./remotecommand.ts";
 
-/** What the server needs of a pod: its identity, and its containers' records. */
+/** What the server needs of a pod: its identity, its sandbox, and its containers' records. */
 export interface ServedPod {
   readonly pod: { namespace: string; name: string; uid: string };
+  /** Where the pod's network is, once it has one (network non-null). */
+  readonly record: { netns: string; hostNetwork: boolean; network: string | null } | null;
   container(name: string): ContainerRecord | undefined;
 }
 
@@ -53,16 +65,46 @@ export async function startKubeletServer(cfg: Pick<KubeletConfig, "tlsCert" | "t
     },
   );
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => chooseProtocol(offered) ?? false });
-  server.on("upgrade", (req: IncomingMessage, socket, head) => {
+  // The tunnel's subprotocol holds a "/", which the ws library refuses as a token: the header is taken
+  // off the request before ws sees it, checked here, and put back on the response.
+  const tunnels = new WebSocketServer({ noServer: true });
+  tunnels.on("headers", (headers: string[]) => headers.push(`Sec-WebSocket-Protocol: ${PORT_FORWARD_TUNNEL}`));
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", "https://kubelet");
-    const target = parse(url, "exec") ?? parse(url, "attach");
-    const found = target && lookup(deps, target);
-    if (!found || typeof found === "string" || url.pathname.startsWith("/attach/")) {
-      const msg = typeof found === "string" ? found : "not found";
-      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(msg)}\r\n\r\n${msg}`);
+    const refuse = (code: number, msg: string) =>
+      socket.end(`HTTP/1.1 ${code} ${code === 404 ? "Not Found" : "Bad Request"}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(msg)}\r\n\r\n${msg}`);
+    const forward = parsePortForward(url);
+    if (forward) {
+      const worker = deps.find(forward.namespace, forward.pod);
+      const record = worker?.record;
+      if (!worker || !record || record.network === null) return refuse(404, worker ? `pod ${forward.namespace}/${forward.pod} has no sandbox yet` : `pod ${forward.namespace}/${forward.pod} is not on this node`);
+      const target: ForwardTarget = { ...worker.pod, netns: record.hostNetwork ? null : record.netns };
+      const onStream = portForwardStreams(target, deps.log);
+      if ((req.headers.upgrade ?? "").toLowerCase() === "websocket") {
+        const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+        if (!offered.includes(PORT_FORWARD_TUNNEL)) return refuse(400, `port-forward over WebSocket needs the subprotocol ${PORT_FORWARD_TUNNEL}`);
+        delete req.headers["sec-websocket-protocol"];
+        tunnels.handleUpgrade(req, socket, head, (ws) => {
+          const session = new SpdySession((b) => ws.send(b), () => ws.close(1000), onStream);
+          ws.on("message", (data: Buffer) => session.receive(data));
+          ws.once("close", () => session.end());
+        });
+        return;
+      }
+      if ((req.headers.upgrade ?? "").toLowerCase() !== "spdy/3.1") return refuse(400, "port-forward needs Upgrade: SPDY/3.1 or a WebSocket with subprotocol SPDY/3.1+portforward.k8s.io");
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`);
+      const session = new SpdySession((b) => socket.write(b), () => socket.end(), onStream);
+      socket.on("data", (b: Buffer) => session.receive(b));
+      socket.once("close", () => session.end());
+      socket.on("error", () => session.end());
+      if (head.length > 0) session.receive(head);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveExec(ws, url, found.container, deps));
+    const exec = parse(url, "exec");
+    const target = exec ?? parse(url, "attach");
+    const found = target && lookup(deps, target);
+    if (!found || typeof found === "string") return refuse(404, typeof found === "string" ? found : "not found");
+    wss.handleUpgrade(req, socket, head, (ws) => (exec ? serveExec(ws, url, found.container, deps) : serveAttach(ws, url, found, deps)));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -73,7 +115,7 @@ export async function startKubeletServer(cfg: Pick<KubeletConfig, "tlsCert" | "t
     port: typeof address === "object" && address !== null ? address.port : cfg.port,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
+        for (const c of [...wss.clients, ...tunnels.clients]) c.terminate();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -84,6 +126,16 @@ interface Target {
   namespace: string;
   pod: string;
   container: string;
+}
+
+/** The WebSocket subprotocol kubectl tunnels port-forward's SPDY in, and the protocol inside. */
+const PORT_FORWARD_PROTOCOL = "portforward.k8s.io";
+const PORT_FORWARD_TUNNEL = `SPDY/3.1+${PORT_FORWARD_PROTOCOL}`;
+
+/** /portForward/NS/POD or /portForward/NS/POD/UID. */
+function parsePortForward(url: URL): { namespace: string; pod: string } | null {
+  const m = /^\/portForward\/([^/]+)\/([^/]+)(?:\/[^/]+)?$/.exec(url.pathname);
+  return m ? { namespace: decodeURIComponent(m[1]!), pod: decodeURIComponent(m[2]!) } : null;
 }
 
 function parse(url: URL, verb: string): Target | null {
@@ -108,8 +160,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: ServerDep
   const url = new URL(req.url ?? "/", "https://kubelet");
   if (url.pathname === "/healthz") return send(res, 200, "ok");
   if (url.pathname.startsWith("/exec/") || url.pathname.startsWith("/attach/")) {
-    return send(res, 400, "this kubelet serves exec over WebSocket (v5.channel.k8s.io) only");
+    return send(res, 400, "this kubelet serves exec and attach over WebSocket (v5.channel.k8s.io) only");
   }
+  if (url.pathname.startsWith("/portForward/")) return send(res, 400, "port-forward needs an upgrade: SPDY/3.1, or a WebSocket with subprotocol SPDY/3.1+portforward.k8s.io");
   const t = parse(url, "containerLogs");
   if (!t) return send(res, 404, "not found");
   const found = lookup(deps, t);
@@ -267,6 +320,81 @@ function serveExec(ws: WebSocket, url: URL, c: ContainerRecord, deps: ServerDeps
       ws.close(1000);
     }
   });
+}
+
+/** How often an attach session looks for new output of the container. */
+const ATTACH_POLL_MS = 100;
+
+/**
+ * Attaches to a running container over an upgraded WebSocket: what it
+ * writes from now on (its log, stdout and stderr together, as one stream
+ * on the first output channel asked for), and, with input=1 and a
+ * container made with `stdin: true`, the client's stdin into the
+ * container's stdin FIFO (launch.ts). The session ends with a Success
+ * status when this run of the container ends.
+ */
+function serveAttach(ws: WebSocket, url: URL, found: { worker: ServedPod; container: ContainerRecord }, deps: ServerDeps): void {
+  const v5 = ws.protocol === "v5.channel.k8s.io";
+  const wantOut = url.searchParams.get("output") === "1";
+  const wantErr = url.searchParams.get("error") === "1";
+  const channel = wantOut ? STDOUT : wantErr ? STDERR : null;
+  ws.send(frame(channel ?? ERROR));
+  const c = found.container;
+  if (c.pid === null) {
+    ws.send(frame(ERROR, failureStatusJson(`container ${c.name} is not running`)));
+    ws.close(1000);
+    return;
+  }
+  deps.log(`attach to ${found.worker.pod.namespace}/${found.worker.pod.name} ${c.name}`);
+  const run = c.restartCount;
+  const log = containerLog(deps.logsDir, found.worker.pod, c.name, run);
+  const sizeOf = () => {
+    try {
+      return statSync(log).size;
+    } catch {
+      return 0;
+    }
+  };
+  let offset = sizeOf();
+  let stdin: WriteStream | null = null;
+  const fifo = join(dirname(c.rootfs), "stdin");
+  if (url.searchParams.get("input") === "1" && existsSync(fifo)) {
+    // Read-write, so opening never waits for a reader; the container holds the other end.
+    stdin = createWriteStream(fifo, { flags: "r+" });
+    stdin.on("error", () => {});
+  }
+  ws.on("message", (data: Buffer, isBinary: boolean) => {
+    const msg = decodeClientMessage(isBinary ? data : Buffer.from(data), v5);
+    if (msg.kind === "stdin") stdin?.write(msg.data);
+    else if (msg.kind === "close" && msg.channel === STDIN) stdin?.end();
+  });
+  const follow = async () => {
+    while (ws.readyState === ws.OPEN) {
+      const now = sizeOf();
+      if (now > offset) {
+        const n = Math.min(now - offset, 1 << 20);
+        const buf = Buffer.alloc(n);
+        const fd = openSync(log, "r");
+        try {
+          readSync(fd, buf, 0, n, offset);
+        } finally {
+          closeSync(fd);
+        }
+        offset += n;
+        if (channel !== null) ws.send(frame(channel, buf));
+        continue;
+      }
+      const live = found.worker.container(c.name);
+      if (live === undefined || live.restartCount !== run || live.terminated !== null) {
+        ws.send(frame(ERROR, JSON.stringify({ metadata: {}, status: "Success" })));
+        ws.close(1000);
+        return;
+      }
+      await sleep(ATTACH_POLL_MS);
+    }
+  };
+  ws.once("close", () => stdin?.end());
+  void follow();
 }
 
 /** Sets the window size of the pty script(1) made for the session led by `scriptPid`. */
