@@ -2,7 +2,7 @@
 // refuse on every ADD and paths that are not absolute (issue 17, item 11).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WeftError } from "../../lib/errors.ts";
@@ -58,4 +58,25 @@ for (const [what, argv, code, message] of badDirs) {
 test("a valid configuration is installed", { skip }, async () => {
   assert.equal(await run(["--bin-dir", bin, "--conf-dir", conf, "--bridge", "weft1", "--subnet-file", "/run/weft/subnet.env"]), 0);
   assert.deepEqual(readdirSync(conf), ["10-weft.conflist"]);
+});
+
+test("an install over its own earlier copy leaves the executable alone; a different one is replaced", { skip }, async () => {
+  const again = join(dir, "again");
+  const quiet = { write: process.stdout.write };
+  process.stdout.write = () => true;
+  try {
+    await run(["--bin-dir", again]);
+    const first = statSync(join(again, "weft"));
+    assert.equal(first.size, statSync(PLUGIN_EXECUTABLE).size);
+    assert.ok(Math.abs(first.mtimeMs - statSync(PLUGIN_EXECUTABLE).mtimeMs) < 1, "the copy keeps the source's mtime");
+    await run(["--bin-dir", again]);
+    assert.equal(statSync(join(again, "weft")).ino, first.ino, "the same file: not copied again");
+    utimesSync(join(again, "weft"), new Date(0), new Date(0));
+    await run(["--bin-dir", again]);
+    const replaced = statSync(join(again, "weft"));
+    assert.notEqual(replaced.ino, first.ino, "another executable there is replaced");
+    assert.ok(Math.abs(replaced.mtimeMs - statSync(PLUGIN_EXECUTABLE).mtimeMs) < 1);
+  } finally {
+    process.stdout.write = quiet.write;
+  }
 });

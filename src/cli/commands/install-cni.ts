@@ -11,7 +11,7 @@
  * name the kernel rejects, a relative path) fails here, once. Every path
  * flag must be absolute (lib/dirs.ts).
  */
-import { copyFileSync, existsSync, renameSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, constants, copyFileSync, existsSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseCommandArgs } from "../args.ts";
 import { parseConfig } from "../../cni/config.ts";
@@ -57,16 +57,37 @@ export function checkConflist(o: ConflistOptions): void {
   }
 }
 
+/**
+ * True when `installed` is the copy an earlier install made of `source`:
+ * the same size and modification time (kept by the copy, to the millisecond) and executable,
+ * rsync's quick check. The executable is large (the runtime is in it), and
+ * the init container runs on every start of every node's agent pod.
+ */
+function sameExecutable(source: string, installed: string): boolean {
+  try {
+    const a = statSync(source);
+    const b = statSync(installed);
+    return b.isFile() && a.size === b.size && Math.abs(a.mtimeMs - b.mtimeMs) < 1 && (b.mode & 0o777) === 0o755;
+  } catch {
+    return false;
+  }
+}
+
 /** Installs the executable (and optionally the conflist); returns the paths written. Checks everything before writing anything. */
 export function installCni(o: { binDir: string; confDir?: string | undefined } & ConflistOptions): string[] {
   if (!existsSync(PLUGIN_EXECUTABLE)) throw new WeftError("NOT_BUILT", `the plugin executable ${PLUGIN_EXECUTABLE} is not built`, { hint: "run scripts/setup.sh" });
   checkConflist(o);
   makeDirs(o.binDir, "--bin-dir");
   const bin = join(o.binDir, "weft");
-  atomicWrite(bin, (tmp) => {
-    copyFileSync(PLUGIN_EXECUTABLE, tmp);
-    chmodSync(tmp, 0o755);
-  });
+  if (!sameExecutable(PLUGIN_EXECUTABLE, bin)) {
+    atomicWrite(bin, (tmp) => {
+      // A reflink where the filesystem has them, else a copy.
+      copyFileSync(PLUGIN_EXECUTABLE, tmp, constants.COPYFILE_FICLONE);
+      chmodSync(tmp, 0o755);
+      const { atime, mtime } = statSync(PLUGIN_EXECUTABLE);
+      utimesSync(tmp, atime, mtime);
+    });
+  }
   const written = [bin];
   if (o.confDir) {
     makeDirs(o.confDir, "--conf-dir");
