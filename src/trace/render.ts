@@ -9,21 +9,32 @@ import type { TraceReport } from "./path.ts";
 
 const MARK: Record<Hop["status"], string> = { ok: "✓", broken: "✗", unknown: "?" };
 
-/** The report as text, with a trailing newline. */
-export function renderTrace(r: TraceReport): string {
-  const where = r.sameNode ? `both on ${r.from.node}` : `${r.from.node} → ${r.to.node}`;
-  const lines = [`trace pod ${r.from.pod} (${r.from.ip}) → pod ${r.to.pod} (${r.to.ip}): ${where}, lab ${r.lab}, backend ${r.backend}`, ""];
-  const numWidth = String(r.hops.length).length;
-  const atWidth = Math.max(...r.hops.map((h) => h.at.length));
-  const whatWidth = Math.max(...r.hops.map((h) => h.what.length));
+/**
+ * One line per hop, aligned, with the missing piece, fix and notes under
+ * it; after hop `brokenAt` (1-based), when more follow, a rule saying that
+ * what comes next is what is there.
+ */
+export function renderHops(hops: readonly Hop[], brokenAt: number | null): string[] {
+  const lines: string[] = [];
+  const numWidth = String(hops.length).length;
+  const atWidth = Math.max(...hops.map((h) => h.at.length));
+  const whatWidth = Math.max(...hops.map((h) => h.what.length));
   const indent = " ".repeat(2 + 2 + numWidth + 2);
-  r.hops.forEach((h, i) => {
+  hops.forEach((h, i) => {
     lines.push(`${MARK[h.status]} ${String(i + 1).padStart(numWidth + 1)}  ${h.at.padEnd(atWidth)}  ${h.what.padEnd(whatWidth)}  ${h.found}`);
     if (h.missing !== undefined) lines.push(`${indent}missing: ${h.missing}`);
     if (h.fix !== undefined) lines.push(`${indent}fix:     ${h.fix}`);
     for (const n of h.notes) lines.push(`${indent}note:    ${n}`);
-    if (i + 1 === r.brokenAt && i + 1 < r.hops.length) lines.push(`${indent}--- beyond the break: what is there, should it be fixed ---`);
+    if (i + 1 === brokenAt && i + 1 < hops.length) lines.push(`${indent}--- beyond the break: what is there, should it be fixed ---`);
   });
+  return lines;
+}
+
+/** The report as text, with a trailing newline. */
+export function renderTrace(r: TraceReport): string {
+  const where = r.sameNode ? `both on ${r.from.node}` : `${r.from.node} → ${r.to.node}`;
+  const lines = [`trace pod ${r.from.pod} (${r.from.ip}) → pod ${r.to.pod} (${r.to.ip}): ${where}, lab ${r.lab}, backend ${r.backend}`, ""];
+  lines.push(...renderHops(r.hops, r.brokenAt));
   lines.push("");
   if (r.brokenAt === null) {
     lines.push(`path complete: ${r.hops.length} hops from pod ${r.from.pod} to pod ${r.to.pod}`);

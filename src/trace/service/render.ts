@@ -6,10 +6,8 @@
  * renders it, and a last line saying what the client sees.
  */
 import type { Hop } from "../hop.ts";
-import { renderTrace } from "../render.ts";
+import { renderHops, renderTrace } from "../render.ts";
 import type { ServiceTraceReport } from "./trace.ts";
-
-const MARK: Record<Hop["status"], string> = { ok: "✓", broken: "✗", unknown: "?" };
 
 const CHOSEN: Record<NonNullable<ServiceTraceReport["endpoint"]>["chosenBy"], string> = {
   conntrack: "the kernel's choice for the probe, read from conntrack",
@@ -21,16 +19,7 @@ const CHOSEN: Record<NonNullable<ServiceTraceReport["endpoint"]>["chosenBy"], st
 export function renderServiceTrace(r: ServiceTraceReport): string {
   const svc = `${r.service.namespace}/${r.service.name}`;
   const lines = [`trace pod ${r.from.pod} (${r.from.ip}) → service ${svc} ${r.target}: from ${r.from.node}, lab ${r.lab}`, ""];
-  const numWidth = String(r.hops.length).length;
-  const atWidth = Math.max(...r.hops.map((h) => h.at.length));
-  const whatWidth = Math.max(...r.hops.map((h) => h.what.length));
-  const indent = " ".repeat(2 + 2 + numWidth + 2);
-  r.hops.forEach((h, i) => {
-    lines.push(`${MARK[h.status]} ${String(i + 1).padStart(numWidth + 1)}  ${h.at.padEnd(atWidth)}  ${h.what.padEnd(whatWidth)}  ${h.found}`);
-    if (h.missing !== undefined) lines.push(`${indent}missing: ${h.missing}`);
-    if (h.fix !== undefined) lines.push(`${indent}fix:     ${h.fix}`);
-    for (const n of h.notes) lines.push(`${indent}note:    ${n}`);
-  });
+  lines.push(...renderHops(r.hops, null));
   if (r.endpoint !== null || r.pathNote !== null) lines.push("");
   if (r.endpoint !== null) {
     const e = r.endpoint;
