@@ -37,7 +37,7 @@ import { deleteStaleFlows, listUdpEntries, staleListedFlows, staleUdpFlows } fro
 import { diffPlans, fullSync, type SyncTx } from "./diff.ts";
 import { HealthCheckServers, type HealthTarget } from "./health.ts";
 import { ProxyMetrics, type SyncKind } from "./metrics.ts";
-import { PlanCache, planProxy, TABLE, type PlanOptions, type PortPlan, type ProxyPlan } from "./plan.ts";
+import { PlanCache, planProxy, planProxyChanged, TABLE, type PlanOptions, type PortPlan, type ProxyPlan } from "./plan.ts";
 import { serviceKey, type EndpointSlice, type Service } from "./types.ts";
 
 export interface ServiceProxyOptions extends PlanOptions {
@@ -90,6 +90,8 @@ export class ServiceProxy {
   /** Slice name → its service key, to find a deleted slice's service. */
   readonly #sliceOwner = new Map<string, string>();
   readonly #cache = new PlanCache();
+  /** Services whose Service or slices changed since the last plan. */
+  #dirty = new Set<string>();
   readonly #sync: SyncRunner;
   readonly #health: HealthCheckServers;
   readonly metrics = new ProxyMetrics();
@@ -136,12 +138,18 @@ export class ServiceProxy {
   }
 
   upsertService(s: Service): void {
-    this.#services.set(serviceKey(s), s);
+    const key = serviceKey(s);
+    this.#services.set(key, s);
+    this.#dirty.add(key);
     this.#sync.request();
   }
 
   deleteService(namespace: string, name: string): void {
-    if (this.#services.delete(`${namespace}/${name}`)) this.#sync.request();
+    const key = `${namespace}/${name}`;
+    if (this.#services.delete(key)) {
+      this.#dirty.add(key);
+      this.#sync.request();
+    }
   }
 
   upsertSlice(s: EndpointSlice): void {
@@ -154,6 +162,7 @@ export class ServiceProxy {
     if (!m) this.#slices.set(owner, (m = new Map()));
     m.set(sliceKey, s);
     this.#sliceLists.set(owner, [...m.values()]);
+    this.#dirty.add(owner);
     this.#pendingTriggers.push(s.triggerTimeMs ?? Date.now());
     this.#sync.request();
   }
@@ -168,6 +177,7 @@ export class ServiceProxy {
   }
 
   #dropSlice(sliceKey: string, owner: string): void {
+    this.#dirty.add(owner);
     this.#sliceOwner.delete(sliceKey);
     const m = this.#slices.get(owner);
     m?.delete(sliceKey);
@@ -234,9 +244,13 @@ export class ServiceProxy {
     const started = performance.now();
     const triggers = this.#pendingTriggers;
     this.#pendingTriggers = [];
+    const dirty = this.#dirty;
+    this.#dirty = new Set();
     try {
-      const plan = planProxy(this.#services.values(), this.#sliceLists, this.#opts, this.#cache);
       const prev = this.#applied;
+      const full = prev === undefined || this.#rebuild || reason !== "request" || this.#needFull;
+      // A partial sync plans only the services that changed; a full one plans them all.
+      const plan = full ? planProxy(this.#services.values(), this.#sliceLists, this.#opts, this.#cache) : planProxyChanged(dirty, this.#services, this.#sliceLists, this.#opts, this.#cache);
       let kind: SyncKind;
       let tx: SyncTx;
       let planned = performance.now();
@@ -245,12 +259,13 @@ export class ServiceProxy {
         tx = fullSync(plan, prev, true);
         planned = performance.now();
         await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
-      } else if (reason !== "request" || this.#needFull) {
+      } else if (full) {
         kind = "full";
         tx = await this.#applyFull(plan, prev);
       } else {
         kind = "partial";
-        tx = diffPlans(prev, plan);
+        // The plan before this one is the one applied (a failed sync is followed by a full one).
+        tx = diffPlans(prev, plan, plan.replanned);
         planned = performance.now();
         try {
           await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
@@ -280,6 +295,7 @@ export class ServiceProxy {
       await this.#afterApply(prev, plan, kind === "full" ? undefined : tx.services);
     } catch (err) {
       this.#pendingTriggers.unshift(...triggers);
+      for (const k of dirty) this.#dirty.add(k);
       this.#needFull = true;
       throw err;
     }
