@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fullSync } from "./diff.ts";
-import { PlanCache, planProxy, planProxyChanged, planService, type PlanOptions, type ProxyPlan, type ServiceFragment } from "./plan.ts";
+import { FragmentMap, PlanCache, planProxy, planProxyChanged, planService, type PlanOptions, type ProxyPlan, type ServiceFragment } from "./plan.ts";
 import { byService, ep, slice, svc } from "./testing.ts";
 import type { EndpointSlice, Service } from "./types.ts";
 
@@ -322,5 +322,34 @@ describe("planProxy: derived elements and incremental plans", () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("FragmentMap", () => {
+  test("reads as a map with the changes applied, before and after it copies them into a new base", () => {
+    const frag = (n: number) => ({ key: `k${n}` }) as unknown as ServiceFragment;
+    const model = new Map<string, ServiceFragment>();
+    for (let i = 0; i < 50; i++) model.set(`k${i}`, frag(i));
+    let m = FragmentMap.of(new Map(model));
+    for (let round = 0; round < 30; round++) {
+      const changes = new Map<string, ServiceFragment | null>();
+      for (let j = 0; j < 40; j++) {
+        const k = `k${(round * 37 + j * 11) % 120}`;
+        const v = (round + j) % 3 === 0 ? null : frag(round * 100 + j);
+        changes.set(k, v);
+      }
+      m = m.with(changes);
+      for (const [k, v] of changes) {
+        if (v === null) model.delete(k);
+        else model.set(k, v);
+      }
+      assert.equal(m.size, model.size);
+      assert.deepEqual(new Map(m), model);
+      assert.deepEqual([...m.keys()].sort(), [...model.keys()].sort());
+      for (const k of ["k0", "k7", "k119", "nope"]) {
+        assert.equal(m.get(k), model.get(k));
+        assert.equal(m.has(k), model.has(k));
+      }
+    }
   });
 });

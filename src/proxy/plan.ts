@@ -183,6 +183,92 @@ export interface ServiceFragment {
   readonly slices: readonly EndpointSlice[];
 }
 
+/** A plan's fragments by service key (a Map, or a FragmentMap). */
+export interface Fragments {
+  readonly size: number;
+  get(key: string): ServiceFragment | undefined;
+  has(key: string): boolean;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<ServiceFragment>;
+  entries(): IterableIterator<[string, ServiceFragment]>;
+  [Symbol.iterator](): IterableIterator<[string, ServiceFragment]>;
+}
+
+/** Changes a FragmentMap carries on top of its base before it copies them in. */
+const FLATTEN_AT = 512;
+
+/**
+ * Fragments as a base map, never changed once made, and the entries changed
+ * since (null: removed): a partial plan shares its predecessor's base, so it
+ * costs what changed rather than a copy of 10,000 services.
+ */
+export class FragmentMap implements Fragments {
+  readonly #base: Fragments;
+  readonly #delta: ReadonlyMap<string, ServiceFragment | null>;
+  readonly size: number;
+
+  private constructor(base: Fragments, delta: ReadonlyMap<string, ServiceFragment | null>, size: number) {
+    this.#base = base;
+    this.#delta = delta;
+    this.size = size;
+  }
+
+  /** A view of `map`, which must not change afterwards. */
+  static of(map: Fragments): FragmentMap {
+    return new FragmentMap(map, new Map(), map.size);
+  }
+
+  /** These fragments with `changes` applied (null removes). */
+  with(changes: ReadonlyMap<string, ServiceFragment | null>): FragmentMap {
+    const delta = new Map(this.#delta);
+    let size = this.size;
+    for (const [k, v] of changes) {
+      const had = this.has(k);
+      if (v === null) {
+        if (!had) continue;
+        size--;
+        if (this.#base.has(k)) delta.set(k, null);
+        else delta.delete(k);
+      } else {
+        if (!had) size++;
+        delta.set(k, v);
+      }
+    }
+    if (delta.size < FLATTEN_AT) return new FragmentMap(this.#base, delta, size);
+    const flat = new Map(this.#base);
+    for (const [k, v] of delta) {
+      if (v === null) flat.delete(k);
+      else flat.set(k, v);
+    }
+    return FragmentMap.of(flat);
+  }
+
+  get(key: string): ServiceFragment | undefined {
+    return this.#delta.has(key) ? (this.#delta.get(key) ?? undefined) : this.#base.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.#delta.has(key) ? this.#delta.get(key) !== null : this.#base.has(key);
+  }
+
+  *entries(): IterableIterator<[string, ServiceFragment]> {
+    for (const e of this.#base) if (!this.#delta.has(e[0])) yield e;
+    for (const [k, v] of this.#delta) if (v !== null) yield [k, v];
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): IterableIterator<ServiceFragment> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, ServiceFragment]> {
+    return this.entries();
+  }
+}
+
 /** A chain with its rules. */
 export interface PlannedChain {
   chain: NftChain;
@@ -195,7 +281,7 @@ export interface ProxyPlan {
   baseChains: PlannedChain[];
   /** The shared maps and sets (elements come from fragments). */
   baseSets: NftSet[];
-  fragments: Map<string, ServiceFragment>;
+  fragments: Fragments;
   /** Elements refused because another service already claims the key, and other input problems. */
   problems: string[];
   /** Made by planProxyChanged from the plan before it: the services replanned (no other fragment differs from that plan's). */
@@ -216,7 +302,7 @@ export class PlanCache {
   checked: CheckedOptions | undefined;
 
   /** The last plan's fragments. */
-  get fragments(): ReadonlyMap<string, ServiceFragment> {
+  get fragments(): Fragments {
     return this.last?.fragments ?? new Map();
   }
 }
@@ -262,12 +348,14 @@ export function planProxyChanged(changed: Iterable<string>, services: ReadonlyMa
   const owners = cache.owners;
   const opts = cache.checked;
   if (!prev || !owners || !opts) return planProxy(services.values(), slicesByService, options, cache);
-  const fragments = new Map(prev.fragments);
+  const before = prev.fragments instanceof FragmentMap ? prev.fragments : FragmentMap.of(prev.fragments);
+  const changes = new Map<string, ServiceFragment | null>();
   const use = cache.sharedUse;
   const replanned = new Set(changed);
   let picksChanged = false;
+  let problemsChanged = prev.problems.length > 0;
   for (const key of replanned) {
-    const old = fragments.get(key);
+    const old = before.get(key);
     const svc = services.get(key);
     const slices = slicesByService.get(key) ?? [];
     const next = svc === undefined || svc.type === "ExternalName" ? undefined : old && old.service === svc && sameList(old.slices, slices) ? old : planService(svc, slices, opts);
@@ -296,11 +384,13 @@ export function planProxyChanged(changed: Iterable<string>, services: ReadonlyMa
         if (n === 0) picksChanged = true;
         use.set(c, n + 1);
       }
-      fragments.set(key, next);
-    } else fragments.delete(key);
+    }
+    changes.set(key, next ?? null);
+    if (old?.problems.length || next?.problems.length) problemsChanged = true;
   }
+  const fragments = before.with(changes);
   const problems: string[] = [];
-  for (const f of fragments.values()) if (f.problems.length) problems.push(...f.problems);
+  if (problemsChanged) for (const f of fragments.values()) if (f.problems.length) problems.push(...f.problems);
   const baseChainList = picksChanged ? [...baseChains(opts), ...pickChains(use.keys(), opts)] : prev.baseChains;
   const plan: ProxyPlan = { baseChains: baseChainList, baseSets: BASE_SETS, fragments, problems, replanned };
   cache.last = plan;
@@ -308,7 +398,7 @@ export function planProxyChanged(changed: Iterable<string>, services: ReadonlyMa
 }
 
 /** Each map key's service, or undefined when two claim one. */
-function ownersOf(fragments: ReadonlyMap<string, ServiceFragment>): Map<string, string> | undefined {
+function ownersOf(fragments: Fragments): Map<string, string> | undefined {
   const owners = new Map<string, string>();
   for (const [key, f] of fragments) {
     for (const k of f.elementKeys) {
