@@ -326,6 +326,7 @@ function ownSyncMs(metrics: string): number {
   for (const m of ["kubeproxy_sync_full_proxy_rules_duration_seconds", "weft_proxy_sync_duration_seconds"]) {
     const count = value(`${m}_count`);
     if (count > 0) return (value(`${m}_sum`) / count) * 1000;
+    if (count === 0) return NaN;
   }
   return NaN;
 }
@@ -349,7 +350,10 @@ class Monitor {
   readonly #lines: { t: number; line: string }[] = [];
   readonly #waiters = new Set<() => void>();
 
+  readonly #ns: string;
+
   constructor(scratch: Scratch, ns: string) {
+    this.#ns = ns;
     const child = scratch.spawn(["ip", "netns", "exec", ns, "stdbuf", "-oL", "nft", "monitor"], { stdio: ["ignore", "pipe", "ignore"] });
     createInterface({ input: child.stdout! }).on("line", (line) => {
       this.#lines.push({ t: wallNow(), line });
@@ -357,22 +361,40 @@ class Monitor {
     });
   }
 
-  /** Resolves with the arrival time of the first line after `since` containing `needle`; forgets the lines before it. */
-  async first(needle: string, since: number, timeoutMs = 60_000): Promise<number> {
+  /** Resolves with the arrival time of the first line after `since` containing one of `needles`; forgets the lines before it. */
+  async first(needles: readonly string[], since: number, timeoutMs = 60_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const i = this.#lines.findIndex((l) => l.t >= since && l.line.includes(needle));
+      const i = this.#lines.findIndex((l) => l.t >= since && needles.some((n) => l.line.includes(n)));
       if (i >= 0) {
         const t = this.#lines[i]!.t;
         this.#lines.splice(0, i + 1);
         return t;
       }
-      if (Date.now() > deadline) throw new Error(`no nft monitor event naming ${needle} within ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new Error(`no nft monitor event naming ${needles.join(" or ")} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const w = () => { this.#waiters.delete(w); resolve(); };
         this.#waiters.add(w);
         setTimeout(w, 200);
       });
+    }
+  }
+
+  /**
+   * Waits until the monitor reports: it lists the namespace's tables before
+   * it listens, which takes seconds with 10,000 Services. A table of the
+   * bench's own is added and deleted until the monitor has seen it.
+   */
+  async ready(): Promise<void> {
+    for (let i = 0; ; i++) {
+      const since = wallNow();
+      spawnSync("ip", ["netns", "exec", this.#ns, "nft", "-f", "-"], { input: "add table ip bench-monitor-probe\ndelete table ip bench-monitor-probe\n" });
+      try {
+        await this.first(["bench-monitor-probe"], since, 3000);
+        return;
+      } catch (err) {
+        if (i >= 40) throw err;
+      }
     }
   }
 
@@ -411,7 +433,7 @@ function iperf(clientNs: string, ip: string): number {
   return bps / 1e9;
 }
 
-const fmtMs = (x: number) => (x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : x >= 100 ? `${x.toFixed(0)} ms` : `${x.toFixed(x >= 10 ? 1 : 2)} ms`);
+const fmtMs = (x: number) => (Number.isNaN(x) ? "-" : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : x >= 100 ? `${x.toFixed(0)} ms` : `${x.toFixed(x >= 10 ? 1 : 2)} ms`);
 /** weft / kube-proxy for times and costs (lower is better): below 1 weft is ahead. */
 const ratio = (w: number, k: number) => (k > 0 ? `${(w / k).toFixed(2)}` : "-");
 
@@ -420,6 +442,7 @@ export async function benchKubeProxy(): Promise<void> {
   const rows: string[][] = [["measure", "weft", "kube-proxy", "weft/kube-proxy"]];
   const notes: string[] = [];
   let logDir: string | undefined;
+  let failed: unknown;
   try {
     const c = new AgentCluster(scratch, "kubernetes", "k");
     process.stderr.write("kube-proxy bench: starting etcd and kube-apiserver\n");
@@ -488,7 +511,11 @@ export async function benchKubeProxy(): Promise<void> {
       for (const s of [kp, wf]) {
         process.stderr.write(`kube-proxy bench: ${s.name}: full sync of ${n} Services\n`);
         times[s.name] = await timeFullSync(scratch, c, s, cp.adminConf, dir, n + base);
-        own[s.name] = ownSyncMs(scrapeMetrics(c, s));
+        // The metric follows the kernel by a moment.
+        own[s.name] = await until(`${s.name}'s sync metric`, () => {
+          const v = ownSyncMs(scrapeMetrics(c, s));
+          return Number.isNaN(v) ? undefined : v;
+        }, 60_000, 200).catch(() => NaN);
       }
       row(`full sync, ${n} Services × ${ENDPOINTS} endpoints (start → all in the kernel)`, times.weft!, times["kube-proxy"]!);
       row("  of which the sync itself (the proxy's own metric, mean)", own.weft!, own["kube-proxy"]!);
@@ -498,14 +525,21 @@ export async function benchKubeProxy(): Promise<void> {
     const n = made;
     await sleep(3000);
     const monitors = new Map(sides.map((s) => [s.name, new Monitor(scratch, c.ns(s.k))]));
-    await sleep(3000);
+    for (const m of monitors.values()) await m.ready();
     const lat: Record<string, Record<string, number[]>> = { weft: {}, "kube-proxy": {} };
-    const observe = async (what: string, needle: string, write: () => Promise<ApiReply>) => {
+    // A change shows as the first monitor event that names the Service (kube-proxy's chains, weft's
+    // per-service chains) or its ClusterIP key (map elements).
+    const naming = (i: number) => [`${NS}/s${i}/`, `${clusterIp(i)} . tcp . 80`];
+    const observe = async (what: string, needles: string[], write: () => Promise<ApiReply>) => {
       for (const m of monitors.values()) m.clear();
       const r = await write();
       for (const s of sides) {
-        const t = await monitors.get(s.name)!.first(needle, r.t0);
-        (lat[s.name]![what] ??= []).push(t - r.t0);
+        try {
+          const t = await monitors.get(s.name)!.first(needles, r.t0, 30_000);
+          (lat[s.name]![what] ??= []).push(t - r.t0);
+        } catch (err) {
+          notes.push(`${what}: ${s.name}: ${(err as Error).message}`);
+        }
       }
       for (const s of sides) sampleRss(s);
       await sleep(300);
@@ -514,17 +548,17 @@ export async function benchKubeProxy(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const i = (r * 397) % n;
       const patch = (m: number) => api.req("PATCH", slicePath(i), { endpoints: (benchSlice(i, m) as { endpoints: object[] }).endpoints }, "application/merge-patch+json");
-      await observe("+1 endpoint", `${NS}/s${i}/`, () => patch(ENDPOINTS + 1));
-      await observe("-1 endpoint", `${NS}/s${i}/`, () => patch(ENDPOINTS));
+      await observe("+1 endpoint", naming(i), () => patch(ENDPOINTS + 1));
+      await observe("-1 endpoint", naming(i), () => patch(ENDPOINTS));
       const j = n + r;
-      await observe("+1 Service", `${NS}/s${j}/`, async () => {
+      await observe("+1 Service", naming(j), async () => {
         const t = await api.req("POST", `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, benchSlice(j));
         await api.req("POST", `/api/v1/namespaces/${NS}/services`, benchService(j));
         return t;
       });
     }
     for (const what of ["+1 endpoint", "-1 endpoint", "+1 Service"]) {
-      for (const p of [50, 99]) row(`${what} with ${n} Services, API write → kernel, p${p}`, percentile(lat.weft![what]!, p), percentile(lat["kube-proxy"]![what]!, p));
+      for (const p of [50, 99]) row(`${what} with ${n} Services, API write → kernel, p${p}`, percentile(lat.weft![what] ?? [], p), percentile(lat["kube-proxy"]![what] ?? [], p));
     }
 
     const [wn, wnp99] = connect99(wf, PROBE_IP, 80);
@@ -538,6 +572,8 @@ export async function benchKubeProxy(): Promise<void> {
     rows.push(["highest RSS", `${wf.rss.toFixed(0)} MB`, `${kp.rss.toFixed(0)} MB`, ratio(wf.rss, kp.rss)]);
     api.close();
     await c.close();
+  } catch (err) {
+    failed = err;
   } finally {
     if (process.env.BENCH_KPROXY_LOGS && logDir) cpSync(logDir, process.env.BENCH_KPROXY_LOGS, { recursive: true });
     scratch.dispose();
@@ -546,6 +582,7 @@ export async function benchKubeProxy(): Promise<void> {
   printTable(rows);
   for (const note of notes) process.stdout.write(`  ${note}\n`);
   process.stdout.write("ratios are weft / kube-proxy: below 1 weft is faster or cheaper (throughput: above 1 weft carries more)\n");
+  if (failed !== undefined) throw failed;
 }
 
 
