@@ -37,7 +37,7 @@ import { deleteStaleFlows, listUdpEntries, staleListedFlows, staleUdpFlows } fro
 import { diffPlans, fullSync, type SyncTx } from "./diff.ts";
 import { HealthCheckServers, type HealthTarget } from "./health.ts";
 import { ProxyMetrics, type SyncKind } from "./metrics.ts";
-import { PlanCache, planProxy, planProxyChanged, TABLE, type PlanOptions, type PortPlan, type ProxyPlan } from "./plan.ts";
+import { PlanCache, planProxy, planProxyChanged, TABLE, type PlanOptions, type PortPlan, type ProxyPlan, type ServiceFragment } from "./plan.ts";
 import { serviceKey, type EndpointSlice, type Service } from "./types.ts";
 
 export interface ServiceProxyOptions extends PlanOptions {
@@ -279,7 +279,9 @@ export class ServiceProxy {
       this.#rebuild = this.#needFull = false;
       const now = Date.now();
       for (const t of triggers) this.metrics.programming.observe(Math.max(0, now - t) / 1000);
-      this.#recordPlan(plan);
+      // What a partial sync replanned (a superset of what changed in the table), for the gauges and health servers.
+      const replanned = kind === "full" || plan.replanned === undefined ? undefined : [...plan.replanned];
+      this.#recordPlan(plan, prev, replanned);
       this.metrics.syncs[kind]++;
       this.metrics.lastSyncAt = now;
       const applied = performance.now();
@@ -292,7 +294,7 @@ export class ServiceProxy {
         for (const p of plan.problems) this.#log(p);
         this.#lastProblems = problems;
       }
-      await this.#afterApply(prev, plan, kind === "full" ? undefined : tx.services);
+      await this.#afterApply(prev, plan, kind === "full" ? undefined : tx.services, replanned);
     } catch (err) {
       this.#pendingTriggers.unshift(...triggers);
       for (const k of dirty) this.#dirty.add(k);
@@ -316,7 +318,7 @@ export class ServiceProxy {
   }
 
   /** Conntrack cleanup and health servers; their failures are logged, not retried as a sync. */
-  async #afterApply(prev: ProxyPlan | undefined, plan: ProxyPlan, changed: string[] | undefined): Promise<void> {
+  async #afterApply(prev: ProxyPlan | undefined, plan: ProxyPlan, changed: string[] | undefined, replanned: string[] | undefined): Promise<void> {
     const keys = changed ?? [...new Set([...(prev?.fragments.keys() ?? []), ...plan.fragments.keys()])];
     const before: PortPlan[] = [];
     const after: PortPlan[] = [];
@@ -341,23 +343,31 @@ export class ServiceProxy {
       this.metrics.staleFlowsDeleted += r.deleted;
       for (const e of r.errors) this.#log(`stale UDP conntrack entries not deleted: ${e}`);
     }
+    // The health servers follow the services that have one; a partial sync that touched none leaves them.
+    if (replanned !== undefined && !replanned.some((k) => prev?.fragments.get(k)?.health || plan.fragments.get(k)?.health)) return;
     const wanted = new Map<number, HealthTarget>();
     for (const f of plan.fragments.values()) if (f.health) wanted.set(f.health.port, { service: f.key, localEndpoints: f.health.localEndpoints });
     await this.#health.sync(wanted);
   }
 
-  #recordPlan(plan: ProxyPlan): void {
-    let services = 0;
-    let ports = 0;
-    let endpoints = 0;
-    for (const f of plan.fragments.values()) {
-      if (f.ports.length) services++;
-      ports += f.ports.length;
-      for (const p of f.ports) endpoints += p.endpoints.length;
+  /** The programmed-objects gauges: counted whole after a full sync, adjusted by the services a partial one changed. */
+  #recordPlan(plan: ProxyPlan, prev: ProxyPlan | undefined, changed: string[] | undefined): void {
+    const m = this.metrics;
+    const count = (f: ServiceFragment | undefined, sign: number) => {
+      if (!f) return;
+      if (f.ports.length) m.services += sign;
+      m.servicePorts += sign * f.ports.length;
+      for (const p of f.ports) m.endpoints += sign * p.endpoints.length;
+    };
+    if (changed !== undefined && prev !== undefined) {
+      for (const k of changed) {
+        count(prev.fragments.get(k), -1);
+        count(plan.fragments.get(k), 1);
+      }
+      return;
     }
-    this.metrics.services = services;
-    this.metrics.servicePorts = ports;
-    this.metrics.endpoints = endpoints;
+    m.services = m.servicePorts = m.endpoints = 0;
+    for (const f of plan.fragments.values()) count(f, 1);
   }
 
   /** The last sync, or undefined before the first. */
