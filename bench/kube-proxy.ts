@@ -31,9 +31,13 @@
  *   incremental   with the largest size present, ROUNDS times each: one
  *                 endpoint added to a Service's slice, that endpoint removed
  *                 again, one Service (with its slice) added; from just before
- *                 the API request to the first `nft monitor` event of the
- *                 proxy's namespace that names that Service (both proxies'
- *                 chain names carry namespace/name);
+ *                 the API request to the end of the proxy's first sync that
+ *                 started after it (the end: its nft transaction returned),
+ *                 as each one logs its syncs (kube-proxy at --v=2, weft's
+ *                 process here a line per ServiceProxy.lastSync()). (An
+ *                 `nft monitor` in the node's namespace would be independent
+ *                 of the proxies, but with kube-proxy's 10,000 Services it
+ *                 did not start listening within 2 minutes.)
  *   first packet  TCP connect() time from the client pod to a ClusterIP (and
  *                 straight to the backend, for reference), CONNECTS times,
  *                 with 1 Service and with the largest size present;
@@ -48,7 +52,7 @@
  * Runs alone: `sh scripts/node.sh bench/kube-proxy.ts`.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, cpSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
@@ -214,10 +218,18 @@ async function weftProxy(kubeconfig: string, node: string, podCidr: string): Pro
     kubeconfig, runner: createRunner(), log: (l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`),
     nodeName: node, nodePodCidr: podCidr, clusterCidr: CLUSTER_CIDR, serviceCidr: SERVICE_CIDR,
   });
+  // Each sync on a line of its own, for the incremental rounds (as kube-proxy logs its syncs at --v=2).
+  let last: unknown;
+  const syncLog = setInterval(() => {
+    const l = c.proxy.lastSync();
+    if (l !== undefined && l !== last) process.stderr.write(`WEFT-SYNC ${JSON.stringify(l)}\n`);
+    last = l;
+  }, 5);
   // Its metrics where kube-proxy serves its own (each in its node's namespace), as the agent's /metrics has them.
   const server = createServer((_req, res) => res.end(c.metricsText())).listen(10249, "127.0.0.1");
   await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
   server.close();
+  clearInterval(syncLog);
   await c.stop();
   process.exit(0);
 }
@@ -345,63 +357,46 @@ async function timeFullSync(scratch: Scratch, c: AgentCluster, side: ProxySide, 
   return ms;
 }
 
-/** `nft monitor` in a node's namespace: each line with its arrival time, for the incremental rounds. */
-class Monitor {
-  readonly #lines: { t: number; line: string }[] = [];
-  readonly #waiters = new Set<() => void>();
+/** One sync of a proxy as its log tells: wall-clock start and end, ms. */
+interface LoggedSync {
+  start: number;
+  end: number;
+}
 
-  readonly #ns: string;
-
-  constructor(scratch: Scratch, ns: string) {
-    this.#ns = ns;
-    const child = scratch.spawn(["ip", "netns", "exec", ns, "stdbuf", "-oL", "nft", "monitor"], { stdio: ["ignore", "pipe", "ignore"] });
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      this.#lines.push({ t: wallNow(), line });
-      for (const w of this.#waiters) w();
-    });
-  }
-
-  /** Resolves with the arrival time of the first line after `since` containing one of `needles`; forgets the lines before it. */
-  async first(needles: readonly string[], since: number, timeoutMs = 60_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.#lines.findIndex((l) => l.t >= since && needles.some((n) => l.line.includes(n)));
-      if (i >= 0) {
-        const t = this.#lines[i]!.t;
-        this.#lines.splice(0, i + 1);
-        return t;
-      }
-      if (Date.now() > deadline) throw new Error(`no nft monitor event naming ${needles.join(" or ")} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const w = () => { this.#waiters.delete(w); resolve(); };
-        this.#waiters.add(w);
-        setTimeout(w, 200);
-      });
+/**
+ * kube-proxy's IPv4 syncs from its log (--v=2): `"Syncing nftables rules"
+ * ipFamily="IPv4"` when one starts and `"SyncProxyRules complete"
+ * ipFamily="IPv4"` once its nft transaction has returned. klog writes local
+ * time without the year.
+ */
+function kubeProxySyncs(log: string): LoggedSync[] {
+  const year = new Date().getFullYear();
+  const at = (m: RegExpExecArray) => new Date(year, Number(m[1]) - 1, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])).getTime() + Number(m[6]) / 1000;
+  const out: LoggedSync[] = [];
+  let start: number | undefined;
+  for (const line of log.split("\n")) {
+    if (!line.includes('ipFamily="IPv4"')) continue;
+    const m = /^I(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{6})/.exec(line);
+    if (!m) continue;
+    if (line.includes('"Syncing nftables rules"')) start = at(m);
+    else if (line.includes('"SyncProxyRules complete"') && start !== undefined) {
+      out.push({ start, end: at(m) });
+      start = undefined;
     }
   }
+  return out;
+}
 
-  /**
-   * Waits until the monitor reports: it lists the namespace's tables before
-   * it listens, which takes seconds with 10,000 Services. A table of the
-   * bench's own is added and deleted until the monitor has seen it.
-   */
-  async ready(): Promise<void> {
-    for (let i = 0; ; i++) {
-      const since = wallNow();
-      spawnSync("ip", ["netns", "exec", this.#ns, "nft", "-f", "-"], { input: "add table ip bench-monitor-probe\ndelete table ip bench-monitor-probe\n" });
-      try {
-        await this.first(["bench-monitor-probe"], since, 3000);
-        return;
-      } catch (err) {
-        if (i >= 40) throw err;
-      }
-    }
+/** weft's syncs from the bench's proxy process log: a `WEFT-SYNC {…}` line per sync (ProxySyncStatus: `at` is when nft had committed). */
+function weftSyncs(log: string): LoggedSync[] {
+  const out: LoggedSync[] = [];
+  for (const line of log.split("\n")) {
+    if (!line.startsWith("WEFT-SYNC ")) continue;
+    const st = JSON.parse(line.slice(10)) as { at: string; durationMs: number };
+    const end = Date.parse(st.at);
+    out.push({ start: end - st.durationMs, end });
   }
-
-  /** Drops lines seen so far. */
-  clear(): void {
-    this.#lines.length = 0;
-  }
+  return out;
 }
 
 /** TCP connect() times (ms) from the client pod to `ip:port`, `n` in a row. */
@@ -524,19 +519,17 @@ export async function benchKubeProxy(): Promise<void> {
     // Incremental, with the largest size present.
     const n = made;
     await sleep(3000);
-    const monitors = new Map(sides.map((s) => [s.name, new Monitor(scratch, c.ns(s.k))]));
-    for (const m of monitors.values()) await m.ready();
     const lat: Record<string, Record<string, number[]>> = { weft: {}, "kube-proxy": {} };
-    // A change shows as the first monitor event that names the Service (kube-proxy's chains, weft's
-    // per-service chains) or its ClusterIP key (map elements).
-    const naming = (i: number) => [`${NS}/s${i}/`, `${clusterIp(i)} . tcp . 80`];
-    const observe = async (what: string, needles: string[], write: () => Promise<ApiReply>) => {
-      for (const m of monitors.values()) m.clear();
+    const logOf = (s: ProxySide) => readFileSync(join(dir, `${s.name}.log`), "utf8");
+    const syncsOf = (s: ProxySide) => (s.name === "weft" ? weftSyncs(logOf(s)) : kubeProxySyncs(logOf(s)));
+    // From the API request to the end of the first sync that started after it (each proxy logs its syncs;
+    // a sync ends when its nft transaction has returned, i.e. the rules are in the kernel).
+    const observe = async (what: string, write: () => Promise<ApiReply>) => {
       const r = await write();
       for (const s of sides) {
         try {
-          const t = await monitors.get(s.name)!.first(needles, r.t0, 30_000);
-          (lat[s.name]![what] ??= []).push(t - r.t0);
+          const end = await until(`${s.name}'s sync after ${what}`, () => syncsOf(s).find((x) => x.start >= r.t0 - 1)?.end, 30_000, 20);
+          (lat[s.name]![what] ??= []).push(end - r.t0);
         } catch (err) {
           notes.push(`${what}: ${s.name}: ${(err as Error).message}`);
         }
@@ -548,14 +541,13 @@ export async function benchKubeProxy(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const i = (r * 397) % n;
       const patch = (m: number) => api.req("PATCH", slicePath(i), { endpoints: (benchSlice(i, m) as { endpoints: object[] }).endpoints }, "application/merge-patch+json");
-      await observe("+1 endpoint", naming(i), () => patch(ENDPOINTS + 1));
-      await observe("-1 endpoint", naming(i), () => patch(ENDPOINTS));
+      await observe("+1 endpoint", () => patch(ENDPOINTS + 1));
+      await observe("-1 endpoint", () => patch(ENDPOINTS));
       const j = n + r;
-      await observe("+1 Service", naming(j), async () => {
-        const t = await api.req("POST", `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, benchSlice(j));
-        await api.req("POST", `/api/v1/namespaces/${NS}/services`, benchService(j));
-        return t;
-      });
+      // Its slice first, so the Service is programmed with its endpoints by the sync its own creation starts.
+      await api.req("POST", `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, benchSlice(j));
+      await sleep(300);
+      await observe("+1 Service", () => api.req("POST", `/api/v1/namespaces/${NS}/services`, benchService(j)));
     }
     for (const what of ["+1 endpoint", "-1 endpoint", "+1 Service"]) {
       for (const p of [50, 99]) row(`${what} with ${n} Services, API write → kernel, p${p}`, percentile(lat.weft![what] ?? [], p), percentile(lat["kube-proxy"]![what] ?? [], p));
