@@ -90,7 +90,7 @@ function flanneld(): string {
  * own and its waited-for children's (weft runs `ip`, `bridge` and `nft`,
  * flannel `iptables`).
  */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   // Fields after the command's closing parenthesis: utime, stime, cutime, cstime are the 12th to 15th.
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -100,12 +100,12 @@ function cpuSeconds(pid: number): number {
 const CLOCK_TICKS = 100;
 
 /** The resident memory of process `pid`, MB. */
-function rssMb(pid: number): number {
+export function rssMb(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 }
 
 /** etcd and kube-apiserver of the lab, in their own namespace on the cluster's switch, and kubectl against them. */
-class ControlPlane {
+export class ControlPlane {
   readonly lab: LabLayout;
 
   private constructor(lab: LabLayout) {

@@ -11,9 +11,9 @@
  *     timed from the event reaching the proxy to `nft` having committed
  *     (plan, diff, apply), 20 times each.
  *
- * BENCH_PROXY_SERVICES=1000,10000 (default) chooses the sizes. kube-proxy
- * runs in the same lab only once the lab has a Kubernetes control plane
- * (issue 14's bench); until then these are weft's own figures.
+ * BENCH_PROXY_SERVICES=1000,10000 (default) chooses the sizes. These are
+ * weft's own figures, without an API server; bench/kube-proxy.ts measures
+ * weft against kube-proxy from the API write to the kernel.
  */
 import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";

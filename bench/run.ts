@@ -10,6 +10,7 @@ import { benchDns } from "./dns.ts";
 import { benchDnsWire } from "./dns-wire.ts";
 import { benchFlannel } from "./flannel.ts";
 import { benchIpamStore } from "./ipam-store.ts";
+import { benchKubeProxy } from "./kube-proxy.ts";
 import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
 import { benchPodStartup } from "./pod-startup.ts";
@@ -28,6 +29,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   throughput: benchThroughput,
   "agent-convergence": benchAgentConvergence,
   "proxy-sync": benchProxySync,
+  "kube-proxy": benchKubeProxy,
   "dns-wire": benchDnsWire,
   dns: benchDns,
   policy: benchPolicy,

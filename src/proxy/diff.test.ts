@@ -24,31 +24,45 @@ describe("diffPlans", () => {
   const cases: { name: string; a: [Service[], EndpointSlice[]]; b: [Service[], EndpointSlice[]]; want: string[]; services: string[] }[] = [
     { name: "nothing changed: nothing to do", a: [[WEB, OTHER], [web("10.244.2.5")]], b: [[WEB, OTHER], [web("10.244.2.5")]], want: [], services: [] },
     {
-      name: "an endpoint added: its chain, and the service chain rewritten",
+      name: "an endpoint added: map elements only, and the shared chain that picks one of two",
       a: [[WEB, OTHER], [web("10.244.2.5")]],
       b: [[WEB, OTHER], [web("10.244.2.5", "10.244.2.6")]],
       want: [
-        `add chain ${T} ep-default/web/tcp/http__10.244.2.6/8080`,
-        `flush chain ${T} svc-default/web/tcp/http`,
-        `add rule ${T} svc-default/web/tcp/http ip daddr 10.96.0.20 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade`,
-        `add rule ${T} svc-default/web/tcp/http numgen random mod 2 == 0 goto ep-default/web/tcp/http__10.244.2.5/8080`,
-        `add rule ${T} svc-default/web/tcp/http goto ep-default/web/tcp/http__10.244.2.6/8080`,
-        `add rule ${T} ep-default/web/tcp/http__10.244.2.6/8080 ip saddr 10.244.2.6 jump mark-for-masquerade`,
-        `add rule ${T} ep-default/web/tcp/http__10.244.2.6/8080 meta l4proto tcp dnat to 10.244.2.6:8080`,
+        `add chain ${T} pick-cluster-tcp-2`,
+        `delete element ${T} service-ips { 10.96.0.20 . tcp . 80 }`,
+        `add rule ${T} pick-cluster-tcp-2 ip saddr != 10.244.0.0/16 jump mark-for-masquerade`,
+        `add rule ${T} pick-cluster-tcp-2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @endpoints-tcp`,
+        `add element ${T} service-ips { 10.96.0.20 . tcp . 80 : goto pick-cluster-tcp-2 }`,
+        `add element ${T} endpoints-tcp { 10.96.0.20 . tcp . 80 . 1 : 10.244.2.6 . 8080 }`,
+        `add element ${T} hairpin { 10.244.2.6 . 10.244.2.6 . 10.96.0.20 . tcp . 8080 }`,
+        `flush chain ${T} pick-cluster-tcp-1`,
+        `delete chain ${T} pick-cluster-tcp-1`,
       ],
       services: ["default/web"],
     },
     {
-      name: "the last endpoint removed: element moves to the no-endpoint map, chains go after",
+      name: "an endpoint replaced while another service keeps the shared chain: elements only",
+      a: [[WEB, OTHER], [web("10.244.2.5", "10.244.2.6"), slice("default", "other", "o", [":81"], [ep("10.244.3.1"), ep("10.244.3.2")])]],
+      b: [[WEB, OTHER], [web("10.244.2.5", "10.244.2.7"), slice("default", "other", "o", [":81"], [ep("10.244.3.1"), ep("10.244.3.2")])]],
+      want: [
+        `delete element ${T} endpoints-tcp { 10.96.0.20 . tcp . 80 . 1 }`,
+        `delete element ${T} hairpin { 10.244.2.6 . 10.244.2.6 . 10.96.0.20 . tcp . 8080 }`,
+        `add element ${T} endpoints-tcp { 10.96.0.20 . tcp . 80 . 1 : 10.244.2.7 . 8080 }`,
+        `add element ${T} hairpin { 10.244.2.7 . 10.244.2.7 . 10.96.0.20 . tcp . 8080 }`,
+      ],
+      services: ["default/web"],
+    },
+    {
+      name: "the last endpoint removed: elements move to the no-endpoint map, the unused shared chain goes after",
       a: [[WEB], [web("10.244.2.5")]],
       b: [[WEB], [web()]],
       want: [
         `delete element ${T} service-ips { 10.96.0.20 . tcp . 80 }`,
+        `delete element ${T} endpoints-tcp { 10.96.0.20 . tcp . 80 . 0 }`,
+        `delete element ${T} hairpin { 10.244.2.5 . 10.244.2.5 . 10.96.0.20 . tcp . 8080 }`,
         `add element ${T} no-endpoint-services { 10.96.0.20 . tcp . 80 : goto reject-chain }`,
-        `flush chain ${T} ep-default/web/tcp/http__10.244.2.5/8080`,
-        `flush chain ${T} svc-default/web/tcp/http`,
-        `delete chain ${T} ep-default/web/tcp/http__10.244.2.5/8080`,
-        `delete chain ${T} svc-default/web/tcp/http`,
+        `flush chain ${T} pick-cluster-tcp-1`,
+        `delete chain ${T} pick-cluster-tcp-1`,
       ],
       services: ["default/web"],
     },
@@ -96,8 +110,8 @@ describe("diffPlans", () => {
   test("a port's element whose value changes is deleted then added", () => {
     const got = diffLines([[WEB], [web()]], [[WEB], [web("10.244.2.5")]]);
     const i = got.lines.indexOf(`delete element ${T} no-endpoint-services { 10.96.0.20 . tcp . 80 }`);
-    const j = got.lines.indexOf(`add element ${T} service-ips { 10.96.0.20 . tcp . 80 : goto svc-default/web/tcp/http }`);
-    const k = got.lines.indexOf(`add chain ${T} svc-default/web/tcp/http`);
+    const j = got.lines.indexOf(`add element ${T} service-ips { 10.96.0.20 . tcp . 80 : goto pick-cluster-tcp-1 }`);
+    const k = got.lines.indexOf(`add chain ${T} pick-cluster-tcp-1`);
     assert.ok(k >= 0 && k < i && i < j, got.lines.join("\n"));
   });
 });

@@ -49,8 +49,12 @@ export function fullSync(next: ProxyPlan, prev: ProxyPlan | undefined, rebuild: 
   return { tx, services: [...next.fragments.keys()] };
 }
 
-/** The transaction that turns the table of plan `prev` into that of plan `next`. */
-export function diffPlans(prev: ProxyPlan, next: ProxyPlan): SyncTx {
+/**
+ * The transaction that turns the table of plan `prev` into that of plan
+ * `next`. With `changed`, only those services are compared (the keys of
+ * every service whose fragment may differ between the two plans).
+ */
+export function diffPlans(prev: ProxyPlan, next: ProxyPlan, changed?: Iterable<string>): SyncTx {
   const newSets: NftSet[] = [];
   const newChains: PlannedChain[] = [];
   const changedChains: PlannedChain[] = [];
@@ -66,9 +70,16 @@ export function diffPlans(prev: ProxyPlan, next: ProxyPlan): SyncTx {
     if (!old) newChains.push(c);
     else if (!sameRules(old.rules, c.rules)) changedChains.push(c);
   }
+  // Shared pick chains no service sends to any more.
+  const nextBase = new Set(next.baseChains.map((c) => c.chain.name));
+  for (const name of prevBase.keys()) if (!nextBase.has(name)) goneChains.push(name);
 
-  const keys = [...next.fragments.keys()];
-  for (const key of prev.fragments.keys()) if (!next.fragments.has(key)) keys.push(key);
+  let keys: string[];
+  if (changed) keys = [...new Set(changed)];
+  else {
+    keys = [...next.fragments.keys()];
+    for (const key of prev.fragments.keys()) if (!next.fragments.has(key)) keys.push(key);
+  }
   for (const key of keys) {
     const a = prev.fragments.get(key);
     const b = next.fragments.get(key);

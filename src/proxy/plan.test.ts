@@ -1,6 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { PlanCache, planProxy, planService, type PlanOptions, type ServiceFragment } from "./plan.ts";
+import fc from "fast-check";
+import { fullSync } from "./diff.ts";
+import { FragmentMap, PlanCache, planProxy, planProxyChanged, planService, type PlanOptions, type ProxyPlan, type ServiceFragment } from "./plan.ts";
 import { byService, ep, slice, svc } from "./testing.ts";
 import type { EndpointSlice, Service } from "./types.ts";
 
@@ -41,7 +43,7 @@ describe("planService: which endpoints get traffic", () => {
       const f = plan(WEB, [slice("default", "web", "web-1", ["http:8080"], c.eps)]);
       assert.deepEqual(f.ports[0]!.endpoints, c.want);
       assert.equal(f.ports[0]!.internal, c.internal);
-      if (c.want.length) assert.deepEqual(elements(f, "service-ips"), [`10.96.0.20 . tcp . 80 : goto ${SVC}`]);
+      if (c.want.length) assert.deepEqual(elements(f, "service-ips"), [`10.96.0.20 . tcp . 80 : goto pick-cluster-tcp-${c.want.length}`]);
       else assert.deepEqual(elements(f, "no-endpoint-services"), ["10.96.0.20 . tcp . 80 : goto reject-chain"]);
       assert.deepEqual(elements(f, "cluster-ips"), ["10.96.0.20"]);
     });
@@ -49,23 +51,25 @@ describe("planService: which endpoints get traffic", () => {
 });
 
 describe("planService: chains", () => {
-  test("a chain per service port; numgen picks one chain per endpoint, each with probability 1/N", () => {
+  test("a ClusterIP port is map elements: a slot per endpoint, picked by numgen in the shared chain for N", () => {
     const f = plan(WEB, [slice("default", "web", "a", ["http:8080"], [ep("10.244.2.5"), ep("10.244.1.7")])]);
-    assert.deepEqual(f.chains.get(SVC), [
-      "ip daddr 10.96.0.20 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
-      `numgen random mod 2 == 0 goto ${epChain("10.244.1.7", 8080)}`,
-      `goto ${epChain("10.244.2.5", 8080)}`,
+    assert.deepEqual(elements(f, "service-ips"), ["10.96.0.20 . tcp . 80 : goto pick-cluster-tcp-2"]);
+    assert.deepEqual(elements(f, "endpoints-tcp"), ["10.96.0.20 . tcp . 80 . 0 : 10.244.1.7 . 8080", "10.96.0.20 . tcp . 80 . 1 : 10.244.2.5 . 8080"]);
+    assert.deepEqual(elements(f, "hairpin"), ["10.244.1.7 . 10.244.1.7 . 10.96.0.20 . tcp . 8080", "10.244.2.5 . 10.244.2.5 . 10.96.0.20 . tcp . 8080"]);
+    assert.equal(f.chains.size, 0);
+    assert.deepEqual(f.shared, ["pick-cluster-tcp-2"]);
+    const p = planProxy([WEB], new Map([["default/web", [slice("default", "web", "a", ["http:8080"], [ep("10.244.2.5"), ep("10.244.1.7")])]]]), OPTS);
+    assert.deepEqual(p.baseChains.find((c) => c.chain.name === "pick-cluster-tcp-2")!.rules, [
+      "ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
+      "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @endpoints-tcp",
     ]);
-    assert.deepEqual(f.chains.get(epChain("10.244.2.5", 8080)), [
-      "ip saddr 10.244.2.5 jump mark-for-masquerade",
-      "meta l4proto tcp dnat to 10.244.2.5:8080",
-    ]);
-    assert.equal(f.chains.size, 3);
+    assert.equal(p.baseChains.find((c) => c.chain.name === "masquerading")!.rules[0], "ip saddr . ip daddr . ct original ip daddr . meta l4proto . th dport @hairpin jump mark-for-masquerade");
   });
 
-  test("one endpoint: a plain goto", () => {
+  test("one endpoint: slot 0 of the chain for one", () => {
     const f = plan(WEB, [slice("default", "web", "a", ["http:8080"], [ep("10.244.2.5")])]);
-    assert.equal(f.chains.get(SVC)!.at(-1), `goto ${epChain("10.244.2.5", 8080)}`);
+    assert.deepEqual(elements(f, "service-ips"), ["10.96.0.20 . tcp . 80 : goto pick-cluster-tcp-1"]);
+    assert.deepEqual(elements(f, "endpoints-tcp"), ["10.96.0.20 . tcp . 80 . 0 : 10.244.2.5 . 8080"]);
   });
 
   test("a named targetPort takes each slice's number", () => {
@@ -84,11 +88,12 @@ describe("planService: chains", () => {
     });
     const f = plan(dns, [slice("kube-system", "kube-dns", "a", ["dns:5353/UDP", "dns-tcp:5354/TCP"], [ep("10.244.2.5")])]);
     assert.deepEqual(elements(f, "service-ips"), [
-      "10.96.0.10 . udp . 53 : goto svc-kube-system/kube-dns/udp/dns",
-      "10.96.0.10 . tcp . 53 : goto svc-kube-system/kube-dns/tcp/dns-tcp",
+      "10.96.0.10 . udp . 53 : goto pick-cluster-udp-1",
+      "10.96.0.10 . tcp . 53 : goto pick-cluster-tcp-1",
     ]);
     assert.deepEqual(f.ports.map((p) => p.endpoints), [["10.244.2.5:5353"], ["10.244.2.5:5354"]]);
-    assert.match(f.chains.get("ep-kube-system/kube-dns/udp/dns__10.244.2.5/5353")!.at(-1)!, /^meta l4proto udp dnat to 10\.244\.2\.5:5353$/);
+    assert.deepEqual(elements(f, "endpoints-udp"), ["10.96.0.10 . udp . 53 . 0 : 10.244.2.5 . 5353"]);
+    assert.deepEqual(elements(f, "endpoints-tcp"), ["10.96.0.10 . tcp . 53 . 0 : 10.244.2.5 . 5354"]);
   });
 
   test("ClientIP affinity: a dynamic set per endpoint, checked before numgen and updated on the way in", () => {
@@ -127,8 +132,8 @@ describe("planService: traffic policies and external addresses", () => {
       name: "NodePort, cluster policy: masquerade and go to all endpoints",
       s: np({}),
       eps: [LOCAL, REMOTE],
-      nodeports: ["tcp . 30080 : goto ext-default/np/tcp/80"],
-      ext: ["jump mark-for-masquerade", "goto svc-default/np/tcp/80"],
+      nodeports: ["tcp . 30080 : goto pick-extnp-tcp-2"],
+      ext: null,
       external: "forward",
     },
     { name: "NodePort without endpoints: refused", s: np({}), eps: [], noEndpointNodeports: ["tcp . 30080 : goto reject-chain"], ext: null, external: "reject" },
@@ -164,8 +169,10 @@ describe("planService: traffic policies and external addresses", () => {
 
   test("internalTrafficPolicy Local sends ClusterIP traffic to this node's endpoints only", () => {
     const f = plan(np({ internalTrafficPolicy: "Local" }), [slice("default", "np", "a", [":80"], [LOCAL, REMOTE])]);
-    assert.deepEqual(elements(f, "service-ips"), ["10.96.0.30 . tcp . 80 : goto svl-default/np/tcp/80"]);
-    assert.deepEqual(f.chains.get("svl-default/np/tcp/80"), ["goto ep-default/np/tcp/80__10.244.1.5/80"]);
+    assert.deepEqual(elements(f, "service-ips"), ["10.96.0.30 . tcp . 80 : goto pick-local-tcp-1"]);
+    assert.deepEqual(elements(f, "endpoints-tcp"), ["10.96.0.30 . tcp . 80 . 0 : 10.244.1.5 . 80"]);
+    // NodePort traffic still goes cluster-wide.
+    assert.deepEqual(elements(f, "nodeport-endpoints-tcp"), ["tcp . 30080 . 0 : 10.244.1.5 . 80", "tcp . 30080 . 1 : 10.244.2.5 . 80"]);
   });
 
   test("health check node port: local endpoint count for externalTrafficPolicy Local", () => {
@@ -184,9 +191,9 @@ describe("planService: traffic policies and external addresses", () => {
     });
     const f = plan(lb, [slice("default", "np", "a", [":80"], [REMOTE])]);
     assert.deepEqual(elements(f, "service-ips"), [
-      "10.96.0.30 . tcp . 80 : goto svc-default/np/tcp/80",
-      "192.168.125.50 . tcp . 80 : goto ext-default/np/tcp/80",
-      "192.168.125.60 . tcp . 80 : goto ext-default/np/tcp/80",
+      "10.96.0.30 . tcp . 80 : goto pick-cluster-tcp-1",
+      "192.168.125.50 . tcp . 80 : goto pick-ext-tcp-1",
+      "192.168.125.60 . tcp . 80 : goto pick-ext-tcp-1",
     ]);
     assert.deepEqual(elements(f, "firewall-ips"), ["192.168.125.60 . tcp . 80 : goto fw-default/np/tcp/80"]);
     assert.deepEqual(f.chains.get("fw-default/np/tcp/80"), ["ip saddr != { 192.168.125.0/28, 10.0.0.0/8 } drop"]);
@@ -248,5 +255,101 @@ describe("planProxy", () => {
       "nat-postrouting nat postrouting 100",
     ]);
     assert.deepEqual(p.baseChains.find((c) => c.chain.name === "cluster-ips-check")!.rules, ["ip daddr @cluster-ips goto reject-chain", "ip daddr 10.96.0.0/12 drop"]);
+  });
+});
+
+describe("planProxy: derived elements and incremental plans", () => {
+  test("a map key another service holds takes its endpoint slots and hairpin entries with it", () => {
+    const a = svc("ns", "a", { clusterIPs: ["10.96.0.1"], externalIPs: ["192.168.125.50"], ports: [{ port: 80 }] });
+    const b = svc("ns", "b", { clusterIPs: ["10.96.0.2"], externalIPs: ["192.168.125.50"], ports: [{ port: 80 }] });
+    const slices = byService([slice("ns", "a", "a1", [":80"], [ep("10.244.2.1")]), slice("ns", "b", "b1", [":80"], [ep("10.244.2.2")])]);
+    const p = planProxy([a, b], slices, OPTS);
+    const lost = p.fragments.get("ns/b")!;
+    assert.deepEqual(elements(lost, "service-ips"), ["10.96.0.2 . tcp . 80 : goto pick-cluster-tcp-1"]);
+    assert.deepEqual(elements(lost, "endpoints-tcp"), ["10.96.0.2 . tcp . 80 . 0 : 10.244.2.2 . 80"]);
+    assert.deepEqual(elements(p.fragments.get("ns/a")!, "endpoints-tcp"), ["10.96.0.1 . tcp . 80 . 0 : 10.244.2.1 . 80", "192.168.125.50 . tcp . 80 . 0 : 10.244.2.1 . 80"]);
+  });
+
+  /** A plan as the sorted lines of the script that builds it, with its problems. */
+  const canonical = (p: ProxyPlan) => [...fullSync(p, undefined, true).tx.render().split("\n").flatMap((l) => l.startsWith("add element") ? l.slice(l.indexOf("{") + 2, -2).split(", ").map((e) => `${l.slice(0, l.indexOf("{"))}${e}`) : [l])].sort().join("\n") + "\n--\n" + [...p.problems].sort().join("\n");
+
+  test("planProxyChanged plans the same table as planProxy, whatever the changes (clashes included)", () => {
+    const names = ["a", "b", "c", "d"];
+    const service = fc.record({
+      name: fc.constantFrom(...names),
+      ip: fc.integer({ min: 1, max: 5 }),
+      external: fc.option(fc.constantFrom("192.168.125.50", "192.168.125.51"), { nil: undefined }),
+      nodePort: fc.option(fc.constantFrom(30080, 30081), { nil: undefined }),
+      itp: fc.constantFrom("Cluster", "Local"),
+      etp: fc.constantFrom("Cluster", "Local"),
+      affinity: fc.boolean(),
+      ports: fc.constantFrom([80], [80, 81]),
+    });
+    const change = fc.oneof(
+      service.map((s) => ({ op: "service" as const, s })),
+      fc.record({ op: fc.constant("slice" as const), name: fc.constantFrom(...names), eps: fc.array(fc.record({ host: fc.integer({ min: 1, max: 6 }), local: fc.boolean(), ready: fc.boolean() }), { maxLength: 4 }) }),
+      fc.record({ op: fc.constant("delete" as const), name: fc.constantFrom(...names) }),
+    );
+    fc.assert(
+      fc.property(fc.array(change, { minLength: 1, maxLength: 25 }), (changes) => {
+        const services = new Map<string, Service>();
+        const slices = new Map<string, EndpointSlice[]>();
+        const cache = new PlanCache();
+        planProxy([], slices, OPTS, cache);
+        for (const c of changes) {
+          const key = `ns/${c.op === "service" ? c.s.name : c.name}`;
+          if (c.op === "service") {
+            const s = c.s;
+            services.set(key, svc("ns", s.name, {
+              type: s.nodePort ? "NodePort" : "ClusterIP",
+              clusterIPs: [`10.96.0.${s.ip}`],
+              externalIPs: s.external ? [s.external] : [],
+              internalTrafficPolicy: s.itp as "Cluster" | "Local",
+              externalTrafficPolicy: s.etp as "Cluster" | "Local",
+              sessionAffinity: s.affinity ? "ClientIP" : "None",
+              ports: s.ports.map((port, i) => ({ name: `p${port}`, port, ...(s.nodePort && i === 0 ? { nodePort: s.nodePort } : {}) })),
+            }));
+          } else if (c.op === "slice") {
+            slices.set(key, [slice("ns", c.name, `${c.name}-1`, ["p80:8080", "p81:8081"], c.eps.map((e) => ep(`10.244.${e.local ? 1 : 2}.${e.host}`, { ready: e.ready, nodeName: e.local ? "n1" : "n2" })))]);
+          } else {
+            services.delete(key);
+            slices.delete(key);
+          }
+          const inc = planProxyChanged([key], services, slices, OPTS, cache);
+          const whole = planProxy(services.values(), slices, OPTS);
+          assert.equal(canonical(inc), canonical(whole));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("FragmentMap", () => {
+  test("reads as a map with the changes applied, before and after it copies them into a new base", () => {
+    const frag = (n: number) => ({ key: `k${n}` }) as unknown as ServiceFragment;
+    const model = new Map<string, ServiceFragment>();
+    for (let i = 0; i < 50; i++) model.set(`k${i}`, frag(i));
+    let m = FragmentMap.of(new Map(model));
+    for (let round = 0; round < 30; round++) {
+      const changes = new Map<string, ServiceFragment | null>();
+      for (let j = 0; j < 40; j++) {
+        const k = `k${(round * 37 + j * 11) % 120}`;
+        const v = (round + j) % 3 === 0 ? null : frag(round * 100 + j);
+        changes.set(k, v);
+      }
+      m = m.with(changes);
+      for (const [k, v] of changes) {
+        if (v === null) model.delete(k);
+        else model.set(k, v);
+      }
+      assert.equal(m.size, model.size);
+      assert.deepEqual(new Map(m), model);
+      assert.deepEqual([...m.keys()].sort(), [...model.keys()].sort());
+      for (const k of ["k0", "k7", "k119", "nope"]) {
+        assert.equal(m.get(k), model.get(k));
+        assert.equal(m.has(k), model.has(k));
+      }
+    }
   });
 });

@@ -35,16 +35,40 @@
  *                      an undefined port → reject; any other address in
  *                      the service CIDR is unallocated → drop
  *
- *   per service port (id = namespace/name/protocol/port-name):
+ *   masquerading       hairpin first: client . endpoint . original
+ *                      destination . l4proto . endpoint port in @hairpin
+ *                      (a client that is its own endpoint) is marked; then
+ *                      marked packets are masqueraded
+ *
+ *   Most service ports ("mapped": no ClientIP affinity, and no
+ *   externalTrafficPolicy Local for external traffic) have no chain of
+ *   their own: their service-ips / service-nodeports element sends to a
+ *   shared chain, one per kind, protocol and endpoint count N,
+ *     pick-cluster-<p>-N  ClusterIP, cluster policy: masquerade sources
+ *                         outside the cluster CIDR, then
+ *                         `dnat ip to ip daddr . l4proto . dport . numgen
+ *                         random mod N map @endpoints-<p>`
+ *     pick-local-<p>-N    ClusterIP, internalTrafficPolicy Local: the DNAT
+ *     pick-ext-<p>-N      external and LB IPs, cluster policy: masquerade, DNAT
+ *     pick-extnp-<p>-N    NodePorts, cluster policy: masquerade, DNAT by
+ *                         l4proto . dport . slot in @nodeport-endpoints-<p>
+ *   and the endpoints are slots 0..N-1 of that key in the protocol's map
+ *   (one map per protocol: the map's value is typed by `tcp dport` and the
+ *   like, which makes nft match that protocol). Adding or removing an
+ *   endpoint or a Service changes map elements only. This matters: nft
+ *   1.0.6 lists every chain of the table before each transaction, so with a
+ *   chain per service port and per endpoint (kube-proxy's shape) one change
+ *   among 10,000 Services cost 0.3-0.6 s; and kube-proxy's `numgen random
+ *   mod N vmap { … }` per service makes an anonymous set per rule, which
+ *   the kernel names by scanning the table's sets (10,000 Services: 114 s
+ *   of kernel time to load; Linux 6.18).
+ *
+ *   The other service ports keep a chain per service port and per endpoint
+ *   (id = namespace/name/protocol/port-name):
  *     svc-<id>   cluster policy: masquerade sources outside the cluster
  *                CIDR, ClientIP affinity, then the endpoint: one rule per
  *                endpoint i of N, `numgen random mod (N-i) == 0 goto ep-…`
- *                (the last one unconditional), so each gets 1/N. kube-proxy
- *                writes one `numgen random mod N vmap { … }` instead; each
- *                such rule makes an anonymous set, and the kernel names a
- *                new anonymous set by scanning the table's sets, so 10,000
- *                Services cost 114 s of kernel time to load against 2.5 s
- *                this way (Linux 6.18, nft 1.0.6; bench/proxy-sync)
+ *                (the last one unconditional), so each gets 1/N
  *     svl-<id>   local policy (ETP or ITP Local): the same over this node's
  *                endpoints
  *     ext-<id>   NodePort, external and LB IPs. Cluster policy: masquerade,
@@ -54,11 +78,12 @@
  *                taken before DNAT for everyone), everyone
  *                else keeps its source and goes to svl, or is dropped when
  *                there is no local endpoint
- *     fw-<id>    loadBalancerSourceRanges
  *     ep-<id>__<ip>/<port>   hairpin masquerade, affinity update, DNAT
  *     aff-<timeout>-<id>__<ip>/<port>   dynamic set of client IPs with
  *                the affinity timeout (in the name, so a new timeout is a
  *                new set rather than an in-place change nft refuses)
+ *   and any LB service port with source ranges has
+ *     fw-<id>    loadBalancerSourceRanges
  *
  * Endpoints: ready ones; when none is ready, serving-terminating ones (per
  * policy: the cluster's and this node's separately). A named targetPort is
@@ -67,7 +92,8 @@
  *
  * Every service yields a ServiceFragment that depends only on the Service,
  * its slices and the options, so a planner cache can reuse fragments whose
- * inputs did not change, and the diff can skip them by identity.
+ * inputs did not change, and the diff can skip them by identity; a partial
+ * sync replans only the services that changed (planProxyChanged).
  */
 import type { NftChain, NftElement, NftSet } from "../kernel/nft/objects.ts";
 import { formatPrefix, parsePrefix, tryParseIp, type Prefix } from "../lib/ipv4.ts";
@@ -84,6 +110,16 @@ export const SET_NO_ENDPOINT_SERVICES = "no-endpoint-services";
 export const SET_NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports";
 export const SET_FIREWALL_IPS = "firewall-ips";
 export const SET_CLUSTER_IPS = "cluster-ips";
+/** The slot maps of one protocol: `endpoints-tcp`, `nodeport-endpoints-udp`, ... */
+export function endpointsSet(proto: string, nodePort = false): string {
+  return `${nodePort ? "nodeport-" : ""}endpoints-${proto}`;
+}
+const PROTOCOLS = ["tcp", "udp", "sctp"] as const;
+const SLOT_SETS = PROTOCOLS.flatMap((p) => [endpointsSet(p), endpointsSet(p, true)]);
+export const SET_HAIRPIN = "hairpin";
+
+/** Sets and maps whose elements follow from another map's key, so they cannot clash on their own. */
+const DERIVED_SETS = new Set([SET_CLUSTER_IPS, ...SLOT_SETS, SET_HAIRPIN]);
 
 const CHAIN_SERVICES = "services";
 const CHAIN_ENDPOINTS_CHECK = "endpoints-check";
@@ -133,12 +169,104 @@ export interface ServiceFragment {
   ports: PortPlan[];
   /** `set|key` of every element a map (not the cluster-ips set) must hold once only. */
   elementKeys: string[];
+  /** For an element of elementKeys: the `set|key` of the elements that follow from it (endpoint slots, hairpin entries), dropped with it. */
+  derived: Map<string, string[]>;
+  /** Shared endpoint-picking chains (pick-*) this service's elements send to. */
+  shared: string[];
   /** For a LoadBalancer with externalTrafficPolicy Local: the health check port and this node's endpoint count. */
   health?: { port: number; localEndpoints: number };
   problems: string[];
+  /** For a copy without the keys another service holds: the fragment as planned. */
+  readonly original?: ServiceFragment;
   /** The inputs, kept for reuse by identity. */
   readonly service: Service;
   readonly slices: readonly EndpointSlice[];
+}
+
+/** A plan's fragments by service key (a Map, or a FragmentMap). */
+export interface Fragments {
+  readonly size: number;
+  get(key: string): ServiceFragment | undefined;
+  has(key: string): boolean;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<ServiceFragment>;
+  entries(): IterableIterator<[string, ServiceFragment]>;
+  [Symbol.iterator](): IterableIterator<[string, ServiceFragment]>;
+}
+
+/** Changes a FragmentMap carries on top of its base before it copies them in. */
+const FLATTEN_AT = 512;
+
+/**
+ * Fragments as a base map, never changed once made, and the entries changed
+ * since (null: removed): a partial plan shares its predecessor's base, so it
+ * costs what changed rather than a copy of 10,000 services.
+ */
+export class FragmentMap implements Fragments {
+  readonly #base: Fragments;
+  readonly #delta: ReadonlyMap<string, ServiceFragment | null>;
+  readonly size: number;
+
+  private constructor(base: Fragments, delta: ReadonlyMap<string, ServiceFragment | null>, size: number) {
+    this.#base = base;
+    this.#delta = delta;
+    this.size = size;
+  }
+
+  /** A view of `map`, which must not change afterwards. */
+  static of(map: Fragments): FragmentMap {
+    return new FragmentMap(map, new Map(), map.size);
+  }
+
+  /** These fragments with `changes` applied (null removes). */
+  with(changes: ReadonlyMap<string, ServiceFragment | null>): FragmentMap {
+    const delta = new Map(this.#delta);
+    let size = this.size;
+    for (const [k, v] of changes) {
+      const had = this.has(k);
+      if (v === null) {
+        if (!had) continue;
+        size--;
+        if (this.#base.has(k)) delta.set(k, null);
+        else delta.delete(k);
+      } else {
+        if (!had) size++;
+        delta.set(k, v);
+      }
+    }
+    if (delta.size < FLATTEN_AT) return new FragmentMap(this.#base, delta, size);
+    const flat = new Map(this.#base);
+    for (const [k, v] of delta) {
+      if (v === null) flat.delete(k);
+      else flat.set(k, v);
+    }
+    return FragmentMap.of(flat);
+  }
+
+  get(key: string): ServiceFragment | undefined {
+    return this.#delta.has(key) ? (this.#delta.get(key) ?? undefined) : this.#base.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.#delta.has(key) ? this.#delta.get(key) !== null : this.#base.has(key);
+  }
+
+  *entries(): IterableIterator<[string, ServiceFragment]> {
+    for (const e of this.#base) if (!this.#delta.has(e[0])) yield e;
+    for (const [k, v] of this.#delta) if (v !== null) yield [k, v];
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): IterableIterator<ServiceFragment> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, ServiceFragment]> {
+    return this.entries();
+  }
 }
 
 /** A chain with its rules. */
@@ -153,14 +281,30 @@ export interface ProxyPlan {
   baseChains: PlannedChain[];
   /** The shared maps and sets (elements come from fragments). */
   baseSets: NftSet[];
-  fragments: Map<string, ServiceFragment>;
+  fragments: Fragments;
   /** Elements refused because another service already claims the key, and other input problems. */
   problems: string[];
+  /** Made by planProxyChanged from the plan before it: the services replanned (no other fragment differs from that plan's). */
+  replanned?: ReadonlySet<string>;
 }
 
-/** Reusable fragments from earlier plans; pass the same cache to consecutive plans with the same options. */
+/**
+ * What consecutive plans with the same options share: the last plan (whose
+ * fragments are reused when a service's inputs are the same objects), the
+ * owner of every map key, and how many services use each shared chain, so
+ * planProxyChanged can plan only the services that changed.
+ */
 export class PlanCache {
-  readonly fragments = new Map<string, ServiceFragment>();
+  last: ProxyPlan | undefined;
+  /** Map key (`set|key`) → the service that holds it; undefined after a plan with a clash (the next one is planned whole). */
+  owners: Map<string, string> | undefined;
+  readonly sharedUse = new Map<string, number>();
+  checked: CheckedOptions | undefined;
+
+  /** The last plan's fragments. */
+  get fragments(): Fragments {
+    return this.last?.fragments ?? new Map();
+  }
 }
 
 /** The desired table for `services` and `slices` on this node. Pure apart from filling `cache`. */
@@ -171,16 +315,102 @@ export function planProxy(services: Iterable<Service>, slicesByService: Readonly
     if (svc.type === "ExternalName") continue;
     const key = serviceKey(svc);
     const slices = slicesByService.get(key) ?? [];
-    const old = cache?.fragments.get(key);
+    const last = cache?.last?.fragments.get(key);
+    const old = last?.original ?? last;
     const f = old && old.service === svc && sameList(old.slices, slices) ? old : planService(svc, slices, opts);
     fragments.set(key, f);
   }
-  if (cache) {
-    cache.fragments.clear();
-    for (const [k, f] of fragments) cache.fragments.set(k, f);
-  }
+  // Before resolveConflicts: the copies it makes hold no clashing key any more.
+  const owners = cache ? ownersOf(fragments) : undefined;
   const problems = resolveConflicts(fragments);
-  return { baseChains: baseChains(opts), baseSets: BASE_SETS, fragments, problems };
+  const shared = new Map<string, number>();
+  for (const f of fragments.values()) for (const c of f.shared) shared.set(c, (shared.get(c) ?? 0) + 1);
+  const plan: ProxyPlan = { baseChains: [...baseChains(opts), ...pickChains(shared.keys(), opts)], baseSets: BASE_SETS, fragments, problems };
+  if (cache) {
+    cache.last = plan;
+    cache.checked = opts;
+    cache.sharedUse.clear();
+    for (const [c, n] of shared) cache.sharedUse.set(c, n);
+    cache.owners = owners;
+  }
+  return plan;
+}
+
+/**
+ * The same plan as planProxy over `services` and `slicesByService`, made
+ * from `cache`'s last plan by replanning only the services in `changed`
+ * (keys `namespace/name` of services added, changed or deleted, or whose
+ * slices changed, since that plan). A key that two services claim, before
+ * or now, makes it plan everything, as planProxy does.
+ */
+export function planProxyChanged(changed: Iterable<string>, services: ReadonlyMap<string, Service>, slicesByService: ReadonlyMap<string, readonly EndpointSlice[]>, options: PlanOptions, cache: PlanCache): ProxyPlan {
+  const prev = cache.last;
+  const owners = cache.owners;
+  const opts = cache.checked;
+  if (!prev || !owners || !opts) return planProxy(services.values(), slicesByService, options, cache);
+  const before = prev.fragments instanceof FragmentMap ? prev.fragments : FragmentMap.of(prev.fragments);
+  const changes = new Map<string, ServiceFragment | null>();
+  const use = cache.sharedUse;
+  const replanned = new Set(changed);
+  let picksChanged = false;
+  let problemsChanged = prev.problems.length > 0;
+  for (const key of replanned) {
+    const old = before.get(key);
+    const svc = services.get(key);
+    const slices = slicesByService.get(key) ?? [];
+    const next = svc === undefined || svc.type === "ExternalName" ? undefined : old && old.service === svc && sameList(old.slices, slices) ? old : planService(svc, slices, opts);
+    if (next === old) continue;
+    if (old) {
+      for (const k of old.elementKeys) if (owners.get(k) === key) owners.delete(k);
+      for (const c of old.shared) {
+        const n = (use.get(c) ?? 0) - 1;
+        if (n > 0) use.set(c, n);
+        else {
+          use.delete(c);
+          picksChanged = true;
+        }
+      }
+    }
+    if (next) {
+      for (const k of next.elementKeys) {
+        if (owners.has(k)) {
+          cache.owners = undefined;
+          return planProxy(services.values(), slicesByService, options, cache);
+        }
+        owners.set(k, key);
+      }
+      for (const c of next.shared) {
+        const n = use.get(c) ?? 0;
+        if (n === 0) picksChanged = true;
+        use.set(c, n + 1);
+      }
+    }
+    changes.set(key, next ?? null);
+    if (old?.problems.length || next?.problems.length) problemsChanged = true;
+  }
+  const fragments = before.with(changes);
+  const problems: string[] = [];
+  if (problemsChanged) for (const f of fragments.values()) if (f.problems.length) problems.push(...f.problems);
+  const baseChainList = picksChanged ? [...baseChains(opts), ...pickChains(use.keys(), opts)] : prev.baseChains;
+  const plan: ProxyPlan = { baseChains: baseChainList, baseSets: BASE_SETS, fragments, problems, replanned };
+  cache.last = plan;
+  return plan;
+}
+
+/** Each map key's service, or undefined when two claim one. */
+function ownersOf(fragments: Fragments): Map<string, string> | undefined {
+  const owners = new Map<string, string>();
+  for (const [key, f] of fragments) {
+    for (const k of f.elementKeys) {
+      if (owners.has(k)) return undefined;
+      owners.set(k, key);
+    }
+  }
+  return owners;
+}
+
+function pickChains(names: Iterable<string>, opts: CheckedOptions): PlannedChain[] {
+  return [...names].sort().map((name) => ({ chain: { name }, rules: pickChainRules(name, opts) }));
 }
 
 interface CheckedOptions extends PlanOptions {
@@ -205,7 +435,36 @@ const BASE_SETS: NftSet[] = [
   { name: SET_NO_ENDPOINT_NODEPORTS, key: ["inet_proto", "inet_service"], value: "verdict" },
   { name: SET_FIREWALL_IPS, key: ["ipv4_addr", "inet_proto", "inet_service"], value: "verdict" },
   { name: SET_CLUSTER_IPS, key: ["ipv4_addr"] },
+  // Per protocol: destination . protocol . port . slot → endpoint address . port (slot = numgen random mod N).
+  // One map per protocol because the value's type comes from `tcp dport` (or udp, sctp), which makes the
+  // DNAT rule match that protocol only; nft 1.0.6 declares `ip daddr . th dport` but then cannot read it back
+  // ("conflicting protocols").
+  ...PROTOCOLS.flatMap((p): NftSet[] => [
+    { name: endpointsSet(p), typeOf: true, key: ["ip daddr", "meta l4proto", "th dport", "numgen random mod 1"], value: `ip daddr . ${p} dport` },
+    { name: endpointsSet(p, true), typeOf: true, key: ["meta l4proto", "th dport", "numgen random mod 1"], value: `ip daddr . ${p} dport` },
+  ]),
+  // after DNAT: client . endpoint . ClusterIP . protocol . endpoint port, client = endpoint
+  { name: SET_HAIRPIN, key: ["ipv4_addr", "ipv4_addr", "ipv4_addr", "inet_proto", "inet_service"] },
 ];
+
+/** The shared chains that pick one of N endpoints by slot: for ClusterIPs (cluster or local policy), and external traffic by IP or NodePort. */
+const PICK = /^pick-(cluster|local|ext|extnp)-(tcp|udp|sctp)-([1-9][0-9]*)$/;
+
+function pickChain(kind: "cluster" | "local" | "ext" | "extnp", proto: string, n: number): string {
+  return `pick-${kind}-${proto}-${n}`;
+}
+
+function pickChainRules(name: string, o: CheckedOptions): string[] {
+  const m = PICK.exec(name);
+  if (!m) throw new Error(`not a pick chain: ${name}`);
+  const [kind, proto, n] = [m[1]!, m[2]!, m[3]!];
+  const dnat = kind === "extnp"
+    ? `dnat ip to meta l4proto . th dport . numgen random mod ${n} map @${endpointsSet(proto, true)}`
+    : `dnat ip to ${KEY3} . numgen random mod ${n} map @${endpointsSet(proto)}`;
+  if (kind === "cluster") return [`ip saddr != ${o.clusterCidr} jump ${CHAIN_MARK_MASQ}`, dnat];
+  if (kind === "local") return [dnat];
+  return [`jump ${CHAIN_MARK_MASQ}`, dnat];
+}
 
 /** nft's dstnat and srcnat priorities as numbers: nft 1.0.6 accepts the names only on some hooks (not output). */
 const DSTNAT = -100;
@@ -235,7 +494,7 @@ function baseChains(o: CheckedOptions): PlannedChain[] {
     { chain: { name: CHAIN_FIREWALL_CHECK }, rules: [`${KEY3} vmap @${SET_FIREWALL_IPS}`] },
     { chain: { name: CHAIN_CLUSTER_IPS_CHECK }, rules: [`ip daddr @${SET_CLUSTER_IPS} goto ${CHAIN_REJECT}`, `ip daddr ${o.serviceCidr} drop`] },
     { chain: { name: CHAIN_MARK_MASQ }, rules: [`meta mark set meta mark | ${mark}`] },
-    { chain: { name: CHAIN_MASQUERADING }, rules: [`meta mark & ${mark} == 0 return`, `meta mark set meta mark ^ ${mark}`, "masquerade fully-random"] },
+    { chain: { name: CHAIN_MASQUERADING }, rules: [`ip saddr . ip daddr . ct original ip daddr . meta l4proto . th dport @${SET_HAIRPIN} jump ${CHAIN_MARK_MASQ}`, `meta mark & ${mark} == 0 return`, `meta mark set meta mark ^ ${mark}`, "masquerade fully-random"] },
     { chain: { name: CHAIN_REJECT }, rules: ["meta l4proto tcp reject with tcp reset", "reject"] },
   ];
 }
@@ -256,13 +515,38 @@ function usable(eps: readonly PortEndpoint[]): PortEndpoint[] {
 export function planService(svc: Service, slices: readonly EndpointSlice[], o: CheckedOptions | PlanOptions): ServiceFragment {
   const opts = "serviceNet" in o ? o : checkOptions(o);
   const key = serviceKey(svc);
-  const f: ServiceFragment = { key, chains: new Map(), sets: [], elements: new Map(), ports: [], elementKeys: [], problems: [], service: svc, slices };
-  const add = (set: string, e: NftElement) => {
+  const f: ServiceFragment = { key, chains: new Map(), sets: [], elements: new Map(), ports: [], elementKeys: [], derived: new Map(), shared: [], problems: [], service: svc, slices };
+  const add = (set: string, e: NftElement, from?: string) => {
     let list = f.elements.get(set);
     if (!list) f.elements.set(set, (list = []));
     list.push(e);
-    // A set: sharing an address is harmless.
-    if (set !== SET_CLUSTER_IPS) f.elementKeys.push(elementKey(set, e));
+    // The cluster-ips set: sharing an address is harmless. Derived elements go (and clash) with the element they follow from.
+    if (!DERIVED_SETS.has(set)) f.elementKeys.push(elementKey(set, e));
+    else if (from !== undefined) {
+      let d = f.derived.get(from);
+      if (!d) f.derived.set(from, (d = []));
+      d.push(elementKey(set, e));
+    }
+  };
+  const hairpins = new Set<string>();
+  /** A map key sending to one of `eps` by slot through the shared chain of `kind`. */
+  const addPick = (set: string, k: string[], kind: "cluster" | "local" | "ext" | "extnp", eps: readonly PortEndpoint[], hairpinFor?: string) => {
+    const chain = pickChain(kind, k.at(-2)!, eps.length);
+    if (!f.shared.includes(chain)) f.shared.push(chain);
+    add(set, { key: k, value: `goto ${chain}` });
+    const from = elementKey(set, { key: k });
+    const slots = endpointsSet(k.at(-2)!, kind === "extnp");
+    eps.forEach((e, i) => add(slots, { key: [...k, String(i)], value: `${e.address} . ${e.port}` }, from));
+    if (hairpinFor !== undefined) {
+      for (const e of eps) {
+        const h = [e.address, e.address, hairpinFor, k[1]!, String(e.port)];
+        const hk = h.join(" . ");
+        // Two ports of one ClusterIP may share a target port: one element, kept by the first.
+        if (hairpins.has(hk)) continue;
+        hairpins.add(hk);
+        add(SET_HAIRPIN, { key: h }, from);
+      }
+    }
   };
   const ips = (list: readonly string[], what: string) =>
     list.filter((ip) => {
@@ -326,69 +610,73 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
       return rules;
     };
 
-    const svcChain = `svc-${id}`;
-    const svlChain = `svl-${id}`;
-    if (cluster.length) {
-      const masq = clusterIPs.map((ip) => `ip daddr ${ip} ${proto} dport ${sp.port} ip saddr != ${opts.clusterCidr} jump ${CHAIN_MARK_MASQ}`);
-      f.chains.set(svcChain, balance(cluster, masq));
-    }
-    const needLocal = svc.internalTrafficPolicy === "Local" || svc.externalTrafficPolicy === "Local";
-    if (needLocal && local.length) f.chains.set(svlChain, balance(local, []));
-
-    // Internal traffic: the ClusterIPs.
-    let internal: PortPlan["internal"];
-    let internalTarget: string | undefined;
-    if (svc.internalTrafficPolicy === "Local") {
-      internalTarget = local.length ? svlChain : undefined;
-      internal = local.length ? "forward" : cluster.length ? "drop" : "reject";
-    } else {
-      internalTarget = cluster.length ? svcChain : undefined;
-      internal = cluster.length ? "forward" : "reject";
-    }
-    for (const ip of clusterIPs) {
-      const k = [ip, proto, String(sp.port)];
-      if (internalTarget) add(SET_SERVICE_IPS, { key: k, value: `goto ${internalTarget}` });
-      else add(SET_NO_ENDPOINT_SERVICES, { key: k, value: verdictFor(internal) });
-    }
-
-    // External traffic: NodePort, external IPs, load-balancer IPs.
     const hasExternal = sp.nodePort !== undefined || externalIPs.length > 0 || lbIPs.length > 0;
+    let internal: PortPlan["internal"];
+    if (svc.internalTrafficPolicy === "Local") internal = local.length ? "forward" : cluster.length ? "drop" : "reject";
+    else internal = cluster.length ? "forward" : "reject";
     let external: PortPlan["external"] = "none";
-    let externalTarget: string | undefined;
     if (hasExternal) {
-      const extChain = `ext-${id}`;
       if (!cluster.length) external = "reject";
-      else if (svc.externalTrafficPolicy === "Cluster") {
-        external = "forward";
-        externalTarget = extChain;
-        f.chains.set(extChain, [`jump ${CHAIN_MARK_MASQ}`, `goto ${svcChain}`]);
-      } else {
-        anyLocalPolicy = true;
-        external = local.length ? "forward" : "drop";
-        externalTarget = extChain;
-        f.chains.set(extChain, [
-          `ip saddr ${formatPrefix(nodePod)} goto ${svcChain}`,
-          `fib saddr type local jump ${CHAIN_MARK_MASQ}`,
-          `fib saddr type local goto ${svcChain}`,
-          local.length ? `goto ${svlChain}` : "drop",
-        ]);
-      }
-      const extVerdict = externalTarget ? `goto ${externalTarget}` : undefined;
-      for (const ip of [...externalIPs, ...lbIPs]) {
+      else if (svc.externalTrafficPolicy === "Cluster") external = "forward";
+      else external = local.length ? "forward" : "drop";
+      if (cluster.length && svc.externalTrafficPolicy === "Local") anyLocalPolicy = true;
+    }
+    const externalKeys = [...externalIPs, ...lbIPs].map((ip) => [ip, proto, String(sp.port)]);
+    const nodePortKey = sp.nodePort === undefined ? undefined : [proto, String(sp.nodePort)];
+
+    if (affinity === undefined && (!hasExternal || svc.externalTrafficPolicy === "Cluster")) {
+      // Mapped: map elements and the shared pick chains only, so an endpoint change is an element change.
+      const internalEps = svc.internalTrafficPolicy === "Local" ? local : cluster;
+      for (const ip of clusterIPs) {
         const k = [ip, proto, String(sp.port)];
-        if (extVerdict) add(SET_SERVICE_IPS, { key: k, value: extVerdict });
-        else add(SET_NO_ENDPOINT_SERVICES, { key: k, value: verdictFor("reject") });
+        if (internal === "forward") addPick(SET_SERVICE_IPS, k, svc.internalTrafficPolicy === "Local" ? "local" : "cluster", internalEps, ip);
+        else add(SET_NO_ENDPOINT_SERVICES, { key: k, value: verdictFor(internal) });
       }
-      if (sp.nodePort !== undefined) {
-        const k = [proto, String(sp.nodePort)];
-        if (extVerdict) add(SET_SERVICE_NODEPORTS, { key: k, value: extVerdict });
-        else add(SET_NO_ENDPOINT_NODEPORTS, { key: k, value: verdictFor("reject") });
+      if (internal === "forward") for (const e of internalEps) used.set(`${e.address}/${e.port}`, e);
+      if (external === "forward") {
+        for (const k of externalKeys) addPick(SET_SERVICE_IPS, k, "ext", cluster);
+        if (nodePortKey) addPick(SET_SERVICE_NODEPORTS, nodePortKey, "extnp", cluster);
+        for (const e of cluster) used.set(`${e.address}/${e.port}`, e);
       }
-      if (ranges.length && lbIPs.length) {
-        const fw = `fw-${id}`;
-        f.chains.set(fw, [`ip saddr != { ${ranges.join(", ")} } drop`]);
-        for (const ip of lbIPs) add(SET_FIREWALL_IPS, { key: [ip, proto, String(sp.port)], value: `goto ${fw}` });
+    } else {
+      // Chains: a chain per service port and per endpoint (ClientIP affinity, externalTrafficPolicy Local).
+      const svcChain = `svc-${id}`;
+      const svlChain = `svl-${id}`;
+      if (cluster.length) {
+        const masq = clusterIPs.map((ip) => `ip daddr ${ip} ${proto} dport ${sp.port} ip saddr != ${opts.clusterCidr} jump ${CHAIN_MARK_MASQ}`);
+        f.chains.set(svcChain, balance(cluster, masq));
       }
+      const needLocal = svc.internalTrafficPolicy === "Local" || svc.externalTrafficPolicy === "Local";
+      if (needLocal && local.length) f.chains.set(svlChain, balance(local, []));
+      const internalTarget = internal !== "forward" ? undefined : svc.internalTrafficPolicy === "Local" ? svlChain : svcChain;
+      for (const ip of clusterIPs) {
+        const k = [ip, proto, String(sp.port)];
+        if (internalTarget) add(SET_SERVICE_IPS, { key: k, value: `goto ${internalTarget}` });
+        else add(SET_NO_ENDPOINT_SERVICES, { key: k, value: verdictFor(internal) });
+      }
+      if (hasExternal && cluster.length) {
+        const extChain = `ext-${id}`;
+        if (svc.externalTrafficPolicy === "Cluster") f.chains.set(extChain, [`jump ${CHAIN_MARK_MASQ}`, `goto ${svcChain}`]);
+        else {
+          f.chains.set(extChain, [
+            `ip saddr ${formatPrefix(nodePod)} goto ${svcChain}`,
+            `fib saddr type local jump ${CHAIN_MARK_MASQ}`,
+            `fib saddr type local goto ${svcChain}`,
+            local.length ? `goto ${svlChain}` : "drop",
+          ]);
+        }
+        for (const k of externalKeys) add(SET_SERVICE_IPS, { key: k, value: `goto ${extChain}` });
+        if (nodePortKey) add(SET_SERVICE_NODEPORTS, { key: nodePortKey, value: `goto ${extChain}` });
+      }
+    }
+    if (hasExternal && !cluster.length) {
+      for (const k of externalKeys) add(SET_NO_ENDPOINT_SERVICES, { key: k, value: verdictFor("reject") });
+      if (nodePortKey) add(SET_NO_ENDPOINT_NODEPORTS, { key: nodePortKey, value: verdictFor("reject") });
+    }
+    if (hasExternal && ranges.length && lbIPs.length) {
+      const fw = `fw-${id}`;
+      f.chains.set(fw, [`ip saddr != { ${ranges.join(", ")} } drop`]);
+      for (const ip of lbIPs) add(SET_FIREWALL_IPS, { key: [ip, proto, String(sp.port)], value: `goto ${fw}` });
     }
 
     f.ports.push({
@@ -479,9 +767,11 @@ function resolveConflicts(fragments: Map<string, ServiceFragment>): string[] {
   }
   for (const [key, drop] of losers) {
     const f = fragments.get(key)!;
+    const gone = new Set(drop);
+    for (const k of drop) for (const d of f.derived.get(k) ?? []) gone.add(d);
     const elements = new Map<string, NftElement[]>();
-    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !drop.has(elementKey(set, e))));
-    fragments.set(key, { ...f, elements, elementKeys: f.elementKeys.filter((k) => !drop.has(k)) });
+    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !gone.has(elementKey(set, e))));
+    fragments.set(key, { ...f, elements, elementKeys: f.elementKeys.filter((k) => !drop.has(k)), original: f.original ?? f });
   }
   return problems;
 }

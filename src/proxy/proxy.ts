@@ -37,7 +37,7 @@ import { deleteStaleFlows, listUdpEntries, staleListedFlows, staleUdpFlows } fro
 import { diffPlans, fullSync, type SyncTx } from "./diff.ts";
 import { HealthCheckServers, type HealthTarget } from "./health.ts";
 import { ProxyMetrics, type SyncKind } from "./metrics.ts";
-import { PlanCache, planProxy, TABLE, type PlanOptions, type PortPlan, type ProxyPlan } from "./plan.ts";
+import { PlanCache, planProxy, planProxyChanged, TABLE, type PlanOptions, type PortPlan, type ProxyPlan, type ServiceFragment } from "./plan.ts";
 import { serviceKey, type EndpointSlice, type Service } from "./types.ts";
 
 export interface ServiceProxyOptions extends PlanOptions {
@@ -90,6 +90,8 @@ export class ServiceProxy {
   /** Slice name → its service key, to find a deleted slice's service. */
   readonly #sliceOwner = new Map<string, string>();
   readonly #cache = new PlanCache();
+  /** Services whose Service or slices changed since the last plan. */
+  #dirty = new Set<string>();
   readonly #sync: SyncRunner;
   readonly #health: HealthCheckServers;
   readonly metrics = new ProxyMetrics();
@@ -136,12 +138,18 @@ export class ServiceProxy {
   }
 
   upsertService(s: Service): void {
-    this.#services.set(serviceKey(s), s);
+    const key = serviceKey(s);
+    this.#services.set(key, s);
+    this.#dirty.add(key);
     this.#sync.request();
   }
 
   deleteService(namespace: string, name: string): void {
-    if (this.#services.delete(`${namespace}/${name}`)) this.#sync.request();
+    const key = `${namespace}/${name}`;
+    if (this.#services.delete(key)) {
+      this.#dirty.add(key);
+      this.#sync.request();
+    }
   }
 
   upsertSlice(s: EndpointSlice): void {
@@ -154,6 +162,7 @@ export class ServiceProxy {
     if (!m) this.#slices.set(owner, (m = new Map()));
     m.set(sliceKey, s);
     this.#sliceLists.set(owner, [...m.values()]);
+    this.#dirty.add(owner);
     this.#pendingTriggers.push(s.triggerTimeMs ?? Date.now());
     this.#sync.request();
   }
@@ -168,6 +177,7 @@ export class ServiceProxy {
   }
 
   #dropSlice(sliceKey: string, owner: string): void {
+    this.#dirty.add(owner);
     this.#sliceOwner.delete(sliceKey);
     const m = this.#slices.get(owner);
     m?.delete(sliceKey);
@@ -234,9 +244,13 @@ export class ServiceProxy {
     const started = performance.now();
     const triggers = this.#pendingTriggers;
     this.#pendingTriggers = [];
+    const dirty = this.#dirty;
+    this.#dirty = new Set();
     try {
-      const plan = planProxy(this.#services.values(), this.#sliceLists, this.#opts, this.#cache);
       const prev = this.#applied;
+      const full = prev === undefined || this.#rebuild || reason !== "request" || this.#needFull;
+      // A partial sync plans only the services that changed; a full one plans them all.
+      const plan = full ? planProxy(this.#services.values(), this.#sliceLists, this.#opts, this.#cache) : planProxyChanged(dirty, this.#services, this.#sliceLists, this.#opts, this.#cache);
       let kind: SyncKind;
       let tx: SyncTx;
       let planned = performance.now();
@@ -245,12 +259,13 @@ export class ServiceProxy {
         tx = fullSync(plan, prev, true);
         planned = performance.now();
         await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
-      } else if (reason !== "request" || this.#needFull) {
+      } else if (full) {
         kind = "full";
         tx = await this.#applyFull(plan, prev);
       } else {
         kind = "partial";
-        tx = diffPlans(prev, plan);
+        // The plan before this one is the one applied (a failed sync is followed by a full one).
+        tx = diffPlans(prev, plan, plan.replanned);
         planned = performance.now();
         try {
           await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
@@ -264,7 +279,9 @@ export class ServiceProxy {
       this.#rebuild = this.#needFull = false;
       const now = Date.now();
       for (const t of triggers) this.metrics.programming.observe(Math.max(0, now - t) / 1000);
-      this.#recordPlan(plan);
+      // What a partial sync replanned (a superset of what changed in the table), for the gauges and health servers.
+      const replanned = kind === "full" || plan.replanned === undefined ? undefined : [...plan.replanned];
+      this.#recordPlan(plan, prev, replanned);
       this.metrics.syncs[kind]++;
       this.metrics.lastSyncAt = now;
       const applied = performance.now();
@@ -277,9 +294,10 @@ export class ServiceProxy {
         for (const p of plan.problems) this.#log(p);
         this.#lastProblems = problems;
       }
-      await this.#afterApply(prev, plan, kind === "full" ? undefined : tx.services);
+      await this.#afterApply(prev, plan, kind === "full" ? undefined : tx.services, replanned);
     } catch (err) {
       this.#pendingTriggers.unshift(...triggers);
+      for (const k of dirty) this.#dirty.add(k);
       this.#needFull = true;
       throw err;
     }
@@ -300,7 +318,7 @@ export class ServiceProxy {
   }
 
   /** Conntrack cleanup and health servers; their failures are logged, not retried as a sync. */
-  async #afterApply(prev: ProxyPlan | undefined, plan: ProxyPlan, changed: string[] | undefined): Promise<void> {
+  async #afterApply(prev: ProxyPlan | undefined, plan: ProxyPlan, changed: string[] | undefined, replanned: string[] | undefined): Promise<void> {
     const keys = changed ?? [...new Set([...(prev?.fragments.keys() ?? []), ...plan.fragments.keys()])];
     const before: PortPlan[] = [];
     const after: PortPlan[] = [];
@@ -325,23 +343,31 @@ export class ServiceProxy {
       this.metrics.staleFlowsDeleted += r.deleted;
       for (const e of r.errors) this.#log(`stale UDP conntrack entries not deleted: ${e}`);
     }
+    // The health servers follow the services that have one; a partial sync that touched none leaves them.
+    if (replanned !== undefined && !replanned.some((k) => prev?.fragments.get(k)?.health || plan.fragments.get(k)?.health)) return;
     const wanted = new Map<number, HealthTarget>();
     for (const f of plan.fragments.values()) if (f.health) wanted.set(f.health.port, { service: f.key, localEndpoints: f.health.localEndpoints });
     await this.#health.sync(wanted);
   }
 
-  #recordPlan(plan: ProxyPlan): void {
-    let services = 0;
-    let ports = 0;
-    let endpoints = 0;
-    for (const f of plan.fragments.values()) {
-      if (f.ports.length) services++;
-      ports += f.ports.length;
-      for (const p of f.ports) endpoints += p.endpoints.length;
+  /** The programmed-objects gauges: counted whole after a full sync, adjusted by the services a partial one changed. */
+  #recordPlan(plan: ProxyPlan, prev: ProxyPlan | undefined, changed: string[] | undefined): void {
+    const m = this.metrics;
+    const count = (f: ServiceFragment | undefined, sign: number) => {
+      if (!f) return;
+      if (f.ports.length) m.services += sign;
+      m.servicePorts += sign * f.ports.length;
+      for (const p of f.ports) m.endpoints += sign * p.endpoints.length;
+    };
+    if (changed !== undefined && prev !== undefined) {
+      for (const k of changed) {
+        count(prev.fragments.get(k), -1);
+        count(plan.fragments.get(k), 1);
+      }
+      return;
     }
-    this.metrics.services = services;
-    this.metrics.servicePorts = ports;
-    this.metrics.endpoints = endpoints;
+    m.services = m.servicePorts = m.endpoints = 0;
+    for (const f of plan.fragments.values()) count(f, 1);
   }
 
   /** The last sync, or undefined before the first. */

@@ -79,8 +79,9 @@ describe("service proxy over time: conntrack, drift, latency, restart", { timeou
     await until("the table to come back", async () => (await lab.probe(client, "tcp", "10.96.0.31", 80, 1, 300)).errors.TIMEOUT === undefined, 5000, 20);
     const tableMs = Date.now() - t0;
     t0 = Date.now();
-    await nft("flush", "chain", "ip", "weft-proxy", "svc-default/web/tcp/http");
-    await until("the chain's rules to come back", async () => (await nft("list", "chain", "ip", "weft-proxy", "svc-default/web/tcp/http")).includes("goto ep-"), 5000, 20);
+    // The shared chain that picks web's one endpoint.
+    await nft("flush", "chain", "ip", "weft-proxy", "pick-cluster-tcp-1");
+    await until("the chain's rules to come back", async () => (await nft("list", "chain", "ip", "weft-proxy", "pick-cluster-tcp-1")).includes("numgen random mod 1 map @endpoints-tcp"), 5000, 20);
     const chainMs = Date.now() - t0;
     assert.ok(tableMs < 1500 && chainMs < 1500, `table back after ${tableMs} ms, chain after ${chainMs} ms (periodic resync: 600 s)`);
     assert.deepEqual((await lab.probe(client, "tcp", "10.96.0.31", 80, 3)).answers, { [`b10 ${ip(2)}`]: 3 });

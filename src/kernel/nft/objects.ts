@@ -43,10 +43,15 @@ export interface NftChain {
 /** A set, or a map when `value` is given (`verdict` makes a verdict map). */
 export interface NftSet {
   name: string;
-  /** The key's data types; more than one makes a concatenated key. */
+  /** The key's data types; more than one makes a concatenated key. With `typeOf`, the expressions whose types they are. */
   key: readonly string[];
-  /** The value type of a map, e.g. `verdict`; absent for a set. */
+  /** The value type of a map, e.g. `verdict`; absent for a set. With `typeOf`, an expression (e.g. `ip daddr . th dport`). */
   value?: string;
+  /**
+   * Declare by `typeof` (key and value are expressions, e.g. `numgen random
+   * mod 1`, whose type has no name nft accepts after `type`).
+   */
+  typeOf?: boolean;
   flags?: readonly ("constant" | "interval" | "timeout" | "dynamic")[];
   /** Default timeout of elements, in seconds (needs the `timeout` flag). */
   timeoutSeconds?: number;
@@ -89,7 +94,7 @@ export function chainBody(chain: NftChain): string {
 /** The declaration body of a set or map, e.g. `{ type ipv4_addr . inet_service : verdict ; }`. */
 export function setBody(set: NftSet): string {
   if (set.key.length === 0) throw new WeftError(NFT_BAD_OBJECT, `nft set "${set.name}" has no key type`);
-  const parts = [`type ${set.key.join(" . ")}${set.value === undefined ? "" : ` : ${set.value}`} ;`];
+  const parts = [`${set.typeOf ? "typeof" : "type"} ${set.key.join(" . ")}${set.value === undefined ? "" : ` : ${set.value}`} ;`];
   if (set.flags?.length) parts.push(`flags ${set.flags.join(",")} ;`);
   if (set.timeoutSeconds !== undefined) parts.push(`timeout ${set.timeoutSeconds}s ;`);
   if (set.size !== undefined) parts.push(`size ${set.size} ;`);
