@@ -23,7 +23,8 @@ export interface KubeProxyFacts {
   keys: string[];
 }
 
-const PROXY_MAPS = [SET_SERVICE_IPS, SET_NO_ENDPOINT_SERVICES, SET_SERVICE_NODEPORTS, SET_NO_ENDPOINT_NODEPORTS];
+/** The verdict maps doctor compares: one key per service address and port. */
+export const PROXY_MAPS = [SET_SERVICE_IPS, SET_NO_ENDPOINT_SERVICES, SET_SERVICE_NODEPORTS, SET_NO_ENDPOINT_NODEPORTS];
 
 interface NftSetObject {
   family: string;

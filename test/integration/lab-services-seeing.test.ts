@@ -77,7 +77,7 @@ describe("seeing Services: trace, smoke and doctor in a lab with weft's service 
     assert.equal(code, 0, stderr + JSON.stringify(report, null, 1));
     assert.equal(report.verdict, "dnat");
     assert.deepEqual(report.hops.map((h) => `${h.status} ${h.at} ${h.what}`), ["ok api service", "ok api endpoints", "ok node1 proxy map", "ok node1 endpoints", "ok node1 probe"]);
-    assert.match(report.hops[2]!.found, new RegExp(`^service-ips: ${web.replaceAll(".", "\\.")} \\. tcp \\. 80 → goto svc-default/web/tcp/http$`));
+    assert.match(report.hops[2]!.found, new RegExp(`^service-ips: ${web.replaceAll(".", "\\.")} \\. tcp \\. 80 → goto pick-cluster-tcp-2$`));
     assert.match(report.hops[3]!.found, /numgen random, 1\/2 each\), as the API says$/);
     const ep = report.endpoint!;
     assert.equal(ep.chosenBy, "conntrack");

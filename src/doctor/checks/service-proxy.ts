@@ -20,6 +20,7 @@ import type { EndpointSlice } from "../../proxy/types.ts";
 import { valueOf, type NodeFacts } from "../facts.ts";
 import { fail, listing, ok, warn, type Check, type Finding } from "../finding.ts";
 import { parsedSubnetFile } from "../subnet-file.ts";
+import { PROXY_MAPS } from "../proxy-facts.ts";
 import { formatPrefix } from "../../lib/ipv4.ts";
 
 const CHECK = "service-proxy";
@@ -37,11 +38,11 @@ function describeElement(e: string): string {
   return map.startsWith("no-endpoint") ? `${addr} (refused)` : addr;
 }
 
-/** The map elements the plan puts in the kernel, as `map|key`. */
+/** The verdict-map elements the plan puts in the kernel, as `map|key` (the maps proxy-facts.ts reads). */
 function planElements(plan: ProxyPlan): string[] {
   const out: string[] = [];
   for (const f of plan.fragments.values()) {
-    for (const [set, elements] of f.elements) if (set !== "cluster-ips") for (const e of elements) out.push(`${set}|${e.key.join(" . ")}`);
+    for (const [set, elements] of f.elements) if (PROXY_MAPS.includes(set)) for (const e of elements) out.push(`${set}|${e.key.join(" . ")}`);
   }
   return out.sort();
 }

@@ -6,8 +6,10 @@
  *     plane's namespace), converted at the boundary by src/kube;
  *   - the source node's table `ip weft-proxy`: `nft get element` for the
  *     traced key in the maps service-ips and no-endpoint-services and for
- *     the ClusterIP in set cluster-ips, then `nft -j list chain` for the
- *     chain the map sends to and for each endpoint chain it chooses among;
+ *     the ClusterIP in set cluster-ips, then the endpoints it chooses among:
+ *     for a shared pick chain (pick-cluster-<p>-N, pick-local-<p>-N) the
+ *     N slots of the key in map endpoints-<p> (`nft get element`), else
+ *     `nft -j list chain` for the service's chain and each endpoint chain;
  *   - a probe from the source pod (one TCP connection, one UDP datagram or
  *     one ping, never more) and, for a connection, its conntrack entry on
  *     the node, whose reply tuple names the endpoint the kernel chose.
@@ -22,7 +24,7 @@ import { fromV1Service } from "../../kube/services.ts";
 import { createRunner, type ExecResult, type Runner } from "../../kernel/runner.ts";
 import { WeftError } from "../../lib/errors.ts";
 import { formatPrefix } from "../../lib/ipv4.ts";
-import { planService, TABLE, SET_CLUSTER_IPS, SET_NO_ENDPOINT_SERVICES, SET_SERVICE_IPS } from "../../proxy/plan.ts";
+import { endpointsSet, planService, TABLE, SET_CLUSTER_IPS, SET_NO_ENDPOINT_SERVICES, SET_SERVICE_IPS } from "../../proxy/plan.ts";
 import type { EndpointSlice, Service, ServicePort } from "../../proxy/types.ts";
 import { readSubnetFile } from "../../subnet/file.ts";
 import type { TracedPod } from "../lab-pods.ts";
@@ -174,7 +176,17 @@ async function readKernel(nft: Runner, clusterIP: string, protocol: TraceProtoco
   ]);
   let balance: ProxyKernelFacts["balance"] = null;
   const chain = serviceVerdict === null ? undefined : /^(?:goto|jump)\s+(\S+)/.exec(serviceVerdict)?.[1];
-  if (chain !== undefined) {
+  const pick = chain === undefined ? null : /^pick-(?:cluster|local)-(tcp|udp|sctp)-([1-9][0-9]*)$/.exec(chain);
+  if (pick && key !== null) {
+    const map = endpointsSet(pick[1]!);
+    const slots = Array.from({ length: Number(pick[2]) }, (_, slot) => slot);
+    const endpoints = await Promise.all(slots.map(async (slot) => {
+      const value = await getElement(nft, map, `${key} . ${slot}`);
+      const [ip, port] = value === null ? [] : value.split(" . ");
+      return { chain: `${map} slot ${slot}`, target: ip === undefined ? null : port === undefined ? ip : `${ip}:${port}` };
+    }));
+    balance = { chain: `${chain} (slots of ${map})`, endpoints, error: null };
+  } else if (chain !== undefined) {
     try {
       const eps = [...new Set((await chainRules(nft, chain)).flatMap(targets).filter((t) => t.startsWith("ep-")))];
       const endpoints = await Promise.all(eps.map(async (ep) => ({ chain: ep, target: dnatTarget(await chainRules(nft, ep)) })));

@@ -132,7 +132,7 @@ export function serviceSteps(f: ServiceFacts): ServiceSteps {
 
   // 4. The chain's endpoints against the API's.
   const b = k.balance;
-  const programmed = b?.endpoints.map((e) => e.target ?? `${e.chain} (no DNAT rule)`) ?? [];
+  const programmed = b?.endpoints.map((e) => e.target ?? `${e.chain} (nothing to DNAT to)`) ?? [];
   if (b === null || b.error !== null) {
     hops.push(broken(node, "endpoints", `cannot list chain ${b?.chain ?? "?"}: ${b?.error ?? "no chain named"}`, "the chain the map sends to", `read ${agentLog}; restarting the agent rebuilds the table`));
   } else {
