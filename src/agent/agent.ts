@@ -465,7 +465,7 @@ export class Agent {
         this.#log(`the node subnet moved from ${before} to ${this.#lease.subnet}: pods made before keep addresses of ${before} and need restarting`);
       }
       await this.#setUpDataPlane();
-      this.#peers.request();
+      this.#peers.request("full");
       await this.#announceProgrammed();
     } catch (err) {
       this.#log(`cannot lease a subnet again: ${describeError(err)}`);
