@@ -10,7 +10,8 @@
  *      (e.g. the VTEP MAC) in the lease;
  *   5. forwarding and the nftables table `weft` (masquerade.ts);
  *   6. write the subnet file, which lets the CNI plugin give pods addresses;
- *   7. list the leases, program every peer, then follow the store's watch.
+ *   7. list the leases, program every peer, then follow the store's watch
+ *      (an event writes only what it changed: peers.ts).
  * Everything that can be checked without a lease (the directories, the
  * underlay, --mtu against it) is checked before leasing, so a bad option
  * leaves no lease behind. A start that fails after leasing releases a lease
