@@ -417,14 +417,30 @@ export class Agent {
   }
 
   async #checkForwarding(): Promise<void> {
-    const r = await this.#runner.exec(["sysctl", "-n", "net.ipv4.ip_forward"]);
-    const off = r.code === 0 && r.stdout.trim() === "0";
+    const off = (await this.#readForwarding()) === "0";
     if (off && !this.#forwardingOff) {
       this.#log("net.ipv4.ip_forward is 0 on this node: pod traffic cannot cross it. weft turned it on at start; something has turned it off since. Fix: sysctl -w net.ipv4.ip_forward=1 (and find what reset it)");
     } else if (!off && this.#forwardingOff) {
       this.#log("net.ipv4.ip_forward is on again");
     }
     this.#forwardingOff = off;
+  }
+
+  /**
+   * net.ipv4.ip_forward where the runner acts, or undefined when it cannot
+   * be read. A runner bound to no namespace acts on this process's own,
+   * whose /proc/sys/net is read in place: one process fewer every resync.
+   */
+  async #readForwarding(): Promise<string | undefined> {
+    if (this.#runner.netns === undefined) {
+      try {
+        return readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim();
+      } catch {
+        return undefined;
+      }
+    }
+    const r = await this.#runner.exec(["sysctl", "-n", "net.ipv4.ip_forward"]);
+    return r.code === 0 ? r.stdout.trim() : undefined;
   }
 
   /** Renews the lease every `intervalMs`; a lost lease is leased again (and the data plane moved if the subnet changed). */
