@@ -119,7 +119,7 @@ export class VxlanBackend implements Backend {
       name: this.device, vni: this.#vni, port: this.#port, local: local.publicIp, dev: local.underlayIface,
       mtu, address: vtepAddressFor(subnet), mac: vtepMacFor(subnet),
     });
-    // A device made anew holds no entries: what the last reconcile programmed is no guide.
+    // The device may be made anew here, with no entries: what the last reconcile programmed is no guide.
     this.#programmed = undefined;
     const failures = await applyBatch(this.#runner, "ip", plan.commands.map((argv) => ({ argv, tag: this.device })));
     if (failures.length > 0) {
