@@ -152,8 +152,17 @@ export class VxlanBackend implements Backend {
     return reconcileReport(plan, failures, problems);
   }
 
-  /** FDB first: a route is only useful once frames for its MAC have somewhere to go. */
+  /**
+   * Applies the two batches. With anything to add, the FDB goes first: a
+   * route is only useful once frames for its MAC have somewhere to go. A
+   * plan that only removes has no such order, so both run at once and the
+   * peer stops being routed one process sooner.
+   */
   async #apply(plan: VxlanPlan): Promise<BatchFailure[]> {
+    if (plan.changed.length === 0) {
+      const [bridge, ip] = await Promise.all([applyBatch(this.#runner, "bridge", plan.bridge), applyBatch(this.#runner, "ip", plan.ip)]);
+      return [...bridge, ...ip];
+    }
     return [
       ...(await applyBatch(this.#runner, "bridge", plan.bridge)),
       ...(await applyBatch(this.#runner, "ip", plan.ip)),
