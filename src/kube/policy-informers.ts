@@ -30,6 +30,8 @@ export interface PolicySink {
 }
 
 export interface PolicyInformers {
+  /** Reads one pod from the API server (not the cache); undefined when it does not exist or has finished. */
+  getPod(namespace: string, name: string): Promise<Pod | undefined>;
   /** Stops all three; idempotent. */
   stop(): Promise<void>;
 }
@@ -78,5 +80,15 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
     synced: () => sink.markPoliciesSynced(),
   });
   for (const r of [pods, namespaces, policies]) r.start();
-  return { stop: async () => void (await Promise.all([pods.stop(), namespaces.stop(), policies.stop()])) };
+  return {
+    getPod: async (namespace, name) => {
+      try {
+        return policyPodOf(await core.readNamespacedPod({ namespace, name }));
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return undefined;
+        throw err;
+      }
+    },
+    stop: async () => void (await Promise.all([pods.stop(), namespaces.stop(), policies.stop()])),
+  };
 }

@@ -50,7 +50,7 @@ export class PolicyComponent {
   }
 
   podAdded(namespace: string, name: string, ip: string): Promise<PodAddedAnswer> {
-    return this.controller.podAdded(namespace, name, ip);
+    return this.controller.podAdded(namespace, name, ip, undefined, () => this.#informers.getPod(namespace, name));
   }
 
   /** Stops informers and syncing; idempotent. */

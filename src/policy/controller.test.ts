@@ -42,3 +42,25 @@ test("podAdded on an agent that never finishes listing says it has not synced, a
   assert.match(a.reason!, /has not synced yet/);
   await c.stop();
 });
+
+test("podAdded asks the API server for a pod its informer has not delivered yet, and programs it", async () => {
+  const { c, runner } = controller();
+  c.upsertNamespace({ name: "x", labels: {} });
+  c.upsertPolicy(policy("x", "deny"));
+  c.markPodsSynced();
+  c.markNamespacesSynced();
+  c.markPoliciesSynced();
+  const asked: string[] = [];
+  const answer = await c.podAdded("x", "early", "10.244.1.12", 1000, async () => {
+    asked.push("x/early");
+    return pod("x", "early", "10.244.1.12", { ips: [] });
+  });
+  assert.deepEqual(asked, ["x/early"]);
+  assert.deepEqual(answer, { programmed: true, isolated: { ingress: true, egress: false } });
+  assert.ok(runner.calls.some((call) => call.input?.includes("10.244.1.12 : jump in-10.244.1.12")));
+  // Neither the informer nor the API server has it: unknown, as before.
+  const ghost = await c.podAdded("x", "ghost", "10.244.1.13", 1000, async () => undefined);
+  assert.deepEqual([ghost.programmed, ghost.known], [false, false]);
+  assert.match(ghost.reason!, /nor to the API server/);
+  await c.stop();
+});

@@ -55,6 +55,9 @@ import { explain, type ExplainQuery, type Explanation } from "./explain.ts";
 import { keyOf, type Namespace, type NetworkPolicy, type Pod } from "./types.ts";
 import { PolicyIndex } from "./world.ts";
 
+/** How long podAdded waits for the informer before it asks the API server for the pod. */
+const FETCH_AFTER_MS = 300;
+
 export interface PolicyControllerOptions {
   /** This node's name (Pod.node of its pods). */
   nodeName: string;
@@ -242,11 +245,19 @@ export class PolicyController {
    * normally there), and so is an agent still listing its inputs. Never
    * throws: the answer says what was not done.
    */
-  async podAdded(namespace: string, name: string, ip: string, waitMs = 1000): Promise<PodAddedAnswer> {
+  async podAdded(namespace: string, name: string, ip: string, waitMs = 1000, fetchPod?: () => Promise<Pod | undefined>): Promise<PodAddedAnswer> {
     // An agent just started is listing: wait for that rather than send the runtime into its back-off.
     if (!this.#started && !(await this.#waitFor(this.#startWaiters, waitMs))) return { programmed: false, reason: "network policy has not synced yet (it waits for the first list of pods, namespaces and policies)" };
     const key = `${namespace}/${name}`;
-    if (!this.#pods.has(key) && !(await this.#waitForPod(key, waitMs))) return { programmed: false, known: false, reason: `pod ${key} is not known to the agent's informer after ${waitMs} ms` };
+    // The kubelet may call ADD before the informer has the pod (its watch
+    // event is late under load): ask the API server itself then, since
+    // "unknown" lets the pod start unprotected.
+    const informerWait = fetchPod ? Math.min(waitMs, FETCH_AFTER_MS) : waitMs;
+    if (!this.#pods.has(key) && !(await this.#waitForPod(key, informerWait))) {
+      const fetched = await fetchPod?.().catch(() => undefined);
+      if (fetched && !this.#pods.has(key)) this.upsertPod(fetched);
+      if (!this.#pods.has(key)) return { programmed: false, known: false, reason: `pod ${key} is not known to the agent's informer after ${informerWait} ms${fetchPod ? ", nor to the API server" : ""}` };
+    }
     const pod = this.#pods.get(key)!;
     // A status with another address is an earlier sandbox's (one being replaced): the latest ADD's address counts too.
     if (pod.ips.includes(ip)) this.#sandboxIps.delete(key);

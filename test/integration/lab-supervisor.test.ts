@@ -33,7 +33,7 @@ describe("lab supervisor", { skip }, () => {
 
     process.kill(before.pid!, "SIGKILL");
     let now = agent(readSupervisorReport(lab), "node2");
-    for (let i = 0; i < 50 && !(now?.starts === 2 && now.pid !== null); i++) {
+    for (let i = 0; i < 150 && !(now?.starts === 2 && now.pid !== null); i++) {
       await sleep(100);
       now = agent(readSupervisorReport(lab), "node2");
     }
