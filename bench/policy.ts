@@ -37,14 +37,14 @@ import { ipBatch, Scratch } from "./agent-scratch.ts";
 import { ms, percentile, printTable } from "./stats.ts";
 
 const SIZES = (process.env.BENCH_POLICY_SIZES ?? "0,100,1000").split(",").map(Number);
-const PODS = 1000;
+export const PODS = 1000;
 const ROUNDS = 20;
-const POLPROBE = join(ROOT, "build/polprobe");
-const CLIENT = "10.244.1.2";
-const SERVER = "10.244.1.3";
-const VICTIM = "10.244.1.4";
+export const POLPROBE = join(ROOT, "build/polprobe");
+export const CLIENT = "10.244.1.2";
+export const SERVER = "10.244.1.3";
+export const VICTIM = "10.244.1.4";
 
-function world(p: number): { pods: Pod[]; namespaces: Namespace[]; policies: NetworkPolicy[] } {
+export function world(p: number): { pods: Pod[]; namespaces: Namespace[]; policies: NetworkPolicy[] } {
   const namespaces = Array.from({ length: 10 }, (_, i) => ({ name: `ns${i}`, labels: { "kubernetes.io/metadata.name": `ns${i}`, team: i % 2 ? "blue" : "red" } }));
   const pods: Pod[] = [
     { namespace: "ns0", name: "client", labels: { app: "client" }, ips: [CLIENT], node: "n1", hostNetwork: false, ports: [] },
