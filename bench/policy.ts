@@ -24,7 +24,8 @@
  * the kernel can do what it needs: it sends each new connection of a
  * policy-selected pod to user space with nft's `queue` statement, which
  * needs nft_queue (CONFIG_NFT_QUEUE). The bench checks that in a namespace
- * and says why the reference did not run when it cannot.
+ * and says why the reference did not run when it cannot; bench/policy-
+ * reference then compares weft with kube-router's policy controller.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -185,7 +186,7 @@ export async function benchPolicy(): Promise<void> {
     const built = bin.status === 0 ? `built (${bin.stdout.trim()})` : `not built: ${bin.stderr.trim().split("\n").at(-1)}`;
     reference = q.ok
       ? `reference: kube-network-policies v0.8.0 ${built}; this kernel has nft queue, but running it needs the lab's API server (not wired into this bench yet)`
-      : `reference: kube-network-policies v0.8.0 ${built}, not run: it sends every new connection of a selected pod to user space with nft's \`queue\` statement, and this kernel refuses it ("${q.why}": no nft_queue, CONFIG_NFT_QUEUE is off), so it could enforce nothing here`;
+      : `reference: kube-network-policies v0.8.0 ${built}, not run: it sends every new connection of a selected pod to user space with nft's \`queue\` statement, and this kernel refuses it ("${q.why}": no nft_queue, CONFIG_NFT_QUEUE is off), so it could enforce nothing here; bench/policy-reference measures kube-router's policy controller instead`;
   } finally {
     scratch.dispose();
   }
