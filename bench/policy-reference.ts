@@ -31,6 +31,8 @@
  *     workers) and one TCP stream's throughput (iperf3, median of 3 × 2 s)
  *     client→server;
  *     the server is selected by P/100 policies allowing the client.
+ * BENCH_POLICY_REF_SIZES (default 0,100,1000) and BENCH_POLICY_REF_ROUNDS
+ * (default 5) choose a shorter or longer run.
  * CPU: the controller process's user+system time (with its waited-for
  * children: iptables-restore, ipset, nft) from its start to its end; RSS:
  * its largest VmRSS sampled after each size.
@@ -183,9 +185,27 @@ async function settle(pid: number): Promise<void> {
   }
 }
 
+/** TCP connects/s client→server (polprobe rate, 3 s, 4 workers) and one stream's Gbit/s (iperf3, median of three 2 s runs). */
+function dataplane(clientNs: string, what: string): { rate: number; gbps: number } {
+  const rate = JSON.parse(nsExec(clientNs, [POLPROBE, "rate", SERVER, "80", "3", "4"]).stdout) as { errors: number; perSecond: number };
+  if (rate.errors > 0) throw new Error(`${rate.errors} connections to the server failed under ${what}`);
+  // The median of three runs: the machine is shared, one run alone swings by tens of per cent.
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const iperf = nsExec(clientNs, ["iperf3", "-c", SERVER, "-t", "2", "-J", "--connect-timeout", "2000"]);
+    const received = (JSON.parse(iperf.stdout || "{}") as { end?: { sum_received?: { bits_per_second: number } } }).end?.sum_received;
+    if (!received) throw new Error(`iperf3 to the server failed under ${what}: ${iperf.stdout.slice(0, 300)}`);
+    runs.push(received.bits_per_second / 1e9);
+  }
+  return { rate: rate.perSecond, gbps: percentile(runs, 50) };
+}
+
 async function measureSide(api: Api, side: Side, clientNs: string, say: (l: string) => void): Promise<SideResult> {
   const res: SideResult = { create: new Map(), remove: new Map(), rate: new Map(), gbps: new Map(), cpu: 0, rss: 0 };
   const child = side.start();
+  // Not left behind if this driver dies first (its namespace outlives no process of ours).
+  const reap = () => child.kill("SIGKILL");
+  process.once("exit", reap);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let dead = "";
   child.once("exit", (code, sig) => (dead = `${side.name} exited (${code ?? sig})`));
@@ -221,18 +241,9 @@ async function measureSide(api: Api, side: Side, clientNs: string, say: (l: stri
       res.remove.set(p, remove);
       if (p === 0 || p === largest) {
         await settle(child.pid!);
-        const rate = JSON.parse(nsExec(clientNs, [POLPROBE, "rate", SERVER, "80", "3", "4"]).stdout) as { errors: number; perSecond: number };
-        if (rate.errors > 0) throw new Error(`${rate.errors} connections to the server failed under ${side.name} with ${p} policies`);
-        res.rate.set(p, rate.perSecond);
-        // The median of three 2 s runs: the machine is shared, one run alone swings by tens of per cent.
-        const runs: number[] = [];
-        for (let i = 0; i < 3; i++) {
-          const iperf = nsExec(clientNs, ["iperf3", "-c", SERVER, "-t", "2", "-J", "--connect-timeout", "2000"]);
-          const received = (JSON.parse(iperf.stdout || "{}") as { end?: { sum_received?: { bits_per_second: number } } }).end?.sum_received;
-          if (!received) throw new Error(`iperf3 to the server failed under ${side.name} with ${p} policies: ${iperf.stdout.slice(0, 300)}`);
-          runs.push(received.bits_per_second / 1e9);
-        }
-        res.gbps.set(p, percentile(runs, 50));
+        const d = dataplane(clientNs, `${side.name} with ${p} policies`);
+        res.rate.set(p, d.rate);
+        res.gbps.set(p, d.gbps);
       }
       res.rss = Math.max(res.rss, rssMb(child.pid!));
     }
@@ -242,6 +253,7 @@ async function measureSide(api: Api, side: Side, clientNs: string, say: (l: stri
     child.kill("SIGTERM");
     await Promise.race([exited, sleep(10_000)]);
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    process.removeListener("exit", reap);
     // Back to no policies and an empty ruleset for the next side.
     await inFlight(Array.from({ length: 10 }, (_, i) => `ns${i}`), (ns) => must(api, "DELETE", `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`));
     spawnSync("nft", ["flush", "ruleset"]);
@@ -286,7 +298,8 @@ async function drive(kubeconfig: string, clientNs: string, kubeRouter: string, l
         ready: () => /KUBE-ROUTER-FORWARD/.test(spawnSync("iptables-save", ["-t", "filter"], { encoding: "utf8" }).stdout),
       },
     ];
-    const out: Record<string, unknown> = {};
+    // The same two figures with no controller and an empty ruleset: the noise floor of the rows below.
+    const out: Record<string, unknown> = { baseline: dataplane(clientNs, "no controller") };
     for (const side of sides) {
       say(`measuring ${side.name}`);
       const r = await measureSide(api, side, clientNs, say);
@@ -314,11 +327,14 @@ function kubeRouterBinary(): string {
 }
 
 export async function benchPolicyReference(): Promise<void> {
+  if (SIZES.length === 0 || SIZES.some((n) => !Number.isInteger(n) || n < 0 || n > 5000) || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
+    throw new Error(`BENCH_POLICY_REF_SIZES must be policy counts from 0 to 5000 (got ${SIZES.join(",")}) and BENCH_POLICY_REF_ROUNDS a whole number from 1 (got ${ROUNDS})`);
+  }
   const missing = ["iptables", "iptables-save", "iptables-restore", "ipset", "iperf3"].filter((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0);
   if (missing.length > 0) throw new Error(`bench policy-reference needs ${missing.join(", ")} (Debian: apt-get install iptables ipset iperf3)`);
   const kubeRouter = kubeRouterBinary();
   const scratch = new Scratch("wbpr");
-  let out: Record<"weft" | "kube-router", { create: [number, number[]][]; remove: [number, number[]][]; rate: [number, number][]; gbps: [number, number][]; cpu: number; rss: number }>;
+  let out: { baseline: { rate: number; gbps: number } } & Record<"weft" | "kube-router", { create: [number, number[]][]; remove: [number, number[]][]; rate: [number, number][]; gbps: [number, number][]; cpu: number; rss: number }>;
   try {
     const c = new AgentCluster(scratch, "kubernetes", "r");
     process.stderr.write("policy-reference: starting etcd and kube-apiserver\n");
@@ -373,6 +389,7 @@ export async function benchPolicyReference(): Promise<void> {
   rows.push(["RSS, largest", `${Math.round(w.rss)} MB`, `${Math.round(k.rss)} MB`, ratio(w.rss, k.rss)]);
   process.stdout.write(`\npolicy-reference: weft against kube-router ${KUBE_ROUTER_VERSION}'s network policy controller (iptables + ipset), one API server, node n1, 1,000 Pods, ${ROUNDS} rounds per size\n`);
   printTable(rows);
+  process.stdout.write(`no controller, empty ruleset (the same pods, before either side): ${Math.round(out.baseline.rate)} TCP connects/s, ${out.baseline.gbps.toFixed(2)} Gbit/s\n`);
   process.stdout.write("create→enforced: POST of a policy isolating a real pod → first probe the pod refuses; delete→lifted: DELETE → first probe it answers (probe period ~10-20 ms)\n");
   process.stdout.write("kube-router, not sigs.k8s.io/kube-network-policies: that one needs nft's queue statement (nft_queue), which this kernel lacks (bench/policy.ts checks)\n");
 }
