@@ -24,7 +24,8 @@
  * the kernel can do what it needs: it sends each new connection of a
  * policy-selected pod to user space with nft's `queue` statement, which
  * needs nft_queue (CONFIG_NFT_QUEUE). The bench checks that in a namespace
- * and says why the reference did not run when it cannot.
+ * and says why the reference did not run when it cannot; bench/policy-
+ * reference then compares weft with kube-router's policy controller.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -37,14 +38,14 @@ import { ipBatch, Scratch } from "./agent-scratch.ts";
 import { ms, percentile, printTable } from "./stats.ts";
 
 const SIZES = (process.env.BENCH_POLICY_SIZES ?? "0,100,1000").split(",").map(Number);
-const PODS = 1000;
+export const PODS = 1000;
 const ROUNDS = 20;
-const POLPROBE = join(ROOT, "build/polprobe");
-const CLIENT = "10.244.1.2";
-const SERVER = "10.244.1.3";
-const VICTIM = "10.244.1.4";
+export const POLPROBE = join(ROOT, "build/polprobe");
+export const CLIENT = "10.244.1.2";
+export const SERVER = "10.244.1.3";
+export const VICTIM = "10.244.1.4";
 
-function world(p: number): { pods: Pod[]; namespaces: Namespace[]; policies: NetworkPolicy[] } {
+export function world(p: number): { pods: Pod[]; namespaces: Namespace[]; policies: NetworkPolicy[] } {
   const namespaces = Array.from({ length: 10 }, (_, i) => ({ name: `ns${i}`, labels: { "kubernetes.io/metadata.name": `ns${i}`, team: i % 2 ? "blue" : "red" } }));
   const pods: Pod[] = [
     { namespace: "ns0", name: "client", labels: { app: "client" }, ips: [CLIENT], node: "n1", hostNetwork: false, ports: [] },
@@ -185,7 +186,7 @@ export async function benchPolicy(): Promise<void> {
     const built = bin.status === 0 ? `built (${bin.stdout.trim()})` : `not built: ${bin.stderr.trim().split("\n").at(-1)}`;
     reference = q.ok
       ? `reference: kube-network-policies v0.8.0 ${built}; this kernel has nft queue, but running it needs the lab's API server (not wired into this bench yet)`
-      : `reference: kube-network-policies v0.8.0 ${built}, not run: it sends every new connection of a selected pod to user space with nft's \`queue\` statement, and this kernel refuses it ("${q.why}": no nft_queue, CONFIG_NFT_QUEUE is off), so it could enforce nothing here`;
+      : `reference: kube-network-policies v0.8.0 ${built}, not run: it sends every new connection of a selected pod to user space with nft's \`queue\` statement, and this kernel refuses it ("${q.why}": no nft_queue, CONFIG_NFT_QUEUE is off), so it could enforce nothing here; bench/policy-reference measures kube-router's policy controller instead`;
   } finally {
     scratch.dispose();
   }

@@ -15,6 +15,7 @@ import { benchLabSpeed } from "./lab-speed.ts";
 import { benchPluginBinary } from "./plugin-binary.ts";
 import { benchPodStartup } from "./pod-startup.ts";
 import { benchPolicy } from "./policy.ts";
+import { benchPolicyReference } from "./policy-reference.ts";
 import { benchProxySync } from "./proxy-sync.ts";
 import { benchThroughput } from "./throughput.ts";
 
@@ -33,6 +34,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "dns-wire": benchDnsWire,
   dns: benchDns,
   policy: benchPolicy,
+  "policy-reference": benchPolicyReference,
   flannel: benchFlannel,
 };
 

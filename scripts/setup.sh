@@ -11,7 +11,8 @@ say() { echo "setup: $*"; }
 #    the real peers the tests and benchmarks run against.
 pkgs="iproute2 nftables iputils-ping procps util-linux kmod ca-certificates
   containernetworking-plugins etcd-server etcd-client iperf3 dnsperf conntrack
-  podman runc conmon busybox-static debootstrap openssl curl bind9-dnsutils dnsmasq-base"
+  podman runc conmon busybox-static debootstrap openssl curl bind9-dnsutils dnsmasq-base
+  iptables ipset"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
