@@ -11,7 +11,7 @@
  * Agents log to DIR/nodeK.log and keep their files in DIR/nodeK/; the
  * embedded store is DIR/store.
  */
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
 import { fetchAgent } from "../src/agent/client.ts";
@@ -32,6 +32,16 @@ export const ETCD_URL = "http://192.168.125.1:2379";
 
 /** Which store the agents share. */
 export type StoreName = "embedded" | "etcd" | "kubernetes";
+
+/**
+ * The Node.js flags deploy/weft.yaml gives the agent (its NODE_OPTIONS), so
+ * a bench of the kubernetes store runs the agent as the DaemonSet does.
+ */
+export function deployedAgentNodeFlags(): string[] {
+  const m = /- name: weft\n(?:.*\n)*?\s+- name: NODE_OPTIONS\n\s+value: (.*)/.exec(readFileSync(join(root, "deploy/weft.yaml"), "utf8"));
+  if (!m) throw new Error("deploy/weft.yaml: the weft container sets no NODE_OPTIONS");
+  return m[1]!.trim().split(/\s+/);
+}
 
 /** Node K's pinned subnet. */
 export function subnetOf(k: number): string {

@@ -7,7 +7,8 @@
  *             scripts/flannel.sh (cached under ${WEFT_CACHE:-/var/cache/weft}),
  *             run as kube-flannel.yml runs it: --kube-subnet-mgr --ip-masq,
  *             NODE_NAME in its environment, net-conf.json {Network, vxlan};
- *   weft      the shipped agent (build/weft-agent.mjs) with --store kubernetes.
+ *   weft      the shipped agent (build/weft-agent.mjs) with --store kubernetes,
+ *             and the Node.js flags deploy/weft.yaml gives it (NODE_OPTIONS).
  *
  * The control plane is the lab's (src/lab/control: its PKI, and etcd and
  * kube-apiserver with the lab's flags) in namespace ctl at 192.168.125.100
@@ -57,7 +58,7 @@ import { controlPlaneDaemons } from "../src/lab/control/components.ts";
 import { APISERVER_PORT, controlPaths } from "../src/lab/control/paths.ts";
 import { writeLabPki } from "../src/lab/control/pki.ts";
 import { CONTROL_IP, labLayout, type LabLayout } from "../src/lab/layout.ts";
-import { AgentCluster, subnetOf } from "./agent-cluster.ts";
+import { AgentCluster, deployedAgentNodeFlags, subnetOf } from "./agent-cluster.ts";
 import { RouteMonitor, wallNow } from "./agent-events.ts";
 import { Scratch } from "./agent-scratch.ts";
 import { ms, percentile, printTable } from "./stats.ts";
@@ -203,11 +204,12 @@ interface SideResult {
 }
 
 function weftSide(c: AgentCluster): Side {
+  const nodeFlags = deployedAgentNodeFlags();
   return {
     name: "weft",
     offset: 0,
     prepare: () => {},
-    start: (k) => void c.startAgent(k),
+    start: (k) => void c.startAgent(k, { nodeFlags }),
     ready: (k) => c.waitReady(k),
     stop: (k) => c.stopAgent(k),
     pid: (k) => c.agent(k).child.pid!,

@@ -13,7 +13,11 @@
  *   build/weft-port-server.mjs
  *                         the built-in server of lab containers (lab/kubelet/port-server.ts)
  *
- * Characters beyond ASCII are written as \u escapes (asciiOnly below).
+ * Every bundle is made pure ASCII (asciiOnly): V8 keeps a script's source
+ * in memory for as long as its functions may still be compiled lazily, as
+ * one byte per character only when every character is Latin-1. A single
+ * "→" in a message made the 8.6 MB agent bundle a two-byte string: 8 MB
+ * more resident memory in every agent, for the life of the process.
  *
  * Takes about 0.2 s; skipped when nothing under src/ (nor package.json or
  * this script, nor the git index) is newer than the bundles.
@@ -23,22 +27,6 @@ import { bunPath, newestMtime, root } from "./build-tools.ts";
 import { describeCheckout } from "../src/lib/version.ts";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-
-/**
- * Node.js keeps a module's source text for as long as the module lives, one
- * byte per character when the file is ASCII, two bytes per character
- * otherwise: one "✅" (undici's mock formatter) made the 8 MB shared chunk
- * cost 16 MB in every weft process (weft dns: 20 → 12 MB of external
- * strings in process.memoryUsage()). The few other characters, all in
- * string literals and comments, become \u escapes, which mean the same
- * there (in a regular expression too; only a tagged template's raw text
- * would read differently, and the bundles' String.raw templates are ASCII).
- */
-function asciiOnly(file: string): void {
-  const text = readFileSync(file, "utf8");
-  if (!/[^\x00-\x7f]/.test(text)) return;
-  writeFileSync(file, text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
-}
 
 /** Entry, the file bin/weft or the lab runs, and bun's output arguments for it (OUT: where to write). */
 const BUNDLES: [entry: string, out: string, args: (out: string) => string[]][] = [
@@ -81,7 +69,15 @@ for (const [entry, out, args] of BUNDLES) {
     process.stderr.write(`bundle: bun build of ${out} failed\n`);
     process.exit(1);
   }
-  for (const file of split ? readdirSync(tmp).filter((f) => /\.m?js$/.test(f)).map((f) => join(tmp, f)) : [tmp]) asciiOnly(file);
+  for (const file of split ? readdirSync(tmp).filter((f) => /\.m?js$/.test(f)).map((f) => join(tmp, f)) : [tmp]) {
+    try {
+      writeFileSync(file, asciiOnly(readFileSync(file, "utf8")));
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      process.stderr.write(`bundle: ${out}: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
   if (split) {
     const old = `${target}.old-${process.pid}`;
     if (existsSync(target)) renameSync(target, old);
@@ -90,4 +86,20 @@ for (const [entry, out, args] of BUNDLES) {
   } else {
     renameSync(tmp, target);
   }
+}
+
+/**
+ * `js` with every non-ASCII character written as a \u escape (a pair for
+ * one beyond U+FFFF). bun's output has them only in string, template and
+ * regular expression literals and in comments, where the escape means the
+ * same character; after a backslash it would not (`\→` would become a
+ * backslash and "u2192"), so that is refused rather than miscompiled.
+ */
+function asciiOnly(js: string): string {
+  return js.replace(/(\\*)([^\x00-\x7f])/gu, (_, slashes: string, ch: string) => {
+    if (slashes.length % 2 === 1) throw new Error(`an escaped non-ASCII character ${JSON.stringify(slashes.slice(-1) + ch)} cannot be written as \\u; write the escape in the source instead`);
+    let escaped = "";
+    for (let i = 0; i < ch.length; i++) escaped += `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`;
+    return slashes + escaped;
+  });
 }

@@ -10,7 +10,8 @@
  *      (e.g. the VTEP MAC) in the lease;
  *   5. forwarding and the nftables table `weft` (masquerade.ts);
  *   6. write the subnet file, which lets the CNI plugin give pods addresses;
- *   7. list the leases, program every peer, then follow the store's watch.
+ *   7. list the leases, program every peer, then follow the store's watch
+ *      (an event writes only what it changed: peers.ts).
  * Everything that can be checked without a lease (the directories, the
  * underlay, --mtu against it) is checked before leasing, so a bad option
  * leaves no lease behind. A start that fails after leasing releases a lease
@@ -418,14 +419,30 @@ export class Agent {
   }
 
   async #checkForwarding(): Promise<void> {
-    const r = await this.#runner.exec(["sysctl", "-n", "net.ipv4.ip_forward"]);
-    const off = r.code === 0 && r.stdout.trim() === "0";
+    const off = (await this.#readForwarding()) === "0";
     if (off && !this.#forwardingOff) {
       this.#log("net.ipv4.ip_forward is 0 on this node: pod traffic cannot cross it. weft turned it on at start; something has turned it off since. Fix: sysctl -w net.ipv4.ip_forward=1 (and find what reset it)");
     } else if (!off && this.#forwardingOff) {
       this.#log("net.ipv4.ip_forward is on again");
     }
     this.#forwardingOff = off;
+  }
+
+  /**
+   * net.ipv4.ip_forward where the runner acts, or undefined when it cannot
+   * be read. A runner bound to no namespace acts on this process's own,
+   * whose /proc/sys/net is read in place: one process fewer every resync.
+   */
+  async #readForwarding(): Promise<string | undefined> {
+    if (this.#runner.netns === undefined) {
+      try {
+        return readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim();
+      } catch {
+        return undefined;
+      }
+    }
+    const r = await this.#runner.exec(["sysctl", "-n", "net.ipv4.ip_forward"]);
+    return r.code === 0 ? r.stdout.trim() : undefined;
   }
 
   /** Renews the lease every `intervalMs`; a lost lease is leased again (and the data plane moved if the subnet changed). */
@@ -467,7 +484,7 @@ export class Agent {
         this.#log(`the node subnet moved from ${before} to ${this.#lease.subnet}: pods made before keep addresses of ${before} and need restarting`);
       }
       await this.#setUpDataPlane();
-      this.#peers.request();
+      this.#peers.request("full");
       await this.#announceProgrammed();
     } catch (err) {
       this.#log(`cannot lease a subnet again: ${describeError(err)}`);

@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Backend, Peer, ReconcileReport } from "../backend/types.ts";
+import type { Backend, Peer, ReconcileMode, ReconcileReport } from "../backend/types.ts";
 import type { Lease } from "../store/types.ts";
 import { sampleStatus } from "../../test/support/agent-status.ts";
 import { renderMetrics } from "./metrics.ts";
 import { PeerSync } from "./peers.ts";
+import { until } from "../../test/support/until.ts";
 
 function lease(node: string, subnet: string, backend = "vxlan"): Lease {
   return { subnet, attrs: { node, publicIp: `192.168.125.${subnet.split(".")[2]}`, backend, backendData: { vtepMac: "0a:58:00:00:00:01" } }, expiresAt: 1 };
@@ -12,6 +13,7 @@ function lease(node: string, subnet: string, backend = "vxlan"): Lease {
 
 class RecordingBackend implements Backend {
   calls: string[][] = [];
+  modes: (ReconcileMode | undefined)[] = [];
   failNext = false;
   announce() {
     return {};
@@ -22,7 +24,8 @@ class RecordingBackend implements Backend {
   async setup() {
     return { backendData: {}, mtu: 1450 };
   }
-  async reconcile(peers: readonly Peer[]): Promise<ReconcileReport> {
+  async reconcile(peers: readonly Peer[], mode?: ReconcileMode): Promise<ReconcileReport> {
+    this.modes.push(mode);
     await new Promise((r) => setTimeout(r, 20));
     if (this.failNext) {
       this.failNext = false;
@@ -93,6 +96,43 @@ test("a failed reconcile repairs the backend and tries once more", async () => {
   assert.equal(repaired.length, 1);
   assert.deepEqual(backend.calls, [["b"]]);
   assert.equal(sync.stats().failures, 0);
+  await sync.stop();
+});
+
+test("lease events ask for a changes reconcile, the start and resync for a full one, and full wins when folded", async () => {
+  const backend = new RecordingBackend();
+  const { sync } = make(backend);
+  sync.seed([lease("b", "10.244.2.0/24")]);
+  await sync.reconcileNow();
+  sync.onEvent({ type: "put", lease: lease("c", "10.244.3.0/24") });
+  await until("the changes reconcile", () => backend.calls.length === 2);
+  assert.deepEqual(backend.modes, ["full", "changes"]);
+  assert.deepEqual(backend.calls.at(-1), ["b", "c"]);
+
+  // A change arrives while a resync's full reconcile is queued behind a running one: one full run covers both.
+  backend.modes = [];
+  sync.onEvent({ type: "put", lease: lease("d", "10.244.4.0/24") });
+  await new Promise((r) => setTimeout(r, 10)); // the changes run has begun
+  const resync = sync.reconcileNow();
+  sync.onEvent({ type: "put", lease: lease("e", "10.244.5.0/24") });
+  await resync;
+  assert.deepEqual(backend.modes, ["changes", "full"]);
+  assert.deepEqual(backend.calls.at(-1), ["b", "c", "d", "e"]);
+  await sync.stop();
+});
+
+test("after a failed changes reconcile the backend is repaired and the retry is a full one", async () => {
+  const backend = new RecordingBackend();
+  const repaired: unknown[] = [];
+  const { sync } = make(backend, repaired);
+  sync.seed([lease("b", "10.244.2.0/24")]);
+  await sync.reconcileNow();
+  backend.modes = [];
+  backend.failNext = true;
+  sync.onEvent({ type: "put", lease: lease("c", "10.244.3.0/24") });
+  await until("the retry", () => backend.calls.length === 2);
+  assert.equal(repaired.length, 1);
+  assert.deepEqual(backend.modes, ["changes", "full"]);
   await sync.stop();
 });
 

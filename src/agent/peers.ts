@@ -5,11 +5,17 @@
  * Watch events update an in-memory map of leases; every change asks for a
  * reconcile, and requests that arrive while one runs are folded into one
  * more run afterwards, so a burst of 50 new leases costs two reconciles,
- * not 50, and a peer is never programmed from a stale list. Nothing here
- * talks to the store: while the store is down the map simply stops
- * changing, and the routes it describes stay.
+ * not 50, and a peer is never programmed from a stale list. A change asks
+ * for a "changes" reconcile: the backend writes only what differs from
+ * what it programmed last, without reading the kernel, so one Node added or
+ * deleted costs each agent one batch with that peer's entries, not a pass
+ * over every peer. The start and the agent's periodic resync ask for a
+ * "full" one, which reads the kernel and repairs drift; a full request wins
+ * over a changes one folded with it. Nothing here talks to the store: while
+ * the store is down the map simply stops changing, and the routes it
+ * describes stay.
  */
-import type { Backend, Peer, PeerProblem, ReconcileReport } from "../backend/types.ts";
+import type { Backend, Peer, PeerProblem, ReconcileMode, ReconcileReport } from "../backend/types.ts";
 import { describeError } from "../lib/errors.ts";
 import type { Lease, LeaseEvent } from "../store/types.ts";
 import { Histogram } from "../metrics/histogram.ts";
@@ -28,7 +34,8 @@ export class PeerSync {
   /** Recovers from a whole reconcile failing, e.g. by setting the backend up again. */
   readonly #repair: (err: unknown) => Promise<void>;
   #running: Promise<void> | undefined;
-  #again = false;
+  /** The reconcile asked for and not begun yet: after the running one, or when the timer fires. */
+  #pending: ReconcileMode | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #lastReport: ReconcileReport | undefined;
@@ -88,25 +95,34 @@ export class PeerSync {
     return [...this.#leases.values()].filter((l) => l.attrs.node !== self.node && l.subnet !== self.subnet);
   }
 
-  /** Asks for a reconcile soon; cheap to call often. */
-  request(): void {
+  /**
+   * Asks for a reconcile soon (default "changes": what the lease events
+   * changed; "full" also reads the kernel); cheap to call often.
+   */
+  request(mode: ReconcileMode = "changes"): void {
     if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
+    this.#ask(mode);
+    if (this.#running) return;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
-      void this.reconcileNow();
+      void this.#run();
     }, COALESCE_MS);
   }
 
-  /** Runs a reconcile now (or waits for the one running and runs another); resolves when done. */
+  /** Runs a full reconcile now (or waits for the one running and runs one after it); resolves when done. */
   async reconcileNow(): Promise<void> {
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
+    this.#ask("full");
+    return this.#run();
+  }
+
+  #ask(mode: ReconcileMode): void {
+    if (this.#pending !== "full") this.#pending = mode;
+  }
+
+  async #run(): Promise<void> {
+    if (this.#running) return this.#running;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#running = this.#loop();
     try {
       await this.#running;
@@ -116,24 +132,24 @@ export class PeerSync {
   }
 
   async #loop(): Promise<void> {
-    do {
-      this.#again = false;
-      if (this.#stopped) return;
-      await this.#once();
-    } while (this.#again);
+    while (this.#pending !== undefined && !this.#stopped) {
+      const mode = this.#pending;
+      this.#pending = undefined;
+      await this.#once(mode);
+    }
   }
 
-  async #once(): Promise<void> {
+  async #once(mode: ReconcileMode): Promise<void> {
     const started = performance.now();
     const { peers, problems } = this.peers();
     try {
       let report: ReconcileReport;
       try {
-        report = await this.#backend.reconcile(peers);
+        report = await this.#backend.reconcile(peers, mode);
       } catch (err) {
-        // The device may have been deleted under us: set it up and try once more.
+        // The device may have been deleted under us: set it up and try once more, reading what is there.
         await this.#repair(err);
-        report = await this.#backend.reconcile(peers);
+        report = await this.#backend.reconcile(peers, "full");
       }
       report = { ...report, problems: [...problems, ...report.problems] };
       this.#lastReport = report;

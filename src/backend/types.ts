@@ -2,8 +2,9 @@
  * The backend contract: how pod traffic for another node's subnet leaves
  * this node. A backend is one folder (vxlan/, hostgw/) plus one line in
  * registry.ts. The agent calls `announce` when it leases, `setup` once at start, `reconcile` with the
- * full peer list on every lease change and periodic resync, and `cleanup`
- * for `weft agent --cleanup`.
+ * full peer list on every lease change ("changes": only what changed since
+ * the last reconcile is written) and periodic resync ("full": the kernel is
+ * read and drift repaired), and `cleanup` for `weft agent --cleanup`.
  *
  * Also here: the peer checks every backend applies before it programs
  * anything, so one peer with a bad lease is reported, not fatal.
@@ -65,6 +66,21 @@ export interface ReconcileReport {
   problems: PeerProblem[];
 }
 
+/**
+ * How `reconcile` learns what the kernel holds now.
+ *
+ *   full     reads the backend's kernel state: adds what is missing,
+ *            repairs what drifted, removes what belongs to no peer.
+ *   changes  trusts that the kernel still holds what the last reconcile
+ *            programmed and writes only the difference between that and the
+ *            peers now: no reads, and a new or deleted peer costs its own
+ *            entries in one batch, not a pass over every peer. With nothing
+ *            to go by (no reconcile since `setup`) or when the kernel refuses
+ *            a command, it does a full reconcile instead. Drift is left to
+ *            the next full one.
+ */
+export type ReconcileMode = "full" | "changes";
+
 /** One way of carrying pod traffic between nodes. */
 export interface Backend {
   /**
@@ -79,11 +95,13 @@ export interface Backend {
   /** Creates or updates the local device(s); idempotent. Throws WeftError when it cannot. */
   setup(local: LocalNode): Promise<SetupResult>;
   /**
-   * Makes the kernel match exactly `peers`: adds what is missing, repairs
-   * what drifted, removes what belongs to no peer — one batch. Problems with
-   * single peers are reported, not thrown. Call `setup` first.
+   * Makes the kernel match exactly `peers` — one batch per tool — reading
+   * what is there (`mode` "full", the default) or going by what the last
+   * reconcile programmed ("changes"; see ReconcileMode). Problems with
+   * single peers are reported, not thrown. Call `setup` first; `setup`
+   * forgets what was programmed, so the next reconcile is a full one.
    */
-  reconcile(peers: readonly Peer[]): Promise<ReconcileReport>;
+  reconcile(peers: readonly Peer[], mode?: ReconcileMode): Promise<ReconcileReport>;
   /** Removes everything this backend made; succeeds when it is already gone. */
   cleanup(): Promise<void>;
 }
@@ -187,4 +205,15 @@ export function reconcileReport(
       ...failures.map((f) => ({ peer: f.command.tag, code: "KERNEL_REJECTED", message: `${f.command.tag}: the kernel refused ${f.message}` })),
     ],
   };
+}
+
+/**
+ * The peers of a plan whose commands all applied: what the kernel is known
+ * to hold for them after `failures`, and so what a "changes" reconcile may
+ * diff against (a peer left out is written again by the next one).
+ */
+export function succeeded<P extends CheckedPeer>(peers: readonly P[], failures: readonly BatchFailure[]): P[] {
+  if (failures.length === 0) return [...peers];
+  const failed = new Set(failures.map((f) => f.command.tag));
+  return peers.filter((p) => !failed.has(p.peer.node));
 }

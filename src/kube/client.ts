@@ -146,7 +146,11 @@ export interface Informer<T extends KubernetesObject> {
  * Starts the library's ListWatch on `path` (list, then watch from the
  * list's resourceVersion, re-list on expiry and 410 Gone). An error stops a
  * ListWatch; it is started again a second later, as client-go's reflector
- * does, until stop().
+ * does, until stop(). With `slim`, every listed and watched object is
+ * replaced by slim(object) before the informer caches it, so the cache
+ * holds what the caller reads, not whole objects (a Node's images and
+ * managedFields); slim must keep metadata's name, namespace and
+ * resourceVersion, by which the informer keys and compares objects.
  */
 export function startInformer<T extends KubernetesObject>(
   kube: Kube,
@@ -154,6 +158,7 @@ export function startInformer<T extends KubernetesObject>(
   list: () => Promise<KubernetesListObject<T>>,
   on: { add(o: T): void; update(o: T): void; delete(o: T): void; error(err: unknown): void },
   fieldSelector?: string,
+  slim?: (o: T) => T,
 ): Informer<T> {
   let listed!: () => void;
   const synced = new Promise<void>((resolve) => (listed = resolve));
@@ -161,10 +166,11 @@ export function startInformer<T extends KubernetesObject>(
     const r = await list();
     // ListWatch reports the items as soon as this resolves, before any timer runs.
     setImmediate(listed);
-    return r;
+    return slim === undefined ? r : { ...r, items: r.items.map(slim) };
   };
   let stopped = false;
-  const informer = new ListWatch<T>(path, new Watch(kube.config), listing, false, undefined, fieldSelector);
+  const watch = slim === undefined ? new Watch(kube.config) : new SlimWatch(kube.config, slim);
+  const informer = new ListWatch<T>(path, watch, listing, false, undefined, fieldSelector);
   informer.on("add", on.add);
   informer.on("update", on.update);
   informer.on("delete", on.delete);
@@ -181,6 +187,20 @@ export function startInformer<T extends KubernetesObject>(
       return informer.stop();
     },
   };
+}
+
+/** The library's Watch, handing on slim(object) for each added, modified or deleted object (errors and bookmarks as they are). */
+class SlimWatch<T> extends Watch {
+  readonly #slim: (o: T) => T;
+
+  constructor(config: KubeConfig, slim: (o: T) => T) {
+    super(config);
+    this.#slim = slim;
+  }
+
+  override watch(...[path, params, callback, done]: Parameters<Watch["watch"]>): Promise<AbortController> {
+    return super.watch(path, params, (phase, obj, raw) => callback(phase, phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? this.#slim(obj) : obj, raw), done);
+  }
 }
 
 /** Merge-patches a pod's status subresource. */

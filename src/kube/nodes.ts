@@ -35,6 +35,23 @@ export function fromV1Node(n: V1Node): KubeNode {
   };
 }
 
+/**
+ * The part of a Node fromV1Node reads, plus the name and resourceVersion
+ * the informer keys and compares by: what the node informer caches. A
+ * kubelet's Node also carries its images, conditions, capacity and
+ * managedFields, several kB each, which the agent never reads.
+ */
+export function slimV1Node(n: V1Node): V1Node {
+  const annotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(n.metadata?.annotations ?? {})) if (k.startsWith(ANNOTATION_PREFIX)) annotations[k] = v;
+  const internal = n.status?.addresses?.find((a) => a.type === "InternalIP");
+  return {
+    metadata: { name: n.metadata?.name ?? "", resourceVersion: n.metadata?.resourceVersion ?? "", annotations },
+    spec: { ...(n.spec?.podCIDR !== undefined && { podCIDR: n.spec.podCIDR }), ...(n.spec?.podCIDRs !== undefined && { podCIDRs: n.spec.podCIDRs }) },
+    status: internal ? { addresses: [internal] } : {},
+  };
+}
+
 /** What a node informer reports: the whole set after every change, so a caller diffs states rather than events. */
 export interface NodeEvents {
   changed(nodes: KubeNode[]): void;
@@ -51,8 +68,8 @@ export interface NodeWatch {
 }
 
 /**
- * Watches every Node (startInformer), reporting the whole set after every
- * change and after the first list.
+ * Watches every Node (startInformer, caching slimV1Node of each), reporting
+ * the whole set after every change and after the first list.
  */
 export function watchNodes(kube: Kube, events: NodeEvents): NodeWatch {
   const report = () => events.changed(w.informer.list().map(fromV1Node));
@@ -60,7 +77,7 @@ export function watchNodes(kube: Kube, events: NodeEvents): NodeWatch {
     const r = await kube.core.listNode();
     setImmediate(report);
     return r;
-  }, { add: report, update: report, delete: report, error: events.error });
+  }, { add: report, update: report, delete: report, error: events.error }, undefined, slimV1Node);
   return { list: () => w.informer.list().map(fromV1Node), synced: w.synced, stop: w.stop };
 }
 

@@ -151,6 +151,21 @@ describe("weft agent on three nodes sharing one embedded store", { skip }, () =>
     assert.ok(pings(nodes[0]!.pod, nodes[2]!.podIp));
   });
 
+  test("forwarding turned off on a node is logged once, and its return too", async () => {
+    const ns = nodes[0]!.node;
+    const log = agents.get(1)!.log;
+    const said = (text: string) => log.filter((l) => l.includes(text)).length;
+    try {
+      runIn(ns, ["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+      await until("the agent to notice", () => (said("net.ipv4.ip_forward is 0 on this node") === 1 ? true : undefined), 5000);
+    } finally {
+      runIn(ns, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    }
+    await until("the agent to notice it is back", () => (said("net.ipv4.ip_forward is on again") === 1 ? true : undefined), 5000);
+    assert.equal(said("net.ipv4.ip_forward is 0 on this node"), 1, "once, not at every resync");
+    assert.ok(pings(nodes[0]!.pod, nodes[1]!.podIp), "node1 forwards its pod's traffic again");
+  });
+
   test("a killed agent leaves the data plane working and gets its own lease back", async () => {
     assert.equal(await stop(2, "SIGKILL"), null);
     assert.ok(pings(nodes[0]!.pod, nodes[1]!.podIp), "pods still talk with the agent down");

@@ -65,6 +65,30 @@ describe("host-gw backend", { timeout: 60_000 }, () => {
     assert.ok(all.some((r) => r.dst === "192.168.125.0/24"), "the connected route is untouched");
   });
 
+  test("a changes reconcile writes only the added or deleted peer's route in one batch; drift waits for the full one", async () => {
+    const real = createRunner(n1.node);
+    const calls: string[] = [];
+    const b = new HostGwBackend({ runner: { netns: real.netns, exec: (argv, input, onSpawn) => {
+      calls.push(input ? `${argv[0]} -batch: ${input.trim().split("\n").join(" | ")}` : argv.join(" "));
+      return real.exec(argv, input, onSpawn);
+    } } });
+    await b.setup(localOf(n1));
+    await b.reconcile([peerOf(n2)]);
+    const node3: Peer = { node: "node3", publicIp: "192.168.125.103", subnet: "10.244.3.0/24", backendData: {} };
+    calls.length = 0;
+    assert.deepEqual((await b.reconcile([peerOf(n2), node3], "changes")).changed, ["node3"]);
+    assert.deepEqual(calls, ["ip -batch: route replace 10.244.3.0/24 via 192.168.125.103 dev eth0 proto 87"]);
+    calls.length = 0;
+    assert.deepEqual((await b.reconcile([peerOf(n2)], "changes")).removed, ["route 10.244.3.0/24"]);
+    assert.deepEqual(calls, ["ip -batch: route del 10.244.3.0/24 proto 87"]);
+    assert.deepEqual((await routes(n1)).map((r) => r.dst), ["10.244.2.0/24"]);
+
+    sh(`ip -n ${n1.node} route del 10.244.2.0/24 proto 87`);
+    assert.deepEqual((await b.reconcile([peerOf(n2)], "changes")).changed, [], "nothing read, nothing seen");
+    assert.deepEqual((await b.reconcile([peerOf(n2)])).changed, ["node2"], "the full reconcile repairs it");
+    assert.ok(pings(n1.pod, n2.podIp));
+  });
+
   test("cleanup flushes weft's routes and succeeds when there are none", async () => {
     await b1.reconcile([peerOf(n2)]);
     await b1.cleanup();

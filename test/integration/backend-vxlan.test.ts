@@ -94,6 +94,47 @@ describe("vxlan backend", { timeout: 60_000 }, () => {
     assert.ok(pings(n1.pod, n2.podIp));
   });
 
+  test("a changes reconcile writes only the added or deleted peer's entries; drift waits for the full one", async () => {
+    const real = createRunner(n1.node);
+    const calls: string[] = [];
+    const b = new VxlanBackend({ runner: { netns: real.netns, exec: (argv, input, onSpawn) => {
+      calls.push(input ? `${argv[0]} -batch: ${input.trim().split("\n").join(" | ")}` : argv.join(" "));
+      return real.exec(argv, input, onSpawn);
+    } } });
+    await b.setup(localOf(n1));
+    const node2 = peerOf(n2, s2.backendData);
+    await b.reconcile([node2]);
+    const withNode2 = await state(n1);
+    // A third node: nothing answers at its address, but its entries are programmed all the same.
+    const node3: Peer = { node: "node3", publicIp: "192.168.125.103", subnet: "10.244.3.0/24", backendData: { vtepMac: "0a:58:0a:f4:03:00" } };
+    calls.length = 0;
+    const added = await b.reconcile([node2, node3], "changes");
+    assert.deepEqual([added.changed, added.removed, added.problems], [["node3"], [], []]);
+    assert.deepEqual(calls, [
+      "bridge -batch: fdb replace 0a:58:0a:f4:03:00 dev weft.1 dst 192.168.125.103 self permanent",
+      "ip -batch: route replace 10.244.3.0/24 via 10.244.3.0 dev weft.1 onlink | neigh replace 10.244.3.0 lladdr 0a:58:0a:f4:03:00 dev weft.1 nud permanent",
+    ]);
+    const withBoth = await state(n1);
+    assert.deepEqual(withBoth.routes.map((r) => r.dst).sort(), ["10.244.2.0/24", "10.244.3.0/24"]);
+    assert.deepEqual(withBoth.neighs.length + withBoth.fdb.length, 4);
+
+    calls.length = 0;
+    const deleted = await b.reconcile([node2], "changes");
+    assert.deepEqual([deleted.changed, deleted.removed], [[], ["route 10.244.3.0/24", "neigh 10.244.3.0", "fdb 0a:58:0a:f4:03:00 dst 192.168.125.103"]]);
+    assert.equal(calls.length, 2, calls.join("\n"));
+    assert.deepEqual(await state(n1), withNode2, "node2's entries untouched, node3's gone");
+    assert.ok(pings(n1.pod, n2.podIp));
+
+    sh(`ip -n ${n1.node} route del 10.244.2.0/24 dev weft.1`);
+    calls.length = 0;
+    assert.deepEqual((await b.reconcile([node2], "changes")).changed, []);
+    assert.deepEqual(calls, [], "a changes reconcile reads nothing, so it cannot see drift");
+    assert.equal((await state(n1)).routes.length, 0);
+    assert.deepEqual((await b.reconcile([node2])).changed, ["node2"], "the full reconcile repairs it");
+    assert.deepEqual(await state(n1), withNode2);
+    assert.ok(pings(n1.pod, n2.podIp));
+  });
+
   test("setup again keeps the device and its MAC; a new port recreates it with the same MAC", async () => {
     const first = await device(n1);
     assert.deepEqual(await b1.setup(localOf(n1)), s1);

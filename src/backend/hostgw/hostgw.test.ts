@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseIp, parsePrefix } from "../../lib/ipv4.ts";
 import type { CheckedPeer } from "../types.ts";
-import { PEER_NOT_ADJACENT, planRoutes, splitAdjacent } from "./hostgw.ts";
+import { PEER_NOT_ADJACENT, planRoutes, routesOf, splitAdjacent } from "./hostgw.ts";
 
 function peer(k: number, publicIp = `192.168.125.${100 + k}`): CheckedPeer {
   const p = { node: `node${k}`, subnet: `10.244.${k}.0/24`, publicIp, backendData: {} };
@@ -42,4 +42,13 @@ test("routes are added, repaired and removed; matching ones are left alone", () 
 test("a route left on another interface moves to the underlay", () => {
   const plan = planRoutes("eth1", [peer(2)], [{ dst: "10.244.2.0/24", gateway: "192.168.125.102", dev: "eth0", flags: [] }]);
   assert.deepEqual(argvs(plan.commands), ["route replace 10.244.2.0/24 via 192.168.125.102 dev eth1 proto 87"]);
+});
+
+test("against routesOf the last peers, only the added or deleted peer's route is written", () => {
+  const before = [peer(2), peer(3), peer(4)];
+  assert.deepEqual(planRoutes("eth0", before, routesOf("eth0", before)).commands, []);
+  const added = planRoutes("eth0", [...before, peer(5)], routesOf("eth0", before));
+  assert.deepEqual([argvs(added.commands), added.changed, added.removed], [["route replace 10.244.5.0/24 via 192.168.125.105 dev eth0 proto 87"], ["node5"], []]);
+  const deleted = planRoutes("eth0", [peer(2), peer(4)], routesOf("eth0", before));
+  assert.deepEqual([argvs(deleted.commands), deleted.changed, deleted.removed], [["route del 10.244.3.0/24 proto 87"], [], ["route 10.244.3.0/24"]]);
 });

@@ -14,7 +14,10 @@
  * (the connected subnet, the default route), so weft marks its own with
  * route protocol 87 (ASCII "W"; unused in /etc/iproute2/rt_protos) and
  * reconciles only those: `ip route show proto 87` is what weft made, and
- * cleanup is one `ip route flush proto 87`.
+ * cleanup is one `ip route flush proto 87`. A "changes" reconcile (the
+ * agent's on each lease event) goes by the routes the last reconcile made
+ * and the underlay subnets it read instead of reading either, so a new or
+ * deleted peer costs one `ip -batch` with its one route.
  */
 import { WeftError } from "../../lib/errors.ts";
 import { contains, formatIp, formatPrefix, parseIp, parsePrefix, type Prefix } from "../../lib/ipv4.ts";
@@ -22,8 +25,8 @@ import { applyBatch, type BatchCommand } from "../../kernel/batch.ts";
 import { routeDst, type IpLink, type IpRoute } from "../../kernel/json.ts";
 import { readJson, run, type Runner } from "../../kernel/runner.ts";
 import {
-  BACKEND_NOT_SET_UP, checkPeers, reconcileReport,
-  type Backend, type BackendOptions, type CheckedPeer, type LocalAddresses, type LocalNode, type Peer, type PeerProblem, type ReconcileReport, type SetupResult,
+  BACKEND_NOT_SET_UP, checkPeers, reconcileReport, succeeded,
+  type Backend, type BackendOptions, type CheckedPeer, type LocalAddresses, type LocalNode, type Peer, type PeerProblem, type ReconcileMode, type ReconcileReport, type SetupResult,
 } from "../types.ts";
 
 /** The route protocol number that marks weft's host-gw routes. */
@@ -36,6 +39,8 @@ export const PEER_NOT_ADJACENT = "PEER_NOT_ADJACENT";
 export class HostGwBackend implements Backend {
   readonly #runner: Runner;
   #local: (LocalAddresses & { iface: string }) | undefined;
+  /** Since the last reconcile: the underlay's subnets and weft's routes, as far as they are known; undefined: read them. */
+  #programmed: { connected: Prefix[]; routes: IpRoute[] } | undefined;
 
   constructor(options: BackendOptions) {
     this.#runner = options.runner;
@@ -53,26 +58,40 @@ export class HostGwBackend implements Backend {
     const checked = { subnet: parsePrefix(local.subnet, "node subnet"), publicIp: parseIp(local.publicIp, "public IP"), iface: local.underlayIface };
     await this.#connected(local.underlayIface);
     this.#local = checked;
+    this.#programmed = undefined;
     return { backendData: {}, mtu: this.podMtu(local.underlayMtu) };
   }
 
-  async reconcile(peers: readonly Peer[]): Promise<ReconcileReport> {
+  async reconcile(peers: readonly Peer[], mode: ReconcileMode = "full"): Promise<ReconcileReport> {
     if (this.#local === undefined) throw new WeftError(BACKEND_NOT_SET_UP, "host-gw reconcile before setup");
     const iface = this.#local.iface;
+    const checked = checkPeers(this.#local, peers);
+    const known = mode === "changes" ? this.#programmed : undefined;
+    this.#programmed = undefined;
+    if (known !== undefined) {
+      const adjacent = splitAdjacent(iface, known.connected, checked.ok);
+      const plan = planRoutes(iface, adjacent.ok, known.routes);
+      // A refusal means the routes or the underlay are not what we thought: read them, as a full reconcile does.
+      if ((await applyBatch(this.#runner, "ip", plan.commands)).length === 0) {
+        this.#programmed = { connected: known.connected, routes: routesOf(iface, adjacent.ok) };
+        return reconcileReport(plan, [], [...checked.problems, ...adjacent.problems]);
+      }
+    }
     const [connected, routes] = await Promise.all([
       this.#connected(iface),
       readJson<IpRoute[]>(this.#runner, ["ip", "-4", "-j", "route", "show", "proto", WEFT_ROUTE_PROTO]),
     ]);
-    const checked = checkPeers(this.#local, peers);
     const adjacent = splitAdjacent(iface, connected, checked.ok);
     const plan = planRoutes(iface, adjacent.ok, routes);
     const failures = await applyBatch(this.#runner, "ip", plan.commands);
+    this.#programmed = { connected, routes: routesOf(iface, succeeded(adjacent.ok, failures)) };
     return reconcileReport(plan, failures, [...checked.problems, ...adjacent.problems]);
   }
 
   async cleanup(): Promise<void> {
     await run(this.#runner, ["ip", "-4", "route", "flush", "proto", WEFT_ROUTE_PROTO]);
     this.#local = undefined;
+    this.#programmed = undefined;
   }
 
   /** The IPv4 subnets on `iface`; throws when it does not exist. */
@@ -107,6 +126,11 @@ export function splitAdjacent(iface: string, connected: readonly Prefix[], peers
     });
   }
   return { ok, problems };
+}
+
+/** The routes planRoutes makes for `peers`, as `ip -j route show proto 87` reads them back. */
+export function routesOf(iface: string, peers: readonly CheckedPeer[]): IpRoute[] {
+  return peers.map((p) => ({ dst: formatPrefix(p.subnet), gateway: formatIp(p.publicIp), dev: iface, protocol: WEFT_ROUTE_PROTO, flags: [] }));
 }
 
 /**

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseIp, parsePrefix } from "../../lib/ipv4.ts";
 import type { CheckedPeer } from "../types.ts";
-import { planPeers, withVtepMacs, type VxlanPeer, type VxlanState } from "./peers.ts";
+import { planPeers, stateOf, withVtepMacs, type VxlanPeer, type VxlanState } from "./peers.ts";
 
 function checked(node: string, k: number, backendData: Record<string, string>): CheckedPeer {
   const peer = { node, subnet: `10.244.${k}.0/24`, publicIp: `192.168.125.${100 + k}`, backendData };
@@ -85,4 +85,30 @@ test("a peer that is gone loses all three entries, removals first", () => {
   ]);
   assert.deepEqual(plan.removed, ["route 10.244.3.0/24", "neigh 10.244.3.0", "fdb 0a:58:0a:f4:03:00 dst 192.168.125.103"]);
   assert.deepEqual(plan.bridge.map((c) => c.tag), ["fdb 0a:58:0a:f4:03:00 dst 192.168.125.103", "node2"]);
+});
+
+test("stateOf is the state planPeers programs: planning against it has nothing to do", () => {
+  assert.deepEqual(stateOf([vpeer(2), vpeer(3)]), merge(programmed(2), programmed(3)));
+  const plan = planPeers("weft.1", [vpeer(2), vpeer(3)], stateOf([vpeer(2), vpeer(3)]));
+  assert.deepEqual([plan.ip, plan.bridge, plan.changed, plan.removed], [[], [], [], []]);
+});
+
+test("against stateOf the last peers, only the peer that changed gets commands", () => {
+  const before = [vpeer(2), vpeer(3), vpeer(4)];
+  const moved: VxlanPeer = { ...vpeer(3), publicIp: parseIp("192.168.125.200") };
+  const cases: Array<[string, VxlanPeer[], string[], string[], string[], string[]]> = [
+    ["added", [...before, vpeer(5)], [
+      "route replace 10.244.5.0/24 via 10.244.5.0 dev weft.1 onlink",
+      "neigh replace 10.244.5.0 lladdr 0a:58:0a:f4:05:00 dev weft.1 nud permanent",
+    ], ["fdb replace 0a:58:0a:f4:05:00 dev weft.1 dst 192.168.125.105 self permanent"], ["node5"], []],
+    ["deleted", [vpeer(2), vpeer(4)], ["route del 10.244.3.0/24 dev weft.1", "neigh del 10.244.3.0 dev weft.1"],
+      ["fdb del 0a:58:0a:f4:03:00 dev weft.1 dst 192.168.125.103 self"], [], ["route 10.244.3.0/24", "neigh 10.244.3.0", "fdb 0a:58:0a:f4:03:00 dst 192.168.125.103"]],
+    ["moved to another address", [vpeer(2), moved, vpeer(4)], [],
+      ["fdb del 0a:58:0a:f4:03:00 dev weft.1 dst 192.168.125.103 self", "fdb replace 0a:58:0a:f4:03:00 dev weft.1 dst 192.168.125.200 self permanent"],
+      ["node3"], ["fdb 0a:58:0a:f4:03:00 dst 192.168.125.103"]],
+  ];
+  for (const [what, after, ip, bridge, changed, removed] of cases) {
+    const plan = planPeers("weft.1", after, stateOf(before));
+    assert.deepEqual([argvs(plan.ip), argvs(plan.bridge), plan.changed, plan.removed], [ip, bridge, changed, removed], what);
+  }
 });

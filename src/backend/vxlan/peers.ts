@@ -1,8 +1,11 @@
 /**
  * The per-peer diff for the vxlan backend: from the peers' leases and the
- * routes, neighbours and FDB entries now on `weft.<VNI>`, the two batches
- * (ip, bridge) that make the device carry exactly those peers. Pure;
- * vxlan.ts reads the kernel and applies the result.
+ * routes, neighbours and FDB entries on `weft.<VNI>`, the two batches (ip,
+ * bridge) that make the device carry exactly those peers. Pure; vxlan.ts
+ * applies the result. What is "on the device" is either read from the
+ * kernel (a full reconcile) or `stateOf` the peers the last reconcile
+ * programmed (a "changes" one), so one planner serves both and the second
+ * yields only the changed peers' commands.
  */
 import { formatIp, formatPrefix } from "../../lib/ipv4.ts";
 import type { BatchCommand } from "../../kernel/batch.ts";
@@ -113,4 +116,17 @@ export function planPeers(device: string, peers: readonly VxlanPeer[], state: Vx
     }
   }
   return { ip, bridge, changed: [...changed], removed };
+}
+
+/**
+ * The entries planPeers programs for `peers`, in the shape `ip -j` and
+ * `bridge -j` read them back: what the device holds after a reconcile of
+ * `peers` succeeded.
+ */
+export function stateOf(peers: readonly VxlanPeer[]): VxlanState {
+  return {
+    routes: peers.map((p) => ({ dst: formatPrefix(p.subnet), gateway: formatIp(p.subnet.base), flags: ["onlink"] })),
+    neighs: peers.map((p) => ({ dst: formatIp(p.subnet.base), lladdr: p.mac, state: ["PERMANENT"] })),
+    fdb: peers.map((p) => ({ mac: p.mac, dst: formatIp(p.publicIp), flags: ["self"], state: "permanent" })),
+  };
 }
