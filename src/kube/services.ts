@@ -51,6 +51,38 @@ export function fromV1Service(o: V1Service): Service | undefined {
 }
 
 /** A port's protocol; the API's default is TCP. */
+/**
+ * What fromV1Service reads of `o`, for an informer's cache (client.ts
+ * SlimWatch): metadata's name, namespace and resourceVersion (by which the
+ * cache keys and compares objects), the spec's fields the proxy uses and
+ * the load balancer's ingress addresses; managedFields, annotations,
+ * labels, selector and the rest are dropped. fromV1Service(slimV1Service(o))
+ * is fromV1Service(o).
+ */
+export function slimV1Service(o: V1Service): V1Service {
+  const m = o.metadata ?? {};
+  const spec = o.spec;
+  const ingress = o.status?.loadBalancer?.ingress;
+  return {
+    metadata: defined({ name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion }),
+    ...(spec === undefined ? {} : {
+      spec: defined({
+        type: spec.type, clusterIP: spec.clusterIP, clusterIPs: spec.clusterIPs, externalIPs: spec.externalIPs, ports: spec.ports,
+        sessionAffinity: spec.sessionAffinity, sessionAffinityConfig: spec.sessionAffinityConfig,
+        externalTrafficPolicy: spec.externalTrafficPolicy, internalTrafficPolicy: spec.internalTrafficPolicy,
+        loadBalancerSourceRanges: spec.loadBalancerSourceRanges, healthCheckNodePort: spec.healthCheckNodePort,
+      }),
+    }),
+    ...(ingress?.length ? { status: { loadBalancer: { ingress } } } : {}),
+  };
+}
+
+/** `o` without its undefined properties (they would each take a slot in every cached object). */
+export function defined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
 export function protocolOf(p: string | undefined): Protocol {
   return p === "UDP" || p === "SCTP" ? p : "TCP";
 }
