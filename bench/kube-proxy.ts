@@ -9,8 +9,8 @@
  *               minSyncPeriod 100 ms (weft's minimum interval), conntrack
  *               sysctls left alone (a namespace cannot set them);
  *   weft        the shipped agent, as the lab and a node run it: Node.js
- *               with build/weft-agent.mjs (no Node.js flags: the DaemonSet
- *               sets none) in node namespace 2 (Node `node2`, whose
+ *               with build/weft-agent.mjs and the Node.js flags of
+ *               deploy/weft.yaml (its NODE_OPTIONS) in node namespace 2 (Node `node2`, whose
  *               spec.podCIDR is its subnet), `--store kubernetes` with the
  *               same kubeconfig, `--service-proxy --no-network-policy`, and
  *               its API (so its /metrics) on 127.0.0.1:10249 where
@@ -70,7 +70,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { kubeBinary, kubernetesVersion } from "../src/lab/control/binaries.ts";
 import { APISERVER_PORT } from "../src/lab/control/paths.ts";
 import { sleep } from "../src/lib/sleep.ts";
-import { AgentCluster, subnetOf } from "./agent-cluster.ts";
+import { AgentCluster, deployedAgentNodeFlags, subnetOf } from "./agent-cluster.ts";
 import { ipBatch, Scratch } from "./agent-scratch.ts";
 import { ControlPlane, cpuSeconds, rssMb } from "./flannel.ts";
 import { percentile, printTable } from "./stats.ts";
@@ -251,8 +251,8 @@ function wirePods(scratch: Scratch, nodeNs: string, k: number): { clientNs: stri
 
 function startProxy(scratch: Scratch, c: AgentCluster, side: ProxySide, kubeconfig: string, dir: string): void {
   if (side.name === "weft") {
-    // The agent's flags: AgentCluster's for the kubernetes store plus WEFT_FLAGS.
-    const a = c.startAgent(side.k);
+    // The agent's flags: AgentCluster's for the kubernetes store plus WEFT_FLAGS; Node.js's: deploy/weft.yaml's.
+    const a = c.startAgent(side.k, { nodeFlags: deployedAgentNodeFlags() });
     side.proc = a.child;
     side.log = a.log;
     return;
