@@ -169,8 +169,8 @@ export interface ServiceFragment {
   ports: PortPlan[];
   /** `set|key` of every element a map (not the cluster-ips set) must hold once only. */
   elementKeys: string[];
-  /** For an element of elementKeys: the `set|key` of the elements that follow from it (endpoint slots, hairpin entries), dropped with it. */
-  derived: Map<string, string[]>;
+  /** For an element of elementKeys: the elements that follow from it (endpoint slots, hairpin entries; the same objects as in `elements`), dropped with it. */
+  derived: Map<string, NftElement[]>;
   /** Shared endpoint-picking chains (pick-*) this service's elements send to. */
   shared: string[];
   /** For a LoadBalancer with externalTrafficPolicy Local: the health check port and this node's endpoint count. */
@@ -525,7 +525,7 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
     else if (from !== undefined) {
       let d = f.derived.get(from);
       if (!d) f.derived.set(from, (d = []));
-      d.push(elementKey(set, e));
+      d.push(e);
     }
   };
   const hairpins = new Set<string>();
@@ -536,7 +536,7 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
     add(set, { key: k, value: `goto ${chain}` });
     const from = elementKey(set, { key: k });
     const slots = endpointsSet(k.at(-2)!, kind === "extnp");
-    eps.forEach((e, i) => add(slots, { key: [...k, String(i)], value: `${e.address} . ${e.port}` }, from));
+    eps.forEach((e, i) => add(slots, { key: k.concat(String(i)), value: `${e.address} . ${e.port}` }, from));
     if (hairpinFor !== undefined) {
       for (const e of eps) {
         const h = [e.address, e.address, hairpinFor, k[1]!, String(e.port)];
@@ -692,6 +692,23 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
   if (svc.externalTrafficPolicy === "Local" && svc.healthCheckNodePort !== undefined && validPort(svc.healthCheckNodePort) && (anyLocalPolicy || svc.ports.length === 0)) {
     f.health = { port: svc.healthCheckNodePort, localEndpoints: localAddresses.size };
   }
+  return compact(f);
+}
+
+/**
+ * `f` with its lists copied to their exact size: an array grown by push
+ * keeps room for 16 more, and a proxy holds ~15 such lists per service port
+ * (about a third of its plan's memory at 10,000 Services).
+ */
+function compact(f: ServiceFragment): ServiceFragment {
+  for (const [set, list] of f.elements) f.elements.set(set, list.slice());
+  for (const [k, list] of f.derived) f.derived.set(k, list.slice());
+  for (const [name, rules] of f.chains) f.chains.set(name, rules.slice());
+  f.elementKeys = f.elementKeys.slice();
+  f.shared = f.shared.slice();
+  if (f.problems.length) f.problems = f.problems.slice();
+  if (f.ports.length) f.ports = f.ports.slice();
+  if (f.sets.length) f.sets = f.sets.slice();
   return f;
 }
 
@@ -767,10 +784,10 @@ function resolveConflicts(fragments: Map<string, ServiceFragment>): string[] {
   }
   for (const [key, drop] of losers) {
     const f = fragments.get(key)!;
-    const gone = new Set(drop);
+    const gone = new Set<NftElement>();
     for (const k of drop) for (const d of f.derived.get(k) ?? []) gone.add(d);
     const elements = new Map<string, NftElement[]>();
-    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !gone.has(elementKey(set, e))));
+    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !gone.has(e) && !drop.has(elementKey(set, e))));
     fragments.set(key, { ...f, elements, elementKeys: f.elementKeys.filter((k) => !drop.has(k)), original: f.original ?? f });
   }
   return problems;
