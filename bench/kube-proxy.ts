@@ -425,6 +425,7 @@ export async function benchKubeProxy(): Promise<void> {
   const rows: string[][] = [["measure", "weft", "kube-proxy", "weft/kube-proxy"]];
   const notes: string[] = [];
   let logDir: string | undefined;
+  let weftLog: string | undefined;
   let failed: unknown;
   try {
     const c = new AgentCluster(scratch, "kubernetes", "k", "vxlan", WEFT_FLAGS);
@@ -439,6 +440,7 @@ export async function benchKubeProxy(): Promise<void> {
       { name: "weft", k: 2, node: "node2", table: "weft-proxy", log: join(c.dir, "node2.log"), cpu: 0, rss: 0, ...wirePods(scratch, c.ns(2), 2) },
     ];
     const [kp, wf] = sides as [ProxySide, ProxySide];
+    weftLog = wf.log;
     const api = new Api(scratch, cp.lab.controlNs, cp.adminConf);
     const row = (name: string, w: number, k: number, f = fmtMs) => rows.push([name, f(w), f(k), ratio(w, k)]);
 
@@ -574,7 +576,10 @@ export async function benchKubeProxy(): Promise<void> {
   } catch (err) {
     failed = err;
   } finally {
-    if (process.env.BENCH_KPROXY_LOGS && logDir) cpSync(logDir, process.env.BENCH_KPROXY_LOGS, { recursive: true });
+    if (process.env.BENCH_KPROXY_LOGS && logDir) {
+      cpSync(logDir, process.env.BENCH_KPROXY_LOGS, { recursive: true });
+      if (weftLog !== undefined) cpSync(weftLog, join(process.env.BENCH_KPROXY_LOGS, "weft.log"));
+    }
     scratch.dispose();
   }
   process.stdout.write(`\nkube-proxy: weft's service proxy against kube-proxy ${kubernetesVersion()} --proxy-mode nftables, same API server, same run\n`);
