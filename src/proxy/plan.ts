@@ -727,11 +727,15 @@ function validPort(n: number): boolean {
 /** The endpoints of one service port: each slice's number for the port's name, duplicates folded (a ready copy wins). */
 function portEndpoints(sp: ServicePort, slices: readonly EndpointSlice[], nodeName: string): PortEndpoint[] {
   const byTarget = new Map<string, PortEndpoint>();
+  /** Each address as a number, parsed once (the sort compares them n log n times). */
+  const numeric = new Map<string, number>();
   for (const slice of slices) {
     const p = slice.ports.find((x) => x.name === sp.name && x.protocol === sp.protocol);
     if (!p || !validPort(p.port)) continue;
     for (const e of slice.endpoints) {
-      if (tryParseIp(e.address) === undefined) continue;
+      const n = numeric.get(e.address) ?? tryParseIp(e.address);
+      if (n === undefined) continue;
+      numeric.set(e.address, n);
       const k = `${e.address}:${p.port}`;
       const prev = byTarget.get(k);
       if (prev && (prev.ready || !e.ready)) continue;
@@ -739,7 +743,7 @@ function portEndpoints(sp: ServicePort, slices: readonly EndpointSlice[], nodeNa
     }
   }
   // A stable order: the same endpoints always give the same chains and numgen map.
-  return [...byTarget.values()].sort((a, b) => (tryParseIp(a.address)! - tryParseIp(b.address)!) || a.port - b.port);
+  return [...byTarget.values()].sort((a, b) => (numeric.get(a.address)! - numeric.get(b.address)!) || a.port - b.port);
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
