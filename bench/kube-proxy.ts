@@ -57,7 +57,8 @@
  *                 against straight to the pod IP, IPERF_SECONDS × 3;
  *   CPU and RSS   CPU seconds (with the nft processes each one waited for)
  *                 of every instance of each proxy's process (kube-proxy's,
- *                 the agent's) over the run, and the highest RSS seen.
+ *                 the agent's) over the run, the highest RSS seen, and the
+ *                 RSS at the end of the run (after the incremental rounds).
  *
  * BENCH_KPROXY_SERVICES (default 1000,10000), BENCH_KPROXY_ROUNDS (20),
  * BENCH_KPROXY_CONNECTS (200), BENCH_KPROXY_IPERF_SECONDS (3).
@@ -233,6 +234,8 @@ interface ProxySide {
   log: string;
   cpu: number;
   rss: number;
+  /** RSS at the end of the run, settled (after the incremental rounds and the last connects). */
+  rssEnd: number;
   clientNs: string;
   backendNs: string;
 }
@@ -453,8 +456,8 @@ export async function benchKubeProxy(): Promise<void> {
     logDir = dir;
     c.addNodes([1, 2]);
     const sides: ProxySide[] = [
-      { name: "kube-proxy", k: 1, node: "node1", table: "kube-proxy", log: join(dir, "kube-proxy.log"), cpu: 0, rss: 0, ...wirePods(scratch, c.ns(1), 1) },
-      { name: "weft", k: 2, node: "node2", table: "weft-proxy", log: join(c.dir, "node2.log"), cpu: 0, rss: 0, ...wirePods(scratch, c.ns(2), 2) },
+      { name: "kube-proxy", k: 1, node: "node1", table: "kube-proxy", log: join(dir, "kube-proxy.log"), cpu: 0, rss: 0, rssEnd: NaN, ...wirePods(scratch, c.ns(1), 1) },
+      { name: "weft", k: 2, node: "node2", table: "weft-proxy", log: join(c.dir, "node2.log"), cpu: 0, rss: 0, rssEnd: NaN, ...wirePods(scratch, c.ns(2), 2) },
     ];
     const [kp, wf] = sides as [ProxySide, ProxySide];
     weftLog = wf.log;
@@ -589,9 +592,11 @@ export async function benchKubeProxy(): Promise<void> {
     row(`connect() to a ClusterIP, ${n} Services, p99`, wnp99, knp99);
 
     for (const s of sides) sampleRss(s);
+    for (const s of sides) s.rssEnd = s.proc?.pid === undefined ? NaN : rssMb(s.proc.pid);
     for (const s of sides) await stopProxy(c, s);
     rows.push(["CPU seconds, every instance over the run (with nft)", `${wf.cpu.toFixed(1)} s`, `${kp.cpu.toFixed(1)} s`, ratio(wf.cpu, kp.cpu)]);
     rows.push(["highest RSS", `${wf.rss.toFixed(0)} MB`, `${kp.rss.toFixed(0)} MB`, ratio(wf.rss, kp.rss)]);
+    rows.push([`RSS at the end, ${n} Services (settled)`, `${wf.rssEnd.toFixed(0)} MB`, `${kp.rssEnd.toFixed(0)} MB`, ratio(wf.rssEnd, kp.rssEnd)]);
     api.close();
     await c.close();
   } catch (err) {
