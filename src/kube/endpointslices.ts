@@ -48,7 +48,8 @@ export function fromV1EndpointSlice(o: V1EndpointSlice): EndpointSlice | undefin
  * SlimWatch): metadata's name, namespace and resourceVersion, the service
  * label and the trigger-time annotation, the address type, each endpoint's
  * first address, conditions and node, and the ports; managedFields,
- * targetRefs, zones, hints and the rest are dropped.
+ * targetRefs, zones, hints and the rest are dropped; lists and objects are
+ * copied (see slimV1Service).
  * fromV1EndpointSlice(slimV1EndpointSlice(o)) is fromV1EndpointSlice(o).
  */
 export function slimV1EndpointSlice(o: V1EndpointSlice): V1EndpointSlice {
@@ -62,7 +63,11 @@ export function slimV1EndpointSlice(o: V1EndpointSlice): V1EndpointSlice {
       annotations: trigger === undefined ? undefined : { [TRIGGER_TIME_ANNOTATION]: trigger },
     }),
     addressType: o.addressType,
-    endpoints: (o.endpoints ?? []).map((e) => defined({ addresses: e.addresses !== undefined && e.addresses.length > 1 ? e.addresses.slice(0, 1) : e.addresses, conditions: e.conditions, nodeName: e.nodeName })),
-    ...(o.ports === undefined ? {} : { ports: o.ports }),
+    endpoints: (o.endpoints ?? []).map((e) => defined({
+      addresses: e.addresses?.slice(0, 1),
+      conditions: e.conditions === undefined ? undefined : defined({ ready: e.conditions.ready, serving: e.conditions.serving, terminating: e.conditions.terminating }),
+      nodeName: e.nodeName,
+    })),
+    ...(o.ports === undefined ? {} : { ports: o.ports.map((p) => defined({ name: p.name, protocol: p.protocol, port: p.port })) }),
   };
 }
