@@ -8,9 +8,15 @@
  *               hostnameOverride node1, clusterCIDR 10.244.0.0/16,
  *               minSyncPeriod 100 ms (weft's minimum interval), conntrack
  *               sysctls left alone (a namespace cannot set them);
- *   weft        the agent's proxy component (src/proxy/component.ts: the
- *               informers and ServiceProxy with the agent's defaults) in
- *               node namespace 2 (Node `node2`), the same kubeconfig.
+ *   weft        the shipped agent, as the lab and a node run it: Node.js
+ *               with build/weft-agent.mjs and the Node.js flags of
+ *               deploy/weft.yaml (its NODE_OPTIONS) in node namespace 2 (Node `node2`, whose
+ *               spec.podCIDR is its subnet), `--store kubernetes` with the
+ *               same kubeconfig, `--service-proxy --no-network-policy`, and
+ *               its API (so its /metrics) on 127.0.0.1:10249 where
+ *               kube-proxy serves its metrics. Its times and costs are the
+ *               whole agent's: the lease on its Node and the backend come
+ *               first, then the proxy's informers.
  *
  * The control plane is the lab's etcd and kube-apiserver with the lab's PKI
  * and flags (bench/flannel.ts's ControlPlane) at 192.168.125.100 on the
@@ -27,14 +33,20 @@
  *                 created, then the proxy started; time from its start to
  *                 its `service-ips` map holding every Service (polled with
  *                 `nft list map`, every POLL_MS); kube-proxy first, weft
- *                 after it (kube-proxy idle meanwhile);
+ *                 after it (kube-proxy idle meanwhile); and, without the
+ *                 poll's rounding, from its start to the end of its first
+ *                 sync as it reports it (kube-proxy's log, the agent's
+ *                 metrics);
  *   incremental   with the largest size present, ROUNDS times each: one
  *                 endpoint added to a Service's slice, that endpoint removed
  *                 again, one Service (with its slice) added; from just before
  *                 the API request to the end of the proxy's first sync that
  *                 started after it (the end: its nft transaction returned),
- *                 as each one logs its syncs (kube-proxy at --v=2, weft's
- *                 process here a line per ServiceProxy.lastSync()). (An
+ *                 as each one reports its syncs (kube-proxy's log at --v=2;
+ *                 the agent's /metrics, read before the write and after it:
+ *                 weft_proxy_last_sync_timestamp_seconds is when a sync's nft
+ *                 transaction returned, and the growth of
+ *                 weft_proxy_sync_duration_seconds_sum its duration). (An
  *                 `nft monitor` in the node's namespace would be independent
  *                 of the proxies, but with kube-proxy's 10,000 Services it
  *                 did not start listening within 2 minutes.)
@@ -44,8 +56,9 @@
  *   throughput    iperf3 client pod → backend pod through the ClusterIP
  *                 against straight to the pod IP, IPERF_SECONDS × 3;
  *   CPU and RSS   CPU seconds (with the nft processes each one waited for)
- *                 of every instance of each proxy over the run, and the
- *                 highest RSS seen.
+ *                 of every instance of each proxy's process (kube-proxy's,
+ *                 the agent's) over the run, the highest RSS seen, and the
+ *                 RSS at the end of the run (after the incremental rounds).
  *
  * BENCH_KPROXY_SERVICES (default 1000,10000), BENCH_KPROXY_ROUNDS (20),
  * BENCH_KPROXY_CONNECTS (200), BENCH_KPROXY_IPERF_SECONDS (3).
@@ -53,7 +66,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, cpSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -61,10 +73,8 @@ import { createInterface } from "node:readline";
 import { KubeConfig } from "@kubernetes/client-node";
 import { kubeBinary, kubernetesVersion } from "../src/lab/control/binaries.ts";
 import { APISERVER_PORT } from "../src/lab/control/paths.ts";
-import { createRunner } from "../src/kernel/runner.ts";
-import { ServiceProxyComponent } from "../src/proxy/component.ts";
 import { sleep } from "../src/lib/sleep.ts";
-import { AgentCluster, subnetOf } from "./agent-cluster.ts";
+import { AgentCluster, deployedAgentNodeFlags, subnetOf } from "./agent-cluster.ts";
 import { ipBatch, Scratch } from "./agent-scratch.ts";
 import { ControlPlane, cpuSeconds, rssMb } from "./flannel.ts";
 import { percentile, printTable } from "./stats.ts";
@@ -78,6 +88,8 @@ const POLL_MS = 500;
 const ENDPOINTS = 5;
 const CLUSTER_CIDR = "10.244.0.0/16";
 const SERVICE_CIDR = "10.96.0.0/12";
+/** The agent's flags besides AgentCluster's (node name, iface eth0, vxlan, kubernetes store, kubeconfig, directories). */
+const WEFT_FLAGS = ["--service-proxy", "--no-network-policy", "--service-cidr", SERVICE_CIDR, "--pod-cidr", CLUSTER_CIDR, "--api-port", "10249"];
 const BACKEND_IP = "10.244.250.10";
 const PROBE_IP = "10.96.15.1";
 const NS = "bench";
@@ -210,30 +222,6 @@ class Api {
   }
 }
 
-// ---- weft's proxy, as the agent runs it ----------------------------------
-
-/** Runs the agent's proxy component in this process's namespace until SIGTERM. */
-async function weftProxy(kubeconfig: string, node: string, podCidr: string): Promise<void> {
-  const c = await ServiceProxyComponent.start({
-    kubeconfig, runner: createRunner(), log: (l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`),
-    nodeName: node, nodePodCidr: podCidr, clusterCidr: CLUSTER_CIDR, serviceCidr: SERVICE_CIDR,
-  });
-  // Each sync on a line of its own, for the incremental rounds (as kube-proxy logs its syncs at --v=2).
-  let last: unknown;
-  const syncLog = setInterval(() => {
-    const l = c.proxy.lastSync();
-    if (l !== undefined && l !== last) process.stderr.write(`WEFT-SYNC ${JSON.stringify(l)}\n`);
-    last = l;
-  }, 5);
-  // Its metrics where kube-proxy serves its own (each in its node's namespace), as the agent's /metrics has them.
-  const server = createServer((_req, res) => res.end(c.metricsText())).listen(10249, "127.0.0.1");
-  await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
-  server.close();
-  clearInterval(syncLog);
-  await c.stop();
-  process.exit(0);
-}
-
 // ---- the two nodes ----------------------------------------------------------
 
 interface ProxySide {
@@ -242,8 +230,12 @@ interface ProxySide {
   node: string;
   table: string;
   proc?: ChildProcess;
+  /** Its log (stderr). */
+  log: string;
   cpu: number;
   rss: number;
+  /** RSS at the end of the run, settled (after the incremental rounds and the last connects). */
+  rssEnd: number;
   clientNs: string;
   backendNs: string;
 }
@@ -264,32 +256,35 @@ function wirePods(scratch: Scratch, nodeNs: string, k: number): { clientNs: stri
 }
 
 function startProxy(scratch: Scratch, c: AgentCluster, side: ProxySide, kubeconfig: string, dir: string): void {
-  const fd = openSync(join(dir, `${side.name}.log`), "a");
-  if (side.name === "kube-proxy") {
-    const config = join(dir, "kube-proxy.yaml");
-    writeFileSync(config, [
-      "apiVersion: kubeproxy.config.k8s.io/v1alpha1",
-      "kind: KubeProxyConfiguration",
-      "mode: nftables",
-      `hostnameOverride: ${side.node}`,
-      `clusterCIDR: ${CLUSTER_CIDR}`,
-      "clientConnection:",
-      `  kubeconfig: ${kubeconfig}`,
-      "metricsBindAddress: 127.0.0.1:10249",
-      "healthzBindAddress: 127.0.0.1:10256",
-      "conntrack:",
-      "  maxPerCore: 0",
-      "  tcpEstablishedTimeout: 0s",
-      "  tcpCloseWaitTimeout: 0s",
-      "nodePortAddresses: [primary]",
-      "nftables:",
-      "  minSyncPeriod: 100ms",
-      "",
-    ].join("\n"));
-    side.proc = scratch.spawn(["ip", "netns", "exec", c.ns(side.k), kubeBinary("kube-proxy"), `--config=${config}`, "--v=2"], { stdio: ["ignore", fd, fd] });
-  } else {
-    side.proc = scratch.spawn(["ip", "netns", "exec", c.ns(side.k), process.execPath, "--disable-warning=ExperimentalWarning", import.meta.filename, "--weft-proxy", kubeconfig, side.node, subnetOf(side.k)], { stdio: ["ignore", fd, fd] });
+  if (side.name === "weft") {
+    // The agent's flags: AgentCluster's for the kubernetes store plus WEFT_FLAGS; Node.js's: deploy/weft.yaml's.
+    const a = c.startAgent(side.k, { nodeFlags: deployedAgentNodeFlags() });
+    side.proc = a.child;
+    side.log = a.log;
+    return;
   }
+  const fd = openSync(side.log, "a");
+  const config = join(dir, "kube-proxy.yaml");
+  writeFileSync(config, [
+    "apiVersion: kubeproxy.config.k8s.io/v1alpha1",
+    "kind: KubeProxyConfiguration",
+    "mode: nftables",
+    `hostnameOverride: ${side.node}`,
+    `clusterCIDR: ${CLUSTER_CIDR}`,
+    "clientConnection:",
+    `  kubeconfig: ${kubeconfig}`,
+    "metricsBindAddress: 127.0.0.1:10249",
+    "healthzBindAddress: 127.0.0.1:10256",
+    "conntrack:",
+    "  maxPerCore: 0",
+    "  tcpEstablishedTimeout: 0s",
+    "  tcpCloseWaitTimeout: 0s",
+    "nodePortAddresses: [primary]",
+    "nftables:",
+    "  minSyncPeriod: 100ms",
+    "",
+  ].join("\n"));
+  side.proc = scratch.spawn(["ip", "netns", "exec", c.ns(side.k), kubeBinary("kube-proxy"), `--config=${config}`, "--v=2"], { stdio: ["ignore", fd, fd] });
   closeSync(fd);
 }
 
@@ -343,18 +338,32 @@ function ownSyncMs(metrics: string): number {
   return NaN;
 }
 
-/** Starts the proxy and times its start until `want` service ports are in its map. */
-async function timeFullSync(scratch: Scratch, c: AgentCluster, side: ProxySide, kubeconfig: string, dir: string, want: number): Promise<number> {
+/**
+ * Starts the proxy and times its start until `want` service ports are in its
+ * map (`polled`, to POLL_MS), and until the end of its first sync as it
+ * reports it (`reported`: kube-proxy's log, the agent's
+ * weft_proxy_last_sync_timestamp_seconds while it has made one sync; NaN
+ * otherwise).
+ */
+async function timeFullSync(scratch: Scratch, c: AgentCluster, side: ProxySide, kubeconfig: string, dir: string, want: number): Promise<{ polled: number; reported: number }> {
   const t0 = performance.now();
+  const t0Wall = wallNow();
   startProxy(scratch, c, side, kubeconfig, dir);
-  await until(`${side.name}'s ${want} service ports in table ip ${side.table} (log: ${join(dir, side.name + ".log")})`, () => {
+  await until(`${side.name}'s ${want} service ports in table ip ${side.table} (log: ${side.log})`, () => {
     sampleRss(side);
-    if (side.proc?.exitCode !== null) throw new Error(`${side.name} exited ${side.proc?.exitCode}; see ${join(dir, side.name + ".log")}`);
+    if (side.proc?.exitCode !== null) throw new Error(`${side.name} exited ${side.proc?.exitCode}; see ${side.log}`);
     return serviceIpsCount(c, side) >= want;
   }, 30 * 60_000, POLL_MS);
   const ms = performance.now() - t0;
-  writeFileSync(join(dir, `${side.name}-metrics-${want}.txt`), scrapeMetrics(c, side));
-  return ms;
+  const metrics = scrapeMetrics(c, side);
+  writeFileSync(join(dir, `${side.name}-metrics-${want}.txt`), metrics);
+  let end: number | undefined;
+  if (side.name === "kube-proxy") end = kubeProxySyncs(readFileSync(side.log, "utf8")).find((x) => x.start >= t0Wall)?.end;
+  else {
+    const m = weftSyncMetrics(metrics);
+    if (m.count === 1) end = m.last;
+  }
+  return { polled: ms, reported: end === undefined ? NaN : end - t0Wall };
 }
 
 /** One sync of a proxy as its log tells: wall-clock start and end, ms. */
@@ -387,16 +396,15 @@ function kubeProxySyncs(log: string): LoggedSync[] {
   return out;
 }
 
-/** weft's syncs from the bench's proxy process log: a `WEFT-SYNC {…}` line per sync (ProxySyncStatus: `at` is when nft had committed). */
-function weftSyncs(log: string): LoggedSync[] {
-  const out: LoggedSync[] = [];
-  for (const line of log.split("\n")) {
-    if (!line.startsWith("WEFT-SYNC ")) continue;
-    const st = JSON.parse(line.slice(10)) as { at: string; durationMs: number };
-    const end = Date.parse(st.at);
-    out.push({ start: end - st.durationMs, end });
-  }
-  return out;
+/** What the agent's /metrics says of its proxy's syncs: how many, their summed duration (s), when the last one ended (ms). */
+interface WeftSyncMetrics {
+  count: number;
+  sum: number;
+  last: number;
+}
+function weftSyncMetrics(metrics: string): WeftSyncMetrics {
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN);
+  return { count: value("weft_proxy_sync_duration_seconds_count"), sum: value("weft_proxy_sync_duration_seconds_sum"), last: value("weft_proxy_last_sync_timestamp_seconds") * 1000 };
 }
 
 /** TCP connect() times (ms) from the client pod to `ip:port`, `n` in a row. */
@@ -437,19 +445,22 @@ export async function benchKubeProxy(): Promise<void> {
   const rows: string[][] = [["measure", "weft", "kube-proxy", "weft/kube-proxy"]];
   const notes: string[] = [];
   let logDir: string | undefined;
+  let weftLog: string | undefined;
   let failed: unknown;
   try {
-    const c = new AgentCluster(scratch, "kubernetes", "k");
+    const c = new AgentCluster(scratch, "kubernetes", "k", "vxlan", WEFT_FLAGS);
     process.stderr.write("kube-proxy bench: starting etcd and kube-apiserver\n");
     const cp = await ControlPlane.start(scratch, c);
+    c.setKubeconfig(cp.adminConf);
     const dir = scratch.tempDir("kproxy");
     logDir = dir;
     c.addNodes([1, 2]);
     const sides: ProxySide[] = [
-      { name: "kube-proxy", k: 1, node: "node1", table: "kube-proxy", cpu: 0, rss: 0, ...wirePods(scratch, c.ns(1), 1) },
-      { name: "weft", k: 2, node: "node2", table: "weft-proxy", cpu: 0, rss: 0, ...wirePods(scratch, c.ns(2), 2) },
+      { name: "kube-proxy", k: 1, node: "node1", table: "kube-proxy", log: join(dir, "kube-proxy.log"), cpu: 0, rss: 0, rssEnd: NaN, ...wirePods(scratch, c.ns(1), 1) },
+      { name: "weft", k: 2, node: "node2", table: "weft-proxy", log: join(c.dir, "node2.log"), cpu: 0, rss: 0, rssEnd: NaN, ...wirePods(scratch, c.ns(2), 2) },
     ];
     const [kp, wf] = sides as [ProxySide, ProxySide];
+    weftLog = wf.log;
     const api = new Api(scratch, cp.lab.controlNs, cp.adminConf);
     const row = (name: string, w: number, k: number, f = fmtMs) => rows.push([name, f(w), f(k), ratio(w, k)]);
 
@@ -502,10 +513,13 @@ export async function benchKubeProxy(): Promise<void> {
       notes.push(`created ${n - made} Services + EndpointSlices in ${fmtMs(performance.now() - t)}`);
       made = n;
       const times: Record<string, number> = {};
+      const reported: Record<string, number> = {};
       const own: Record<string, number> = {};
       for (const s of [kp, wf]) {
         process.stderr.write(`kube-proxy bench: ${s.name}: full sync of ${n} Services\n`);
-        times[s.name] = await timeFullSync(scratch, c, s, cp.adminConf, dir, n + base);
+        const t = await timeFullSync(scratch, c, s, cp.adminConf, dir, n + base);
+        times[s.name] = t.polled;
+        reported[s.name] = t.reported;
         // The metric follows the kernel by a moment.
         own[s.name] = await until(`${s.name}'s sync metric`, () => {
           const v = ownSyncMs(scrapeMetrics(c, s));
@@ -513,6 +527,7 @@ export async function benchKubeProxy(): Promise<void> {
         }, 60_000, 200).catch(() => NaN);
       }
       row(`full sync, ${n} Services × ${ENDPOINTS} endpoints (start → all in the kernel)`, times.weft!, times["kube-proxy"]!);
+      row("  start → its first sync's end, as the proxy reports it", reported.weft!, reported["kube-proxy"]!);
       row("  of which the sync itself (the proxy's own metric, mean)", own.weft!, own["kube-proxy"]!);
     }
 
@@ -520,15 +535,32 @@ export async function benchKubeProxy(): Promise<void> {
     const n = made;
     await sleep(3000);
     const lat: Record<string, Record<string, number[]>> = { weft: {}, "kube-proxy": {} };
-    const logOf = (s: ProxySide) => readFileSync(join(dir, `${s.name}.log`), "utf8");
-    const syncsOf = (s: ProxySide) => (s.name === "weft" ? weftSyncs(logOf(s)) : kubeProxySyncs(logOf(s)));
-    // From the API request to the end of the first sync that started after it (each proxy logs its syncs;
-    // a sync ends when its nft transaction has returned, i.e. the rules are in the kernel).
+    let weftMerged = 0;
+    // From the API request to the end of the first sync that started after it (a sync ends when its nft
+    // transaction has returned, i.e. the rules are in the kernel): kube-proxy's from its log, weft's from
+    // the agent's metrics before the write and after it (one more sync: its end and duration; several
+    // more between two reads: the last one's end, which is later than the first's).
+    const syncEnd = async (s: ProxySide, what: string, t0: number, before: WeftSyncMetrics): Promise<number> => {
+      if (s.name === "kube-proxy") return until(`${s.name}'s sync after ${what}`, () => kubeProxySyncs(readFileSync(s.log, "utf8")).find((x) => x.start >= t0 - 1)?.end, 30_000, 20);
+      let seen = before;
+      return until(`${s.name}'s sync after ${what}`, () => {
+        const m = weftSyncMetrics(scrapeMetrics(c, s));
+        if (!(m.count > seen.count)) return undefined;
+        if (m.count > seen.count + 1) {
+          weftMerged++;
+          return m.last;
+        }
+        const start = m.last - (m.sum - seen.sum) * 1000;
+        seen = m;
+        return start >= t0 - 1 ? m.last : undefined;
+      }, 30_000, 20);
+    };
     const observe = async (what: string, write: () => Promise<ApiReply>) => {
+      const before = weftSyncMetrics(scrapeMetrics(c, wf));
       const r = await write();
       for (const s of sides) {
         try {
-          const end = await until(`${s.name}'s sync after ${what}`, () => syncsOf(s).find((x) => x.start >= r.t0 - 1)?.end, 30_000, 20);
+          const end = await syncEnd(s, what, r.t0, before);
           (lat[s.name]![what] ??= []).push(end - r.t0);
         } catch (err) {
           notes.push(`${what}: ${s.name}: ${(err as Error).message}`);
@@ -549,6 +581,7 @@ export async function benchKubeProxy(): Promise<void> {
       await sleep(300);
       await observe("+1 Service", () => api.req("POST", `/api/v1/namespaces/${NS}/services`, benchService(j)));
     }
+    if (weftMerged > 0) notes.push(`weft: ${weftMerged} observations saw several syncs between two reads of its metrics and took the last one's end`);
     for (const what of ["+1 endpoint", "-1 endpoint", "+1 Service"]) {
       for (const p of [50, 99]) row(`${what} with ${n} Services, API write → kernel, p${p}`, percentile(lat.weft![what] ?? [], p), percentile(lat["kube-proxy"]![what] ?? [], p));
     }
@@ -559,15 +592,20 @@ export async function benchKubeProxy(): Promise<void> {
     row(`connect() to a ClusterIP, ${n} Services, p99`, wnp99, knp99);
 
     for (const s of sides) sampleRss(s);
+    for (const s of sides) s.rssEnd = s.proc?.pid === undefined ? NaN : rssMb(s.proc.pid);
     for (const s of sides) await stopProxy(c, s);
     rows.push(["CPU seconds, every instance over the run (with nft)", `${wf.cpu.toFixed(1)} s`, `${kp.cpu.toFixed(1)} s`, ratio(wf.cpu, kp.cpu)]);
     rows.push(["highest RSS", `${wf.rss.toFixed(0)} MB`, `${kp.rss.toFixed(0)} MB`, ratio(wf.rss, kp.rss)]);
+    rows.push([`RSS at the end, ${n} Services (settled)`, `${wf.rssEnd.toFixed(0)} MB`, `${kp.rssEnd.toFixed(0)} MB`, ratio(wf.rssEnd, kp.rssEnd)]);
     api.close();
     await c.close();
   } catch (err) {
     failed = err;
   } finally {
-    if (process.env.BENCH_KPROXY_LOGS && logDir) cpSync(logDir, process.env.BENCH_KPROXY_LOGS, { recursive: true });
+    if (process.env.BENCH_KPROXY_LOGS && logDir) {
+      cpSync(logDir, process.env.BENCH_KPROXY_LOGS, { recursive: true });
+      if (weftLog !== undefined) cpSync(weftLog, join(process.env.BENCH_KPROXY_LOGS, "weft.log"));
+    }
     scratch.dispose();
   }
   process.stdout.write(`\nkube-proxy: weft's service proxy against kube-proxy ${kubernetesVersion()} --proxy-mode nftables, same API server, same run\n`);
@@ -581,6 +619,5 @@ export async function benchKubeProxy(): Promise<void> {
 if (import.meta.main) {
   const [mode, ...args] = process.argv.slice(2);
   if (mode === "--api") await apiHelper(args[0]!);
-  else if (mode === "--weft-proxy") await weftProxy(args[0]!, args[1]!, args[2]!);
   else await benchKubeProxy();
 }

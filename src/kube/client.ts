@@ -190,7 +190,7 @@ export function startInformer<T extends KubernetesObject>(
 }
 
 /** The library's Watch, handing on slim(object) for each added, modified or deleted object (errors and bookmarks as they are). */
-class SlimWatch<T> extends Watch {
+export class SlimWatch<T> extends Watch {
   readonly #slim: (o: T) => T;
 
   constructor(config: KubeConfig, slim: (o: T) => T) {

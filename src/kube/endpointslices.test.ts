@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { V1EndpointSlice } from "@kubernetes/client-node";
-import { fromV1EndpointSlice } from "./endpointslices.ts";
+import { fromV1EndpointSlice, slimV1EndpointSlice } from "./endpointslices.ts";
 
 describe("fromV1EndpointSlice", () => {
   const base = { metadata: { namespace: "ns", name: "web-abc", labels: { "kubernetes.io/service-name": "web" } }, addressType: "IPv4", ports: [{ name: "http", port: 8080 }] };
@@ -28,4 +28,27 @@ describe("fromV1EndpointSlice", () => {
     { name: "a slice without a Service label belongs to none", in: { ...base, metadata: { namespace: "ns", name: "x" }, endpoints: [] }, want: undefined },
   ];
   for (const c of cases) test(c.name, () => assert.deepEqual(fromV1EndpointSlice(c.in), c.want));
+  for (const c of cases) test(`${c.name}: the same from the informer's slim copy`, () => assert.deepEqual(fromV1EndpointSlice(slimV1EndpointSlice(c.in)), c.want));
+});
+
+describe("slimV1EndpointSlice", () => {
+  test("drops what the proxy does not read: managedFields, other labels, targetRefs, zones, hints, extra addresses", () => {
+    const full: V1EndpointSlice = {
+      metadata: {
+        namespace: "ns", name: "web-abc", resourceVersion: "7", generateName: "web-", labels: { "kubernetes.io/service-name": "web", "endpointslice.kubernetes.io/managed-by": "c" },
+        managedFields: [{ manager: "c", operation: "Update" }],
+      },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["10.244.1.5", "10.244.1.9"], conditions: { ready: true }, nodeName: "n1", zone: "z", targetRef: { kind: "Pod", name: "p", uid: "u" }, hints: { forZones: [{ name: "z" }] } }],
+      ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+    };
+    const slim = slimV1EndpointSlice(full);
+    assert.deepEqual(fromV1EndpointSlice(slim), fromV1EndpointSlice(full));
+    assert.deepEqual(slim, {
+      metadata: { namespace: "ns", name: "web-abc", resourceVersion: "7", labels: { "kubernetes.io/service-name": "web" } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["10.244.1.5"], conditions: { ready: true }, nodeName: "n1" }],
+      ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+    });
+  });
 });

@@ -7,7 +7,7 @@
  */
 import type { V1EndpointSlice } from "@kubernetes/client-node";
 import type { EndpointSlice } from "../proxy/types.ts";
-import { protocolOf } from "./services.ts";
+import { defined, protocolOf } from "./services.ts";
 
 /** The label naming a slice's Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -41,4 +41,33 @@ export function fromV1EndpointSlice(o: V1EndpointSlice): EndpointSlice | undefin
   const trigger = Date.parse(o.metadata?.annotations?.[TRIGGER_TIME_ANNOTATION] ?? "");
   if (Number.isFinite(trigger)) slice.triggerTimeMs = trigger;
   return slice;
+}
+
+/**
+ * What fromV1EndpointSlice reads of `o`, for an informer's cache (client.ts
+ * SlimWatch): metadata's name, namespace and resourceVersion, the service
+ * label and the trigger-time annotation, the address type, each endpoint's
+ * first address, conditions and node, and the ports; managedFields,
+ * targetRefs, zones, hints and the rest are dropped; lists and objects are
+ * copied (see slimV1Service).
+ * fromV1EndpointSlice(slimV1EndpointSlice(o)) is fromV1EndpointSlice(o).
+ */
+export function slimV1EndpointSlice(o: V1EndpointSlice): V1EndpointSlice {
+  const m = o.metadata ?? {};
+  const service = m.labels?.[SERVICE_NAME_LABEL];
+  const trigger = m.annotations?.[TRIGGER_TIME_ANNOTATION];
+  return {
+    metadata: defined({
+      name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion,
+      labels: service === undefined ? undefined : { [SERVICE_NAME_LABEL]: service },
+      annotations: trigger === undefined ? undefined : { [TRIGGER_TIME_ANNOTATION]: trigger },
+    }),
+    addressType: o.addressType,
+    endpoints: (o.endpoints ?? []).map((e) => defined({
+      addresses: e.addresses?.slice(0, 1),
+      conditions: e.conditions === undefined ? undefined : defined({ ready: e.conditions.ready, serving: e.conditions.serving, terminating: e.conditions.terminating }),
+      nodeName: e.nodeName,
+    })),
+    ...(o.ports === undefined ? {} : { ports: o.ports.map((p) => defined({ name: p.name, protocol: p.protocol, port: p.port })) }),
+  };
 }

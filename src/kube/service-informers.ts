@@ -5,7 +5,9 @@
  * and 43 MB at start, which an agent without the proxy should not pay.
  *
  * Objects are converted to the proxy's slim types here (services.ts,
- * endpointslices.ts) and handed to a sink; the sink hears that a kind is
+ * endpointslices.ts) and handed to a sink; the informers' own caches hold
+ * only the fields the conversions read (slimV1Service,
+ * slimV1EndpointSlice), not whole objects; the sink hears that a kind is
  * synced only once that kind's first list has been delivered, and the proxy
  * waits for both. An informer that fails (API server down, watch refused)
  * is started again with a doubling delay, up to 30 s; each outage is logged
@@ -13,8 +15,8 @@
  */
 import type { KubernetesObject, V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { describeError } from "../lib/errors.ts";
-import { fromV1EndpointSlice } from "./endpointslices.ts";
-import { fromV1Service } from "./services.ts";
+import { fromV1EndpointSlice, slimV1EndpointSlice } from "./endpointslices.ts";
+import { fromV1Service, slimV1Service } from "./services.ts";
 import type { EndpointSlice, Service } from "../proxy/types.ts";
 
 /** What the informers feed (ServiceProxy implements it). */
@@ -41,6 +43,7 @@ export interface ServiceInformers {
  */
 export async function startServiceInformers(kubeconfig: string | undefined, sink: ServiceSink, log: (line: string) => void): Promise<ServiceInformers> {
   const k8s = await import("@kubernetes/client-node");
+  const { SlimWatch } = await import("./client.ts");
   const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
   const core = config.makeApiClient(k8s.CoreV1Api);
   const discovery = config.makeApiClient(k8s.DiscoveryV1Api);
@@ -54,7 +57,7 @@ export async function startServiceInformers(kubeconfig: string | undefined, sink
       if (o.metadata?.namespace && o.metadata.name) sink.deleteService(o.metadata.namespace, o.metadata.name);
     },
     synced: () => sink.markServicesSynced(),
-  });
+  }, (config) => new SlimWatch(config, slimV1Service), slimV1Service);
   const slices = new Runner<V1EndpointSlice>(k8s, config, "/apis/discovery.k8s.io/v1/endpointslices", () => discovery.listEndpointSliceForAllNamespaces(), "EndpointSlices", log, {
     upsert: (o) => {
       const s = fromV1EndpointSlice(o);
@@ -66,7 +69,7 @@ export async function startServiceInformers(kubeconfig: string | undefined, sink
       if (o.metadata?.namespace && o.metadata.name) sink.deleteSlice(o.metadata.namespace, o.metadata.name);
     },
     synced: () => sink.markSlicesSynced(),
-  });
+  }, (config) => new SlimWatch(config, slimV1EndpointSlice), slimV1EndpointSlice);
   services.start();
   slices.start();
   return { stop: async () => void (await Promise.all([services.stop(), slices.stop()])) };
@@ -93,16 +96,25 @@ export class Runner<T extends KubernetesObject> {
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(k8s: ClientNode, config: InstanceType<ClientNode["KubeConfig"]>, path: string, list: () => Promise<{ items: T[] }>, what: string, log: (line: string) => void, handlers: Handlers<T>) {
+  /**
+   * With `watch` and `slim` (a projection that keeps metadata's name,
+   * namespace and resourceVersion, see client.ts SlimWatch), the informer
+   * caches slim(object) for every listed and watched object instead of the
+   * object, and the handlers get those.
+   */
+  constructor(
+    k8s: ClientNode, config: InstanceType<ClientNode["KubeConfig"]>, path: string, list: () => Promise<{ items: T[] }>, what: string, log: (line: string) => void, handlers: Handlers<T>,
+    watch?: (config: InstanceType<ClientNode["KubeConfig"]>) => InstanceType<ClientNode["Watch"]>, slim?: (o: T) => T,
+  ) {
     this.#what = what;
     this.#log = log;
     this.#handlers = handlers;
     const listed = async () => {
       const l = await list();
       this.#listed = true;
-      return l;
+      return slim === undefined ? l : { ...l, items: l.items.map(slim) };
     };
-    this.#informer = k8s.makeInformer(config, path, listed as never);
+    this.#informer = watch === undefined ? k8s.makeInformer(config, path, listed as never) : new k8s.ListWatch(path, watch(config), listed as never, false);
     this.#informer.on(k8s.ADD, (o) => handlers.upsert(o as T));
     this.#informer.on(k8s.UPDATE, (o) => handlers.upsert(o as T));
     this.#informer.on(k8s.DELETE, (o) => handlers.remove(o as T));

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { V1Service } from "@kubernetes/client-node";
-import { fromV1Service } from "./services.ts";
+import { fromV1Service, slimV1Service } from "./services.ts";
 
 describe("fromV1Service", () => {
   const cases: { name: string; in: V1Service; want: unknown }[] = [
@@ -48,4 +48,32 @@ describe("fromV1Service", () => {
       else assert.deepEqual(got?.clusterIPs, (c.want as { clusterIPs: string[] }).clusterIPs);
     });
   }
+});
+
+describe("slimV1Service", () => {
+  const full: V1Service = {
+    apiVersion: "v1", kind: "Service",
+    metadata: {
+      namespace: "ns", name: "lb", resourceVersion: "42", uid: "u-1", labels: { app: "web" }, annotations: { note: "x".repeat(100) },
+      managedFields: [{ manager: "kubectl", operation: "Update", fieldsType: "FieldsV1", fieldsV1: { "f:spec": {} } }],
+    },
+    spec: {
+      type: "LoadBalancer", selector: { app: "web" }, clusterIP: "10.96.0.21", clusterIPs: ["10.96.0.21"], externalIPs: ["203.0.113.5"], ipFamilies: ["IPv4"],
+      ports: [{ name: "http", port: 80, targetPort: "web", nodePort: 30080 }], sessionAffinity: "ClientIP", sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } },
+      externalTrafficPolicy: "Local", internalTrafficPolicy: "Local", healthCheckNodePort: 32000, loadBalancerSourceRanges: ["10.0.0.0/8"],
+    },
+    status: { loadBalancer: { ingress: [{ ip: "203.0.113.60", ipMode: "Proxy" }] } },
+  };
+  test("keeps what fromV1Service reads and the cache's keys, nothing else", () => {
+    const slim = slimV1Service(full);
+    assert.deepEqual(fromV1Service(slim), fromV1Service(full));
+    assert.deepEqual(slim.metadata, { namespace: "ns", name: "lb", resourceVersion: "42" });
+    assert.equal(slim.spec?.selector, undefined);
+    assert.equal(slim.spec?.ipFamilies, undefined);
+  });
+  test("every case of fromV1Service reads the same slimmed", () => {
+    for (const o of [full, { metadata: { namespace: "ns", name: "web" } }, { metadata: { namespace: "ns", name: "h" }, spec: { clusterIP: "None", ports: [{ port: 80 }] } }] as V1Service[]) {
+      assert.deepEqual(fromV1Service(slimV1Service(o)), fromV1Service(o));
+    }
+  });
 });

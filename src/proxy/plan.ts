@@ -169,8 +169,8 @@ export interface ServiceFragment {
   ports: PortPlan[];
   /** `set|key` of every element a map (not the cluster-ips set) must hold once only. */
   elementKeys: string[];
-  /** For an element of elementKeys: the `set|key` of the elements that follow from it (endpoint slots, hairpin entries), dropped with it. */
-  derived: Map<string, string[]>;
+  /** For an element of elementKeys: the elements that follow from it (endpoint slots, hairpin entries; the same objects as in `elements`), dropped with it. */
+  derived: Map<string, NftElement[]>;
   /** Shared endpoint-picking chains (pick-*) this service's elements send to. */
   shared: string[];
   /** For a LoadBalancer with externalTrafficPolicy Local: the health check port and this node's endpoint count. */
@@ -525,7 +525,7 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
     else if (from !== undefined) {
       let d = f.derived.get(from);
       if (!d) f.derived.set(from, (d = []));
-      d.push(elementKey(set, e));
+      d.push(e);
     }
   };
   const hairpins = new Set<string>();
@@ -536,7 +536,7 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
     add(set, { key: k, value: `goto ${chain}` });
     const from = elementKey(set, { key: k });
     const slots = endpointsSet(k.at(-2)!, kind === "extnp");
-    eps.forEach((e, i) => add(slots, { key: [...k, String(i)], value: `${e.address} . ${e.port}` }, from));
+    eps.forEach((e, i) => add(slots, { key: k.concat(String(i)), value: `${e.address} . ${e.port}` }, from));
     if (hairpinFor !== undefined) {
       for (const e of eps) {
         const h = [e.address, e.address, hairpinFor, k[1]!, String(e.port)];
@@ -692,6 +692,23 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
   if (svc.externalTrafficPolicy === "Local" && svc.healthCheckNodePort !== undefined && validPort(svc.healthCheckNodePort) && (anyLocalPolicy || svc.ports.length === 0)) {
     f.health = { port: svc.healthCheckNodePort, localEndpoints: localAddresses.size };
   }
+  return compact(f);
+}
+
+/**
+ * `f` with its lists copied to their exact size: an array grown by push
+ * keeps room for 16 more, and a proxy holds ~15 such lists per service port
+ * (about a third of its plan's memory at 10,000 Services).
+ */
+function compact(f: ServiceFragment): ServiceFragment {
+  for (const [set, list] of f.elements) f.elements.set(set, list.slice());
+  for (const [k, list] of f.derived) f.derived.set(k, list.slice());
+  for (const [name, rules] of f.chains) f.chains.set(name, rules.slice());
+  f.elementKeys = f.elementKeys.slice();
+  f.shared = f.shared.slice();
+  if (f.problems.length) f.problems = f.problems.slice();
+  if (f.ports.length) f.ports = f.ports.slice();
+  if (f.sets.length) f.sets = f.sets.slice();
   return f;
 }
 
@@ -710,11 +727,15 @@ function validPort(n: number): boolean {
 /** The endpoints of one service port: each slice's number for the port's name, duplicates folded (a ready copy wins). */
 function portEndpoints(sp: ServicePort, slices: readonly EndpointSlice[], nodeName: string): PortEndpoint[] {
   const byTarget = new Map<string, PortEndpoint>();
+  /** Each address as a number, parsed once (the sort compares them n log n times). */
+  const numeric = new Map<string, number>();
   for (const slice of slices) {
     const p = slice.ports.find((x) => x.name === sp.name && x.protocol === sp.protocol);
     if (!p || !validPort(p.port)) continue;
     for (const e of slice.endpoints) {
-      if (tryParseIp(e.address) === undefined) continue;
+      const n = numeric.get(e.address) ?? tryParseIp(e.address);
+      if (n === undefined) continue;
+      numeric.set(e.address, n);
       const k = `${e.address}:${p.port}`;
       const prev = byTarget.get(k);
       if (prev && (prev.ready || !e.ready)) continue;
@@ -722,7 +743,7 @@ function portEndpoints(sp: ServicePort, slices: readonly EndpointSlice[], nodeNa
     }
   }
   // A stable order: the same endpoints always give the same chains and numgen map.
-  return [...byTarget.values()].sort((a, b) => (tryParseIp(a.address)! - tryParseIp(b.address)!) || a.port - b.port);
+  return [...byTarget.values()].sort((a, b) => (numeric.get(a.address)! - numeric.get(b.address)!) || a.port - b.port);
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -767,10 +788,10 @@ function resolveConflicts(fragments: Map<string, ServiceFragment>): string[] {
   }
   for (const [key, drop] of losers) {
     const f = fragments.get(key)!;
-    const gone = new Set(drop);
+    const gone = new Set<NftElement>();
     for (const k of drop) for (const d of f.derived.get(k) ?? []) gone.add(d);
     const elements = new Map<string, NftElement[]>();
-    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !gone.has(elementKey(set, e))));
+    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !gone.has(e) && !drop.has(elementKey(set, e))));
     fragments.set(key, { ...f, elements, elementKeys: f.elementKeys.filter((k) => !drop.has(k)), original: f.original ?? f });
   }
   return problems;
