@@ -105,12 +105,25 @@ test("the cache holds at most cacheSize answers, dropping the least recently use
   for (const n of ["c1", "c2", "c3", "c4"]) await ask(server.port, `${n}.example.org`, "A");
   const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
   assert.match(metrics, /^weft_dns_cache_entries 3$/m);
-  // Encoded answers are reused for up to a second (handler.ts); after that the cache decides.
-  await new Promise((r) => setTimeout(r, 1100));
+  // The encoded answer of an evicted entry is not reused either (handler.ts).
   await ask(server.port, "c1.example.org", "A"); // evicted: asked again
   await ask(server.port, "c4.example.org", "A"); // kept
   assert.equal(asked("c1.example.org A"), 2);
   assert.equal(asked("c4.example.org A"), 1);
+});
+
+test("a reused answer counts as a use of its cache entry, and counts its negative TTL down too", async () => {
+  for (const n of ["d1", "d2", "d3"]) await ask(server.port, `${n}.example.org`, "A");
+  await new Promise((r) => setTimeout(r, 1100));
+  const again = await ask(server.port, "d1.example.org", "A"); // the reused answer: d1 becomes the most recently used
+  assert.equal(again.rcode, "NXDOMAIN");
+  const soaTtl = (again.packet.authorities![0] as { ttl: number }).ttl;
+  assert.ok(soaTtl === 3599 || soaTtl === 3598, `SOA ttl ${soaTtl}`);
+  await ask(server.port, "d4.example.org", "A"); // evicts d2, not d1
+  await ask(server.port, "d1.example.org", "A");
+  await ask(server.port, "d2.example.org", "A");
+  assert.equal(asked("d1.example.org A"), 1);
+  assert.equal(asked("d2.example.org A"), 2);
 });
 
 test("a truncated UDP answer from upstream is asked again over TCP, and the client gets TC or all of it", async () => {
