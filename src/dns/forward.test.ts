@@ -115,8 +115,10 @@ test("the cache holds at most cacheSize answers, dropping the least recently use
 test("a reused answer counts as a use of its cache entry, and counts its negative TTL down too", async () => {
   for (const n of ["d1", "d2", "d3"]) await ask(server.port, `${n}.example.org`, "A");
   await new Promise((r) => setTimeout(r, 1100));
+  const hits = server.metrics.cacheHits;
   const again = await ask(server.port, "d1.example.org", "A"); // the reused answer: d1 becomes the most recently used
   assert.equal(again.rcode, "NXDOMAIN");
+  assert.equal(server.metrics.cacheHits, hits + 1, "a reused forwarded answer counts as a cache hit");
   const soaTtl = (again.packet.authorities![0] as { ttl: number }).ttl;
   assert.ok(soaTtl === 3599 || soaTtl === 3598, `SOA ttl ${soaTtl}`);
   await ask(server.port, "d4.example.org", "A"); // evicts d2, not d1

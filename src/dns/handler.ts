@@ -132,7 +132,8 @@ export class DnsHandler {
 
   /**
    * Whether a forwarded memo may be served: its cache entry still lives
-   * (counted as a use); its TTLs patched to the entry's age first.
+   * (counted as a use, and as a cache hit in the metrics); its TTLs
+   * patched to the entry's age first.
    */
   #age(memo: Memo): boolean {
     const c = memo.cached!;
@@ -146,6 +147,7 @@ export class DnsHandler {
       for (const at of c.ttlAt) memo.bytes.writeUInt32BE(Math.max(0, memo.bytes.readUInt32BE(at) - by), at);
       c.age = age;
     }
+    this.#metrics.cacheHits++;
     return true;
   }
 
