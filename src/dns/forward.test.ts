@@ -11,7 +11,7 @@ import type { Answer } from "dns-packet";
 import { parseDnsConfig } from "./config.ts";
 import { FakeSource } from "./fake-source.ts";
 import { DnsServer } from "./server.ts";
-import { ask, sampleCluster, sections, startFakeUpstream, type FakeUpstream } from "./testing.ts";
+import { ask, sampleCluster, sections, service, startFakeUpstream, type FakeUpstream } from "./testing.ts";
 import { until } from "../../test/support/until.ts";
 
 const soa = (zone: string, ttl: number, minimum: number): Answer => ({
@@ -170,6 +170,20 @@ test("a reverse name of no cluster address is forwarded (as CoreDNS's fallthroug
   const r = await ask(server.port, "9.9.9.10.in-addr.arpa", "PTR");
   assert.equal(r.rcode, "NXDOMAIN");
   assert.equal(asked("9.9.9.10.in-addr.arpa PTR"), 1);
+});
+
+test("a reverse name forwarded and cached is answered by the zone once a Service takes its address", async () => {
+  const source = new FakeSource(sampleCluster());
+  const s = new DnsServer(parseDnsConfig(`port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: ["127.0.0.1:${upstream.port}"]`, "t"), source, { log: () => {} });
+  await s.start();
+  try {
+    for (let i = 0; i < 2; i++) assert.equal((await ask(s.port, "77.0.96.10.in-addr.arpa", "PTR")).rcode, "NXDOMAIN"); // forwarded, then reused
+    assert.equal(asked("77.0.96.10.in-addr.arpa PTR"), 1);
+    source.putService(service("default", "late-ptr", ["10.96.0.77"], ["http/80/TCP"]));
+    await until("the PTR from the zone", async () => sections((await ask(s.port, "77.0.96.10.in-addr.arpa", "PTR")).packet).answer.join() === "77.0.96.10.in-addr.arpa 5 PTR late-ptr.default.svc.cluster.local", 1000, 20);
+  } finally {
+    await s.close();
+  }
 });
 
 /** A loopback UDP port nobody listens on (bound, then closed). */

@@ -153,9 +153,12 @@ export class DnsHandler {
 
   async #resolve(q: Query, key: string | null, tcp: boolean): Promise<Handled> {
     const type = typeName(q.qtype);
+    // A rebuild while an upstream is asked starts a new memo: an answer found before it (a
+    // reverse name forwarded just before its Service appeared) must not be kept past it.
+    const memoBefore = this.#memo;
     const { parts, memoMs, cached } = await this.#answer(q, type);
     const limit = tcp ? 65535 : udpLimit(q);
-    if (memoMs > 0 && key !== null) {
+    if (memoMs > 0 && key !== null && this.#memo === memoBefore) {
       const full = encodeResponse(q, parts);
       if (this.#memo.size >= MEMO_MAX) this.#memo = new Map();
       this.#memo.set(key, {
