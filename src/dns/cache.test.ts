@@ -54,3 +54,16 @@ test("a handle's touch gives the entry's age and counts as a use, and -1 once th
   assert.equal(c.touch(h3), -1, "expired");
   assert.equal(c.entries, 1);
 });
+
+test("touch moves an entry in the LRU order at most once a second", () => {
+  let now = 1_000_000;
+  const c = new AnswerCache(2, 100, () => now);
+  c.put("k1", { rcode: 0, answers: [a(30)], authorities: [], additionals: [] });
+  c.put("k2", { rcode: 0, answers: [a(30)], authorities: [], additionals: [] });
+  const h1 = c.peek("k1")!;
+  now += 500;
+  assert.equal(c.touch(h1), 0); // put half a second ago: not moved
+  c.put("k3", { rcode: 0, answers: [a(30)], authorities: [], additionals: [] });
+  assert.equal(c.touch(h1), -1, "k1 was still the least recently used");
+  assert.ok(c.peek("k2"));
+});
