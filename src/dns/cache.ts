@@ -41,7 +41,7 @@ export class AnswerCache {
   readonly #size: number;
   readonly #maxTtl: number;
   readonly #now: () => number;
-  /** Insertion order is recency order: a hit moves its entry to the end. */
+  /** Insertion order is recency order: a hit moves its entry to the end (a touch, at most once a second). */
   readonly #entries = new Map<string, Entry>();
 
   /** `size` entries at most (0: keep nothing), `maxTtl` seconds at most; `now` in ms (tests move time). */
