@@ -25,7 +25,9 @@
  * left out (they only probe for a forwarding loop and watch the file).
  *
  * Reported per server and mix: queries/s at saturation (dnsperf, 300
- * queries outstanding), p50 and p99 latency at a fixed 5,000 queries/s,
+ * queries outstanding), the server's CPU time per query answered in those
+ * runs (from /proc/PID/stat: qps per core of the server's own CPU, which
+ * the other load on a shared machine changes far less than qps), p50 and p99 latency at a fixed 5,000 queries/s,
  * the server's VmRSS once it has synced (idle) and the most seen after the
  * runs; then weft's ratios to CoreDNS. Then propagation: both servers run
  * side by side, PROPAGATION_RUNS Services are created 300 ms apart, and
@@ -97,12 +99,16 @@ function kubeadmCorefile(port: number, kubeconfig: string, upstream: string): st
 interface Run {
   qps: number;
   lostPct: number;
+  /** The server's CPU time (user and system, all threads) per query answered, µs. */
+  cpuUs: number;
 }
 
 interface Result {
   server: string;
   mix: string;
   qps: number[];
+  /** Per round, the server's CPU µs per query answered. */
+  cpuUs: number[];
   /** Per round, ms. */
   p50: number[];
   p99: number[];
@@ -126,12 +132,21 @@ function dnsperf(port: number, file: string, args: string[]): string {
   return r.stdout;
 }
 
-function saturate(port: number, file: string, seconds: number): Run {
+/** CPU seconds (user and system) process `pid` has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function saturate(pid: number, port: number, file: string, seconds: number): Run {
+  const cpu0 = cpuSeconds(pid);
   const out = dnsperf(port, file, ["-l", String(seconds), "-c", "4", "-q", "300"]);
+  const cpu = cpuSeconds(pid) - cpu0;
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
+  const done = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1]);
   const lostPct = Number(/Queries lost:\s+\d+ \(([\d.]+)%\)/.exec(out)?.[1] ?? 0);
-  if (!Number.isFinite(qps)) throw new Error(`dnsperf printed no rate:\n${out}`);
-  return { qps, lostPct };
+  if (!Number.isFinite(qps) || !(done > 0)) throw new Error(`dnsperf printed no rate:\n${out}`);
+  return { qps, lostPct, cpuUs: (cpu / done) * 1e6 };
 }
 
 /** Per-query latencies (ms) at a fixed rate. */
@@ -267,11 +282,12 @@ async function measureInLab(labName: string): Promise<void> {
         await sleep(1000);
         const idle = rssMb(child.pid!);
         for (const [mix, file] of [["cluster", files.cluster], ["forwarded", files.forwarded]] as const) {
-          saturate(port, file, 2); // warm-up: caches filled, code optimised
-          const run = saturate(port, file, SECONDS);
+          saturate(child.pid!, port, file, 2); // warm-up: caches filled, code optimised
+          const run = saturate(child.pid!, port, file, SECONDS);
           const key = `${s.name} ${mix}`;
-          const r = results.get(key) ?? { server: s.name, mix, qps: [], p50: [], p99: [], rssIdleMb: 0, rssMb: 0, lostPct: 0 };
+          const r = results.get(key) ?? { server: s.name, mix, qps: [], cpuUs: [], p50: [], p99: [], rssIdleMb: 0, rssMb: 0, lostPct: 0 };
           r.qps.push(run.qps);
+          r.cpuUs.push(run.cpuUs);
           r.lostPct = Math.max(r.lostPct, run.lostPct);
           const lat = latencies(port, file);
           r.p50.push(percentile(lat, 50));
@@ -290,10 +306,11 @@ async function measureInLab(labName: string): Promise<void> {
     process.stdout.write(`\nbench/dns — ${SERVICES} Services in the lab's API server (kube-apiserver, etcd); each server on core ${SERVER_CORE}, dnsperf on core ${LOAD_CORE}; ${ROUNDS} rounds of ${SECONDS} s per mix\n`);
     process.stdout.write("weft dns as bin/weft dns with the Deployment's environment, CoreDNS with kubeadm's Corefile; both watch the lab API server with its admin kubeconfig\n");
     process.stdout.write(`qps at saturation (300 outstanding); latency at a fixed ${LATENCY_QPS} queries/s; medians of the rounds; RSS once synced (idle) and the most seen after the runs\n`);
-    const rows = [["server", "mix", "qps", "qps per round", "p50", "p99", "p99 per round", "RSS idle", "RSS", "lost"]];
+    process.stdout.write("CPU/query: the server's CPU time (user and system, /proc/PID/stat) over the saturation run per query answered; qps/core = 1 s over it (what other load on the machine changes least)\n");
+    const rows = [["server", "mix", "qps", "qps per round", "CPU/query", "qps/core", "p50", "p99", "p99 per round", "RSS idle", "RSS", "lost"]];
     for (const r of results.values()) {
       rows.push([
-        r.server, r.mix, median(r.qps).toFixed(0), r.qps.map((q) => q.toFixed(0)).join(" "),
+        r.server, r.mix, median(r.qps).toFixed(0), r.qps.map((q) => q.toFixed(0)).join(" "), `${median(r.cpuUs).toFixed(1)} µs`, (1e6 / median(r.cpuUs)).toFixed(0),
         `${median(r.p50).toFixed(3)} ms`, `${median(r.p99).toFixed(2)} ms`, r.p99.map((p) => p.toFixed(1)).join(" "),
         `${r.rssIdleMb.toFixed(1)} MB`, `${r.rssMb.toFixed(1)} MB`, `${r.lostPct}%`,
       ]);
@@ -303,7 +320,7 @@ async function measureInLab(labName: string): Promise<void> {
       const w = results.get(`weft dns ${mix}`);
       const c = [...results.values()].find((r) => r.mix === mix && r.server !== "weft dns");
       if (w && c) {
-        process.stdout.write(`${mix} mix: weft/CoreDNS qps ${(median(w.qps) / median(c.qps)).toFixed(2)} (goal ≥ 1.00), p50 ${(median(w.p50) / median(c.p50)).toFixed(2)}, p99 ${(median(w.p99) / median(c.p99)).toFixed(2)}, RSS idle ${(w.rssIdleMb / c.rssIdleMb).toFixed(2)}, RSS ${(w.rssMb / c.rssMb).toFixed(2)}\n`);
+        process.stdout.write(`${mix} mix: weft/CoreDNS qps ${(median(w.qps) / median(c.qps)).toFixed(2)}, qps per core of server CPU ${(median(c.cpuUs) / median(w.cpuUs)).toFixed(2)} (goal ≥ 1.00 for both), p50 ${(median(w.p50) / median(c.p50)).toFixed(2)}, p99 ${(median(w.p99) / median(c.p99)).toFixed(2)}, RSS idle ${(w.rssIdleMb / c.rssIdleMb).toFixed(2)}, RSS ${(w.rssMb / c.rssMb).toFixed(2)}\n`);
       }
     }
     process.stdout.write(`\npropagation — Service create request to the first correct answer, ${PROPAGATION_RUNS} Services created 300 ms apart, each server asked every ${PROPAGATION_POLL_MS} ms\n`);

@@ -11,7 +11,7 @@ import type { Answer } from "dns-packet";
 import { parseDnsConfig } from "./config.ts";
 import { FakeSource } from "./fake-source.ts";
 import { DnsServer } from "./server.ts";
-import { ask, sampleCluster, sections, startFakeUpstream, type FakeUpstream } from "./testing.ts";
+import { ask, sampleCluster, sections, service, startFakeUpstream, type FakeUpstream } from "./testing.ts";
 import { until } from "../../test/support/until.ts";
 
 const soa = (zone: string, ttl: number, minimum: number): Answer => ({
@@ -105,12 +105,27 @@ test("the cache holds at most cacheSize answers, dropping the least recently use
   for (const n of ["c1", "c2", "c3", "c4"]) await ask(server.port, `${n}.example.org`, "A");
   const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
   assert.match(metrics, /^weft_dns_cache_entries 3$/m);
-  // Encoded answers are reused for up to a second (handler.ts); after that the cache decides.
-  await new Promise((r) => setTimeout(r, 1100));
+  // The encoded answer of an evicted entry is not reused either (handler.ts).
   await ask(server.port, "c1.example.org", "A"); // evicted: asked again
   await ask(server.port, "c4.example.org", "A"); // kept
   assert.equal(asked("c1.example.org A"), 2);
   assert.equal(asked("c4.example.org A"), 1);
+});
+
+test("a reused answer counts as a use of its cache entry, and counts its negative TTL down too", async () => {
+  for (const n of ["d1", "d2", "d3"]) await ask(server.port, `${n}.example.org`, "A");
+  await new Promise((r) => setTimeout(r, 1100));
+  const hits = server.metrics.cacheHits;
+  const again = await ask(server.port, "d1.example.org", "A"); // the reused answer: d1 becomes the most recently used
+  assert.equal(again.rcode, "NXDOMAIN");
+  assert.equal(server.metrics.cacheHits, hits + 1, "a reused forwarded answer counts as a cache hit");
+  const soaTtl = (again.packet.authorities![0] as { ttl: number }).ttl;
+  assert.ok(soaTtl === 3599 || soaTtl === 3598, `SOA ttl ${soaTtl}`);
+  await ask(server.port, "d4.example.org", "A"); // evicts d2, not d1
+  await ask(server.port, "d1.example.org", "A");
+  await ask(server.port, "d2.example.org", "A");
+  assert.equal(asked("d1.example.org A"), 1);
+  assert.equal(asked("d2.example.org A"), 2);
 });
 
 test("a truncated UDP answer from upstream is asked again over TCP, and the client gets TC or all of it", async () => {
@@ -155,6 +170,20 @@ test("a reverse name of no cluster address is forwarded (as CoreDNS's fallthroug
   const r = await ask(server.port, "9.9.9.10.in-addr.arpa", "PTR");
   assert.equal(r.rcode, "NXDOMAIN");
   assert.equal(asked("9.9.9.10.in-addr.arpa PTR"), 1);
+});
+
+test("a reverse name forwarded and cached is answered by the zone once a Service takes its address", async () => {
+  const source = new FakeSource(sampleCluster());
+  const s = new DnsServer(parseDnsConfig(`port: 0\nhttpPort: 0\nlisten: 127.0.0.1\nupstreams: ["127.0.0.1:${upstream.port}"]`, "t"), source, { log: () => {} });
+  await s.start();
+  try {
+    for (let i = 0; i < 2; i++) assert.equal((await ask(s.port, "77.0.96.10.in-addr.arpa", "PTR")).rcode, "NXDOMAIN"); // forwarded, then reused
+    assert.equal(asked("77.0.96.10.in-addr.arpa PTR"), 1);
+    source.putService(service("default", "late-ptr", ["10.96.0.77"], ["http/80/TCP"]));
+    await until("the PTR from the zone", async () => sections((await ask(s.port, "77.0.96.10.in-addr.arpa", "PTR")).packet).answer.join() === "77.0.96.10.in-addr.arpa 5 PTR late-ptr.default.svc.cluster.local", 1000, 20);
+  } finally {
+    await s.close();
+  }
 });
 
 /** A loopback UDP port nobody listens on (bound, then closed). */

@@ -132,6 +132,31 @@ function skipName(buf: Buffer, off: number): number {
   }
 }
 
+/**
+ * Where the TTLs of an encoded message's records are: the offsets of their
+ * 32-bit TTL fields in the answer, authority and additional sections,
+ * the OPT record's left out (its "TTL" holds the extended rcode and
+ * flags). The response memo (handler.ts) ages a forwarded answer by
+ * patching these bytes instead of decoding and encoding it again.
+ */
+export function ttlOffsets(msg: Buffer): number[] {
+  let off = 12;
+  for (let i = msg.readUInt16BE(4); i > 0; i--) {
+    const end = skipName(msg, off);
+    if (end < 0) throw new Error(`ttlOffsets: a question runs past the ${msg.length}-byte message`);
+    off = end + 4;
+  }
+  const rrs = msg.readUInt16BE(6) + msg.readUInt16BE(8) + msg.readUInt16BE(10);
+  const offsets: number[] = [];
+  for (let i = 0; i < rrs; i++) {
+    const end = skipName(msg, off);
+    if (end < 0 || end + 10 > msg.length) throw new Error(`ttlOffsets: record ${i} runs past the ${msg.length}-byte message`);
+    if (msg.readUInt16BE(end) !== TYPE_OPT) offsets.push(end + 4);
+    off = end + 10 + msg.readUInt16BE(end + 8);
+  }
+  return offsets;
+}
+
 /** The most bytes a UDP answer to `q` may have: the client's EDNS0 size, at least 512 (RFC 6891 6.2.5). */
 export function udpLimit(q: Query): number {
   return q.edns === null ? 512 : Math.max(512, q.edns.udpSize);
