@@ -28,6 +28,8 @@ import type { Upstream } from "./config.ts";
 import { OUR_UDP_SIZE } from "./wire.ts";
 
 /** UDP sockets per address family that questions leave from. */
+/** The least time left for another try worth sending. */
+const MIN_TRY_MS = 20;
 const SOCKETS = 8;
 /**
  * How long one question may take, all upstreams and tries together: under
@@ -95,7 +97,8 @@ export class Forwarder {
     for (let pass = 0; pass < PASSES && candidates.length > 0; pass++) {
       const silent: Upstream[] = [];
       for (const upstream of candidates) {
-        if (this.#closed || left() <= 0) return null;
+        // A try with a few milliseconds left could not be answered in time (and timers fire a little early).
+        if (this.#closed || left() < MIN_TRY_MS) return null;
         let answer = await this.#askUdp(upstream, name, type, klass, Math.min(this.#timeoutMs, left()));
         if (answer && answer.flag_tc) answer = left() > 0 ? await this.#askTcp(upstream, name, type, klass, Math.min(this.#timeoutMs, left())) : null;
         if (!answer) {
