@@ -7,6 +7,7 @@ import { benchAgentConvergence } from "./agent-convergence.ts";
 import { benchAgentRss } from "./agent-rss.ts";
 import { benchCniAdd } from "./cni-add.ts";
 import { benchDns } from "./dns.ts";
+import { benchDnsLocal } from "./dns-local.ts";
 import { benchDnsWire } from "./dns-wire.ts";
 import { benchFlannel } from "./flannel.ts";
 import { benchIpamStore } from "./ipam-store.ts";
@@ -32,6 +33,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "proxy-sync": benchProxySync,
   "kube-proxy": benchKubeProxy,
   "dns-wire": benchDnsWire,
+  "dns-local": benchDnsLocal,
   dns: benchDns,
   policy: benchPolicy,
   "policy-reference": benchPolicyReference,

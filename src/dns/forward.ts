@@ -28,9 +28,9 @@ import type { Upstream } from "./config.ts";
 import { OUR_UDP_SIZE } from "./wire.ts";
 
 /** UDP sockets per address family that questions leave from. */
+const SOCKETS = 8;
 /** The least time left for another try worth sending. */
 const MIN_TRY_MS = 20;
-const SOCKETS = 8;
 /**
  * How long one question may take, all upstreams and tries together: under
  * the 5 s a stub resolver waits for its first try, so the SERVFAIL reaches it.
