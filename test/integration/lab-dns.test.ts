@@ -5,8 +5,9 @@
 // its name, a new Service resolves within a second, a pod in `default`
 // resolves a Service by each of its four names through its resolv.conf
 // search path (glibc's getent and dig +search), a forwarded name whose
-// upstream never answers is SERVFAIL before the client gives up, and
-// lookups survive a DNS pod being deleted. One lab is shared by the tests
+// upstream never answers is SERVFAIL before the client gives up, lookups
+// survive a DNS pod being deleted, every record kind of the specification
+// answers from a node and from a pod, and a deleted Service is NXDOMAIN. One lab is shared by the tests
 // of the file.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -85,6 +86,54 @@ describe("cluster DNS in the lab", { skip, timeout: 300_000 }, () => {
     const pod = (await kubectlOk("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "jsonpath={.items[0].metadata.name}")).trim();
     await kubectlOk("delete", "pod", "-n", "kube-system", pod, "--wait=false");
     for (let i = 0; i < 5; i++) assert.match(dig("kubernetes.default.svc.cluster.local"), /IN\s+A\s+10\.96\.0\.1$/m, `lookup ${i}`);
+  });
+
+  test("every record kind from a node and from a pod: PTR, NODATA and NXDOMAIN with the SOA, TXT, headless A, SRV and PTR, CNAME, case; a deleted Service is NXDOMAIN", async () => {
+    // The answer section of a dig reply, one record a line, whitespace squeezed.
+    const answer = (out: string, part = "ANSWER") => {
+      const lines = out.split("\n");
+      const start = lines.indexOf(`;; ${part} SECTION:`);
+      if (start < 0) return [];
+      const end = lines.indexOf("", start);
+      return lines.slice(start + 1, end < 0 ? undefined : end).map((l) => l.replace(/\s+/g, " "));
+    };
+    const web = (await kubectlOk("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")).trim();
+    await kubectlOk("create", "deployment", "hl", "--image=nginx", "--replicas=2", "--port=80");
+    await kubectlOk("create", "service", "clusterip", "hl", "--clusterip=None", "--tcp=80:80");
+    await kubectlOk("create", "service", "externalname", "ext", "--external-name=www.example.org");
+    await kubectlOk("rollout", "status", "deployment/hl", "--timeout=120s");
+    const hlIps = JSON.parse(await kubectlOk("get", "pods", "-l", "app=hl", "-o", "json")).items.map((p: { status: { podIP: string } }) => p.status.podIP).sort() as string[];
+    assert.equal(hlIps.length, 2);
+    const dashed = hlIps.map((ip) => `${ip.replace(/\./g, "-")}.hl.default.svc.cluster.local.`).sort();
+    await until("both headless endpoints answered", () => answer(dig("hl.default.svc.cluster.local")).length === 2, 10_000, 200);
+
+    assert.deepEqual(answer(dig("-x", web)), [`${web.split(".").reverse().join(".")}.in-addr.arpa. 5 IN PTR web.default.svc.cluster.local.`]);
+    const nodata = dig("-t", "AAAA", "web.default.svc.cluster.local");
+    assert.match(nodata, /status: NOERROR/);
+    assert.deepEqual(answer(nodata), []);
+    assert.match(answer(nodata, "AUTHORITY")[0] ?? "", /^cluster\.local\. 5 IN SOA /);
+    const nx = dig("nothing.default.svc.cluster.local");
+    assert.match(nx, /status: NXDOMAIN/);
+    assert.match(answer(nx, "AUTHORITY")[0] ?? "", /^cluster\.local\. 5 IN SOA /);
+    assert.match(dig("web.no-such-namespace.svc.cluster.local"), /status: NXDOMAIN/);
+    assert.deepEqual(answer(dig("-t", "TXT", "dns-version.cluster.local")), ['dns-version.cluster.local. 5 IN TXT "1.1.0"']);
+    assert.deepEqual(answer(dig("hl.default.svc.cluster.local")).map((l) => l.split(" ").at(-1)).sort(), hlIps);
+    const srv = dig("-t", "SRV", "_80-80._tcp.hl.default.svc.cluster.local");
+    assert.deepEqual(answer(srv).map((l) => l.split(" ").at(-1)).sort(), dashed, "one SRV per ready endpoint, its target the endpoint's name");
+    assert.equal(answer(srv, "ADDITIONAL").filter((l) => / IN A /.test(l)).length, 2, "each target's A in ADDITIONAL");
+    assert.deepEqual(answer(dig("-x", hlIps[0]!)).map((l) => l.split(" ").at(-1)), [dashed[0]]);
+    assert.deepEqual(answer(dig("-t", "CNAME", "ext.default.svc.cluster.local")), ["ext.default.svc.cluster.local. 5 IN CNAME www.example.org."]);
+    assert.deepEqual(answer(dig("WEB.Default.svc.CLUSTER.local")), [`WEB.Default.svc.CLUSTER.local. 5 IN A ${web}`]);
+    // From a pod: the same server through the Service IP, from the pod network.
+    assert.equal((await kubectlOk("exec", "client", "--", "dig", "+short", "-x", web)).trim(), "web.default.svc.cluster.local.");
+    assert.deepEqual((await kubectlOk("exec", "client", "--", "dig", "+short", "hl.default.svc.cluster.local")).trim().split("\n").sort(), hlIps);
+    assert.equal((await kubectlOk("exec", "client", "--", "dig", "+short", "-t", "TXT", "dns-version.cluster.local")).trim(), '"1.1.0"');
+
+    // Deleted: NXDOMAIN within 1 s plus the negative TTL (5 s, the SOA's minimum).
+    await kubectlOk("delete", "svc", "fresh", "--wait=false");
+    const deleted = Date.now();
+    await until("fresh NXDOMAIN", () => /status: NXDOMAIN/.test(dig("fresh.default.svc.cluster.local")), 10_000, 50);
+    assert.ok(Date.now() - deleted < 6_000, `NXDOMAIN after ${Date.now() - deleted} ms`);
   });
 
   // Last: it restarts the DNS pods with an upstream that never answers.
