@@ -17,11 +17,11 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createSocket } from "node:dgram";
 import { join, resolve } from "node:path";
 import { Scratch } from "./agent-scratch.ts";
 import { corednsBinary, COREDNS_VERSION } from "./coredns.ts";
 import { benchSnapshot, clusterMix, forwardedMix, upstreamHosts } from "./dns-cluster.ts";
+import { freePort } from "./dns.ts";
 import { ask } from "../src/dns/testing.ts";
 import { until } from "../test/support/until.ts";
 import { printTable } from "./stats.ts";
@@ -30,14 +30,6 @@ const root = resolve(import.meta.dirname, "..");
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 3);
 const SERVE_ENV = "WEFT_BENCH_DNS_LOCAL_SERVE";
-
-async function freePort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function answers(port: number, name: string): Promise<boolean> {
   try {

@@ -118,7 +118,7 @@ interface Result {
 }
 
 /** A UDP and TCP port free on 127.0.0.1 now. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = createSocket("udp4");
   await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
   const port = s.address().port;

@@ -24,6 +24,7 @@ if [ -x "$BIN" ]; then echo "$BIN"; exit 0; fi
 
 fail() { echo "flannel.sh: $*" >&2; exit 1; }
 GO=$(sh "$(dirname "$0")/go-path.sh")
+. "$(dirname "$0")/go-module-source.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export GOFLAGS=-mod=mod CGO_ENABLED=0
@@ -33,14 +34,7 @@ if [ "$("$GO" env GOARCH)" = amd64 ]; then
 fi
 
 echo "flannel.sh: building flanneld $VERSION into $BIN (once; takes a few minutes)" >&2
-if ! "$GO" mod download -json "$MODULE@$VERSION" >"$work/download.json" 2>"$work/download.err"; then
-  fail "cannot download $MODULE@$VERSION from the Go module proxy ($("$GO" env GOPROXY)): $(grep -o '"Error": ".*"' "$work/download.json" || cat "$work/download.err"); check the network or set GOPROXY"
-fi
-dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' "$work/download.json")
-[ -d "$dir" ] || fail "go mod download printed no module directory for $MODULE@$VERSION"
-cp -R "$dir" "$work/src"
-chmod -R u+w "$work/src"
-cd "$work/src"
+module_source "$MODULE" "$VERSION" "$work"
 
 note="$MODULE@$VERSION as released"
 if ! "$GO" mod download github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc 2>"$work/tencent.err"; then

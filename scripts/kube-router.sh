@@ -21,19 +21,13 @@ if [ -x "$BIN" ]; then echo "$BIN"; exit 0; fi
 
 fail() { echo "kube-router.sh: $*" >&2; exit 1; }
 GO=$(sh "$(dirname "$0")/go-path.sh")
+. "$(dirname "$0")/go-module-source.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
 
 echo "kube-router.sh: building kube-router $VERSION into $BIN (once; takes several minutes)" >&2
-if ! "$GO" mod download -json "$MODULE@$VERSION" >"$work/download.json" 2>"$work/download.err"; then
-  fail "cannot download $MODULE@$VERSION from the Go module proxy ($("$GO" env GOPROXY)): $(grep -o '"Error": ".*"' "$work/download.json" || cat "$work/download.err"); check the network or set GOPROXY"
-fi
-dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' "$work/download.json")
-[ -d "$dir" ] || fail "go mod download printed no module directory for $MODULE@$VERSION"
-cp -R "$dir" "$work/src"
-chmod -R u+w "$work/src"
-cd "$work/src"
+module_source "$MODULE" "$VERSION" "$work"
 nice -n 10 "$GO" build -trimpath -p 2 -ldflags "-s -w -X $MODULE/pkg/version.Version=$VERSION" -o "$work/kube-router" ./cmd/kube-router \
   || fail "go build of $MODULE@$VERSION failed (see the lines above)"
 mkdir -p "$CACHE"
