@@ -58,6 +58,10 @@ test("podAdded asks the API server for a pod its informer has not delivered yet,
   assert.deepEqual(asked, ["x/early"]);
   assert.deepEqual(answer, { programmed: true, isolated: { ingress: true, egress: false } });
   assert.ok(runner.calls.some((call) => call.input?.includes("10.244.1.12 : jump in-10.244.1.12")));
+  // What the node queued for the address before it was the pod's is dropped, after the table covers it.
+  const flush = runner.calls.findIndex((call) => call.argv.join(" ") === "ip neigh flush to 10.244.1.12");
+  const table = runner.calls.findIndex((call) => call.input?.includes("10.244.1.12 : jump in-10.244.1.12"));
+  assert.ok(flush > table && table >= 0, "neighbour entry flushed after the table has the pod");
   // Neither the informer nor the API server has it: unknown, as before.
   const ghost = await c.podAdded("x", "ghost", "10.244.1.13", 1000, async () => undefined);
   assert.deepEqual([ghost.programmed, ghost.known], [false, false]);

@@ -266,6 +266,14 @@ export class PolicyController {
     // The run may have failed (it is retried); only a table that has the pod at this address counts.
     const status = this.#applied?.pods.find((p) => p.namespace === namespace && p.name === name && p.ips.includes(ip));
     if (!status) return { programmed: false, reason: `the last sync did not program ${key} at ${ip} (is it on node ${this.#o.nodeName}? the agent's log says more)` };
+    // A packet sent to this address before it was a pod's passed the table
+    // then, and may still wait in the node's neighbour queue for the address
+    // to answer ARP, which the pod will do the moment it exists: it would
+    // arrive unfiltered, and the pod's reply would count as established.
+    // Dropping the neighbour entry drops that queue; anything sent again
+    // meets the table.
+    const flushed = await this.#o.runner.exec(["ip", "neigh", "flush", "to", ip]);
+    if (flushed.code !== 0) this.#o.log(`policy: ip neigh flush to ${ip} failed: ${flushed.stderr.trim()}`);
     return { programmed: true, isolated: { ingress: status.ingress.isolated, egress: status.egress.isolated } };
   }
 
