@@ -251,3 +251,14 @@ test("ADD sees addresses outside the first record's /24 too (a node whose subnet
     assert.throws(() => s.allocate(subnet, gw, { containerId: "d", ifname: "eth0" }), /records 2 and 3 both hold 10\.244\.9\.3/);
   });
 });
+
+test("ADD for an owner whose address is outside the node's subnet moves it into the subnet, in the same record: it never holds two", () => {
+  withStore((s) => {
+    mkdirSync(s.dir, { recursive: true });
+    writeFileSync(s.file, rec("weft-ipam 2") + rec("10.244.1.2 a eth0 -") + rec("10.244.9.3 old eth0 -"));
+    const got = s.allocate(subnet, gw, { containerId: "old", ifname: "eth0" });
+    assert.deepEqual([formatIp(got.ip), got.fresh], ["10.244.1.3", true]);
+    assert.deepEqual(s.list().map((a) => `${a.ip} ${a.containerId}`), ["10.244.1.2 a", "10.244.1.3 old"]);
+    assert.deepEqual(s.release({ containerId: "old", ifname: "eth0" }), ["10.244.1.3"]);
+  });
+});

@@ -77,7 +77,12 @@ export class IpamStore {
       // a record out of place would be overwritten, or its address handed out again.
       const cursor = this.#parse(text, parseHeader);
       const used = this.#parse(text, checkRecords);
-      for (const { ip } of heldBy(text, owner)) if (contains(subnet, ip)) return { ip, fresh: false };
+      const held = heldBy(text, owner);
+      for (const { ip } of held) if (contains(subnet, ip)) return { ip, fresh: false };
+      // An address outside the subnet (the node's subnet changed) is no use
+      // to the pod here: its record takes the new one, so an owner never
+      // holds two addresses.
+      const slot = held[0]?.record ?? freeRecord(text);
       const first = subnet.base + 1;
       const last = lastOf(subnet) - 1;
       const count = last - first + 1;
@@ -89,7 +94,7 @@ export class IpamStore {
         const ipText = formatIp(ip);
         // The record before the cursor: a crash between the two leaves the
         // cursor behind, which only moves the next search back a little.
-        file.writeAt(freeRecord(text) * RECORD, formatRecord({ ip: ipText, ...owner }));
+        file.writeAt(slot * RECORD, formatRecord({ ip: ipText, ...owner }));
         file.writeAt(0, formatHeader(ipText));
         return { ip, fresh: true };
       }
