@@ -62,6 +62,11 @@ test("podAdded asks the API server for a pod its informer has not delivered yet,
   const flush = runner.calls.findIndex((call) => call.argv.join(" ") === "ip neigh flush to 10.244.1.12");
   const table = runner.calls.findIndex((call) => call.input?.includes("10.244.1.12 : jump in-10.244.1.12"));
   assert.ok(flush > table && table >= 0, "neighbour entry flushed after the table has the pod");
+  // A pod no policy isolates: nothing to flush, no process spawned at ADD.
+  c.upsertNamespace({ name: "y", labels: {} });
+  const open = await c.podAdded("y", "free", "10.244.1.14", 1000, async () => pod("y", "free", "10.244.1.14", { ips: [] }));
+  assert.deepEqual(open, { programmed: true, isolated: { ingress: false, egress: false } });
+  assert.ok(!runner.calls.some((call) => call.argv.join(" ") === "ip neigh flush to 10.244.1.14"));
   // Neither the informer nor the API server has it: unknown, as before.
   const ghost = await c.podAdded("x", "ghost", "10.244.1.13", 1000, async () => undefined);
   assert.deepEqual([ghost.programmed, ghost.known], [false, false]);

@@ -271,10 +271,14 @@ export class PolicyController {
     // to answer ARP, which the pod will do the moment it exists: it would
     // arrive unfiltered, and the pod's reply would count as established.
     // Dropping the neighbour entry drops that queue; anything sent again
-    // meets the table.
-    const flushed = await this.#o.runner.exec(["ip", "neigh", "flush", "to", ip]);
-    if (flushed.code !== 0) this.#o.log(`policy: ip neigh flush to ${ip} failed: ${flushed.stderr.trim()}`);
-    return { programmed: true, isolated: { ingress: status.ingress.isolated, egress: status.egress.isolated } };
+    // meets the table. A pod no policy isolates has nothing to bypass, so
+    // ADD spawns nothing for it (the common case: no policies at all).
+    const isolated = { ingress: status.ingress.isolated, egress: status.egress.isolated };
+    if (isolated.ingress || isolated.egress) {
+      const flushed = await this.#o.runner.exec(["ip", "neigh", "flush", "to", ip]);
+      if (flushed.code !== 0) this.#o.log(`policy: ip neigh flush to ${ip} failed: ${flushed.stderr.trim()}`);
+    }
+    return { programmed: true, isolated };
   }
 
   #waitForPod(key: string, waitMs: number): Promise<boolean> {
