@@ -27,6 +27,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { applyTransaction } from "../kernel/nft/apply.ts";
+import { NftSession } from "../kernel/nft/session.ts";
 import { watchTableDrift, type TableMonitor } from "../kernel/nft/monitor.ts";
 import { NftTransaction } from "../kernel/nft/transaction.ts";
 import type { Runner } from "../kernel/runner.ts";
@@ -106,10 +107,13 @@ export class ServiceProxy {
   #last: ProxySyncStatus | undefined;
   #lastProblems = "";
   readonly #monitor: TableMonitor | undefined;
+  /** Applies the transactions: a long-lived nft for the small ones (kernel/nft/session.ts). */
+  readonly #nft: NftSession;
 
   constructor(opts: ServiceProxyOptions) {
     this.#opts = opts;
     this.#runner = opts.runner;
+    this.#nft = new NftSession(opts.runner);
     this.#log = opts.log;
     planProxy([], new Map(), opts); // refuses bad options now rather than at the first sync
     this.#health = new HealthCheckServers({ log: opts.log, ...(opts.healthHost === undefined ? {} : { host: opts.healthHost }) });
@@ -258,7 +262,7 @@ export class ServiceProxy {
         kind = "full";
         tx = fullSync(plan, prev, true);
         planned = performance.now();
-        await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
+        await this.#nft.apply(tx.tx, this.#monitor?.ownSpawn);
       } else if (full) {
         kind = "full";
         tx = await this.#applyFull(plan, prev);
@@ -268,7 +272,7 @@ export class ServiceProxy {
         tx = diffPlans(prev, plan, plan.replanned);
         planned = performance.now();
         try {
-          await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
+          await this.#nft.apply(tx.tx, this.#monitor?.ownSpawn);
         } catch (err) {
           this.#log(`partial sync refused (${describeError(err)}); the kernel's table differs from the last one applied, syncing it whole`);
           kind = "full";
@@ -277,6 +281,7 @@ export class ServiceProxy {
       }
       this.#applied = plan;
       this.#rebuild = this.#needFull = false;
+      this.#nft.warm(); // the changes that follow go through it
       const now = Date.now();
       for (const t of triggers) this.metrics.programming.observe(Math.max(0, now - t) / 1000);
       // What a partial sync replanned (a superset of what changed in the table), for the gauges and health servers.
@@ -307,12 +312,12 @@ export class ServiceProxy {
   async #applyFull(plan: ProxyPlan, prev: ProxyPlan): Promise<SyncTx> {
     const tx = fullSync(plan, prev, false);
     try {
-      await applyTransaction(this.#runner, tx.tx, this.#monitor?.ownSpawn);
+      await this.#nft.apply(tx.tx, this.#monitor?.ownSpawn);
       return tx;
     } catch (err) {
       this.#log(`full sync refused (${describeError(err)}); rebuilding table ${TABLE.family} ${TABLE.name}`);
       const rebuilt = fullSync(plan, prev, true);
-      await applyTransaction(this.#runner, rebuilt.tx, this.#monitor?.ownSpawn);
+      await this.#nft.apply(rebuilt.tx, this.#monitor?.ownSpawn);
       return rebuilt;
     }
   }
@@ -391,6 +396,7 @@ export class ServiceProxy {
   async stop(): Promise<void> {
     this.#monitor?.stop();
     await this.#sync.stop();
+    this.#nft.close();
     await this.#health.close();
   }
 

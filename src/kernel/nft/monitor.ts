@@ -49,6 +49,9 @@ export class TableMonitor {
 
   /** Registers one of the owner's nft processes; its batches are not drift. */
   own(pid: number): void {
+    // A long-lived writer (session.ts) registers its pid for every transaction: keep it once, as the newest.
+    const at = this.#own.indexOf(pid);
+    if (at >= 0) this.#own.splice(at, 1);
     this.#own.push(pid);
     if (this.#own.length > OWN_PIDS) this.#own.shift();
   }
