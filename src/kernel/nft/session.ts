@@ -57,6 +57,9 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** How long a transaction may take before the process is deemed stuck and killed. */
+const ANSWER_TIMEOUT_MS = 60_000;
+
 /** The longest command text an error quotes. */
 const QUOTE_MAX = 300;
 
@@ -113,10 +116,19 @@ export class NftSession {
     const line = commands.join("; ");
     this.#fed += line.length + marker.length + 2;
     if (child.pid !== undefined) onSpawn?.(child.pid);
-    await new Promise<void>((resolve, reject) => {
-      this.#pending = { child, marker, commands, lines: [], ended: false, resolve, reject };
-      child.stdin!.write(`${line}\n${marker}\n`);
-    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#pending = { child, marker, commands, lines: [], ended: false, resolve, reject };
+        child.stdin!.write(`${line}\n${marker}\n`);
+        timer = setTimeout(() => {
+          this.#fail(child, new WeftError(KERNEL_COMMAND_FAILED, `"nft -i" gave no answer to a transaction within ${ANSWER_TIMEOUT_MS / 1000} s; killed it, whether the transaction was applied is unknown`));
+          child.kill("SIGKILL");
+        }, ANSWER_TIMEOUT_MS);
+      });
+    } finally {
+      clearTimeout(timer);
+    }
     // Replaced now rather than before the next transaction, which would wait for the start.
     if (this.#fed > this.#recycleBytes) {
       this.#end();
