@@ -24,7 +24,7 @@ describe("diffPlans", () => {
   const cases: { name: string; a: [Service[], EndpointSlice[]]; b: [Service[], EndpointSlice[]]; want: string[]; services: string[] }[] = [
     { name: "nothing changed: nothing to do", a: [[WEB, OTHER], [web("10.244.2.5")]], b: [[WEB, OTHER], [web("10.244.2.5")]], want: [], services: [] },
     {
-      name: "an endpoint added: map elements only, and the shared chain that picks one of two",
+      name: "an endpoint added: map elements, and the shared chain that picks one of two; the one that picked one of one stays",
       a: [[WEB, OTHER], [web("10.244.2.5")]],
       b: [[WEB, OTHER], [web("10.244.2.5", "10.244.2.6")]],
       want: [
@@ -35,8 +35,6 @@ describe("diffPlans", () => {
         `add element ${T} service-ips { 10.96.0.20 . tcp . 80 : goto pick-cluster-tcp-2 }`,
         `add element ${T} endpoints-tcp { 10.96.0.20 . tcp . 80 . 1 : 10.244.2.6 . 8080 }`,
         `add element ${T} hairpin { 10.244.2.6 . 10.244.2.6 . 10.96.0.20 . tcp . 8080 }`,
-        `flush chain ${T} pick-cluster-tcp-1`,
-        `delete chain ${T} pick-cluster-tcp-1`,
       ],
       services: ["default/web"],
     },
@@ -53,7 +51,7 @@ describe("diffPlans", () => {
       services: ["default/web"],
     },
     {
-      name: "the last endpoint removed: elements move to the no-endpoint map, the unused shared chain goes after",
+      name: "the last endpoint removed: elements move to the no-endpoint map, the unused shared chain stays",
       a: [[WEB], [web("10.244.2.5")]],
       b: [[WEB], [web()]],
       want: [
@@ -61,8 +59,6 @@ describe("diffPlans", () => {
         `delete element ${T} endpoints-tcp { 10.96.0.20 . tcp . 80 . 0 }`,
         `delete element ${T} hairpin { 10.244.2.5 . 10.244.2.5 . 10.96.0.20 . tcp . 8080 }`,
         `add element ${T} no-endpoint-services { 10.96.0.20 . tcp . 80 : goto reject-chain }`,
-        `flush chain ${T} pick-cluster-tcp-1`,
-        `delete chain ${T} pick-cluster-tcp-1`,
       ],
       services: ["default/web"],
     },
@@ -106,6 +102,24 @@ describe("diffPlans", () => {
       assert.deepEqual(got.services, c.services);
     });
   }
+
+  test("a kept pick chain is reused as it is, and a full sync deletes it", () => {
+    const cache = new PlanCache();
+    const one = planProxy([WEB], byService([web("10.244.2.5")]), OPTS, cache);
+    const two = planProxy([WEB], byService([web("10.244.2.5", "10.244.2.6")]), OPTS, cache);
+    const up = diffPlans(one, two);
+    assert.deepEqual([...up.kept], ["pick-cluster-tcp-1"]);
+    const back = planProxy([WEB], byService([web("10.244.2.5")]), OPTS, cache);
+    const down = diffPlans(two, back, undefined, up.kept);
+    assert.deepEqual([...down.kept], ["pick-cluster-tcp-2"]);
+    assert.deepEqual(down.tx.render().trim().split("\n").filter((l) => /chain|rule/.test(l)), [], "pick-cluster-tcp-1 is there already, with its rules");
+    assert.ok(down.tx.render().includes(`add element ${T} service-ips { 10.96.0.20 . tcp . 80 : goto pick-cluster-tcp-1 }`));
+    const full = fullSync(back, back, false, down.kept);
+    assert.deepEqual(full.kept, new Set());
+    const lines = full.tx.render().split("\n");
+    assert.ok(lines.includes(`delete chain ${T} pick-cluster-tcp-2`));
+    assert.ok(!lines.includes(`delete chain ${T} pick-cluster-tcp-1`));
+  });
 
   test("a port's element whose value changes is deleted then added", () => {
     const got = diffLines([[WEB], [web()]], [[WEB], [web("10.244.2.5")]]);

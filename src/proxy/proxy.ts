@@ -99,6 +99,8 @@ export class ServiceProxy {
   /** Programming latency starts of changes not yet in the kernel. */
   #pendingTriggers: number[] = [];
   #applied: ProxyPlan | undefined;
+  /** Chains in the table beside #applied's (diff.ts: unused pick chains kept until a full sync). */
+  #kept: ReadonlySet<string> = new Set();
   #rebuild = true;
   #needFull = false;
   #servicesSynced = false;
@@ -269,7 +271,7 @@ export class ServiceProxy {
       } else {
         kind = "partial";
         // The plan before this one is the one applied (a failed sync is followed by a full one).
-        tx = diffPlans(prev, plan, plan.replanned);
+        tx = diffPlans(prev, plan, plan.replanned, this.#kept);
         planned = performance.now();
         try {
           await this.#nft.apply(tx.tx, this.#monitor?.ownSpawn);
@@ -280,6 +282,7 @@ export class ServiceProxy {
         }
       }
       this.#applied = plan;
+      this.#kept = tx.kept;
       this.#rebuild = this.#needFull = false;
       this.#nft.warm(); // the changes that follow go through it
       const now = Date.now();
@@ -310,7 +313,7 @@ export class ServiceProxy {
 
   /** Full sync in place; when nft refuses it, rebuild the table. */
   async #applyFull(plan: ProxyPlan, prev: ProxyPlan): Promise<SyncTx> {
-    const tx = fullSync(plan, prev, false);
+    const tx = fullSync(plan, prev, false, this.#kept);
     try {
       await this.#nft.apply(tx.tx, this.#monitor?.ownSpawn);
       return tx;
