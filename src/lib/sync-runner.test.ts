@@ -42,6 +42,15 @@ describe("SyncRunner", () => {
     assert.deepEqual(runs, [{ reason: "request", at: 0 }]);
   });
 
+  test("an idle runner starts the run once this turn of the event loop ends, not through the timer queue", async () => {
+    const r = make();
+    r.request();
+    r.request();
+    assert.equal(runs.length, 0, "not within the turn of the requests, so they coalesce");
+    await new Promise((resolve) => setImmediate(resolve)); // the fake clock does not move
+    assert.deepEqual(runs, [{ reason: "request", at: 0 }]);
+  });
+
   test("requests during a run become exactly one more run after it", async () => {
     const r = make({ busyMs: 30, minIntervalMs: 0 });
     r.request();

@@ -54,7 +54,8 @@ export class SyncRunner {
   #refilledAt: number;
   #pending: SyncReason | undefined;
   #running: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the armed run timer. */
+  #timer: (() => void) | undefined;
   #timerAt = Infinity;
   #periodTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -108,8 +109,9 @@ export class SyncRunner {
   /** Stops the timers and waits for a running sync; later requests are ignored. Idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const t of [this.#timer, this.#periodTimer, this.#retryTimer]) if (t) clearTimeout(t);
-    this.#timer = this.#periodTimer = this.#retryTimer = undefined;
+    this.#clearTimer();
+    for (const t of [this.#periodTimer, this.#retryTimer]) if (t) clearTimeout(t);
+    this.#periodTimer = this.#retryTimer = undefined;
     await this.#running;
     for (const w of this.#waiters.splice(0)) w();
   }
@@ -127,14 +129,27 @@ export class SyncRunner {
     const delay = this.#tokens >= 1 ? 0 : Math.ceil((1 - this.#tokens) * this.#minIntervalMs);
     const at = this.#now() + delay;
     if (this.#timer && this.#timerAt <= at) return;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#clearTimer();
     this.#timerAt = at;
-    // Even a zero delay goes through the timer queue, so the requests of one burst of events coalesce.
-    this.#timer = setTimeout(() => {
+    const fire = () => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       this.#run();
-    }, delay);
+    };
+    // A zero delay still waits for this turn of the event loop to end (setImmediate, not the timer
+    // queue's 1 ms), so the requests of the events read in one go coalesce.
+    if (delay === 0) {
+      const t = setImmediate(fire);
+      this.#timer = () => clearImmediate(t);
+    } else {
+      const t = setTimeout(fire, delay);
+      this.#timer = () => clearTimeout(t);
+    }
+  }
+
+  #clearTimer(): void {
+    this.#timer?.();
+    this.#timer = undefined;
   }
 
   #refill(): void {
