@@ -2,11 +2,15 @@
  * The long-lived nft writer (src/kernel/nft/session.ts) against the real
  * nft in a namespace of its own: a transaction is applied whole, a refused
  * one changes nothing and says which command nft refused, the process
- * survives a refusal and is replaced when it dies, and large scripts go
- * through `nft -f -`.
+ * survives a refusal and is replaced when it dies, and large scripts (and
+ * all of them when nft has no interactive CLI) go through `nft -f -`.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { KERNEL_COMMAND_FAILED, createRunner, run } from "../../src/kernel/runner.ts";
 import { NftSession } from "../../src/kernel/nft/session.ts";
 import { NftTransaction } from "../../src/kernel/nft/transaction.ts";
@@ -89,6 +93,28 @@ describe("NftSession (nft -i)", { timeout: 60_000 }, () => {
       assert.ok((await elements()).includes("10.0.4.4"));
     } finally {
       small.close();
+    }
+  });
+
+  test("an nft without an interactive CLI: every transaction goes through nft -f", async () => {
+    // An nft built without its CLI, as nft itself answers -i then: on PATH before the real one.
+    const dir = mkdtempSync(join(tmpdir(), "weft-nft-"));
+    const real = execFileSync("sh", ["-c", "command -v nft"], { encoding: "utf8" }).trim();
+    writeFileSync(join(dir, "nft"), `#!/bin/sh\nif [ "$1" = -i ]; then echo "nft: interactive CLI not supported in this build" >&2; exit 1; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path}`;
+    const plain = new NftSession(createRunner(ns));
+    try {
+      plain.warm();
+      const pids: number[] = [];
+      for (const i of [1, 2]) await plain.apply(tx().addElements("s", [{ key: [`10.0.5.${i}`] }]), (p) => pids.push(p));
+      assert.notEqual(pids[0], pids[1], "a process per transaction");
+      assert.ok((await elements()).includes("10.0.5.2"));
+      await assert.rejects(plain.apply(tx().deleteElements("s", [{ key: ["10.0.5.9"] }])), /nft -f -.*No such file or directory/);
+    } finally {
+      plain.close();
+      process.env.PATH = path;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

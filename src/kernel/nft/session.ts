@@ -18,14 +18,17 @@
  * nft prints for it, echoing the marker, ends the transaction's output.
  * Anything before it is the transaction's error.
  *
- * Scripts larger than `maxScriptBytes` (full syncs, large changes), or
- * holding characters a single line cannot carry, go through `nft -f -` as
- * before: nft -i reads a byte per system call, and at that size the process
- * start is noise. The process is replaced after
- * `recycleBytes` of input (nft -i keeps every line in its history) and
- * when it dies (the transaction in flight fails; the next one starts a new
- * process); warm() starts it ahead of the first transaction; close() ends it (EOF on its stdin, so it also ends with
- * this process).
+ * Through `nft -f -` instead, as before: scripts larger than
+ * `maxScriptBytes` (full syncs, large changes; nft -i reads a byte per
+ * system call, and at that size the process start is noise), scripts with
+ * characters a single line cannot carry, and every script once nft has
+ * said it was built without its interactive CLI.
+ *
+ * The process is replaced after `recycleBytes` of input (nft -i keeps every
+ * line in its history) and when it dies (the transaction in flight fails;
+ * the next one starts a new process). warm() starts it ahead of the first
+ * transaction; close() ends it (EOF on its stdin, which also ends it when
+ * this process dies).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -56,6 +59,9 @@ interface Pending {
   resolve: () => void;
   reject: (err: Error) => void;
 }
+
+/** Thrown inside the session when nft has no interactive mode; the transaction then goes through `nft -f -`. */
+class CliMissing extends Error {}
 
 /** How long a transaction may take before the process is deemed stuck and killed. */
 const ANSWER_TIMEOUT_MS = 60_000;
@@ -110,6 +116,16 @@ export class NftSession {
       await applyNft(this.#runner, script, onSpawn);
       return;
     }
+    try {
+      await this.#viaSession(script, onSpawn);
+    } catch (err) {
+      if (!(err instanceof CliMissing)) throw err;
+      // This nft has no -i (built without its CLI): it exited before reading anything.
+      await applyNft(this.#runner, script, onSpawn);
+    }
+  }
+
+  async #viaSession(script: string, onSpawn?: (pid: number) => void): Promise<void> {
     const child = this.#child ?? this.#start();
     const commands = script.trimEnd().split("\n");
     const marker = `weft-transaction-end ${++this.#seq}`;
@@ -142,7 +158,11 @@ export class NftSession {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "ignore"], env: { ...process.env, HOME: "/dev/null" } });
     this.#child = child;
     this.#fed = 0;
-    createInterface({ input: child.stdout! }).on("line", (l) => this.#line(child, l));
+    let tail = "";
+    createInterface({ input: child.stdout! }).on("line", (l) => {
+      tail = (tail + l + "\n").slice(-500);
+      this.#line(child, l);
+    });
     child.stdin!.on("error", () => {}); // reported through "close"
     child.on("error", (e: NodeJS.ErrnoException) => {
       this.#fail(
@@ -153,6 +173,11 @@ export class NftSession {
       );
     });
     child.on("close", (code, signal) => {
+      if (/interactive CLI not supported/.test(tail)) {
+        this.#closed = true; // for good: every transaction spawns `nft -f -`
+        this.#fail(child, new CliMissing());
+        return;
+      }
       const where = this.#runner.netns === undefined ? "" : ` in netns ${this.#runner.netns}`;
       const said = this.#pending?.child === child ? this.#pending.lines.join("; ") : "";
       this.#fail(child, new WeftError(KERNEL_COMMAND_FAILED, `"nft -i"${where} exited (${signal ?? `status ${code}`}) during a transaction${said ? `: ${said}` : ""}; whether it was applied is unknown`));
