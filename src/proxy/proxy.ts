@@ -22,6 +22,9 @@
  *     explain), the table is rebuilt. A partial transaction that fails is
  *     followed at once by a full one.
  *
+ * Transactions go to one long-lived `nft -i` (kernel/nft/session.ts) when
+ * small, which is what keeps a change within a few ms at 10,000 Services.
+ *
  * The table is left in place on stop, so services keep working while the
  * agent restarts; removeProxyTable() deletes it.
  */
