@@ -284,6 +284,8 @@ function load(rules: Ruleset | undefined, what: string): void {
 interface Turn {
   rate: number;
   gbps: number;
+  /** iperf3's retransmitted segments: a turn that lost packets says so in the log. */
+  retransmits: number;
 }
 
 /** The paths measured: the client namespace and its label. */
@@ -298,9 +300,9 @@ function turn(path: Path, what: string): Turn {
   const rate = JSON.parse(r.stdout || "{}") as { errors?: number; perSecond?: number };
   if (rate.perSecond === undefined || (rate.errors ?? 0) > 0) throw new Error(`TCP connects to the server failed ${path.name} under ${what}: ${r.stdout.slice(0, 300)}${r.stderr.slice(0, 300)}`);
   const iperf = nsExec(path.ns, ["iperf3", "-c", SERVER, "-t", String(IPERF_SECONDS), "-O", "1", "-A", "0,1", "-J", "--connect-timeout", "2000"]);
-  const received = (JSON.parse(iperf.stdout || "{}") as { end?: { sum_received?: { bits_per_second: number } } }).end?.sum_received;
-  if (!received) throw new Error(`iperf3 to the server failed ${path.name} under ${what}: ${iperf.stdout.slice(0, 300)}`);
-  return { rate: rate.perSecond, gbps: received.bits_per_second / 1e9 };
+  const end = (JSON.parse(iperf.stdout || "{}") as { end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } } }).end;
+  if (!end?.sum_received) throw new Error(`iperf3 to the server failed ${path.name} under ${what}: ${iperf.stdout.slice(0, 300)}`);
+  return { rate: rate.perSecond, gbps: end.sum_received.bits_per_second / 1e9, retransmits: end.sum_sent?.retransmits ?? 0 };
 }
 
 type Variant = "none" | "weft" | "kube-router";
@@ -328,7 +330,11 @@ function dataplane(left: Record<"weft" | "kube-router", Map<number, Ruleset>>, p
         if (p > 0 && v !== "none") {
           if (probeFrom(victimNs, SERVER) || !probeFrom(paths[0]!.ns, SERVER)) throw new Error(`${what} do not enforce: the victim should not reach the server, the client should`);
         }
-        paths.forEach((path, i) => byPath[i]![1][v].push(turn(path, what)));
+        paths.forEach((path, i) => {
+          const t = turn(path, what);
+          byPath[i]![1][v].push(t);
+          say(`  turn ${rep + 1}, ${v}, ${path.name}: ${Math.round(t.rate)} connects/s, ${t.gbps.toFixed(2)} Gbit/s (${t.retransmits} retransmits)`);
+        });
       }
     }
     out.push([p, byPath]);
@@ -544,17 +550,20 @@ function report(out: Out): void {
   const cell = (xs: number[], fmt: (x: number) => string) => `${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
   const perSec = (x: number) => `${Math.round(x)}/s`;
   const gbit = (x: number) => x.toFixed(2);
-  const rows = [["data plane: median (min–max)", "no controller", "weft", `kube-router ${KUBE_ROUTER_VERSION}`, "weft ahead by", "weft / none"]];
+  const rows = [["data plane: median (min–max)", "no controller", "weft", `kube-router ${KUBE_ROUTER_VERSION}`, "weft ahead by", "paired", "weft / none"]];
   for (const [p, paths] of out.dataplane) {
     for (const [path, v] of paths) {
       for (const [label, key, fmt] of [["TCP connects/s", "rate", perSec], ["throughput, Gbit/s", "gbps", gbit]] as const) {
         const [n, a, b] = VARIANTS.map((x) => v[x].map((t) => t[key]));
-        rows.push([`${label}, ${path}, ${p} policies`, cell(n!, fmt), cell(a!, fmt), cell(b!, fmt), ratio(median(a!), median(b!), true), ratio(median(a!), median(n!), true)]);
+        // The ratio within each turn (weft's and kube-router's figures seconds apart), over the turns.
+        const paired = a!.map((x, i) => x / b![i]!);
+        rows.push([`${label}, ${path}, ${p} policies`, cell(n!, fmt), cell(a!, fmt), cell(b!, fmt), ratio(median(a!), median(b!), true), cell(paired, (x) => x.toFixed(2) + "×"), ratio(median(a!), median(n!), true)]);
       }
     }
   }
   process.stdout.write(`\n${title}: data plane, ${REPEATS} interleaved turns per side and size\n`);
   printTable(rows);
+  process.stdout.write("weft ahead by: the ratio of the medians; paired: weft's figure over kube-router's of the same turn, median (min–max) over the turns\n");
   process.stdout.write(`each turn: n1's ruleset, ipsets and conntrack emptied, the side's rules loaded as its controller left them (listings checked), polprobe rate ${RATE_SECONDS} s (4 workers) and one iperf3 stream ${IPERF_SECONDS} s (-O 1); clients on CPU 0, servers on CPU 1\n`);
   process.stdout.write("kube-router, not sigs.k8s.io/kube-network-policies: that one needs nft's queue statement (nft_queue), which this kernel lacks (bench/policy.ts checks)\n");
 }
