@@ -252,11 +252,27 @@ function snapshot(): Ruleset {
 }
 
 /**
- * A listing to compare: counters zeroed, one item per line (a set's elements
+ * The ruleset once two listings 1 s apart agree: a controller whose own CPU
+ * is still may yet be running a sync in a child (kube-router's queued
+ * iptables-restore and ipset runs), and a listing taken then is half of one.
+ */
+async function steadyRules(side: string): Promise<Ruleset> {
+  let last = snapshot();
+  for (let i = 0; i < 60; i++) {
+    await sleep(1000);
+    const now = snapshot();
+    if ((["nft", "iptables", "ipset"] as const).every((k) => canonical(now[k]) === canonical(last[k]))) return now;
+    last = now;
+  }
+  throw new Error(`${side}'s ruleset kept changing for 60 s after the controller settled`);
+}
+
+/**
+ * A listing to compare: counters and comment lines (iptables-save's dates) left out, one item per line (a set's elements
  * are listed in hash order and wrapped anyhow), sorted.
  */
 function canonical(listing: string): string {
-  return listing.replace(/packets \d+ bytes \d+/g, "").replace(/\[\d+:\d+\]/g, "").split(/[\n,]/).map((l) => l.trim()).filter(Boolean).sort().join("\n");
+  return listing.replace(/packets \d+ bytes \d+/g, "").replace(/\[\d+:\d+\]/g, "").split(/[\n,]/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#")).sort().join("\n");
 }
 
 /** Empties n1's ruleset and ipsets, loads `rules` (none: the baseline) and checks the node now holds exactly that. */
@@ -273,8 +289,13 @@ function load(rules: Ruleset | undefined, what: string): void {
   }
   const now = snapshot();
   for (const key of ["nft", "ipset"] as const) {
-    if (canonical(now[key]) !== canonical(rules?.[key] ?? "")) {
-      throw new Error(`n1's ${key} listing for ${what} differs from the one its controller left:\n--- now\n${now[key].slice(0, 2000)}\n--- left\n${(rules?.[key] ?? "").slice(0, 2000)}`);
+    const a = canonical(now[key]).split("\n");
+    const b = canonical(rules?.[key] ?? "").split("\n");
+    if (a.join("\n") !== b.join("\n")) {
+      const [inA, inB] = [new Set(a), new Set(b)];
+      const extra = a.filter((l) => !inB.has(l)).slice(0, 10);
+      const lacking = b.filter((l) => !inA.has(l)).slice(0, 10);
+      throw new Error(`n1's ${key} listing for ${what} differs from the one its controller left (${a.length} against ${b.length} items); now has ${JSON.stringify(extra)}, lacks ${JSON.stringify(lacking)}`);
     }
   }
   // A fresh conntrack table: no entry of an earlier turn decides a packet of this one.
@@ -369,7 +390,7 @@ async function measureSide(api: Api, side: Side, clientNs: string, say: (l: stri
       if (dead) throw new Error(dead);
       await until(clientNs, true, performance.now(), `${side.name} with ${p} policies, before isolating`);
       if (DATAPLANE_ONLY) {
-        res.rules.set(p, snapshot());
+        res.rules.set(p, await steadyRules(side.name));
         continue;
       }
       say(`${side.name}: ${p} policies in place; timing ${ROUNDS} create/delete rounds`);
@@ -388,7 +409,7 @@ async function measureSide(api: Api, side: Side, clientNs: string, say: (l: stri
       res.remove.set(p, remove);
       if (p === 0 || p === largest) {
         await settle(child.pid!);
-        res.rules.set(p, snapshot());
+        res.rules.set(p, await steadyRules(side.name));
       }
       res.rss = Math.max(res.rss, rssMb(child.pid!));
     }
