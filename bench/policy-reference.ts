@@ -28,8 +28,8 @@
  *     ~10-20 ms). Then the policy is deleted and timed the same way until a
  *     probe passes again (delete→lifted);
  *   - at P = 0 and the largest P: the node's whole ruleset as the controller
- *     left it (`nft list ruleset`, `iptables-save`, `ipset save`), for the
- *     data-plane rows below. The server is selected by P/100 policies
+ *     left it (`nft list ruleset`, `iptables-save`, `ipset save`, once two
+ *     listings 1 s apart agree), for the data-plane rows below. The server is selected by P/100 policies
  *     allowing the client (and not the victim).
  * CPU: the controller process's user+system time (with its waited-for
  * children: iptables-restore, ipset, nft) from its start to its end; RSS:
@@ -55,8 +55,10 @@
  * workers, RATE_SECONDS) and one iperf3 stream (`-t IPERF_SECONDS -O 1`:
  * the first second, slow start, is left out). Pinned alike for all three:
  * clients on CPU 0 (taskset; iperf3 -A 0,1), the servers on CPU 1. Reported:
- * the median over the turns, min–max, and the ratio of weft's median to
- * kube-router's.
+ * the median over the turns, min–max, the ratio of weft's median to
+ * kube-router's, and the paired ratio (weft over kube-router within each
+ * turn, seconds apart; its median and min–max over the turns). A turn is
+ * ~13 s per side and path pair; REPEATS = 5 makes the data plane ~6-8 min.
  *
  * Environment (for shorter or steadier runs):
  *   BENCH_POLICY_REF_SIZES    policy counts (default 0,100,1000)
@@ -65,7 +67,7 @@
  *   BENCH_POLICY_REF_ONLY     `dataplane`: only the connects/s and throughput
  *                             rows (the controllers still run, at P = 0 and
  *                             the largest P, to leave their rules; no
- *                             create/delete rounds, no CPU/RSS rows); ~4 min
+ *                             create/delete rounds, no CPU/RSS rows)
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { KubeConfig } from "@kubernetes/client-node";
