@@ -40,10 +40,34 @@ test("named ports resolve per selected pod; pods resolving alike share one port 
   const web = (name: string, ip: string, port: number) => pod("x", name, ip, { labels: { app: "web" }, ports: [{ name: "http", port, protocol: "TCP" }] });
   const pods = [web("a", "10.244.1.2", 8080), web("b", "10.244.1.3", 8080), web("c", "10.244.1.4", 9090), pod("x", "d", "10.244.1.5")];
   const plan = compilePolicies({ nodeName: "n1", pods, namespaces: NS, policies: [policy("x", "web", { ingress: [{ ports: [{ protocol: "TCP", port: "http" }] }] })] });
-  const portSets = [...plan.sets.values()].filter((s) => s.set.name.includes("-ports-"));
+  const portSets = [...plan.sets.values()].filter((s) => s.set.name.startsWith("ports-"));
   assert.deepEqual(portSets.map((s) => s.elements.map((e) => e.key.join(" . "))).sort(), [["6 . 8080"], ["6 . 9090"]]);
   // d has no port named http: only itself and nothing else.
   assert.deepEqual(plan.chains.get("in-10.244.1.5")!.rules, ["ip saddr 10.244.1.5 accept", "goto ingress-drop"]);
+});
+
+test("policy rules opening the same ports to a pod are one nft rule over the union of their peers, however many policies", () => {
+  const pods = [pod("x", "web", "10.244.1.2", { labels: { app: "web" } })];
+  for (let i = 0; i < 50; i++) pods.push(pod("y", `c${i}`, `10.244.2.${10 + i}`, { node: "n2", labels: { client: `c${i}` } }));
+  const from = (i: number): PolicyRule => ({ peers: [{ namespaceSelector: {}, podSelector: { matchLabels: { client: `c${i}` } } }], ports: [{ protocol: "TCP", port: 80 }] });
+  const policies = Array.from({ length: 50 }, (_, i) => policy("x", `allow-${i}`, { podSelector: { matchLabels: { app: "web" } }, ingress: [from(i)] }));
+  policies.push(policy("x", "dns", { podSelector: { matchLabels: { app: "web" } }, ingress: [{ peers: [{ ipBlock: { cidr: "10.9.0.0/16", except: [] } }], ports: [{ protocol: "UDP", port: 53 }] }] }));
+  const plan = compilePolicies({ nodeName: "n1", pods, namespaces: NS, policies });
+  const rules = plan.chains.get("in-10.244.1.2")!.rules;
+  assert.equal(rules.length, 4, rules.join("\n"));
+  assert.match(rules[1]!, /^ip saddr @g[0-9a-f]{10}-peers meta l4proto \. th dport @\S+ accept$/);
+  assert.match(rules[2]!, /^ip saddr @p[0-9a-f]{10}-i0-peers meta l4proto \. th dport @\S+ accept$/);
+  assert.equal(plan.pods[0]!.ingress.rules, 2);
+  const union = plan.sets.get(/@(\S+)/.exec(rules[1]!)![1]!)!;
+  assert.deepEqual(union.elements.map((e) => e.key[0]), ["10.244.2.10-10.244.2.59"]);
+  for (const src of ["10.244.2.10", "10.244.2.35", "10.244.2.59"]) assert.equal(runPlan(plan, { src, dst: "10.244.1.2", protocol: "TCP", port: 80 }), "accept", src);
+  assert.equal(runPlan(plan, { src: "10.244.2.60", dst: "10.244.1.2", protocol: "TCP", port: 80 }), "drop");
+  assert.equal(runPlan(plan, { src: "10.244.2.10", dst: "10.244.1.2", protocol: "TCP", port: 81 }), "drop");
+  assert.equal(runPlan(plan, { src: "10.9.1.1", dst: "10.244.1.2", protocol: "UDP", port: 53 }), "accept");
+  // One of them open to everyone on the same ports: the merged rule matches no peer at all.
+  const open = compilePolicies({ nodeName: "n1", pods, namespaces: NS, policies: [...policies, policy("x", "anyone", { podSelector: { matchLabels: { app: "web" } }, ingress: [{ ports: [{ protocol: "TCP", port: 80 }] }] })] });
+  assert.match(open.chains.get("in-10.244.1.2")!.rules[1]!, /^meta l4proto \. th dport @\S+ accept$/);
+  assert.equal(runPlan(open, { src: "10.244.2.60", dst: "10.244.1.2", protocol: "TCP", port: 80 }), "accept");
 });
 
 // Random worlds: the compiled tables of both nodes must agree with the evaluator on every connection.

@@ -10,23 +10,30 @@
  *     ip daddr vmap @ingress-pods              local pod isolated for ingress → jump in-<ip>
  *
  *   chain eg-<ip>  ip daddr <ip> return       a pod reaching itself
- *                  <one rule per egress rule of each selecting policy> return
+ *                  <one rule per distinct port set of the egress rules
+ *                   of the selecting policies> return
  *                  goto egress-drop           (counter drop)
  *   chain in-<ip>  ip saddr <ip> accept
- *                  <one rule per ingress rule …> accept
+ *                  <one rule per distinct port set of the ingress rules …> accept
  *                  goto ingress-drop          (counter drop)
  *
- * A rule is `ip saddr @<rule>-peers meta l4proto . th dport @<rule>-ports-<h>`
- * (either part left out when the rule has no peers or no ports): the peer
- * set holds the rule's pods' /32s and ipBlocks minus excepts as disjoint
- * intervals, the port set `proto . port[-endPort]` intervals, so a packet
- * costs one vmap lookup and one rule per rule that selects its pod, however
- * many policies and pods exist. Peer sets are named after the policy rule
- * (a pod joining a namespace adds one element, no chain changes); port sets
- * after their contents too, because named ports resolve against the
+ * A rule is `ip saddr @<peers> meta l4proto . th dport @ports-<h>`
+ * (either part left out when no rule of the group names peers, or the group
+ * has no ports). Policy rules that open the same ports to a pod are one nft
+ * rule: its peer set is the union of their peers (the pods' /32s and
+ * ipBlocks minus excepts, as disjoint intervals), and the port set holds
+ * `proto . port[-endPort]` intervals. So a new connection costs one vmap
+ * lookup and one rule per distinct port set among the rules selecting its
+ * pod (one, where the policies open the same ports), however many policies
+ * select it; 50 policies allowing port 80 from different peers are one
+ * rule, not 50. A peer set is named after the policy rules it unites
+ * (`<rule>-peers` for one, `g<hash>-peers` for several), so pods selected by
+ * the same policies share it and a pod joining a namespace adds elements,
+ * no chain changes. Port sets are named after their contents alone (rules
+ * opening the same ports share one), since named ports resolve against the
  * destination: per selected pod for ingress (pods resolving alike share a
  * set), and for egress as `<rule>-named` of `ip . proto . port` per
- * destination pod.
+ * destination pod (one rule per such rule).
  *
  * Only this node's pods get chains: each node enforces its own pods' egress
  * and ingress. Traffic the node itself sends (and hostNetwork pods') never
@@ -167,7 +174,9 @@ export function compilePolicies(input: CompileInput): PolicyPlan {
     if (ingress.length > 0) {
       const name = `in-${ip}`;
       const body = [`ip saddr ${ip} accept`];
-      for (const p of ingress) p.ingress.forEach((r, i) => broken.has(`${keyOf(p)} ingress ${i}`) || body.push(...rules.ingress(p, i, r, pod)));
+      const grants: Grant[] = [];
+      for (const p of ingress) p.ingress.forEach((r, i) => broken.has(`${keyOf(p)} ingress ${i}`) || grants.push(...rules.ingress(p, i, r, pod)));
+      body.push(...rules.merge(grants, "saddr", "accept"));
       body.push(`goto ${INGRESS_DROP}`);
       const written = dedupe(body);
       status.ingress.rules = written.length - 2;
@@ -177,7 +186,17 @@ export function compilePolicies(input: CompileInput): PolicyPlan {
     if (egress.length > 0) {
       const name = `eg-${ip}`;
       const body = [`ip daddr ${ip} return`];
-      for (const p of egress) p.egress.forEach((r, i) => broken.has(`${keyOf(p)} egress ${i}`) || body.push(...rules.egress(p, i, r)));
+      const grants: Grant[] = [];
+      const named: string[] = [];
+      for (const p of egress) {
+        p.egress.forEach((r, i) => {
+          if (broken.has(`${keyOf(p)} egress ${i}`)) return;
+          const g = rules.egress(p, i, r);
+          grants.push(...g.grants);
+          named.push(...g.named);
+        });
+      }
+      body.push(...rules.merge(grants, "daddr", "return"), ...named);
       body.push(`goto ${EGRESS_DROP}`);
       const written = dedupe(body);
       status.egress.rules = written.length - 2;
@@ -205,12 +224,24 @@ export function policyId(p: { namespace: string; name: string }): string {
 }
 const ids = new Map<string, string>();
 
+/**
+ * What one policy rule allows a pod: traffic from (ingress) or to (egress)
+ * `peers` (null: anyone) on the ports of set `ports` (null: every port and
+ * protocol).
+ */
+interface Grant {
+  rid: string;
+  policy: NetworkPolicy;
+  peers: Range[] | null;
+  ports: string | null;
+}
+
 /** Compiles rules to nft rule text, declaring the sets they use (each set once per plan). */
 class RuleCompiler {
   readonly #index: PolicyIndex;
   readonly #sets: Map<string, PlannedSet>;
-  /** Peer sets already made: rule id → set name or null (the rule has no peers). */
-  readonly #peers = new Map<string, string | null>();
+  /** Peers already resolved: rule id → ranges, or null (the rule has no peers: everyone). */
+  readonly #peers = new Map<string, Range[] | null>();
   /** Port sets already made: rule id and resolved named ports → set name or null. */
   readonly #portSets = new Map<string, string | null>();
 
@@ -219,53 +250,83 @@ class RuleCompiler {
     this.#sets = sets;
   }
 
-  ingress(p: NetworkPolicy, i: number, r: PolicyRule, pod: Pod): string[] {
+  /** What ingress rule `i` of `p` lets into `pod` (nothing when none of its ports resolve on the pod). */
+  ingress(p: NetworkPolicy, i: number, r: PolicyRule, pod: Pod): Grant[] {
     const rid = `${policyId(p)}-i${i}`;
-    const peers = this.#peerSet(p, rid, r);
-    const match = peers ? `ip saddr @${peers}` : "";
-    if (!r.ports?.length) return [`${match} accept`.trim()];
+    const peers = this.#peerRanges(p, rid, r);
+    if (!r.ports?.length) return [{ rid, policy: p, peers, ports: null }];
     // Named ports resolve against the selected pod itself.
-    const ports = this.#portSet(p, rid, r, pod);
-    return ports ? [`${match} meta l4proto . th dport @${ports} accept`.trim()] : [];
+    const ports = this.#portSet(rid, r, pod);
+    return ports ? [{ rid, policy: p, peers, ports }] : [];
   }
 
-  egress(p: NetworkPolicy, i: number, r: PolicyRule): string[] {
+  /** What egress rule `i` of `p` lets out: grants for its numeric ports, and a rule of its own for named ports. */
+  egress(p: NetworkPolicy, i: number, r: PolicyRule): { grants: Grant[]; named: string[] } {
     const rid = `${policyId(p)}-e${i}`;
-    const peers = this.#peerSet(p, rid, r);
-    const match = peers ? `ip daddr @${peers}` : "";
-    if (!r.ports?.length) return [`${match} return`.trim()];
-    const out: string[] = [];
-    const ports = this.#portSet(p, rid, r, undefined);
-    if (ports) out.push(`${match} meta l4proto . th dport @${ports} return`.trim());
+    const peers = this.#peerRanges(p, rid, r);
+    if (!r.ports?.length) return { grants: [{ rid, policy: p, peers, ports: null }], named: [] };
+    const ports = this.#portSet(rid, r, undefined);
     const named = this.#namedSet(p, rid, r);
-    if (named) out.push(`ip daddr . meta l4proto . th dport @${named} return`);
+    return { grants: ports ? [{ rid, policy: p, peers, ports }] : [], named: named ? [`ip daddr . meta l4proto . th dport @${named} return`] : [] };
+  }
+
+  /**
+   * One rule per port set among `grants` (and one for grants of every
+   * port), matching the union of their peers: the rules are all verdicts of
+   * one kind, so their order does not matter and a packet meets each
+   * distinct port set once, however many policies grant it.
+   */
+  merge(grants: readonly Grant[], dir: "saddr" | "daddr", verdict: "accept" | "return"): string[] {
+    const byPorts = new Map<string | null, Grant[]>();
+    for (const g of grants) {
+      const list = byPorts.get(g.ports);
+      if (list) list.push(g);
+      else byPorts.set(g.ports, [g]);
+    }
+    const out: string[] = [];
+    for (const [ports, group] of byPorts) {
+      const portMatch = ports ? `meta l4proto . th dport @${ports} ` : "";
+      // A grant to everyone on these ports makes the others' peers moot.
+      const peers = group.some((g) => g.peers === null) ? null : this.#unionSet(group);
+      out.push(`${peers ? `ip ${dir} @${peers} ` : ""}${portMatch}${verdict}`);
+    }
     return out;
   }
 
-  /** The rule's peer set (declared once), or null for a rule without peers (everyone). */
-  #peerSet(p: NetworkPolicy, rid: string, r: PolicyRule): string | null {
+  /** The rule's peers as ranges (resolved once per rule), or null for a rule without peers (everyone). */
+  #peerRanges(p: NetworkPolicy, rid: string, r: PolicyRule): Range[] | null {
     const made = this.#peers.get(rid);
     if (made !== undefined) return made;
-    if (!r.peers?.length) {
-      this.#peers.set(rid, null);
-      return null;
-    }
-    const ranges: Range[] = [];
-    for (const peer of r.peers) {
-      if (peer.ipBlock) ranges.push(...this.#index.blockRanges(peer));
-      else for (const pod of this.#index.peerPods(peer, p.namespace)) for (const ip of pod.ips) {
-        const one = ipRange(ip);
-        if (one) ranges.push(one);
+    let ranges: Range[] | null = null;
+    if (r.peers?.length) {
+      ranges = [];
+      for (const peer of r.peers) {
+        if (peer.ipBlock) ranges.push(...this.#index.blockRanges(peer));
+        else for (const pod of this.#index.peerPods(peer, p.namespace)) for (const ip of pod.ips) {
+          const one = ipRange(ip);
+          if (one) ranges.push(one);
+        }
       }
     }
-    const name = `${rid}-peers`;
-    this.#sets.set(name, { set: { name, ...PEERS, comment: comment(p) }, elements: unionRanges(ranges).map((x) => ({ key: [rangeText(x)] })) });
-    this.#peers.set(rid, name);
+    this.#peers.set(rid, ranges);
+    return ranges;
+  }
+
+  /** The interval set of the union of `group`'s peers, declared once; named after the rules, so its name outlives membership changes. */
+  #unionSet(group: readonly Grant[]): string {
+    const rids = [...new Set(group.map((g) => g.rid))].sort();
+    const name = rids.length === 1 ? `${rids[0]}-peers` : `g${createHash("sha256").update(rids.join(",")).digest("hex").slice(0, 10)}-peers`;
+    if (!this.#sets.has(name)) {
+      const ranges = group.flatMap((g) => g.peers ?? []);
+      const more = rids.length > 1 ? ` and ${rids.length - 1} more rules` : "";
+      const first = group.find((g) => g.rid === rids[0])!;
+      this.#sets.set(name, { set: { name, ...PEERS, comment: clip(keyOf(first.policy) + more) }, elements: unionRanges(ranges).map((x) => ({ key: [rangeText(x)] })) });
+    }
     return name;
   }
 
   /** The set of numeric (and, given `pod`, that pod's named) ports, named by its contents; null when none apply. */
-  #portSet(p: NetworkPolicy, rid: string, r: PolicyRule, pod: Pod | undefined): string | null {
+  #portSet(rid: string, r: PolicyRule, pod: Pod | undefined): string | null {
     const named: string[] = [];
     if (pod) for (const port of r.ports ?? []) if (typeof port.port === "string") for (const n of resolveNamedPort(port.port, port.protocol, pod)) named.push(`${PROTO[port.protocol]} . ${n}`);
     // Most selected pods resolve a rule's ports alike: the set is made once per distinct resolution.
@@ -281,8 +342,9 @@ class RuleCompiler {
     let name: string | null = null;
     if (items.length > 0) {
       const elements = mergePortItems(items);
-      name = `${rid}-ports-${createHash("sha256").update(elements.join(",")).digest("hex").slice(0, 8)}`;
-      if (!this.#sets.has(name)) this.#sets.set(name, { set: { name, ...PORTS, comment: comment(p) }, elements: elements.map((e) => ({ key: e.split(" . ") })) });
+      // Named after the contents alone: every rule opening the same ports shares it, and merge() unites their peers.
+      name = `ports-${createHash("sha256").update(elements.join(",")).digest("hex").slice(0, 10)}`;
+      if (!this.#sets.has(name)) this.#sets.set(name, { set: { name, ...PORTS }, elements: elements.map((e) => ({ key: e.split(" . ") })) });
     }
     this.#portSets.set(memo, name);
     return name;
@@ -335,6 +397,10 @@ function mergePortItems(items: string[]): string[] {
 }
 
 function comment(p: NetworkPolicy): string {
-  const k = keyOf(p);
-  return k.length <= 128 ? k : k.slice(0, 125) + "...";
+  return clip(keyOf(p));
+}
+
+/** nft keeps comments up to 128 bytes. */
+function clip(text: string): string {
+  return text.length <= 128 ? text : text.slice(0, 125) + "...";
 }
