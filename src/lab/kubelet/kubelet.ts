@@ -55,8 +55,8 @@ const LEASE_SECONDS = 40;
 /** How often the CNI conf dir is looked at for a conflist, besides a watch on it. */
 const NETWORK_POLL_MS = 1000;
 
-/** The built-in port server, bundled by scripts/bundle.ts (plain JavaScript starts faster and smaller). */
-const PORT_SERVER_BUNDLE = join(ROOT, "build/weft-port-server.mjs");
+/** The compiled port server (scripts/build.ts); without it, Node.js runs the source. */
+const PORT_SERVER_BINARY = join(ROOT, "build/weft-port-server");
 
 
 function log(level: string, message: string): void {
@@ -363,7 +363,7 @@ function prepareImages(cfg: KubeletConfig): ImageSources {
     busyboxBin: bin,
     agnhost: existsSync(agnhost) ? agnhost : null,
     weft: join(ROOT, "bin/weft"),
-    portServer: existsSync(PORT_SERVER_BUNDLE) ? [process.execPath, PORT_SERVER_BUNDLE] : [process.execPath, "--disable-warning=ExperimentalWarning", join(ROOT, "src/lab/kubelet/port-server.ts")],
+    portServer: existsSync(PORT_SERVER_BINARY) ? [PORT_SERVER_BINARY] : [process.execPath, "--disable-warning=ExperimentalWarning", join(ROOT, "src/lab/kubelet/port-server.ts")],
   };
 }
 
