@@ -87,7 +87,7 @@ export function labNamespaces(lab: LabLayout): string[] {
 
 /** Creates a pod's namespace, marked with `mark`, with its loopback up. */
 export async function createPodNamespace(ns: string, mark: string): Promise<void> {
-  await ipBatch(undefined, [`netns add ${ns}`, ...markLines(ns, mark), `netns exec ${ns} ip link set dev lo up`]);
+  await ipBatch(undefined, [`netns add ${ns}`, ...markLines(ns, mark, true)]);
 }
 
 /**
