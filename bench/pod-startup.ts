@@ -15,9 +15,9 @@
  *   RSS of each node's lab kubelet (VmRSS) with its 10 pods running
  *   CPU time during the burst (from the create until the last pod Running)
  *   by process family (proc-cpu.ts): each control-plane component, the lab
- *   kubelets themselves, what they ran and waited for (the sandboxes' `ip`
- *   and CNI plugins), the new containers' launch shells (`ip netns exec`,
- *   sh, mounts) and their processes (the port server), per pod and in all;
+ *   kubelets themselves, what they ran for the sandboxes (`ip`, the CNI
+ *   plugins), the new containers' launch shells (`ip netns exec`, sh,
+ *   mounts) and their processes (the port server), per pod and in all;
  *   and the floor it sets: the upstream control plane's CPU-seconds divided
  *   by the machine's cores is the least wall time in which any kubelet
  *   could have the burst's pods Running, printed beside p99
@@ -50,22 +50,36 @@ function supervised(name: string): { name: string; pid: number }[] {
 
 /**
  * Labels the processes of the lab's families for proc-cpu's diff: a
- * supervised process by its name (kubelets as one row; their finished
- * children, the sandboxes' ip and CNI plugins, as another); a kubelet's
- * descendants that started during the burst are the new containers: its
- * children are launch shells, their descendants the containers' processes;
- * older ones are the pods that ran before (add-on, DNS).
+ * supervised process by its name. A kubelet's own CPU is one row; what it
+ * ran and reaped itself (the pod namespaces' `ip`) and its shell host (the
+ * node view's `sh -s`, which runs the CNI plugins, shell-host.ts) another;
+ * its containers' launch shells (`ip netns exec` execs them: argv names
+ * "weft-container") started during the burst a third, and what runs under
+ * them (the containers' processes, the port server) a fourth; older
+ * containers (add-on, DNS) are the pods started before.
  */
 function classifier(procs: ReadonlyMap<number, ProcCpu>, roots: readonly { name: string; pid: number }[], before: ReadonlyMap<number, ProcCpu>): (p: ProcCpu) => Share | null {
   const labels = new Map<number, Share>();
+  const sandbox = "  sandboxes: ip, CNI plugins (the kubelets' children)";
   for (const root of roots) {
     const kubelet = root.name.endsWith("-kubelet");
-    for (const pid of family(procs, root.pid)) {
-      const p = procs.get(pid)!;
-      const old = before.get(pid)?.start === p.start;
-      if (pid === root.pid) labels.set(pid, kubelet ? { label: "lab kubelets (Node.js)", childrenLabel: "  their finished children: sandbox ip, CNI plugins" } : { label: CONTROL_PLANE.includes(root.name) ? root.name : root.name.replace(/^node\d+-/, "") });
-      else if (!kubelet || old) labels.set(pid, { label: kubelet ? "pods started before (add-on, DNS)" : root.name.replace(/^node\d+-/, "") });
-      else labels.set(pid, { label: p.ppid === root.pid ? "new containers' launch: ip netns exec, sh, mounts" : "new containers' processes (port server)" });
+    const plain = { label: CONTROL_PLANE.includes(root.name) ? root.name : root.name.replace(/^node\d+-/, "") };
+    if (!kubelet) {
+      for (const pid of family(procs, root.pid)) labels.set(pid, plain);
+      continue;
+    }
+    labels.set(root.pid, { label: "lab kubelets (Node.js)", childrenLabel: sandbox });
+    for (const p of procs.values()) {
+      if (p.ppid !== root.pid) continue;
+      const container = p.argv.includes("weft-container");
+      const fresh = before.get(p.pid)?.start !== p.start;
+      for (const pid of family(procs, p.pid)) {
+        let label: string;
+        if (!container) label = sandbox;
+        else if (!fresh) label = "pods started before (add-on, DNS)";
+        else label = pid === p.pid ? "new containers' launch: ip netns exec, sh, mounts" : "new containers' processes (port server)";
+        labels.set(pid, { label });
+      }
     }
   }
   return (p) => labels.get(p.pid) ?? null;

@@ -26,6 +26,8 @@ export interface ProcCpu {
   childrenMs: number;
   /** Start time since boot, in ticks: with the pid, names a process for good. */
   start: number;
+  /** Its argv ("" for a zombie or kernel thread). */
+  argv: string[];
 }
 
 /** Every process now, by pid. Processes that end while being read are skipped. */
@@ -50,6 +52,7 @@ export function snapshot(): Map<number, ProcCpu> {
       selfMs: (Number(f[11]) + Number(f[12])) * tick,
       childrenMs: (Number(f[13]) + Number(f[14])) * tick,
       start: Number(f[19]),
+      argv: readArgv(Number(name)),
     });
   }
   return out;
@@ -95,4 +98,12 @@ export function diff(before: ReadonlyMap<number, ProcCpu>, after: ReadonlyMap<nu
     add(share.childrenLabel ?? share.label, p.childrenMs - (same ? old.childrenMs : 0));
   }
   return out;
+}
+
+function readArgv(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, -1);
+  } catch {
+    return [];
+  }
 }
