@@ -13,6 +13,7 @@ import { containerLog } from "../../src/lab/kubelet/containers.ts";
 import { PodWorker, type WorkerDeps } from "../../src/lab/kubelet/pod-worker.ts";
 import { readPodRecords } from "../../src/lab/kubelet/records.ts";
 import { labLayout } from "../../src/lab/layout.ts";
+import { ShellHost } from "../../src/lab/shell-host.ts";
 import { Namespaces } from "../support/netns.ts";
 import { until } from "../support/until.ts";
 
@@ -37,6 +38,8 @@ describe("pod worker", { skip }, () => {
   const deps = (): WorkerDeps => ({
     cfg,
     images: { busyboxBin: "/nonexistent", agnhost: null, weft: "/nonexistent/bin/weft", portServer: ["false"] },
+    // hostNetwork pods run no CNI plugin: the shell host is never started.
+    viewShell: new ShellHost(["sh", "-s"], join(dir, "exec")),
     volumes: {
       configMap: async (_ns, name) => (name === "cfg" ? new Map([["color", Buffer.from("blue")]]) : null),
       secret: async () => null,

@@ -47,6 +47,8 @@ import { nodeLabels, nodeStatus } from "./node-status.ts";
 import { PodWorker, readNodeResolvConf, type WorkerDeps } from "./pod-worker.ts";
 import { readPodRecords, type PodRecord } from "./records.ts";
 import { startKubeletServer, type KubeletServer } from "./server.ts";
+import { nodeViewShellArgv } from "../node-view.ts";
+import { ShellHost } from "../shell-host.ts";
 import type { VolumeSources } from "./volumes.ts";
 
 /** How often the node's status is posted and its lease renewed (kubelet: 10 s each). */
@@ -75,9 +77,11 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
   await node.register(signal);
   void node.run(signal);
 
+  const viewShell = new ShellHost(nodeViewShellArgv(cfg.paths), join(cfg.rootDir, "exec"));
   const deps: WorkerDeps = {
     cfg,
     images,
+    viewShell,
     volumes: volumeSources(kube),
     lookup: async (namespace, kind, name) => {
       try {
@@ -147,6 +151,7 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
   await watch.stop().catch(() => {});
   // The pods keep running; the next kubelet adopts them.
   for (const w of workers.values()) w.abandon();
+  viewShell.close();
   await server.close();
 }
 

@@ -1,0 +1,177 @@
+/**
+ * A long-lived `sh` that starts short-lived commands for a Node.js process
+ * (the lab kubelet), and reports each one's exit status.
+ *
+ * Why: Node.js starts a child by forking itself and blocks its event loop
+ * until the child has exec'd. A lab kubelet holds ~100 MB, so each spawn
+ * costs it 2–4 ms of CPU copying page tables, and on a busy machine its
+ * event loop stalls far longer, waiting for the child to be scheduled: in
+ * a 30-pod burst the kubelets spent most of their time inside spawn
+ * (bench/pod-startup.ts, --cpu-prof). A small shell forks cheaply, and
+ * the kubelet only writes a line to it.
+ *
+ * Protocol: each job is one line of shell on the host's stdin, run in the
+ * background, its stdin, stdout and stderr in files under `dir` (small,
+ * like a CNI plugin's); the host answers with `ID p PID` once the command
+ * runs and `ID x STATUS` when it ended, each one short write to a pipe, so
+ * lines of concurrent jobs never mix. The shell reaps a finished job before
+ * it runs the next line, and every process it starts is its child, so the
+ * CPU they use is counted to the kubelet's family as before.
+ *
+ * Paths in a job are the caller's, reached through `/proc/CALLER/root`:
+ * the host may run in a mount namespace of its own (the node's view, see
+ * node-view.ts) where the caller's paths are hidden.
+ *
+ * If the shell ends, its pending jobs fail with SHELL_HOST_GONE and the
+ * next job starts a new one.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { WeftError } from "../lib/errors.ts";
+
+/** Error code: the host shell ended (or could not start) while a job was pending. */
+export const SHELL_HOST_GONE = "SHELL_HOST_GONE";
+
+/** How a job ended. */
+export interface JobResult {
+  /** Exit status; 128+N when killed by signal N. */
+  code: number;
+  /** Whether it was sent SIGTERM for outliving its timeout. */
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+interface Pending {
+  pid: number | null;
+  timer: NodeJS.Timeout | null;
+  timedOut: boolean;
+  resolve: (r: { code: number; timedOut: boolean }) => void;
+  reject: (err: Error) => void;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Quotes `s` for sh. */
+function shq(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+export class ShellHost {
+  readonly #argv: readonly string[];
+  readonly #dir: string;
+  #child: ChildProcess | null = null;
+  #buf = "";
+  #next = 0;
+  readonly #jobs = new Map<number, Pending>();
+
+  /**
+   * `argv` starts the shell and must end in one that reads its script from
+   * stdin (`sh -s`); `dir` holds the jobs' files (made if missing).
+   */
+  constructor(argv: readonly string[], dir: string) {
+    this.#argv = argv;
+    this.#dir = dir;
+  }
+
+  /**
+   * Runs `argv` (argv[0] an absolute path) with `env` added to the host's
+   * environment (the caller's at the host's start) and `stdin` as its
+   * input; SIGTERM after `timeoutMs`.
+   */
+  async run(argv: readonly string[], env: Readonly<Record<string, string>>, stdin: string, timeoutMs: number): Promise<JobResult> {
+    if (!argv[0]?.startsWith("/")) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${argv[0] ?? ""}" is not an absolute path`);
+    const bad = Object.keys(env).find((k) => !ENV_NAME.test(k));
+    if (bad !== undefined) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${bad}" is not an environment variable name`);
+    const child = this.#start();
+    const id = ++this.#next;
+    const base = join(this.#dir, String(id));
+    const files = { in: `${base}.in`, out: `${base}.out`, err: `${base}.err` };
+    const at = (path: string) => `"$H"${shq(path)}`;
+    writeFileSync(files.in, stdin);
+    try {
+      const done = new Promise<{ code: number; timedOut: boolean }>((resolve, reject) => {
+        const job: Pending = { pid: null, timer: null, timedOut: false, resolve, reject };
+        job.timer = setTimeout(() => {
+          job.timedOut = true;
+          if (job.pid !== null) kill(job.pid);
+        }, timeoutMs);
+        this.#jobs.set(id, job);
+      });
+      const assign = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
+      const command = [...assign, at(argv[0]), ...argv.slice(1).map(shq)].join(" ");
+      child.stdin!.write(`{ ${command} <${at(files.in)} >${at(files.out)} 2>${at(files.err)} & echo "${id} p $!"; wait $! 2>/dev/null; echo "${id} x $?"; } &\n`);
+      const { code, timedOut } = await done;
+      return { code, timedOut, stdout: readText(files.out), stderr: readText(files.err) };
+    } finally {
+      for (const f of Object.values(files)) rmSync(f, { force: true });
+    }
+  }
+
+  /** Ends the host shell; jobs still running are left to finish. Idempotent. */
+  close(): void {
+    this.#child?.stdin?.end();
+    this.#child = null;
+  }
+
+  #start(): ChildProcess {
+    if (this.#child) return this.#child;
+    mkdirSync(this.#dir, { recursive: true });
+    const child = spawn(this.#argv[0]!, this.#argv.slice(1), { stdio: ["pipe", "pipe", "inherit"] });
+    this.#child = child;
+    child.stdin!.on("error", () => {});
+    child.stdin!.write(`H=/proc/${process.pid}/root\n`);
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (d: string) => this.#read(d));
+    const gone = (why: string) => {
+      if (this.#child === child) this.#child = null;
+      for (const [id, job] of this.#jobs) {
+        if (job.timer) clearTimeout(job.timer);
+        job.reject(new WeftError(SHELL_HOST_GONE, `the shell that runs commands (${this.#argv.join(" ")}) ${why}`, { hint: "the next command starts a new one" }));
+        this.#jobs.delete(id);
+      }
+    };
+    child.once("error", (err) => gone(`could not start: ${err.message}`));
+    child.once("exit", (code, sig) => gone(`ended (${sig ?? `status ${code}`})`));
+    // Only the pipes keep the host alive; it must not hold the caller's event loop open.
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    return child;
+  }
+
+  #read(data: string): void {
+    this.#buf += data;
+    for (let i = this.#buf.indexOf("\n"); i >= 0; i = this.#buf.indexOf("\n")) {
+      const [id, kind, value] = this.#buf.slice(0, i).split(" ");
+      this.#buf = this.#buf.slice(i + 1);
+      const job = this.#jobs.get(Number(id));
+      if (!job) continue;
+      if (kind === "p") {
+        job.pid = Number(value);
+        if (job.timedOut) kill(job.pid);
+      } else if (kind === "x") {
+        if (job.timer) clearTimeout(job.timer);
+        this.#jobs.delete(Number(id));
+        job.resolve({ code: Number(value), timedOut: job.timedOut });
+      }
+    }
+  }
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    // Already gone.
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
