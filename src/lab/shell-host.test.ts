@@ -1,6 +1,6 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SHELL_HOST_GONE, ShellHost } from "./shell-host.ts";
@@ -29,9 +29,31 @@ test("a job that outlives its timeout is sent SIGTERM", async () => {
   assert.equal(r.code, 128 + 15);
 });
 
+test("a launched job runs in a session of its own, its output appended to its log", async () => {
+  const log = join(dir, "launch.log");
+  writeFileSync(log, "before\n");
+  const l = await host.launch(["/bin/sh", "-c", 'echo "sid=$(ps -o sid= -p $$ | tr -d " ") pid=$$"; read x || echo eof; exit 4'], { PATH: "/usr/bin:/bin" }, log);
+  assert.equal(await l.exited, 4);
+  assert.equal(readFileSync(log, "utf8"), `before\nsid=${l.pid} pid=${l.pid}\neof\n`);
+});
+
+test("a launched job has exactly the env it is given, whatever the names", async () => {
+  const log = join(dir, "env.log");
+  const l = await host.launch(["/usr/bin/env"], { "A.B": "1 '2'", C: "x\ny" }, log);
+  assert.equal(await l.exited, 0);
+  assert.equal(readFileSync(log, "utf8"), "A.B=1 '2'\nC=x\ny\n");
+});
+
+test("a launched job killed by a signal ends with 128+N", async () => {
+  const l = await host.launch(["/bin/sleep", "5"], {}, join(dir, "sleep.log"));
+  process.kill(l.pid, "SIGKILL");
+  assert.equal(await l.exited, 128 + 9);
+});
+
 test("bad jobs are refused before anything runs", async () => {
   await assert.rejects(host.run(["sleep", "1"], {}, "", 1000), /not an absolute path/);
   await assert.rejects(host.run(["/bin/true"], { "A;B": "x" }, "", 1000), /not an environment variable name/);
+  assert.throws(() => host.launch(["/bin/true"], { "A=B": "x" }, join(dir, "x.log")), /not an environment variable name/);
 });
 
 test("a host that ends fails its pending jobs, and the next job starts a new one", async () => {

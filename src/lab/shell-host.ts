@@ -22,13 +22,21 @@
  * the host may run in a mount namespace of its own (the node's view, see
  * node-view.ts) where the caller's paths are hidden.
  *
+ * Two kinds of job: `run`, a command with its output collected (a CNI
+ * plugin, `ip -batch`), and `launch`, a long-lived one in a session of its
+ * own with a clean environment and its output appended to a log (a
+ * container's launch shell), whose pid is known as soon as it runs.
+ *
  * If the shell ends, its pending jobs fail with SHELL_HOST_GONE and the
- * next job starts a new one.
+ * next job starts a new one. `close` ends it on purpose: pending jobs then
+ * neither resolve nor fail (a stopping kubelet leaves its containers to the
+ * next one, which adopts them by pid).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WeftError } from "../lib/errors.ts";
+import type { ExecResult, Runner } from "../kernel/runner.ts";
 
 /** Error code: the host shell ended (or could not start) while a job was pending. */
 export const SHELL_HOST_GONE = "SHELL_HOST_GONE";
@@ -43,8 +51,16 @@ export interface JobResult {
   stderr: string;
 }
 
+/** A launched job: its pid, and its exit status once it ends (128+N when killed by signal N). */
+export interface Launched {
+  pid: number;
+  exited: Promise<number>;
+}
+
 interface Pending {
   pid: number | null;
+  /** Told the pid once the command runs (launch). */
+  onPid?: (pid: number) => void;
   timer: NodeJS.Timeout | null;
   timedOut: boolean;
   resolve: (r: { code: number; timedOut: boolean }) => void;
@@ -62,6 +78,7 @@ export class ShellHost {
   readonly #argv: readonly string[];
   readonly #dir: string;
   #child: ChildProcess | null = null;
+  #closed = false;
   #buf = "";
   #next = 0;
   readonly #jobs = new Map<number, Pending>();
@@ -81,43 +98,76 @@ export class ShellHost {
    * input; SIGTERM after `timeoutMs`.
    */
   async run(argv: readonly string[], env: Readonly<Record<string, string>>, stdin: string, timeoutMs: number): Promise<JobResult> {
-    if (!argv[0]?.startsWith("/")) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${argv[0] ?? ""}" is not an absolute path`);
+    checkArgv(argv);
     const bad = Object.keys(env).find((k) => !ENV_NAME.test(k));
     if (bad !== undefined) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${bad}" is not an environment variable name`);
-    const child = this.#start();
-    const id = ++this.#next;
-    const base = join(this.#dir, String(id));
+    const base = join(this.#dir, String(this.#next + 1));
     const files = { in: `${base}.in`, out: `${base}.out`, err: `${base}.err` };
-    const at = (path: string) => `"$H"${shq(path)}`;
+    mkdirSync(this.#dir, { recursive: true });
     writeFileSync(files.in, stdin);
     try {
-      const done = new Promise<{ code: number; timedOut: boolean }>((resolve, reject) => {
-        const job: Pending = { pid: null, timer: null, timedOut: false, resolve, reject };
-        job.timer = setTimeout(() => {
-          job.timedOut = true;
-          if (job.pid !== null) kill(job.pid);
-        }, timeoutMs);
-        this.#jobs.set(id, job);
-      });
       const assign = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
-      const command = [...assign, at(argv[0]), ...argv.slice(1).map(shq)].join(" ");
-      child.stdin!.write(`{ ${command} <${at(files.in)} >${at(files.out)} 2>${at(files.err)} & echo "${id} p $!"; wait $! 2>/dev/null; echo "${id} x $?"; } &\n`);
-      const { code, timedOut } = await done;
+      const command = [...assign, at(argv[0]!), ...argv.slice(1).map(shq)].join(" ");
+      const { code, timedOut } = await this.#job(`${command} <${at(files.in)} >${at(files.out)} 2>${at(files.err)}`, timeoutMs);
       return { code, timedOut, stdout: readText(files.out), stderr: readText(files.err) };
     } finally {
       for (const f of Object.values(files)) rmSync(f, { force: true });
     }
   }
 
+  /**
+   * Starts `argv` (argv[0] an absolute path) in a new session (its own
+   * process group), with exactly `env`, stdin from /dev/null and its output
+   * appended to `log`; resolves once it runs.
+   */
+  launch(argv: readonly string[], env: Readonly<Record<string, string>>, log: string): Promise<Launched> {
+    checkArgv(argv);
+    const bad = Object.keys(env).find((k) => k === "" || k.includes("="));
+    if (bad !== undefined) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${bad}" is not an environment variable name`);
+    // setsid (not a group leader here, so it does not fork) and env exec in turn: the pid stays the command's.
+    const command = [SETSID, ENV, "-i", ...Object.entries(env).map(([k, v]) => shq(`${k}=${v}`)), at(argv[0]!), ...argv.slice(1).map(shq)].join(" ");
+    return new Promise((resolve, reject) => {
+      let running = false;
+      const done = this.#job(`${command} </dev/null >>${at(log)} 2>&1`, 0, (pid) => {
+        running = true;
+        resolve({ pid, exited: done.then((r) => r.code) });
+      });
+      // A failure before the command runs fails `launch`; one after, `exited`, which its caller handles.
+      done.catch((err: unknown) => {
+        if (!running) reject(err);
+      });
+    });
+  }
+
+  /** Sends `job` (a simple command with its redirections); resolves with its status. No timeout when `timeoutMs` is 0. */
+  #job(job: string, timeoutMs: number, onPid?: (pid: number) => void): Promise<{ code: number; timedOut: boolean }> {
+    const child = this.#start();
+    const id = ++this.#next;
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { pid: null, timer: null, timedOut: false, resolve, reject, ...(onPid && { onPid }) };
+      if (timeoutMs > 0) {
+        pending.timer = setTimeout(() => {
+          pending.timedOut = true;
+          if (pending.pid !== null) kill(pending.pid);
+        }, timeoutMs);
+      }
+      this.#jobs.set(id, pending);
+      child.stdin!.write(`{ ${job} & echo "${id} p $!"; wait $! 2>/dev/null; echo "${id} x $?"; } &\n`);
+    });
+  }
+
   /** Ends the host shell; jobs still running are left to finish. Idempotent. */
   close(): void {
+    this.#closed = true;
+    for (const job of this.#jobs.values()) if (job.timer) clearTimeout(job.timer);
+    this.#jobs.clear();
     this.#child?.stdin?.end();
     this.#child = null;
   }
 
   #start(): ChildProcess {
+    if (this.#closed) throw new WeftError(SHELL_HOST_GONE, `the shell that runs commands (${this.#argv.join(" ")}) was closed`);
     if (this.#child) return this.#child;
-    mkdirSync(this.#dir, { recursive: true });
     const child = spawn(this.#argv[0]!, this.#argv.slice(1), { stdio: ["pipe", "pipe", "inherit"] });
     this.#child = child;
     child.stdin!.on("error", () => {});
@@ -150,6 +200,7 @@ export class ShellHost {
       if (!job) continue;
       if (kind === "p") {
         job.pid = Number(value);
+        job.onPid?.(job.pid);
         if (job.timedOut) kill(job.pid);
       } else if (kind === "x") {
         if (job.timer) clearTimeout(job.timer);
@@ -158,6 +209,42 @@ export class ShellHost {
       }
     }
   }
+}
+
+/**
+ * A Runner (kernel/runner.ts) on a shell host, for kernel tools in the
+ * current namespace (the host's); the tool is found on the system's paths.
+ */
+export function shellRunner(host: ShellHost, timeoutMs: number): Runner {
+  return {
+    netns: undefined,
+    exec: async (argv, input): Promise<ExecResult> => {
+      const [tool, ...args] = argv;
+      const r = await host.run([systemTool(tool ?? ""), ...args], {}, input ?? "", timeoutMs);
+      return { code: r.code, stdout: r.stdout, stderr: r.timedOut ? `${r.stderr}killed by SIGTERM after ${timeoutMs / 1000} s` : r.stderr };
+    },
+  };
+}
+
+const SYSTEM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/** The absolute path of a system tool (jobs name programs by path), or `name` when it is not found. */
+export function systemTool(name: string): string {
+  if (name.startsWith("/")) return name;
+  for (const dir of SYSTEM_DIRS) if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  return name;
+}
+
+const SETSID = systemTool("setsid");
+const ENV = systemTool("env");
+
+/** A caller's path as a job names it. */
+function at(path: string): string {
+  return `"$H"${shq(path)}`;
+}
+
+function checkArgv(argv: readonly string[]): void {
+  if (!argv[0]?.startsWith("/")) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${argv[0] ?? ""}" is not an absolute path`);
 }
 
 function kill(pid: number): void {

@@ -22,10 +22,12 @@ const skip = process.getuid?.() !== 0 ? "needs root" : false;
 describe("pod worker", { skip }, () => {
   const nss = new Namespaces("kw");
   const dir = mkdtempSync("/run/weft-kw-test-");
+  const shell = new ShellHost(["/bin/sh", "-s"], join(dir, "exec"));
   const workers: PodWorker[] = [];
   after(async () => {
     for (const w of workers) w.remove();
     await until("workers done", () => done.size >= workers.length, 10_000).catch(() => {});
+    shell.close();
     nss.removeAll();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -38,8 +40,9 @@ describe("pod worker", { skip }, () => {
   const deps = (): WorkerDeps => ({
     cfg,
     images: { busyboxBin: "/nonexistent", agnhost: null, weft: "/nonexistent/bin/weft", portServer: ["false"] },
-    // hostNetwork pods run no CNI plugin: the shell host is never started.
-    viewShell: new ShellHost(["sh", "-s"], join(dir, "exec")),
+    shell,
+    // hostNetwork pods run no CNI plugin: this shell host is never started.
+    viewShell: new ShellHost(["/bin/sh", "-s"], join(dir, "exec-view")),
     volumes: {
       configMap: async (_ns, name) => (name === "cfg" ? new Map([["color", Buffer.from("blue")]]) : null),
       secret: async () => null,

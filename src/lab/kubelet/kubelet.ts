@@ -77,10 +77,13 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
   await node.register(signal);
   void node.run(signal);
 
-  const viewShell = new ShellHost(nodeViewShellArgv(cfg.paths), join(cfg.rootDir, "exec"));
+  // Children of a small shell rather than of this process (shell-host.ts says why).
+  const shell = new ShellHost(["/bin/sh", "-s"], join(cfg.rootDir, "exec"));
+  const viewShell = new ShellHost(nodeViewShellArgv(cfg.paths), join(cfg.rootDir, "exec-view"));
   const deps: WorkerDeps = {
     cfg,
     images,
+    shell,
     viewShell,
     volumes: volumeSources(kube),
     lookup: async (namespace, kind, name) => {
@@ -151,6 +154,7 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
   await watch.stop().catch(() => {});
   // The pods keep running; the next kubelet adopts them.
   for (const w of workers.values()) w.abandon();
+  shell.close();
   viewShell.close();
   await server.close();
 }
