@@ -15,8 +15,8 @@
  *   RSS of each node's lab kubelet (VmRSS) with its 10 pods running
  *   CPU time during the burst (from the create until the last pod Running)
  *   by process family (proc-cpu.ts): each control-plane component, the lab
- *   kubelets themselves, what they ran for the sandboxes (`ip`, the CNI
- *   plugins), the new containers' launch shells (`ip netns exec`, sh,
+ *   kubelets themselves, what they ran for the sandboxes (their shell
+ *   hosts: `ip`, the CNI plugins), the new containers' launch shells (`ip netns exec`, sh,
  *   mounts) and their processes (the port server), per pod and in all;
  *   and the floor it sets: the upstream control plane's CPU-seconds divided
  *   by the machine's cores is the least wall time in which any kubelet
@@ -50,36 +50,39 @@ function supervised(name: string): { name: string; pid: number }[] {
 
 /**
  * Labels the processes of the lab's families for proc-cpu's diff: a
- * supervised process by its name. A kubelet's own CPU is one row; what it
- * ran and reaped itself (the pod namespaces' `ip`) and its shell host (the
- * node view's `sh -s`, which runs the CNI plugins, shell-host.ts) another;
- * its containers' launch shells (`ip netns exec` execs them: argv names
- * "weft-container") started during the burst a third, and what runs under
- * them (the containers' processes, the port server) a fourth; older
- * containers (add-on, DNS) are the pods started before.
+ * supervised process by its name. A kubelet's own CPU is one row. Under it,
+ * a container's launch shell (`ip netns exec` execs it; its argv names
+ * "weft-container") and what runs under it (the container's processes, the
+ * port server): new ones, started during the burst, are two rows; older
+ * ones (add-on, DNS) are the pods started before. Everything else under a
+ * kubelet is its sandbox work: its shell hosts (shell-host.ts) and what
+ * they ran for the pods (`ip`, the CNI plugins).
  */
 function classifier(procs: ReadonlyMap<number, ProcCpu>, roots: readonly { name: string; pid: number }[], before: ReadonlyMap<number, ProcCpu>): (p: ProcCpu) => Share | null {
   const labels = new Map<number, Share>();
-  const sandbox = "  sandboxes: ip, CNI plugins (the kubelets' children)";
+  const sandbox = "  sandboxes: ip, CNI plugins (the kubelets' shell hosts)";
   for (const root of roots) {
     const kubelet = root.name.endsWith("-kubelet");
-    const plain = { label: CONTROL_PLANE.includes(root.name) ? root.name : root.name.replace(/^node\d+-/, "") };
     if (!kubelet) {
+      const plain = { label: CONTROL_PLANE.includes(root.name) ? root.name : root.name.replace(/^node\d+-/, "") };
       for (const pid of family(procs, root.pid)) labels.set(pid, plain);
       continue;
     }
     labels.set(root.pid, { label: "lab kubelets (Node.js)", childrenLabel: sandbox });
-    for (const p of procs.values()) {
-      if (p.ppid !== root.pid) continue;
-      const container = p.argv.includes("weft-container");
-      const fresh = before.get(p.pid)?.start !== p.start;
-      for (const pid of family(procs, p.pid)) {
-        let label: string;
-        if (!container) label = sandbox;
-        else if (!fresh) label = "pods started before (add-on, DNS)";
-        else label = pid === p.pid ? "new containers' launch: ip netns exec, sh, mounts" : "new containers' processes (port server)";
-        labels.set(pid, { label });
+    for (const pid of family(procs, root.pid)) {
+      if (pid === root.pid) continue;
+      // The nearest launch shell at or above this process, below the kubelet.
+      let launch: ProcCpu | undefined;
+      for (let p = procs.get(pid); p && p.pid !== root.pid; p = procs.get(p.ppid)) {
+        if (p.argv.includes("weft-container")) {
+          launch = p;
+          break;
+        }
       }
+      let label = sandbox;
+      if (launch && before.get(launch.pid)?.start === launch.start) label = "pods started before (add-on, DNS)";
+      else if (launch) label = pid === launch.pid ? "new containers' launch: ip netns exec, sh, mounts" : "new containers' processes (port server)";
+      labels.set(pid, { label });
     }
   }
   return (p) => labels.get(p.pid) ?? null;
@@ -133,8 +136,12 @@ export async function benchPodStartup(): Promise<void> {
     const cpuBefore = snapshot();
     t0 = performance.now();
     weft(["lab", "kubectl", "--name", name, "--", "create", "deployment", "bench", "--image=nginx", `--replicas=${REPLICAS}`, "--port=80"]);
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not every pod ran within 120 s (${seen.size}/${REPLICAS})`)), 120_000).unref());
-    await Promise.race([all, timeout]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not every pod ran within 120 s (${seen.size}/${REPLICAS})`)), 120_000);
+      watch.once("exit", (code, sig) => seen.size < REPLICAS && reject(new Error(`the pod watch (kubectl get --watch) ended with ${sig ?? `status ${code}`} after ${seen.size}/${REPLICAS} pods ran`)));
+    });
+    await Promise.race([all, timeout]).finally(() => clearTimeout(timer));
     const cpuAfter = snapshot();
     const wallMs = performance.now() - t0;
     watch.kill();
