@@ -27,7 +27,7 @@
 import { readdirSync } from "node:fs";
 import { createRunner, run, type Runner } from "../kernel/runner.ts";
 import { CONTROL_IP, OUTSIDE_IP, ownsNamespace, type LabLayout } from "./layout.ts";
-import { markLines } from "./ownership.ts";
+import { markLine, markLines } from "./ownership.ts";
 import type { Scenario } from "./scenarios.ts";
 import type { LabNode } from "./state.ts";
 
@@ -85,9 +85,21 @@ export function labNamespaces(lab: LabLayout): string[] {
   return listNamespaces().filter((ns) => ownsNamespace(lab, ns)).sort();
 }
 
-/** Creates a pod's namespace, marked with `mark`, with its loopback up; `runner` runs the `ip` (default: a process of its own). */
+/**
+ * Creates a pod's namespace, marked with `mark`, with its loopback up;
+ * `runner` runs the command (default: a process of its own).
+ *
+ * The namespace is marked before it has its name: one process unshares a
+ * new network namespace, marks it and brings its loopback up, and only then
+ * names it (`ip netns attach NAME PID`, PID its own). A process killed
+ * half-way (a kubelet stopped by `lab down` while it starts a pod) leaves
+ * nothing; with `netns add` first, it left a named namespace without the
+ * mark, which `down` must leave alone. unshare execs sh, which execs ip:
+ * one process in all.
+ */
 export async function createPodNamespace(ns: string, mark: string, runner: Runner = createRunner()): Promise<void> {
-  await run(runner, ["ip", "-batch", "-"], [`netns add ${ns}`, ...markLines(ns, mark, true)].join("\n") + "\n");
+  const script = `exec ip -batch - <<EOF\n${markLine("$1")}\nnetns attach $2 $$\nEOF\n`;
+  await run(runner, ["unshare", "--net", "--", "sh", "-c", script, "sh", mark, ns]);
 }
 
 /**
