@@ -5,6 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SHELL_HOST_GONE, ShellHost } from "./shell-host.ts";
 
+async function until(ok: () => boolean, ms: number): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); ) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), "weft-shell-host-"));
 const host = new ShellHost(["sh", "-s"], join(dir, "jobs"));
 after(() => {
@@ -21,6 +28,20 @@ test("a job gets its stdin, argv and env, and its stdout, stderr and status come
 test("concurrent jobs each get their own result", async () => {
   const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => host.run(["/bin/sh", "-c", `sleep 0.0${i % 5}; echo ${i}; exit ${i}`], {}, "", 5000)));
   rs.forEach((r, i) => assert.deepEqual([r.code, r.stdout], [i, `${i}\n`]));
+});
+
+test("ended jobs are reaped, so the CPU they used is counted to the host, and no zombie stays", async () => {
+  const own = new ShellHost(["/bin/sh", "-s"], join(dir, "reap"));
+  const kids = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  const before = new Set(kids(process.pid));
+  await own.run(["/bin/true"], {}, "", 5000);
+  const hostPid = kids(process.pid).find((k) => !before.has(k))!;
+  const reaped = () => readFileSync(`/proc/${hostPid}/stat`, "utf8").split(") ")[1]!.split(" ").slice(13, 15).map(Number);
+  await Promise.all(Array.from({ length: 5 }, () => own.run(["/bin/sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done"], {}, "", 30_000)));
+  await until(() => kids(hostPid).length === 0, 3000);
+  const [cutime, cstime] = reaped();
+  assert.ok(cutime! + cstime! > 0, "the busy jobs' CPU is the host's children's");
+  own.close();
 });
 
 test("a job that outlives its timeout is sent SIGTERM", async () => {

@@ -14,9 +14,9 @@
  * background, its stdin, stdout and stderr in files under `dir` (small,
  * like a CNI plugin's); the host answers with `ID p PID` once the command
  * runs and `ID x STATUS` when it ended, each one short write to a pipe, so
- * lines of concurrent jobs never mix. The shell reaps a finished job before
- * it runs the next line, and every process it starts is its child, so the
- * CPU they use is counted to the kubelet's family as before.
+ * lines of concurrent jobs never mix. Every process it starts is its
+ * descendant and is reaped (#reapSoon), so no zombie stays, and the CPU
+ * they use is counted to the shell, in the kubelet's family, as before.
  *
  * Paths in a job are the caller's, reached through `/proc/CALLER/root`:
  * the host may run in a mount namespace of its own (the node's view, see
@@ -68,6 +68,8 @@ interface Pending {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** How long after a job ends the host is asked to reap it, unless another job does first. */
+const REAP_AFTER_MS = 200;
 
 /** Quotes `s` for sh. */
 function shq(s: string): string {
@@ -79,6 +81,7 @@ export class ShellHost {
   readonly #dir: string;
   #child: ChildProcess | null = null;
   #closed = false;
+  #reapTimer: NodeJS.Timeout | null = null;
   #buf = "";
   #next = 0;
   readonly #jobs = new Map<number, Pending>();
@@ -152,13 +155,15 @@ export class ShellHost {
         }, timeoutMs);
       }
       this.#jobs.set(id, pending);
-      child.stdin!.write(`{ ${job} & echo "${id} p $!"; wait $! 2>/dev/null; echo "${id} x $?"; } &\n`);
+      // The trailing `:` has the shell reap the jobs that ended before it (see #reapSoon).
+      child.stdin!.write(`{ ${job} & echo "${id} p $!"; wait $! 2>/dev/null; echo "${id} x $?"; } & :\n`);
     });
   }
 
   /** Ends the host shell; jobs still running are left to finish. Idempotent. */
   close(): void {
     this.#closed = true;
+    if (this.#reapTimer) clearTimeout(this.#reapTimer);
     for (const job of this.#jobs.values()) if (job.timer) clearTimeout(job.timer);
     this.#jobs.clear();
     this.#child?.stdin?.end();
@@ -191,6 +196,22 @@ export class ShellHost {
     return child;
   }
 
+  /**
+   * A non-interactive sh reaps a background job that ended only when it
+   * runs a command in the foreground; until then the job is a zombie, and
+   * the CPU it and its command used is not yet counted to the shell. A `:`
+   * after every job does it for the jobs that ended before; this one, sent
+   * once the host is quiet for a moment, for the last of them.
+   */
+  #reapSoon(): void {
+    if (this.#reapTimer) clearTimeout(this.#reapTimer);
+    this.#reapTimer = setTimeout(() => {
+      this.#reapTimer = null;
+      this.#child?.stdin?.write(":\n");
+    }, REAP_AFTER_MS);
+    this.#reapTimer.unref();
+  }
+
   #read(data: string): void {
     this.#buf += data;
     for (let i = this.#buf.indexOf("\n"); i >= 0; i = this.#buf.indexOf("\n")) {
@@ -206,6 +227,7 @@ export class ShellHost {
         if (job.timer) clearTimeout(job.timer);
         this.#jobs.delete(Number(id));
         job.resolve({ code: Number(value), timedOut: job.timedOut });
+        this.#reapSoon();
       }
     }
   }
