@@ -40,6 +40,8 @@ import type { ExecResult, Runner } from "../kernel/runner.ts";
 
 /** Error code: the host shell ended (or could not start) while a job was pending. */
 export const SHELL_HOST_GONE = "SHELL_HOST_GONE";
+/** Error code: a job the host will not run (a relative program path, a bad environment variable name). */
+export const SHELL_HOST_BAD_JOB = "SHELL_HOST_BAD_JOB";
 
 /** How a job ended. */
 export interface JobResult {
@@ -72,7 +74,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REAP_AFTER_MS = 200;
 
 /** Quotes `s` for sh. */
-function shq(s: string): string {
+export function shq(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
@@ -103,7 +105,7 @@ export class ShellHost {
   async run(argv: readonly string[], env: Readonly<Record<string, string>>, stdin: string, timeoutMs: number): Promise<JobResult> {
     checkArgv(argv);
     const bad = Object.keys(env).find((k) => !ENV_NAME.test(k));
-    if (bad !== undefined) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${bad}" is not an environment variable name`);
+    if (bad !== undefined) throw new WeftError(SHELL_HOST_BAD_JOB, `shell host: "${bad}" is not an environment variable name`);
     const base = join(this.#dir, String(this.#next + 1));
     const files = { in: `${base}.in`, out: `${base}.out`, err: `${base}.err` };
     mkdirSync(this.#dir, { recursive: true });
@@ -126,7 +128,7 @@ export class ShellHost {
   launch(argv: readonly string[], env: Readonly<Record<string, string>>, log: string): Promise<Launched> {
     checkArgv(argv);
     const bad = Object.keys(env).find((k) => k === "" || k.includes("="));
-    if (bad !== undefined) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${bad}" is not an environment variable name`);
+    if (bad !== undefined) throw new WeftError(SHELL_HOST_BAD_JOB, `shell host: "${bad}" is not an environment variable name`);
     // setsid (not a group leader here, so it does not fork) and env exec in turn: the pid stays the command's.
     const command = [SETSID, ENV, "-i", ...Object.entries(env).map(([k, v]) => shq(`${k}=${v}`)), at(argv[0]!), ...argv.slice(1).map(shq)].join(" ");
     return new Promise((resolve, reject) => {
@@ -266,7 +268,7 @@ function at(path: string): string {
 }
 
 function checkArgv(argv: readonly string[]): void {
-  if (!argv[0]?.startsWith("/")) throw new WeftError("SHELL_HOST_BAD_JOB", `shell host: "${argv[0] ?? ""}" is not an absolute path`);
+  if (!argv[0]?.startsWith("/")) throw new WeftError(SHELL_HOST_BAD_JOB, `shell host: "${argv[0] ?? ""}" is not an absolute path`);
 }
 
 function kill(pid: number): void {
