@@ -13,6 +13,14 @@
  *   (netns and CNI ADD) and the volumes (a TokenRequest, ConfigMap reads),
  *   which run side by side
  *   RSS of each node's lab kubelet (VmRSS) with its 10 pods running
+ *   CPU time during the burst (from the create until the last pod Running)
+ *   by process family (proc-cpu.ts): each control-plane component, the lab
+ *   kubelets themselves, what they ran for the sandboxes (their shell
+ *   hosts: `ip`, the CNI plugins), the new containers' launch shells (`ip netns exec`, sh,
+ *   mounts) and their processes (the port server), per pod and in all;
+ *   and the floor it sets: the upstream control plane's CPU-seconds divided
+ *   by the machine's cores is the least wall time in which any kubelet
+ *   could have the burst's pods Running, printed beside p99
  *
  * The image (nginx) is not in the lab's catalog, so each pod runs the
  * built-in port server. A 3-replica Deployment is run to completion first,
@@ -22,13 +30,63 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Scratch } from "./agent-scratch.ts";
+import { diff, family, snapshot, type ProcCpu, type Share } from "./proc-cpu.ts";
 import { percentile, printTable } from "./stats.ts";
 
 const WEFT = resolve(import.meta.dirname, "../bin/weft");
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 30);
 const TARGET_P99_MS = 1000;
+/** The upstream control plane's processes, by their supervisor names. */
+const CONTROL_PLANE = ["control-etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+
+/** The lab's supervised processes by name (supervisor.json). */
+function supervised(name: string): { name: string; pid: number }[] {
+  const s = JSON.parse(readFileSync(`/run/weft/lab/${name}/supervisor.json`, "utf8")) as { processes: { name: string; pid: number | null }[] };
+  return s.processes.filter((p): p is { name: string; pid: number } => p.pid !== null);
+}
+
+/**
+ * Labels the processes of the lab's families for proc-cpu's diff: a
+ * supervised process by its name. A kubelet's own CPU is one row. Under it,
+ * a container's launch shell (`ip netns exec` execs it; its argv names
+ * "weft-container") and what runs under it (the container's processes, the
+ * port server): new ones, started during the burst, are two rows; older
+ * ones (add-on, DNS) are the pods started before. Everything else under a
+ * kubelet is its sandbox work: its shell hosts (shell-host.ts) and what
+ * they ran for the pods (`ip`, the CNI plugins).
+ */
+function classifier(procs: ReadonlyMap<number, ProcCpu>, roots: readonly { name: string; pid: number }[], before: ReadonlyMap<number, ProcCpu>): (p: ProcCpu) => Share | null {
+  const labels = new Map<number, Share>();
+  const sandbox = "  sandboxes: ip, CNI plugins (the kubelets' shell hosts)";
+  for (const root of roots) {
+    const kubelet = root.name.endsWith("-kubelet");
+    if (!kubelet) {
+      const plain = { label: CONTROL_PLANE.includes(root.name) ? root.name : root.name.replace(/^node\d+-/, "") };
+      for (const pid of family(procs, root.pid)) labels.set(pid, plain);
+      continue;
+    }
+    labels.set(root.pid, { label: "lab kubelets (Node.js)", childrenLabel: sandbox });
+    for (const pid of family(procs, root.pid)) {
+      if (pid === root.pid) continue;
+      // The nearest launch shell at or above this process, below the kubelet.
+      let launch: ProcCpu | undefined;
+      for (let p = procs.get(pid); p && p.pid !== root.pid; p = procs.get(p.ppid)) {
+        if (p.argv.includes("weft-container")) {
+          launch = p;
+          break;
+        }
+      }
+      let label = sandbox;
+      if (launch && before.get(launch.pid)?.start === launch.start) label = "pods started before (add-on, DNS)";
+      else if (launch) label = pid === launch.pid ? "new containers' launch: ip netns exec, sh, mounts" : "new containers' processes (port server)";
+      labels.set(pid, { label });
+    }
+  }
+  return (p) => labels.get(p.pid) ?? null;
+}
 
 function weft(args: readonly string[]): string {
   const r = spawnSync(WEFT, args, { encoding: "utf8" });
@@ -74,16 +132,24 @@ export async function benchPodStartup(): Promise<void> {
       });
     });
     await new Promise((r) => setTimeout(r, 1000));
+    const roots = supervised(name);
+    const cpuBefore = snapshot();
     t0 = performance.now();
     weft(["lab", "kubectl", "--name", name, "--", "create", "deployment", "bench", "--image=nginx", `--replicas=${REPLICAS}`, "--port=80"]);
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not every pod ran within 120 s (${seen.size}/${REPLICAS})`)), 120_000).unref());
-    await Promise.race([all, timeout]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not every pod ran within 120 s (${seen.size}/${REPLICAS})`)), 120_000);
+      watch.once("exit", (code, sig) => seen.size < REPLICAS && reject(new Error(`the pod watch (kubectl get --watch) ended with ${sig ?? `status ${code}`} after ${seen.size}/${REPLICAS} pods ran`)));
+    });
+    await Promise.race([all, timeout]).finally(() => clearTimeout(timer));
+    const cpuAfter = snapshot();
+    const wallMs = performance.now() - t0;
     watch.kill();
     const times = [...seen.values()];
     const toBound = [...bound.values()];
     const kubeletPart = [...seen].map(([pod, t]) => t - (bound.get(pod) ?? 0));
-    const rss = (JSON.parse(readFileSync(`/run/weft/lab/${name}/supervisor.json`, "utf8")) as { processes: { name: string; pid: number | null }[] }).processes
-      .filter((p) => p.name.endsWith("-kubelet") && p.pid !== null)
+    const rss = roots
+      .filter((p) => p.name.endsWith("-kubelet"))
       .map((p) => {
         const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${p.pid}/status`, "utf8"));
         return `${p.name} ${(Number(m?.[1] ?? 0) / 1024).toFixed(0)} MiB`;
@@ -110,7 +176,21 @@ export async function benchPodStartup(): Promise<void> {
         ["      volumes: TokenRequest, ConfigMap", phases.volumes],
       ] as const).map(([what, xs]) => [what, ...(xs.length ? [`${percentile(xs, 50).toFixed(0)} ms`, `${percentile(xs, 99).toFixed(0)} ms`, `${Math.max(...xs).toFixed(0)} ms`] : ["-", "-", "-"]), "", ""]),
     ]);
-    process.stdout.write(`lab kubelet RSS with ${REPLICAS / 3} pods each: ${rss.join(", ")}\n`);
+    process.stdout.write(`lab kubelet RSS with ${REPLICAS / 3} pods each: ${rss.join(", ")}\n\n`);
+    const cpu = diff(cpuBefore, cpuAfter, classifier(cpuAfter, roots, cpuBefore));
+    const total = [...cpu.values()].reduce((a, b) => a + b, 0);
+    const control = CONTROL_PLANE.reduce((a, c) => a + (cpu.get(c) ?? 0), 0);
+    const cores = availableParallelism();
+    const row = (what: string, msCpu: number) => [what, `${(msCpu / 1000).toFixed(2)} s`, `${(msCpu / REPLICAS).toFixed(1)} ms`];
+    printTable([
+      [`CPU during the burst (${(wallMs / 1000).toFixed(2)} s wall, ${cores} cores)`, "CPU", "per pod"],
+      ...[...cpu].sort((a, b) => b[1] - a[1]).map(([what, msCpu]) => row(what, msCpu)),
+      row("all the lab's processes", total),
+    ]);
+    process.stdout.write(
+      `\nfloor: the upstream control plane (${CONTROL_PLANE.join(", ")}) used ${(control / 1000).toFixed(2)} CPU-s; ` +
+        `over ${cores} cores no kubelet could finish in less than ${(control / cores).toFixed(0)} ms (p99 ${p99.toFixed(0)} ms, ${(p99 / (control / cores)).toFixed(2)}× the floor)\n`,
+    );
   } finally {
     scratch.dispose();
   }

@@ -10,8 +10,6 @@
  *                         lab runs and a DaemonSet would
  *   build/weft-kubelet.mjs
  *                         the lab kubelet alone (src/cli/kubelet-main.ts), one per lab node
- *   build/weft-port-server.mjs
- *                         the built-in server of lab containers (lab/kubelet/port-server.ts)
  *
  * Every bundle is made pure ASCII (asciiOnly): V8 keeps a script's source
  * in memory for as long as its functions may still be compiled lazily, as
@@ -33,7 +31,6 @@ const BUNDLES: [entry: string, out: string, args: (out: string) => string[]][] =
   ["src/cli/main.ts", "build/cli/main.mjs", (dir) => ["--splitting", "--outdir", dir, "--entry-naming", "[name].mjs"]],
   ["src/cli/agent-main.ts", "build/weft-agent.mjs", (file) => ["--outfile", file]],
   ["src/cli/kubelet-main.ts", "build/weft-kubelet.mjs", (file) => ["--outfile", file]],
-  ["src/lab/kubelet/port-server.ts", "build/weft-port-server.mjs", (file) => ["--outfile", file]],
 ];
 
 // The commit `weft version` reports (src/lib/version.ts), fixed into the bundles.

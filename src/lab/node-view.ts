@@ -8,9 +8,10 @@
  * paths, as its containers get them through hostPath volumes
  * (kubelet/config.ts hostPathOnNode).
  *
- * Kernel state: two bind mounts inside the plugin's private mount
- * namespace, gone with the plugin's process. The host's mounts never change;
- * the two mount points are plain directories, made once if missing.
+ * Kernel state: two bind mounts inside the mount namespace of the shell
+ * that runs the node's plugins, gone with its last process. The host's
+ * mounts never change; the two mount points are plain directories, made
+ * once if missing.
  */
 import { mkdirSync } from "node:fs";
 import type { NodePaths } from "./layout.ts";
@@ -43,13 +44,16 @@ export function ensureNodeViewMountPoints(): void {
 }
 
 /**
- * The argv that runs executable `path` with `args` and node `p`'s
- * directories at the standard paths. The executable is opened before the
- * binds (it lies in the node's bin dir, under /run/weft/lab) and run
- * through its descriptor.
+ * The argv of a long-lived shell (shell-host.ts) that runs node `p`'s
+ * plugins with its directories at the standard paths: it binds them in a
+ * mount namespace of its own, then reads jobs from stdin. The namespace is
+ * a slave of the host's, so the pod namespaces created after it (bind
+ * mounts under the shared /run/netns) appear in it; its own binds never
+ * reach the host. Every node directory lies under /run/weft/lab, hidden
+ * by the bind on /run/weft, so jobs name paths through the caller's root
+ * (ShellHost does).
  */
-export function inNodeView(p: NodePaths, path: string, args: readonly string[] = []): string[] {
-  const binds = VIEW.map(([standard], i) => `mount --bind "$${i + 2}" ${standard}`).join(" && ");
-  const script = `exec 3<"$1" && ${binds} && shift ${VIEW.length + 1} && exec /proc/self/fd/3 "$@"`;
-  return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", path, ...VIEW.map(([, of]) => of(p)), ...args];
+export function nodeViewShellArgv(p: NodePaths): string[] {
+  const binds = VIEW.map(([standard], i) => `mount --bind "$${i + 1}" ${standard}`).join(" && ");
+  return ["unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", `${binds} && exec sh -s`, "sh", ...VIEW.map(([, of]) => of(p))];
 }

@@ -77,7 +77,12 @@ export function labMark(lab: LabLayout, made: LabMade): string {
 
 /** The `ip -batch` lines that mark namespace `ns` as the lab's; they follow its `netns add`. */
 export function markLines(ns: string, mark: string): string[] {
-  return [`netns exec ${ns} ip link set dev lo alias ${mark}`];
+  return [`netns exec ${ns} ip ${markLine(mark)}`];
+}
+
+/** The `ip` command (without `ip`) that marks the namespace it runs in, bringing its loopback up as well. */
+export function markLine(mark: string): string {
+  return `link set dev lo up alias ${mark}`;
 }
 
 /** Of `names`, those that exist and carry `mark`: the lab's. */

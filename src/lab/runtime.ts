@@ -20,7 +20,7 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { describeError, WeftError } from "../lib/errors.ts";
 import { addNetworkList, delNetworkList, loadConfList, readCache, type CniClient, type PluginExec, type RuntimeConf } from "./cni.ts";
-import { inNodeView } from "./node-view.ts";
+import type { ShellHost } from "./shell-host.ts";
 import { logFile, nodeNs, nodePaths, podNs, validatePodName, type LabLayout } from "./layout.ts";
 import { markOfLab, ownedAmong } from "./ownership.ts";
 import { findProcesses, pidsInNamespaces, startTime, stopProcesses, type ProcessMatch } from "./procs.ts";
@@ -222,14 +222,23 @@ export async function execIn(lab: LabLayout, state: LabState, target: string, co
 /**
  * The CNI client of `node`: its bin dir then the reference plugins, its
  * cache, plugins run in its namespace: entered with `ip netns exec`, or, for
- * a caller already in it (the node's lab kubelet, `inNode`), started as
- * they are, as a runtime starts them.
+ * a caller already in it (the node's lab kubelet), started as they are, as
+ * a runtime starts them, by `viewShell`: the node's shell host with its
+ * directories at the standard paths (node-view.ts), since a lab kubelet
+ * runs the DaemonSet-installed conflist, which names them.
  */
-export function cniClient(lab: LabLayout, node: string, inNode = false): CniClient {
+export function cniClient(lab: LabLayout, node: string, viewShell?: ShellHost): CniClient {
   const p = nodePaths(lab, node);
-  // A lab kubelet (inNode) runs the DaemonSet-installed conflist, which names the node's standard paths.
-  const wrap = inNode ? (argv: string[]) => inNodeView(p, argv[0]!, argv.slice(1)) : (argv: string[]) => ["ip", "netns", "exec", nodeNs(lab, node), ...argv];
-  return { paths: [p.cniBinDir, REFERENCE_PLUGIN_DIR], cacheDir: p.cniCacheDir, exec: pluginExec(wrap) };
+  const exec = viewShell ? shellPluginExec(viewShell) : pluginExec((argv) => ["ip", "netns", "exec", nodeNs(lab, node), ...argv]);
+  return { paths: [p.cniBinDir, REFERENCE_PLUGIN_DIR], cacheDir: p.cniCacheDir, exec };
+}
+
+/** Runs plugins through a shell host (shell-host.ts). */
+function shellPluginExec(host: ShellHost): PluginExec {
+  return async (path, env, stdin) => {
+    const r = await host.run([path], env, stdin, PLUGIN_TIMEOUT_MS);
+    return { code: r.code, stdout: r.stdout, stderr: r.timedOut ? `${r.stderr}killed by SIGTERM after ${PLUGIN_TIMEOUT_MS / 1000} s` : r.stderr };
+  };
 }
 
 function runtimeConf(r: PodRecord): RuntimeConf {
@@ -258,7 +267,7 @@ export function podRuntimeConf(p: { sandboxId: string; netns: string; namespace:
   };
 }
 
-/** Runs plugins as `wrap` says (in the node's namespace, or its directory view), as the runtime on that node would. */
+/** Runs plugins as `wrap` says (in the node's namespace), as the runtime on that node would. */
 function pluginExec(wrap: (argv: string[]) => string[]): PluginExec {
   return (path, env, stdin) =>
     new Promise((resolve, reject) => {

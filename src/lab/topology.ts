@@ -25,9 +25,9 @@
  * one for the switch, then one per node and outside namespace, in parallel.
  */
 import { readdirSync } from "node:fs";
-import { createRunner, run } from "../kernel/runner.ts";
+import { createRunner, run, type Runner } from "../kernel/runner.ts";
 import { CONTROL_IP, OUTSIDE_IP, ownsNamespace, type LabLayout } from "./layout.ts";
-import { markLines } from "./ownership.ts";
+import { markLine, markLines } from "./ownership.ts";
 import type { Scenario } from "./scenarios.ts";
 import type { LabNode } from "./state.ts";
 
@@ -85,22 +85,34 @@ export function labNamespaces(lab: LabLayout): string[] {
   return listNamespaces().filter((ns) => ownsNamespace(lab, ns)).sort();
 }
 
-/** Creates a pod's namespace, marked with `mark`, with its loopback up. */
-export async function createPodNamespace(ns: string, mark: string): Promise<void> {
-  await ipBatch(undefined, [`netns add ${ns}`, ...markLines(ns, mark), `netns exec ${ns} ip link set dev lo up`]);
+/**
+ * Creates a pod's namespace, marked with `mark`, with its loopback up;
+ * `runner` runs the command (default: a process of its own).
+ *
+ * The namespace is marked before it has its name: one process unshares a
+ * new network namespace, marks it and brings its loopback up, and only then
+ * names it (`ip netns attach NAME PID`, PID its own). A process killed
+ * half-way (a kubelet stopped by `lab down` while it starts a pod) leaves
+ * nothing; with `netns add` first, it left a named namespace without the
+ * mark, which `down` must leave alone. unshare execs sh, which execs ip:
+ * one process in all.
+ */
+export async function createPodNamespace(ns: string, mark: string, runner: Runner = createRunner()): Promise<void> {
+  const script = `exec ip -batch - <<EOF\n${markLine("$1")}\nnetns attach $2 $$\nEOF\n`;
+  await run(runner, ["unshare", "--net", "--", "sh", "-c", script, "sh", mark, ns]);
 }
 
 /**
  * Deletes namespaces; one already gone is fine. Links inside go with the
  * namespace (a veth takes its peer with it) once no process holds it.
  */
-export async function deleteNamespaces(names: readonly string[]): Promise<void> {
+export async function deleteNamespaces(names: readonly string[], runner: Runner = createRunner()): Promise<void> {
   if (names.length === 0) return;
   // -force goes on past a failed line; what failed is whatever still exists.
-  await createRunner().exec(["ip", "-force", "-batch", "-"], names.map((ns) => `netns del ${ns}`).join("\n") + "\n");
+  await runner.exec(["ip", "-force", "-batch", "-"], names.map((ns) => `netns del ${ns}`).join("\n") + "\n");
   const existing = new Set(listNamespaces());
   const left = names.find((ns) => existing.has(ns));
-  if (left !== undefined) await run(createRunner(), ["ip", "netns", "del", left]);
+  if (left !== undefined) await run(runner, ["ip", "netns", "del", left]);
 }
 
 /** Every namespace name under /run/netns. */

@@ -215,10 +215,15 @@ async function applyAddon(lab: LabLayout, state: LabState, say: (line: string) =
   if (state.addon !== "none") say("applying deploy/weft.yaml: the weft DaemonSet installs the CNI plugin and runs an agent on every node");
   const text = state.addon === "none" ? config : `${config}\n---\n${weftManifest(state)}`;
   // A ready API server may not have made kube-system yet (its system-namespaces controller runs beside /readyz).
+  // --validate=false: kubectl's default validation first downloads the OpenAPI v3 schema of every
+  // group-version in the manifest, which an API server builds on first request; one that has just
+  // started took up to 15 s to serve them on a busy machine (the apply itself takes 0.6 s), and this
+  // apply is on the way to every Node's Ready. The manifest is validated by the server in
+  // test/integration/lab-control-plane.test.ts's dry run, and the ConfigMaps are made here.
   const deadline = Date.now() + APPLY_RETRY_MS;
   for (;;) {
     try {
-      await kubectl(lab, state, ["apply", "-f", "-"], text);
+      await kubectl(lab, state, ["apply", "--validate=false", "-f", "-"], text);
       return;
     } catch (err) {
       if (Date.now() >= deadline) throw err;

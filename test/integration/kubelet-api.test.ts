@@ -13,6 +13,7 @@ import WebSocket from "ws";
 import { containerLog, startContainer, stopContainer, type Started } from "../../src/lab/kubelet/containers.ts";
 import type { ContainerRecord } from "../../src/lab/kubelet/records.ts";
 import { startKubeletServer, type KubeletServer } from "../../src/lab/kubelet/server.ts";
+import { ShellHost } from "../../src/lab/shell-host.ts";
 import { Namespaces } from "../support/netns.ts";
 import { until } from "../support/until.ts";
 
@@ -25,6 +26,7 @@ function openssl(args: string[]): void {
 describe("kubelet API", { skip }, () => {
   const nss = new Namespaces("ka");
   const dir = mkdtempSync("/run/weft-ka-test-");
+  const shell = new ShellHost(["/bin/sh", "-s"], join(dir, "exec"));
   const pki = (n: string) => join(dir, n);
   const pod = { namespace: "demo", name: "web-1", uid: "uid-1" };
   let server: KubeletServer;
@@ -46,7 +48,7 @@ describe("kubelet API", { skip }, () => {
     const c = join(dir, "c");
     const plan = { rootfs: join(c, "rootfs"), upper: join(c, "0/upper"), work: join(c, "0/work"), binds: [], copies: [], workingDir: "/tmp", exitFile: join(c, "exit"), hostname: "web-1" };
     const log = containerLog(join(dir, "logs"), pod, "main", 0);
-    started = await startContainer(ns, plan, ["sh", "-c", "echo one; echo two; echo three; exec sleep 1000"], { PATH: "/usr/bin:/bin" }, log);
+    started = await startContainer(shell, ns, plan, ["sh", "-c", "echo one; echo two; echo three; exec sleep 1000"], { PATH: "/usr/bin:/bin" }, log);
     record = { name: "main", init: false, restartCount: 0, pid: started.pid, pidStart: started.pidStart, startedAt: "", terminated: null, lastTerminated: null, rootfs: plan.rootfs, workingDir: "/tmp", env: { PATH: "/usr/bin:/bin" } };
     await until("the container logged", () => readFileSync(log, "utf8").includes("three"), 5000);
     server = await startKubeletServer(
@@ -57,6 +59,7 @@ describe("kubelet API", { skip }, () => {
   after(async () => {
     await server?.close();
     if (started) await stopContainer(started.pid, started.pidStart, 0);
+    shell.close();
     nss.removeAll();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { join } from "node:path";
 import { startContainer, stopContainer } from "../../src/lab/kubelet/containers.ts";
 import { execArgv, type LaunchPlan } from "../../src/lab/kubelet/launch.ts";
+import { ShellHost } from "../../src/lab/shell-host.ts";
 import { Namespaces } from "../support/netns.ts";
 import { until } from "../support/until.ts";
 
@@ -18,7 +19,9 @@ const skip = process.getuid?.() !== 0 ? "needs root" : false;
 describe("container launch", { skip }, () => {
   const nss = new Namespaces("kl");
   const dir = mkdtempSync("/run/weft-kl-test-");
+  const shell = new ShellHost(["/bin/sh", "-s"], join(dir, "exec"));
   after(() => {
+    shell.close();
     nss.removeAll();
     if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
   });
@@ -66,7 +69,7 @@ describe("container launch", { skip }, () => {
       "echo y >/data/from-container",
       "exit 7",
     ].join("; ");
-    const started = await startContainer(ns, p, ["sh", "-c", script], { PATH: "/usr/bin:/bin" }, log);
+    const started = await startContainer(shell, ns, p, ["sh", "-c", script], { PATH: "/usr/bin:/bin" }, log);
     assert.equal(await started.exited, 7);
     const out = readFileSync(log, "utf8");
     assert.match(out, /^nameserver 10\.96\.0\.10$/m);
@@ -85,7 +88,7 @@ describe("container launch", { skip }, () => {
   test("exec enters a running container; stop ends it with SIGTERM", async () => {
     const ns = nss.add("pod2");
     const p = plan("b");
-    const started = await startContainer(ns, p, ["sleep", "1000"], { PATH: "/usr/bin:/bin" }, join(dir, "b.log"));
+    const started = await startContainer(shell, ns, p, ["sleep", "1000"], { PATH: "/usr/bin:/bin" }, join(dir, "b.log"));
     let inside = "";
     for (let i = 0; i < 50 && !inside.includes("10.96.0.10"); i++) {
       try {

@@ -13,6 +13,7 @@ import { containerLog } from "../../src/lab/kubelet/containers.ts";
 import { PodWorker, type WorkerDeps } from "../../src/lab/kubelet/pod-worker.ts";
 import { readPodRecords } from "../../src/lab/kubelet/records.ts";
 import { labLayout } from "../../src/lab/layout.ts";
+import { ShellHost } from "../../src/lab/shell-host.ts";
 import { Namespaces } from "../support/netns.ts";
 import { until } from "../support/until.ts";
 
@@ -21,10 +22,12 @@ const skip = process.getuid?.() !== 0 ? "needs root" : false;
 describe("pod worker", { skip }, () => {
   const nss = new Namespaces("kw");
   const dir = mkdtempSync("/run/weft-kw-test-");
+  const shell = new ShellHost(["/bin/sh", "-s"], join(dir, "exec"));
   const workers: PodWorker[] = [];
   after(async () => {
     for (const w of workers) w.remove();
     await until("workers done", () => done.size >= workers.length, 10_000).catch(() => {});
+    shell.close();
     nss.removeAll();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -37,6 +40,9 @@ describe("pod worker", { skip }, () => {
   const deps = (): WorkerDeps => ({
     cfg,
     images: { busyboxBin: "/nonexistent", agnhost: null, weft: "/nonexistent/bin/weft", portServer: ["false"] },
+    shell,
+    // hostNetwork pods run no CNI plugin: this shell host is never started.
+    viewShell: new ShellHost(["/bin/sh", "-s"], join(dir, "exec-view")),
     volumes: {
       configMap: async (_ns, name) => (name === "cfg" ? new Map([["color", Buffer.from("blue")]]) : null),
       secret: async () => null,

@@ -4,19 +4,19 @@
  * its log), learning how it ended, and stopping it (SIGTERM to its group,
  * SIGKILL after the grace period).
  *
- * A container started by this kubelet is watched through its child
- * handle; one adopted after a kubelet restart has no handle, so it is
+ * A container started by this kubelet is watched through the shell host
+ * that started it; one adopted after a kubelet restart is not, so it is
  * polled by pid and start time, and its exit status read from the exit
  * file its launch shell writes.
  */
-import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { signalGroup } from "../procs.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { hostTool, launchScript, prepareUpper, type LaunchPlan } from "./launch.ts";
 import { processStart, stillRunning } from "./records.ts";
+import type { ShellHost } from "../shell-host.ts";
 
 /** A container's files under its pod's directory. */
 export function containerDir(podDir: string, name: string, init: boolean): string {
@@ -35,33 +35,29 @@ export interface Started {
   exited: Promise<number>;
 }
 
-/** Starts a container; resolves once its process exists. */
-export async function startContainer(netns: string, plan: LaunchPlan, argv: string[], env: Record<string, string>, log: string): Promise<Started> {
+/**
+ * Starts a container through the kubelet's shell host (shell-host.ts: a
+ * session of its own, exactly `env`); resolves once its process exists.
+ */
+export async function startContainer(host: ShellHost, netns: string, plan: LaunchPlan, argv: string[], env: Record<string, string>, log: string): Promise<Started> {
   mkdirSync(dirname(log), { recursive: true });
   for (const d of [plan.rootfs, plan.upper, plan.work]) mkdirSync(d, { recursive: true });
   rmSync(plan.exitFile, { force: true });
   prepareUpper(plan);
-  const fd = openSync(log, "a");
-  let child;
-  try {
-    child = spawn(hostTool("ip"), ["netns", "exec", netns, "/bin/sh", "-c", launchScript(plan), "weft-container", ...argv], {
-      detached: true,
-      stdio: ["ignore", fd, fd],
-      env,
-    });
-  } finally {
-    closeSync(fd);
-  }
-  child.unref();
-  const exited = new Promise<number>((resolve) => {
-    child.once("error", () => resolve(127));
-    child.once("exit", (code, sig) => resolve(exitStatus(plan.exitFile, code, sig)));
-  });
-  const pid = child.pid;
-  if (pid === undefined) return { pid: -1, pidStart: "", exited };
+  const launched = await host.launch([hostTool("ip"), "netns", "exec", netns, "/bin/sh", "-c", launchScript(plan), "weft-container", ...argv], env, log);
   // `ip netns exec` execs the shell, so this pid is the launch shell's.
+  const pid = launched.pid;
   const pidStart = processStart(pid) ?? "";
+  const exited = launched.exited.then(
+    (status) => exitStatus(plan.exitFile, status > 128 ? null : status, status > 128 ? signalName(status - 128) : null),
+    // The shell host ended while the container ran: watch it by pid, as an adopted one.
+    () => watchAdopted(pid, pidStart, plan.exitFile, new AbortController().signal),
+  );
   return { pid, pidStart, exited };
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  return (Object.entries(constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
 /** Waits for an adopted container (no child handle) to end; resolves with its exit status. */

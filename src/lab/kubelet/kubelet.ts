@@ -47,6 +47,8 @@ import { nodeLabels, nodeStatus } from "./node-status.ts";
 import { PodWorker, readNodeResolvConf, type WorkerDeps } from "./pod-worker.ts";
 import { readPodRecords, type PodRecord } from "./records.ts";
 import { startKubeletServer, type KubeletServer } from "./server.ts";
+import { nodeViewShellArgv } from "../node-view.ts";
+import { ShellHost } from "../shell-host.ts";
 import type { VolumeSources } from "./volumes.ts";
 
 /** How often the node's status is posted and its lease renewed (kubelet: 10 s each). */
@@ -55,8 +57,8 @@ const LEASE_SECONDS = 40;
 /** How often the CNI conf dir is looked at for a conflist, besides a watch on it. */
 const NETWORK_POLL_MS = 1000;
 
-/** The built-in port server, bundled by scripts/bundle.ts (plain JavaScript starts faster and smaller). */
-const PORT_SERVER_BUNDLE = join(ROOT, "build/weft-port-server.mjs");
+/** The compiled port server (scripts/build.ts); without it, Node.js runs the source. */
+const PORT_SERVER_BINARY = join(ROOT, "build/weft-port-server");
 
 
 function log(level: string, message: string): void {
@@ -75,9 +77,14 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
   await node.register(signal);
   void node.run(signal);
 
+  // Children of a small shell rather than of this process (shell-host.ts says why).
+  const shell = new ShellHost(["/bin/sh", "-s"], join(cfg.rootDir, "exec"));
+  const viewShell = new ShellHost(nodeViewShellArgv(cfg.paths), join(cfg.rootDir, "exec-view"));
   const deps: WorkerDeps = {
     cfg,
     images,
+    shell,
+    viewShell,
     volumes: volumeSources(kube),
     lookup: async (namespace, kind, name) => {
       try {
@@ -147,6 +154,8 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
   await watch.stop().catch(() => {});
   // The pods keep running; the next kubelet adopts them.
   for (const w of workers.values()) w.abandon();
+  shell.close();
+  viewShell.close();
   await server.close();
 }
 
@@ -363,7 +372,7 @@ function prepareImages(cfg: KubeletConfig): ImageSources {
     busyboxBin: bin,
     agnhost: existsSync(agnhost) ? agnhost : null,
     weft: join(ROOT, "bin/weft"),
-    portServer: existsSync(PORT_SERVER_BUNDLE) ? [process.execPath, PORT_SERVER_BUNDLE] : [process.execPath, "--disable-warning=ExperimentalWarning", join(ROOT, "src/lab/kubelet/port-server.ts")],
+    portServer: existsSync(PORT_SERVER_BINARY) ? [PORT_SERVER_BINARY] : [process.execPath, "--disable-warning=ExperimentalWarning", join(ROOT, "src/lab/kubelet/port-server.ts")],
   };
 }
 

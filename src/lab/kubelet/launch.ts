@@ -20,21 +20,14 @@
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { posix } from "node:path";
-
-const SYSTEM_DIRS = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+import { shq, systemTool } from "../shell-host.ts";
 
 /**
  * The absolute path of a host tool. Container processes are spawned with
  * the container's environment, whose PATH is not the kubelet's, so host
  * tools (ip, nsenter, script) are named by path.
  */
-export function hostTool(name: string): string {
-  for (const dir of SYSTEM_DIRS) {
-    const path = `${dir}/${name}`;
-    if (existsSync(path)) return path;
-  }
-  return name;
-}
+export const hostTool = systemTool;
 
 /** The first child of `pid` (the container's own process under its launch shell), or null. */
 function firstChild(pid: number): number | null {
@@ -76,10 +69,7 @@ export interface LaunchPlan {
   stdin?: string;
 }
 
-/** Quotes `s` for sh. */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
+export { shq };
 
 /**
  * `path` with its symlinks resolved as they resolve inside the container,

@@ -26,6 +26,7 @@ import { execArgv, type Bind } from "./launch.ts";
 import { probeOnce, runProber } from "./probes.ts";
 import { stillRunning, writePodRecord, type ContainerRecord, type PodRecord } from "./records.ts";
 import { createSandbox, newRecord, removeSandbox } from "./sandbox.ts";
+import type { ShellHost } from "../shell-host.ts";
 import { containerIdOf, podPhase, podStatus, SANDBOX_FAILED, willRestart } from "./status.ts";
 import { prepareVolumes, type VolumeSources } from "./volumes.ts";
 
@@ -34,6 +35,10 @@ export interface WorkerDeps {
   cfg: KubeletConfig;
   images: ImageSources;
   volumes: VolumeSources;
+  /** The node's shell host in its directory view, which runs the CNI plugins (node-view.ts). */
+  viewShell: ShellHost;
+  /** The kubelet's own shell host, which starts containers and makes pod namespaces. */
+  shell: ShellHost;
   /** A ConfigMap's or Secret's data for env vars, or null when it does not exist. */
   lookup: (namespace: string, kind: "configMap" | "secret", name: string) => Promise<ReadonlyMap<string, string> | null>;
   patchStatus(pod: Pod, status: Record<string, unknown>): Promise<void>;
@@ -201,7 +206,7 @@ export class PodWorker {
       // would otherwise hold the node's /24 until deleted); the status keeps the IP it had.
       if (!record.sandboxReleased && !record.hostNetwork) {
         try {
-          await removeSandbox(this.#d.cfg, record);
+          await removeSandbox(this.#d.cfg, record, this.#d);
           record.sandboxReleased = true;
           this.#save();
         } catch (err) {
@@ -238,7 +243,7 @@ export class PodWorker {
     }
     try {
       const t0 = Date.now();
-      const took = await createSandbox(this.#d.cfg, record);
+      const took = await createSandbox(this.#d.cfg, record, this.#d);
       this.#d.log("info", `pod ${this.#name()}: sandbox ${record.netns} with IP ${record.ip} in ${Date.now() - t0} ms (namespace ${took.namespaceMs} ms, CNI ADD ${took.addMs} ms)`);
       this.#sandboxError = null;
       this.#backoff.delete("sandbox");
@@ -390,7 +395,7 @@ export class PodWorker {
     const envObj = Object.fromEntries(env);
     const log = containerLog(cfg.logsDir, pod, c.name, run);
     const t0 = Date.now();
-    const started = await startContainer(record.netns, launch, argv, envObj, log);
+    const started = await startContainer(this.#d.shell, record.netns, launch, argv, envObj, log);
     this.#d.log("info", `pod ${this.#name()}: container ${c.name} started (run ${run}) in ${Date.now() - t0} ms`);
     this.#d.event(pod, "Normal", "Started", `Started container ${c.name}`);
     r.restartCount = run;
@@ -545,7 +550,7 @@ export class PodWorker {
         await stopProcesses(left, 0);
       }
       try {
-        await removeSandbox(this.#d.cfg, record);
+        await removeSandbox(this.#d.cfg, record, this.#d);
       } catch (err) {
         this.#d.log("warn", `pod ${this.#name()}: CNI DEL failed: ${describeError(err)}; retrying`);
         this.#later(2000);

@@ -2,9 +2,10 @@
  * A pod's sandbox: its network namespace NAME-pod-NS.POD and the node's CNI
  * chain run on it, exactly as the lab's runtime (lab/runtime.ts) and a
  * containerd would: the conflist from the node's conf dir, plugins from its
- * bin dir, started by the kubelet, which lives in the node's network
- * namespace (no `ip netns exec` per plugin), with the K8S_* CNI_ARGS
- * containerd passes. hostNetwork pods have no sandbox of their own: they use
+ * bin dir, started from the kubelet, which lives in the node's network
+ * namespace (no `ip netns exec` per plugin), through its shell host with
+ * the node's view of the standard directories (node-view.ts), with the
+ * K8S_* CNI_ARGS containerd passes. hostNetwork pods have no sandbox of their own: they use
  * the node's namespace and no CNI call is made.
  */
 import { randomBytes } from "node:crypto";
@@ -12,6 +13,7 @@ import { existsSync } from "node:fs";
 import { addNetworkList, delNetworkList, loadConfList, readCache, type RuntimeConf } from "../cni.ts";
 import { cniClient, podRuntimeConf } from "../runtime.ts";
 import { markOfLab, ownedAmong } from "../ownership.ts";
+import { shellRunner, type ShellHost } from "../shell-host.ts";
 import { createPodNamespace, deleteNamespaces } from "../topology.ts";
 import type { Pod } from "../../kube/pod.ts";
 import type { KubeletConfig } from "./config.ts";
@@ -25,6 +27,15 @@ export function podNetnsName(lab: string, pod: Pick<Pod, "namespace" | "name" | 
   const full = `${lab}-pod-${pod.namespace}.${pod.name}`;
   return full.length <= 200 ? full : `${lab}-pod-${pod.uid}`;
 }
+
+/** The kubelet's shell hosts (shell-host.ts): its own, and the one in the node's directory view that runs CNI plugins. */
+export interface SandboxShells {
+  shell: ShellHost;
+  viewShell: ShellHost;
+}
+
+/** How long an `ip -batch` for a pod's namespace may run. */
+const IP_TIMEOUT_MS = 30_000;
 
 /** A fresh record for `pod`, before its sandbox exists. */
 export function newRecord(cfg: KubeletConfig, pod: Pod): PodRecord {
@@ -56,12 +67,13 @@ function runtimeConf(r: PodRecord): RuntimeConf {
 }
 
 /**
- * Makes the sandbox: namespace, then CNI ADD; sets `record.network` and
+ * Makes the sandbox: namespace (its `ip` run by the kubelet's shell host),
+ * then CNI ADD (plugins run by the node view's); sets `record.network` and
  * `record.ip`, and tells how long each took. A failed ADD is thrown with the plugin's message after the
  * half-made network is deleted again (CNI DEL), as kubelet does; the
  * namespace stays for the retry.
  */
-export async function createSandbox(cfg: KubeletConfig, record: PodRecord): Promise<{ namespaceMs: number; addMs: number }> {
+export async function createSandbox(cfg: KubeletConfig, record: PodRecord, shells: SandboxShells): Promise<{ namespaceMs: number; addMs: number }> {
   if (record.hostNetwork) {
     record.network = "host";
     record.ip = cfg.node.underlayIp;
@@ -69,10 +81,10 @@ export async function createSandbox(cfg: KubeletConfig, record: PodRecord): Prom
   }
   const t0 = Date.now();
   // The record naming the namespace is on disk already (newRecord's caller saved it), as the lab's ownership rules want.
-  if (!existsSync(`/run/netns/${record.netns}`)) await createPodNamespace(record.netns, markOfLab(cfg.lab));
+  if (!existsSync(`/run/netns/${record.netns}`)) await createPodNamespace(record.netns, markOfLab(cfg.lab), shellRunner(shells.shell, IP_TIMEOUT_MS));
   const t1 = Date.now();
   const list = loadConfList(cfg.paths.cniConfDir);
-  const client = cniClient(cfg.lab, cfg.node.name, true);
+  const client = cniClient(cfg.lab, cfg.node.name, shells.viewShell);
   try {
     const result = await addNetworkList(client, list, runtimeConf(record));
     record.network = list.name;
@@ -85,9 +97,9 @@ export async function createSandbox(cfg: KubeletConfig, record: PodRecord): Prom
 }
 
 /** CNI DEL (with what ADD cached) and the namespace's removal; what is already gone is fine. */
-export async function removeSandbox(cfg: KubeletConfig, record: PodRecord): Promise<void> {
+export async function removeSandbox(cfg: KubeletConfig, record: PodRecord, shells: SandboxShells): Promise<void> {
   if (record.hostNetwork) return;
-  const client = cniClient(cfg.lab, cfg.node.name, true);
+  const client = cniClient(cfg.lab, cfg.node.name, shells.viewShell);
   const rt = runtimeConf(record);
   if (record.network !== null) {
     const cached = readCache(client, record.network, rt);
@@ -102,7 +114,7 @@ export async function removeSandbox(cfg: KubeletConfig, record: PodRecord): Prom
     if (list) await delNetworkList(client, list, cached?.rt ?? rt);
   }
   // Only a namespace with the lab's mark: a name someone else took meanwhile is left alone.
-  await deleteNamespaces(await ownedAmong([record.netns], markOfLab(cfg.lab)));
+  await deleteNamespaces(await ownedAmong([record.netns], markOfLab(cfg.lab)), shellRunner(shells.shell, IP_TIMEOUT_MS));
 }
 
 function firstIp(result: Record<string, unknown>): string | null {
