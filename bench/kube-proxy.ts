@@ -54,7 +54,10 @@
  *                 straight to the backend, for reference), CONNECTS times,
  *                 with 1 Service and with the largest size present;
  *   throughput    iperf3 client pod → backend pod through the ClusterIP
- *                 against straight to the pod IP, IPERF_SECONDS × 3;
+ *                 against straight to the pod IP: IPERF_ROUNDS pairs per
+ *                 proxy, each pair back to back in alternating order (the
+ *                 first second left out, client on CPU 0, server on CPU 1),
+ *                 the share of direct being the median of the pairs' ratios;
  *   CPU and RSS   CPU seconds (with the nft processes each one waited for)
  *                 of every instance of each proxy's process (kube-proxy's,
  *                 the agent's) over the run, the highest RSS seen, and the
@@ -84,6 +87,8 @@ const SIZES = (process.env.BENCH_KPROXY_SERVICES ?? "1000,10000").split(",").map
 const ROUNDS = Number(process.env.BENCH_KPROXY_ROUNDS ?? 20);
 const CONNECTS = Number(process.env.BENCH_KPROXY_CONNECTS ?? 200);
 const IPERF_SECONDS = Number(process.env.BENCH_KPROXY_IPERF_SECONDS ?? 3);
+/** Rounds of (ClusterIP, pod IP) iperf3 pairs per proxy (BENCH_KPROXY_IPERF_ROUNDS). */
+const IPERF_ROUNDS = Number(process.env.BENCH_KPROXY_IPERF_ROUNDS ?? 5);
 const POLL_MS = 500;
 const ENDPOINTS = 5;
 const CLUSTER_CIDR = "10.244.0.0/16";
@@ -250,7 +255,7 @@ function wirePods(scratch: Scratch, nodeNs: string, k: number): { clientNs: stri
   ipBatch([`addr add 10.244.${k}.2/24 dev eth0`, "link set eth0 up", `route add default via 10.244.${k}.1`], clientNs);
   ipBatch([`addr add ${BACKEND_IP}/24 dev eth0`, "link set eth0 up", "route add default via 10.244.250.1"], backendNs);
   spawnSync("ip", ["netns", "exec", nodeNs, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-  scratch.spawn(["ip", "netns", "exec", backendNs, "iperf3", "-s"], { stdio: "ignore" });
+  scratch.spawn(["ip", "netns", "exec", backendNs, "taskset", "-c", "1", "iperf3", "-s"], { stdio: "ignore" });
   scratch.spawn(["ip", "netns", "exec", backendNs, process.execPath, "-e", "require('net').createServer((s) => s.on('error', () => {}).end()).listen(8080)"], { stdio: "ignore" });
   return { clientNs, backendNs };
 }
@@ -429,7 +434,7 @@ const out = [];
 
 /** iperf3 from the client pod to `ip:5201`, Gbit/s. */
 function iperf(clientNs: string, ip: string): number {
-  const r = spawnSync("ip", ["netns", "exec", clientNs, "iperf3", "-c", ip, "-t", String(IPERF_SECONDS), "-J"], { encoding: "utf8", timeout: (IPERF_SECONDS + 30) * 1000 });
+  const r = spawnSync("ip", ["netns", "exec", clientNs, "taskset", "-c", "0", "iperf3", "-c", ip, "-t", String(IPERF_SECONDS), "-O", "1", "-J"], { encoding: "utf8", timeout: (IPERF_SECONDS + 30) * 1000 });
   const out = JSON.parse(r.stdout || "{}") as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
   const bps = out.end?.sum_received?.bits_per_second;
   if (bps === undefined) throw new Error(`iperf3 ${clientNs} → ${ip}: ${out.error ?? r.stderr}`);
@@ -492,16 +497,24 @@ export async function benchKubeProxy(): Promise<void> {
     row("connect() to a ClusterIP, 1 Service, p99", w1p99, k1p99);
     row("connect() straight to the pod, p50 (reference)", connect(wf, BACKEND_IP, 8080), connect(kp, BACKEND_IP, 8080));
     const tput: Record<string, { vip: number[]; direct: number[] }> = { weft: { vip: [], direct: [] }, "kube-proxy": { vip: [], direct: [] } };
-    for (let r = 0; r < 3; r++) {
-      for (const s of sides) {
-        tput[s.name]!.vip.push(iperf(s.clientNs, PROBE_IP));
-        tput[s.name]!.direct.push(iperf(s.clientNs, BACKEND_IP));
+    // Each round measures the ClusterIP and the pod IP back to back, in alternating order, so a
+    // swing of the shared machine's load lands on both halves of a pair; the share of direct is the
+    // median of the pairs' ratios.
+    for (let r = 0; r < IPERF_ROUNDS; r++) {
+      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+        const order = r % 2 === 0 ? (["vip", "direct"] as const) : (["direct", "vip"] as const);
+        for (const what of order) tput[s.name]![what].push(iperf(s.clientNs, what === "vip" ? PROBE_IP : BACKEND_IP));
       }
     }
     const med = (xs: number[]) => percentile(xs, 50);
     const gb = (x: number) => `${x.toFixed(2)} Gbit/s`;
-    rows.push(["throughput through the ClusterIP (median of 3)", gb(med(tput.weft!.vip)), gb(med(tput["kube-proxy"]!.vip)), (med(tput.weft!.vip) / med(tput["kube-proxy"]!.vip)).toFixed(2)]);
-    rows.push(["  of direct to the pod IP", (med(tput.weft!.vip) / med(tput.weft!.direct)).toFixed(3), (med(tput["kube-proxy"]!.vip) / med(tput["kube-proxy"]!.direct)).toFixed(3), "(goal ≥ 0.95)"]);
+    const shares = (t: { vip: number[]; direct: number[] }) => t.vip.map((v, i) => v / t.direct[i]!);
+    const share = (t: { vip: number[]; direct: number[] }) => {
+      const xs = shares(t);
+      return `${med(xs).toFixed(3)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+    };
+    rows.push([`throughput through the ClusterIP (median of ${IPERF_ROUNDS})`, gb(med(tput.weft!.vip)), gb(med(tput["kube-proxy"]!.vip)), (med(tput.weft!.vip) / med(tput["kube-proxy"]!.vip)).toFixed(2)]);
+    rows.push(["  of direct to the pod IP, median of paired runs (range)", share(tput.weft!), share(tput["kube-proxy"]!), "(goal ≥ 0.95)"]);
 
     // Full syncs.
     let made = 0;
