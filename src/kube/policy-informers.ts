@@ -41,10 +41,9 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
   const k8s = await import("@kubernetes/client-node");
   const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
   const core = config.makeApiClient(k8s.CoreV1Api);
-  const networking = config.makeApiClient(k8s.NetworkingV1Api);
   const named = (o: { metadata?: { namespace?: string; name?: string } }) => (o.metadata?.name ? { namespace: o.metadata.namespace ?? "", name: o.metadata.name } : undefined);
 
-  const pods = new Runner<V1Pod>(k8s, config, "/api/v1/pods", () => core.listPodForAllNamespaces(), "Pods", log, {
+  const pods = new Runner<V1Pod>(k8s, config, "/api/v1/pods", "Pods", log, {
     upsert: (o) => {
       const p = policyPodOf(o);
       const n = named(o);
@@ -58,7 +57,7 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
     },
     synced: () => sink.markPodsSynced(),
   });
-  const namespaces = new Runner<V1Namespace>(k8s, config, "/api/v1/namespaces", () => core.listNamespace(), "Namespaces", log, {
+  const namespaces = new Runner<V1Namespace>(k8s, config, "/api/v1/namespaces", "Namespaces", log, {
     upsert: (o) => {
       const n = policyNamespaceOf(o);
       if (n) sink.upsertNamespace(n);
@@ -68,7 +67,7 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
     },
     synced: () => sink.markNamespacesSynced(),
   });
-  const policies = new Runner<V1NetworkPolicy>(k8s, config, "/apis/networking.k8s.io/v1/networkpolicies", () => networking.listNetworkPolicyForAllNamespaces(), "NetworkPolicies", log, {
+  const policies = new Runner<V1NetworkPolicy>(k8s, config, "/apis/networking.k8s.io/v1/networkpolicies", "NetworkPolicies", log, {
     upsert: (o) => {
       const p = fromV1NetworkPolicy(o);
       if (p) sink.upsertPolicy(p);
