@@ -8,12 +8,13 @@
  * Failed informers restart with a doubling delay (service-informers.ts).
  *
  * Every pod of the cluster is watched, not only this node's: a policy's
- * peers can be anywhere.
+ * peers can be anywhere; the informer caches of each only what policy
+ * reads (slimV1PolicyPod).
  */
 import type { V1Namespace, V1NetworkPolicy, V1Pod } from "@kubernetes/client-node";
 import type { Namespace, NetworkPolicy, Pod } from "../policy/types.ts";
 import { fromV1NetworkPolicy } from "./network-policies.ts";
-import { policyNamespaceOf, policyPodOf } from "./policy-pods.ts";
+import { policyNamespaceOf, policyPodOf, slimV1PolicyPod } from "./policy-pods.ts";
 import { Runner } from "./service-informers.ts";
 
 /** What the informers feed (PolicyController implements it). */
@@ -39,6 +40,7 @@ export interface PolicyInformers {
 /** Starts the informers against `kubeconfig` (a path) or the in-cluster service account; resolves once they run. */
 export async function startPolicyInformers(kubeconfig: string | undefined, sink: PolicySink, log: (line: string) => void): Promise<PolicyInformers> {
   const k8s = await import("@kubernetes/client-node");
+  const { SlimWatch } = await import("./client.ts");
   const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
   const core = config.makeApiClient(k8s.CoreV1Api);
   const named = (o: { metadata?: { namespace?: string; name?: string } }) => (o.metadata?.name ? { namespace: o.metadata.namespace ?? "", name: o.metadata.name } : undefined);
@@ -56,7 +58,7 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
       if (n) sink.deletePod(n.namespace, n.name);
     },
     synced: () => sink.markPodsSynced(),
-  });
+  }, (config) => new SlimWatch(config, slimV1PolicyPod), slimV1PolicyPod);
   const namespaces = new Runner<V1Namespace>(k8s, config, "/api/v1/namespaces", "Namespaces", log, {
     upsert: (o) => {
       const n = policyNamespaceOf(o);
