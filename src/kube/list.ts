@@ -17,8 +17,8 @@
  * credentials (applyToHTTPSOptions; a token file is read again at every
  * list, so a rotated service-account token is used).
  */
-import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { WeftError } from "../lib/errors.ts";
 
@@ -41,6 +41,13 @@ export interface ListOptions {
   limit?: number;
   /** Time allowed for each page, ms. Default 60,000. */
   timeoutMs?: number;
+  /**
+   * "0": any version the API server has, served from its watch cache
+   * without a read from etcd (what client-go's reflector asks for its
+   * first list); default "": the latest, a consistent read (for a list
+   * after a watch expired, which must not go back in time).
+   */
+  resourceVersion?: "0" | "";
 }
 
 /** A list failure: `status` is the HTTP status (undefined when there was no answer). */
@@ -69,12 +76,28 @@ export async function listAll<S>(kc: KubeConfig, path: string, convert: (item: n
   if (!cluster) throw new KubeListError(`cannot list ${path}: the kubeconfig names no current cluster`, undefined);
   const opts: RequestOptions = {};
   await kc.applyToHTTPSOptions(opts as Parameters<KubeConfig["applyToHTTPSOptions"]>[0]);
+  // The pages share one connection: the library's agent opens one (and a TLS handshake) per request.
+  // Through a proxy (cluster.proxyUrl) the library's agent stays.
+  const own = cluster.proxyUrl ? undefined : new (cluster.server.startsWith("http:") ? HttpAgent : HttpsAgent)({
+    keepAlive: true, maxSockets: 1,
+    ...(["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"] as const).reduce((a, k) => ((opts as Record<string, unknown>)[k] === undefined ? a : { ...a, [k]: (opts as Record<string, unknown>)[k] }), {}),
+  });
+  if (own) opts.agent = own;
+  try {
+    return await listPages(cluster.server, path, convert, opts, o);
+  } finally {
+    own?.destroy();
+  }
+}
+
+async function listPages<S>(server: string, path: string, convert: (item: never) => S, opts: RequestOptions, o: ListOptions): Promise<Listed<S>> {
   const items: S[] = [];
   let token = "";
   let paged = true;
   for (;;) {
-    const url = new URL(cluster.server.replace(/\/+$/, "") + path);
+    const url = new URL(server.replace(/\/+$/, "") + path);
     if (o.fieldSelector !== undefined) url.searchParams.set("fieldSelector", o.fieldSelector);
+    if (o.resourceVersion && token === "") url.searchParams.set("resourceVersion", o.resourceVersion);
     if (paged) url.searchParams.set("limit", String(o.limit ?? PAGE_SIZE));
     if (token !== "") url.searchParams.set("continue", token);
     let page: Page;
@@ -82,10 +105,11 @@ export async function listAll<S>(kc: KubeConfig, path: string, convert: (item: n
       page = await getJson(url, opts, o.timeoutMs ?? 60_000);
     } catch (err) {
       if (err instanceof KubeListError && err.status === 410 && token !== "") {
-        // The snapshot behind the token is gone: start over, in one piece.
+        // The snapshot behind the token is gone: start over, in one piece, at the latest version.
         items.length = 0;
         token = "";
         paged = false;
+        o = { ...o, resourceVersion: "" };
         continue;
       }
       throw err;

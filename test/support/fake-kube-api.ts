@@ -20,6 +20,8 @@ export class FakeKubeApi {
   readonly held = new Map<string, () => void>();
   /** Every list request's query (limit, continue, ...), in order. */
   readonly listQueries: URLSearchParams[] = [];
+  /** The remote port of each list request, in order (the same port: one connection). */
+  readonly listPorts: number[] = [];
   /** Continue tokens answered with 410 Gone, as the API server does once their snapshot is compacted away. */
   readonly expired = new Set<string>();
   /** Continue tokens whose page answers 500 once (then they are taken out). */
@@ -37,6 +39,7 @@ export class FakeKubeApi {
       return;
     }
     this.listQueries.push(url.searchParams);
+    this.listPorts.push(req.socket.remotePort ?? 0);
     const answer = () => {
       if (this.failing.has(path)) return void res.writeHead(503, { "Content-Type": "application/json" }).end(JSON.stringify({ kind: "Status", message: "not ready", code: 503 }));
       const token = url.searchParams.get("continue") ?? "";
