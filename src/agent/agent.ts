@@ -158,6 +158,7 @@ export class Agent {
     // server, so they list while the node leases and sets up its backend, and the first sync
     // follows the lease at once. The proxy is made once the subnet is known.
     const subnet = Promise.withResolvers<string>();
+    subnet.promise.catch(() => {}); // with the proxy off nothing awaits it; a failed start is reported below
     const components = (this.#components = this.#startComponents(subnet.promise));
     components.catch(() => {}); // awaited below; a failure before then is not unhandled
     let taken: LeaseOrigin | undefined;
