@@ -174,10 +174,8 @@ export function startInformer<T extends KubernetesObject>(
 ): Informer<T> {
   let listed!: () => void;
   const synced = new Promise<void>((resolve) => (listed = resolve));
-  // The first list from the API server's cache (as client-go's reflector asks), a relist after a watch expired at the latest version.
-  let lists = 0;
   const listing = async (): Promise<KubernetesListObject<T>> => {
-    const r = await listAll(kube.config, path, o.slim ?? ((x: T) => x), { resourceVersion: lists++ === 0 ? "0" : "", ...(o.fieldSelector === undefined ? {} : { fieldSelector: o.fieldSelector }) });
+    const r = await listAll(kube.config, path, o.slim ?? ((x: T) => x), o.fieldSelector === undefined ? {} : { fieldSelector: o.fieldSelector });
     // ListWatch reports the items as soon as this resolves, before any timer runs.
     setImmediate(listed);
     if (o.listed) setImmediate(o.listed);

@@ -63,8 +63,7 @@ export function watchKind<T extends KubernetesObject, S>(kc: KubeConfig, spec: W
     if (stopped) return;
     try {
       if (version === "") {
-        // The first list from the API server's cache (as client-go's reflector asks), a relist after 410 at the latest version.
-        const list = await listAll(kc, spec.path, (o: T) => [key(o), spec.convert(o)] as const, { resourceVersion: listed ? "" : "0" });
+        const list = await listAll(kc, spec.path, (o: T) => [key(o), spec.convert(o)] as const);
         if (stopped) return;
         objects.clear();
         for (const [k, s] of list.items) objects.set(k, s);

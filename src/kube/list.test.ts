@@ -43,13 +43,7 @@ describe("listAll", { timeout: 30_000 }, () => {
     assert.equal(got.resourceVersion, "10");
     assert.deepEqual(api.listQueries.map((q) => [q.get("limit"), q.get("continue")]), [["3", null], ["3", `${SVC_PATH}:3`], ["3", `${SVC_PATH}:6`]]);
     assert.equal(new Set(api.listPorts.slice(-3)).size, 1, "the pages share one connection");
-    assert.equal(api.listQueries[0]!.has("resourceVersion"), false, "the latest version by default");
-  });
-
-  test("resourceVersion 0 (from the API server's cache) goes with the first page only", async () => {
-    api.lists.set(SVC_PATH, Array.from({ length: 3 }, (_, i) => service(i)));
-    await listAll(kc, SVC_PATH, nameOf, { limit: 2, resourceVersion: "0" });
-    assert.deepEqual(api.listQueries.map((q) => q.get("resourceVersion")), ["0", null]);
+    assert.equal(api.listQueries[0]!.has("resourceVersion"), false, "the latest version, not the API server's cache");
   });
 
   test("asks for 500 a page by default and passes the field selector", async () => {
@@ -68,9 +62,9 @@ describe("listAll", { timeout: 30_000 }, () => {
   test("an expired continue token (410): lists again in one piece, nothing twice", async () => {
     api.lists.set(SVC_PATH, Array.from({ length: 5 }, (_, i) => service(i)));
     api.expired.add(`${SVC_PATH}:2`);
-    const got = await listAll(kc, SVC_PATH, nameOf, { limit: 2, resourceVersion: "0" });
+    const got = await listAll(kc, SVC_PATH, nameOf, { limit: 2 });
     assert.deepEqual(got.items, ["s0", "s1", "s2", "s3", "s4"]);
-    assert.deepEqual(api.listQueries.map((q) => [q.get("limit"), q.get("continue"), q.get("resourceVersion")]), [["2", null, "0"], ["2", `${SVC_PATH}:2`, null], [null, null, null]]);
+    assert.deepEqual(api.listQueries.map((q) => [q.get("limit"), q.get("continue")]), [["2", null], ["2", `${SVC_PATH}:2`], [null, null]]);
   });
 
   test("a refused page is a KubeListError naming the request, the status and the server's message", async () => {

@@ -13,6 +13,12 @@
  * watch already hands converters plain JSON (client-node's Watch), so the
  * converters read both alike.
  *
+ * Every list reads the latest version (no resourceVersion), as client-go's
+ * pager does, not resourceVersion=0 (the API server's watch cache), which
+ * informers commonly ask first: with it, in one run, the agent's highest
+ * RSS at 10,000 Services was 310 MB against 266 MB before any of this
+ * (the watch cache is known to ignore `limit` in some versions).
+ *
  * client-node's KubeConfig still does the connection: server, TLS and
  * credentials (applyToHTTPSOptions; a token file is read again at every
  * list, so a rotated service-account token is used).
@@ -41,13 +47,6 @@ export interface ListOptions {
   limit?: number;
   /** Time allowed for each page, ms. Default 60,000. */
   timeoutMs?: number;
-  /**
-   * "0": any version the API server has, served from its watch cache
-   * without a read from etcd (what client-go's reflector asks for its
-   * first list); default "": the latest, a consistent read (for a list
-   * after a watch expired, which must not go back in time).
-   */
-  resourceVersion?: "0" | "";
 }
 
 /** A list failure: `status` is the HTTP status (undefined when there was no answer). */
@@ -97,7 +96,6 @@ async function listPages<S>(server: string, path: string, convert: (item: never)
   for (;;) {
     const url = new URL(server.replace(/\/+$/, "") + path);
     if (o.fieldSelector !== undefined) url.searchParams.set("fieldSelector", o.fieldSelector);
-    if (o.resourceVersion && token === "") url.searchParams.set("resourceVersion", o.resourceVersion);
     if (paged) url.searchParams.set("limit", String(o.limit ?? PAGE_SIZE));
     if (token !== "") url.searchParams.set("continue", token);
     let page: Page;
@@ -105,11 +103,10 @@ async function listPages<S>(server: string, path: string, convert: (item: never)
       page = await getJson(url, opts, o.timeoutMs ?? 60_000);
     } catch (err) {
       if (err instanceof KubeListError && err.status === 410 && token !== "") {
-        // The snapshot behind the token is gone: start over, in one piece, at the latest version.
+        // The snapshot behind the token is gone: start over, in one piece.
         items.length = 0;
         token = "";
         paged = false;
-        o = { ...o, resourceVersion: "" };
         continue;
       }
       throw err;

@@ -101,7 +101,6 @@ describe("service informers against a stand-in API server", { timeout: 30_000 },
     const pages = api.listQueries.filter((q) => q.get("limit") === "500").length;
     assert.ok(pages >= 2 + 3 + 1, `pages asked: ${pages} (two before the failure, three after it, one for the slices)`);
     assert.deepEqual(sink.synced.filter((k) => k === "services"), ["services"]);
-    assert.equal(api.listQueries[0]!.get("resourceVersion"), "0", "the first list asks the API server's cache");
   });
 
   test("a kubeconfig that cannot be read is KUBECONFIG_INVALID", async () => {

@@ -108,12 +108,9 @@ export class Runner<T extends KubernetesObject> {
     this.#what = what;
     this.#log = log;
     this.#handlers = handlers;
-    // Raw pages, each slimmed as it arrives (list.ts), in the shape ListWatch takes. The first
-    // list is served from the API server's cache (as client-go's reflector asks); a relist after a
-    // watch expired reads the latest.
-    let lists = 0;
+    // Raw pages, each slimmed as it arrives (list.ts), in the shape ListWatch takes.
     const listed = async () => {
-      const l = await listAll(config, path, slim ?? ((o: T) => o), { resourceVersion: lists++ === 0 ? "0" : "" });
+      const l = await listAll(config, path, slim ?? ((o: T) => o));
       this.#listed = true;
       return { metadata: { resourceVersion: l.resourceVersion }, items: l.items };
     };
