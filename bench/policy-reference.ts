@@ -16,7 +16,9 @@
  * namespaces, 1,000 Pods (100 on n1, status with pod IP and host IP as a
  * kubelet writes it) and P NetworkPolicies. The two controllers run one
  * after the other in n1's namespace, each as its own process (weft's is
- * the agent's PolicyComponent: informers + controller, default options),
+ * the agent's PolicyComponent: informers + controller, default options,
+ * bundled and run with deploy/weft.yaml's Node.js flags as the agent is:
+ * bench/policy-weft-main.ts),
  * over the same objects; n1's ruleset is flushed between them.
  *
  * For P = 0, 100, 1,000 (BENCH_POLICY_REF_SIZES), after the controller has
@@ -74,12 +76,10 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createRunner } from "../src/kernel/runner.ts";
 import { ROOT } from "../src/lib/root.ts";
 import { sleep } from "../src/lib/sleep.ts";
-import { PolicyComponent } from "../src/policy/component.ts";
 import type { NetworkPolicy, Peer, Pod, PolicyRule } from "../src/policy/types.ts";
-import { AgentCluster } from "./agent-cluster.ts";
+import { AgentCluster, deployedAgentNodeFlags } from "./agent-cluster.ts";
 import { ipBatch, Scratch } from "./agent-scratch.ts";
 import { ControlPlane, cpuSeconds, rssMb } from "./flannel.ts";
 import { CLIENT, POLPROBE, SERVER, VICTIM, world } from "./policy.ts";
@@ -460,7 +460,8 @@ async function drive(kubeconfig: string, clientNs: string, client2Ns: string, vi
     const sides: Side[] = [
       {
         name: "weft",
-        start: () => spawn(process.execPath, ["--disable-warning=ExperimentalWarning", import.meta.filename, "--weft", kubeconfig], { stdio: ["ignore", "ignore", "inherit"] }),
+        // Bundled and with the DaemonSet's Node.js flags, as the agent runs (bench/policy-weft-main.ts).
+        start: () => spawn(process.execPath, [...deployedAgentNodeFlags(), join(ROOT, "build/bench-policy-weft.mjs"), kubeconfig], { stdio: ["ignore", "ignore", "inherit"] }),
         ready: nftTable,
       },
       {
@@ -491,14 +492,6 @@ async function drive(kubeconfig: string, clientNs: string, client2Ns: string, vi
   }
 }
 
-/** weft's side: the agent's policy component, in this process, until SIGTERM. */
-async function weftController(kubeconfig: string): Promise<void> {
-  const c = await PolicyComponent.start({ nodeName: "n1", kubeconfig, runner: createRunner(), log: (l) => process.stderr.write(`weft policy: ${l}\n`) });
-  await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
-  await c.stop();
-  process.exit(0);
-}
-
 /** The path of kube-router, built (once) by scripts/kube-router.sh; throws with the script's own words. */
 function kubeRouterBinary(): string {
   const r = spawnSync("sh", [join(ROOT, "scripts/kube-router.sh")], { encoding: "utf8", env: { ...process.env, KUBE_ROUTER_VERSION }, stdio: ["ignore", "pipe", "inherit"] });
@@ -515,6 +508,8 @@ export async function benchPolicyReference(): Promise<void> {
   const missing = ["iptables", "iptables-save", "iptables-restore", "ip6tables-save", "ip6tables-restore", "ipset", "iperf3", "taskset", "conntrack"].filter((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0);
   if (missing.length > 0) throw new Error(`bench policy-reference needs ${missing.join(", ")} (Debian: apt-get install iptables ipset iperf3 util-linux conntrack)`);
   const kubeRouter = kubeRouterBinary();
+  // weft's side runs build/bench-policy-weft.mjs: made now if a source is newer.
+  if (spawnSync(process.execPath, [join(ROOT, "scripts/bundle.ts")], { stdio: ["ignore", "ignore", "inherit"] }).status !== 0) throw new Error("scripts/bundle.ts failed (see its message above)");
   const scratch = new Scratch("wbpr");
   let out: Out;
   try {
@@ -600,6 +595,5 @@ function report(out: Out): void {
 if (import.meta.main) {
   const [mode, ...args] = process.argv.slice(2);
   if (mode === "--drive") await drive(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!);
-  else if (mode === "--weft") await weftController(args[0]!);
   else await benchPolicyReference();
 }

@@ -10,6 +10,9 @@
  *                         lab runs and a DaemonSet would
  *   build/weft-kubelet.mjs
  *                         the lab kubelet alone (src/cli/kubelet-main.ts), one per lab node
+ *   build/bench-policy-weft.mjs
+ *                         weft's side of bench/policy-reference (bench/policy-weft-main.ts):
+ *                         the policy component alone, bundled as the agent is
  *
  * Every bundle is made pure ASCII (asciiOnly): V8 keeps a script's source
  * in memory for as long as its functions may still be compiled lazily, as
@@ -17,8 +20,9 @@
  * "→" in a message made the 8.6 MB agent bundle a two-byte string: 8 MB
  * more resident memory in every agent, for the life of the process.
  *
- * Takes about 0.2 s; skipped when nothing under src/ (nor package.json or
- * this script, nor the git index) is newer than the bundles.
+ * Takes about 0.2 s; skipped when nothing under src/ (nor package.json,
+ * bench/policy-weft-main.ts or this script, nor the git index) is newer
+ * than the bundles.
  */
 import { spawnSync } from "node:child_process";
 import { bunPath, newestMtime, root } from "./build-tools.ts";
@@ -31,6 +35,7 @@ const BUNDLES: [entry: string, out: string, args: (out: string) => string[]][] =
   ["src/cli/main.ts", "build/cli/main.mjs", (dir) => ["--splitting", "--outdir", dir, "--entry-naming", "[name].mjs"]],
   ["src/cli/agent-main.ts", "build/weft-agent.mjs", (file) => ["--outfile", file]],
   ["src/cli/kubelet-main.ts", "build/weft-kubelet.mjs", (file) => ["--outfile", file]],
+  ["bench/policy-weft-main.ts", "build/bench-policy-weft.mjs", (file) => ["--outfile", file]],
 ];
 
 // The commit `weft version` reports (src/lib/version.ts), fixed into the bundles.
@@ -41,6 +46,7 @@ const dotGit = join(root, ".git");
 const gitIndex = existsSync(dotGit) && statSync(dotGit).isFile() ? join(readFileSync(dotGit, "utf8").replace(/^gitdir: /, "").trim(), "index") : join(dotGit, "index");
 const newest = Math.max(
   newestMtime(join(root, "src")),
+  statSync(join(root, "bench/policy-weft-main.ts")).mtimeMs,
   statSync(join(root, "package.json")).mtimeMs,
   statSync(import.meta.filename).mtimeMs,
   existsSync(gitIndex) ? statSync(gitIndex).mtimeMs : 0,

@@ -12,6 +12,9 @@
  *   6. write the subnet file, which lets the CNI plugin give pods addresses;
  *   7. list the leases, program every peer, then follow the store's watch
  *      (an event writes only what it changed: peers.ts).
+ * The service proxy's and network policy's informers start with step 3
+ * (they need the API server, not the lease), so their first lists overlap
+ * the lease and the backend; the proxy is made once the subnet is leased.
  * Everything that can be checked without a lease (the directories, the
  * underlay, --mtu against it) is checked before leasing, so a bad option
  * leaves no lease behind. A start that fails after leasing releases a lease
@@ -96,6 +99,8 @@ export class Agent {
   #api: { close(): Promise<void> } | undefined;
   #serviceProxy: ServiceProxyComponent | undefined;
   #policy: PolicyComponent | undefined;
+  /** The start of the service proxy and policy, under way from before the lease. */
+  #components: Promise<void> | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   #stopped: Promise<void> | undefined;
 
@@ -149,12 +154,21 @@ export class Agent {
       ...(c.apiPort !== undefined && { tcpPort: c.apiPort }),
     });
 
+    // The service proxy and policy start now, beside the lease: their informers need only the API
+    // server, so they list while the node leases and sets up its backend, and the first sync
+    // follows the lease at once. The proxy is made once the subnet is known.
+    const subnet = Promise.withResolvers<string>();
+    subnet.promise.catch(() => {}); // with the proxy off nothing awaits it; a failed start is reported below
+    const components = (this.#components = this.#startComponents(subnet.promise));
+    components.catch(() => {}); // awaited below; a failure before then is not unhandled
     let taken: LeaseOrigin | undefined;
     try {
       const acquired = await this.#withRetry("leasing a subnet", () => this.#acquire());
       [this.#lease, taken] = [acquired.lease, acquired.origin];
+      subnet.resolve(this.#lease.subnet);
       await this.#setUpDataPlane();
     } catch (err) {
+      subnet.reject(err);
       if (!this.#abort.signal.aborted) await this.#abandonStart(taken === "new" ? this.#lease : undefined);
       throw err;
     }
@@ -168,8 +182,7 @@ export class Agent {
       },
       (err) => this.#storeFailed(err, "watching the leases"),
     );
-    if (c.serviceProxy) await this.#startServiceProxy();
-    await this.#startPolicy();
+    await components;
     this.#every(c.resyncInterval * 1000, () => this.resync());
     this.#scheduleRenew(renewIntervalMs(c.leaseTtl));
     this.#log(`ready: ${this.#lease.subnet} (pod MTU ${this.#podMtu()}), ${this.#peers.peers().peers.length} peers`);
@@ -242,6 +255,7 @@ export class Agent {
       this.#abort.abort();
       for (const t of this.#timers) clearTimeout(t);
       this.#stopWatch?.();
+      await this.#components?.catch(() => {}); // a start under way ends (the lease's retry sees the abort) before its parts stop
       await this.#serviceProxy?.stop();
       await this.#policy?.stop();
       await this.#peers.stop();
@@ -251,11 +265,16 @@ export class Agent {
     return this.#stopped;
   }
 
-  /** The service proxy component (src/proxy), once the node's subnet is known: its pods are the ones externalTrafficPolicy Local keeps internal. */
-  async #startServiceProxy(): Promise<void> {
+  /** The service proxy (when on) and network policy; `subnet` is the node's, once leased. */
+  async #startComponents(subnet: Promise<string>): Promise<void> {
+    await Promise.all([this.config.serviceProxy ? this.#startServiceProxy(subnet) : undefined, this.#startPolicy()]);
+  }
+
+  /** The service proxy component (src/proxy): its informers at once, the proxy once the node's subnet is known (its pods are the ones externalTrafficPolicy Local keeps internal). */
+  async #startServiceProxy(subnet: Promise<string>): Promise<void> {
     const c = this.config;
     this.#serviceProxy = await ServiceProxyComponent.start({
-      nodeName: c.nodeName, nodePodCidr: this.#lease!.subnet, clusterCidr: c.podCidr, serviceCidr: c.serviceCidr,
+      nodeName: c.nodeName, nodePodCidr: subnet, clusterCidr: c.podCidr, serviceCidr: c.serviceCidr,
       kubeconfig: c.kubeconfig, runner: this.#runner, log: (line) => this.#log(`service proxy: ${line}`),
     });
   }

@@ -17,8 +17,7 @@ export interface KubeSourceOptions {
 }
 
 export async function startKubeSource(options: KubeSourceOptions): Promise<DnsSource> {
-  const [k8s, { loadKubeConfig }, { watchKind }, { fromV1Service }, { fromV1EndpointSlice }, { fromV1Namespace }, { fromV1PodAddresses }] = await Promise.all([
-    import("@kubernetes/client-node"),
+  const [{ loadKubeConfig }, { watchKind }, { fromV1Service }, { fromV1EndpointSlice }, { fromV1Namespace }, { fromV1PodAddresses }] = await Promise.all([
     import("../kube/kubeconfig.ts"),
     import("../kube/informers.ts"),
     import("../kube/dns-services.ts"),
@@ -27,8 +26,6 @@ export async function startKubeSource(options: KubeSourceOptions): Promise<DnsSo
     import("../kube/pod-addresses.ts"),
   ]);
   const kc = loadKubeConfig(options.kubeconfig);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
   const listeners = new Set<() => void>();
   let snapshot: DnsSnapshot | null = null;
   const changed = () => {
@@ -36,17 +33,16 @@ export async function startKubeSource(options: KubeSourceOptions): Promise<DnsSo
     for (const l of listeners) l();
   };
   const common = { onChange: changed, log: options.log };
-  const services = watchKind(kc, { ...common, what: "services", path: "/api/v1/services", list: () => core.listServiceForAllNamespaces(), convert: fromV1Service });
+  const services = watchKind(kc, { ...common, what: "services", path: "/api/v1/services", convert: fromV1Service });
   const slices = watchKind(kc, {
     ...common,
     what: "endpointslices",
     path: "/apis/discovery.k8s.io/v1/endpointslices",
-    list: () => discovery.listEndpointSliceForAllNamespaces(),
     convert: fromV1EndpointSlice,
   });
-  const namespaces = watchKind(kc, { ...common, what: "namespaces", path: "/api/v1/namespaces", list: () => core.listNamespace(), convert: fromV1Namespace });
+  const namespaces = watchKind(kc, { ...common, what: "namespaces", path: "/api/v1/namespaces", convert: fromV1Namespace });
   const pods = options.pods
-    ? watchKind(kc, { ...common, what: "pods", path: "/api/v1/pods", list: () => core.listPodForAllNamespaces(), convert: fromV1PodAddresses })
+    ? watchKind(kc, { ...common, what: "pods", path: "/api/v1/pods", convert: fromV1PodAddresses })
     : null;
   const all = [services, slices, namespaces, ...(pods ? [pods] : [])];
   let closed = false;

@@ -21,6 +21,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { WeftError } from "../lib/errors.ts";
+import { listAll } from "./list.ts";
 import { fromV1Pod, type Pod } from "./pod.ts";
 
 /** Clients built from one kubeconfig. */
@@ -125,12 +126,12 @@ export interface PodWatch {
  * client-go's reflector does.
  */
 export function watchPods(kube: Kube, fieldSelector: string, events: PodEvents): PodWatch {
-  const w = startInformer<V1Pod>(kube, "/api/v1/pods", () => kube.core.listPodForAllNamespaces({ fieldSelector }), {
+  const w = startInformer<V1Pod>(kube, "/api/v1/pods", {
     add: (p) => events.upsert(fromV1Pod(p)),
     update: (p) => events.upsert(fromV1Pod(p)),
     delete: (p) => events.remove(fromV1Pod(p)),
     error: events.error,
-  }, fieldSelector);
+  }, { fieldSelector });
   return { list: () => w.informer.list().map(fromV1Pod), synced: w.synced, stop: w.stop };
 }
 
@@ -142,35 +143,47 @@ export interface Informer<T extends KubernetesObject> {
   stop(): Promise<void>;
 }
 
+/** What startInformer watches besides its path. */
+export interface InformerOptions<T> {
+  /** e.g. `spec.nodeName=node1`; default: every object. */
+  fieldSelector?: string;
+  /**
+   * Replaces every listed and watched object before the informer caches it,
+   * so the cache holds what the caller reads, not whole objects (a Node's
+   * images and managedFields); it must keep metadata's name, namespace and
+   * resourceVersion, by which the informer keys and compares objects.
+   * Default: objects as they are.
+   */
+  slim?: (o: T) => T;
+  /** Called after every list has been delivered (every object in it reported). */
+  listed?: () => void;
+}
+
 /**
  * Starts the library's ListWatch on `path` (list, then watch from the
- * list's resourceVersion, re-list on expiry and 410 Gone). An error stops a
- * ListWatch; it is started again a second later, as client-go's reflector
- * does, until stop(). With `slim`, every listed and watched object is
- * replaced by slim(object) before the informer caches it, so the cache
- * holds what the caller reads, not whole objects (a Node's images and
- * managedFields); slim must keep metadata's name, namespace and
- * resourceVersion, by which the informer keys and compares objects.
+ * list's resourceVersion, re-list on expiry and 410 Gone). The list is
+ * list.ts's (raw pages, each slimmed as it arrives), not the library's
+ * typed one. An error stops a ListWatch; it is started again a second
+ * later, as client-go's reflector does, until stop().
  */
 export function startInformer<T extends KubernetesObject>(
   kube: Kube,
   path: string,
-  list: () => Promise<KubernetesListObject<T>>,
   on: { add(o: T): void; update(o: T): void; delete(o: T): void; error(err: unknown): void },
-  fieldSelector?: string,
-  slim?: (o: T) => T,
+  o: InformerOptions<T> = {},
 ): Informer<T> {
   let listed!: () => void;
   const synced = new Promise<void>((resolve) => (listed = resolve));
-  const listing = async () => {
-    const r = await list();
+  const listing = async (): Promise<KubernetesListObject<T>> => {
+    const r = await listAll(kube.config, path, o.slim ?? ((x: T) => x), o.fieldSelector === undefined ? {} : { fieldSelector: o.fieldSelector });
     // ListWatch reports the items as soon as this resolves, before any timer runs.
     setImmediate(listed);
-    return slim === undefined ? r : { ...r, items: r.items.map(slim) };
+    if (o.listed) setImmediate(o.listed);
+    return { metadata: { resourceVersion: r.resourceVersion }, items: r.items };
   };
   let stopped = false;
-  const watch = slim === undefined ? new Watch(kube.config) : new SlimWatch(kube.config, slim);
-  const informer = new ListWatch<T>(path, watch, listing, false, undefined, fieldSelector);
+  const watch = o.slim === undefined ? new Watch(kube.config) : new SlimWatch(kube.config, o.slim);
+  const informer = new ListWatch<T>(path, watch, listing, false, undefined, o.fieldSelector);
   informer.on("add", on.add);
   informer.on("update", on.update);
   informer.on("delete", on.delete);

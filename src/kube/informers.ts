@@ -3,15 +3,17 @@
  * types: the objects are converted as they arrive and the API objects
  * dropped, so memory grows with what weft keeps, not with whole objects
  * (managedFields and all), which client-node's own informer (ListWatch)
- * would also hold. Built on client-node's Watch:
+ * would also hold. Lists with list.ts (raw pages), watches with
+ * client-node's Watch:
  *
  *   list → watch from the list's resourceVersion (with bookmarks) → on the
  *   stream's end, watch again from the last version seen; on 410 Gone
  *   (version too old) list again; on any other failure log, wait 1 s
  *   doubling to 30 s, and go on.
  */
-import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
+import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { describeError } from "../lib/errors.ts";
+import { listAll } from "./list.ts";
 
 export interface Watched<S> {
   /** The objects now, in no particular order. */
@@ -25,9 +27,8 @@ export interface Watched<S> {
 export interface WatchSpec<T extends KubernetesObject, S> {
   /** What it is, for logs: "services". */
   what: string;
-  /** The API path: /api/v1/services. */
+  /** The API path: /api/v1/services (listed by list.ts, page by page). */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
   convert: (obj: T) => S;
   /** Called after every change (and when a list arrives). */
   onChange: () => void;
@@ -62,11 +63,11 @@ export function watchKind<T extends KubernetesObject, S>(kc: KubeConfig, spec: W
     if (stopped) return;
     try {
       if (version === "") {
-        const list = await spec.list();
+        const list = await listAll(kc, spec.path, (o: T) => [key(o), spec.convert(o)] as const);
         if (stopped) return;
         objects.clear();
-        for (const o of list.items) objects.set(key(o), spec.convert(o));
-        version = list.metadata?.resourceVersion ?? "";
+        for (const [k, s] of list.items) objects.set(k, s);
+        version = list.resourceVersion;
         if (!listed) spec.log(`${spec.what}: listed ${list.items.length}`);
         listed = true;
         spec.onChange();

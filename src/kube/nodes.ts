@@ -73,11 +73,7 @@ export interface NodeWatch {
  */
 export function watchNodes(kube: Kube, events: NodeEvents): NodeWatch {
   const report = () => events.changed(w.informer.list().map(fromV1Node));
-  const w = startInformer<V1Node>(kube, "/api/v1/nodes", async () => {
-    const r = await kube.core.listNode();
-    setImmediate(report);
-    return r;
-  }, { add: report, update: report, delete: report, error: events.error }, undefined, slimV1Node);
+  const w = startInformer<V1Node>(kube, "/api/v1/nodes", { add: report, update: report, delete: report, error: events.error }, { slim: slimV1Node, listed: report });
   return { list: () => w.informer.list().map(fromV1Node), synced: w.synced, stop: w.stop };
 }
 

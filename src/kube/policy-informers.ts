@@ -8,12 +8,13 @@
  * Failed informers restart with a doubling delay (service-informers.ts).
  *
  * Every pod of the cluster is watched, not only this node's: a policy's
- * peers can be anywhere.
+ * peers can be anywhere; the informer caches of each only what policy
+ * reads (slimV1PolicyPod).
  */
 import type { V1Namespace, V1NetworkPolicy, V1Pod } from "@kubernetes/client-node";
 import type { Namespace, NetworkPolicy, Pod } from "../policy/types.ts";
 import { fromV1NetworkPolicy } from "./network-policies.ts";
-import { policyNamespaceOf, policyPodOf } from "./policy-pods.ts";
+import { policyNamespaceOf, policyPodOf, slimV1PolicyPod } from "./policy-pods.ts";
 import { Runner } from "./service-informers.ts";
 
 /** What the informers feed (PolicyController implements it). */
@@ -39,12 +40,12 @@ export interface PolicyInformers {
 /** Starts the informers against `kubeconfig` (a path) or the in-cluster service account; resolves once they run. */
 export async function startPolicyInformers(kubeconfig: string | undefined, sink: PolicySink, log: (line: string) => void): Promise<PolicyInformers> {
   const k8s = await import("@kubernetes/client-node");
+  const { SlimWatch } = await import("./client.ts");
   const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
   const core = config.makeApiClient(k8s.CoreV1Api);
-  const networking = config.makeApiClient(k8s.NetworkingV1Api);
   const named = (o: { metadata?: { namespace?: string; name?: string } }) => (o.metadata?.name ? { namespace: o.metadata.namespace ?? "", name: o.metadata.name } : undefined);
 
-  const pods = new Runner<V1Pod>(k8s, config, "/api/v1/pods", () => core.listPodForAllNamespaces(), "Pods", log, {
+  const pods = new Runner<V1Pod>(k8s, config, "/api/v1/pods", "Pods", log, {
     upsert: (o) => {
       const p = policyPodOf(o);
       const n = named(o);
@@ -57,8 +58,8 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
       if (n) sink.deletePod(n.namespace, n.name);
     },
     synced: () => sink.markPodsSynced(),
-  });
-  const namespaces = new Runner<V1Namespace>(k8s, config, "/api/v1/namespaces", () => core.listNamespace(), "Namespaces", log, {
+  }, (config) => new SlimWatch(config, slimV1PolicyPod), slimV1PolicyPod);
+  const namespaces = new Runner<V1Namespace>(k8s, config, "/api/v1/namespaces", "Namespaces", log, {
     upsert: (o) => {
       const n = policyNamespaceOf(o);
       if (n) sink.upsertNamespace(n);
@@ -68,7 +69,7 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
     },
     synced: () => sink.markNamespacesSynced(),
   });
-  const policies = new Runner<V1NetworkPolicy>(k8s, config, "/apis/networking.k8s.io/v1/networkpolicies", () => networking.listNetworkPolicyForAllNamespaces(), "NetworkPolicies", log, {
+  const policies = new Runner<V1NetworkPolicy>(k8s, config, "/apis/networking.k8s.io/v1/networkpolicies", "NetworkPolicies", log, {
     upsert: (o) => {
       const p = fromV1NetworkPolicy(o);
       if (p) sink.upsertPolicy(p);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fromV1NetworkPolicy } from "./network-policies.ts";
-import { policyNamespaceOf, policyPodOf } from "./policy-pods.ts";
+import { policyNamespaceOf, policyPodOf, slimV1PolicyPod } from "./policy-pods.ts";
 
 test("a Pod becomes the policy's slim pod: IPv4 addresses, node, hostNetwork, named ports; a finished pod is gone", () => {
   const pod = {
@@ -37,4 +37,19 @@ test("a NetworkPolicy becomes the slim policy: peers, ports (number, name, endPo
   // A watch event is the wire's JSON: `from`, not `_from`.
   const wire = fromV1NetworkPolicy({ metadata: { namespace: "x", name: "w" }, spec: { podSelector: {}, ingress: [{ from: [{ podSelector: {} }] } as never] } });
   assert.deepEqual(wire?.ingress, [{ peers: [{ podSelector: {} }] }]);
+});
+
+test("the slim pod the informer caches gives the same policy pod as the whole one, without what policy does not read", () => {
+  const pod = {
+    metadata: { namespace: "x", name: "a", resourceVersion: "7", uid: "u", labels: { pod: "a" }, managedFields: [{ manager: "kubelet" }], annotations: { big: "x".repeat(1000) } },
+    spec: { nodeName: "n1", volumes: [{ name: "v" }], containers: [{ name: "c", image: "i", ports: [{ name: "serve-80-tcp", containerPort: 80 }, { containerPort: 81, protocol: "SCTP" }] }, { name: "side", image: "j" }] },
+    status: { phase: "Running", podIP: "10.244.1.5", podIPs: [{ ip: "10.244.1.5" }], conditions: [{ type: "Ready", status: "True" }] },
+  };
+  const slim = slimV1PolicyPod(pod);
+  assert.deepEqual(policyPodOf(slim), policyPodOf(pod));
+  assert.deepEqual(slim.metadata, { namespace: "x", name: "a", resourceVersion: "7", labels: { pod: "a" } });
+  assert.equal(JSON.stringify(slim).includes("managedFields"), false);
+  assert.deepEqual(slim.spec?.containers?.map((c) => c.name), ["c"]);
+  assert.deepEqual(policyPodOf(slimV1PolicyPod({ metadata: { namespace: "x", name: "h" }, spec: { hostNetwork: true, containers: [] } }))?.hostNetwork, true);
+  assert.equal(policyPodOf(slimV1PolicyPod({ ...pod, status: { phase: "Failed", podIP: "10.244.1.5" } })), undefined);
 });

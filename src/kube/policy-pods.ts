@@ -6,7 +6,7 @@
  */
 import type { V1Namespace, V1Pod } from "@kubernetes/client-node";
 import type { Namespace, Pod } from "../policy/types.ts";
-import { protocolOf } from "./services.ts";
+import { defined, protocolOf } from "./services.ts";
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -26,6 +26,26 @@ export function policyPodOf(o: V1Pod): Pod | undefined {
     node: o.spec?.nodeName ?? "",
     hostNetwork: o.spec?.hostNetwork === true,
     ports: (o.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => ({ name: p.name ?? null, port: p.containerPort, protocol: protocolOf(p.protocol) }))),
+  };
+}
+
+/**
+ * The fields of a Pod policyPodOf reads, and metadata's name, namespace and
+ * resourceVersion (by which the informer keys and compares objects): what
+ * the policy informer caches of each pod (client.ts SlimWatch), instead of
+ * whole pods with their managedFields, volumes and container specs.
+ */
+export function slimV1PolicyPod(o: V1Pod): V1Pod {
+  const m = o.metadata ?? {};
+  const st = o.status;
+  return {
+    metadata: defined({ name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion, labels: m.labels }),
+    spec: defined({
+      nodeName: o.spec?.nodeName,
+      hostNetwork: o.spec?.hostNetwork,
+      containers: (o.spec?.containers ?? []).filter((c) => c.ports?.length).map((c) => ({ name: c.name, ports: c.ports!.map((p) => defined({ name: p.name, containerPort: p.containerPort, protocol: p.protocol })) })),
+    }),
+    ...(st === undefined ? {} : { status: defined({ phase: st.phase, podIP: st.podIP, podIPs: st.podIPs?.map((p) => ({ ip: p.ip })) }) }),
   };
 }
 

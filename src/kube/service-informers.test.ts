@@ -86,6 +86,23 @@ describe("service informers against a stand-in API server", { timeout: 30_000 },
     assert.ok(logs.some((l) => /Services informer is back/.test(l)), logs.join("\n"));
   });
 
+  test("a list of several pages whose second page fails: the failure is logged, the list made again, every object delivered and synced once", async () => {
+    api.lists.set(SVC_PATH, Array.from({ length: 1100 }, (_, i) => service(`s${i}`, `10.96.${i >> 8}.${i & 255}`)));
+    api.lists.set(EPS_PATH, []);
+    api.failOnce.add(`${SVC_PATH}:500`);
+    api.listQueries.length = 0;
+    const sink = new RecordingSink();
+    logs.length = 0;
+    running.push(await startServiceInformers(kubeconfig, sink, (l) => logs.push(l)));
+    await until("services listed", () => sink.synced.includes("services"), 10_000);
+    assert.equal(sink.services.size, 1100);
+    assert.equal(sink.services.get("ns/s1099")?.clusterIPs[0], "10.96.4.75");
+    assert.ok(logs.some((l) => /Services informer failed: GET \/api\/v1\/services\?limit=500&continue=.*etcd timed out \(HTTP 500\)/.test(l)), logs.join("\n"));
+    const pages = api.listQueries.filter((q) => q.get("limit") === "500").length;
+    assert.ok(pages >= 2 + 3 + 1, `pages asked: ${pages} (two before the failure, three after it, one for the slices)`);
+    assert.deepEqual(sink.synced.filter((k) => k === "services"), ["services"]);
+  });
+
   test("a kubeconfig that cannot be read is KUBECONFIG_INVALID", async () => {
     await assert.rejects(startServiceInformers(join(dir, "missing"), new RecordingSink(), () => {}), (e: { code?: string }) => e.code === "KUBECONFIG_INVALID");
   });

@@ -15,6 +15,7 @@
  */
 import type { KubernetesObject, V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { describeError } from "../lib/errors.ts";
+import { listAll } from "./list.ts";
 import { fromV1EndpointSlice, slimV1EndpointSlice } from "./endpointslices.ts";
 import { fromV1Service, slimV1Service } from "./services.ts";
 import type { EndpointSlice, Service } from "../proxy/types.ts";
@@ -45,10 +46,8 @@ export async function startServiceInformers(kubeconfig: string | undefined, sink
   const k8s = await import("@kubernetes/client-node");
   const { SlimWatch } = await import("./client.ts");
   const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
-  const core = config.makeApiClient(k8s.CoreV1Api);
-  const discovery = config.makeApiClient(k8s.DiscoveryV1Api);
 
-  const services = new Runner<V1Service>(k8s, config, "/api/v1/services", () => core.listServiceForAllNamespaces(), "Services", log, {
+  const services = new Runner<V1Service>(k8s, config, "/api/v1/services", "Services", log, {
     upsert: (o) => {
       const s = fromV1Service(o);
       if (s) sink.upsertService(s);
@@ -58,7 +57,7 @@ export async function startServiceInformers(kubeconfig: string | undefined, sink
     },
     synced: () => sink.markServicesSynced(),
   }, (config) => new SlimWatch(config, slimV1Service), slimV1Service);
-  const slices = new Runner<V1EndpointSlice>(k8s, config, "/apis/discovery.k8s.io/v1/endpointslices", () => discovery.listEndpointSliceForAllNamespaces(), "EndpointSlices", log, {
+  const slices = new Runner<V1EndpointSlice>(k8s, config, "/apis/discovery.k8s.io/v1/endpointslices", "EndpointSlices", log, {
     upsert: (o) => {
       const s = fromV1EndpointSlice(o);
       // A slice that lost its Service label or is not IPv4 is, to the proxy, gone.
@@ -103,16 +102,17 @@ export class Runner<T extends KubernetesObject> {
    * object, and the handlers get those.
    */
   constructor(
-    k8s: ClientNode, config: InstanceType<ClientNode["KubeConfig"]>, path: string, list: () => Promise<{ items: T[] }>, what: string, log: (line: string) => void, handlers: Handlers<T>,
+    k8s: ClientNode, config: InstanceType<ClientNode["KubeConfig"]>, path: string, what: string, log: (line: string) => void, handlers: Handlers<T>,
     watch?: (config: InstanceType<ClientNode["KubeConfig"]>) => InstanceType<ClientNode["Watch"]>, slim?: (o: T) => T,
   ) {
     this.#what = what;
     this.#log = log;
     this.#handlers = handlers;
+    // Raw pages, each slimmed as it arrives (list.ts), in the shape ListWatch takes.
     const listed = async () => {
-      const l = await list();
+      const l = await listAll(config, path, slim ?? ((o: T) => o));
       this.#listed = true;
-      return slim === undefined ? l : { ...l, items: l.items.map(slim) };
+      return { metadata: { resourceVersion: l.resourceVersion }, items: l.items };
     };
     this.#informer = watch === undefined ? k8s.makeInformer(config, path, listed as never) : new k8s.ListWatch(path, watch(config), listed as never, false);
     this.#informer.on(k8s.ADD, (o) => handlers.upsert(o as T));

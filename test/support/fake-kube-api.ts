@@ -18,6 +18,16 @@ export class FakeKubeApi {
   readonly failing = new Set<string>();
   /** Paths whose list is held until released. */
   readonly held = new Map<string, () => void>();
+  /** Every list request's query (limit, continue, ...), in order. */
+  readonly listQueries: URLSearchParams[] = [];
+  /** The remote port of each list request, in order (the same port: one connection). */
+  readonly listPorts: number[] = [];
+  /** Continue tokens answered with 410 Gone, as the API server does once their snapshot is compacted away. */
+  readonly expired = new Set<string>();
+  /** Continue tokens whose page answers 500 once (then they are taken out). */
+  readonly failOnce = new Set<string>();
+  /** Paths whose list answers a page whose items are not a list (a broken proxy in between). */
+  readonly garbled = new Set<string>();
   readonly server = createServer((req, res) => {
     const url = new URL(req.url!, "http://x");
     const path = url.pathname;
@@ -28,10 +38,23 @@ export class FakeKubeApi {
       this.watchers.set(path, [...(this.watchers.get(path) ?? []), res]);
       return;
     }
+    this.listQueries.push(url.searchParams);
+    this.listPorts.push(req.socket.remotePort ?? 0);
     const answer = () => {
       if (this.failing.has(path)) return void res.writeHead(503, { "Content-Type": "application/json" }).end(JSON.stringify({ kind: "Status", message: "not ready", code: 503 }));
+      const token = url.searchParams.get("continue") ?? "";
+      if (this.expired.has(token)) {
+        return void res.writeHead(410, { "Content-Type": "application/json" }).end(JSON.stringify({ kind: "Status", message: "The provided continue parameter is too old", reason: "Expired", code: 410 }));
+      }
+      if (this.failOnce.delete(token)) return void res.writeHead(500, { "Content-Type": "application/json" }).end(JSON.stringify({ kind: "Status", message: "etcd timed out", code: 500 }));
+      if (this.garbled.has(path)) return void res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ kind: "List", items: "nope" }));
+      // Pages as the API server cuts them: `limit` items from the offset the token names, and a token while more follow.
+      const all = this.lists.get(path)!;
+      const from = token === "" ? 0 : Number(token.split(":")[1]);
+      const limit = Number(url.searchParams.get("limit") ?? all.length) || all.length;
+      const next = from + limit < all.length ? `${path}:${from + limit}` : undefined;
       res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10" }, items: this.lists.get(path) }));
+      res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10", ...(next && { continue: next }) }, items: all.slice(from, from + limit) }));
     };
     if (this.held.has(path)) this.held.set(path, answer);
     else answer();
