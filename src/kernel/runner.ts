@@ -9,7 +9,7 @@
  * which saves an exec). Either way the child process is what enters the
  * namespace: this process never switches namespaces (STYLE rule 5).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { WeftError } from "../lib/errors.ts";
 
 /** What a finished command left behind. */
@@ -31,6 +31,13 @@ export interface Runner {
    * the process's own changes in `nft monitor`).
    */
   exec(argv: readonly string[], input?: string, onSpawn?: (pid: number) => void): Promise<ExecResult>;
+  /**
+   * Starts `argv` as a long-lived process in the runner's namespace, with
+   * stdin and stdout piped and stderr ignored (e.g. one `nft -i` that many
+   * transactions go through). Runners that act on no real kernel (the
+   * tests' FakeRunner) leave it out, and their callers go through exec.
+   */
+  start?(argv: readonly string[], env?: NodeJS.ProcessEnv): ChildProcess;
 }
 
 /** Error code: a kernel tool exited non-zero. */
@@ -46,6 +53,10 @@ export function createRunner(netns?: string): Runner {
   return {
     netns,
     exec: (argv, input, onSpawn) => spawnCollect(inNetns(netns, argv), input, onSpawn),
+    start: (argv, env) => {
+      const full = inNetns(netns, argv);
+      return spawn(full[0]!, full.slice(1), { stdio: ["pipe", "pipe", "ignore"], env: env ?? process.env });
+    },
   };
 }
 

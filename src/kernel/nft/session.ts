@@ -30,11 +30,11 @@
  * transaction; close() ends it (EOF on its stdin, which also ends it when
  * this process dies).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { WeftError } from "../../lib/errors.ts";
 import { applyNft } from "../nft.ts";
-import { inNetns, KERNEL_COMMAND_FAILED, KERNEL_TOOL_MISSING, type Runner } from "../runner.ts";
+import { KERNEL_COMMAND_FAILED, KERNEL_TOOL_MISSING, type Runner } from "../runner.ts";
 import type { NftTransaction } from "./transaction.ts";
 
 export interface NftSessionOptions {
@@ -102,7 +102,7 @@ export class NftSession {
 
   /** Starts the nft process now, so that the first transaction does not wait for it (~20 ms). */
   warm(): void {
-    if (!this.#closed && !this.#child) this.#start();
+    if (!this.#closed && !this.#child && this.#runner.start !== undefined) this.#start();
   }
 
   /** Ends the nft process; later transactions spawn `nft -f -`. Idempotent. */
@@ -112,7 +112,7 @@ export class NftSession {
   }
 
   async #apply(script: string, onSpawn?: (pid: number) => void): Promise<void> {
-    if (this.#closed || Buffer.byteLength(script) > this.#maxScriptBytes || /[#\\\r]/.test(script)) {
+    if (this.#closed || this.#runner.start === undefined || Buffer.byteLength(script) > this.#maxScriptBytes || /[#\\\r]/.test(script)) {
       await applyNft(this.#runner, script, onSpawn);
       return;
     }
@@ -154,8 +154,9 @@ export class NftSession {
 
   #start(): ChildProcess {
     // HOME=/dev/null: nft -i reads and writes its history under $HOME; there it can do neither.
-    const argv = inNetns(this.#runner.netns, ["sh", "-c", "exec nft -i 2>&1"]);
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "ignore"], env: { ...process.env, HOME: "/dev/null" } });
+    // Only a runner that can start processes gets here (#apply): a fake one acts on no kernel.
+    const argv = this.#runner.netns === undefined ? ["sh"] : ["ip", "netns", "exec"];
+    const child = this.#runner.start!(["sh", "-c", "exec nft -i 2>&1"], { ...process.env, HOME: "/dev/null" });
     this.#child = child;
     this.#fed = 0;
     let tail = "";
