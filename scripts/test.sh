@@ -10,6 +10,19 @@ node_modules/.bin/tsc -p tsconfig.json
 sh scripts/node.sh --disable-warning=ExperimentalWarning scripts/bundle.ts
 unit=$(find src -name '*.test.ts' | sort)
 integration=$(find test/integration -name '*.test.ts' | sort)
+# The host's own namespace must come out as it went in (scripts/host-state.sh).
+state=$(mktemp -d)
+trap 'rm -rf "$state"' EXIT
+sh scripts/host-state.sh >"$state/before"
+status=0
 # shellcheck disable=SC2086
-exec sh scripts/node.sh --disable-warning=ExperimentalWarning --test --test-concurrency=1 \
-  --test-reporter=spec $unit $integration
+sh scripts/node.sh --disable-warning=ExperimentalWarning --test --test-concurrency=1 \
+  --test-reporter=spec $unit $integration || status=$?
+sh scripts/host-state.sh >"$state/after"
+if ! diff -u "$state/before" "$state/after" >"$state/diff"; then
+  echo "host namespace: the suite changed the host's own network state (tests must act only in namespaces they make):" >&2
+  cat "$state/diff" >&2
+  exit 1
+fi
+echo "host namespace: unchanged (nftables, links, addresses, routes, rules, namespaces, sysctls, mounts)"
+exit "$status"
