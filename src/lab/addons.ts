@@ -52,6 +52,7 @@ export function kubectl(lab: LabLayout, state: LabState, args: readonly string[]
       if (code === 0) resolve(stdout);
       else reject(new WeftError("KUBECTL_FAILED", `kubectl ${args.join(" ")} failed: ${stderr.trim().split("\n").at(-1) ?? `status ${code}`}`));
     });
+    child.stdin.on("error", () => {}); // kubectl may exit before reading; its status says why
     child.stdin.end(input ?? "");
   });
 }

@@ -64,6 +64,8 @@ describe("CNI client", () => {
           child.stdout.on("data", (b) => (stdout += b));
           child.stderr.on("data", (b) => (stderr += b));
           child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+          // A plugin may exit before reading its stdin (CRASH does): EPIPE is not the result.
+          child.stdin.on("error", () => {});
           child.stdin.end(stdin);
         }),
     };
