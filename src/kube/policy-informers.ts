@@ -5,17 +5,17 @@
  * MB at start). Objects are converted to the policy's slim types here
  * (policy-pods.ts, network-policies.ts); each kind reports "synced" once its
  * first list has been delivered, and the controller waits for all three.
- * Failed informers restart with a doubling delay (service-informers.ts).
+ * Failed informers restart with a doubling delay; none keeps a copy of the
+ * objects (stream-informer.ts).
  *
  * Every pod of the cluster is watched, not only this node's: a policy's
- * peers can be anywhere; the informer caches of each only what policy
- * reads (slimV1PolicyPod).
+ * peers can be anywhere; each arrives slimmed to what policy reads
+ * (slimV1PolicyPod).
  */
 import type { V1Namespace, V1NetworkPolicy, V1Pod } from "@kubernetes/client-node";
 import type { Namespace, NetworkPolicy, Pod } from "../policy/types.ts";
 import { fromV1NetworkPolicy } from "./network-policies.ts";
 import { policyNamespaceOf, policyPodOf, slimV1PolicyPod } from "./policy-pods.ts";
-import { Runner } from "./service-informers.ts";
 
 /** What the informers feed (PolicyController implements it). */
 export interface PolicySink {
@@ -41,11 +41,12 @@ export interface PolicyInformers {
 export async function startPolicyInformers(kubeconfig: string | undefined, sink: PolicySink, log: (line: string) => void): Promise<PolicyInformers> {
   const k8s = await import("@kubernetes/client-node");
   const { SlimWatch } = await import("./client.ts");
+  const { StreamInformer } = await import("./stream-informer.ts");
   const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
   const core = config.makeApiClient(k8s.CoreV1Api);
   const named = (o: { metadata?: { namespace?: string; name?: string } }) => (o.metadata?.name ? { namespace: o.metadata.namespace ?? "", name: o.metadata.name } : undefined);
 
-  const pods = new Runner<V1Pod>(k8s, config, "/api/v1/pods", "Pods", log, {
+  const pods = new StreamInformer<V1Pod>(config, "/api/v1/pods", "Pods", log, {
     upsert: (o) => {
       const p = policyPodOf(o);
       const n = named(o);
@@ -58,8 +59,8 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
       if (n) sink.deletePod(n.namespace, n.name);
     },
     synced: () => sink.markPodsSynced(),
-  }, (config) => new SlimWatch(config, slimV1PolicyPod), slimV1PolicyPod);
-  const namespaces = new Runner<V1Namespace>(k8s, config, "/api/v1/namespaces", "Namespaces", log, {
+  }, new SlimWatch(config, slimV1PolicyPod), slimV1PolicyPod);
+  const namespaces = new StreamInformer<V1Namespace>(config, "/api/v1/namespaces", "Namespaces", log, {
     upsert: (o) => {
       const n = policyNamespaceOf(o);
       if (n) sink.upsertNamespace(n);
@@ -68,8 +69,8 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
       if (o.metadata?.name) sink.deleteNamespace(o.metadata.name);
     },
     synced: () => sink.markNamespacesSynced(),
-  });
-  const policies = new Runner<V1NetworkPolicy>(k8s, config, "/apis/networking.k8s.io/v1/networkpolicies", "NetworkPolicies", log, {
+  }, new k8s.Watch(config));
+  const policies = new StreamInformer<V1NetworkPolicy>(config, "/apis/networking.k8s.io/v1/networkpolicies", "NetworkPolicies", log, {
     upsert: (o) => {
       const p = fromV1NetworkPolicy(o);
       if (p) sink.upsertPolicy(p);
@@ -79,7 +80,7 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
       if (n) sink.deletePolicy(n.namespace, n.name);
     },
     synced: () => sink.markPoliciesSynced(),
-  });
+  }, new k8s.Watch(config));
   for (const r of [pods, namespaces, policies]) r.start();
   return {
     getPod: async (namespace, name) => {

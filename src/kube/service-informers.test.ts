@@ -103,6 +103,20 @@ describe("service informers against a stand-in API server", { timeout: 30_000 },
     assert.deepEqual(sink.synced.filter((k) => k === "services"), ["services"]);
   });
 
+  test("a watch that expires (410) lists again: objects gone meanwhile are removed, the rest kept, synced not repeated", async () => {
+    api.lists.set(SVC_PATH, [service("a", "10.96.0.1"), service("b", "10.96.0.2")]);
+    api.lists.set(EPS_PATH, []);
+    const sink = new RecordingSink();
+    running.push(await startServiceInformers(kubeconfig, sink, () => {}));
+    await until("services listed", () => sink.synced.includes("services"));
+    await until("the services watch open", () => (api.watchers.get(SVC_PATH)?.length ?? 0) > 0);
+    api.lists.set(SVC_PATH, [service("b", "10.96.0.2"), service("c", "10.96.0.3")]);
+    api.expireWatches(SVC_PATH);
+    await until("the relist", () => sink.services.has("ns/c") && !sink.services.has("ns/a"));
+    assert.deepEqual([...sink.services.keys()].sort(), ["ns/b", "ns/c"]);
+    assert.deepEqual(sink.synced.filter((k) => k === "services"), ["services"]);
+  });
+
   test("a kubeconfig that cannot be read is KUBECONFIG_INVALID", async () => {
     await assert.rejects(startServiceInformers(join(dir, "missing"), new RecordingSink(), () => {}), (e: { code?: string }) => e.code === "KUBECONFIG_INVALID");
   });

@@ -83,6 +83,12 @@ current-context: x
     for (const w of this.watchers.get(path) ?? []) w.write(JSON.stringify({ type, object }) + "\n");
   }
 
+  /** Ends every open watch of `path` as the API server does when the version watched from is compacted: an ERROR event with a 410 Status. */
+  expireWatches(path: string): void {
+    for (const w of this.watchers.get(path) ?? []) w.end(JSON.stringify({ type: "ERROR", object: { kind: "Status", reason: "Expired", code: 410 } }) + "\n");
+    this.watchers.set(path, []);
+  }
+
   close(): Promise<void> {
     for (const ws of this.watchers.values()) for (const w of ws) w.end();
     this.server.closeAllConnections();

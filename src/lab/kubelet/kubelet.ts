@@ -398,20 +398,24 @@ function volumeSources(kube: Kube): VolumeSources {
     secret: (namespace, name) => cached(`secret/${namespace}/${name}`, () => readSecretData(kube, namespace, name)),
     token: async (pod, expirationSeconds, audience) => {
       const ask = () => requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : []);
-      for (let attempt = 0; ; attempt++) {
+      const until = Date.now() + TOKEN_RETRY_FOR_MS;
+      for (;;) {
         try {
           return (await ask()).token;
         } catch (err) {
           // The Node authorizer allows a node a pod's token once its graph holds the pod's binding, which it
-          // learns from its own watch: a kubelet that saw the binding first is refused for a few ms. Asked
-          // again shortly rather than after the pod's 2 s volume back-off.
-          if (apiStatus(err) !== 403 || attempt >= TOKEN_RETRIES_MS.length) throw err;
-          await sleep(TOKEN_RETRIES_MS[attempt]!);
+          // learns from its own watch: a kubelet that saw the binding first is refused for a few ms (hundreds
+          // when the API server is busy starting many pods). Asked again every TOKEN_RETRY_MS, a refusal
+          // being one cheap request, rather than after a doubling wait or the pod's 2 s volume back-off.
+          if (apiStatus(err) !== 403 || Date.now() >= until) throw err;
+          await sleep(TOKEN_RETRY_MS);
         }
       }
     },
   };
 }
 
-/** Waits before each new TokenRequest refused with 403 (see volumeSources); 1.5 s in all. */
-const TOKEN_RETRIES_MS = [50, 100, 200, 400, 800];
+/** A TokenRequest refused with 403 is asked again after this (see volumeSources), ... */
+const TOKEN_RETRY_MS = 20;
+/** ... for up to this long; then the pod's volume back-off takes over. */
+const TOKEN_RETRY_FOR_MS = 1500;
