@@ -35,6 +35,32 @@ test("podAdded waits for an agent still listing, programs the reported address, 
   await c.stop();
 });
 
+test("podAdded answers at once for a pod no policy selects; the sync that follows adds its address to the peers of policies naming it", async (t) => {
+  const { c, runner } = controller();
+  t.after(() => c.stop());
+  c.upsertNamespace({ name: "x", labels: {} });
+  c.upsertNamespace({ name: "y", labels: {} });
+  // x/a is isolated and allows pods of y: y/b is a peer, selected by nothing.
+  c.upsertPolicy(policy("x", "from-y", { podSelector: { matchLabels: { pod: "a" } }, ingress: [{ peers: [{ namespaceSelector: {}, podSelector: { matchLabels: { pod: "b" } } }] }] }));
+  c.upsertPod(pod("x", "a", "10.244.1.9"));
+  c.upsertPod(pod("y", "b", "10.244.1.20", { ips: [] }));
+  c.markPodsSynced();
+  c.markNamespacesSynced();
+  c.markPoliciesSynced();
+  await c.syncNow();
+  const before = runner.calls.length;
+  const answer = await c.podAdded("y", "b", "10.244.1.20");
+  assert.deepEqual(answer, { programmed: true, isolated: { ingress: false, egress: false } });
+  assert.ok(!runner.calls.slice(before).some((call) => call.input?.includes("10.244.1.20")), "answered before any transaction with the address");
+  await c.syncNow();
+  assert.ok(runner.calls.slice(before).some((call) => call.input?.includes("10.244.1.20")), "the following sync puts it in x/a's peers");
+  // A pod a policy selects still waits for the table.
+  c.upsertPod(pod("x", "a2", "10.244.1.21", { labels: { pod: "a" }, ips: [] }));
+  const isolated = await c.podAdded("x", "a2", "10.244.1.21");
+  assert.deepEqual(isolated, { programmed: true, isolated: { ingress: true, egress: false } });
+  assert.ok(runner.calls.some((call) => call.input?.includes("10.244.1.21 : jump in-10.244.1.21")));
+});
+
 test("podAdded on an agent that never finishes listing says it has not synced, after the wait", async () => {
   const { c } = controller();
   const a = await c.podAdded("x", "a", "10.244.1.9", 50);

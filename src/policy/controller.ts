@@ -53,6 +53,7 @@ import { fullSync, diffPlans } from "./diff.ts";
 import { PolicyMetrics, type SyncKind } from "./metrics.ts";
 import { explain, type ExplainQuery, type Explanation } from "./explain.ts";
 import { keyOf, type Namespace, type NetworkPolicy, type Pod } from "./types.ts";
+import { matchesSelector } from "./selector.ts";
 import { PolicyIndex } from "./world.ts";
 
 /** How long podAdded waits for the informer before it asks the API server for the pod. */
@@ -240,7 +241,8 @@ export class PolicyController {
    * The CNI plugin's word, at ADD, that pod `namespace/name` has `ip`:
    * resolves once a sync that knows it has reached the kernel, so the
    * plugin can return (and the runtime start the containers) with the pod
-   * already isolated. A pod the informer has not listed yet is waited for
+   * already isolated; at once for a pod no policy selects (it has nothing
+   * to be isolated by; the sync follows). A pod the informer has not listed yet is waited for
    * up to `waitMs` (it is scheduled before its sandbox is made, so it is
    * normally there), and so is an agent still listing its inputs. Never
    * throws: the answer says what was not done.
@@ -262,6 +264,16 @@ export class PolicyController {
     // A status with another address is an earlier sandbox's (one being replaced): the latest ADD's address counts too.
     if (pod.ips.includes(ip)) this.#sandboxIps.delete(key);
     else this.#sandboxIps.set(key, ip);
+    if (!this.#selectedByAny(pod)) {
+      // No policy selects the pod: the table holds nothing of its own that
+      // the pod must wait for, so ADD returns now rather than after the
+      // sync, which a burst of pods on a node would otherwise queue behind
+      // the sync rate limit. The sync still comes, and adds the address to
+      // the peer sets of the policies that name the pod; until then their
+      // pods refuse it, never the other way round.
+      this.#sync.request();
+      return { programmed: true, isolated: { ingress: false, egress: false } };
+    }
     await this.#sync.requestAndWait();
     // The run may have failed (it is retried); only a table that has the pod at this address counts.
     const status = this.#applied?.pods.find((p) => p.namespace === namespace && p.name === name && p.ips.includes(ip));
@@ -279,6 +291,19 @@ export class PolicyController {
       if (flushed.code !== 0) this.#o.log(`policy: ip neigh flush to ${ip} failed: ${flushed.stderr.trim()}`);
     }
     return { programmed: true, isolated };
+  }
+
+  /** Whether some policy selects `pod` (its namespace's policies, by pod selector), in either direction. */
+  #selectedByAny(pod: Pod): boolean {
+    for (const p of this.#policies.values()) {
+      if (p.namespace !== pod.namespace) continue;
+      try {
+        if (matchesSelector(p.podSelector, pod.labels)) return true;
+      } catch {
+        return true; // a selector the compiler refuses: let the sync decide
+      }
+    }
+    return false;
   }
 
   #waitForPod(key: string, waitMs: number): Promise<boolean> {
