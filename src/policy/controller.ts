@@ -17,6 +17,9 @@
  *   - on drift (another process touched the table, seen by `nft monitor`)
  *     and every `resyncMs`, everything rewritten in place; when nft refuses
  *     that, a rebuild. A refused partial sync is followed by a full one.
+ * Transactions go through one long-lived `nft -i` (kernel/nft/session.ts,
+ * as the service proxy's do): a pod's address or a policy's peers cost
+ * about a millisecond, not an nft process's start and exit.
  *
  * Bridged pod-to-pod traffic on one node meets the forward hook only with
  * net.bridge.bridge-nf-call-iptables=1 in the node's namespace, which the
@@ -41,6 +44,7 @@
 import { performance } from "node:perf_hooks";
 import { applyTransaction } from "../kernel/nft/apply.ts";
 import { watchTableDrift, type TableMonitor } from "../kernel/nft/monitor.ts";
+import { NftSession } from "../kernel/nft/session.ts";
 import { NftTransaction } from "../kernel/nft/transaction.ts";
 import { readJson, type Runner } from "../kernel/runner.ts";
 import { ensureSysctl } from "../kernel/sysctl.ts";
@@ -126,6 +130,8 @@ export class PolicyController {
   readonly #startWaiters = new Set<() => void>();
   readonly #sync: SyncRunner;
   readonly #monitor: TableMonitor | undefined;
+  /** One long-lived nft for small transactions (a pod's address, a policy's peers); large ones spawn `nft -f -`. */
+  readonly #nft: NftSession;
   readonly metrics = new PolicyMetrics();
   readonly #synced = { pods: false, namespaces: false, policies: false };
   #started = false;
@@ -139,6 +145,7 @@ export class PolicyController {
 
   constructor(o: PolicyControllerOptions) {
     this.#o = o;
+    this.#nft = new NftSession(o.runner);
     this.#sync = new SyncRunner({
       sync: (reason) => this.#syncOnce(reason),
       minIntervalMs: o.minSyncIntervalMs ?? 100,
@@ -398,7 +405,8 @@ export class PolicyController {
     // A rebuild, or a full sync rewriting the drop chains, starts their counters again: read them first.
     const resets = tx.ops.some((o) => o.op === "delete-table" || (o.op === "flush-chain" && (o.chain === INGRESS_DROP || o.chain === EGRESS_DROP)));
     if (resets) await this.readCounters().catch(() => {});
-    await applyTransaction(this.#o.runner, tx, this.#monitor?.ownSpawn);
+    await this.#nft.apply(tx, this.#monitor?.ownSpawn);
+    this.#nft.warm(); // the changes that follow go through it
     if (resets) {
       this.#countedBefore = { ingress: this.metrics.dropped.ingress, egress: this.metrics.dropped.egress };
       this.#counted = { ingress: 0, egress: 0 };
@@ -469,6 +477,7 @@ export class PolicyController {
   async stop(): Promise<void> {
     this.#monitor?.stop();
     await this.#sync.stop();
+    this.#nft.close();
   }
 
   /** Deletes the table (turning policy off); succeeds when it is already gone. */
