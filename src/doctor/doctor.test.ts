@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Cluster } from "./facts.ts";
-import { CHECKS, judge } from "./doctor.ts";
+import { CHECKS, judge, lookTwiceIfBehind } from "./doctor.ts";
+import type { Finding } from "./finding.ts";
 import { fakeCluster, statusOf } from "./testing.ts";
 
 test("a healthy cluster: every check ok on every node", () => {
@@ -361,4 +362,29 @@ test("a check that throws becomes a failing finding, and the others still run", 
   assert.equal(crashed.status, "fail");
   assert.match(crashed.message, /^the check could not run: invalid IPv4 CIDR "not a cidr"/);
   assert.ok(findings.some((f) => f.check === "plugin" && f.status === "ok"));
+});
+
+test("a proxy or policy table behind the API is looked at again after the settle time, and only the second look counts", async () => {
+  const stale: Finding = { node: "node1", check: "service-proxy", status: "fail", message: "table ip weft-proxy is stale, behind the Services and EndpointSlices: missing 10.96.0.40:80/TCP", fix: "x" };
+  const inStep: Finding = { node: "node1", check: "service-proxy", status: "ok", message: "table ip weft-proxy matches the API: 3 service ports, 9 map elements" };
+  const looks = (...answers: Finding[][]) => {
+    let n = 0;
+    return { look: async () => answers[Math.min(n++, answers.length - 1)]!, count: () => n };
+  };
+  // A change in flight: the second look finds the table in step.
+  const inFlight = looks([stale], [inStep]);
+  const t0 = Date.now();
+  assert.deepEqual(await lookTwiceIfBehind(inFlight.look, 50), [inStep]);
+  assert.equal(inFlight.count(), 2);
+  assert.ok(Date.now() - t0 >= 45, "waited before the second look");
+  // A table that stays behind is reported.
+  const behind = looks([stale], [stale]);
+  assert.deepEqual(await lookTwiceIfBehind(behind.look, 1), [stale]);
+  // Nothing behind (other failures included): one look.
+  const other: Finding = { node: "node1", check: "forwarding", status: "fail", message: "net.ipv4.ip_forward is 0", fix: "x" };
+  const once = looks([other, inStep]);
+  assert.deepEqual(await lookTwiceIfBehind(once.look, 1), [other, inStep]);
+  assert.equal(once.count(), 1);
+  const policy = looks([{ ...stale, check: "policy", message: "table inet weft-policy is stale: missing chain in-10.244.1.5" }], [inStep]);
+  assert.deepEqual(await lookTwiceIfBehind(policy.look, 1), [inStep]);
 });

@@ -4,6 +4,7 @@
  * failing finding of its own, so one check never hides the others.
  */
 import { describeError } from "../lib/errors.ts";
+import { sleep } from "../lib/sleep.ts";
 import { checkAgent, checkReconcile, checkStore } from "./checks/agent.ts";
 import { checkBackend } from "./checks/backend.ts";
 import { checkConflist, checkPlugin, checkSubnetFile } from "./checks/cni.ts";
@@ -61,13 +62,35 @@ export function judge(cluster: Cluster): Finding[] {
   );
 }
 
-/** Collects `targets` (and the cluster's Nodes with `readCluster`, when given) and judges them. */
-export async function runDoctor(targets: readonly DoctorTarget[], lab: Cluster["lab"], readCluster?: () => Promise<KubeFacts>): Promise<Finding[]> {
-  const [nodes, kubernetes] = await Promise.all([
-    Promise.all(targets.map(collectNode)),
-    readCluster === undefined ? null : attemptRead(readCluster),
-  ]);
-  return judge({ nodes, lab, kubernetes });
+/** The checks that compare a node's table with the API, which a change still in flight makes differ for a moment. */
+const IN_STEP_CHECKS = new Set(["service-proxy", "policy"]);
+/** How long doctor waits before it looks again at a table behind the API (an agent syncs within ~100 ms of an event). */
+export const SETTLE_MS = 1500;
+
+/**
+ * Collects `targets` (and the cluster's Nodes with `readCluster`, when given)
+ * and judges them. A proxy or policy table found behind the API is looked at
+ * once more after SETTLE_MS, and only the second look counts: a Service,
+ * endpoint or pod that changed just before doctor read the API is not a
+ * stale table (seen in the suite: an EndpointSlice update in flight).
+ */
+export async function runDoctor(targets: readonly DoctorTarget[], lab: Cluster["lab"], readCluster?: () => Promise<KubeFacts>, settleMs = SETTLE_MS): Promise<Finding[]> {
+  const look = async () => {
+    const [nodes, kubernetes] = await Promise.all([
+      Promise.all(targets.map(collectNode)),
+      readCluster === undefined ? null : attemptRead(readCluster),
+    ]);
+    return judge({ nodes, lab, kubernetes });
+  };
+  return lookTwiceIfBehind(look, settleMs);
+}
+
+/** `look`'s findings; when a table is behind the API in them, `look`'s findings again after `settleMs`. */
+export async function lookTwiceIfBehind(look: () => Promise<Finding[]>, settleMs: number): Promise<Finding[]> {
+  const first = await look();
+  if (!first.some((f) => f.status === "fail" && IN_STEP_CHECKS.has(f.check) && / is stale/.test(f.message))) return first;
+  await sleep(settleMs);
+  return look();
 }
 
 async function attemptRead(read: () => Promise<KubeFacts>): Promise<Cluster["kubernetes"]> {
