@@ -109,6 +109,8 @@ export class StreamInformer<T extends KubernetesObject> {
         if (normal && failed === null && (this.#version === "" || Date.now() - started > 1000)) return void this.#run();
         this.#failed(err ?? failed ?? new Error("the API server ended the watch at once"));
       });
+      // stop() while the watch was connecting found no request to abort.
+      if (this.#stopped) return void this.#request?.abort();
       this.#up();
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === GONE) this.#version = "";
