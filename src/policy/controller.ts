@@ -57,8 +57,7 @@ import { fullSync, diffPlans } from "./diff.ts";
 import { PolicyMetrics, type SyncKind } from "./metrics.ts";
 import { explain, type ExplainQuery, type Explanation } from "./explain.ts";
 import { keyOf, type Namespace, type NetworkPolicy, type Pod } from "./types.ts";
-import { matchesSelector } from "./selector.ts";
-import { PolicyIndex } from "./world.ts";
+import { PolicyIndex, policySelects } from "./world.ts";
 
 /** How long podAdded waits for the informer before it asks the API server for the pod. */
 const FETCH_AFTER_MS = 300;
@@ -303,9 +302,8 @@ export class PolicyController {
   /** Whether some policy selects `pod` (its namespace's policies, by pod selector), in either direction. */
   #selectedByAny(pod: Pod): boolean {
     for (const p of this.#policies.values()) {
-      if (p.namespace !== pod.namespace) continue;
       try {
-        if (matchesSelector(p.podSelector, pod.labels)) return true;
+        if (policySelects(p, pod)) return true;
       } catch {
         return true; // a selector the compiler refuses: let the sync decide
       }

@@ -23,6 +23,11 @@ export interface Selection {
 
 const NONE: Labels = Object.freeze({});
 
+/** Whether `p` selects `pod` (in some direction): same namespace, pod selector matching. */
+export function policySelects(p: NetworkPolicy, pod: Pod): boolean {
+  return p.namespace === pod.namespace && matchesSelector(p.podSelector, pod.labels);
+}
+
 export class PolicyIndex {
   /** Pods that policy applies to: not hostNetwork. */
   readonly pods: Pod[] = [];
@@ -68,7 +73,7 @@ export class PolicyIndex {
     const out: Selection = { ingress: [], egress: [] };
     if (pod.hostNetwork) return out;
     for (const p of this.#byPolicyNamespace.get(pod.namespace) ?? []) {
-      if (!matchesSelector(p.podSelector, pod.labels)) continue;
+      if (!policySelects(p, pod)) continue;
       const t = effectivePolicyTypes(p);
       if (t.ingress) out.ingress.push(p);
       if (t.egress) out.egress.push(p);
