@@ -7,7 +7,7 @@
  * stream-informer.ts's; this keeps the converted objects for a consumer
  * that reads them all at once (the DNS source's snapshot).
  */
-import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { StreamInformer } from "./stream-informer.ts";
 
 export interface Watched<S> {
@@ -48,7 +48,7 @@ export function watchKind<T extends KubernetesObject, S>(kc: KubeConfig, spec: W
       spec.log(`${spec.what}: listed ${objects.size}`);
       spec.onChange();
     },
-  }, new Watch(kc));
+  });
   informer.start();
   return {
     items: () => [...objects.values()],

@@ -40,7 +40,6 @@ export interface PolicyInformers {
 /** Starts the informers against `kubeconfig` (a path) or the in-cluster service account; resolves once they run. */
 export async function startPolicyInformers(kubeconfig: string | undefined, sink: PolicySink, log: (line: string) => void): Promise<PolicyInformers> {
   const k8s = await import("@kubernetes/client-node");
-  const { SlimWatch } = await import("./client.ts");
   const { StreamInformer } = await import("./stream-informer.ts");
   const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
   const core = config.makeApiClient(k8s.CoreV1Api);
@@ -59,7 +58,7 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
       if (n) sink.deletePod(n.namespace, n.name);
     },
     synced: () => sink.markPodsSynced(),
-  }, new SlimWatch(config, slimV1PolicyPod), slimV1PolicyPod);
+  }, slimV1PolicyPod);
   const namespaces = new StreamInformer<V1Namespace>(config, "/api/v1/namespaces", "Namespaces", log, {
     upsert: (o) => {
       const n = policyNamespaceOf(o);
@@ -69,7 +68,7 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
       if (o.metadata?.name) sink.deleteNamespace(o.metadata.name);
     },
     synced: () => sink.markNamespacesSynced(),
-  }, new k8s.Watch(config));
+  });
   const policies = new StreamInformer<V1NetworkPolicy>(config, "/apis/networking.k8s.io/v1/networkpolicies", "NetworkPolicies", log, {
     upsert: (o) => {
       const p = fromV1NetworkPolicy(o);
@@ -80,7 +79,7 @@ export async function startPolicyInformers(kubeconfig: string | undefined, sink:
       if (n) sink.deletePolicy(n.namespace, n.name);
     },
     synced: () => sink.markPoliciesSynced(),
-  }, new k8s.Watch(config));
+  });
   for (const r of [pods, namespaces, policies]) r.start();
   return {
     getPod: async (namespace, name) => {

@@ -8,9 +8,9 @@
  * converted to the proxy's types here (services.ts, endpointslices.ts) and
  * handed to a sink; the informers keep no copy (stream-informer.ts). The
  * sink hears that a kind is synced only once that kind's first list has
- * been delivered, and the proxy waits for both. An informer that fails (API server down, watch refused)
- * is started again with a doubling delay, up to 30 s; each outage is logged
- * once, and its end.
+ * been delivered, and the proxy waits for both. An informer that fails
+ * (API server down, watch refused) is started again with a doubling delay,
+ * up to 30 s; each outage is logged once, and its end.
  */
 import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { fromV1EndpointSlice, slimV1EndpointSlice } from "./endpointslices.ts";
@@ -40,7 +40,6 @@ export interface ServiceInformers {
  * (not synced: the sink hears that).
  */
 export async function startServiceInformers(kubeconfig: string | undefined, sink: ServiceSink, log: (line: string) => void): Promise<ServiceInformers> {
-  const { SlimWatch } = await import("./client.ts");
   const { StreamInformer } = await import("./stream-informer.ts");
   const config = (await import("./kubeconfig.ts")).loadKubeConfig(kubeconfig);
 
@@ -53,7 +52,7 @@ export async function startServiceInformers(kubeconfig: string | undefined, sink
       if (o.metadata?.namespace && o.metadata.name) sink.deleteService(o.metadata.namespace, o.metadata.name);
     },
     synced: () => sink.markServicesSynced(),
-  }, new SlimWatch(config, slimV1Service), slimV1Service);
+  }, slimV1Service);
   const slices = new StreamInformer<V1EndpointSlice>(config, "/apis/discovery.k8s.io/v1/endpointslices", "EndpointSlices", log, {
     upsert: (o) => {
       const s = fromV1EndpointSlice(o);
@@ -65,7 +64,7 @@ export async function startServiceInformers(kubeconfig: string | undefined, sink
       if (o.metadata?.namespace && o.metadata.name) sink.deleteSlice(o.metadata.namespace, o.metadata.name);
     },
     synced: () => sink.markSlicesSynced(),
-  }, new SlimWatch(config, slimV1EndpointSlice), slimV1EndpointSlice);
+  }, slimV1EndpointSlice);
   services.start();
   slices.start();
   return { stop: async () => void (await Promise.all([services.stop(), slices.stop()])) };

@@ -16,8 +16,9 @@
  * A relist delivers every listed object again as an upsert: the consumers'
  * upserts are idempotent (they compare), as with client-go's resync.
  */
-import type { KubeConfig, KubernetesObject, Watch } from "@kubernetes/client-node";
+import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { describeError } from "../lib/errors.ts";
+import { SlimWatch } from "./client.ts";
 import { listAll } from "./list.ts";
 
 export interface Handlers<T> {
@@ -50,19 +51,15 @@ export class StreamInformer<T extends KubernetesObject> {
   #timer: NodeJS.Timeout | undefined;
   #request: AbortController | null = null;
 
-  /**
-   * `watch` is the library's Watch on `config` (a SlimWatch when `slim` is
-   * given, so watched objects are slimmed as listed ones are); `slim`
-   * projects every object to what the handlers read.
-   */
-  constructor(config: KubeConfig, path: string, what: string, log: (line: string) => void, handlers: Handlers<T>, watch: Watch, slim: (o: T) => T = (o) => o) {
+  /** `slim`, when given, projects every listed and watched object to what the handlers read. */
+  constructor(config: KubeConfig, path: string, what: string, log: (line: string) => void, handlers: Handlers<T>, slim?: (o: T) => T) {
     this.#config = config;
     this.#path = path;
     this.#what = what;
     this.#log = log;
     this.#handlers = handlers;
-    this.#watch = watch;
-    this.#slim = slim;
+    this.#watch = slim === undefined ? new Watch(config) : new SlimWatch(config, slim);
+    this.#slim = slim ?? ((o) => o);
   }
 
   start(): void {
