@@ -102,7 +102,16 @@ const CLOCK_TICKS = 100;
 
 /** The resident memory of process `pid`, MB. */
 export function rssMb(pid: number): number {
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
+  return statusMb(pid, "VmRSS");
+}
+
+/** The highest resident set `pid` has had in its life (VmHWM), in MB: a peak no sampling misses. */
+export function peakRssMb(pid: number): number {
+  return statusMb(pid, "VmHWM");
+}
+
+function statusMb(pid: number, field: string): number {
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 }
 
 /** etcd and kube-apiserver of the lab, in their own namespace on the cluster's switch, and kubectl against them. */

@@ -61,8 +61,11 @@
  *                 the share of direct being the median of the pairs' ratios;
  *   CPU and RSS   CPU seconds (with the nft processes each one waited for)
  *                 of every instance of each proxy's process (kube-proxy's,
- *                 the agent's) over the run, the highest RSS seen, and the
- *                 RSS at the end of the run (after the incremental rounds).
+ *                 the agent's) over the run, the highest RSS (each
+ *                 instance's VmHWM, its lifetime peak, read while it runs
+ *                 and before it is stopped: a peak sampled every poll can
+ *                 miss a short one, such as a full sync's), and the RSS at
+ *                 the end of the run (after the incremental rounds).
  *
  * BENCH_KPROXY_SERVICES (default 1000,10000), BENCH_KPROXY_ROUNDS (20),
  * BENCH_KPROXY_CONNECTS (200), BENCH_KPROXY_IPERF_SECONDS (3).
@@ -80,7 +83,7 @@ import { APISERVER_PORT } from "../src/lab/control/paths.ts";
 import { sleep } from "../src/lib/sleep.ts";
 import { AgentCluster, deployedAgentNodeFlags, subnetOf } from "./agent-cluster.ts";
 import { ipBatch, Scratch } from "./agent-scratch.ts";
-import { ControlPlane, cpuSeconds, rssMb } from "./flannel.ts";
+import { ControlPlane, cpuSeconds, peakRssMb, rssMb } from "./flannel.ts";
 import { percentile, printTable } from "./stats.ts";
 import { until } from "../test/support/until.ts";
 
@@ -298,6 +301,7 @@ async function stopProxy(c: AgentCluster, side: ProxySide): Promise<void> {
   const p = side.proc;
   if (!p || p.exitCode !== null) return;
   side.cpu += cpuSeconds(p.pid!);
+  sampleRss(side);
   const gone = new Promise((resolve) => p.once("exit", resolve));
   p.kill("SIGTERM");
   await Promise.race([gone, sleep(10_000)]);
@@ -310,7 +314,7 @@ function sampleRss(side: ProxySide): void {
   const pid = side.proc?.pid;
   if (pid === undefined || side.proc?.exitCode !== null) return;
   try {
-    side.rss = Math.max(side.rss, rssMb(pid));
+    side.rss = Math.max(side.rss, peakRssMb(pid));
   } catch {
     // exited between the check and the read
   }
