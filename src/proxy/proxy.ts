@@ -213,6 +213,11 @@ export class ServiceProxy {
     this.#started = true;
     this.#monitor?.start();
     void this.#checkBridgeNetfilter();
+    // The informers' first lists left their garbage (pages of JSON, API
+    // objects) in the heap, all dead now: collected before the first full
+    // sync, its space takes the plan and the script instead of the heap
+    // growing past it. Only with --expose-gc (deploy/weft.yaml sets it).
+    (globalThis as { gc?: () => void }).gc?.();
     this.#sync.start();
     this.#sync.request();
   }
