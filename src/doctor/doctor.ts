@@ -23,7 +23,7 @@ import { checkClusterCidr, checkNodeSubnets } from "./checks/subnets.ts";
 import { collectNode, type DoctorTarget } from "./collect.ts";
 import type { Cluster } from "./facts.ts";
 import type { KubeFacts } from "./kube-facts.ts";
-import type { Check, Finding } from "./finding.ts";
+import { STALE, type Check, type Finding } from "./finding.ts";
 
 /** Every check by name, in report order: the agent, then the data plane, then the runtime's files. */
 export const CHECKS: Record<string, Check> = {
@@ -88,7 +88,7 @@ export async function runDoctor(targets: readonly DoctorTarget[], lab: Cluster["
 /** `look`'s findings; when a table is behind the API in them, `look`'s findings again after `settleMs`. */
 export async function lookTwiceIfBehind(look: () => Promise<Finding[]>, settleMs: number): Promise<Finding[]> {
   const first = await look();
-  if (!first.some((f) => f.status === "fail" && IN_STEP_CHECKS.has(f.check) && / is stale/.test(f.message))) return first;
+  if (!first.some((f) => f.status === "fail" && IN_STEP_CHECKS.has(f.check) && f.message.includes(` ${STALE}`))) return first;
   await sleep(settleMs);
   return look();
 }

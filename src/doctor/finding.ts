@@ -9,6 +9,9 @@ import { valueOf, type Cluster, type NodeFacts } from "./facts.ts";
 /** How a check came out: `warn` is worth fixing, `fail` breaks pod traffic (and the exit status). */
 export type Status = "ok" | "warn" | "fail";
 
+/** What the table checks (service-proxy, policy) say of a table behind what it should hold; doctor looks again before it believes them (doctor.ts). */
+export const STALE = "is stale";
+
 /** One result of one check on one node. */
 export interface Finding {
   /** The node the finding is about (the lab's node name, or the agent's). */

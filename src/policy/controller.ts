@@ -248,9 +248,10 @@ export class PolicyController {
    * resolves once a sync that knows it has reached the kernel, so the
    * plugin can return (and the runtime start the containers) with the pod
    * already isolated; at once for a pod no policy selects (it has nothing
-   * to be isolated by; the sync follows). A pod the informer has not listed yet is waited for
-   * up to `waitMs` (it is scheduled before its sandbox is made, so it is
-   * normally there), and so is an agent still listing its inputs. Never
+   * to be isolated by; the sync follows). A pod the informer has not
+   * listed yet is waited for up to `waitMs` (it is scheduled before its
+   * sandbox is made, so it is normally there), and so is an agent still
+   * listing its inputs. Never
    * throws: the answer says what was not done.
    */
   async podAdded(namespace: string, name: string, ip: string, waitMs = 1000, fetchPod?: () => Promise<Pod | undefined>): Promise<PodAddedAnswer> {
@@ -299,15 +300,9 @@ export class PolicyController {
     return { programmed: true, isolated };
   }
 
-  /** Whether some policy selects `pod` (its namespace's policies, by pod selector), in either direction. */
+  /** Whether some policy selects `pod`, in either direction. */
   #selectedByAny(pod: Pod): boolean {
-    for (const p of this.#policies.values()) {
-      try {
-        if (policySelects(p, pod)) return true;
-      } catch {
-        return true; // a selector the compiler refuses: let the sync decide
-      }
-    }
+    for (const p of this.#policies.values()) if (policySelects(p, pod)) return true;
     return false;
   }
 

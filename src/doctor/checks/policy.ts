@@ -10,7 +10,7 @@
 import { nftChains } from "../../kernel/nft-ruleset.ts";
 import { TABLE } from "../../policy/compile.ts";
 import { valueOf } from "../facts.ts";
-import { fail, listing, ok, warn, type Check } from "../finding.ts";
+import { fail, listing, ok, STALE, warn, type Check } from "../finding.ts";
 
 const TABLE_NAME = `${TABLE.family} ${TABLE.name}`;
 const REPAIR = "the agent repairs the table within a second of a change it did not make; if it stays wrong, restart the agent and read its log";
@@ -41,7 +41,7 @@ export const checkPolicy: Check = (node) => {
   const extra = [...have].filter((c) => !want.has(c));
   if (missing.length || extra.length) {
     const parts = [missing.length ? `no chain for ${listing(missing.slice(0, 3))}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}` : "", extra.length ? `chains for pods no longer isolated: ${listing(extra.slice(0, 3))}${extra.length > 3 ? ` and ${extra.length - 3} more` : ""}` : ""].filter(Boolean);
-    return [fail(node, "policy", `table ${TABLE_NAME} is stale: ${parts.join("; ")}`, REPAIR)];
+    return [fail(node, "policy", `table ${TABLE_NAME} ${STALE}: ${parts.join("; ")}`, REPAIR)];
   }
   const shut: string[] = [];
   for (const p of policy.pods) {

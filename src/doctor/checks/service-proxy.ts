@@ -18,7 +18,7 @@ import type { ServicesStatus } from "../../agent/api.ts";
 import { planProxy, TABLE, type ProxyPlan } from "../../proxy/plan.ts";
 import type { EndpointSlice } from "../../proxy/types.ts";
 import { valueOf, type NodeFacts } from "../facts.ts";
-import { fail, listing, ok, warn, type Check, type Finding } from "../finding.ts";
+import { fail, listing, ok, STALE, warn, type Check, type Finding } from "../finding.ts";
 import { parsedSubnetFile } from "../subnet-file.ts";
 import { PROXY_MAPS } from "../proxy-facts.ts";
 import { formatPrefix } from "../../lib/ipv4.ts";
@@ -109,7 +109,7 @@ export const checkServiceProxy: Check = (node, cluster) => {
       }
       if (behind.length) problems.push(`endpoints behind the API for ${few(behind)}`);
     }
-    if (problems.length) return [fail(node, CHECK, `table ${TABLE_NAME} is stale, behind the Services and EndpointSlices: ${problems.join("; ")}`, repair)];
+    if (problems.length) return [fail(node, CHECK, `table ${TABLE_NAME} ${STALE}, behind the Services and EndpointSlices: ${problems.join("; ")}`, repair)];
     const ports = [...plan.fragments.values()].reduce((n, f) => n + f.ports.length, 0);
     return [ok(node, CHECK, `table ${TABLE_NAME} matches the API: ${ports} service ports, ${want.length} map elements${status ? "" : " (the agent does not answer; the table is what it left)"}`)];
   }
@@ -118,6 +118,6 @@ export const checkServiceProxy: Check = (node, cluster) => {
   const want = status.ports.flatMap((p) => p.destinations.filter((d) => !d.startsWith("*:")).map((d) => `${d}/${p.protocol}`));
   const got = new Set(have.filter((e) => /^(service-ips|no-endpoint-services)\|/.test(e)).map((e) => describeElement(e).replace(" (refused)", "")));
   const missing = want.filter((d) => !got.has(d));
-  if (missing.length) return [fail(node, CHECK, `table ${TABLE_NAME} is stale: the agent programmed ${few(missing)}, which the table lacks`, repair)];
+  if (missing.length) return [fail(node, CHECK, `table ${TABLE_NAME} ${STALE}: the agent programmed ${few(missing)}, which the table lacks`, repair)];
   return [ok(node, CHECK, `table ${TABLE_NAME} holds the agent's ${status.ports.length} service ports (give doctor --kubeconfig to compare with the API)`)];
 };
