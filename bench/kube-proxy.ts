@@ -52,8 +52,13 @@
  *                 of the proxies, but with kube-proxy's 10,000 Services it
  *                 did not start listening within 2 minutes.)
  *   first packet  TCP connect() time from the client pod to a ClusterIP (and
- *                 straight to the backend, for reference), CONNECTS times,
- *                 with 1 Service and with the largest size present;
+ *                 straight to the backend, for reference), CONNECTS times
+ *                 per proxy, with 1 Service and with the largest size
+ *                 present: in CONNECT_BLOCKS blocks that alternate between
+ *                 the two proxies (so a change in the machine's load falls
+ *                 on both), each block after WARMUP connects left out (the
+ *                 client's own first connects: its JIT, its first ARP);
+ *                 client on CPU 0, server on CPU 1, as for throughput;
  *   throughput    iperf3 client pod → backend pod through the ClusterIP
  *                 against straight to the pod IP: IPERF_ROUNDS pairs per
  *                 proxy, each pair back to back in alternating order (the
@@ -68,7 +73,8 @@
  *                 the end of the run (after the incremental rounds).
  *
  * BENCH_KPROXY_SERVICES (default 1000,10000), BENCH_KPROXY_ROUNDS (20),
- * BENCH_KPROXY_CONNECTS (200), BENCH_KPROXY_IPERF_SECONDS (3).
+ * BENCH_KPROXY_CONNECTS (1000), BENCH_KPROXY_IPERF_SECONDS (3),
+ * BENCH_KPROXY_IPERF_ROUNDS (9).
  * Runs alone: `sh scripts/node.sh bench/kube-proxy.ts`.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -89,10 +95,14 @@ import { until } from "../test/support/until.ts";
 
 const SIZES = (process.env.BENCH_KPROXY_SERVICES ?? "1000,10000").split(",").map(Number);
 const ROUNDS = Number(process.env.BENCH_KPROXY_ROUNDS ?? 20);
-const CONNECTS = Number(process.env.BENCH_KPROXY_CONNECTS ?? 200);
+const CONNECTS = Number(process.env.BENCH_KPROXY_CONNECTS ?? 1000);
+/** Blocks the connects of each proxy are taken in, alternating between the proxies. */
+const CONNECT_BLOCKS = 5;
+/** Connects each block makes first and leaves out. */
+const WARMUP = 20;
 const IPERF_SECONDS = Number(process.env.BENCH_KPROXY_IPERF_SECONDS ?? 3);
 /** Rounds of (ClusterIP, pod IP) iperf3 pairs per proxy (BENCH_KPROXY_IPERF_ROUNDS). */
-const IPERF_ROUNDS = Number(process.env.BENCH_KPROXY_IPERF_ROUNDS ?? 5);
+const IPERF_ROUNDS = Number(process.env.BENCH_KPROXY_IPERF_ROUNDS ?? 9);
 const POLL_MS = 500;
 const ENDPOINTS = 5;
 const CLUSTER_CIDR = "10.244.0.0/16";
@@ -260,7 +270,7 @@ function wirePods(scratch: Scratch, nodeNs: string, k: number): { clientNs: stri
   ipBatch([`addr add ${BACKEND_IP}/24 dev eth0`, "link set eth0 up", "route add default via 10.244.250.1"], backendNs);
   spawnSync("ip", ["netns", "exec", nodeNs, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
   scratch.spawn(["ip", "netns", "exec", backendNs, "taskset", "-c", "1", "iperf3", "-s"], { stdio: "ignore" });
-  scratch.spawn(["ip", "netns", "exec", backendNs, process.execPath, "-e", "require('net').createServer((s) => s.on('error', () => {}).end()).listen(8080)"], { stdio: "ignore" });
+  scratch.spawn(["ip", "netns", "exec", backendNs, "taskset", "-c", "1", process.execPath, "-e", "require('net').createServer((s) => s.on('error', () => {}).end()).listen(8080)"], { stdio: "ignore" });
   return { clientNs, backendNs };
 }
 
@@ -424,24 +434,34 @@ function weftSyncMetrics(metrics: string): WeftSyncMetrics {
   return { count: value("weft_proxy_sync_duration_seconds_count"), sum: value("weft_proxy_sync_duration_seconds_sum"), last: value("weft_proxy_last_sync_timestamp_seconds") * 1000 };
 }
 
-/** TCP connect() times (ms) from the client pod to `ip:port`, `n` in a row. */
+/** TCP connect() times (ms) from the client pod to `ip:port`, `n` in a row after WARMUP left out. */
 function connectTimes(clientNs: string, ip: string, port: number, n: number): number[] {
   const script = `
 const net = require("net");
 const out = [];
 (async () => {
-  for (let i = 0; i < ${n}; i++) {
+  for (let i = 0; i < ${n + WARMUP}; i++) {
     await new Promise((resolve, reject) => {
       const t = process.hrtime.bigint();
       const s = net.connect({ host: "${ip}", port: ${port} }, () => { out.push(Number(process.hrtime.bigint() - t) / 1e6); s.destroy(); resolve(); });
       s.on("error", reject);
     });
   }
-  process.stdout.write(JSON.stringify(out));
+  process.stdout.write(JSON.stringify(out.slice(${WARMUP})));
 })().catch((e) => { process.stderr.write(String(e)); process.exit(1); });`;
-  const r = spawnSync("ip", ["netns", "exec", clientNs, process.execPath, "-e", script], { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("ip", ["netns", "exec", clientNs, "taskset", "-c", "0", process.execPath, "-e", script], { encoding: "utf8", timeout: 120_000 });
   if (r.status !== 0) throw new Error(`connect to ${ip}:${port} from ${clientNs}: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as number[];
+}
+
+/** connect() times from each side's client pod to `ip:port`: CONNECTS each, in CONNECT_BLOCKS blocks alternating between the sides. */
+function connectBoth(sides: readonly ProxySide[], ip: string, port: number): Map<string, number[]> {
+  const out = new Map<string, number[]>(sides.map((s) => [s.name, []]));
+  const per = Math.ceil(CONNECTS / CONNECT_BLOCKS);
+  for (let b = 0; b < CONNECT_BLOCKS; b++) {
+    for (const s of b % 2 === 0 ? sides : [...sides].reverse()) out.get(s.name)!.push(...connectTimes(s.clientNs, ip, port, per));
+  }
+  return out;
 }
 
 /** iperf3 from the client pod to `ip:5201`, Gbit/s. */
@@ -498,16 +518,12 @@ export async function benchKubeProxy(): Promise<void> {
 
     // One Service: start both, then first packet and throughput.
     for (const s of sides) await timeFullSync(scratch, c, s, cp.adminConf, dir, base);
-    const connect = (s: ProxySide, ip: string, port: number) => percentile(connectTimes(s.clientNs, ip, port, CONNECTS), 50);
-    const connect99 = (s: ProxySide, ip: string, port: number) => {
-      const xs = connectTimes(s.clientNs, ip, port, CONNECTS);
-      return [percentile(xs, 50), percentile(xs, 99)] as const;
+    const connects = (what: string, ip: string, port: number, ps: number[]) => {
+      const times = connectBoth(sides, ip, port);
+      for (const p of ps) row(`${what}, p${p}`, percentile(times.get("weft")!, p), percentile(times.get("kube-proxy")!, p));
     };
-    const [w1, w1p99] = connect99(wf, PROBE_IP, 80);
-    const [k1, k1p99] = connect99(kp, PROBE_IP, 80);
-    row("connect() to a ClusterIP, 1 Service, p50", w1, k1);
-    row("connect() to a ClusterIP, 1 Service, p99", w1p99, k1p99);
-    row("connect() straight to the pod, p50 (reference)", connect(wf, BACKEND_IP, 8080), connect(kp, BACKEND_IP, 8080));
+    connects("connect() to a ClusterIP, 1 Service", PROBE_IP, 80, [50, 99]);
+    connects("connect() straight to the pod (reference)", BACKEND_IP, 8080, [50, 99]);
     const tput: Record<string, { vip: number[]; direct: number[] }> = { weft: { vip: [], direct: [] }, "kube-proxy": { vip: [], direct: [] } };
     // Each round measures the ClusterIP and the pod IP back to back, in alternating order, so a
     // swing of the shared machine's load lands on both halves of a pair; the share of direct is the
@@ -611,10 +627,7 @@ export async function benchKubeProxy(): Promise<void> {
       for (const p of [50, 99]) row(`${what} with ${n} Services, API write → kernel, p${p}`, percentile(lat.weft![what] ?? [], p), percentile(lat["kube-proxy"]![what] ?? [], p));
     }
 
-    const [wn, wnp99] = connect99(wf, PROBE_IP, 80);
-    const [kn, knp99] = connect99(kp, PROBE_IP, 80);
-    row(`connect() to a ClusterIP, ${n} Services, p50`, wn, kn);
-    row(`connect() to a ClusterIP, ${n} Services, p99`, wnp99, knp99);
+    connects(`connect() to a ClusterIP, ${n} Services`, PROBE_IP, 80, [50, 99]);
 
     for (const s of sides) sampleRss(s);
     for (const s of sides) s.rssEnd = s.proc?.pid === undefined ? NaN : rssMb(s.proc.pid);

@@ -8,6 +8,7 @@ import { tryParseIp } from "../lib/ipv4.ts";
 import { FORWARD_CHAIN, type PolicyPlan } from "./compile.ts";
 import type { Connection } from "./evaluate.ts";
 import type { NftTransaction } from "../kernel/nft/transaction.ts";
+import { elementKeyText, splitElements, type NftElement, type NftElementText } from "../kernel/nft/objects.ts";
 import type { ContainerPort, NetworkPolicy, Pod, PolicyRule, Protocol } from "./types.ts";
 
 export function pod(namespace: string, name: string, ip: string, o: Partial<Pod> = {}): Pod {
@@ -141,8 +142,8 @@ export function applyToModel(m: TableModel, tx: NftTransaction): void {
         break;
       case "add-element": {
         const s = need(m.sets.get(o.set), `set ${o.set}`);
-        for (const e of o.elements) {
-          const k = e.key.join(" . ");
+        for (const e of o.elements.flatMap(keyed)) {
+          const k = e.key;
           if (s.has(k) && s.get(k) !== e.value) throw new Error(`element ${k} of ${o.set} exists with another value`);
           s.set(k, e.value);
         }
@@ -150,8 +151,7 @@ export function applyToModel(m: TableModel, tx: NftTransaction): void {
       }
       case "delete-element": {
         const s = need(m.sets.get(o.set), `set ${o.set}`);
-        for (const e of o.elements) {
-          const k = e.key.join(" . ");
+        for (const { key: k } of o.elements.flatMap(keyed)) {
           if (!s.delete(k)) throw new Error(`no element ${k} in ${o.set}`);
         }
         break;
@@ -166,4 +166,13 @@ export function applyToModel(m: TableModel, tx: NftTransaction): void {
 function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`no ${what}`);
   return v;
+}
+
+/** Elements (objects or element texts) as key text and value. */
+function keyed(e: NftElement | NftElementText): { key: string; value: string | undefined }[] {
+  if (typeof e !== "string") return [{ key: e.key.join(" . "), value: e.value }];
+  return splitElements(e).map((one) => {
+    const key = elementKeyText(one);
+    return { key, value: key.length < one.length ? one.slice(key.length + 3) : undefined };
+  });
 }

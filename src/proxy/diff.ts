@@ -20,7 +20,7 @@
  * and nothing is referenced before it exists: new sets and chains, element
  * deletions, rules, element additions, then chain and set deletions.
  */
-import type { NftElement, NftSet } from "../kernel/nft/objects.ts";
+import { elementKeyText, splitElements, type NftElementText, type NftSet } from "../kernel/nft/objects.ts";
 import { NftTransaction } from "../kernel/nft/transaction.ts";
 import { TABLE, type PlannedChain, type ProxyPlan, type ServiceFragment } from "./plan.ts";
 
@@ -56,7 +56,14 @@ export function fullSync(next: ProxyPlan, prev: ProxyPlan | undefined, rebuild: 
     }
   }
   for (const c of chains.values()) for (const r of c.rules) tx.addRule(c.chain.name, r);
-  for (const s of next.baseSets) for (const f of next.fragments.values()) tx.addElements(s.name, f.elements.get(s.name) ?? []);
+  for (const s of next.baseSets) {
+    const texts: NftElementText[] = [];
+    for (const f of next.fragments.values()) {
+      const t = f.elements.get(s.name);
+      if (t) texts.push(t);
+    }
+    tx.addElements(s.name, texts);
+  }
   return { tx, services: [...next.fragments.keys()], kept: new Set() };
 }
 
@@ -72,8 +79,8 @@ export function diffPlans(prev: ProxyPlan, next: ProxyPlan, changed?: Iterable<s
   const changedChains: PlannedChain[] = [];
   const goneChains: string[] = [];
   const goneSets: NftSet[] = [];
-  const delElements = new Map<string, NftElement[]>();
-  const addElements = new Map<string, NftElement[]>();
+  const delElements = new Map<string, NftElementText[]>();
+  const addElements = new Map<string, NftElementText[]>();
   const services: string[] = [];
 
   const stillKept = new Set(kept);
@@ -121,15 +128,14 @@ export function diffPlans(prev: ProxyPlan, next: ProxyPlan, changed?: Iterable<s
     for (const set of new Set([...before.elements.keys(), ...after.elements.keys()])) {
       const old = indexElements(before.elements.get(set));
       const now = indexElements(after.elements.get(set));
+      // An element's text is its key and value: the same text, the same element.
       for (const [k, e] of old) {
-        const n = now.get(k);
-        if (n && n.value === e.value) continue;
+        if (now.get(k) === e) continue;
         push(delElements, set, e);
         changed = true;
       }
       for (const [k, e] of now) {
-        const o = old.get(k);
-        if (o && o.value === e.value) continue;
+        if (old.get(k) === e) continue;
         push(addElements, set, e);
         changed = true;
       }
@@ -166,9 +172,10 @@ function allSets(plan: ProxyPlan): Map<string, NftSet> {
   return out;
 }
 
-function indexElements(list: readonly NftElement[] | undefined): Map<string, NftElement> {
-  const m = new Map<string, NftElement>();
-  for (const e of list ?? []) m.set(e.key.join(" . "), e);
+/** A set's elements (text) by their key. */
+function indexElements(text: NftElementText | undefined): Map<string, NftElementText> {
+  const m = new Map<string, NftElementText>();
+  for (const e of splitElements(text ?? "")) m.set(elementKeyText(e), e);
   return m;
 }
 

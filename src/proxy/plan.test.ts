@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fullSync } from "./diff.ts";
+import { splitElements } from "../kernel/nft/objects.ts";
 import { FragmentMap, PlanCache, planProxy, planProxyChanged, planService, type PlanOptions, type ProxyPlan, type ServiceFragment } from "./plan.ts";
 import { byService, ep, slice, svc } from "./testing.ts";
 import type { EndpointSlice, Service } from "./types.ts";
@@ -12,7 +13,7 @@ function plan(s: Service, slices: EndpointSlice[] = []): ServiceFragment {
   return planService(s, slices, OPTS);
 }
 function elements(f: ServiceFragment, set: string): string[] {
-  return (f.elements.get(set) ?? []).map((e) => e.key.join(" . ") + (e.value === undefined ? "" : ` : ${e.value}`));
+  return splitElements(f.elements.get(set) ?? "");
 }
 
 const WEB = svc("default", "web", { clusterIPs: ["10.96.0.20"], ports: [{ name: "http", port: 80, targetPort: "http" }] });
@@ -226,8 +227,8 @@ describe("planProxy", () => {
     const a = svc("ns", "a", { clusterIPs: ["10.96.0.1"], externalIPs: ["192.168.125.50"], ports: [{ port: 80 }] });
     const b = svc("ns", "b", { clusterIPs: ["10.96.0.2"], externalIPs: ["192.168.125.50"], ports: [{ port: 80 }] });
     const p = planProxy([b, a], new Map(), OPTS);
-    assert.deepEqual(p.fragments.get("ns/a")!.elements.get("no-endpoint-services")!.length, 2);
-    assert.deepEqual(p.fragments.get("ns/b")!.elements.get("no-endpoint-services")!.map((e) => e.key[0]), ["10.96.0.2"]);
+    assert.deepEqual(elements(p.fragments.get("ns/a")!, "no-endpoint-services").length, 2);
+    assert.deepEqual(elements(p.fragments.get("ns/b")!, "no-endpoint-services").map((e) => e.split(" ")[0]), ["10.96.0.2"]);
     assert.match(p.problems.join(), /192\.168\.125\.50 \. tcp \. 80 is already used by service ns\/a/);
   });
 

@@ -95,7 +95,7 @@
  * inputs did not change, and the diff can skip them by identity; a partial
  * sync replans only the services that changed (planProxyChanged).
  */
-import type { NftChain, NftElement, NftSet } from "../kernel/nft/objects.ts";
+import { elementKeyText, splitElements, type NftChain, type NftElementText, type NftSet } from "../kernel/nft/objects.ts";
 import { formatPrefix, parsePrefix, tryParseIp, type Prefix } from "../lib/ipv4.ts";
 import { serviceKey, type Endpoint, type EndpointSlice, type Protocol, type Service, type ServicePort } from "./types.ts";
 
@@ -164,13 +164,16 @@ export interface ServiceFragment {
   chains: Map<string, string[]>;
   /** Dynamic affinity sets this service owns. */
   sets: NftSet[];
-  /** Elements this service puts into the shared maps and sets, by set name. */
-  elements: Map<string, NftElement[]>;
+  /**
+   * Elements this service puts into the shared maps and sets: by set name,
+   * their nft text joined by ", " (NftElementText). Text rather than
+   * objects: at 10,000 Services with 5 endpoints, element objects were
+   * about a third of the plan's memory, the largest part of the proxy's.
+   */
+  elements: Map<string, NftElementText>;
   ports: PortPlan[];
   /** `set|key` of every element a map (not the cluster-ips set) must hold once only. */
   elementKeys: string[];
-  /** For an element of elementKeys: the elements that follow from it (endpoint slots, hairpin entries; the same objects as in `elements`), dropped with it. */
-  derived: Map<string, NftElement[]>;
   /** Shared endpoint-picking chains (pick-*) this service's elements send to. */
   shared: string[];
   /** For a LoadBalancer with externalTrafficPolicy Local: the health check port and this node's endpoint count. */
@@ -322,7 +325,7 @@ export function planProxy(services: Iterable<Service>, slicesByService: Readonly
   }
   // Before resolveConflicts: the copies it makes hold no clashing key any more.
   const owners = cache ? ownersOf(fragments) : undefined;
-  const problems = resolveConflicts(fragments);
+  const problems = resolveConflicts(fragments, opts);
   const shared = new Map<string, number>();
   for (const f of fragments.values()) for (const c of f.shared) shared.set(c, (shared.get(c) ?? 0) + 1);
   const plan: ProxyPlan = { baseChains: [...baseChains(opts), ...pickChains(shared.keys(), opts)], baseSets: BASE_SETS, fragments, problems };
@@ -511,21 +514,28 @@ function usable(eps: readonly PortEndpoint[]): PortEndpoint[] {
   return ready.length ? ready : eps.filter((e) => e.serving && e.terminating);
 }
 
-/** Plans one Service; pure. Exported for tests. */
-export function planService(svc: Service, slices: readonly EndpointSlice[], o: CheckedOptions | PlanOptions): ServiceFragment {
+/**
+ * Plans one Service; pure. Exported for tests. With `derived`, records for
+ * each element of elementKeys the elements that follow from it (endpoint
+ * slots, hairpin entries, as `set|text`), which go (and clash) with it.
+ */
+export function planService(svc: Service, slices: readonly EndpointSlice[], o: CheckedOptions | PlanOptions, derived?: Map<string, Set<string>>): ServiceFragment {
   const opts = "serviceNet" in o ? o : checkOptions(o);
   const key = serviceKey(svc);
-  const f: ServiceFragment = { key, chains: new Map(), sets: [], elements: new Map(), ports: [], elementKeys: [], derived: new Map(), shared: [], problems: [], service: svc, slices };
-  const add = (set: string, e: NftElement, from?: string) => {
-    let list = f.elements.get(set);
-    if (!list) f.elements.set(set, (list = []));
-    list.push(e);
+  const f: ServiceFragment = { key, chains: new Map(), sets: [], elements: new Map(), ports: [], elementKeys: [], shared: [], problems: [], service: svc, slices };
+  const lists = new Map<string, string[]>();
+  const add = (set: string, e: { key: readonly string[]; value?: string }, from?: string) => {
+    const keyText = e.key.join(" . ");
+    const text = e.value === undefined ? keyText : `${keyText} : ${e.value}`;
+    let list = lists.get(set);
+    if (!list) lists.set(set, (list = []));
+    list.push(text);
     // The cluster-ips set: sharing an address is harmless. Derived elements go (and clash) with the element they follow from.
-    if (!DERIVED_SETS.has(set)) f.elementKeys.push(elementKey(set, e));
-    else if (from !== undefined) {
-      let d = f.derived.get(from);
-      if (!d) f.derived.set(from, (d = []));
-      d.push(e);
+    if (!DERIVED_SETS.has(set)) f.elementKeys.push(`${set}|${keyText}`);
+    else if (from !== undefined && derived) {
+      let d = derived.get(from);
+      if (!d) derived.set(from, (d = new Set()));
+      d.add(`${set}|${text}`);
     }
   };
   const hairpins = new Set<string>();
@@ -534,7 +544,7 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
     const chain = pickChain(kind, k.at(-2)!, eps.length);
     if (!f.shared.includes(chain)) f.shared.push(chain);
     add(set, { key: k, value: `goto ${chain}` });
-    const from = elementKey(set, { key: k });
+    const from = `${set}|${k.join(" . ")}`;
     const slots = endpointsSet(k.at(-2)!, kind === "extnp");
     eps.forEach((e, i) => add(slots, { key: k.concat(String(i)), value: `${e.address} . ${e.port}` }, from));
     if (hairpinFor !== undefined) {
@@ -692,17 +702,16 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
   if (svc.externalTrafficPolicy === "Local" && svc.healthCheckNodePort !== undefined && validPort(svc.healthCheckNodePort) && (anyLocalPolicy || svc.ports.length === 0)) {
     f.health = { port: svc.healthCheckNodePort, localEndpoints: localAddresses.size };
   }
+  for (const [set, list] of lists) f.elements.set(set, list.join(", "));
   return compact(f);
 }
 
 /**
  * `f` with its lists copied to their exact size: an array grown by push
- * keeps room for 16 more, and a proxy holds ~15 such lists per service port
- * (about a third of its plan's memory at 10,000 Services).
+ * keeps room for 16 more, and a proxy holds several such lists per service
+ * port.
  */
 function compact(f: ServiceFragment): ServiceFragment {
-  for (const [set, list] of f.elements) f.elements.set(set, list.slice());
-  for (const [k, list] of f.derived) f.derived.set(k, list.slice());
   for (const [name, rules] of f.chains) f.chains.set(name, rules.slice());
   f.elementKeys = f.elementKeys.slice();
   f.shared = f.shared.slice();
@@ -756,7 +765,7 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
  * and the other's fragment is replaced by a copy without it. The common
  * case, no clash, costs one map insertion per element.
  */
-function resolveConflicts(fragments: Map<string, ServiceFragment>): string[] {
+function resolveConflicts(fragments: Map<string, ServiceFragment>, opts: CheckedOptions): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   let clash = false;
@@ -788,16 +797,17 @@ function resolveConflicts(fragments: Map<string, ServiceFragment>): string[] {
   }
   for (const [key, drop] of losers) {
     const f = fragments.get(key)!;
-    const gone = new Set<NftElement>();
-    for (const k of drop) for (const d of f.derived.get(k) ?? []) gone.add(d);
-    const elements = new Map<string, NftElement[]>();
-    for (const [set, list] of f.elements) elements.set(set, list.filter((e) => !gone.has(e) && !drop.has(elementKey(set, e))));
+    // Clashes are rare: the derived elements are found by planning the service again.
+    const derived = new Map<string, Set<string>>();
+    planService(f.service, f.slices, opts, derived);
+    const gone = new Set<string>();
+    for (const k of drop) for (const d of derived.get(k) ?? []) gone.add(d);
+    const elements = new Map<string, NftElementText>();
+    for (const [set, text] of f.elements) {
+      const kept = splitElements(text).filter((e) => !gone.has(`${set}|${e}`) && !drop.has(`${set}|${elementKeyText(e)}`));
+      if (kept.length) elements.set(set, kept.join(", "));
+    }
     fragments.set(key, { ...f, elements, elementKeys: f.elementKeys.filter((k) => !drop.has(k)), original: f.original ?? f });
   }
   return problems;
-}
-
-/** An element's identity in the shared maps: `set|key`. */
-function elementKey(set: string, e: NftElement): string {
-  return `${set}|${e.key.join(" . ")}`;
 }

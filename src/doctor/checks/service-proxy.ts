@@ -15,6 +15,7 @@
  * the agent's own view only. A proxy that has not synced yet is a warning.
  */
 import type { ServicesStatus } from "../../agent/api.ts";
+import { elementKeyText, splitElements } from "../../kernel/nft/objects.ts";
 import { planProxy, TABLE, type ProxyPlan } from "../../proxy/plan.ts";
 import type { EndpointSlice } from "../../proxy/types.ts";
 import { valueOf, type NodeFacts } from "../facts.ts";
@@ -42,7 +43,7 @@ function describeElement(e: string): string {
 function planElements(plan: ProxyPlan): string[] {
   const out: string[] = [];
   for (const f of plan.fragments.values()) {
-    for (const [set, elements] of f.elements) if (PROXY_MAPS.includes(set)) for (const e of elements) out.push(`${set}|${e.key.join(" . ")}`);
+    for (const [set, elements] of f.elements) if (PROXY_MAPS.includes(set)) for (const e of splitElements(elements)) out.push(`${set}|${elementKeyText(e)}`);
   }
   return out.sort();
 }

@@ -102,10 +102,40 @@ export function setBody(set: NftSet): string {
   return ` { ${parts.join(" ")} }`;
 }
 
+/**
+ * Elements already written as nft writes them inside `{ }`: one, or several
+ * joined by ", " (`10.96.0.1 . tcp . 443 : goto svc-x, 10.96.0.2 . udp . 53 : drop`).
+ * A plan of tens of thousands of elements holds them this way: one string
+ * instead of an object, a key array and a value each. Keys and values must
+ * hold no ", " and no " : " (addresses, protocols, numbers, verdicts do not).
+ */
+export type NftElementText = string;
+
 /** An element as nft writes it: `10.96.0.1 . tcp . 443 : goto svc-x`. */
-export function elementText(e: NftElement): string {
+export function elementText(e: NftElement | NftElementText): string {
+  if (typeof e === "string") return e;
   const key = e.key.join(" . ");
   return e.value === undefined ? key : `${key} : ${e.value}`;
+}
+
+/** The elements of an element text, one text each. */
+export function splitElements(text: NftElementText): string[] {
+  return text === "" ? [] : text.split(", ");
+}
+
+/** One element's key, as text: what comes before ` : `. */
+export function elementKeyText(one: NftElementText): string {
+  const i = one.indexOf(" : ");
+  return i < 0 ? one : one.slice(0, i);
+}
+
+/** How many elements an element text holds. */
+export function countElements(e: NftElement | NftElementText): number {
+  if (typeof e !== "string") return 1;
+  if (e === "") return 0;
+  let n = 1;
+  for (let i = e.indexOf(", "); i >= 0; i = e.indexOf(", ", i + 2)) n++;
+  return n;
 }
 
 /** A double-quoted nft string (comments); quotes and line breaks are not allowed inside. */

@@ -47,6 +47,19 @@ describe("NftTransaction.render", () => {
       ],
     },
     {
+      name: "element texts (one element or several) beside objects; a delete writes their keys",
+      build: (tx) =>
+        tx
+          .addElements("m", ["10.96.0.1 . tcp . 443 : goto svc-x, 10.96.0.2 . udp . 53 : goto svc-y", ""])
+          .addElements("m", [{ key: ["10.96.0.4", "tcp", "80"], value: "drop" }])
+          .deleteElements("m", ["10.96.0.3 . tcp . 80 : goto z, 10.96.0.5 . tcp . 81 : drop"])
+          .addElements("s", [""]),
+      want: [
+        "add element ip weft-proxy m { 10.96.0.1 . tcp . 443 : goto svc-x, 10.96.0.2 . udp . 53 : goto svc-y, 10.96.0.4 . tcp . 80 : drop }",
+        "delete element ip weft-proxy m { 10.96.0.3 . tcp . 80, 10.96.0.5 . tcp . 81 }",
+      ],
+    },
+    {
       name: "flush, rules and deletes keep their order",
       build: (tx) =>
         tx.flushChain("c").addRule("c", "ip saddr 10.0.0.1 jump mark").flushSet({ name: "s" }).flushSet({ name: "m", value: "verdict" })
@@ -78,6 +91,15 @@ describe("NftTransaction.render", () => {
     assert.equal(lines.length, 3);
     assert.equal(tx.size, 4500);
     assert.ok(lines[2]!.startsWith("add element ip weft-proxy s { 4000, "));
+  });
+
+  test("element texts are counted by their elements, and a statement never cuts one", () => {
+    const tx = new NftTransaction(T);
+    tx.addElements("s", Array.from({ length: 900 }, (_, i) => `${3 * i}, ${3 * i + 1}, ${3 * i + 2}`));
+    const lines = tx.render().trim().split("\n");
+    assert.equal(tx.size, 2700);
+    assert.equal(lines.length, 2);
+    assert.ok(lines[1]!.startsWith("add element ip weft-proxy s { 2001, "));
   });
 
   test("names that are not identifiers are refused with NFT_BAD_OBJECT", () => {

@@ -7,7 +7,7 @@
  * statement (`add element ip t m { a, b, c }`), which nft parses much faster
  * than one statement per element.
  */
-import { chainBody, checkName, elementText, setBody, type NftChain, type NftElement, type NftSet, type NftTable } from "./objects.ts";
+import { chainBody, checkName, countElements, elementKeyText, elementText, setBody, splitElements, type NftChain, type NftElement, type NftElementText, type NftSet, type NftTable } from "./objects.ts";
 
 /** One operation, in the order it will be applied. */
 export type NftOp =
@@ -20,8 +20,8 @@ export type NftOp =
   | { op: "add-set"; set: NftSet }
   | { op: "flush-set"; set: string; map: boolean }
   | { op: "delete-set"; set: string; map: boolean }
-  | { op: "add-element"; set: string; elements: NftElement[] }
-  | { op: "delete-element"; set: string; elements: NftElement[] }
+  | { op: "add-element"; set: string; elements: (NftElement | NftElementText)[] }
+  | { op: "delete-element"; set: string; elements: (NftElement | NftElementText)[] }
   | { op: "add-rule"; chain: string; rule: string };
 
 /** Elements per statement: bounds the length of one line nft has to parse. */
@@ -40,7 +40,10 @@ export class NftTransaction {
   /** Number of operations (an element statement counts its elements). */
   get size(): number {
     let n = 0;
-    for (const o of this.ops) n += o.op === "add-element" || o.op === "delete-element" ? o.elements.length : 1;
+    for (const o of this.ops) {
+      if (o.op === "add-element" || o.op === "delete-element") for (const e of o.elements) n += countElements(e);
+      else n++;
+    }
     return n;
   }
 
@@ -99,14 +102,14 @@ export class NftTransaction {
     return this;
   }
 
-  /** Adds elements; an element whose key exists with another value is an error, so delete it first. */
-  addElements(set: string, elements: readonly NftElement[]): this {
+  /** Adds elements (objects, or element texts); an element whose key exists with another value is an error, so delete it first. */
+  addElements(set: string, elements: readonly (NftElement | NftElementText)[]): this {
     return this.#elements("add-element", set, elements);
   }
 
-  /** Deletes elements; each must exist. */
-  deleteElements(set: string, elements: readonly NftElement[]): this {
-    return this.#elements("delete-element", set, elements.map((e) => ({ key: e.key })));
+  /** Deletes elements; each must exist. Only their keys are written. */
+  deleteElements(set: string, elements: readonly (NftElement | NftElementText)[]): this {
+    return this.#elements("delete-element", set, elements.map((e) => (typeof e === "string" ? splitElements(e).map(elementKeyText).join(", ") : { key: e.key })));
   }
 
   /** Appends a rule (an nft expression and statement, e.g. `ip saddr 10.0.0.1 jump mark-for-masquerade`). */
@@ -115,12 +118,13 @@ export class NftTransaction {
     return this;
   }
 
-  #elements(op: "add-element" | "delete-element", set: string, elements: readonly NftElement[]): this {
+  #elements(op: "add-element" | "delete-element", set: string, given: readonly (NftElement | NftElementText)[]): this {
+    const elements = given.filter((e) => e !== "");
     if (elements.length === 0) return this;
     checkName("set", set);
     const last = this.ops.at(-1);
     if (last && last.op === op && last.set === set) last.elements.push(...elements);
-    else this.ops.push({ op, set, elements: [...elements] });
+    else this.ops.push({ op, set, elements });
     return this;
   }
 
@@ -161,10 +165,19 @@ export class NftTransaction {
         case "add-element":
         case "delete-element": {
           const verb = o.op === "add-element" ? "add" : "delete";
-          for (let i = 0; i < o.elements.length; i += ELEMENTS_PER_LINE) {
-            const chunk = o.elements.slice(i, i + ELEMENTS_PER_LINE).map(elementText).join(", ");
-            out.push(`${verb} element ${t} ${o.set} { ${chunk} }`);
+          // About ELEMENTS_PER_LINE a line: an element text is never cut.
+          let chunk: string[] = [];
+          let n = 0;
+          for (const e of o.elements) {
+            chunk.push(elementText(e));
+            n += countElements(e);
+            if (n >= ELEMENTS_PER_LINE) {
+              out.push(`${verb} element ${t} ${o.set} { ${chunk.join(", ")} }`);
+              chunk = [];
+              n = 0;
+            }
           }
+          if (chunk.length) out.push(`${verb} element ${t} ${o.set} { ${chunk.join(", ")} }`);
           break;
         }
         case "add-rule":
