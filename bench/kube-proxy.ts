@@ -51,14 +51,17 @@
  *                 `nft monitor` in the node's namespace would be independent
  *                 of the proxies, but with kube-proxy's 10,000 Services it
  *                 did not start listening within 2 minutes.)
- *   first packet  TCP connect() time from the client pod to a ClusterIP (and
- *                 straight to the backend, for reference), CONNECTS times
+ *   first packet  TCP connect() time from the client pod to a ClusterIP and
+ *                 straight to the backend (for reference: the two nodes
+ *                 differ a little on the same path), CONNECTS times each
  *                 per proxy, with 1 Service and with the largest size
- *                 present: in CONNECT_BLOCKS blocks that alternate between
- *                 the two proxies (so a change in the machine's load falls
- *                 on both), each block after WARMUP connects left out (the
- *                 client's own first connects: its JIT, its first ARP);
- *                 client on CPU 0, server on CPU 1, as for throughput;
+ *                 present: in CONNECT_BLOCKS blocks that alternate the two
+ *                 proxies and the two targets (so a change in the machine's
+ *                 load falls on all), each block after WARMUP connects left
+ *                 out (the client's own first connects: its JIT, its first
+ *                 ARP); client on CPU 0, server on CPU 1, as for
+ *                 throughput; and the ClusterIP's figure over the pod's on
+ *                 the same node, which takes the node's own part out;
  *   throughput    iperf3 client pod → backend pod through the ClusterIP
  *                 against straight to the pod IP: IPERF_ROUNDS pairs per
  *                 proxy, each pair back to back in alternating order (the
@@ -454,12 +457,21 @@ const out = [];
   return JSON.parse(r.stdout) as number[];
 }
 
-/** connect() times from each side's client pod to `ip:port`: CONNECTS each, in CONNECT_BLOCKS blocks alternating between the sides. */
-function connectBoth(sides: readonly ProxySide[], ip: string, port: number): Map<string, number[]> {
-  const out = new Map<string, number[]>(sides.map((s) => [s.name, []]));
+/**
+ * connect() times from each side's client pod to each target, keyed
+ * `side|target`: CONNECTS each, in CONNECT_BLOCKS blocks that alternate the
+ * order of the sides and of the targets.
+ */
+function connectBoth(sides: readonly ProxySide[], targets: readonly { name: string; ip: string; port: number }[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
   const per = Math.ceil(CONNECTS / CONNECT_BLOCKS);
   for (let b = 0; b < CONNECT_BLOCKS; b++) {
-    for (const s of b % 2 === 0 ? sides : [...sides].reverse()) out.get(s.name)!.push(...connectTimes(s.clientNs, ip, port, per));
+    for (const s of b % 2 === 0 ? sides : [...sides].reverse()) {
+      for (const t of b % 2 === 0 ? targets : [...targets].reverse()) {
+        const key = `${s.name}|${t.name}`;
+        out.set(key, [...(out.get(key) ?? []), ...connectTimes(s.clientNs, t.ip, t.port, per)]);
+      }
+    }
   }
   return out;
 }
@@ -518,12 +530,20 @@ export async function benchKubeProxy(): Promise<void> {
 
     // One Service: start both, then first packet and throughput.
     for (const s of sides) await timeFullSync(scratch, c, s, cp.adminConf, dir, base);
-    const connects = (what: string, ip: string, port: number, ps: number[]) => {
-      const times = connectBoth(sides, ip, port);
-      for (const p of ps) row(`${what}, p${p}`, percentile(times.get("weft")!, p), percentile(times.get("kube-proxy")!, p));
+    // Each proxy runs on its own node, and the two nodes differ by a few per cent on the same path (the
+    // reference rows: straight to the pod, which passes each proxy's base chains but no Service's rules).
+    // So the ClusterIP's connects are also given over the pod's, measured beside them on the same node.
+    const connects = (services: string) => {
+      const t = connectBoth(sides, [{ name: "vip", ip: PROBE_IP, port: 80 }, { name: "direct", ip: BACKEND_IP, port: 8080 }]);
+      const at = (side: string, what: string, p: number) => percentile(t.get(`${side}|${what}`)!, p);
+      for (const p of [50, 99]) row(`connect() to a ClusterIP, ${services}, p${p}`, at("weft", "vip", p), at("kube-proxy", "vip", p));
+      for (const p of [50, 99]) row(`  straight to the pod, beside it (reference), p${p}`, at("weft", "direct", p), at("kube-proxy", "direct", p));
+      for (const p of [50, 99]) {
+        const [w, k] = [at("weft", "vip", p) / at("weft", "direct", p), at("kube-proxy", "vip", p) / at("kube-proxy", "direct", p)];
+        rows.push([`  ClusterIP over straight to the pod, same node, p${p}`, `${w.toFixed(2)}×`, `${k.toFixed(2)}×`, ratio(w, k)]);
+      }
     };
-    connects("connect() to a ClusterIP, 1 Service", PROBE_IP, 80, [50, 99]);
-    connects("connect() straight to the pod (reference)", BACKEND_IP, 8080, [50, 99]);
+    connects("1 Service");
     const tput: Record<string, { vip: number[]; direct: number[] }> = { weft: { vip: [], direct: [] }, "kube-proxy": { vip: [], direct: [] } };
     // Each round measures the ClusterIP and the pod IP back to back, in alternating order, so a
     // swing of the shared machine's load lands on both halves of a pair; the share of direct is the
@@ -627,7 +647,7 @@ export async function benchKubeProxy(): Promise<void> {
       for (const p of [50, 99]) row(`${what} with ${n} Services, API write → kernel, p${p}`, percentile(lat.weft![what] ?? [], p), percentile(lat["kube-proxy"]![what] ?? [], p));
     }
 
-    connects(`connect() to a ClusterIP, ${n} Services`, PROBE_IP, 80, [50, 99]);
+    connects(`${n} Services`);
 
     for (const s of sides) sampleRss(s);
     for (const s of sides) s.rssEnd = s.proc?.pid === undefined ? NaN : rssMb(s.proc.pid);

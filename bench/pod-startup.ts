@@ -8,6 +8,11 @@
  *   and the last; the Kubernetes SLO is p99 ≤ 5 s without image pulls, the
  *   target here p99 ≤ 1 s; split at the moment the watch sees the pod bound
  *   to a node (the control plane's share, then the kubelet's)
+ *   per pod, from when the watch first sees it (its creation) until it is
+ *   seen Running with its IP: the SLO's own measure, which starts at each
+ *   pod's creation, so it leaves out `kubectl` and the ReplicaSet
+ *   controller's slow start (it creates pods in batches of 1, 2, 4, 8, 16,
+ *   each after the one before has been created)
  *   within the kubelet's share, from the kubelets' logs: when it first saw
  *   the pod until its Running status was sent, and of that the sandbox
  *   (netns and CNI ADD) and the volumes (a TokenRequest, ConfigMap reads),
@@ -115,6 +120,7 @@ export async function benchPodStartup(): Promise<void> {
     const watch = scratch.spawn([WEFT, "lab", "kubectl", "--name", name, "--", "get", "pods", "-l", "app=bench", "--watch", "-o", 'jsonpath={.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName}{"\\n"}'], { stdio: ["ignore", "pipe", "ignore"] });
     const seen = new Map<string, number>();
     const bound = new Map<string, number>();
+    const created = new Map<string, number>();
     let t0 = 0;
     const all = new Promise<void>((done) => {
       let buf = "";
@@ -125,6 +131,7 @@ export async function benchPodStartup(): Promise<void> {
           buf = buf.slice(i + 1);
           // A pod not yet bound prints an empty IP and node, so the fields shift: look for "node" by name.
           const onNode = [ip, node].find((f) => f?.startsWith("node"));
+          if (pod && !created.has(pod)) created.set(pod, performance.now() - t0);
           if (pod && onNode && !bound.has(pod)) bound.set(pod, performance.now() - t0);
           if (pod && phase === "Running" && ip && !ip.startsWith("node") && !seen.has(pod)) seen.set(pod, performance.now() - t0);
           if (seen.size >= REPLICAS) done();
@@ -148,6 +155,7 @@ export async function benchPodStartup(): Promise<void> {
     const times = [...seen.values()];
     const toBound = [...bound.values()];
     const kubeletPart = [...seen].map(([pod, t]) => t - (bound.get(pod) ?? 0));
+    const ownLife = [...seen].map(([pod, t]) => t - (created.get(pod) ?? 0));
     const rss = roots
       .filter((p) => p.name.endsWith("-kubelet"))
       .map((p) => {
@@ -170,6 +178,7 @@ export async function benchPodStartup(): Promise<void> {
       [`Deployment of ${REPLICAS}: create → Running with IP`, `${percentile(times, 50).toFixed(0)} ms`, `${p99.toFixed(0)} ms`, `${Math.max(...times).toFixed(0)} ms`, `${TARGET_P99_MS} ms`, (p99 / TARGET_P99_MS).toFixed(2)],
       ["  of which create → bound to a node (controllers, scheduler)", `${percentile(toBound, 50).toFixed(0)} ms`, `${percentile(toBound, 99).toFixed(0)} ms`, `${Math.max(...toBound).toFixed(0)} ms`, "", ""],
       ["  of which bound → Running with IP (lab kubelet)", `${percentile(kubeletPart, 50).toFixed(0)} ms`, `${percentile(kubeletPart, 99).toFixed(0)} ms`, `${Math.max(...kubeletPart).toFixed(0)} ms`, "", ""],
+      ["each pod from its creation → Running with IP (the SLO's measure)", `${percentile(ownLife, 50).toFixed(0)} ms`, `${percentile(ownLife, 99).toFixed(0)} ms`, `${Math.max(...ownLife).toFixed(0)} ms`, `${TARGET_P99_MS} ms`, (percentile(ownLife, 99) / TARGET_P99_MS).toFixed(2)],
       ...([
         ["    kubelet saw the pod → Running status sent", phases.seen],
         ["      sandbox: netns, CNI ADD (beside the volumes)", phases.sandbox],
