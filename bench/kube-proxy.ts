@@ -67,6 +67,13 @@
  *                 proxy, each pair back to back in alternating order (the
  *                 first second left out, client on CPU 0, server on CPU 1),
  *                 the share of direct being the median of the pairs' ratios;
+ *                 and, steadier, IPERF_ROUNDS rounds of the two streams at
+ *                 once (to two servers on the backend, both clients on CPU
+ *                 0, both servers on CPU 1): sharing the CPUs at the same
+ *                 moment, each carries what its path costs per byte allow,
+ *                 and a swing of this machine's speed (single streams vary
+ *                 by ±12% from one run to the next here, on a bare veth)
+ *                 falls on both alike;
  *   CPU and RSS   CPU seconds (with the nft processes each one waited for)
  *                 of every instance of each proxy's process (kube-proxy's,
  *                 the agent's) over the run, the highest RSS (each
@@ -273,6 +280,7 @@ function wirePods(scratch: Scratch, nodeNs: string, k: number): { clientNs: stri
   ipBatch([`addr add ${BACKEND_IP}/24 dev eth0`, "link set eth0 up", "route add default via 10.244.250.1"], backendNs);
   spawnSync("ip", ["netns", "exec", nodeNs, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
   scratch.spawn(["ip", "netns", "exec", backendNs, "taskset", "-c", "1", "iperf3", "-s"], { stdio: "ignore" });
+  scratch.spawn(["ip", "netns", "exec", backendNs, "taskset", "-c", "1", "iperf3", "-s", "-p", "5202"], { stdio: "ignore" });
   scratch.spawn(["ip", "netns", "exec", backendNs, "taskset", "-c", "1", process.execPath, "-e", "require('net').createServer((s) => s.on('error', () => {}).end()).listen(8080)"], { stdio: "ignore" });
   return { clientNs, backendNs };
 }
@@ -476,13 +484,47 @@ function connectBoth(sides: readonly ProxySide[], targets: readonly { name: stri
   return out;
 }
 
+/** iperf3's argv from the client pod to `ip:port`. */
+function iperfArgv(clientNs: string, ip: string, port: number): string[] {
+  return ["ip", "netns", "exec", clientNs, "taskset", "-c", "0", "iperf3", "-c", ip, "-p", String(port), "-t", String(IPERF_SECONDS), "-O", "1", "-J"];
+}
+
+/** The received rate of iperf3's JSON report, Gbit/s. */
+function iperfRate(what: string, stdout: string, stderr: string): number {
+  const out = JSON.parse(stdout || "{}") as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
+  const bps = out.end?.sum_received?.bits_per_second;
+  if (bps === undefined) throw new Error(`iperf3 ${what}: ${out.error ?? stderr}`);
+  return bps / 1e9;
+}
+
 /** iperf3 from the client pod to `ip:5201`, Gbit/s. */
 function iperf(clientNs: string, ip: string): number {
-  const r = spawnSync("ip", ["netns", "exec", clientNs, "taskset", "-c", "0", "iperf3", "-c", ip, "-t", String(IPERF_SECONDS), "-O", "1", "-J"], { encoding: "utf8", timeout: (IPERF_SECONDS + 30) * 1000 });
-  const out = JSON.parse(r.stdout || "{}") as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
-  const bps = out.end?.sum_received?.bits_per_second;
-  if (bps === undefined) throw new Error(`iperf3 ${clientNs} → ${ip}: ${out.error ?? r.stderr}`);
-  return bps / 1e9;
+  const argv = iperfArgv(clientNs, ip, 5201);
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: (IPERF_SECONDS + 30) * 1000 });
+  return iperfRate(`${clientNs} → ${ip}`, r.stdout, r.stderr);
+}
+
+/** Two iperf3 streams from the client pod at once: through the ClusterIP (to port 5201) and straight to the pod (port 5202); Gbit/s each. */
+async function iperfSideBySide(clientNs: string): Promise<{ vip: number; direct: number }> {
+  const run = (ip: string, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const argv = iperfArgv(clientNs, ip, port);
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], timeout: (IPERF_SECONDS + 30) * 1000 });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.once("error", reject);
+      child.once("close", () => {
+        try {
+          resolve(iperfRate(`${clientNs} → ${ip}:${port}`, out, err));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  const [vip, direct] = await Promise.all([run(PROBE_IP, 5201), run(BACKEND_IP, 5202)]);
+  return { vip, direct };
 }
 
 const fmtMs = (x: number) => (Number.isNaN(x) ? "-" : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : x >= 100 ? `${x.toFixed(0)} ms` : `${x.toFixed(x >= 10 ? 1 : 2)} ms`);
@@ -563,6 +605,15 @@ export async function benchKubeProxy(): Promise<void> {
     };
     rows.push([`throughput through the ClusterIP (median of ${IPERF_ROUNDS})`, gb(med(tput.weft!.vip)), gb(med(tput["kube-proxy"]!.vip)), (med(tput.weft!.vip) / med(tput["kube-proxy"]!.vip)).toFixed(2)]);
     rows.push(["  of direct to the pod IP, median of paired runs (range)", share(tput.weft!), share(tput["kube-proxy"]!), "(goal ≥ 0.95)"]);
+    const together: Record<string, { vip: number[]; direct: number[] }> = { weft: { vip: [], direct: [] }, "kube-proxy": { vip: [], direct: [] } };
+    for (let r = 0; r < IPERF_ROUNDS; r++) {
+      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+        const t = await iperfSideBySide(s.clientNs);
+        together[s.name]!.vip.push(t.vip);
+        together[s.name]!.direct.push(t.direct);
+      }
+    }
+    rows.push([`  the two streams at once: ClusterIP's over the pod IP's (median of ${IPERF_ROUNDS}, range)`, share(together.weft!), share(together["kube-proxy"]!), "(goal ≥ 0.95)"]);
 
     // Full syncs.
     let made = 0;
