@@ -60,12 +60,15 @@
  * the median over the turns, min–max, the ratio of weft's median to
  * kube-router's, and the paired ratio (weft over kube-router within each
  * turn, seconds apart; its median and min–max over the turns). A turn is
- * ~13 s per side and path pair; REPEATS = 5 makes the data plane ~6-8 min.
+ * ~13 s per side and path pair; REPEATS = 9 makes the data plane ~14 min.
+ * (With 5, a single stream's ±12% from one run to the next on this machine,
+ * with no rules at all, let a throughput row's median land on either side
+ * of kube-router's.)
  *
  * Environment (for shorter or steadier runs):
  *   BENCH_POLICY_REF_SIZES    policy counts (default 0,100,1000)
  *   BENCH_POLICY_REF_ROUNDS   create/delete rounds per size (default 5)
- *   BENCH_POLICY_REF_REPEATS  data-plane turns per side and size (default 5)
+ *   BENCH_POLICY_REF_REPEATS  data-plane turns per side and size (default 9)
  *   BENCH_POLICY_REF_ONLY     `dataplane`: only the connects/s and throughput
  *                             rows (the controllers still run, at P = 0 and
  *                             the largest P, to leave their rules; no
@@ -88,7 +91,7 @@ import { ms, percentile, printTable } from "./stats.ts";
 const KUBE_ROUTER_VERSION = "v2.1.0";
 const SIZES = (process.env.BENCH_POLICY_REF_SIZES ?? "0,100,1000").split(",").map(Number);
 const ROUNDS = Number(process.env.BENCH_POLICY_REF_ROUNDS ?? 5);
-const REPEATS = Number(process.env.BENCH_POLICY_REF_REPEATS ?? 5);
+const REPEATS = Number(process.env.BENCH_POLICY_REF_REPEATS ?? 9);
 const ONLY = process.env.BENCH_POLICY_REF_ONLY ?? "";
 /** Data plane only: the controllers run just long enough to leave their rules at P = 0 and the largest P. */
 const DATAPLANE_ONLY = ONLY === "dataplane";
