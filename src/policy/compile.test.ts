@@ -6,6 +6,7 @@ import { applyToModel, planModel, pod, policy, runPlan, servePorts, type TableMo
 import { diffPlans, fullSync } from "./diff.ts";
 import type { LabelSelector, Namespace, NetworkPolicy, Peer, Pod, PolicyPort, PolicyRule, Protocol } from "./types.ts";
 import { PolicyIndex } from "./world.ts";
+import { NftTransaction } from "../kernel/nft/transaction.ts";
 
 const NS: Namespace[] = [{ name: "x", labels: { ns: "x" } }, { name: "y", labels: { ns: "y" } }];
 
@@ -194,4 +195,15 @@ test("two local pods holding one address: the first is enforced, the other is a 
   assert.deepEqual(plan.sets.get(INGRESS_PODS)!.elements, [{ key: ["10.244.1.2"], value: "jump in-10.244.1.2" }]);
   assert.deepEqual(plan.problems, ["pods x/a and x/b both hold 10.244.1.2; only the first is enforced"]);
   assert.deepEqual(plan.pods.map((p) => p.name), ["a"]);
+});
+
+test("the table model takes element texts as the kernel does: one or several, a delete by key", () => {
+  const model: TableModel = { chains: new Map(), sets: new Map([["m", new Map()]]) };
+  const tx = new NftTransaction({ family: "inet", name: "weft-policy" });
+  tx.addElements("m", ["10.244.0.2 : jump in-10.244.0.2, 10.244.0.3 : jump in-10.244.0.3", "10.244.0.4 : drop"]);
+  tx.deleteElements("m", ["10.244.0.3 : jump in-10.244.0.3"]);
+  applyToModel(model, tx);
+  assert.deepEqual([...model.sets.get("m")!], [["10.244.0.2", "jump in-10.244.0.2"], ["10.244.0.4", "drop"]]);
+  const again = new NftTransaction({ family: "inet", name: "weft-policy" }).addElements("m", ["10.244.0.4 : accept"]);
+  assert.throws(() => applyToModel(model, again), /exists with another value/);
 });

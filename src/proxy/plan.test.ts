@@ -271,6 +271,30 @@ describe("planProxy: derived elements and incremental plans", () => {
     assert.deepEqual(elements(p.fragments.get("ns/a")!, "endpoints-tcp"), ["10.96.0.1 . tcp . 80 . 0 : 10.244.2.1 . 80", "192.168.125.50 . tcp . 80 . 0 : 10.244.2.1 . 80"]);
   });
 
+  test("a ClusterIP key another service holds takes its hairpin entries, but not one a kept port shares", () => {
+    // b's 10.96.0.2:80 is a's external IP and port; b's port 81 goes to the same target port 8080.
+    const a = svc("ns", "a", { clusterIPs: ["10.96.0.1"], externalIPs: ["10.96.0.2"], ports: [{ port: 80, targetPort: 8080 }] });
+    const b = svc("ns", "b", { clusterIPs: ["10.96.0.2"], ports: [{ name: "x", port: 80, targetPort: 8080 }, { name: "y", port: 81, targetPort: 8080 }] });
+    const c = svc("ns", "c", { clusterIPs: ["10.96.0.3"], ports: [{ port: 80, targetPort: 8080 }] });
+    const d = svc("ns", "d", { clusterIPs: ["10.96.0.1"], ports: [{ port: 80, targetPort: 8080 }] });
+    const slices = byService([
+      slice("ns", "a", "a1", [":8080"], [ep("10.244.2.1")]),
+      slice("ns", "b", "b1", ["x:8080", "y:8080"], [ep("10.244.2.2")]),
+      slice("ns", "c", "c1", [":8080"], [ep("10.244.2.3")]),
+      slice("ns", "d", "d1", [":8080"], [ep("10.244.2.4")]),
+    ]);
+    const p = planProxy([a, b, c, d], slices, OPTS);
+    const b2 = p.fragments.get("ns/b")!;
+    assert.deepEqual(elements(b2, "service-ips"), ["10.96.0.2 . tcp . 81 : goto pick-cluster-tcp-1"]);
+    assert.deepEqual(elements(b2, "hairpin"), ["10.244.2.2 . 10.244.2.2 . 10.96.0.2 . tcp . 8080"]);
+    // d's only ClusterIP key is a's: its slot and its hairpin entry go with it.
+    const d2 = p.fragments.get("ns/d")!;
+    assert.deepEqual(elements(d2, "service-ips"), []);
+    assert.deepEqual(elements(d2, "endpoints-tcp"), []);
+    assert.deepEqual(elements(d2, "hairpin"), []);
+    assert.deepEqual(elements(d2, "cluster-ips"), ["10.96.0.1"]);
+  });
+
   /** A plan as the sorted lines of the script that builds it, with its problems. */
   const canonical = (p: ProxyPlan) => [...fullSync(p, undefined, true).tx.render().split("\n").flatMap((l) => l.startsWith("add element") ? l.slice(l.indexOf("{") + 2, -2).split(", ").map((e) => `${l.slice(0, l.indexOf("{"))}${e}`) : [l])].sort().join("\n") + "\n--\n" + [...p.problems].sort().join("\n");
 

@@ -532,11 +532,7 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
     list.push(text);
     // The cluster-ips set: sharing an address is harmless. Derived elements go (and clash) with the element they follow from.
     if (!DERIVED_SETS.has(set)) f.elementKeys.push(`${set}|${keyText}`);
-    else if (from !== undefined && derived) {
-      let d = derived.get(from);
-      if (!d) derived.set(from, (d = new Set()));
-      d.add(`${set}|${text}`);
-    }
+    else if (from !== undefined && derived) derivedOf(derived, from).add(`${set}|${text}`);
   };
   const hairpins = new Set<string>();
   /** A map key sending to one of `eps` by slot through the shared chain of `kind`. */
@@ -551,8 +547,11 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
       for (const e of eps) {
         const h = [e.address, e.address, hairpinFor, k[1]!, String(e.port)];
         const hk = h.join(" . ");
-        // Two ports of one ClusterIP may share a target port: one element, kept by the first.
-        if (hairpins.has(hk)) continue;
+        // Two ports of one ClusterIP may share a target port: one element, which follows from both.
+        if (hairpins.has(hk)) {
+          if (derived) derivedOf(derived, from).add(`${SET_HAIRPIN}|${hk}`);
+          continue;
+        }
         hairpins.add(hk);
         add(SET_HAIRPIN, { key: h }, from);
       }
@@ -706,6 +705,13 @@ export function planService(svc: Service, slices: readonly EndpointSlice[], o: C
   return compact(f);
 }
 
+/** The set of elements recorded as following from map key `from`. */
+function derivedOf(derived: Map<string, Set<string>>, from: string): Set<string> {
+  let d = derived.get(from);
+  if (!d) derived.set(from, (d = new Set()));
+  return d;
+}
+
 /**
  * `f` with its lists copied to their exact size: an array grown by push
  * keeps room for 16 more, and a proxy holds several such lists per service
@@ -797,11 +803,14 @@ function resolveConflicts(fragments: Map<string, ServiceFragment>, opts: Checked
   }
   for (const [key, drop] of losers) {
     const f = fragments.get(key)!;
-    // Clashes are rare: the derived elements are found by planning the service again.
+    // Clashes are rare (and a plan with one is made whole, each time, until it goes): the derived
+    // elements are found by planning the service again. One that a kept key also has stays (a
+    // hairpin entry two ports share).
     const derived = new Map<string, Set<string>>();
     planService(f.service, f.slices, opts, derived);
     const gone = new Set<string>();
     for (const k of drop) for (const d of derived.get(k) ?? []) gone.add(d);
+    for (const [k, ds] of derived) if (!drop.has(k)) for (const d of ds) gone.delete(d);
     const elements = new Map<string, NftElementText>();
     for (const [set, text] of f.elements) {
       const kept = splitElements(text).filter((e) => !gone.has(`${set}|${e}`) && !drop.has(`${set}|${elementKeyText(e)}`));

@@ -93,13 +93,14 @@ describe("NftTransaction.render", () => {
     assert.ok(lines[2]!.startsWith("add element ip weft-proxy s { 4000, "));
   });
 
-  test("element texts are counted by their elements, and a statement never cuts one", () => {
+  test("element texts are counted by their elements; one that would overflow a statement is split", () => {
     const tx = new NftTransaction(T);
-    tx.addElements("s", Array.from({ length: 900 }, (_, i) => `${3 * i}, ${3 * i + 1}, ${3 * i + 2}`));
+    tx.addElements("s", [...Array.from({ length: 900 }, (_, i) => `${3 * i}, ${3 * i + 1}, ${3 * i + 2}`), Array.from({ length: 4500 }, (_, i) => String(10_000 + i)).join(", ")]);
     const lines = tx.render().trim().split("\n");
-    assert.equal(tx.size, 2700);
-    assert.equal(lines.length, 2);
-    assert.ok(lines[1]!.startsWith("add element ip weft-proxy s { 2001, "));
+    assert.equal(tx.size, 7200);
+    assert.deepEqual(lines.map((l) => l.split(", ").length), [2000, 2000, 2000, 1200]);
+    assert.ok(lines[1]!.startsWith("add element ip weft-proxy s { 2000, "));
+    assert.ok(lines[2]!.startsWith("add element ip weft-proxy s { 11300, "));
   });
 
   test("names that are not identifiers are refused with NFT_BAD_OBJECT", () => {

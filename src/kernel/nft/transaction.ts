@@ -165,17 +165,22 @@ export class NftTransaction {
         case "add-element":
         case "delete-element": {
           const verb = o.op === "add-element" ? "add" : "delete";
-          // About ELEMENTS_PER_LINE a line: an element text is never cut.
+          // At most ELEMENTS_PER_LINE a line: an element text that would not fit is split (only a large one).
           let chunk: string[] = [];
           let n = 0;
-          for (const e of o.elements) {
-            chunk.push(elementText(e));
-            n += countElements(e);
+          const put = (text: string, count: number) => {
+            chunk.push(text);
+            n += count;
             if (n >= ELEMENTS_PER_LINE) {
               out.push(`${verb} element ${t} ${o.set} { ${chunk.join(", ")} }`);
               chunk = [];
               n = 0;
             }
+          };
+          for (const e of o.elements) {
+            const count = countElements(e);
+            if (n + count <= ELEMENTS_PER_LINE) put(elementText(e), count);
+            else for (const one of splitElements(elementText(e))) put(one, 1);
           }
           if (chunk.length) out.push(`${verb} element ${t} ${o.set} { ${chunk.join(", ")} }`);
           break;
