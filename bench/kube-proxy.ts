@@ -73,7 +73,9 @@
  *                 moment, each carries what its path costs per byte allow,
  *                 and a swing of this machine's speed (single streams vary
  *                 by ±12% from one run to the next here, on a bare veth)
- *                 falls on both alike;
+ *                 falls on both alike; and IPERF_ROUNDS rounds of the two
+ *                 proxies' ClusterIP streams at once (weft's over
+ *                 kube-proxy's, on the same terms);
  *   CPU and RSS   CPU seconds (with the nft processes each one waited for)
  *                 of every instance of each proxy's process (kube-proxy's,
  *                 the agent's) over the run, the highest RSS (each
@@ -504,26 +506,29 @@ function iperf(clientNs: string, ip: string): number {
   return iperfRate(`${clientNs} → ${ip}`, r.stdout, r.stderr);
 }
 
+/** iperf3 from the client pod to `ip:port` without blocking, so that two can run at once; Gbit/s. */
+function iperfAsync(clientNs: string, ip: string, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const argv = iperfArgv(clientNs, ip, port);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], timeout: (IPERF_SECONDS + 30) * 1000 });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.once("error", reject);
+    child.once("close", () => {
+      try {
+        resolve(iperfRate(`${clientNs} → ${ip}:${port}`, out, err));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
 /** Two iperf3 streams from the client pod at once: through the ClusterIP (to port 5201) and straight to the pod (port 5202); Gbit/s each. */
 async function iperfSideBySide(clientNs: string): Promise<{ vip: number; direct: number }> {
-  const run = (ip: string, port: number) =>
-    new Promise<number>((resolve, reject) => {
-      const argv = iperfArgv(clientNs, ip, port);
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], timeout: (IPERF_SECONDS + 30) * 1000 });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      child.once("error", reject);
-      child.once("close", () => {
-        try {
-          resolve(iperfRate(`${clientNs} → ${ip}:${port}`, out, err));
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
-  const [vip, direct] = await Promise.all([run(PROBE_IP, 5201), run(BACKEND_IP, 5202)]);
+  const [vip, direct] = await Promise.all([iperfAsync(clientNs, PROBE_IP, 5201), iperfAsync(clientNs, BACKEND_IP, 5202)]);
   return { vip, direct };
 }
 
@@ -614,6 +619,14 @@ export async function benchKubeProxy(): Promise<void> {
       }
     }
     rows.push([`  the two streams at once: ClusterIP's over the pod IP's (median of ${IPERF_ROUNDS}, range)`, share(together.weft!), share(together["kube-proxy"]!), "(goal ≥ 0.95)"]);
+    // Each proxy's ClusterIP stream at the same moment, each node's client on CPU 0 and server on CPU 1:
+    // weft's over kube-proxy's, which the machine's swings between runs do not reach.
+    const across: number[] = [];
+    for (let r = 0; r < IPERF_ROUNDS; r++) {
+      const [w, k] = await Promise.all([iperfAsync(wf.clientNs, PROBE_IP, 5201), iperfAsync(kp.clientNs, PROBE_IP, 5201)]);
+      across.push(w / k);
+    }
+    rows.push([`  both proxies' ClusterIP streams at once, weft's over kube-proxy's (median of ${IPERF_ROUNDS}, range)`, "", "", `${med(across).toFixed(2)} (${Math.min(...across).toFixed(2)}–${Math.max(...across).toFixed(2)})`]);
 
     // Full syncs.
     let made = 0;
