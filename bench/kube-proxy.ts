@@ -79,9 +79,9 @@
  *   CPU and RSS   CPU seconds (with the nft processes each one waited for)
  *                 of every instance of each proxy's process (kube-proxy's,
  *                 the agent's) over the run, the highest RSS (each
- *                 instance's VmHWM, its lifetime peak, read while it runs
- *                 and before it is stopped: a peak sampled every poll can
- *                 miss a short one, such as a full sync's), and the RSS at
+ *                 instance's VmHWM, its lifetime peak, read just before
+ *                 it is stopped: a peak sampled every poll can miss a
+ *                 short one, such as a full sync's), and the RSS at
  *                 the end of the run (after the incremental rounds).
  *
  * BENCH_KPROXY_SERVICES (default 1000,10000), BENCH_KPROXY_ROUNDS (20),
@@ -324,7 +324,8 @@ async function stopProxy(c: AgentCluster, side: ProxySide): Promise<void> {
   const p = side.proc;
   if (!p || p.exitCode !== null) return;
   side.cpu += cpuSeconds(p.pid!);
-  sampleRss(side);
+  // VmHWM is the instance's lifetime peak: read once, before it ends.
+  recordPeakRss(side);
   const gone = new Promise((resolve) => p.once("exit", resolve));
   p.kill("SIGTERM");
   await Promise.race([gone, sleep(10_000)]);
@@ -333,7 +334,7 @@ async function stopProxy(c: AgentCluster, side: ProxySide): Promise<void> {
   spawnSync("ip", ["netns", "exec", c.ns(side.k), "nft", "delete", "table", "ip", side.table], { stdio: "ignore" });
 }
 
-function sampleRss(side: ProxySide): void {
+function recordPeakRss(side: ProxySide): void {
   const pid = side.proc?.pid;
   if (pid === undefined || side.proc?.exitCode !== null) return;
   try {
@@ -387,7 +388,6 @@ async function timeFullSync(scratch: Scratch, c: AgentCluster, side: ProxySide, 
   // while listing a 10,000-element map every 50 ms would take CPU from the
   // proxy being timed.
   for (;;) {
-    sampleRss(side);
     if (side.proc?.exitCode !== null) throw new Error(`${side.name} exited ${side.proc?.exitCode}; see ${side.log}`);
     if (serviceIpsCount(c, side) >= want) break;
     const elapsed = performance.now() - t0;
@@ -479,7 +479,9 @@ function connectBoth(sides: readonly ProxySide[], targets: readonly { name: stri
     for (const s of b % 2 === 0 ? sides : [...sides].reverse()) {
       for (const t of b % 2 === 0 ? targets : [...targets].reverse()) {
         const key = `${s.name}|${t.name}`;
-        out.set(key, [...(out.get(key) ?? []), ...connectTimes(s.clientNs, t.ip, t.port, per)]);
+        const times = out.get(key) ?? [];
+        times.push(...connectTimes(s.clientNs, t.ip, t.port, per));
+        out.set(key, times);
       }
     }
   }
@@ -691,7 +693,6 @@ export async function benchKubeProxy(): Promise<void> {
           notes.push(`${what}: ${s.name}: ${(err as Error).message}`);
         }
       }
-      for (const s of sides) sampleRss(s);
       await sleep(300);
     };
     const slicePath = (i: number) => `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices/s${i}-a`;
@@ -713,7 +714,6 @@ export async function benchKubeProxy(): Promise<void> {
 
     connects(`${n} Services`);
 
-    for (const s of sides) sampleRss(s);
     for (const s of sides) s.rssEnd = s.proc?.pid === undefined ? NaN : rssMb(s.proc.pid);
     for (const s of sides) await stopProxy(c, s);
     rows.push(["CPU seconds, every instance over the run (with nft)", `${wf.cpu.toFixed(1)} s`, `${kp.cpu.toFixed(1)} s`, ratio(wf.cpu, kp.cpu)]);
