@@ -1,6 +1,6 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SHELL_HOST_GONE, ShellHost } from "./shell-host.ts";
@@ -22,7 +22,24 @@ after(() => {
 test("a job gets its stdin, argv and env, and its stdout, stderr and status come back", async () => {
   const r = await host.run(["/bin/sh", "-c", 'cat; printf "%s|%s" "$1" "$ODD" >&2; exit 3', "sh", "it's $HOME"], { ODD: "a b'c\"$x" }, "in\nput", 5000);
   assert.deepEqual(r, { code: 3, timedOut: false, stdout: "in\nput", stderr: "it's $HOME|a b'c\"$x" });
-  assert.deepEqual(readdirSync(join(dir, "jobs")), [], "a job's files go once it is done");
+});
+
+test("a finished job's files are the next job's, truncated, and clearSlots removes them", async () => {
+  const own = new ShellHost(["sh", "-s"], join(dir, "slots"));
+  try {
+    const long = await own.run(["/bin/sh", "-c", "cat; echo long-error >&2"], {}, "a long first input\n".repeat(50), 5000);
+    assert.equal(long.stdout.length, 19 * 50);
+    const files = readdirSync(join(dir, "slots")).sort();
+    assert.deepEqual(files, ["1.err", "1.in", "1.out"], "one slot, kept for the next job");
+    const inodes = files.map((f) => statSync(join(dir, "slots", f)).ino);
+    const short = await own.run(["/bin/sh", "-c", "cat"], {}, "b", 5000);
+    assert.deepEqual([short.stdout, short.stderr], ["b", ""], "nothing of the longer job before it is left");
+    assert.deepEqual(readdirSync(join(dir, "slots")).sort().map((f) => statSync(join(dir, "slots", f)).ino), inodes, "the same files: no new inode");
+    own.clearSlots();
+    assert.deepEqual(readdirSync(join(dir, "slots")), []);
+  } finally {
+    own.close();
+  }
 });
 
 test("concurrent jobs each get their own result", async () => {
@@ -44,10 +61,16 @@ test("ended jobs are reaped, so the CPU they used is counted to the host, and no
   own.close();
 });
 
-test("a job that outlives its timeout is sent SIGTERM", async () => {
-  const r = await host.run(["/bin/sleep", "5"], {}, "", 100);
-  assert.equal(r.timedOut, true);
-  assert.equal(r.code, 128 + 15);
+test("a job that outlives its timeout is sent SIGTERM, and its files are not reused", async () => {
+  const own = new ShellHost(["sh", "-s"], join(dir, "timeout"));
+  try {
+    const r = await own.run(["/bin/sleep", "5"], {}, "", 100);
+    assert.equal(r.timedOut, true);
+    assert.equal(r.code, 128 + 15);
+    assert.deepEqual(readdirSync(join(dir, "timeout")), [], "what it left running may still write to them");
+  } finally {
+    own.close();
+  }
 });
 
 test("a launched job runs in a session of its own, its output appended to its log", async () => {

@@ -18,6 +18,16 @@
  * descendant and is reaped (#reapSoon), so no zombie stays, and the CPU
  * they use is counted to the shell, in the kubelet's family, as before.
  *
+ * A job's three files belong to a slot, which the next job reuses once the
+ * job has ended: truncating a file costs nothing, while making one costs a
+ * new inode, and deleting one costs the next inode's search. On an ext4
+ * without a journal (this project's CI machine keeps /run on one) the
+ * kernel skips every inode freed in the last minutes when it looks for a
+ * free one, and a burst of pods made and deleted thousands of job files:
+ * each new file cost 0.4-1 ms of kernel time. A job that outlived its
+ * timeout may have left a process writing to its files; its slot is
+ * dropped, not reused.
+ *
  * Paths in a job are the caller's, reached through `/proc/CALLER/root`:
  * the host may run in a mount namespace of its own (the node's view, see
  * node-view.ts) where the caller's paths are hidden.
@@ -87,6 +97,9 @@ export class ShellHost {
   #buf = "";
   #next = 0;
   readonly #jobs = new Map<number, Pending>();
+  /** Slots whose files a finished job left for the next one; `#slots` numbers new ones. */
+  readonly #freeSlots: number[] = [];
+  #slots = 0;
 
   /**
    * `argv` starts the shell and must end in one that reads its script from
@@ -106,17 +119,28 @@ export class ShellHost {
     checkArgv(argv);
     const bad = Object.keys(env).find((k) => !ENV_NAME.test(k));
     if (bad !== undefined) throw new WeftError(SHELL_HOST_BAD_JOB, `shell host: "${bad}" is not an environment variable name`);
-    const base = join(this.#dir, String(this.#next + 1));
+    const slot = this.#freeSlots.pop() ?? ++this.#slots;
+    const base = join(this.#dir, String(slot));
     const files = { in: `${base}.in`, out: `${base}.out`, err: `${base}.err` };
-    mkdirSync(this.#dir, { recursive: true });
-    writeFileSync(files.in, stdin);
+    let reuse = false;
     try {
+      if (slot === this.#slots) mkdirSync(this.#dir, { recursive: true });
+      writeFileSync(files.in, stdin);
       const assign = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
       const command = [...assign, at(argv[0]!), ...argv.slice(1).map(shq)].join(" ");
       const { code, timedOut } = await this.#job(`${command} <${at(files.in)} >${at(files.out)} 2>${at(files.err)}`, timeoutMs);
+      reuse = !timedOut;
       return { code, timedOut, stdout: readText(files.out), stderr: readText(files.err) };
     } finally {
-      for (const f of Object.values(files)) rmSync(f, { force: true });
+      if (reuse) this.#freeSlots.push(slot);
+      else for (const f of Object.values(files)) rmSync(f, { force: true });
+    }
+  }
+
+  /** Removes the files of the slots no job uses now (a closed host's, or ones left idle). */
+  clearSlots(): void {
+    for (const slot of this.#freeSlots.splice(0)) {
+      for (const ext of ["in", "out", "err"]) rmSync(join(this.#dir, `${slot}.${ext}`), { force: true });
     }
   }
 
@@ -165,6 +189,7 @@ export class ShellHost {
   /** Ends the host shell; jobs still running are left to finish. Idempotent. */
   close(): void {
     this.#closed = true;
+    this.clearSlots();
     if (this.#reapTimer) clearTimeout(this.#reapTimer);
     for (const job of this.#jobs.values()) if (job.timer) clearTimeout(job.timer);
     this.#jobs.clear();
