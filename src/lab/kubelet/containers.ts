@@ -9,12 +9,12 @@
  * polled by pid and start time, and its exit status read from the exit
  * file its launch shell writes.
  */
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { signalGroup } from "../procs.ts";
 import { sleep } from "../../lib/sleep.ts";
-import { hostTool, launchScript, prepareUpper, type LaunchPlan } from "./launch.ts";
+import { launchArgv, launchScript, prepareUpper, type LaunchPlan } from "./launch.ts";
 import { processStart, stillRunning } from "./records.ts";
 import type { ShellHost } from "../shell-host.ts";
 
@@ -44,8 +44,10 @@ export async function startContainer(host: ShellHost, netns: string, plan: Launc
   for (const d of [plan.rootfs, plan.upper, plan.work]) mkdirSync(d, { recursive: true });
   rmSync(plan.exitFile, { force: true });
   prepareUpper(plan);
-  const launched = await host.launch([hostTool("ip"), "netns", "exec", netns, "/bin/sh", "-c", launchScript(plan), "weft-container", ...argv], env, log);
-  // `ip netns exec` execs the shell, so this pid is the launch shell's.
+  // busybox's `mount -o remount` finds the mount point by its path in /proc/mounts, which names
+  // it without symbolic links: the root's path must be its real one (a lab dir may lie behind a link).
+  const launched = await host.launch(launchArgv(netns, launchScript({ ...plan, rootfs: realpathSync(plan.rootfs) }), argv), env, log);
+  // nsenter and unshare exec the shell, so this pid is the launch shell's.
   const pid = launched.pid;
   const pidStart = processStart(pid) ?? "";
   const exited = launched.exited.then(

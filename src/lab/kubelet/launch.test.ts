@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launchScript, resolveInRoot, shq } from "./launch.ts";
+import { BUSYBOX, launchArgv, launchScript, resolveInRoot, shq } from "./launch.ts";
 
 test("paths resolve through the machine's links as they would inside the container", () => {
   // Debian: /var/run -> /run (absolute link), /bin -> usr/bin (relative).
@@ -19,11 +19,21 @@ test("the launch script mounts inside the root and runs the command chrooted", (
   assert.match(s, /^mount -t overlay overlay -o lowerdir=\/,upperdir=\/p\/u,workdir=\/p\/w \/p\/rootfs$/m);
   // Under the container's fresh /run, the mount point is made once /run is mounted.
   assert.match(s, /^mkdir -p \/p\/rootfs\/run\/secrets\/x$/m);
-  assert.match(s, /^mount --bind '\/vol\/it'\\''s' \/p\/rootfs\/run\/secrets\/x$/m);
+  assert.match(s, /^mount -o bind '\/vol\/it'\\''s' \/p\/rootfs\/run\/secrets\/x$/m);
   assert.match(s, /^mount -o remount,bind,ro \/p\/rootfs\/run\/secrets\/x$/m);
   // /etc/resolv.conf is written into the upper layer beforehand (prepareUpper), not by the script.
   assert.doesNotMatch(s, /resolv\.conf/);
-  assert.match(s, /chroot \/p\/rootfs \/bin\/sh -c .* "\$@"$/m);
+  assert.match(s, /^hostname web-1$/m);
+  assert.match(s, /^chroot \/p\/rootfs \/bin\/sh -c .* "\$@"$/m);
   assert.match(s, /^echo \$\? >\/p\/exit$/m);
   assert.equal(shq("a b"), "'a b'");
+});
+
+test("the launch shell is busybox's, in the pod's network namespace with mount and UTS namespaces of its own", () => {
+  const argv = launchArgv("lab-pod-default.web-1", "SCRIPT", ["/bin/app", "--flag"]);
+  assert.deepEqual(argv, [
+    BUSYBOX, "nsenter", "--net=/run/netns/lab-pod-default.web-1",
+    BUSYBOX, "unshare", "--mount", "--uts", "--propagation", "slave",
+    BUSYBOX, "sh", "-c", "SCRIPT", "weft-container", "/bin/app", "--flag",
+  ]);
 });
