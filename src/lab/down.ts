@@ -12,9 +12,10 @@
  * etcd) while every pod gets its CNI DEL; kill whatever still runs in a lab
  * namespace; delete the namespaces; delete the lab directory.
  */
-import { existsSync, rmdirSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { stopSupervisor } from "./daemons.ts";
-import { LAB_ROOT, labLayout, validateLabName, type LabLayout } from "./layout.ts";
+import { removeLabRootIfEmpty } from "./lab-root.ts";
+import { labLayout, validateLabName, type LabLayout } from "./layout.ts";
 import { kubeletPodNamespaces } from "./kubelet/records.ts";
 import { labMark, notMadeByWeft, ownedAmong, readRecords } from "./ownership.ts";
 import { pidsInNamespaces, stopProcesses } from "./procs.ts";
@@ -81,9 +82,5 @@ async function namespacesToDelete(recorded: readonly string[], mark: string, mad
 
 function removeLabDir(lab: LabLayout): void {
   rmSync(lab.dir, { recursive: true, force: true });
-  try {
-    rmdirSync(LAB_ROOT);
-  } catch {
-    // Other labs are up.
-  }
+  removeLabRootIfEmpty();
 }

@@ -26,7 +26,8 @@ import { labDown } from "./down.ts";
 import { KUBELET_BUNDLE } from "./kubelet/daemons.ts";
 import { waitForNodesReady } from "./kubelet/nodes-ready.ts";
 import { labMark, recordNamespaces, startRecords } from "./ownership.ts";
-import { CONTROL_IP, LAB_ROOT, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
+import { ensureLabRoot } from "./lab-root.ts";
+import { CONTROL_IP, MAX_NODES, OUTSIDE_IP, OUTSIDE_PORT, logFile, nodeName, nodeNs, nodePaths, underlayIp, validateLabName, labLayout, type LabLayout } from "./layout.ts";
 import { lastLogLine } from "./log-tail.ts";
 import { listensOnTcp } from "./procs.ts";
 import { sleep } from "../lib/sleep.ts";
@@ -285,14 +286,14 @@ function claimLabDir(lab: LabLayout, namespaces: readonly string[]): void {
     });
   }
   for (let attempt = 0; ; attempt++) {
-    mkdirSync(LAB_ROOT, { recursive: true });
+    ensureLabRoot();
     try {
       mkdirSync(lab.dir);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") throw alreadyUp();
-      // Another lab's `down` removed the empty LAB_ROOT between our two mkdirs.
+      // Another lab's `down` removed the empty LAB_ROOT (or the directory it links to) between our two steps.
       if (code !== "ENOENT" || attempt > 0) throw err;
     }
   }

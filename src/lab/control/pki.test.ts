@@ -1,8 +1,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
-import { LAB_ROOT, labLayout } from "../layout.ts";
+import { readFileSync, rmSync, statSync } from "node:fs";
+import { removeLabRootIfEmpty } from "../lab-root.ts";
+import { labLayout } from "../layout.ts";
 import { controlPaths, kubeletCredentials } from "./paths.ts";
 import { opensslConfig, writeLabPki } from "./pki.ts";
 
@@ -16,11 +17,7 @@ const describe = (cert: string) => openssl("x509", "-in", cert, "-noout", "-subj
 before(() => writeLabPki(lab, nodes));
 after(() => {
   rmSync(lab.dir, { recursive: true, force: true });
-  try {
-    rmdirSync(LAB_ROOT);
-  } catch {
-    // Other labs are up.
-  }
+  removeLabRootIfEmpty();
 });
 
 test("every certificate is signed by the lab CA", () => {
