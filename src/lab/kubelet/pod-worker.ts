@@ -280,9 +280,10 @@ export class PodWorker {
       const t0 = Date.now();
       await prepareVolumes(this.#d.cfg, pod, this.#podDir(), (f) => fieldValue(this.#facts(), f), this.#d.volumes);
       this.#d.log("info", `pod ${this.#name()}: ${pod.volumes.length} volumes ready in ${Date.now() - t0} ms`);
+      // Saved with the next change (the sandbox's address, a container's start): a kubelet
+      // restarted before that prepares the volumes again, which only rewrites their files.
       record.prepared = true;
       this.#backoff.delete("prepare");
-      this.#save();
       return true;
     } catch (err) {
       const message = `MountVolume.SetUp failed: ${describeError(err)}`;
