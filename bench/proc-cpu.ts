@@ -107,3 +107,15 @@ function readArgv(pid: number): string[] {
     return [];
   }
 }
+
+/**
+ * The machine's busy CPU time since boot, in ms, from /proc/stat's first
+ * line: user, nice, system, irq, softirq and steal over every CPU (idle and
+ * iowait left out). Two readings around a burst give all the CPU it took,
+ * kernel threads (a namespace's teardown, softirqs) included.
+ */
+export function machineBusyMs(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * (1000 / TICKS_PER_S);
+}
