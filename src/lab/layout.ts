@@ -16,6 +16,9 @@
  *       nodeK/{run,lib,cni/net.d,cni/bin,cni/cache}
  *                           per-node paths: lab nodes share one filesystem
  *
+ * /run/weft/lab is in memory, like /run itself on a usual Linux; where /run
+ * lies on a disk filesystem it is a link to /dev/shm/weft/lab (lab-root.ts).
+ *
  * Namespaces: NAME-sw (the underlay switch), NAME-outside (a host outside
  * the cluster at 192.168.125.1), NAME-control (the Kubernetes control plane
  * at 192.168.125.100, unless --no-kubernetes), NAME-nodeK (node K at
