@@ -9,17 +9,25 @@
  * records, volumes, container layers, logs, job files). This project's CI
  * machine keeps /run on an ext4 without a journal, whose inode allocator
  * skips, one by one, every inode freed in the last minutes of its block
- * group before it takes a free one: after a few labs came and went, each
- * new file cost 0.3-0.5 ms of kernel time (20 µs on the tmpfs), and a
- * 30-pod burst spent more CPU there than the lab kubelets' own JavaScript
- * (bench/pod-startup.ts).
+ * group before it takes a free one: after a day of labs, each new file
+ * under /run/weft cost 0.3-0.5 ms of kernel time (20 µs on the tmpfs), and
+ * a 30-pod burst spent more CPU there than the lab kubelets' own
+ * JavaScript (bench/pod-startup.ts).
  *
- * `ensureLabRoot` makes LAB_ROOT (and the link's target) when missing;
- * `removeLabRootIfEmpty` removes both once the last lab is down, as `down`
- * always removed an empty LAB_ROOT.
+ * /dev/shm is used only when it is a tmpfs with room (IN_MEMORY_MIN_FREE:
+ * a 3-node lab holds about 450 MB, most of it each node's copy of the CNI
+ * plugin and etcd's write-ahead log) that may run programs (no noexec:
+ * the nodes' plugins run from the lab's directory). The link is relative
+ * (../../../dev/shm/weft/lab), so a path through a process's
+ * /proc/PID/root (shell-host.ts) resolves in that process's view.
+ *
+ * The link and its target stay once made, like /run/weft: `down` removes
+ * a lab's own directory, and LAB_ROOT only when it is an empty plain
+ * directory, as it always did. Removing the link or its target as well
+ * would race with another lab's `up` between the two.
  */
-import { lstatSync, mkdirSync, readlinkSync, rmdirSync, statfsSync, symlinkSync, unlinkSync } from "node:fs";
-import { dirname } from "node:path";
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, statfsSync, symlinkSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
 import { WeftError } from "../lib/errors.ts";
 import { LAB_ROOT } from "./layout.ts";
 
@@ -27,6 +35,8 @@ import { LAB_ROOT } from "./layout.ts";
 export const LAB_ROOT_IN_MEMORY = "/dev/shm/weft/lab";
 /** statfs f_type of a tmpfs (linux/magic.h TMPFS_MAGIC). */
 const TMPFS_MAGIC = 0x01021994;
+/** The free space /dev/shm must have for the labs to live there. */
+export const IN_MEMORY_MIN_FREE = 2 * 1024 ** 3;
 
 /** Whether `path` lies on a tmpfs; false when it cannot be told. */
 export function onTmpfs(path: string): boolean {
@@ -37,37 +47,71 @@ export function onTmpfs(path: string): boolean {
   }
 }
 
-/** The link target of `root`, or null when it is a directory or missing. */
+/**
+ * Whether the tmpfs holding `dir` can keep labs: a tmpfs, with
+ * IN_MEMORY_MIN_FREE available, mounted without noexec.
+ */
+export function inMemoryUsable(dir: string, minFree = IN_MEMORY_MIN_FREE): boolean {
+  try {
+    const s = statfsSync(dir);
+    return s.type === TMPFS_MAGIC && s.bavail * s.bsize >= minFree && !noexecAt(dir);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the mount point `dir` (exactly, as /proc/self/mountinfo names it) is noexec. */
+function noexecAt(dir: string): boolean {
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = line.split(" ");
+    if (f[4] === dir && (f[5] ?? "").split(",").includes("noexec")) return true;
+  }
+  return false;
+}
+
+/** The absolute target of `root` when it is a symbolic link, else null. */
 function linkTarget(root: string): string | null {
   try {
-    return lstatSync(root).isSymbolicLink() ? readlinkSync(root) : null;
+    return lstatSync(root).isSymbolicLink() ? resolve(dirname(root), readlinkSync(root)) : null;
   } catch {
     return null;
   }
 }
 
 /**
- * Makes LAB_ROOT when missing: a directory where /run is a tmpfs (or no
- * tmpfs is at /dev/shm), else a link to LAB_ROOT_IN_MEMORY. A link left by
- * an earlier run gets its target made again. Safe against another lab's
- * `up` doing the same at the same time.
+ * Makes LAB_ROOT when missing, or when an empty directory is in its place:
+ * a directory where /run is a tmpfs (or /dev/shm cannot keep labs), else a
+ * link to `inMemory`. A link whose target is gone (a reboot emptied
+ * /dev/shm) gets it made again. Safe against another lab's `up` doing the
+ * same at the same time; `up` tries again when another `down` or `up`
+ * removed an empty LAB_ROOT between this and its own directory's making.
  */
-export function ensureLabRoot(root = LAB_ROOT, inMemory = LAB_ROOT_IN_MEMORY): void {
+export function ensureLabRoot(root = LAB_ROOT, inMemory = LAB_ROOT_IN_MEMORY, minFree = IN_MEMORY_MIN_FREE): void {
   const target = linkTarget(root);
   if (target !== null) {
     makeInMemoryDir(target);
     return;
   }
-  if (existsDir(root)) return;
   const parent = dirname(root);
   mkdirSync(parent, { recursive: true });
-  if (onTmpfs(parent) || !onTmpfs(dirname(dirname(inMemory)))) {
+  const wantLink = !onTmpfs(parent) && inMemoryUsable(dirname(dirname(inMemory)), minFree);
+  if (isDir(root)) {
+    if (!wantLink) return;
+    // A directory with a lab in it stays (its labs keep their paths); an empty one that a test
+    // or an earlier weft left gives way to the link.
+    try {
+      rmdirSync(root);
+    } catch {
+      return;
+    }
+  }
+  if (!wantLink) {
     mkdirSync(root, { recursive: true });
     return;
   }
   makeInMemoryDir(inMemory);
   try {
-    symlinkSync(inMemory, root);
+    symlinkSync(relative(parent, inMemory), root);
   } catch (err) {
     // Another `up` made it first: a link or a directory, either serves.
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
@@ -95,7 +139,7 @@ function makeInMemoryDir(dir: string): void {
   }
 }
 
-function existsDir(path: string): boolean {
+function isDir(path: string): boolean {
   try {
     return lstatSync(path).isDirectory();
   } catch {
@@ -103,20 +147,12 @@ function existsDir(path: string): boolean {
   }
 }
 
-/** Removes LAB_ROOT, and the in-memory directory it links to, when no lab is in it. */
+/** Removes LAB_ROOT when it is a plain directory with no lab in it; a link and its target stay (see above). */
 export function removeLabRootIfEmpty(root = LAB_ROOT): void {
-  const target = linkTarget(root);
+  if (linkTarget(root) !== null) return;
   try {
-    rmdirSync(target ?? root);
+    rmdirSync(root);
   } catch {
     // Other labs are up (or it is gone already).
-    return;
-  }
-  if (target === null) return;
-  try {
-    unlinkSync(root);
-    rmdirSync(dirname(target));
-  } catch {
-    // Another lab's `up` came between, or /dev/shm/weft holds more.
   }
 }

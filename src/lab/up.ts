@@ -286,15 +286,15 @@ function claimLabDir(lab: LabLayout, namespaces: readonly string[]): void {
     });
   }
   for (let attempt = 0; ; attempt++) {
-    ensureLabRoot();
     try {
+      ensureLabRoot();
       mkdirSync(lab.dir);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") throw alreadyUp();
-      // Another lab's `down` removed the empty LAB_ROOT (or the directory it links to) between our two steps.
-      if (code !== "ENOENT" || attempt > 0) throw err;
+      // Another lab's `down` (or `up`, giving an empty directory way to the link) removed LAB_ROOT between our two steps.
+      if (code !== "ENOENT" || attempt > 2) throw err;
     }
   }
 }

@@ -2,6 +2,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ensureLabRoot, removeLabRootIfEmpty } from "../lab/lab-root.ts";
 import { labLayout } from "../lab/layout.ts";
 import type { LabState } from "../lab/state.ts";
 import { findLabPod } from "./lab-pods.ts";
@@ -17,12 +18,16 @@ const find = (ref: string) => {
     throw err;
   }
 };
-after(() => rmSync(lab.dir, { recursive: true, force: true }));
+after(() => {
+  rmSync(lab.dir, { recursive: true, force: true });
+  removeLabRootIfEmpty();
+});
 
 /** A lab kubelet's record of pod `ns/name` on `node`. */
 function kubeletRecord(node: string, namespace: string, name: string, ip: string, extra: Record<string, unknown> = {}): void {
   const uid = `${namespace}-${name}-${node}`;
   const dir = join(lab.dir, node, "kubelet", "pods", uid);
+  ensureLabRoot();
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "record.json"), JSON.stringify({ uid, namespace, name, hostNetwork: false, netns: `${lab.name}-pod-${namespace}.${name}`, sandboxId: `sb-${uid}`, network: "weft", ip, createdAt: "2026-12-07T00:00:00Z", portMappings: [], prepared: true, containers: [], ...extra }));
 }

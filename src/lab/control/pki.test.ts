@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync, statSync } from "node:fs";
-import { removeLabRootIfEmpty } from "../lab-root.ts";
+import { ensureLabRoot, removeLabRootIfEmpty } from "../lab-root.ts";
 import { labLayout } from "../layout.ts";
 import { controlPaths, kubeletCredentials } from "./paths.ts";
 import { opensslConfig, writeLabPki } from "./pki.ts";
@@ -14,7 +14,10 @@ const openssl = (...args: string[]) => execFileSync("openssl", args, { encoding:
 /** Subject, SANs and extended key usage of a certificate, as openssl prints them. */
 const describe = (cert: string) => openssl("x509", "-in", cert, "-noout", "-subject", "-ext", "subjectAltName,extendedKeyUsage");
 
-before(() => writeLabPki(lab, nodes));
+before(() => {
+  ensureLabRoot();
+  return writeLabPki(lab, nodes);
+});
 after(() => {
   rmSync(lab.dir, { recursive: true, force: true });
   removeLabRootIfEmpty();
