@@ -46,7 +46,7 @@ export async function startContainer(host: ShellHost, netns: string, plan: Launc
   prepareUpper(plan);
   // busybox's `mount -o remount` finds the mount point by its path in /proc/mounts, which names
   // it without symbolic links: the root's path must be its real one (a lab dir may lie behind a link).
-  const launched = await host.launch(launchArgv(netns, launchScript({ ...plan, rootfs: realpathSync(plan.rootfs) }), argv), env, log);
+  const launched = await host.launch(launchArgv(netns, launchScript({ ...plan, rootfs: realpathSync(plan.rootfs), ...(env.SHLVL !== undefined && { shlvl: env.SHLVL }) }), argv), env, log);
   // nsenter and unshare exec the shell, so this pid is the launch shell's.
   const pid = launched.pid;
   const pidStart = processStart(pid) ?? "";

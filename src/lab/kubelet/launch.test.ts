@@ -24,7 +24,10 @@ test("the launch script mounts inside the root and runs the command chrooted", (
   // /etc/resolv.conf is written into the upper layer beforehand (prepareUpper), not by the script.
   assert.doesNotMatch(s, /resolv\.conf/);
   assert.match(s, /^hostname web-1$/m);
-  assert.match(s, /^chroot \/p\/rootfs \/bin\/sh -c .* "\$@"$/m);
+  assert.match(s, /^\S*busybox chroot \/p\/rootfs \/bin\/sh -c .* "\$@"$/m);
+  assert.match(s, /^mount -t tmpfs -o nosuid,nodev,mode=1777,size=64m shm \/p\/rootfs\/dev\/shm$/m, "not the host's /dev/shm");
+  assert.match(s, /^unset SHLVL$/m, "busybox's sh sets it; the container's env did not");
+  assert.match(launchScript({ rootfs: "/r", upper: "/u", work: "/w", binds: [], copies: [], workingDir: "/", exitFile: "/e", hostname: "h", shlvl: "3" }), /^SHLVL=3$/m);
   assert.match(s, /^echo \$\? >\/p\/exit$/m);
   assert.equal(shq("a b"), "'a b'");
 });

@@ -26,6 +26,7 @@
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { posix } from "node:path";
+import { WeftError } from "../../lib/errors.ts";
 import { shq, systemTool } from "../shell-host.ts";
 
 /**
@@ -70,6 +71,11 @@ export interface LaunchPlan {
   exitFile: string;
   /** The container's hostname, in a UTS namespace of its own (the pod's name, as kubelet gives it). */
   hostname: string;
+  /**
+   * SHLVL as the container's environment gives it, if it does: busybox's sh
+   * sets and raises it, and the container gets it back as given (or unset).
+   */
+  shlvl?: string;
   /**
    * A FIFO that becomes the container's stdin (a container with `stdin:
    * true`, which `kubectl attach -i` writes to); opened read-write, so the
@@ -177,6 +183,8 @@ export function launchScript(plan: LaunchPlan): string {
     `mount -t proc proc ${inRoot("/proc")}`,
     `mount -t sysfs sysfs ${inRoot("/sys")}`,
     `mount -o rbind /dev ${inRoot("/dev")}`,
+    // A /dev/shm of its own, as a runtime gives each pod (64 MiB): the host's holds the labs' files.
+    `mount -t tmpfs -o nosuid,nodev,mode=1777,size=64m shm ${inRoot("/dev/shm")}`,
     `mount -t tmpfs -o mode=755 tmpfs ${inRoot("/run")}`,
   ];
   const dirs: string[] = [];
@@ -209,7 +217,9 @@ export function launchScript(plan: LaunchPlan): string {
     "set +e",
     'PATH="$CPATH"',
     "export PATH",
-    `chroot ${r} /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' ${shq(plan.workingDir)} "$@"`,
+    plan.shlvl === undefined ? "unset SHLVL" : `SHLVL=${shq(plan.shlvl)}`,
+    // By path: the container's PATH is set now, and may not lead to busybox.
+    `${shq(BUSYBOX)} chroot ${r} /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' ${shq(plan.workingDir)} "$@"`,
     `echo $? >${shq(plan.exitFile)}`,
   );
   return lines.join("\n") + "\n";
@@ -222,6 +232,11 @@ export function launchScript(plan: LaunchPlan): string {
  * that runs is the shell's.
  */
 export function launchArgv(netns: string, script: string, argv: readonly string[]): string[] {
+  if (!BUSYBOX.startsWith("/")) {
+    throw new WeftError("BUSYBOX_MISSING", "busybox is not installed: a lab container starts through busybox's nsenter, unshare and sh", {
+      hint: "install Debian's busybox-static (sh scripts/setup.sh does)",
+    });
+  }
   return [
     BUSYBOX, "nsenter", `--net=/run/netns/${netns}`,
     BUSYBOX, "unshare", "--mount", "--uts", "--propagation", "slave",
