@@ -23,10 +23,13 @@
  * new inode, and deleting one costs the next inode's search. On an ext4
  * without a journal (this project's CI machine keeps /run on one) the
  * kernel skips every inode freed in the last minutes when it looks for a
- * free one, and a burst of pods made and deleted thousands of job files:
- * each new file cost 0.4-1 ms of kernel time. A job that outlived its
- * timeout may have left a process writing to its files; its slot is
- * dropped, not reused.
+ * free one, and a burst of pods made and deleted hundreds of job files:
+ * each new file cost 0.3-0.5 ms of kernel time. The caller empties a slot's
+ * files before each job, so a job whose redirections fail reads nothing
+ * of the job before. A job that outlived its timeout may have left a
+ * process writing to its files, so its slot is dropped, not reused; a job
+ * that ended but left a child holding its stdout (none of the lab's
+ * plugins or tools does) would write into the next job's output.
  *
  * Paths in a job are the caller's, reached through `/proc/CALLER/root`:
  * the host may run in a mount namespace of its own (the node's view, see
@@ -126,6 +129,8 @@ export class ShellHost {
     try {
       if (slot === this.#slots) mkdirSync(this.#dir, { recursive: true });
       writeFileSync(files.in, stdin);
+      writeFileSync(files.out, "");
+      writeFileSync(files.err, "");
       const assign = Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`);
       const command = [...assign, at(argv[0]!), ...argv.slice(1).map(shq)].join(" ");
       const { code, timedOut } = await this.#job(`${command} <${at(files.in)} >${at(files.out)} 2>${at(files.err)}`, timeoutMs);
