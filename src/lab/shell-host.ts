@@ -289,8 +289,10 @@ export function systemTool(name: string): string {
   return name;
 }
 
-const SETSID = systemTool("setsid");
-const ENV = systemTool("env");
+/** setsid and env for `launch`: busybox's when it is there (static, so no dynamic loader to start). */
+const BUSYBOX = systemTool("busybox");
+const SETSID = BUSYBOX.startsWith("/") ? `${BUSYBOX} setsid` : systemTool("setsid");
+const ENV = BUSYBOX.startsWith("/") ? `${BUSYBOX} env` : systemTool("env");
 
 /** A caller's path as a job names it. */
 function at(path: string): string {
