@@ -289,8 +289,9 @@ export function systemTool(name: string): string {
   return name;
 }
 
+/** Debian's busybox-static (scripts/setup.sh installs it; the lab's busybox image is its applets too), or "busybox" when missing. */
+export const BUSYBOX = systemTool("busybox");
 /** setsid and env for `launch`: busybox's when it is there (static, so no dynamic loader to start). */
-const BUSYBOX = systemTool("busybox");
 const SETSID = BUSYBOX.startsWith("/") ? `${BUSYBOX} setsid` : systemTool("setsid");
 const ENV = BUSYBOX.startsWith("/") ? `${BUSYBOX} env` : systemTool("env");
 

@@ -27,7 +27,7 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { posix } from "node:path";
 import { WeftError } from "../../lib/errors.ts";
-import { shq, systemTool } from "../shell-host.ts";
+import { BUSYBOX, shq, systemTool } from "../shell-host.ts";
 
 /**
  * The absolute path of a host tool. Container processes are spawned with
@@ -36,8 +36,6 @@ import { shq, systemTool } from "../shell-host.ts";
  */
 export const hostTool = systemTool;
 
-/** Debian's busybox-static (scripts/setup.sh installs it; the busybox image is its applets too). */
-export const BUSYBOX = systemTool("busybox");
 
 /** The first child of `pid` (the container's own process under its launch shell), or null. */
 function firstChild(pid: number): number | null {
@@ -84,7 +82,7 @@ export interface LaunchPlan {
   stdin?: string;
 }
 
-export { shq };
+export { BUSYBOX, shq };
 
 /**
  * `path` with its symlinks resolved as they resolve inside the container,
