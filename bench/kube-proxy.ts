@@ -488,11 +488,6 @@ function connectBoth(sides: readonly ProxySide[], targets: readonly { name: stri
   return out;
 }
 
-/** iperf3's argv from the client pod to `ip:port`. */
-function iperfArgv(clientNs: string, ip: string, port: number): string[] {
-  return ["ip", "netns", "exec", clientNs, "taskset", "-c", "0", "iperf3", "-c", ip, "-p", String(port), "-t", String(IPERF_SECONDS), "-O", "1", "-J"];
-}
-
 /** The received rate of iperf3's JSON report, Gbit/s. */
 function iperfRate(what: string, stdout: string, stderr: string): number {
   const out = JSON.parse(stdout || "{}") as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
@@ -501,18 +496,11 @@ function iperfRate(what: string, stdout: string, stderr: string): number {
   return bps / 1e9;
 }
 
-/** iperf3 from the client pod to `ip:5201`, Gbit/s. */
-function iperf(clientNs: string, ip: string): number {
-  const argv = iperfArgv(clientNs, ip, 5201);
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: (IPERF_SECONDS + 30) * 1000 });
-  return iperfRate(`${clientNs} → ${ip}`, r.stdout, r.stderr);
-}
-
-/** iperf3 from the client pod to `ip:port` without blocking, so that two can run at once; Gbit/s. */
+/** iperf3 from the client pod to `ip:port` (client on CPU 0), without blocking, so that two can run at once; Gbit/s. */
 function iperfAsync(clientNs: string, ip: string, port: number): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    const argv = iperfArgv(clientNs, ip, port);
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], timeout: (IPERF_SECONDS + 30) * 1000 });
+    const argv = ["netns", "exec", clientNs, "taskset", "-c", "0", "iperf3", "-c", ip, "-p", String(port), "-t", String(IPERF_SECONDS), "-O", "1", "-J"];
+    const child = spawn("ip", argv, { stdio: ["ignore", "pipe", "pipe"], timeout: (IPERF_SECONDS + 30) * 1000 });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -600,7 +588,7 @@ export async function benchKubeProxy(): Promise<void> {
     for (let r = 0; r < IPERF_ROUNDS; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
         const order = r % 2 === 0 ? (["vip", "direct"] as const) : (["direct", "vip"] as const);
-        for (const what of order) tput[s.name]![what].push(iperf(s.clientNs, what === "vip" ? PROBE_IP : BACKEND_IP));
+        for (const what of order) tput[s.name]![what].push(await iperfAsync(s.clientNs, what === "vip" ? PROBE_IP : BACKEND_IP, 5201));
       }
     }
     const med = (xs: number[]) => percentile(xs, 50);

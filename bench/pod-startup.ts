@@ -119,14 +119,20 @@ export async function benchPodStartup(): Promise<void> {
   try {
     up = true;
     weft(["lab", "up", "--name", name, "--nodes", "3"]);
+    const lab = labLayout(name);
+    const state = readLabState(lab);
+    // The pinned kubectl as `weft lab kubectl` runs it, without that Node.js wrapper's ~0.15 s start:
+    // the create below is timed from kubectl's own start, as a kind or kubeadm user's is.
+    const kubectl = (...args: string[]) => {
+      const [cmd, ...rest] = kubectlArgv(lab, state, args);
+      const r = spawnSync(cmd!, rest, { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
+    };
     // The controller manager starts its controllers a few seconds after it reports healthy; a first
     // Deployment run to completion makes the measured one time pods, not the control plane's start.
-    const kubectl = (...args: string[]) => weft(["lab", "kubectl", "--name", name, "--", ...args]);
     kubectl("create", "deployment", "warmup", "--image=nginx", "--replicas=3", "--port=80");
     kubectl("wait", "deployment/warmup", "--for=condition=Available", "--timeout=120s");
     kubectl("delete", "deployment", "warmup", "--wait=true");
-    const lab = labLayout(name);
-    const state = readLabState(lab);
     const seen = new Map<string, number>();
     const bound = new Map<string, number>();
     const created = new Map<string, number>();
@@ -179,12 +185,8 @@ export async function benchPodStartup(): Promise<void> {
     const roots = supervised(name);
     const cpuBefore = snapshot();
     const busyBefore = machineBusyMs();
-    // The create is timed from kubectl's own start, as a kind or kubeadm user's `kubectl create` is:
-    // the argv `weft lab kubectl` runs, without that Node.js wrapper's ~0.15 s start.
-    const [cmd, ...args] = kubectlArgv(lab, state, ["create", "deployment", "bench", "--image=nginx", `--replicas=${REPLICAS}`, "--port=80"]);
     t0 = performance.now();
-    const create = spawnSync(cmd!, args, { encoding: "utf8" });
-    if (create.status !== 0) throw new Error(`kubectl create deployment exited ${create.status}: ${create.stderr.trim()}`);
+    kubectl("create", "deployment", "bench", "--image=nginx", `--replicas=${REPLICAS}`, "--port=80");
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`not every pod ran within 120 s (${seen.size}/${REPLICAS})`)), 120_000);
