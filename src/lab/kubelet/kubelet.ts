@@ -43,6 +43,7 @@ import { contains, formatPrefix, parsePrefix, type Prefix } from "../../lib/ipv4
 import { readSubnetFile } from "../../subnet/file.ts";
 import type { KubeletConfig } from "./config.ts";
 import { busyboxBinDir, type ImageSources } from "./images.ts";
+import { whileGraphLags } from "./node-graph.ts";
 import { nodeLabels, nodeStatus } from "./node-status.ts";
 import { PodWorker, readNodeResolvConf, type WorkerDeps } from "./pod-worker.ts";
 import { readPodRecords, type PodRecord } from "./records.ts";
@@ -88,7 +89,7 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
     volumes: volumeSources(kube),
     lookup: async (namespace, kind, name) => {
       try {
-        const data = kind === "configMap" ? await readConfigMapData(kube, namespace, name) : await readSecretData(kube, namespace, name);
+        const data = await whileGraphLags(() => (kind === "configMap" ? readConfigMapData(kube, namespace, name) : readSecretData(kube, namespace, name)));
         return new Map([...data].map(([k, v]) => [k, v.toString("utf8")]));
       } catch (err) {
         if (apiStatus(err) === 404) return null;
@@ -164,7 +165,7 @@ function stubPod(r: PodRecord): Pod {
   return {
     uid: r.uid, namespace: r.namespace, name: r.name, labels: {}, nodeName: null, deletionTimestamp: null, deletionGracePeriodSeconds: 0,
     terminationGracePeriodSeconds: 0, restartPolicy: "Never", dnsPolicy: "ClusterFirst", hostNetwork: r.hostNetwork, hostname: null, subdomain: null,
-    serviceAccountName: "default", initContainers: [], containers: [], volumes: [], phase: null,
+    serviceAccountName: "default", initContainers: [], containers: [], volumes: [], phase: null, qosClass: null,
   };
 }
 
@@ -384,7 +385,7 @@ function volumeSources(kube: Kube): VolumeSources {
   const cached = (key: string, read: () => Promise<Map<string, Buffer>>): Promise<Map<string, Buffer> | null> => {
     const hit = cache.get(key);
     if (hit && Date.now() - hit.at < OBJECT_CACHE_MS) return hit.value;
-    const value = read().catch((err: unknown) => {
+    const value = whileGraphLags(read).catch((err: unknown) => {
       cache.delete(key);
       if (apiStatus(err) === 404) return null;
       throw err;
@@ -397,25 +398,9 @@ function volumeSources(kube: Kube): VolumeSources {
     configMap: (namespace, name) => cached(`configmap/${namespace}/${name}`, () => readConfigMapData(kube, namespace, name)),
     secret: (namespace, name) => cached(`secret/${namespace}/${name}`, () => readSecretData(kube, namespace, name)),
     token: async (pod, expirationSeconds, audience) => {
-      const ask = () => requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : []);
-      const until = Date.now() + TOKEN_RETRY_FOR_MS;
-      for (;;) {
-        try {
-          return (await ask()).token;
-        } catch (err) {
-          // The Node authorizer allows a node a pod's token once its graph holds the pod's binding, which it
-          // learns from its own watch: a kubelet that saw the binding first is refused for a few ms (hundreds
-          // when the API server is busy starting many pods). Asked again every TOKEN_RETRY_MS, a refusal
-          // being one cheap request, rather than after a doubling wait or the pod's 2 s volume back-off.
-          if (apiStatus(err) !== 403 || Date.now() >= until) throw err;
-          await sleep(TOKEN_RETRY_MS);
-        }
-      }
+      const r = await whileGraphLags(() => requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : []));
+      return r.token;
     },
   };
 }
 
-/** A TokenRequest refused with 403 is asked again after this (see volumeSources), ... */
-const TOKEN_RETRY_MS = 20;
-/** ... for up to this long; then the pod's volume back-off takes over. */
-const TOKEN_RETRY_FOR_MS = 1500;
