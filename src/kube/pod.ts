@@ -106,6 +106,8 @@ export interface Pod {
   volumes: Volume[];
   /** The phase the API holds; a finished pod (Succeeded/Failed) is not started again. */
   phase: string | null;
+  /** The QoS class the API server gave the pod from its containers' requests and limits (Guaranteed, Burstable, BestEffort). */
+  qosClass: string | null;
 }
 
 /** Converts the library's V1Pod into a Pod. */
@@ -130,6 +132,7 @@ export function fromV1Pod(p: V1Pod): Pod {
     containers: (spec?.containers ?? []).map(fromV1Container),
     volumes: (spec?.volumes ?? []).map(fromV1Volume),
     phase: p.status?.phase ?? null,
+    qosClass: p.status?.qosClass ?? null,
   };
 }
 

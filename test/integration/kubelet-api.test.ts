@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -46,14 +46,14 @@ describe("kubelet API", { skip }, () => {
     }
     const ns = nss.add("pod");
     const c = join(dir, "c");
-    const plan = { rootfs: join(c, "rootfs"), upper: join(c, "0/upper"), work: join(c, "0/work"), binds: [], copies: [], workingDir: "/tmp", exitFile: join(c, "exit"), hostname: "web-1" };
+    const plan = { rootfs: join(c, "rootfs"), upper: join(c, "0/upper"), work: join(c, "0/work"), binds: [], copies: [], workingDir: "/tmp", exitFile: join(c, "exit"), startedFile: join(c, "started"), hostname: "web-1" };
     const log = containerLog(join(dir, "logs"), pod, "main", 0);
     started = await startContainer(shell, ns, plan, ["sh", "-c", "echo one; echo two; echo three; exec sleep 1000"], { PATH: "/usr/bin:/bin" }, log);
     record = { name: "main", init: false, restartCount: 0, pid: started.pid, pidStart: started.pidStart, startedAt: "", terminated: null, lastTerminated: null, rootfs: plan.rootfs, workingDir: "/tmp", env: { PATH: "/usr/bin:/bin" } };
     await until("the container logged", () => readFileSync(log, "utf8").includes("three"), 5000);
     server = await startKubeletServer(
       { tlsCert: pki("server.crt"), tlsKey: pki("server.key"), clientCa: pki("ca.crt"), port: 0, node: { underlayIp: "127.0.0.1" } },
-      { find: (n, p) => (n === pod.namespace && p === pod.name ? { pod, record: null, container: (name) => (name === "main" ? record : undefined) } : undefined), logsDir: join(dir, "logs"), log: () => {} },
+      { find: (n, p) => (n === pod.namespace && p === pod.name ? { pod, record: null, container: (name) => (name === "main" ? record : undefined), started: () => until("the container's root", () => existsSync(plan.startedFile), 5000).then(() => {}) } : undefined), logsDir: join(dir, "logs"), log: () => {} },
     );
   });
   after(async () => {

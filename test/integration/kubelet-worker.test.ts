@@ -69,7 +69,7 @@ describe("pod worker", { skip }, () => {
   const pod = (name: string, over: Partial<Pod>): Pod => ({
     uid: `uid-${name}`, namespace: "demo", name, labels: {}, nodeName: "node1", deletionTimestamp: null, deletionGracePeriodSeconds: null, terminationGracePeriodSeconds: 2,
     restartPolicy: "Always", dnsPolicy: "ClusterFirstWithHostNet", hostNetwork: true, hostname: null, subdomain: null, serviceAccountName: "default",
-    initContainers: [], containers: [], volumes: [], phase: null, ...over,
+    initContainers: [], containers: [], volumes: [], phase: null, qosClass: null, ...over,
   });
   const last = (name: string) => statuses.get(name)?.at(-1) as { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number; ready: boolean; state: Record<string, unknown> }[] } | undefined;
   const start = (p: Pod) => {
@@ -110,6 +110,17 @@ describe("pod worker", { skip }, () => {
     assert.match(out, /^demo$/m);
     const phases = statuses.get("ordered")!.map((s) => s.phase);
     assert.equal(phases[0], "Pending");
+  });
+
+  test("a BestEffort pod's containers run at the least CPU weight, a Burstable pod's at the default", async () => {
+    const weight = async (name: string, qosClass: string) => {
+      const p = pod(name, { restartPolicy: "Never", qosClass, containers: [container("c", ["cat", "/proc/self/autogroup"])] });
+      start(p);
+      await until(`${name} Succeeded`, () => last(name)?.phase === "Succeeded", 10_000, 50);
+      return readFileSync(containerLog(cfg.logsDir, p, "c", 0), "utf8");
+    };
+    assert.match(await weight("besteffort", "BestEffort"), /^\/autogroup-\d+ nice 19$/m);
+    assert.match(await weight("burstable", "Burstable"), /^\/autogroup-\d+ nice 0$/m);
   });
 
   test("restartPolicy Always restarts an ended container and counts it; OnFailure does not restart success", async () => {

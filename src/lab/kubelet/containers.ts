@@ -43,6 +43,7 @@ export async function startContainer(host: ShellHost, netns: string, plan: Launc
   mkdirSync(dirname(log), { recursive: true });
   for (const d of [plan.rootfs, plan.upper, plan.work]) mkdirSync(d, { recursive: true });
   rmSync(plan.exitFile, { force: true });
+  rmSync(plan.startedFile, { force: true });
   prepareUpper(plan);
   // busybox's `mount -o remount` finds the mount point by its path in /proc/mounts, which names
   // it without symbolic links: the root's path must be its real one (a lab dir may lie behind a link).

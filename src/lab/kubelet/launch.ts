@@ -28,6 +28,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFile
 import { posix } from "node:path";
 import { WeftError } from "../../lib/errors.ts";
 import { BUSYBOX, shq, systemTool } from "../shell-host.ts";
+import { autogroupNiceLine } from "./autogroup.ts";
 
 /**
  * The absolute path of a host tool. Container processes are spawned with
@@ -67,6 +68,18 @@ export interface LaunchPlan {
   copies: { target: string; source: string }[];
   workingDir: string;
   exitFile: string;
+  /**
+   * Made empty once the root is mounted, just before the container's own
+   * process starts: `kubectl exec` and exec probes wait for it (before it,
+   * the launch shell may not even be in its own mount namespace yet).
+   */
+  startedFile: string;
+  /**
+   * The CPU weight of the container's session as a nice value (autogroup.ts):
+   * BestEffort pods' containers run at 19, as a kubelet gives their cgroup
+   * the least CPU weight. Default: unchanged (0).
+   */
+  cpuNice?: number;
   /** The container's hostname, in a UTS namespace of its own (the pod's name, as kubelet gives it). */
   hostname: string;
   /**
@@ -173,6 +186,7 @@ export function launchScript(plan: LaunchPlan): string {
   const r = shq(plan.rootfs);
   const inRoot = (p: string) => shq(`${plan.rootfs}${p}`);
   const lines = [
+    ...(plan.cpuNice === undefined ? [] : [autogroupNiceLine(plan.cpuNice)]),
     "set -e",
     ...(plan.stdin ? [`exec 0<>${shq(plan.stdin)}`] : []),
     'CPATH="${PATH:-}"',
@@ -212,6 +226,7 @@ export function launchScript(plan: LaunchPlan): string {
   lines.push(...late, ...mounts);
   lines.push(
     `hostname ${shq(plan.hostname)}`,
+    `: >${shq(plan.startedFile)}`,
     "set +e",
     'PATH="$CPATH"',
     "export PATH",

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { dirname, join } from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import { describeError } from "../../lib/errors.ts";
+import { sleep } from "../../lib/sleep.ts";
 import type { Container, Pod } from "../../kube/pod.ts";
 import { pidsInNamespaces, stopProcesses } from "../procs.ts";
 import { hostPathOnNode, KUBERNETES_SERVICE_HOST, type KubeletConfig } from "./config.ts";
@@ -22,6 +23,7 @@ import { containerDir, containerLog, startContainer, stopContainer, watchAdopted
 import { podHosts, podResolvConf } from "./dns-files.ts";
 import { containerEnv, expandVars, fieldValue, type PodFacts } from "./env.ts";
 import { planImage, type ImageSources } from "./images.ts";
+import { containerNice } from "./autogroup.ts";
 import { execArgv, type Bind } from "./launch.ts";
 import { probeOnce, runProber } from "./probes.ts";
 import { stillRunning, writePodRecord, type ContainerRecord, type PodRecord } from "./records.ts";
@@ -60,6 +62,11 @@ export interface WorkerDeps {
 const BACKOFF_MIN_MS = 2000;
 const BACKOFF_MAX_MS = 60_000;
 const BACKOFF_RESET_MS = 600_000;
+
+/** The file a container's launch shell makes once its root is ready (LaunchPlan.startedFile), in the container's directory. */
+const STARTED_FILE = "started";
+/** How long exec waits for it. */
+const STARTED_WAIT_MS = 10_000;
 
 interface Running {
   pid: number;
@@ -390,6 +397,8 @@ export class PodWorker {
       ],
       workingDir: c.workingDir ?? "/",
       exitFile: join(dir, "exit"),
+      startedFile: join(dir, STARTED_FILE),
+      ...(containerNice(pod.qosClass) !== undefined && { cpuNice: containerNice(pod.qosClass)! }),
       hostname: pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name),
       ...(c.stdin && { stdin: ensureFifo(join(dir, "stdin")) }),
     };
@@ -491,12 +500,27 @@ export class PodWorker {
     this.#probers.clear();
   }
 
+  /**
+   * Resolves once container `r`'s root is mounted and its own process
+   * started (its launch shell made the started file), or once it is not
+   * running, or after STARTED_WAIT_MS: what exec needs. The status calls a
+   * container running as soon as its launch shell exists.
+   */
+  async started(r: ContainerRecord): Promise<void> {
+    const file = join(containerDir(this.#podDir(), r.name, r.init), STARTED_FILE);
+    const until = Date.now() + STARTED_WAIT_MS;
+    while (!existsSync(file) && r.pid !== null && Date.now() < until) await sleep(10);
+  }
+
   /** Runs `command` in a running container, output discarded; resolves with its exit status (-1 on timeout). */
-  execOnce(r: ContainerRecord, command: string[], timeoutMs: number): Promise<number> {
-    if (r.pid === null) return Promise.resolve(-1);
+  async execOnce(r: ContainerRecord, command: string[], timeoutMs: number): Promise<number> {
+    const t0 = Date.now();
+    await this.started(r);
+    if (r.pid === null) return -1;
     const argv = execArgv(r.pid, r.rootfs, r.workingDir, command);
+    const left = Math.max(1, timeoutMs - (Date.now() - t0));
     return new Promise((resolve) => {
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env: r.env, timeout: timeoutMs });
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env: r.env, timeout: left });
       child.once("error", () => resolve(-1));
       child.once("exit", (code, sig) => resolve(sig ? -1 : (code ?? -1)));
     });

@@ -39,6 +39,8 @@ export interface ServedPod {
   /** Where the pod's network is, once it has one (network non-null). */
   readonly record: { netns: string; hostNetwork: boolean; network: string | null } | null;
   container(name: string): ContainerRecord | undefined;
+  /** Resolves once a container's root is ready for exec (PodWorker.started). */
+  started(c: ContainerRecord): Promise<void>;
 }
 
 export interface ServerDeps {
@@ -104,7 +106,9 @@ export async function startKubeletServer(cfg: Pick<KubeletConfig, "tlsCert" | "t
     const target = exec ?? parse(url, "attach");
     const found = target && lookup(deps, target);
     if (!found || typeof found === "string") return refuse(404, typeof found === "string" ? found : "not found");
-    wss.handleUpgrade(req, socket, head, (ws) => (exec ? serveExec(ws, url, found.container, deps) : serveAttach(ws, url, found, deps)));
+    // An exec waits for the container's root before the upgrade is answered, so nothing the client sends is early.
+    const ready = exec ? found.worker.started(found.container) : Promise.resolve();
+    void ready.then(() => wss.handleUpgrade(req, socket, head, (ws) => (exec ? serveExec(ws, url, found.container, deps) : serveAttach(ws, url, found, deps))));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
