@@ -34,7 +34,9 @@
  *   could have the burst's pods Running, printed beside p99
  *
  * The image (nginx) is not in the lab's catalog, so each pod runs the
- * built-in port server. A 3-replica Deployment is run to completion first,
+ * built-in port server. The pods are BestEffort, so their containers run at
+ * the least CPU weight (src/lab/kubelet/autogroup.ts): part of their CPU
+ * falls after the last pod is Running, outside the rows below. A 3-replica Deployment is run to completion first,
  * so the figures are pod start-up, not the controllers' own start after
  * `up`. The lab is named wps-<pid>; `lab down` runs at the
  * end and on interrupt, also after a failure.

@@ -45,3 +45,8 @@ test("a V1Pod becomes a slim Pod with the API server's defaults", () => {
   assert.deepEqual(projected.sources.map((s) => s.kind), ["serviceAccountToken", "configMap", "downwardAPI"]);
   assert.deepEqual(pod.volumes[3], { name: "nfs", kind: "unsupported", type: "nfs" });
 });
+
+test("a pod's QoS class is the API server's (status.qosClass), null before it has one", () => {
+  assert.equal(fromV1Pod({ metadata: { name: "a" }, spec: { containers: [] }, status: { qosClass: "BestEffort" } } as V1Pod).qosClass, "BestEffort");
+  assert.equal(fromV1Pod({ metadata: { name: "b" }, spec: { containers: [] } } as V1Pod).qosClass, null);
+});

@@ -53,7 +53,7 @@ describe("kubelet API", { skip }, () => {
     await until("the container logged", () => readFileSync(log, "utf8").includes("three"), 5000);
     server = await startKubeletServer(
       { tlsCert: pki("server.crt"), tlsKey: pki("server.key"), clientCa: pki("ca.crt"), port: 0, node: { underlayIp: "127.0.0.1" } },
-      { find: (n, p) => (n === pod.namespace && p === pod.name ? { pod, record: null, container: (name) => (name === "main" ? record : undefined), started: () => until("the container's root", () => existsSync(plan.startedFile), 5000).then(() => {}) } : undefined), logsDir: join(dir, "logs"), log: () => {} },
+      { find: (n, p) => (n === pod.namespace && p === pod.name ? { pod, record: null, container: (name) => (name === "main" ? record : undefined), started: () => until("the container's root", () => existsSync(plan.startedFile), 5000).then(() => true, () => false) } : undefined), logsDir: join(dir, "logs"), log: () => {} },
     );
   });
   after(async () => {

@@ -150,14 +150,20 @@ describe("pod worker", { skip }, () => {
     await until("adopted Running", () => last("adopted")?.phase === "Running", 10_000, 50);
     const record = readPodRecords(cfg.podsDir).find((r) => r.name === "adopted")!;
     const pid = record.containers[0]!.pid!;
+    assert.equal(await w.started(record.containers[0]!, 5000), true, "its root is ready for exec");
     // The old worker lets go without stopping anything, as a stopped kubelet does.
     w.abandon();
     workers.splice(workers.indexOf(w), 1);
+    // A kubelet from before the started file left none behind.
+    const startedFile = join(cfg.podsDir, record.uid, "containers", "c", "started");
+    rmSync(startedFile);
     const again = new PodWorker(pod("adopted", { containers: [container("c", ["sleep", "1000"])] }), record, deps());
     workers.push(again);
     again.kick();
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(readPodRecords(cfg.podsDir).find((r) => r.name === "adopted")!.containers[0]!.pid, pid, "not restarted");
+    assert.equal(await again.started(again.container("c")!, 0), true, "an adopted container is taken as started");
+    assert.equal(await again.execOnce(again.container("c")!, ["test", "-d", "/proc/1"], 5000), 0, "and exec enters it");
     again.update(pod("adopted", { deletionTimestamp: new Date(), deletionGracePeriodSeconds: 1, containers: [container("c", ["sleep", "1000"])] }));
     await until("adopted finalized", () => finalized.includes("adopted"), 10_000, 50);
     assert.throws(() => process.kill(pid, 0));

@@ -16,13 +16,25 @@
  * /proc/self/autogroup: 19 is a weight of 15 against 1024 for every
  * other session, the nearest the kernel has to cpu.shares 2.
  *
+ * The line is the launch shell's first, so the container's mounts run at
+ * that weight too, as runc's init runs in the container's cgroup. What is
+ * not covered, where a kubelet's cgroup would be: processes `kubectl exec`
+ * and exec probes start (they are the kubelet's shell host's), and a
+ * container's process that starts a session of its own (a new autogroup,
+ * at the default weight).
+ *
  * Burstable and Guaranteed pods run at the default weight, as the lab's
  * own processes do: a kubelet weighs them by their requests, which
  * without a cgroup hierarchy would set them against the control plane
  * rather than against each other. Limits are not enforced.
  *
- * Where the kernel has no autogroups (or they are turned off), the line
- * does nothing and says nothing.
+ * The line does nothing, and says nothing, where the kernel has no
+ * autogroups or they are turned off (kernel.sched_autogroup_enabled), and
+ * where the lab's processes are not in the root cpu cgroup (inside a
+ * container, or under a systemd that gives services the cpu controller):
+ * autogroups weigh only the root group's tasks, and /proc/self/autogroup
+ * then shows the nice without effect. The lab runs as root, so the kernel's
+ * limit of one autogroup change per 100 ms for others does not apply.
  */
 
 /** The nice value of a BestEffort pod's containers. */

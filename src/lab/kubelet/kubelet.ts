@@ -385,7 +385,7 @@ function volumeSources(kube: Kube): VolumeSources {
   const cached = (key: string, read: () => Promise<Map<string, Buffer>>): Promise<Map<string, Buffer> | null> => {
     const hit = cache.get(key);
     if (hit && Date.now() - hit.at < OBJECT_CACHE_MS) return hit.value;
-    const value = whileGraphLags(read).catch((err: unknown) => {
+    const value = read().catch((err: unknown) => {
       cache.delete(key);
       if (apiStatus(err) === 404) return null;
       throw err;
@@ -395,8 +395,10 @@ function volumeSources(kube: Kube): VolumeSources {
     return value;
   };
   return {
-    configMap: (namespace, name) => cached(`configmap/${namespace}/${name}`, () => readConfigMapData(kube, namespace, name)),
-    secret: (namespace, name) => cached(`secret/${namespace}/${name}`, () => readSecretData(kube, namespace, name)),
+    // Each pod rides out the Node authorizer's lag for itself (a refused read leaves the cache, so
+    // pods asking meanwhile share the next one), each with its own 1.5 s.
+    configMap: (namespace, name) => whileGraphLags(() => cached(`configmap/${namespace}/${name}`, () => readConfigMapData(kube, namespace, name))),
+    secret: (namespace, name) => whileGraphLags(() => cached(`secret/${namespace}/${name}`, () => readSecretData(kube, namespace, name))),
     token: async (pod, expirationSeconds, audience) => {
       const r = await whileGraphLags(() => requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : []));
       return r.token;

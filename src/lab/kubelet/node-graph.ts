@@ -15,9 +15,9 @@ import { apiStatus } from "../../kube/client.ts";
 import { sleep } from "../../lib/sleep.ts";
 
 /** A request refused with 403 is asked again after this, ... */
-export const GRAPH_RETRY_MS = 20;
+const GRAPH_RETRY_MS = 20;
 /** ... for up to this long; then the refusal is the caller's (the pod's volume back-off). */
-export const GRAPH_RETRY_FOR_MS = 1500;
+const GRAPH_RETRY_FOR_MS = 1500;
 
 /**
  * Runs `ask` and asks again every `retryMs` while the API server refuses

@@ -385,6 +385,7 @@ export class PodWorker {
       if (m.subPath) mkdirSync(source, { recursive: true });
       binds.push({ target: m.mountPath, source, readOnly: m.readOnly, file });
     }
+    const nice = containerNice(pod.qosClass);
     const launch = {
       rootfs: join(dir, "rootfs"),
       upper: join(dir, String(run), "upper"),
@@ -398,7 +399,7 @@ export class PodWorker {
       workingDir: c.workingDir ?? "/",
       exitFile: join(dir, "exit"),
       startedFile: join(dir, STARTED_FILE),
-      ...(containerNice(pod.qosClass) !== undefined && { cpuNice: containerNice(pod.qosClass)! }),
+      ...(nice !== undefined && { cpuNice: nice }),
       hostname: pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name),
       ...(c.stdin && { stdin: ensureFifo(join(dir, "stdin")) }),
     };
@@ -441,6 +442,13 @@ export class PodWorker {
       void watchAdopted(r.pid, r.pidStart, exitFile, stop.signal).then((code) => {
         if (!stop.signal.aborted) this.#exited(key, r, code);
       });
+      // A kubelet before the started file left none: its containers mounted their roots long ago.
+      // (One adopted in the middle of its launch, a kubelet restarted within those milliseconds, is taken as started too.)
+      try {
+        if (!existsSync(this.#startedFile(r))) writeFileSync(this.#startedFile(r), "");
+      } catch {
+        // Its directory is gone: exec finds nothing to enter either way.
+      }
       const spec = (r.init ? this.#pod.initContainers : this.#pod.containers).find((c) => c.name === r.name);
       if (spec && !r.init) this.#startProbers(key, spec, r);
     }
@@ -501,24 +509,33 @@ export class PodWorker {
   }
 
   /**
-   * Resolves once container `r`'s root is mounted and its own process
-   * started (its launch shell made the started file), or once it is not
-   * running, or after STARTED_WAIT_MS: what exec needs. The status calls a
-   * container running as soon as its launch shell exists.
+   * Resolves true once container `r`'s root is mounted and its process
+   * about to start (its launch shell made the started file): what exec
+   * needs. False once it is not running, or after `waitMs`. The status
+   * calls a container running as soon as its launch shell exists.
    */
-  async started(r: ContainerRecord): Promise<void> {
-    const file = join(containerDir(this.#podDir(), r.name, r.init), STARTED_FILE);
-    const until = Date.now() + STARTED_WAIT_MS;
-    while (!existsSync(file) && r.pid !== null && Date.now() < until) await sleep(10);
+  async started(r: ContainerRecord, waitMs = STARTED_WAIT_MS): Promise<boolean> {
+    const file = this.#startedFile(r);
+    const until = Date.now() + waitMs;
+    for (;;) {
+      if (r.pid === null) return false;
+      if (existsSync(file)) return true;
+      if (Date.now() >= until) return false;
+      await sleep(10);
+    }
   }
 
-  /** Runs `command` in a running container, output discarded; resolves with its exit status (-1 on timeout). */
+  #startedFile(r: ContainerRecord): string {
+    return join(containerDir(this.#podDir(), r.name, r.init), STARTED_FILE);
+  }
+
+  /** Runs `command` in a running container, output discarded; resolves with its exit status (-1 on timeout, the wait for its root included). */
   async execOnce(r: ContainerRecord, command: string[], timeoutMs: number): Promise<number> {
     const t0 = Date.now();
-    await this.started(r);
-    if (r.pid === null) return -1;
+    if (!(await this.started(r, timeoutMs)) || r.pid === null) return -1;
     const argv = execArgv(r.pid, r.rootfs, r.workingDir, command);
-    const left = Math.max(1, timeoutMs - (Date.now() - t0));
+    const left = timeoutMs - (Date.now() - t0);
+    if (left <= 0) return -1;
     return new Promise((resolve) => {
       const child = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env: r.env, timeout: left });
       child.once("error", () => resolve(-1));

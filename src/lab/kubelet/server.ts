@@ -39,8 +39,8 @@ export interface ServedPod {
   /** Where the pod's network is, once it has one (network non-null). */
   readonly record: { netns: string; hostNetwork: boolean; network: string | null } | null;
   container(name: string): ContainerRecord | undefined;
-  /** Resolves once a container's root is ready for exec (PodWorker.started). */
-  started(c: ContainerRecord): Promise<void>;
+  /** Resolves true once a container's root is ready for exec, false when it is not running or not ready in time (PodWorker.started); never rejects. */
+  started(c: ContainerRecord): Promise<boolean>;
 }
 
 export interface ServerDeps {
@@ -71,6 +71,9 @@ export async function startKubeletServer(cfg: Pick<KubeletConfig, "tlsCert" | "t
   // off the request before ws sees it, checked here, and put back on the response.
   const tunnels = new WebSocketServer({ noServer: true });
   tunnels.on("headers", (headers: string[]) => headers.push(`Sec-WebSocket-Protocol: ${PORT_FORWARD_TUNNEL}`));
+  /** Exec upgrades waiting for their container's root (below), and whether close() has begun. */
+  const pending = new Set<Duplex>();
+  let closing = false;
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", "https://kubelet");
     const refuse = (code: number, msg: string) =>
@@ -106,9 +109,19 @@ export async function startKubeletServer(cfg: Pick<KubeletConfig, "tlsCert" | "t
     const target = exec ?? parse(url, "attach");
     const found = target && lookup(deps, target);
     if (!found || typeof found === "string") return refuse(404, typeof found === "string" ? found : "not found");
-    // An exec waits for the container's root before the upgrade is answered, so nothing the client sends is early.
-    const ready = exec ? found.worker.started(found.container) : Promise.resolve();
-    void ready.then(() => wss.handleUpgrade(req, socket, head, (ws) => (exec ? serveExec(ws, url, found.container, deps) : serveAttach(ws, url, found, deps))));
+    const answer = () => wss.handleUpgrade(req, socket, head, (ws) => (exec ? serveExec(ws, url, found.container, deps) : serveAttach(ws, url, found, deps)));
+    if (!exec) return answer();
+    // An exec waits for the container's root before the upgrade is answered, so nothing the client
+    // sends is early. Node took its own error listener off the socket for the upgrade: until ws has
+    // it, a reset (a Ctrl-C meanwhile) would be an uncaught error.
+    pending.add(socket);
+    socket.on("error", () => socket.destroy());
+    const settle = () => {
+      pending.delete(socket);
+      if (socket.destroyed || closing) socket.destroy();
+      else answer();
+    };
+    found.worker.started(found.container).then(settle, settle);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -119,6 +132,8 @@ export async function startKubeletServer(cfg: Pick<KubeletConfig, "tlsCert" | "t
     port: typeof address === "object" && address !== null ? address.port : cfg.port,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
+        for (const s of pending) s.destroy();
         for (const c of [...wss.clients, ...tunnels.clients]) c.terminate();
         server.closeAllConnections();
         server.close(() => resolve());
