@@ -43,7 +43,7 @@ import { contains, formatPrefix, parsePrefix, type Prefix } from "../../lib/ipv4
 import { readSubnetFile } from "../../subnet/file.ts";
 import type { KubeletConfig } from "./config.ts";
 import { busyboxBinDir, type ImageSources } from "./images.ts";
-import { whileGraphLags } from "./node-graph.ts";
+import { boundPodMissing, refusedByGraph, whileGraphLags } from "./node-graph.ts";
 import { nodeLabels, nodeStatus } from "./node-status.ts";
 import { PodWorker, readNodeResolvConf, type WorkerDeps } from "./pod-worker.ts";
 import { readPodRecords, type PodRecord } from "./records.ts";
@@ -400,7 +400,8 @@ function volumeSources(kube: Kube): VolumeSources {
     configMap: (namespace, name) => whileGraphLags(() => cached(`configmap/${namespace}/${name}`, () => readConfigMapData(kube, namespace, name))),
     secret: (namespace, name) => whileGraphLags(() => cached(`secret/${namespace}/${name}`, () => readSecretData(kube, namespace, name))),
     token: async (pod, expirationSeconds, audience) => {
-      const r = await whileGraphLags(() => requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : []));
+      const ask = () => requestPodToken(kube, { namespace: pod.namespace, name: pod.name, uid: pod.uid, serviceAccount: pod.serviceAccountName }, expirationSeconds, audience ? [audience] : []);
+      const r = await whileGraphLags(ask, (err) => refusedByGraph(err) || boundPodMissing(err, pod.name));
       return r.token;
     },
   };
