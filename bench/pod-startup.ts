@@ -36,12 +36,12 @@
  * The image (nginx) is not in the lab's catalog, so each pod runs the
  * built-in port server. The pods are BestEffort, so their containers run at
  * the least CPU weight (src/lab/kubelet/autogroup.ts): part of their CPU
- * falls after the last pod is Running, outside the rows below. A 3-replica Deployment is run to completion first,
- * so the figures are pod start-up, not the controllers' own start after
- * `up`. The lab is named wps-<pid>; `lab down` runs at the
+ * falls after the last pod is Running, outside the rows below. A 3-replica
+ * Deployment is run to completion first, so the figures are pod start-up,
+ * not the controllers' own start after `up`. The lab is named wps-<pid>; `lab down` runs at the
  * end and on interrupt, also after a failure.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
@@ -124,17 +124,22 @@ export async function benchPodStartup(): Promise<void> {
     const lab = labLayout(name);
     const state = readLabState(lab);
     // The pinned kubectl as `weft lab kubectl` runs it, without that Node.js wrapper's ~0.15 s start:
-    // the create below is timed from kubectl's own start, as a kind or kubeadm user's is.
-    const kubectl = (...args: string[]) => {
-      const [cmd, ...rest] = kubectlArgv(lab, state, args);
-      const r = spawnSync(cmd!, rest, { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
-    };
+    // the create below is timed from kubectl's own start, as a kind or kubeadm user's is. Not waited
+    // for synchronously: the watch's lines must be timed as they come, also while kubectl runs.
+    const kubectl = (...args: string[]) =>
+      new Promise<void>((done, fail) => {
+        const [cmd, ...rest] = kubectlArgv(lab, state, args);
+        const child = spawn(cmd!, rest, { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.once("error", fail);
+        child.once("exit", (code) => (code === 0 ? done() : fail(new Error(`kubectl ${args.join(" ")} exited ${code}: ${stderr.trim()}`))));
+      });
     // The controller manager starts its controllers a few seconds after it reports healthy; a first
     // Deployment run to completion makes the measured one time pods, not the control plane's start.
-    kubectl("create", "deployment", "warmup", "--image=nginx", "--replicas=3", "--port=80");
-    kubectl("wait", "deployment/warmup", "--for=condition=Available", "--timeout=120s");
-    kubectl("delete", "deployment", "warmup", "--wait=true");
+    await kubectl("create", "deployment", "warmup", "--image=nginx", "--replicas=3", "--port=80");
+    await kubectl("wait", "deployment/warmup", "--for=condition=Available", "--timeout=120s");
+    await kubectl("delete", "deployment", "warmup", "--wait=true");
     const seen = new Map<string, number>();
     const bound = new Map<string, number>();
     const created = new Map<string, number>();
@@ -188,7 +193,7 @@ export async function benchPodStartup(): Promise<void> {
     const cpuBefore = snapshot();
     const busyBefore = machineBusyMs();
     t0 = performance.now();
-    kubectl("create", "deployment", "bench", "--image=nginx", `--replicas=${REPLICAS}`, "--port=80");
+    await kubectl("create", "deployment", "bench", "--image=nginx", `--replicas=${REPLICAS}`, "--port=80");
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`not every pod ran within 120 s (${seen.size}/${REPLICAS})`)), 120_000);

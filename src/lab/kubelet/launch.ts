@@ -37,17 +37,6 @@ import { autogroupNiceLine } from "./autogroup.ts";
  */
 export const hostTool = systemTool;
 
-
-/** The first child of `pid` (the container's own process under its launch shell), or null. */
-function firstChild(pid: number): number | null {
-  try {
-    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/)[0];
-    return first ? Number(first) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** A host path bound into the container. */
 export interface Bind {
   /** Path inside the container. */
@@ -258,12 +247,11 @@ export function launchArgv(netns: string, script: string, argv: readonly string[
 }
 
 /**
- * The argv that runs `command` inside a running container: in the mount
- * and network namespaces of its launch shell `pid` and the UTS namespace
- * of the container's process (its child), chrooted to its root, in its
- * working dir.
+ * The argv that runs `command` inside a running container: in the mount,
+ * network and UTS namespaces of its launch shell `pid` (which unshared the
+ * mount and UTS ones and set the hostname before the container's process
+ * started), chrooted to its root, in its working dir.
  */
 export function execArgv(pid: number, rootfs: string, workingDir: string, command: string[]): string[] {
-  const uts = firstChild(pid);
-  return [hostTool("nsenter"), "-t", String(pid), "-m", "-n", ...(uts === null ? [] : [`--uts=/proc/${uts}/ns/uts`]), "--", hostTool("chroot"), rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
+  return [hostTool("nsenter"), "-t", String(pid), "-m", "-n", "-u", "--", hostTool("chroot"), rootfs, "/bin/sh", "-c", 'cd "$0" 2>/dev/null || cd /; exec "$@"', workingDir, ...command];
 }

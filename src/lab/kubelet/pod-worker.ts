@@ -63,8 +63,12 @@ const BACKOFF_MIN_MS = 2000;
 const BACKOFF_MAX_MS = 60_000;
 const BACKOFF_RESET_MS = 600_000;
 
-/** The file a container's launch shell makes once its root is ready (LaunchPlan.startedFile), in the container's directory. */
-const STARTED_FILE = "started";
+/**
+ * The files a container's launch shell writes in the container's directory:
+ * its exit status (LaunchPlan.exitFile), and an empty file once its root is
+ * ready (LaunchPlan.startedFile).
+ */
+type ContainerFile = "exit" | "started";
 /** How long exec waits for it. */
 const STARTED_WAIT_MS = 10_000;
 
@@ -397,8 +401,8 @@ export class PodWorker {
         { target: "/etc/hostname", source: join(podDir, "hostname") },
       ],
       workingDir: c.workingDir ?? "/",
-      exitFile: join(dir, "exit"),
-      startedFile: join(dir, STARTED_FILE),
+      exitFile: this.#containerFile(r, "exit"),
+      startedFile: this.#containerFile(r, "started"),
       ...(nice !== undefined && { cpuNice: nice }),
       hostname: pod.hostNetwork ? cfg.node.name : (pod.hostname ?? pod.name),
       ...(c.stdin && { stdin: ensureFifo(join(dir, "stdin")) }),
@@ -431,7 +435,7 @@ export class PodWorker {
     for (const r of record.containers) {
       if (r.pid === null || r.pidStart === null) continue;
       const key = `${r.init ? "i" : "c"}/${r.name}`;
-      const exitFile = join(containerDir(join(this.#d.cfg.podsDir, record.uid), r.name, r.init), "exit");
+      const exitFile = this.#containerFile(r, "exit");
       const stop = new AbortController();
       this.#running.set(key, { pid: r.pid, pidStart: r.pidStart, stop });
       if (!stillRunning(r.pid, r.pidStart)) {
@@ -445,7 +449,8 @@ export class PodWorker {
       // A kubelet before the started file left none: its containers mounted their roots long ago.
       // (One adopted in the middle of its launch, a kubelet restarted within those milliseconds, is taken as started too.)
       try {
-        if (!existsSync(this.#startedFile(r))) writeFileSync(this.#startedFile(r), "");
+        const started = this.#containerFile(r, "started");
+        if (!existsSync(started)) writeFileSync(started, "");
       } catch {
         // Its directory is gone: exec finds nothing to enter either way.
       }
@@ -515,7 +520,7 @@ export class PodWorker {
    * calls a container running as soon as its launch shell exists.
    */
   async started(r: ContainerRecord, waitMs = STARTED_WAIT_MS): Promise<boolean> {
-    const file = this.#startedFile(r);
+    const file = this.#containerFile(r, "started");
     const until = Date.now() + waitMs;
     for (;;) {
       if (r.pid === null) return false;
@@ -525,8 +530,8 @@ export class PodWorker {
     }
   }
 
-  #startedFile(r: ContainerRecord): string {
-    return join(containerDir(this.#podDir(), r.name, r.init), STARTED_FILE);
+  #containerFile(r: Pick<ContainerRecord, "name" | "init">, file: ContainerFile): string {
+    return join(containerDir(this.#podDir(), r.name, r.init), file);
   }
 
   /** Runs `command` in a running container, output discarded; resolves with its exit status (-1 on timeout, the wait for its root included). */
