@@ -5,7 +5,7 @@
 // adopts a running pod without restarting it.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Container, Pod } from "../../src/kube/pod.ts";
 import { kubeletConfig, type KubeletConfig } from "../../src/lab/kubelet/config.ts";
@@ -18,6 +18,21 @@ import { Namespaces } from "../support/netns.ts";
 import { until } from "../support/until.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
+
+/** The pids of process group `pgid` (field 5 of /proc/PID/stat, counted after the command's closing parenthesis). */
+function groupMembers(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === pgid) pids.push(Number(d));
+    } catch {
+      // It ended meanwhile.
+    }
+  }
+  return pids;
+}
 
 describe("pod worker", { skip }, () => {
   const nss = new Namespaces("kw");
@@ -131,6 +146,19 @@ describe("pod worker", { skip }, () => {
     start(pod("onfailure", { restartPolicy: "OnFailure", containers: [container("c", ["true"])] }));
     await until("onfailure Succeeded", () => last("onfailure")?.phase === "Succeeded", 10_000, 50);
     assert.equal(last("onfailure")!.containerStatuses![0]!.restartCount, 0);
+  });
+
+  test("a container whose launch shell is killed takes its processes with it, before it runs again", async () => {
+    const w = start(pod("orphans", { restartPolicy: "OnFailure", containers: [container("c", ["sh", "-c", "sleep 1000 & wait"])] }));
+    await until("orphans Running", () => last("orphans")?.phase === "Running", 10_000, 50);
+    const shellPid = w.container("c")!.pid!;
+    // The launch shell (its group's leader), the container's sh and its sleep.
+    await until("the sleep runs", () => groupMembers(shellPid).length >= 3, 10_000, 50);
+    const members = groupMembers(shellPid);
+    process.kill(shellPid, "SIGKILL");
+    await until("restarted once", () => last("orphans")?.containerStatuses?.[0]?.restartCount === 1, 10_000, 50);
+    for (const pid of members) assert.throws(() => process.kill(pid, 0), `process ${pid} of the first run is gone`);
+    assert.notEqual(w.container("c")!.pid, shellPid);
   });
 
   test("readiness: Running but not Ready while the probe fails, Ready once it passes", async () => {

@@ -95,6 +95,21 @@ function groupAlive(pgid: number): boolean {
 }
 
 /**
+ * What an ended container leaves behind is killed: the processes still in
+ * its launch shell's group, as a runtime's PID namespace takes every process
+ * of the container with its first (a command whose launch shell alone was
+ * killed, or a child it started in the background and left). Resolves once
+ * the group is empty, after at most 2 s. The group's id cannot be another's
+ * while any member of it lives, so what is signalled is the container's.
+ */
+export async function killLeftovers(pgid: number): Promise<void> {
+  if (!groupAlive(pgid)) return;
+  signalGroup(pgid, "SIGKILL");
+  const until = Date.now() + 2000;
+  while (Date.now() < until && groupAlive(pgid)) await sleep(20);
+}
+
+/**
  * Stops a container's process group: SIGTERM, then SIGKILL after `graceMs`.
  * Resolves once the group is empty (a process that ignores SIGTERM outlives
  * its launch shell, so the group is what is waited for).

@@ -19,7 +19,7 @@ import { sleep } from "../../lib/sleep.ts";
 import type { Container, Pod } from "../../kube/pod.ts";
 import { pidsInNamespaces, stopProcesses } from "../procs.ts";
 import { hostPathOnNode, KUBERNETES_SERVICE_HOST, type KubeletConfig } from "./config.ts";
-import { containerDir, containerLog, startContainer, stopContainer, watchAdopted } from "./containers.ts";
+import { containerDir, containerLog, killLeftovers, startContainer, stopContainer, watchAdopted } from "./containers.ts";
 import { podHosts, podResolvConf } from "./dns-files.ts";
 import { containerEnv, expandVars, fieldValue, type PodFacts } from "./env.ts";
 import { planImage, type ImageSources } from "./images.ts";
@@ -479,7 +479,8 @@ export class PodWorker {
     r.pidStart = null;
     this.#save();
     this.#d.log("info", `pod ${this.#name()}: container ${r.name} exited with ${code}`);
-    this.kick();
+    // Its next run starts once the last one is gone (a port, a socket or a lock it held is free).
+    void killLeftovers(running.pid).then(() => this.kick());
   }
 
   #startProbers(key: string, c: Container, r: ContainerRecord): void {
