@@ -22,6 +22,8 @@ import {
 } from "@kubernetes/client-node";
 import { WeftError } from "../lib/errors.ts";
 import { listAll } from "./list.ts";
+import { kubeRequest, MERGE_PATCH_BODY, seg } from "./request.ts";
+import { LeanWatch } from "./watch.ts";
 import { fromV1Pod, type Pod } from "./pod.ts";
 
 /** Clients built from one kubeconfig. */
@@ -182,7 +184,7 @@ export function startInformer<T extends KubernetesObject>(
     return { metadata: { resourceVersion: r.resourceVersion }, items: r.items };
   };
   let stopped = false;
-  const watch = o.slim === undefined ? new Watch(kube.config) : new SlimWatch(kube.config, o.slim);
+  const watch = o.slim === undefined ? new LeanWatch(kube.config) : new SlimWatch(kube.config, o.slim);
   const informer = new ListWatch<T>(path, watch, listing, false, undefined, o.fieldSelector);
   informer.on("add", on.add);
   informer.on("update", on.update);
@@ -202,8 +204,8 @@ export function startInformer<T extends KubernetesObject>(
   };
 }
 
-/** The library's Watch, handing on slim(object) for each added, modified or deleted object (errors and bookmarks as they are). */
-export class SlimWatch<T> extends Watch {
+/** The watch (watch.ts), handing on slim(object) for each added, modified or deleted object (errors and bookmarks as they are). */
+export class SlimWatch<T> extends LeanWatch {
   readonly #slim: (o: T) => T;
 
   constructor(config: KubeConfig, slim: (o: T) => T) {
@@ -216,9 +218,9 @@ export class SlimWatch<T> extends Watch {
   }
 }
 
-/** Merge-patches a pod's status subresource. */
+/** Merge-patches a pod's status subresource (request.ts: a kubelet does it for every pod). */
 export async function patchPodStatus(kube: Kube, namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
-  await kube.core.patchNamespacedPodStatus({ namespace, name, body: { status } }, MERGE_PATCH);
+  await kubeRequest(kube.config, "PATCH", `/api/v1/namespaces/${seg(namespace)}/pods/${seg(name)}/status`, { status }, MERGE_PATCH_BODY);
 }
 
 /**
@@ -228,7 +230,7 @@ export async function patchPodStatus(kube: Kube, namespace: string, name: string
  */
 export async function finalizePodDeletion(kube: Kube, namespace: string, name: string, uid: string): Promise<void> {
   try {
-    await kube.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
+    await kubeRequest(kube.config, "DELETE", `/api/v1/namespaces/${seg(namespace)}/pods/${seg(name)}?gracePeriodSeconds=0`, { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0, preconditions: { uid } });
   } catch (err) {
     if (apiStatus(err) !== 404 && apiStatus(err) !== 409) throw err;
   }
@@ -256,29 +258,28 @@ export async function recordPodEvent(kube: Kube, e: PodEventRecord, repeat?: { n
   const now = new Date();
   if (repeat) {
     try {
-      await kube.core.patchNamespacedEvent({ namespace: e.namespace, name: repeat.name, body: { count: repeat.count, lastTimestamp: now.toISOString() } }, MERGE_PATCH);
+      await kubeRequest(kube.config, "PATCH", `/api/v1/namespaces/${seg(e.namespace)}/events/${seg(repeat.name)}`, { count: repeat.count, lastTimestamp: now.toISOString() }, MERGE_PATCH_BODY);
       return repeat.name;
     } catch (err) {
       if (apiStatus(err) !== 404) throw err;
     }
   }
-  const created = await kube.core.createNamespacedEvent({
-    namespace: e.namespace,
-    body: {
-      metadata: { generateName: `${e.podName}.`, namespace: e.namespace },
-      involvedObject: { kind: "Pod", apiVersion: "v1", namespace: e.namespace, name: e.podName, uid: e.podUid },
-      reason: e.reason,
-      message: e.message,
-      type: e.type,
-      source: { component: e.component, host: e.host },
-      reportingComponent: e.component,
-      reportingInstance: e.host,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    },
+  const created = await kubeRequest<{ metadata?: { name?: string } }>(kube.config, "POST", `/api/v1/namespaces/${seg(e.namespace)}/events`, {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: { generateName: `${e.podName}.`, namespace: e.namespace },
+    involvedObject: { kind: "Pod", apiVersion: "v1", namespace: e.namespace, name: e.podName, uid: e.podUid },
+    reason: e.reason,
+    message: e.message,
+    type: e.type,
+    source: { component: e.component, host: e.host },
+    reportingComponent: e.component,
+    reportingInstance: e.host,
+    firstTimestamp: now.toISOString(),
+    lastTimestamp: now.toISOString(),
+    count: 1,
   });
-  return created.metadata?.name ?? "";
+  return created?.metadata?.name ?? "";
 }
 
 /** Reads a Node, or null when it does not exist. */
@@ -342,7 +343,7 @@ export async function renewNodeLease(kube: Kube, node: string, nodeUid: string |
 
 /** A ConfigMap's or Secret's data as bytes per key. */
 export async function readConfigMapData(kube: Kube, namespace: string, name: string): Promise<Map<string, Buffer>> {
-  const cm = await kube.core.readNamespacedConfigMap({ namespace, name });
+  const cm = await kubeRequest<{ data?: Record<string, string>; binaryData?: Record<string, string> }>(kube.config, "GET", `/api/v1/namespaces/${seg(namespace)}/configmaps/${seg(name)}`);
   const data = new Map<string, Buffer>();
   for (const [k, v] of Object.entries(cm.data ?? {})) data.set(k, Buffer.from(v, "utf8"));
   for (const [k, v] of Object.entries(cm.binaryData ?? {})) data.set(k, Buffer.from(v, "base64"));
@@ -351,7 +352,7 @@ export async function readConfigMapData(kube: Kube, namespace: string, name: str
 
 /** A Secret's data as bytes per key. */
 export async function readSecretData(kube: Kube, namespace: string, name: string): Promise<Map<string, Buffer>> {
-  const secret = await kube.core.readNamespacedSecret({ namespace, name });
+  const secret = await kubeRequest<{ data?: Record<string, string>; stringData?: Record<string, string> }>(kube.config, "GET", `/api/v1/namespaces/${seg(namespace)}/secrets/${seg(name)}`);
   const data = new Map<string, Buffer>();
   for (const [k, v] of Object.entries(secret.data ?? {})) data.set(k, Buffer.from(v, "base64"));
   for (const [k, v] of Object.entries(secret.stringData ?? {})) data.set(k, Buffer.from(v, "utf8"));
@@ -368,16 +369,14 @@ export async function requestPodToken(
   expirationSeconds: number,
   audiences: string[],
 ): Promise<{ token: string; expires: Date }> {
-  const r = await kube.core.createNamespacedServiceAccountToken({
-    namespace: pod.namespace,
-    name: pod.serviceAccount,
-    body: {
-      spec: {
-        audiences,
-        expirationSeconds,
-        boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.name, uid: pod.uid },
-      },
+  const r = await kubeRequest<{ status?: { token?: string; expirationTimestamp?: string } }>(kube.config, "POST", `/api/v1/namespaces/${seg(pod.namespace)}/serviceaccounts/${seg(pod.serviceAccount)}/token`, {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "TokenRequest",
+    spec: {
+      audiences,
+      expirationSeconds,
+      boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.name, uid: pod.uid },
     },
   });
-  return { token: r.status?.token ?? "", expires: r.status?.expirationTimestamp ? new Date(r.status.expirationTimestamp) : new Date(Date.now() + expirationSeconds * 1000) };
+  return { token: r?.status?.token ?? "", expires: r?.status?.expirationTimestamp ? new Date(r.status.expirationTimestamp) : new Date(Date.now() + expirationSeconds * 1000) };
 }

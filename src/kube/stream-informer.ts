@@ -16,9 +16,10 @@
  * A relist delivers every listed object again as an upsert: the consumers'
  * upserts are idempotent (they compare), as with client-go's resync.
  */
-import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject, Watch } from "@kubernetes/client-node";
 import { describeError } from "../lib/errors.ts";
 import { SlimWatch } from "./client.ts";
+import { LeanWatch } from "./watch.ts";
 import { listAll } from "./list.ts";
 
 export interface Handlers<T> {
@@ -58,7 +59,7 @@ export class StreamInformer<T extends KubernetesObject> {
     this.#what = what;
     this.#log = log;
     this.#handlers = handlers;
-    this.#watch = slim === undefined ? new Watch(config) : new SlimWatch(config, slim);
+    this.#watch = slim === undefined ? new LeanWatch(config) : new SlimWatch(config, slim);
     this.#slim = slim ?? ((o) => o);
   }
 
