@@ -10,8 +10,8 @@
  * converts those. For 10,000 Services that took 535 ms against 144 ms for a
  * plain JSON.parse of the same body, and the body, the parsed objects and
  * the typed copies together set the agent's peak resident memory. The
- * watch already hands converters plain JSON (client-node's Watch), so the
- * converters read both alike.
+ * watch already hands converters plain JSON (watch.ts), so the converters
+ * read both alike.
  *
  * Every list reads the latest version (no resourceVersion), as client-go's
  * pager does, not resourceVersion=0 (the API server's watch cache), which

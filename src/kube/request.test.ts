@@ -6,6 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import { createRequire } from "node:module";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +51,12 @@ current-context: x
     const got = await kubeRequest<{ metadata: { name: string } }>(kc, "PATCH", "/api/v1/namespaces/ns/pods/p/status", { status: { phase: "Running" } }, MERGE_PATCH_BODY);
     assert.equal(got.metadata.name, "p");
     assert.deepEqual(seen.at(-1), { method: "PATCH", url: "/api/v1/namespaces/ns/pods/p/status", type: MERGE_PATCH_BODY, auth: "Bearer t", body: '{"status":{"phase":"Running"}}' });
+  });
+
+  test("undici is the library's own copy: request() is given the dispatcher the library made", () => {
+    const here = createRequire(import.meta.url);
+    const library = createRequire(here.resolve("@kubernetes/client-node"));
+    assert.equal(here.resolve("undici"), library.resolve("undici"));
   });
 
   test("an HTTP error is the library's ApiException: its status, the API server's message and details", async () => {

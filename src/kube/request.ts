@@ -18,12 +18,13 @@
  */
 import { ApiException, type KubeConfig } from "@kubernetes/client-node";
 import { request, type Dispatcher } from "undici";
+import { WeftError } from "../lib/errors.ts";
 
-/** Content types of a request body. */
-export const JSON_BODY = "application/json";
+/** The content type of a request body: JSON (the default), or a JSON merge patch. */
+const JSON_BODY = "application/json";
 export const MERGE_PATCH_BODY = "application/merge-patch+json";
 
-/** How long a request may take before it fails; the library sets none, a stuck connection would hold a pod's start forever. */
+/** How long a request may wait for its answer's headers, and then between parts of its body (undici's own default is 300 s for each). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The credentials and connection of one request, as the kubeconfig gives them to the library's requests. */
@@ -32,6 +33,11 @@ export interface Connection {
   dispatcher: Dispatcher | undefined;
 }
 
+/**
+ * The headers (a bearer token, as the kubeconfig or the service-account
+ * token file has it now) and the pooled dispatcher (client certificates,
+ * CA, a proxy) the library would use for its next request.
+ */
 export async function connection(config: KubeConfig): Promise<Connection> {
   const c: Connection = { headers: {}, dispatcher: undefined };
   // The library's RequestContext as far as applySecurityAuthentication uses it.
@@ -51,7 +57,7 @@ export async function connection(config: KubeConfig): Promise<Connection> {
  */
 export async function kubeRequest<T = unknown>(config: KubeConfig, method: Dispatcher.HttpMethod, path: string, body?: unknown, contentType = JSON_BODY): Promise<T> {
   const cluster = config.getCurrentCluster();
-  if (!cluster) throw new Error(`cannot ${method} ${path}: the kubeconfig names no current cluster`);
+  if (!cluster) throw new WeftError("KUBECONFIG_INVALID", `cannot ${method} ${path}: the kubeconfig names no current cluster`, { hint: "check its current-context" });
   const { headers, dispatcher } = await connection(config);
   const r = await request(cluster.server.replace(/\/+$/, "") + path, {
     method,
@@ -67,7 +73,12 @@ export async function kubeRequest<T = unknown>(config: KubeConfig, method: Dispa
     for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(", ") : v;
     throw new ApiException<string>(r.statusCode, `HTTP ${r.statusCode} from ${method} ${path}`, text, flat);
   }
-  return (text === "" ? undefined : JSON.parse(text)) as T;
+  if (text === "") return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new Error(`${method} ${path}: the answer (HTTP ${r.statusCode}) is not JSON: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** A path segment, escaped. */

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -70,6 +70,31 @@ describe("LeanWatch", { timeout: 30_000 }, () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(w.events, [{ type: "ERROR", name: "gone" }]);
     assert.deepEqual(w.ended, [null]);
+  });
+
+  test("silence ends the watch with a TimeoutError; an abort ends it once; a refused connection is done(err), not a throw", async () => {
+    api.watchers.set(SVC_PATH, []);
+    const ended: unknown[] = [];
+    await new LeanWatch(kc, 200).watch(SVC_PATH, {}, () => {}, (err) => ended.push(err));
+    await until("timed out", () => ended.length > 0, 5000, 10);
+    assert.equal((ended[0] as Error).name, "TimeoutError");
+
+    const w = await watch(SVC_PATH);
+    await opened(1);
+    w.controller.abort();
+    api.push(SVC_PATH, "ADDED", { metadata: { name: "late" } });
+    await until("done", () => w.ended.length > 0, 5000, 10);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(w.ended.length, 1);
+    assert.ok(w.ended[0] instanceof Error);
+    assert.deepEqual(w.events, []);
+
+    const closed = new KubeConfig();
+    closed.loadFromString(readFileSync(join(dir, "kubeconfig"), "utf8").replace(/127\.0\.0\.1:\d+/, "127.0.0.1:1"));
+    const refused: unknown[] = [];
+    await new LeanWatch(closed).watch(SVC_PATH, {}, () => {}, (err) => refused.push(err));
+    await until("refused", () => refused.length > 0, 5000, 10);
+    assert.ok(refused[0] instanceof Error);
   });
 
   test("an HTTP error is done(err) with its statusCode", async () => {

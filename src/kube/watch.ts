@@ -11,7 +11,7 @@
  * them.
  */
 import { STATUS_CODES } from "node:http";
-import { Watch } from "@kubernetes/client-node";
+import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import { request } from "undici";
 import { connection } from "./request.ts";
 
@@ -20,7 +20,21 @@ const SILENCE_MS = 30_000;
 
 type WatchArgs = Parameters<Watch["watch"]>;
 
+/**
+ * The library's Watch (ListWatch and StreamInformer take one) on undici's
+ * request(): `callback` gets each event's type and object, `done` is called
+ * once when the watch ends (null when the server ended it, else the error:
+ * an HTTP status as `statusCode`, an abort, a TimeoutError after
+ * `silenceMs` without a byte).
+ */
 export class LeanWatch extends Watch {
+  readonly #silenceMs: number;
+
+  constructor(config: KubeConfig, silenceMs = SILENCE_MS) {
+    super(config);
+    this.#silenceMs = silenceMs;
+  }
+
   override async watch(path: WatchArgs[0], queryParams: WatchArgs[1], callback: WatchArgs[2], done: WatchArgs[3]): Promise<AbortController> {
     const cluster = this.config.getCurrentCluster();
     if (!cluster) throw new Error("No currently active cluster");
@@ -35,7 +49,7 @@ export class LeanWatch extends Watch {
       timer = setTimeout(() => {
         timedOut = true;
         controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
-      }, SILENCE_MS);
+      }, this.#silenceMs);
       timer.unref();
     };
     let finished = false;
@@ -58,7 +72,8 @@ export class LeanWatch extends Watch {
       }
       resetTimer();
       const emit = (line: string) => {
-        if (line === "") return;
+        // A callback that stopped the watch gets nothing more, not even the rest of the chunk.
+        if (line === "" || finished) return;
         try {
           const data = JSON.parse(line) as { type: string; object: unknown };
           callback(data.type, data.object, data);

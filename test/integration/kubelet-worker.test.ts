@@ -12,6 +12,7 @@ import { kubeletConfig, type KubeletConfig } from "../../src/lab/kubelet/config.
 import { containerLog } from "../../src/lab/kubelet/containers.ts";
 import { PodWorker, type WorkerDeps } from "../../src/lab/kubelet/pod-worker.ts";
 import { readPodRecords } from "../../src/lab/kubelet/records.ts";
+import { isAlive } from "../../src/lab/procs.ts";
 import { labLayout } from "../../src/lab/layout.ts";
 import { ShellHost } from "../../src/lab/shell-host.ts";
 import { Namespaces } from "../support/netns.ts";
@@ -149,7 +150,9 @@ describe("pod worker", { skip }, () => {
   });
 
   test("a container whose launch shell is killed takes its processes with it, before it runs again", async () => {
-    const w = start(pod("orphans", { restartPolicy: "OnFailure", containers: [container("c", ["sh", "-c", "sleep 1000 & wait"])] }));
+    // Each run holds a lock on a file in an emptyDir (its background sleep keeps it): a run started while the last one's sleep lived could not take it, and would exit 3.
+    const spec = container("c", ["sh", "-c", "exec 9>/shared/lock; flock -n 9 || exit 3; sleep 1000 & wait"], { volumeMounts: [{ name: "shared", mountPath: "/shared", readOnly: false, subPath: null }] });
+    const w = start(pod("orphans", { restartPolicy: "OnFailure", volumes: [{ name: "shared", kind: "emptyDir" }], containers: [spec] }));
     await until("orphans Running", () => last("orphans")?.phase === "Running", 10_000, 50);
     const shellPid = w.container("c")!.pid!;
     // The launch shell (its group's leader), the container's sh and its sleep.
@@ -157,8 +160,13 @@ describe("pod worker", { skip }, () => {
     const members = groupMembers(shellPid);
     process.kill(shellPid, "SIGKILL");
     await until("restarted once", () => last("orphans")?.containerStatuses?.[0]?.restartCount === 1, 10_000, 50);
-    for (const pid of members) assert.throws(() => process.kill(pid, 0), `process ${pid} of the first run is gone`);
-    assert.notEqual(w.container("c")!.pid, shellPid);
+    for (const pid of members) assert.equal(isAlive(pid), false, `process ${pid} of the first run is gone`);
+    await until("the second run holds the lock", () => {
+      const pid = w.container("c")?.pid;
+      return pid !== null && pid !== undefined && pid !== shellPid && groupMembers(pid).length >= 3;
+    }, 10_000, 50);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(last("orphans")!.containerStatuses![0]!.restartCount, 1, "the second run took the lock and runs on");
   });
 
   test("readiness: Running but not Ready while the probe fails, Ready once it passes", async () => {

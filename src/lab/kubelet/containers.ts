@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
-import { signalGroup } from "../procs.ts";
+import { findProcesses, signalGroup } from "../procs.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { launchArgv, launchScript, prepareUpper, type LaunchPlan } from "./launch.ts";
 import { processStart, stillRunning } from "./records.ts";
@@ -96,17 +96,30 @@ function groupAlive(pgid: number): boolean {
 
 /**
  * What an ended container leaves behind is killed: the processes still in
- * its launch shell's group, as a runtime's PID namespace takes every process
- * of the container with its first (a command whose launch shell alone was
- * killed, or a child it started in the background and left). Resolves once
- * the group is empty, after at most 2 s. The group's id cannot be another's
- * while any member of it lives, so what is signalled is the container's.
+ * its launch shell's group (`pgid`, the shell's pid, started at
+ * `pidStart`), as a runtime's PID namespace takes every process of the
+ * container with its first: a command whose launch shell alone was killed,
+ * or a child it left running. Resolves once none of them is left, after at
+ * most 2 s (zombies count as gone: they hold nothing).
+ *
+ * The kernel gives no pid to a new process while a group of that id lives,
+ * so members found by the id, started at or after the shell, are the
+ * container's. Nothing is signalled when a live process has the id but not
+ * the shell's start time: the id was given again after the group was gone
+ * (a container that ended long before a kubelet adopted it).
  */
-export async function killLeftovers(pgid: number): Promise<void> {
-  if (!groupAlive(pgid)) return;
-  signalGroup(pgid, "SIGKILL");
+export async function killLeftovers(pgid: number, pidStart: string): Promise<void> {
+  const leader = processStart(pgid);
+  if (leader !== null && leader !== pidStart) return;
+  const members = () => findProcesses([{ pgid, notBefore: Number(pidStart) }]);
+  if (members().length === 0) return;
+  try {
+    process.kill(-pgid, "SIGKILL");
+  } catch {
+    return; // The group ended meanwhile.
+  }
   const until = Date.now() + 2000;
-  while (Date.now() < until && groupAlive(pgid)) await sleep(20);
+  while (Date.now() < until && members().length > 0) await sleep(20);
 }
 
 /**

@@ -90,6 +90,8 @@ export class PodWorker {
   #record: PodRecord | null;
   readonly #d: WorkerDeps;
   readonly #running = new Map<string, Running>();
+  /** Containers whose last run's leftovers are being killed (killLeftovers): not started again until they are gone. */
+  readonly #draining = new Set<string>();
   readonly #ready = new Set<string>();
   readonly #waiting = new Map<string, { reason: string; message?: string }>();
   readonly #backoff = new Map<string, { delayMs: number; until: number }>();
@@ -338,6 +340,8 @@ export class PodWorker {
    * before it has passed (CrashLoopBackOff meanwhile).
    */
   async #startWithBackoff(slot: Slot): Promise<void> {
+    // What its last run left is still being stopped; the worker is kicked once it is gone.
+    if (this.#draining.has(slot.key)) return;
     const t = slot.record.terminated;
     if (t) {
       const b = this.#backoff.get(slot.key);
@@ -480,7 +484,13 @@ export class PodWorker {
     this.#save();
     this.#d.log("info", `pod ${this.#name()}: container ${r.name} exited with ${code}`);
     // Its next run starts once the last one is gone (a port, a socket or a lock it held is free).
-    void killLeftovers(running.pid).then(() => this.kick());
+    this.#draining.add(key);
+    void killLeftovers(running.pid, running.pidStart)
+      .catch((err: unknown) => this.#d.log("warn", `pod ${this.#name()}: container ${r.name}: cannot stop what its last run left: ${describeError(err)}`))
+      .finally(() => {
+        this.#draining.delete(key);
+        this.kick();
+      });
   }
 
   #startProbers(key: string, c: Container, r: ContainerRecord): void {
