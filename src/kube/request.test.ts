@@ -7,12 +7,13 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { apiMessage, apiStatus } from "./client.ts";
 import { kubeRequest, MERGE_PATCH_BODY } from "./request.ts";
+import { writeLoopbackKubeconfig } from "../../test/support/fake-kube-api.ts";
 
 describe("kubeRequest", { timeout: 30_000 }, () => {
   const seen: { method: string; url: string; type: string | undefined; auth: string | undefined; body: string }[] = [];
@@ -30,16 +31,7 @@ describe("kubeRequest", { timeout: 30_000 }, () => {
   before(async () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     dir = mkdtempSync(join(tmpdir(), "weft-request-"));
-    const port = (server.address() as { port: number }).port;
-    // Plain HTTP, which client-node allows only with TLS verification off.
-    writeFileSync(join(dir, "kubeconfig"), `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`);
-    kc.loadFromFile(join(dir, "kubeconfig"));
+    kc.loadFromFile(writeLoopbackKubeconfig(join(dir, "kubeconfig"), (server.address() as { port: number }).port));
   });
   after(async () => {
     server.closeAllConnections();

@@ -65,17 +65,9 @@ export class FakeKubeApi {
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
   }
 
-  /** Writes a kubeconfig for this server (plain HTTP, which client-node allows only with TLS verification off) and returns its path. */
+  /** Writes a kubeconfig for this server (see writeLoopbackKubeconfig) and returns its path. */
   writeKubeconfig(path: string): string {
-    const port = (this.server.address() as { port: number }).port;
-    writeFileSync(path, `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`);
-    return path;
+    return writeLoopbackKubeconfig(path, (this.server.address() as { port: number }).port);
   }
 
   /** Sends a watch event to every open watch of `path`. */
@@ -94,4 +86,20 @@ current-context: x
     this.server.closeAllConnections();
     return new Promise((r) => this.server.close(() => r()));
   }
+}
+
+/**
+ * Writes a kubeconfig for a server on 127.0.0.1:`port` (plain HTTP, which
+ * client-node allows only with TLS verification off; bearer token "t") and
+ * returns its path.
+ */
+export function writeLoopbackKubeconfig(path: string, port: number): string {
+  writeFileSync(path, `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`);
+  return path;
 }
