@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
-import { findProcesses, signalGroup } from "../procs.ts";
+import { findProcesses, signalGroup, stopProcesses } from "../procs.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { launchArgv, launchScript, prepareUpper, type LaunchPlan } from "./launch.ts";
 import { processStart, stillRunning } from "./records.ts";
@@ -100,7 +100,7 @@ function groupAlive(pgid: number): boolean {
  * `pidStart`), as a runtime's PID namespace takes every process of the
  * container with its first: a command whose launch shell alone was killed,
  * or a child it left running. Resolves once none of them is left, after at
- * most 2 s (zombies count as gone: they hold nothing).
+ * most 1 s (procs.ts stopProcesses; zombies count as gone: they hold nothing).
  *
  * The kernel gives no pid to a new process while a group of that id lives,
  * so members found by the id, started at or after the shell, are the
@@ -111,15 +111,7 @@ function groupAlive(pgid: number): boolean {
 export async function killLeftovers(pgid: number, pidStart: string): Promise<void> {
   const leader = processStart(pgid);
   if (leader !== null && leader !== pidStart) return;
-  const members = () => findProcesses([{ pgid, notBefore: Number(pidStart) }]);
-  if (members().length === 0) return;
-  try {
-    process.kill(-pgid, "SIGKILL");
-  } catch {
-    return; // The group ended meanwhile.
-  }
-  const until = Date.now() + 2000;
-  while (Date.now() < until && members().length > 0) await sleep(20);
+  await stopProcesses(findProcesses([{ pgid, notBefore: Number(pidStart) }]), 0);
 }
 
 /**
