@@ -20,6 +20,10 @@
  *   (netns and CNI ADD) and the volumes (a TokenRequest, ConfigMap reads),
  *   which run side by side
  *   RSS of each node's lab kubelet (VmRSS) with its 10 pods running
+ *   the API server's own time for each request a pod's start-up waits on
+ *   (the pod's create, its binding, the kubelet's TokenRequest and status
+ *   patch) and for the events beside them, over the burst: count, mean and
+ *   the histogram bound under which 90% fall (apiserver-latency.ts)
  *   CPU time during the burst (from the create until the last pod Running)
  *   by process family (proc-cpu.ts): each control-plane component, the lab
  *   kubelets themselves, what they ran for the sandboxes (their shell
@@ -46,6 +50,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Scratch } from "./agent-scratch.ts";
+import { latencyBetween, parseRequestDurations } from "./apiserver-latency.ts";
 import { diff, family, machineBusyMs, snapshot, type ProcCpu, type Share } from "./proc-cpu.ts";
 import { percentile, printTable } from "./stats.ts";
 import { kubectlArgv } from "../src/lab/control/kubectl.ts";
@@ -57,6 +62,19 @@ const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 30);
 const TARGET_P99_MS = 1000;
 /** The upstream control plane's processes, by their supervisor names. */
 const CONTROL_PLANE = ["control-etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"];
+
+/**
+ * The requests each pod's start-up waits on, one after the other, and the
+ * events beside them: their time in the API server under the burst
+ * (apiserver-latency.ts).
+ */
+const REQUESTS: Record<string, string> = {
+  "POST pods": "ReplicaSet controller: the pod",
+  "POST pods/binding": "scheduler: the binding",
+  "POST serviceaccounts/token": "kubelet: TokenRequest",
+  "PATCH pods/status": "kubelet: status",
+  "POST events": "events, beside",
+};
 
 /** The lab's supervised processes by name (supervisor.json). */
 function supervised(name: string): { name: string; pid: number }[] {
@@ -190,6 +208,13 @@ export async function benchPodStartup(): Promise<void> {
     startWatch();
     await new Promise((r) => setTimeout(r, 1000));
     const roots = supervised(name);
+    const metrics = () => {
+      const [cmd, ...args] = kubectlArgv(lab, state, ["get", "--raw", "/metrics"]);
+      const r = spawnSync(cmd!, args, { encoding: "utf8", maxBuffer: 64 << 20 });
+      if (r.status !== 0) throw new Error(`kubectl get --raw /metrics exited ${r.status}: ${r.stderr.trim()}`);
+      return parseRequestDurations(r.stdout);
+    };
+    const requestsBefore = metrics();
     const cpuBefore = snapshot();
     const busyBefore = machineBusyMs();
     t0 = performance.now();
@@ -207,6 +232,7 @@ export async function benchPodStartup(): Promise<void> {
     const busyMs = machineBusyMs() - busyBefore;
     const wallMs = performance.now() - t0;
     watch?.kill();
+    const requests = latencyBetween(requestsBefore, metrics(), Object.keys(REQUESTS));
     const times = [...seen.values()];
     const toBound = [...bound.values()];
     const kubeletPart = [...seen].map(([pod, t]) => t - (bound.get(pod) ?? 0));
@@ -242,6 +268,11 @@ export async function benchPodStartup(): Promise<void> {
     ]);
     process.stdout.write(`lab kubelet RSS with ${REPLICAS / 3} pods each: ${rss.join(", ")}\n`);
     if (restarts > 0) process.stdout.write(`the pod watch ended early and was started again ${restarts} time(s); ${late.size} pods first seen after a restart are left out of "from its creation"\n`);
+    process.stdout.write("\n");
+    printTable([
+      ["API server: its time per request during the burst (from its metrics)", "count", "mean", "p90 at most"],
+      ...requests.map((r) => [`${r.kind} (${REQUESTS[r.kind]})`, String(r.count), `${r.meanMs.toFixed(0)} ms`, Number.isFinite(r.p90BoundMs) ? `${r.p90BoundMs.toFixed(0)} ms` : "more"]),
+    ]);
     process.stdout.write("\n");
     const cpu = diff(cpuBefore, cpuAfter, classifier(cpuAfter, roots, cpuBefore));
     const total = [...cpu.values()].reduce((a, b) => a + b, 0);
