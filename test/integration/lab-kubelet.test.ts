@@ -119,6 +119,9 @@ describe("lab kubelet", { skip }, () => {
     assert.match(resolv, /^options ndots:5$/m);
     const failed = await kubectl("exec", p!.metadata.name, "--", "sh", "-c", "exit 3");
     assert.equal(failed.code, 3, failed.stderr);
+    // A command a signal ends: 128 + the signal's number, as kubelet reports a runtime's.
+    const crashed = await kubectl("exec", p!.metadata.name, "--", "sh", "-c", "kill -SEGV $$");
+    assert.equal(crashed.code, 139, crashed.stderr);
     // stdin reaches the command, and its end ends it.
     const piped = spawnSync(WEFT_BIN, ["lab", "kubectl", "--name", name, "--", "exec", "-i", p!.metadata.name, "--", "cat"], { input: "through stdin\n", encoding: "utf8", timeout: 30_000 });
     assert.equal(piped.status, 0, piped.stderr);

@@ -19,6 +19,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, createWriteStream, existsSync, openSync, readFileSync, readlinkSync, readSync, statSync, type WriteStream } from "node:fs";
+import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -330,7 +331,8 @@ function serveExec(ws: WebSocket, url: URL, c: ContainerRecord, deps: ServerDeps
   });
   const exited = new Promise<number>((resolve) => {
     child.once("error", () => resolve(126));
-    child.once("exit", (code, sig) => resolve(code ?? (sig ? 128 + 9 : 1)));
+    // A command a signal ended exits 128 + its number, as a shell (and a runtime's exec) reports it.
+    child.once("exit", (code, sig) => resolve(code ?? (sig ? 128 + (constants.signals[sig] ?? 0) : 1)));
   });
   void exited.then(async (code) => {
     await Promise.all(outputs);
