@@ -12,7 +12,7 @@ say() { echo "setup: $*"; }
 pkgs="iproute2 nftables iputils-ping procps util-linux kmod ca-certificates
   containernetworking-plugins etcd-server etcd-client iperf3 dnsperf conntrack
   podman runc conmon busybox-static debootstrap openssl curl bind9-dnsutils dnsmasq-base
-  iptables ipset"
+  iptables ipset gpgv xz-utils"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -25,6 +25,11 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+# 1b. The lab's busybox image: Debian 13's busybox-static, whose wget has
+#     its timeout (Debian 12's crashes on `wget -T`; scripts/busybox.sh says
+#     more), fetched once into the cache outside the checkout.
+sh "$root/scripts/busybox.sh" >/dev/null
 
 # 2. Node.js 24 LTS from the npm registry when the system's is older. The
 #    platform package carries the binary itself, so no install script runs.

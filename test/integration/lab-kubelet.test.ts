@@ -111,6 +111,27 @@ describe("lab kubelet", { skip }, () => {
     assert.match(out, new RegExp(`^pod=${b.metadata.name} client=${a.status.podIP!.replaceAll(".", "\\.")}:\\d+$`, "m"));
   });
 
+  test("the busybox image's wget reaches a pod, and its timeout works as in the image (-T, --timeout)", async () => {
+    const web = await pods("app=web");
+    await kubectlOk("run", "fetcher", "--image=busybox", "--restart=Never", "--", "sleep", "3600");
+    const fetcher = await until("fetcher Running", async () => {
+      const [p] = await pods("run=fetcher");
+      return p?.status.phase === "Running" && p.status.podIP ? p : undefined;
+    }, 30_000, 250);
+    const target = web.find((p) => p.spec.nodeName !== fetcher.spec.nodeName) ?? web[0]!;
+    const got = await kubectl("exec", "fetcher", "--", "wget", "-q", "-T", "5", "-O-", `http://${target.status.podIP}/`);
+    assert.equal(got.code, 0, `wget -T: ${got.stderr}`);
+    assert.match(got.stdout, new RegExp(`^pod=${target.metadata.name} client=${fetcher.status.podIP!.replaceAll(".", "\\.")}:\\d+$`, "m"));
+    // An address of the target's node nobody answers for: the SYN goes unanswered, so wget waits for its timeout.
+    const silent = target.status.podIP!.replace(/\.\d+$/, ".250");
+    const t0 = Date.now();
+    const timedOut = await kubectl("exec", "fetcher", "--", "wget", "--spider", "--timeout=1", `http://${silent}/`);
+    assert.equal(timedOut.code, 1, `${timedOut.stdout}${timedOut.stderr}`);
+    assert.match(timedOut.stderr, /download timed out/);
+    assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+    await kubectlOk("delete", "pod", "fetcher", "--wait=false");
+  });
+
   test("kubectl exec shows the pod's resolv.conf; kubectl logs shows a container's output", async () => {
     const [p] = await pods("app=web");
     const resolv = await kubectlOk("exec", p!.metadata.name, "--", "cat", "/etc/resolv.conf");

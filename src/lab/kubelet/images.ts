@@ -4,8 +4,11 @@
  * name only chooses what is added on top and what runs when the pod gives
  * no `command`:
  *
- *   busybox   Debian's busybox-static applets first in PATH (sh, wget, nc,
- *             nslookup, ... are busybox's); entrypoint sh
+ *   busybox   busybox's applets first in PATH (sh, wget, nc, nslookup, ...
+ *             are busybox's); entrypoint sh. The executable is Debian 13's
+ *             busybox-static, which scripts/busybox.sh fetches (Debian 12's
+ *             has no wget timeout: `wget -T 1` crashes); without it,
+ *             Debian 12's, with a warning in the kubelet's log
  *   agnhost   the agnhost binary built with the pinned Kubernetes release, at
  *             /agnhost as in the upstream image; entrypoint /agnhost
  *   weft      this checkout's bin/ first in PATH; entrypoint weft
@@ -19,8 +22,10 @@
  * `registry.k8s.io/e2e-test-images/agnhost:2.53` is agnhost and
  * `docker.io/library/busybox:1.36` is busybox.
  */
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Container } from "../../kube/pod.ts";
+import { DEFAULT_CACHE } from "../control/binaries.ts";
 
 /** Where the catalog's contents are on this machine. */
 export interface ImageSources {
@@ -84,6 +89,12 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
   if (c.args) return { argv: c.args, pathPrefix: [], binds: [] };
   const ports = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
   return { argv: [...src.portServer, "--pod", podName, ...ports.flatMap((p) => ["--port", p])], pathPrefix: [], binds: [] };
+}
+
+/** The busybox the busybox image runs (scripts/busybox.sh puts it there), or null when it has not been fetched. */
+export function imageBusybox(env: NodeJS.ProcessEnv = process.env): string | null {
+  const path = join(env.WEFT_CACHE || DEFAULT_CACHE, "busybox", "bin", "busybox");
+  return existsSync(path) ? path : null;
 }
 
 /** The busybox applet directory of a kubelet under its root dir. */

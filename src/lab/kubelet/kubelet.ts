@@ -12,7 +12,7 @@
  *     pods (their containers keep running); records of pods the API no
  *     longer has are torn down once the informer has synced.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, watch, type FSWatcher } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch, type FSWatcher } from "node:fs";
 import { arch, cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -42,14 +42,14 @@ import { kubernetesBinDir, kubernetesVersion } from "../control/binaries.ts";
 import { contains, formatPrefix, parsePrefix, type Prefix } from "../../lib/ipv4.ts";
 import { readSubnetFile } from "../../subnet/file.ts";
 import type { KubeletConfig } from "./config.ts";
-import { busyboxBinDir, type ImageSources } from "./images.ts";
+import { busyboxBinDir, imageBusybox, type ImageSources } from "./images.ts";
 import { boundPodMissing, refusedByGraph, whileGraphLags } from "./node-graph.ts";
 import { nodeLabels, nodeStatus } from "./node-status.ts";
 import { PodWorker, readNodeResolvConf, type WorkerDeps } from "./pod-worker.ts";
 import { readPodRecords, type PodRecord } from "./records.ts";
 import { startKubeletServer, type KubeletServer } from "./server.ts";
 import { nodeViewShellArgv } from "../node-view.ts";
-import { ShellHost } from "../shell-host.ts";
+import { BUSYBOX, ShellHost } from "../shell-host.ts";
 import type { VolumeSources } from "./volumes.ts";
 
 /** How often the node's status is posted and its lease renewed (kubelet: 10 s each). */
@@ -348,25 +348,32 @@ function goArch(): string {
   return a === "x64" ? "amd64" : a;
 }
 
-/** The image catalog's sources; makes the busybox applet links once. */
+/**
+ * The image catalog's sources. Makes the busybox image's directory once: a
+ * copy of its busybox (the directory is bound into containers, where the
+ * machine's own /bin/busybox is Debian 12's) and a link to it per applet.
+ */
 function prepareImages(cfg: KubeletConfig): ImageSources {
   const bin = busyboxBinDir(cfg.rootDir);
-  let have: string[] = [];
-  try {
-    have = readdirSync(bin);
-  } catch {
-    // Made below.
-  }
-  if (have.length === 0) {
+  const source = imageBusybox() ?? (BUSYBOX.startsWith("/") ? BUSYBOX : null);
+  if (source === null) log("warn", "busybox is not installed: the busybox image has no applets (scripts/setup.sh installs it)");
+  else if (!existsSync(join(bin, "busybox"))) {
+    if (source === BUSYBOX) log("warn", `the busybox image runs ${BUSYBOX}, Debian 12's, whose wget has no timeout (wget -T crashes); scripts/setup.sh fetches Debian 13's (scripts/busybox.sh)`);
     mkdirSync(bin, { recursive: true });
-    const list = spawnSync("busybox", ["--list"], { encoding: "utf8" });
-    for (const applet of (list.stdout ?? "").split("\n").filter((a) => /^[a-z0-9_.[-]+$/.test(a))) {
+    // Links a kubelet before this one made (to /bin/busybox) go; the directory stays, as running containers have it bound.
+    for (const old of readdirSync(bin)) rmSync(join(bin, old), { force: true });
+    const list = spawnSync(source, ["--list"], { encoding: "utf8" });
+    for (const applet of (list.stdout ?? "").split("\n").filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox")) {
       try {
-        symlinkSync("/bin/busybox", join(bin, applet));
+        symlinkSync("busybox", join(bin, applet));
       } catch (err) {
         log("warn", `busybox applet ${applet}: ${describeError(err)}`);
       }
     }
+    // The executable last, under its name only when whole: it marks the directory done.
+    copyFileSync(source, join(bin, "busybox.tmp"));
+    chmodSync(join(bin, "busybox.tmp"), 0o755);
+    renameSync(join(bin, "busybox.tmp"), join(bin, "busybox"));
   }
   const agnhost = join(kubernetesBinDir(), "agnhost");
   return {
