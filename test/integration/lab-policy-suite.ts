@@ -203,5 +203,39 @@ export function labPolicySuite(backend: "vxlan" | "host-gw"): void {
       stopGroup(probe);
       await until("fresh reaches t", async () => ((await kubectlOk("logs", "-n", "iso", "fresh")).includes("true") ? true : undefined), 20_000, 500);
     });
+
+    test("the Kubernetes tutorial, as written: nginx behind a Service, busybox's wget --spider --timeout=1, then a policy that only lets access=true in", async () => {
+      // kubernetes.io, "Declare Network Policy": the Deployment declares no port, the Service's is 80.
+      await kubectlOk("create", "namespace", "tut");
+      await kubectlOk("create", "deployment", "nginx", "-n", "tut", "--image=nginx");
+      await kubectlOk("expose", "deployment", "nginx", "-n", "tut", "--port=80");
+      for (const [n, labels] of [["probe", "app=probe"], ["probe-ok", "access=true"]] as const) {
+        await kubectlOk("run", n, "-n", "tut", "--image=busybox:1.28", `--labels=${labels}`, "--restart=Never", "--", "sleep", "3600");
+      }
+      await until("nginx and the two probes Running", async () => {
+        const items = JSON.parse(await kubectlOk("get", "pods", "-n", "tut", "-o", "json")).items as PodJson[];
+        return items.length === 3 && items.every((p) => p.status.phase === "Running") ? true : undefined;
+      }, 60_000, 500);
+      const spider = (from: string) => kubectl("exec", "-n", "tut", from, "--", "wget", "--spider", "--timeout=1", "nginx");
+      // The Service's endpoints and its DNS name take a moment after the pods run.
+      const open = await until("probe reaches nginx", async () => {
+        const r = await spider("probe");
+        return r.code === 0 ? r : undefined;
+      }, 30_000, 500);
+      assert.match(open.stderr + open.stdout, /remote file exists/);
+
+      await apply(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: access-nginx, namespace: tut}\nspec:\n  podSelector: {matchLabels: {app: nginx}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {access: \"true\"}}}]\n",
+      );
+      const shut = await until("probe no longer reaches nginx", async () => {
+        const r = await spider("probe");
+        return r.code !== 0 ? r : undefined;
+      }, 30_000, 300);
+      assert.equal(shut.code, 1, shut.stdout + shut.stderr);
+      assert.match(shut.stderr, /download timed out/);
+      const allowed = await spider("probe-ok");
+      assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+      assert.match(allowed.stderr + allowed.stdout, /remote file exists/);
+    });
   });
 }

@@ -16,7 +16,10 @@
  *             with a command (or only args): that on the machine's filesystem;
  *             without one: the built-in port server (port-server.ts), which
  *             answers on every declared containerPort, TCP and UDP, with the
- *             pod's name and the client address it sees
+ *             pod's name and the client address it sees, and also on the
+ *             ports a few well-known web images listen on undeclared
+ *             (IMAGE_PORTS: `kubectl create deployment nginx --image=nginx`
+ *             declares none, and a Service in front of it still reaches 80)
  *
  * An image is matched by its last path segment without tag or digest, so
  * `registry.k8s.io/e2e-test-images/agnhost:2.53` is agnhost and
@@ -62,6 +65,23 @@ export function imageShortName(image: string): string {
   return last.split(":")[0]!;
 }
 
+/**
+ * The TCP ports that well-known web images serve whether or not the pod
+ * declares them (their images' EXPOSE, or their documented default), by
+ * short name: the images the Kubernetes and kind guides put behind a
+ * Service or an Ingress.
+ */
+export const IMAGE_PORTS: Readonly<Record<string, readonly number[]>> = {
+  nginx: [80],
+  httpd: [80],
+  whoami: [80],
+  "hpa-example": [80],
+  echoserver: [8080],
+  "echo-server": [8080],
+  "hello-app": [8080],
+  "http-echo": [5678],
+};
+
 /** How a container of `c.image` runs; `podName` goes to the built-in server. */
 export function planImage(c: Pick<Container, "image" | "command" | "args" | "ports">, podName: string, src: ImageSources): ImagePlan {
   const name = imageShortName(c.image);
@@ -87,7 +107,8 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
   }
   if (c.command) return { argv: [...c.command, ...args], pathPrefix: [], binds: [] };
   if (c.args) return { argv: c.args, pathPrefix: [], binds: [] };
-  const ports = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
+  const declared = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
+  const ports = [...new Set([...declared, ...(IMAGE_PORTS[name] ?? []).map((p) => `${p}/tcp`)])];
   return { argv: [...src.portServer, "--pod", podName, ...ports.flatMap((p) => ["--port", p])], pathPrefix: [], binds: [] };
 }
 
