@@ -289,7 +289,7 @@ export function systemTool(name: string): string {
   return name;
 }
 
-/** Debian's busybox-static (scripts/setup.sh installs it; the lab's busybox image is its applets too), or "busybox" when missing. */
+/** Debian's busybox-static (scripts/setup.sh installs it; the busybox image runs Debian 13's, see kubelet/images.ts), or "busybox" when missing. */
 export const BUSYBOX = systemTool("busybox");
 /** setsid and env for `launch`: busybox's when it is there (static, so no dynamic loader to start). */
 const SETSID = BUSYBOX.startsWith("/") ? `${BUSYBOX} setsid` : systemTool("setsid");

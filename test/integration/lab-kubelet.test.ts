@@ -14,7 +14,7 @@ import { hostSnapshot, REAL_AGENT, uniqueLabName, weft, WEFT_BIN, weftOk } from 
 import { spawn, spawnSync } from "node:child_process";
 import { kubectlArgv } from "../../src/lab/control/kubectl.ts";
 import { readLabState } from "../../src/lab/state.ts";
-import { contains, parseIp, parsePrefix } from "../../src/lib/ipv4.ts";
+import { contains, formatIp, parseIp, parsePrefix } from "../../src/lib/ipv4.ts";
 import { until } from "../support/until.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
@@ -118,18 +118,22 @@ describe("lab kubelet", { skip }, () => {
       const [p] = await pods("run=fetcher");
       return p?.status.phase === "Running" && p.status.podIP ? p : undefined;
     }, 30_000, 250);
-    const target = web.find((p) => p.spec.nodeName !== fetcher.spec.nodeName) ?? web[0]!;
-    const got = await kubectl("exec", "fetcher", "--", "wget", "-q", "-T", "5", "-O-", `http://${target.status.podIP}/`);
-    assert.equal(got.code, 0, `wget -T: ${got.stderr}`);
-    assert.match(got.stdout, new RegExp(`^pod=${target.metadata.name} client=${fetcher.status.podIP!.replaceAll(".", "\\.")}:\\d+$`, "m"));
-    // An address of the target's node nobody answers for: the SYN goes unanswered, so wget waits for its timeout.
-    const silent = target.status.podIP!.replace(/\.\d+$/, ".250");
-    const t0 = Date.now();
-    const timedOut = await kubectl("exec", "fetcher", "--", "wget", "--spider", "--timeout=1", `http://${silent}/`);
-    assert.equal(timedOut.code, 1, `${timedOut.stdout}${timedOut.stderr}`);
-    assert.match(timedOut.stderr, /download timed out/);
-    assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
-    await kubectlOk("delete", "pod", "fetcher", "--wait=false");
+    try {
+      const target = web.find((p) => p.spec.nodeName !== fetcher.spec.nodeName) ?? web[0]!;
+      const got = await kubectl("exec", "fetcher", "--", "wget", "-q", "-T", "5", "-O-", `http://${target.status.podIP}/`);
+      assert.equal(got.code, 0, `wget -T: ${got.stderr}`);
+      assert.match(got.stdout, new RegExp(`^pod=${target.metadata.name} client=${fetcher.status.podIP!.replaceAll(".", "\\.")}:\\d+$`, "m"));
+      // The last address of the target node's podCIDR, which no pod has: the SYN goes unanswered, so wget waits for its timeout.
+      const cidr = parsePrefix((await nodeCidrs()).get(target.spec.nodeName!)!);
+      const silent = formatIp(cidr.base + 2 ** (32 - cidr.len) - 2);
+      const t0 = Date.now();
+      const timedOut = await kubectl("exec", "fetcher", "--", "wget", "--spider", "--timeout=1", `http://${silent}/`);
+      assert.equal(timedOut.code, 1, `${timedOut.stdout}${timedOut.stderr}`);
+      assert.match(timedOut.stderr, /download timed out/);
+      assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+    } finally {
+      await kubectl("delete", "pod", "fetcher", "--wait=false");
+    }
   });
 
   test("kubectl exec shows the pod's resolv.conf; kubectl logs shows a container's output", async () => {
@@ -140,9 +144,9 @@ describe("lab kubelet", { skip }, () => {
     assert.match(resolv, /^options ndots:5$/m);
     const failed = await kubectl("exec", p!.metadata.name, "--", "sh", "-c", "exit 3");
     assert.equal(failed.code, 3, failed.stderr);
-    // A command a signal ends: 128 + the signal's number, as kubelet reports a runtime's.
-    const crashed = await kubectl("exec", p!.metadata.name, "--", "sh", "-c", "kill -SEGV $$");
-    assert.equal(crashed.code, 139, crashed.stderr);
+    // A command a signal ends: 128 + the signal's number (SIGUSR1, 10), as kubelet reports a runtime's.
+    const crashed = await kubectl("exec", p!.metadata.name, "--", "sh", "-c", "kill -USR1 $$");
+    assert.equal(crashed.code, 138, crashed.stderr);
     // stdin reaches the command, and its end ends it.
     const piped = spawnSync(WEFT_BIN, ["lab", "kubectl", "--name", name, "--", "exec", "-i", p!.metadata.name, "--", "cat"], { input: "through stdin\n", encoding: "utf8", timeout: 30_000 });
     assert.equal(piped.status, 0, piped.stderr);
@@ -193,7 +197,8 @@ describe("lab kubelet", { skip }, () => {
       apiVersion: "v1", kind: "Pod", metadata: { name: "echoer" },
       spec: { containers: [{ name: "echo", image: "busybox", stdin: true, command: ["sh", "-c", "echo ready; while read line; do echo \"got $line\"; done"] }] },
     });
-    await until("echoer Running", async () => (await kubectlOk("get", "pod", "echoer", "-o", "jsonpath={.status.phase}")) === "Running", 30_000, 250);
+    // Its first line in its log before the attach (a BestEffort container runs at the least CPU weight, so not at once on a busy machine).
+    await until("echoer wrote ready", async () => (await kubectl("logs", "echoer")).stdout.includes("ready") || undefined, 30_000, 250);
     const attach = await startKubectl({}, "attach", "-i", "echoer", "-c", "echo");
     try {
       // Output written before the attach is not replayed (the log has it); what the container writes from now on is.

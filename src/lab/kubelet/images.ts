@@ -16,10 +16,12 @@
  *             with a command (or only args): that on the machine's filesystem;
  *             without one: the built-in port server (port-server.ts), which
  *             answers on every declared containerPort, TCP and UDP, with the
- *             pod's name and the client address it sees, and also on the
- *             ports a few well-known web images listen on undeclared
- *             (IMAGE_PORTS: `kubectl create deployment nginx --image=nginx`
- *             declares none, and a Service in front of it still reaches 80)
+ *             pod's name and the client address it sees; a few well-known
+ *             web images that declare no port answer on the one their
+ *             image listens on (IMAGE_PORTS: `kubectl create deployment
+ *             nginx --image=nginx` declares none, and a Service in front of
+ *             it still reaches 80), also when given args only (their own
+ *             flags)
  *
  * An image is matched by its last path segment without tag or digest, so
  * `registry.k8s.io/e2e-test-images/agnhost:2.53` is agnhost and
@@ -32,7 +34,7 @@ import { DEFAULT_CACHE } from "../control/binaries.ts";
 
 /** Where the catalog's contents are on this machine. */
 export interface ImageSources {
-  /** A directory of busybox applet links (made by the kubelet at start). */
+  /** A directory with the busybox image's executable and a link to it per applet (made by the kubelet at start). */
   busyboxBin: string;
   /** The agnhost binary, or null when the Kubernetes build has none. */
   agnhost: string | null;
@@ -66,10 +68,12 @@ export function imageShortName(image: string): string {
 }
 
 /**
- * The TCP ports that well-known web images serve whether or not the pod
- * declares them (their images' EXPOSE, or their documented default), by
- * short name: the images the Kubernetes and kind guides put behind a
- * Service or an Ingress.
+ * The TCP ports that well-known web images serve without the pod declaring
+ * them (their images' EXPOSE, or their documented default), by short name:
+ * the images the Kubernetes and kind guides put behind a Service or an
+ * Ingress. By short name only, so another publisher's image of that name
+ * (bitnami/nginx serves 8080) gets these too, unless the pod declares its
+ * ports.
  */
 export const IMAGE_PORTS: Readonly<Record<string, readonly number[]>> = {
   nginx: [80],
@@ -106,9 +110,12 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
     return { argv: c.command ? [...c.command, ...args] : ["weft", ...args], pathPrefix: [dirname(src.weft)], binds: [], env: { WEFT_BUILD_FROZEN: "1" } };
   }
   if (c.command) return { argv: [...c.command, ...args], pathPrefix: [], binds: [] };
-  if (c.args) return { argv: c.args, pathPrefix: [], binds: [] };
+  const imagePorts = IMAGE_PORTS[name];
+  // Args alone are the image's own flags for these (http-echo's -text=...): the server stands in for the image.
+  if (c.args && !imagePorts) return { argv: c.args, pathPrefix: [], binds: [] };
   const declared = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
-  const ports = [...new Set([...declared, ...(IMAGE_PORTS[name] ?? []).map((p) => `${p}/tcp`)])];
+  // The image's port only when the pod declares none: a declared one may be the image's, moved.
+  const ports = declared.length > 0 ? declared : (imagePorts ?? []).map((p) => `${p}/tcp`);
   return { argv: [...src.portServer, "--pod", podName, ...ports.flatMap((p) => ["--port", p])], pathPrefix: [], binds: [] };
 }
 

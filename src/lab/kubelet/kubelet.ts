@@ -12,7 +12,7 @@
  *     pods (their containers keep running); records of pods the API no
  *     longer has are torn down once the informer has synced.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch, type FSWatcher } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { arch, cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -349,31 +349,45 @@ function goArch(): string {
 }
 
 /**
- * The image catalog's sources. Makes the busybox image's directory once: a
- * copy of its busybox (the directory is bound into containers, where the
- * machine's own /bin/busybox is Debian 12's) and a link to it per applet.
+ * The image catalog's sources. Makes the busybox image's directory: a copy
+ * of its busybox (the directory is bound into containers, where the
+ * machine's own /bin/busybox is Debian 12's) and a link to it per applet,
+ * again whenever the busybox it came from changed (setup fetched Debian
+ * 13's after a lab started, or a lab made before the copy existed).
  */
 function prepareImages(cfg: KubeletConfig): ImageSources {
   const bin = busyboxBinDir(cfg.rootDir);
   const source = imageBusybox() ?? (BUSYBOX.startsWith("/") ? BUSYBOX : null);
+  const marker = join(bin, ".source");
   if (source === null) log("warn", "busybox is not installed: the busybox image has no applets (scripts/setup.sh installs it)");
-  else if (!existsSync(join(bin, "busybox"))) {
-    if (source === BUSYBOX) log("warn", `the busybox image runs ${BUSYBOX}, Debian 12's, whose wget has no timeout (wget -T crashes); scripts/setup.sh fetches Debian 13's (scripts/busybox.sh)`);
-    mkdirSync(bin, { recursive: true });
-    // Links a kubelet before this one made (to /bin/busybox) go; the directory stays, as running containers have it bound.
-    for (const old of readdirSync(bin)) rmSync(join(bin, old), { force: true });
-    const list = spawnSync(source, ["--list"], { encoding: "utf8" });
-    for (const applet of (list.stdout ?? "").split("\n").filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox")) {
-      try {
-        symlinkSync("busybox", join(bin, applet));
-      } catch (err) {
-        log("warn", `busybox applet ${applet}: ${describeError(err)}`);
-      }
+  else {
+    const st = statSync(source);
+    const stamp = `${source} ${st.size} ${st.mtimeMs}\n`;
+    let made = "";
+    try {
+      made = readFileSync(marker, "utf8");
+    } catch {
+      // Not made yet.
     }
-    // The executable last, under its name only when whole: it marks the directory done.
-    copyFileSync(source, join(bin, "busybox.tmp"));
-    chmodSync(join(bin, "busybox.tmp"), 0o755);
-    renameSync(join(bin, "busybox.tmp"), join(bin, "busybox"));
+    if (made !== stamp) {
+      if (source === BUSYBOX) log("warn", `the busybox image runs ${BUSYBOX}, Debian 12's, whose wget has no timeout (wget -T crashes); scripts/setup.sh fetches Debian 13's (scripts/busybox.sh)`);
+      mkdirSync(bin, { recursive: true });
+      // What an earlier kubelet made goes; the directory stays, as running containers have it bound.
+      for (const old of readdirSync(bin)) rmSync(join(bin, old), { force: true });
+      const list = spawnSync(source, ["--list"], { encoding: "utf8" });
+      for (const applet of (list.stdout ?? "").split("\n").filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox")) {
+        try {
+          symlinkSync("busybox", join(bin, applet));
+        } catch (err) {
+          log("warn", `busybox applet ${applet}: ${describeError(err)}`);
+        }
+      }
+      copyFileSync(source, join(bin, "busybox.tmp"));
+      chmodSync(join(bin, "busybox.tmp"), 0o755);
+      renameSync(join(bin, "busybox.tmp"), join(bin, "busybox"));
+      // Last: the directory is whole.
+      writeFileSync(marker, stamp);
+    }
   }
   const agnhost = join(kubernetesBinDir(), "agnhost");
   return {
