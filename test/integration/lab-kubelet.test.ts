@@ -136,6 +136,19 @@ describe("lab kubelet", { skip }, () => {
     }
   });
 
+  test("kubectl run -i --rm of a debugging image (netshoot) gives its shell, which reaches a pod by name", async () => {
+    await kubectlOk("expose", "deployment", "web", "--name=web-one", "--port=80");
+    try {
+      const script = "echo shell in $(hostname)\ncurl -s -m 5 http://web-one\nexit\n";
+      const r = spawnSync(WEFT_BIN, ["lab", "kubectl", "--name", name, "--", "run", "dbg", "--rm", "-i", "--image=nicolaka/netshoot", "--restart=Never"], { input: script, encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^shell in dbg$/m);
+      assert.match(r.stdout, /^pod=web-\S+ client=/m);
+    } finally {
+      await kubectl("delete", "service", "web-one");
+    }
+  });
+
   test("kubectl exec shows the pod's resolv.conf; kubectl logs shows a container's output", async () => {
     const [p] = await pods("app=web");
     const resolv = await kubectlOk("exec", p!.metadata.name, "--", "cat", "/etc/resolv.conf");

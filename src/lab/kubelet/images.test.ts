@@ -52,3 +52,10 @@ test("a well-known web image that declares no port serves the one its image list
   assert.deepEqual(planImage({ ...none, image: "example.com/app:1" }, "a", src).argv, ["node", "port-server.ts", "--pod", "a"]);
   assert.deepEqual(planImage({ ...none, image: "example.com/app:1", args: ["serve"] }, "a", src).argv, ["serve"]);
 });
+
+test("a general-purpose or debugging image without command or args runs its shell; with args, those", () => {
+  assert.deepEqual(planImage({ ...none, image: "nicolaka/netshoot:latest" }, "d", src).argv, ["bash"]);
+  assert.deepEqual(planImage({ ...none, image: "alpine:3.20" }, "d", src).argv, ["/bin/sh"]);
+  assert.deepEqual(planImage({ ...none, image: "alpine", args: ["ping", "-c1", "10.0.0.1"] }, "d", src).argv, ["ping", "-c1", "10.0.0.1"]);
+  assert.deepEqual(planImage({ ...none, image: "ubuntu", command: ["sleep"], args: ["1"] }, "d", src).argv, ["sleep", "1"]);
+});

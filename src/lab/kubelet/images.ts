@@ -12,6 +12,11 @@
  *   agnhost   the agnhost binary built with the pinned Kubernetes release, at
  *             /agnhost as in the upstream image; entrypoint /agnhost
  *   weft      this checkout's bin/ first in PATH; entrypoint weft
+ *   alpine, ubuntu, debian, netshoot, busyboxplus
+ *             the machine's own programs, as for any other image; without a
+ *             command or args, the image's shell (SHELL_IMAGES), so
+ *             `kubectl run -it --rm debug --image=nicolaka/netshoot` gives a
+ *             shell with the machine's network tools
  *   anything else
  *             with a command (or only args): that on the machine's filesystem;
  *             without one: the built-in port server (port-server.ts), which
@@ -86,6 +91,19 @@ export const IMAGE_PORTS: Readonly<Record<string, readonly number[]>> = {
   "http-echo": [5678],
 };
 
+/**
+ * What the general-purpose and debugging images run when the pod gives
+ * neither command nor args (their CMD), by short name: a shell, the
+ * machine's. netshoot's own is zsh, which the machine may not have.
+ */
+export const SHELL_IMAGES: Readonly<Record<string, readonly string[]>> = {
+  alpine: ["/bin/sh"],
+  busyboxplus: ["/bin/sh"],
+  ubuntu: ["bash"],
+  debian: ["bash"],
+  netshoot: ["bash"],
+};
+
 /** How a container of `c.image` runs; `podName` goes to the built-in server. */
 export function planImage(c: Pick<Container, "image" | "command" | "args" | "ports">, podName: string, src: ImageSources): ImagePlan {
   const name = imageShortName(c.image);
@@ -110,6 +128,8 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
     return { argv: c.command ? [...c.command, ...args] : ["weft", ...args], pathPrefix: [dirname(src.weft)], binds: [], env: { WEFT_BUILD_FROZEN: "1" } };
   }
   if (c.command) return { argv: [...c.command, ...args], pathPrefix: [], binds: [] };
+  const shell = SHELL_IMAGES[name];
+  if (shell && !c.args) return { argv: [...shell], pathPrefix: [], binds: [] };
   const imagePorts = IMAGE_PORTS[name];
   // Args alone are the image's own flags for these (http-echo's -text=...): the server stands in for the image.
   if (c.args && !imagePorts) return { argv: c.args, pathPrefix: [], binds: [] };
