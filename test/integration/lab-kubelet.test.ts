@@ -15,6 +15,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { kubectlArgv } from "../../src/lab/control/kubectl.ts";
 import { readLabState } from "../../src/lab/state.ts";
 import { contains, formatIp, parseIp, parsePrefix } from "../../src/lib/ipv4.ts";
+import { ROOT } from "../../src/lib/root.ts";
 import { until } from "../support/until.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : false;
@@ -133,6 +134,33 @@ describe("lab kubelet", { skip }, () => {
       assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
     } finally {
       await kubectl("delete", "pod", "fetcher", "--wait=false");
+    }
+  });
+
+  test("a pod's volume over the directory this checkout lives in does not hide the built-in server from its container", async () => {
+    // An emptyDir at the checkout's top directory (/work, /tmp, /home, ...), where the server's executable is on the host.
+    const top = `/${ROOT.split("/")[1]}`;
+    const r = await apply({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "shadowed", labels: { app: "shadowed" } },
+      spec: { containers: [{ name: "web", image: "nginx", ports: [{ containerPort: 80 }], volumeMounts: [{ name: "w", mountPath: top }] }], volumes: [{ name: "w", emptyDir: {} }] },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    try {
+      const [pod] = await until("shadowed Running with its IP", async () => {
+        const ps = await pods("app=shadowed");
+        return ps[0]?.status.phase === "Running" && ps[0].status.podIP ? ps : undefined;
+      }, 30_000, 250);
+      const [web] = await pods("app=web");
+      const out = await until("the server in shadowed answers", async () => {
+        const x = await kubectl("exec", web!.metadata.name, "--", "bash", "-c", `exec 3<>/dev/tcp/${pod!.status.podIP}/80; cat <&3`);
+        return x.code === 0 && x.stdout.includes("pod=shadowed") ? x.stdout : undefined;
+      }, 20_000, 250);
+      assert.match(out, /^pod=shadowed client=/m);
+      assert.equal(await kubectlOk("get", "pod", "shadowed", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"), "0");
+    } finally {
+      await kubectl("delete", "pod", "shadowed", "--wait=false");
     }
   });
 

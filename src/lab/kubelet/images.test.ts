@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BUSYBOX_BIN_IN_CONTAINER, imageShortName, planImage, type ImageSources } from "./images.ts";
+import { BUSYBOX_BIN_IN_CONTAINER, imageShortName, planImage, PORT_SERVER_IN_CONTAINER, type ImageSources } from "./images.ts";
 
-const src: ImageSources = { busyboxBin: "/lab/images/busybox/bin", agnhost: "/cache/agnhost", weft: "/checkout/bin/weft", portServer: ["node", "port-server.ts"] };
+const src: ImageSources = { busyboxBin: "/lab/images/busybox/bin", agnhost: "/cache/agnhost", weft: "/checkout/bin/weft", portServer: { argv: ["node", "port-server.ts"] } };
 const none = { command: null, args: null, ports: [] };
 
 test("an image is known by its last path segment without tag or digest", () => {
@@ -58,4 +58,10 @@ test("a general-purpose or debugging image without command or args runs its shel
   assert.deepEqual(planImage({ ...none, image: "alpine:3.20" }, "d", src).argv, ["/bin/sh"]);
   assert.deepEqual(planImage({ ...none, image: "alpine", args: ["ping", "-c1", "10.0.0.1"] }, "d", src).argv, ["ping", "-c1", "10.0.0.1"]);
   assert.deepEqual(planImage({ ...none, image: "ubuntu", command: ["sleep"], args: ["1"] }, "d", src).argv, ["sleep", "1"]);
+});
+
+test("the compiled port server is bound into the container at a path of its own, where no volume of the pod hides it", () => {
+  const p = planImage({ ...none, image: "nginx" }, "web", { ...src, portServer: { binary: "/checkout/build/weft-port-server" } });
+  assert.deepEqual(p.argv, [PORT_SERVER_IN_CONTAINER, "--pod", "web", "--port", "80/tcp"]);
+  assert.deepEqual(p.binds, [{ target: PORT_SERVER_IN_CONTAINER, source: "/checkout/build/weft-port-server", file: true }]);
 });

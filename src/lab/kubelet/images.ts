@@ -45,8 +45,8 @@ export interface ImageSources {
   agnhost: string | null;
   /** This checkout's bin/weft. */
   weft: string;
-  /** argv prefix of the built-in port server: node and its script. */
-  portServer: string[];
+  /** The built-in port server: its compiled executable (bound into the container), or, not built, the argv prefix that runs its source. */
+  portServer: { binary: string } | { argv: string[] };
 }
 
 /** What a container of an image runs and gets. */
@@ -62,6 +62,12 @@ export interface ImagePlan {
 
 /** The PATH a container gets when its env does not set one (the OCI default). */
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/**
+ * Where the built-in port server's executable is inside a container: bound
+ * there, as agnhost is, since a volume the pod mounts over a parent of this
+ * checkout (an emptyDir at /tmp or /work) would hide it at its own path.
+ */
+export const PORT_SERVER_IN_CONTAINER = "/.weft/port-server";
 /** Where the busybox applets are inside a busybox container. */
 export const BUSYBOX_BIN_IN_CONTAINER = "/.weft/busybox/bin";
 
@@ -136,7 +142,11 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
   const declared = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
   // The image's port only when the pod declares none: a declared one may be the image's, moved.
   const ports = declared.length > 0 ? declared : (imagePorts ?? []).map((p) => `${p}/tcp`);
-  return { argv: [...src.portServer, "--pod", podName, ...ports.flatMap((p) => ["--port", p])], pathPrefix: [], binds: [] };
+  const server =
+    "binary" in src.portServer
+      ? { argv: [PORT_SERVER_IN_CONTAINER], binds: [{ target: PORT_SERVER_IN_CONTAINER, source: src.portServer.binary, file: true }] }
+      : { argv: src.portServer.argv, binds: [] };
+  return { argv: [...server.argv, "--pod", podName, ...ports.flatMap((p) => ["--port", p])], pathPrefix: [], binds: server.binds };
 }
 
 /** The busybox the busybox image runs (scripts/busybox.sh puts it there), or null when it has not been fetched. */

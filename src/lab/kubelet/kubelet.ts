@@ -394,7 +394,7 @@ function prepareImages(cfg: KubeletConfig): ImageSources {
     busyboxBin: bin,
     agnhost: existsSync(agnhost) ? agnhost : null,
     weft: join(ROOT, "bin/weft"),
-    portServer: existsSync(PORT_SERVER_BINARY) ? [PORT_SERVER_BINARY] : [process.execPath, "--disable-warning=ExperimentalWarning", join(ROOT, "src/lab/kubelet/port-server.ts")],
+    portServer: existsSync(PORT_SERVER_BINARY) ? { binary: PORT_SERVER_BINARY } : { argv: [process.execPath, "--disable-warning=ExperimentalWarning", join(ROOT, "src/lab/kubelet/port-server.ts")] },
   };
 }
 
