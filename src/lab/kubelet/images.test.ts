@@ -44,13 +44,15 @@ test("any other image runs its command, else serves its declared ports", () => {
   assert.deepEqual(p.argv, ["node", "port-server.ts", "--pod", "web-1", "--port", "80/tcp", "--port", "53/udp"]);
 });
 
-test("a well-known web image that declares no port serves the one its image listens on, also given its own flags; others only what they declare", () => {
+test("a well-known web image that declares no port serves the one its image listens on (a server entrypoint's also given its flags); others only what they declare", () => {
   assert.deepEqual(planImage({ ...none, image: "docker.io/library/nginx:1.27" }, "web", src).argv, ["node", "port-server.ts", "--pod", "web", "--port", "80/tcp"]);
   const echo = planImage({ ...none, image: "registry.k8s.io/echoserver:1.4", ports: [{ name: null, containerPort: 9000, hostPort: null, protocol: "TCP" }] }, "e", src);
   assert.deepEqual(echo.argv, ["node", "port-server.ts", "--pod", "e", "--port", "9000/tcp"]);
   assert.deepEqual(planImage({ ...none, image: "hashicorp/http-echo:1.0", args: ["-text=hello"] }, "h", src).argv, ["node", "port-server.ts", "--pod", "h", "--port", "5678/tcp"]);
   assert.deepEqual(planImage({ ...none, image: "example.com/app:1" }, "a", src).argv, ["node", "port-server.ts", "--pod", "a"]);
   assert.deepEqual(planImage({ ...none, image: "example.com/app:1", args: ["serve"] }, "a", src).argv, ["serve"]);
+  // nginx's entrypoint script runs its args: they are a command there.
+  assert.deepEqual(planImage({ ...none, image: "nginx", args: ["sleep", "3600"] }, "n", src).argv, ["sleep", "3600"]);
 });
 
 test("a general-purpose or debugging image without command or args runs its shell; with args, those", () => {

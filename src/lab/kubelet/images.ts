@@ -25,8 +25,9 @@
  *             web images that declare no port answer on the one their
  *             image listens on (IMAGE_PORTS: `kubectl create deployment
  *             nginx --image=nginx` declares none, and a Service in front of
- *             it still reaches 80), also when given args only (their own
- *             flags)
+ *             it still reaches 80); for the two whose entrypoint is the
+ *             server (http-echo, whoami) also when given args only, which
+ *             are its flags
  *
  * An image is matched by its last path segment without tag or digest, so
  * `registry.k8s.io/e2e-test-images/agnhost:2.53` is agnhost and
@@ -98,6 +99,14 @@ export const IMAGE_PORTS: Readonly<Record<string, readonly number[]>> = {
 };
 
 /**
+ * Of IMAGE_PORTS, the images whose entrypoint is the server itself, so that
+ * args alone are its flags (http-echo's `-text=...`), not a command: the
+ * built-in server stands in for them. The others run their args, as their
+ * images do (nginx's entrypoint script runs `sleep 3600` given as args).
+ */
+const SERVER_ENTRYPOINT = new Set(["http-echo", "whoami"]);
+
+/**
  * What the general-purpose and debugging images run when the pod gives
  * neither command nor args (their CMD), by short name: a shell, the
  * machine's. netshoot's own is zsh, which the machine may not have.
@@ -137,8 +146,7 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
   const shell = SHELL_IMAGES[name];
   if (shell && !c.args) return { argv: [...shell], pathPrefix: [], binds: [] };
   const imagePorts = IMAGE_PORTS[name];
-  // Args alone are the image's own flags for these (http-echo's -text=...): the server stands in for the image.
-  if (c.args && !imagePorts) return { argv: c.args, pathPrefix: [], binds: [] };
+  if (c.args && !SERVER_ENTRYPOINT.has(name)) return { argv: c.args, pathPrefix: [], binds: [] };
   const declared = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
   // The image's port only when the pod declares none: a declared one may be the image's, moved.
   const ports = declared.length > 0 ? declared : (imagePorts ?? []).map((p) => `${p}/tcp`);
