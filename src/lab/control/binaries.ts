@@ -34,9 +34,14 @@ export function buildModuleKey(goMod = readFileSync(BUILD_MODULE), goSum = readF
   return createHash("sha256").update(goMod).update(goSum).digest("hex").slice(0, 16);
 }
 
+/** The root of what the project's scripts build or fetch outside the checkout (WEFT_CACHE, or DEFAULT_CACHE). */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.WEFT_CACHE || DEFAULT_CACHE;
+}
+
 /** The directory holding the pinned release's binaries. */
 export function kubernetesBinDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.WEFT_CACHE || DEFAULT_CACHE, "kubernetes", kubernetesVersion(), buildModuleKey(), "bin");
+  return join(cacheRoot(env), "kubernetes", kubernetesVersion(), buildModuleKey(), "bin");
 }
 
 /** The path of one pinned binary; throws KUBERNETES_NOT_BUILT when it has not been built. */

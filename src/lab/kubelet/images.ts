@@ -14,7 +14,7 @@
  *   weft      this checkout's bin/ first in PATH; entrypoint weft
  *   alpine, ubuntu, debian, netshoot, busyboxplus
  *             the machine's own programs, as for any other image; without a
- *             command or args, the image's shell (SHELL_IMAGES), so
+ *             command or args, the image's shell (WELL_KNOWN_IMAGES), so
  *             `kubectl run -it --rm debug --image=nicolaka/netshoot` gives a
  *             shell with the machine's network tools
  *   anything else
@@ -23,7 +23,7 @@
  *             answers on every declared containerPort, TCP and UDP, with the
  *             pod's name and the client address it sees; a few well-known
  *             web images that declare no port answer on the one their
- *             image listens on (IMAGE_PORTS: `kubectl create deployment
+ *             image listens on (WELL_KNOWN_IMAGES: `kubectl create deployment
  *             nginx --image=nginx` declares none, and a Service in front of
  *             it still reaches 80); for the two whose entrypoint is the
  *             server (http-echo, whoami) also when given args only, which
@@ -36,7 +36,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Container } from "../../kube/pod.ts";
-import { DEFAULT_CACHE } from "../control/binaries.ts";
+import { cacheRoot } from "../control/binaries.ts";
 
 /** Where the catalog's contents are on this machine. */
 export interface ImageSources {
@@ -79,44 +79,39 @@ export function imageShortName(image: string): string {
   return last.split(":")[0]!;
 }
 
-/**
- * The TCP ports that well-known web images serve without the pod declaring
- * them (their images' EXPOSE, or their documented default), by short name:
- * the images the Kubernetes and kind guides put behind a Service or an
- * Ingress. By short name only, so another publisher's image of that name
- * (bitnami/nginx serves 8080) gets these too, unless the pod declares its
- * ports.
- */
-export const IMAGE_PORTS: Readonly<Record<string, readonly number[]>> = {
-  nginx: [80],
-  httpd: [80],
-  whoami: [80],
-  "hpa-example": [80],
-  echoserver: [8080],
-  "echo-server": [8080],
-  "hello-app": [8080],
-  "http-echo": [5678],
-};
+/** What a well-known image does on its own, which the lab stands in for. */
+export interface ImageDefaults {
+  /** The TCP ports it serves without the pod declaring them (its EXPOSE, or its documented default). */
+  ports?: readonly number[];
+  /** Its entrypoint is the server itself, so args alone are the server's flags (http-echo's `-text=...`), not a command. */
+  serverEntrypoint?: boolean;
+  /** What it runs given neither command nor args (its CMD): a shell, the machine's. */
+  shell?: readonly string[];
+}
 
 /**
- * Of IMAGE_PORTS, the images whose entrypoint is the server itself, so that
- * args alone are its flags (http-echo's `-text=...`), not a command: the
- * built-in server stands in for them. The others run their args, as their
- * images do (nginx's entrypoint script runs `sleep 3600` given as args).
+ * The well-known images, by short name: the web servers the Kubernetes and
+ * kind guides put behind a Service or an Ingress, and the general-purpose
+ * and debugging images people `kubectl run -it`. By short name only, so
+ * another publisher's image of that name (bitnami/nginx serves 8080) gets
+ * these too, unless the pod declares its ports. nginx's entrypoint script
+ * runs args given alone (`sleep 3600`), so only http-echo and whoami take
+ * them as flags; netshoot's own shell is zsh, which the machine may not have.
  */
-const SERVER_ENTRYPOINT = new Set(["http-echo", "whoami"]);
-
-/**
- * What the general-purpose and debugging images run when the pod gives
- * neither command nor args (their CMD), by short name: a shell, the
- * machine's. netshoot's own is zsh, which the machine may not have.
- */
-export const SHELL_IMAGES: Readonly<Record<string, readonly string[]>> = {
-  alpine: ["/bin/sh"],
-  busyboxplus: ["/bin/sh"],
-  ubuntu: ["bash"],
-  debian: ["bash"],
-  netshoot: ["bash"],
+export const WELL_KNOWN_IMAGES: Readonly<Record<string, ImageDefaults>> = {
+  nginx: { ports: [80] },
+  httpd: { ports: [80] },
+  whoami: { ports: [80], serverEntrypoint: true },
+  "hpa-example": { ports: [80] },
+  echoserver: { ports: [8080] },
+  "echo-server": { ports: [8080] },
+  "hello-app": { ports: [8080] },
+  "http-echo": { ports: [5678], serverEntrypoint: true },
+  alpine: { shell: ["/bin/sh"] },
+  busyboxplus: { shell: ["/bin/sh"] },
+  ubuntu: { shell: ["bash"] },
+  debian: { shell: ["bash"] },
+  netshoot: { shell: ["bash"] },
 };
 
 /** How a container of `c.image` runs; `podName` goes to the built-in server. */
@@ -143,13 +138,12 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
     return { argv: c.command ? [...c.command, ...args] : ["weft", ...args], pathPrefix: [dirname(src.weft)], binds: [], env: { WEFT_BUILD_FROZEN: "1" } };
   }
   if (c.command) return { argv: [...c.command, ...args], pathPrefix: [], binds: [] };
-  const shell = SHELL_IMAGES[name];
-  if (shell && !c.args) return { argv: [...shell], pathPrefix: [], binds: [] };
-  const imagePorts = IMAGE_PORTS[name];
-  if (c.args && !SERVER_ENTRYPOINT.has(name)) return { argv: c.args, pathPrefix: [], binds: [] };
+  const known = WELL_KNOWN_IMAGES[name] ?? {};
+  if (known.shell && !c.args) return { argv: [...known.shell], pathPrefix: [], binds: [] };
+  if (c.args && !known.serverEntrypoint) return { argv: c.args, pathPrefix: [], binds: [] };
   const declared = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
   // The image's port only when the pod declares none: a declared one may be the image's, moved.
-  const ports = declared.length > 0 ? declared : (imagePorts ?? []).map((p) => `${p}/tcp`);
+  const ports = declared.length > 0 ? declared : (known.ports ?? []).map((p) => `${p}/tcp`);
   const server =
     "binary" in src.portServer
       ? { argv: [PORT_SERVER_IN_CONTAINER], binds: [{ target: PORT_SERVER_IN_CONTAINER, source: src.portServer.binary, file: true }] }
@@ -159,7 +153,7 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
 
 /** The busybox the busybox image runs (scripts/busybox.sh puts it there), or null when it has not been fetched. */
 export function imageBusybox(env: NodeJS.ProcessEnv = process.env): string | null {
-  const path = join(env.WEFT_CACHE || DEFAULT_CACHE, "busybox", "bin", "busybox");
+  const path = join(cacheRoot(env), "busybox", "bin", "busybox");
   return existsSync(path) ? path : null;
 }
 

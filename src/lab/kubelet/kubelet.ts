@@ -47,7 +47,7 @@ import { boundPodMissing, refusedByGraph, whileGraphLags } from "./node-graph.ts
 import { nodeLabels, nodeStatus } from "./node-status.ts";
 import { PodWorker, readNodeResolvConf, type WorkerDeps } from "./pod-worker.ts";
 import { readPodRecords, type PodRecord } from "./records.ts";
-import { startKubeletServer, type KubeletServer } from "./server.ts";
+import { startKubeletServer } from "./server.ts";
 import { nodeViewShellArgv } from "../node-view.ts";
 import { BUSYBOX, ShellHost } from "../shell-host.ts";
 import type { VolumeSources } from "./volumes.ts";
