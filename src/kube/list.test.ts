@@ -4,9 +4,6 @@
  */
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { KUBE_LIST_FAILED, KubeListError, listAll } from "./list.ts";
 import { FakeKubeApi, SVC_PATH } from "../../test/support/fake-kube-api.ts";
@@ -16,18 +13,13 @@ const nameOf = (o: { metadata: { name: string } }) => o.metadata.name;
 
 describe("listAll", { timeout: 30_000 }, () => {
   const api = new FakeKubeApi();
-  let dir: string;
   const kc = new KubeConfig();
 
   before(async () => {
     await api.listen();
-    dir = mkdtempSync(join(tmpdir(), "weft-list-"));
-    kc.loadFromFile(api.writeKubeconfig(join(dir, "kubeconfig")));
+    kc.loadFromFile(api.writeKubeconfig());
   });
-  after(async () => {
-    await api.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => api.close());
   beforeEach(() => {
     api.listQueries.length = 0;
     api.listPorts.length = 0;

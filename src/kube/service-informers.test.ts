@@ -5,9 +5,6 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startServiceInformers, type ServiceInformers, type ServiceSink } from "./service-informers.ts";
 import { until } from "../../test/support/until.ts";
 import { EPS_PATH, FakeKubeApi, SVC_PATH } from "../../test/support/fake-kube-api.ts";
@@ -33,20 +30,17 @@ const epslice = (name: string, svc: string, ip: string) => ({
 
 describe("service informers against a stand-in API server", { timeout: 30_000 }, () => {
   const api = new FakeKubeApi();
-  let dir: string;
   let kubeconfig: string;
   const running: ServiceInformers[] = [];
   const logs: string[] = [];
 
   before(async () => {
     await api.listen();
-    dir = mkdtempSync(join(tmpdir(), "weft-informers-"));
-    kubeconfig = api.writeKubeconfig(join(dir, "kubeconfig"));
+    kubeconfig = api.writeKubeconfig();
   });
   after(async () => {
     for (const r of running) await r.stop();
     await api.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   test("lists convert to slim objects; synced comes only after each kind's list; watch events follow", async () => {
@@ -118,6 +112,6 @@ describe("service informers against a stand-in API server", { timeout: 30_000 },
   });
 
   test("a kubeconfig that cannot be read is KUBECONFIG_INVALID", async () => {
-    await assert.rejects(startServiceInformers(join(dir, "missing"), new RecordingSink(), () => {}), (e: { code?: string }) => e.code === "KUBECONFIG_INVALID");
+    await assert.rejects(startServiceInformers(`${kubeconfig}.missing`, new RecordingSink(), () => {}), (e: { code?: string }) => e.code === "KUBECONFIG_INVALID");
   });
 });

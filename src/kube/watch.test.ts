@@ -5,9 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { LeanWatch } from "./watch.ts";
 import { FakeKubeApi, SVC_PATH } from "../../test/support/fake-kube-api.ts";
@@ -15,17 +13,13 @@ import { until } from "../../test/support/until.ts";
 
 describe("LeanWatch", { timeout: 30_000 }, () => {
   const api = new FakeKubeApi();
-  let dir: string;
+  let kubeconfig: string;
   const kc = new KubeConfig();
   before(async () => {
     await api.listen();
-    dir = mkdtempSync(join(tmpdir(), "weft-watch-"));
-    kc.loadFromFile(api.writeKubeconfig(join(dir, "kubeconfig")));
+    kc.loadFromFile((kubeconfig = api.writeKubeconfig()));
   });
-  after(async () => {
-    await api.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => api.close());
 
   /** Starts a watch of `path`; what it reports, and its end. */
   async function watch(path: string) {
@@ -90,7 +84,7 @@ describe("LeanWatch", { timeout: 30_000 }, () => {
     assert.deepEqual(w.events, []);
 
     const closed = new KubeConfig();
-    closed.loadFromString(readFileSync(join(dir, "kubeconfig"), "utf8").replace(/127\.0\.0\.1:\d+/, "127.0.0.1:1"));
+    closed.loadFromString(readFileSync(kubeconfig, "utf8").replace(/127\.0\.0\.1:\d+/, "127.0.0.1:1"));
     const refused: unknown[] = [];
     await new LeanWatch(closed).watch(SVC_PATH, {}, () => {}, (err) => refused.push(err));
     await until("refused", () => refused.length > 0, 5000, 10);

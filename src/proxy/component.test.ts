@@ -6,9 +6,6 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { FakeRunner } from "../kernel/fake-runner.ts";
 import { ServiceProxyComponent } from "./component.ts";
 import { EPS_PATH, FakeKubeApi, SVC_PATH } from "../../test/support/fake-kube-api.ts";
@@ -23,18 +20,13 @@ const options = { nodeName: "n1", clusterCidr: "10.244.0.0/16", serviceCidr: "10
 
 describe("service proxy component before the subnet is known", { timeout: 30_000 }, () => {
   const api = new FakeKubeApi();
-  let dir: string;
   let kubeconfig: string;
 
   before(async () => {
     await api.listen();
-    dir = mkdtempSync(join(tmpdir(), "weft-proxy-component-"));
-    kubeconfig = api.writeKubeconfig(join(dir, "kubeconfig"));
+    kubeconfig = api.writeKubeconfig();
   });
-  after(async () => {
-    await api.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => api.close());
 
   test("lists and watches at once; syncs, with what arrived meanwhile, once the subnet is given", async () => {
     api.lists.set(SVC_PATH, [service("web", "10.96.0.20", "5"), service("old", "10.96.0.21", "5")]);

@@ -6,9 +6,6 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { backends, ProxyLab, PROXY_OPTIONS } from "./proxy-topology.ts";
 import { EPS_PATH, FakeKubeApi, SVC_PATH } from "../support/fake-kube-api.ts";
 import { until } from "../support/until.ts";
@@ -30,7 +27,6 @@ describe("service proxy from Services and EndpointSlices (informers)", { timeout
   const api = new FakeKubeApi();
   let lab: ProxyLab;
   let client: string;
-  let dir: string;
   let component: ServiceProxyComponent | undefined;
   const logs: string[] = [];
 
@@ -40,13 +36,11 @@ describe("service proxy from Services and EndpointSlices (informers)", { timeout
     client = lab.addPod(2);
     for (const k of [10, 11]) await lab.serve(lab.addPod(k), `b${k}`, [8080]);
     await api.listen();
-    dir = mkdtempSync(join(tmpdir(), "weft-proxy-kube-"));
   });
   after(async () => {
     await component?.stop();
     await api.close();
     await lab.dispose();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   test("nothing is programmed until both informers have listed; then the Service answers", async () => {
@@ -54,7 +48,7 @@ describe("service proxy from Services and EndpointSlices (informers)", { timeout
     api.lists.set(EPS_PATH, [slice(["10.244.1.10", "10.244.1.11"], "4")]);
     api.held.set(EPS_PATH, () => {});
     component = await ServiceProxyComponent.start({
-      ...PROXY_OPTIONS, kubeconfig: api.writeKubeconfig(join(dir, "kubeconfig")), runner: createRunner(lab.node), log: (l) => logs.push(l),
+      ...PROXY_OPTIONS, kubeconfig: api.writeKubeconfig(), runner: createRunner(lab.node), log: (l) => logs.push(l),
     });
     await until("the services list", () => (api.watchers.get(SVC_PATH)?.length ?? 0) > 0);
     await sleep(300);

@@ -5,7 +5,9 @@
  * events), from a table the test fills and events it pushes.
  */
 import { createServer, type ServerResponse } from "node:http";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export const SVC_PATH = "/api/v1/services";
 export const EPS_PATH = "/apis/discovery.k8s.io/v1/endpointslices";
@@ -65,9 +67,13 @@ export class FakeKubeApi {
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
   }
 
-  /** Writes a kubeconfig for this server (see writeLoopbackKubeconfig) and returns its path. */
-  writeKubeconfig(path: string): string {
-    return writeLoopbackKubeconfig(path, (this.server.address() as { port: number }).port);
+  /** A directory of its own for the kubeconfig, removed by close(). */
+  #dir: string | undefined;
+
+  /** Writes a kubeconfig for this server (see writeLoopbackKubeconfig) to `path`, by default into a directory close() removes, and returns its path. */
+  writeKubeconfig(path?: string): string {
+    if (path === undefined) this.#dir ??= mkdtempSync(join(tmpdir(), "weft-fake-kube-api-"));
+    return writeLoopbackKubeconfig(path ?? join(this.#dir!, "kubeconfig"), (this.server.address() as { port: number }).port);
   }
 
   /** Sends a watch event to every open watch of `path`. */
@@ -82,6 +88,7 @@ export class FakeKubeApi {
   }
 
   close(): Promise<void> {
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
     for (const ws of this.watchers.values()) for (const w of ws) w.end();
     this.server.closeAllConnections();
     return new Promise((r) => this.server.close(() => r()));
