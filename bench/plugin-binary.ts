@@ -40,7 +40,7 @@ export async function benchPluginBinary(): Promise<void> {
     process.stdout.write("\nbench/plugin-binary — CNI VERSION, spawned from Node (spawn overhead included in both)\n");
     printTable([
       ["executable", "size", "start p50", "start p99"],
-      ["weft (bun --compile), installed", `${(statSync(weft).size / 1e6).toFixed(1)} MB`, ms(percentile(w, 50)), ms(percentile(w, 99))],
+      ["weft (QuickJS, static), installed", `${(statSync(weft).size / 1e6).toFixed(1)} MB`, ms(percentile(w, 50)), ms(percentile(w, 99))],
       ["reference bridge (Go), installed", `${(statSync(ref).size / 1e6).toFixed(1)} MB`, ms(percentile(r, 50)), ms(percentile(r, 99))],
       ["ratio weft/ref", (statSync(weft).size / statSync(ref).size).toFixed(1), (percentile(w, 50) / percentile(r, 50)).toFixed(2), (percentile(w, 99) / percentile(r, 99)).toFixed(2)],
       ["weft as found in build/", "", ms(percentile(b, 50)), ms(percentile(b, 99))],

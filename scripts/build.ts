@@ -1,57 +1,70 @@
 /**
- * Builds the self-contained CNI plugin executable, build/weft-cni, with
- * `bun build --compile --minify --bytecode`: one file that runs on a host
- * with no Node.js or Bun installed. Skipped when nothing under src/ (nor
- * this script) is newer.
+ * Builds the self-contained CNI plugin executable, build/weft-cni: the
+ * plugin's TypeScript (src/cni/main.ts) bundled into one classic script by
+ * bun's bundler, compiled to QuickJS bytecode by qjsc, and linked
+ * statically with QuickJS and its host (src/cni/host/host.c, the libc calls
+ * the plugin makes): one file of about 1.5 MB that runs on a host with no
+ * Node.js, Bun or shared library beyond the kernel, and starts in about
+ * 1 ms of CPU. QuickJS comes from scripts/quickjs.sh (fetched and built
+ * once into the cache); the C compiler is the system's. Skipped when
+ * nothing under src/ (nor this script) is newer.
+ *
+ * The bundle may load no module at all: the plugin has no platform but its
+ * host (src/sys/qjs.ts); the build checks it and fails otherwise.
  *
  * Also build/weft-port-server, the built-in server of lab containers
- * (src/lab/kubelet/port-server.ts), compiled the same way: a lab node runs
- * one per container of an image outside the lab's catalog, and a compiled
- * one starts in about 4 ms of CPU where Node.js takes about 32 ms (30 such
- * pods starting together are CPU-bound; bench/pod-startup.ts).
- *
- * Two things keep the plugin's start-up short (see src/cni/main.ts):
- *   - the bundle may load no module but bun:ffi (node:fs alone costs ~1 ms
- *     a run); the build checks it and fails otherwise;
- *   - --compile-jit-policy=100 keeps JavaScriptCore's JIT out of a process
- *     that lives a few milliseconds: compiling hot loops on a JIT thread
- *     costs more than interpreting them (measured: ADD 0.5–0.9 ms faster).
+ * (src/lab/kubelet/port-server.ts), compiled by `bun build --compile`: a
+ * lab node runs one per container of an image outside the lab's catalog,
+ * and a compiled one starts in about 4 ms of CPU where Node.js takes about
+ * 32 ms (30 such pods starting together are CPU-bound;
+ * bench/pod-startup.ts).
  */
 import { spawnSync } from "node:child_process";
 import { bunPath, newestMtime, root } from "./build-tools.ts";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const entry = join(root, "src/cni/main.ts");
+const host = join(root, "src/cni/host/host.c");
 const out = join(root, "build/weft-cni");
-/** The only module the plugin bundle may load at run time. */
-const ALLOWED_MODULES = new Set(["bun:ffi"]);
 
 function fail(msg: string): never {
   process.stderr.write(`build: ${msg}\n`);
   process.exit(1);
 }
 
+function run(what: string, argv: string[]): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "inherit"] });
+  if (r.error) fail(`${what}: ${r.error.message}`);
+  if (r.status !== 0) fail(`${what} failed (${argv[0]} exited ${r.status ?? r.signal})`);
+  return r.stdout;
+}
+
 /** The modules the plugin's bundle requires at run time (the bundle goes to stdout; nothing is written). */
 function bundledModules(bun: string): string[] {
-  const r = spawnSync(bun, ["build", "--target=bun", "--format=cjs", entry], { encoding: "utf8", maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "inherit"] });
-  if (r.status !== 0) fail("bun build of the CNI plugin bundle failed");
-  return [...new Set(Array.from(r.stdout.matchAll(/\brequire\("([^"]+)"\)/g), (m) => m[1]!))];
+  const js = run("bun build of the CNI plugin bundle", [bun, "build", "--target=bun", "--format=cjs", entry]);
+  return [...new Set(Array.from(js.matchAll(/\brequire\("([^"]+)"\)/g), (m) => m[1]!))];
 }
 
 const newest = Math.max(newestMtime(join(root, "src")), statSync(import.meta.filename).mtimeMs);
 if (existsSync(entry) && (!existsSync(out) || statSync(out).mtimeMs < newest)) {
   const bun = bunPath();
-  const extra = bundledModules(bun).filter((m) => !ALLOWED_MODULES.has(m));
-  if (extra.length > 0) fail(`the CNI plugin must not load ${extra.join(", ")} (each costs every ADD start-up time; see src/cni/main.ts)`);
-  const r = spawnSync(bun, [
-    "build", "--compile", "--minify", "--bytecode", "--compile-jit-policy=100",
-    // No .env or bunfig.toml autoloading: the plugin runs in the runtime's
-    // working directory and must not pick up whatever files lie there.
-    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-    "--target=bun", entry, "--outfile", out,
-  ], { stdio: ["ignore", "pipe", "inherit"] });
-  if (r.status !== 0) fail("bun build of the CNI plugin failed");
+  const modules = bundledModules(bun);
+  if (modules.length > 0) fail(`the CNI plugin must load no module, and it loads ${modules.join(", ")}: its only platform is its QuickJS host (see src/cni/main.ts)`);
+  const qjs = run("scripts/quickjs.sh", ["sh", join(root, "scripts/quickjs.sh")]).trim();
+  const tmp = mkdtempSync(join(root, "build/.weft-cni-"));
+  try {
+    const bundle = join(tmp, "plugin.js");
+    run("bun build of the CNI plugin", [bun, "build", "--target=browser", "--format=iife", "--minify-syntax", "--minify-whitespace", entry, "--outfile", bundle]);
+    const bytecode = join(tmp, "plugin.c");
+    // -C: a classic script; -s: no source kept (its stacks are off anyway).
+    run("qjsc", [join(qjs, "qjsc"), "-C", "-s", "-N", "weft_plugin", "-o", bytecode, bundle]);
+    const exe = join(tmp, "weft-cni");
+    run("cc", ["cc", "-std=gnu11", "-O2", "-Wall", "-static", "-I", qjs, "-o", exe, host, bytecode, join(qjs, "libqjs.a"), "-lm"]);
+    renameSync(exe, out);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
   process.stdout.write(`build: ${out} (${(statSync(out).size / 1e6).toFixed(1)} MB)\n`);
 }
 

@@ -7,12 +7,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 say() { echo "setup: $*"; }
 
-# 1. Debian packages: the kernel tools the agent, plugin and lab drive, and
-#    the real peers the tests and benchmarks run against.
+# 1. Debian packages: the kernel tools the agent, plugin and lab drive, the
+#    real peers the tests and benchmarks run against, and the C compiler the
+#    plugin's executable is built with (QuickJS and its host, scripts/build.ts).
 pkgs="iproute2 nftables iputils-ping procps util-linux kmod ca-certificates
   containernetworking-plugins etcd-server etcd-client iperf3 dnsperf conntrack
   podman runc conmon busybox-static debootstrap openssl curl bind9-dnsutils dnsmasq-base
-  iptables ipset gpgv xz-utils"
+  iptables ipset gpgv xz-utils gcc libc6-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

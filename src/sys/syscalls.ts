@@ -1,9 +1,8 @@
 /**
  * The Linux system calls the CNI plugin makes itself: a raw netlink socket,
- * setns(2) and flock(2), which neither Node nor Bun exposes, and the few
- * file calls it needs, because loading node:fs costs the compiled plugin
- * about 1 ms per run (measured with Bun 1.4.5), a fifth of an ADD. The real
- * implementation is sys/libc.ts (Bun FFI, used by the compiled plugin).
+ * setns(2) and flock(2), which Node does not expose, and the few file
+ * calls it needs: the compiled plugin has no platform but these. The real
+ * implementation is sys/qjs.ts (the plugin's QuickJS host, src/cni/host).
  * Every call is synchronous, which is what makes namespace switching safe:
  * nothing else runs on the thread while it is in another namespace.
  */

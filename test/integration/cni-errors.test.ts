@@ -4,9 +4,10 @@
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cniEnv, PluginFiles, PluginNode, runPlugin } from "../support/cni.ts";
+import { cniEnv, PLUGIN, PluginFiles, PluginNode, runPlugin } from "../support/cni.ts";
 import { storedAllocations } from "../support/ipam-store.ts";
 import { ipIn } from "../support/netns.ts";
 
@@ -81,5 +82,25 @@ describe("CNI errors", () => {
     } finally {
       small.remove();
     }
+  });
+
+  // The plugin's QuickJS host decodes stdin and the environment itself (src/cni/host/host.c):
+  // as TextDecoder does, what is not UTF-8 becomes U+FFFD and a leading byte-order mark is dropped.
+  test("bytes that are not UTF-8 read as U+FFFD, as TextDecoder reads them", () => {
+    const name = Buffer.from([0x61, 0xff, 0xe2, 0x82, 0x62, 0xed, 0xa0, 0x80, 0x63]); // a, a stray byte, a cut character, b, a surrogate's bytes, c
+    const stdin = Buffer.concat([Buffer.from('{"cniVersion":"1.0.0","name":"'), name, Buffer.from('","type":"weft"}')]);
+    const r = runPlugin(fx.node, cniEnv("ADD", "e1", netns), stdin);
+    assert.equal(r.json?.code, 7, r.stdout);
+    assert.ok(String(r.json?.msg).includes(`name=${JSON.stringify(new TextDecoder().decode(name))}`), String(r.json?.msg));
+    const id = spawnSync("sh", ["-c", 'CNI_CONTAINERID=$(printf "x\\377y") exec ip netns exec "$1" "$2"', "sh", fx.node, PLUGIN], {
+      input: good(), env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_PATH: "/usr/lib/cni" }, encoding: "utf8",
+    });
+    assert.match(String((JSON.parse(id.stdout) as { msg?: string }).msg), /CNI_CONTAINERID "x\uFFFDy" is invalid/);
+  });
+
+  test("a configuration that starts with a UTF-8 byte-order mark reads as without it", () => {
+    const r = runPlugin(fx.node, { CNI_COMMAND: "VERSION" }, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"cniVersion":"0.4.0"}')]));
+    assert.equal(r.status, 0, r.stdout);
+    assert.equal(r.json?.cniVersion, "0.4.0");
   });
 });

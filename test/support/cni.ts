@@ -37,7 +37,7 @@ export function cniEnv(command: string, containerId: string, netns: string, ifna
  * A plugin that has not answered after `timeoutMs` is killed (status null),
  * so a plugin that blocks fails its test instead of hanging the suite.
  */
-export function runPlugin(nodeNs: string, env: Record<string, string>, stdin: string, timeoutMs = 20_000): PluginRun {
+export function runPlugin(nodeNs: string, env: Record<string, string>, stdin: string | Uint8Array, timeoutMs = 20_000): PluginRun {
   return spawnPlugin(["ip", "netns", "exec", nodeNs, PLUGIN], env, stdin, timeoutMs);
 }
 
@@ -51,7 +51,7 @@ export function runPluginReadOnly(nodeNs: string, dir: string, env: Record<strin
   return spawnPlugin(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir, nodeNs, PLUGIN], env, stdin, 20_000);
 }
 
-function spawnPlugin(argv: string[], env: Record<string, string>, stdin: string, timeoutMs: number): PluginRun {
+function spawnPlugin(argv: string[], env: Record<string, string>, stdin: string | Uint8Array, timeoutMs: number): PluginRun {
   const r = spawnSync(argv[0]!, argv.slice(1), { input: stdin, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, encoding: "utf8", timeout: timeoutMs, killSignal: "SIGKILL" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
 }

@@ -1,0 +1,443 @@
+/*
+ * The CNI plugin's executable: QuickJS (quickjs-ng, scripts/quickjs.sh)
+ * running the plugin's bundle, compiled to bytecode at build time
+ * (scripts/build.ts links it in as weft_plugin), with one global object,
+ * weftSys, of the libc calls the plugin makes (src/sys/qjs.ts says what
+ * each one takes and returns). Nothing else: no module loader, no std or
+ * os module, no event loop. The script ends the process with
+ * weftSys.exit().
+ *
+ * Each call returns what libc returns, or minus errno when it failed, so
+ * the script decides what is an error. Buffers are Uint8Arrays, paths are
+ * strings (UTF-8 here).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "quickjs.h"
+
+extern const uint32_t weft_plugin_size;
+extern const uint8_t weft_plugin[];
+extern char **environ;
+
+/* libc's result, or -errno when it failed. */
+static JSValue result(JSContext *ctx, int64_t rc)
+{
+    return JS_NewInt64(ctx, rc < 0 ? -(int64_t)errno : rc);
+}
+
+static int int_arg(JSContext *ctx, JSValueConst v, int32_t *out)
+{
+    return JS_ToInt32(ctx, out, v);
+}
+
+#define INT(i, name)                                      \
+    int32_t name;                                         \
+    if (int_arg(ctx, argv[i], &name)) return JS_EXCEPTION
+
+#define BYTES(i, name, size)                              \
+    size_t size;                                          \
+    uint8_t *name = JS_GetUint8Array(ctx, &size, argv[i]); \
+    if (!name && size == 0 && JS_HasException(ctx)) return JS_EXCEPTION
+
+#define PATH(i, name)                                     \
+    const char *name = JS_ToCString(ctx, argv[i]);        \
+    if (!name) return JS_EXCEPTION
+
+static JSValue sys_socket(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, domain); INT(1, type); INT(2, protocol);
+    return result(ctx, socket(domain, type, protocol));
+}
+
+static JSValue sys_send(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, buf, len);
+    return result(ctx, send(fd, buf, len, 0));
+}
+
+static JSValue sys_recv(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, buf, len);
+    return result(ctx, recv(fd, buf, len, 0));
+}
+
+static JSValue sys_connect(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, addr, size); INT(2, len);
+    if ((size_t)len > size) return JS_ThrowRangeError(ctx, "connect: address length past its buffer");
+    return result(ctx, connect(fd, (const struct sockaddr *)addr, (socklen_t)len));
+}
+
+static JSValue sys_setsockopt(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); INT(1, level); INT(2, name); BYTES(3, value, len);
+    return result(ctx, setsockopt(fd, level, name, value, (socklen_t)len));
+}
+
+static JSValue sys_setns(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); INT(1, nstype);
+    return result(ctx, setns(fd, nstype));
+}
+
+static JSValue sys_flock(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); INT(1, op);
+    return result(ctx, flock(fd, op));
+}
+
+static JSValue sys_open(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    PATH(0, path); INT(1, flags); INT(2, mode);
+    int64_t rc = open(path, flags, (mode_t)mode);
+    JSValue r = result(ctx, rc);
+    JS_FreeCString(ctx, path);
+    return r;
+}
+
+static JSValue sys_read(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, buf, len);
+    return result(ctx, read(fd, buf, len));
+}
+
+static JSValue sys_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, buf, len);
+    return result(ctx, write(fd, buf, len));
+}
+
+static JSValue sys_pwrite(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, buf, len);
+    int64_t offset;
+    if (JS_ToInt64(ctx, &offset, argv[2])) return JS_EXCEPTION;
+    return result(ctx, pwrite(fd, buf, len, (off_t)offset));
+}
+
+static JSValue sys_rename(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    PATH(0, from);
+    const char *to = JS_ToCString(ctx, argv[1]);
+    if (!to) {
+        JS_FreeCString(ctx, from);
+        return JS_EXCEPTION;
+    }
+    JSValue r = result(ctx, rename(from, to));
+    JS_FreeCString(ctx, from);
+    JS_FreeCString(ctx, to);
+    return r;
+}
+
+static JSValue sys_unlink(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    PATH(0, path);
+    JSValue r = result(ctx, unlink(path));
+    JS_FreeCString(ctx, path);
+    return r;
+}
+
+static JSValue sys_mkdir(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    PATH(0, path); INT(1, mode);
+    JSValue r = result(ctx, mkdir(path, (mode_t)mode));
+    JS_FreeCString(ctx, path);
+    return r;
+}
+
+static JSValue sys_access(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    PATH(0, path); INT(1, mode);
+    JSValue r = result(ctx, access(path, mode));
+    JS_FreeCString(ctx, path);
+    return r;
+}
+
+static JSValue sys_statx(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, dirfd); PATH(1, path); INT(2, flags); INT(3, mask);
+    size_t len;
+    uint8_t *buf = JS_GetUint8Array(ctx, &len, argv[4]);
+    if (!buf || len < sizeof(struct statx)) {
+        JS_FreeCString(ctx, path);
+        return JS_ThrowRangeError(ctx, "statx: the buffer must hold a struct statx");
+    }
+    JSValue r = result(ctx, statx(dirfd, path, flags, (unsigned)mask, (struct statx *)buf));
+    JS_FreeCString(ctx, path);
+    return r;
+}
+
+static JSValue sys_ioctl(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); INT(1, request);
+    return result(ctx, ioctl(fd, (unsigned long)(uint32_t)request, 0));
+}
+
+static JSValue sys_close(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd);
+    return result(ctx, close(fd));
+}
+
+static JSValue sys_getpid(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    return JS_NewInt32(ctx, getpid());
+}
+
+static JSValue sys_random(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    BYTES(0, buf, len);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom(buf + done, len - done, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return result(ctx, -1);
+        }
+        done += (size_t)n;
+    }
+    return JS_NewInt64(ctx, (int64_t)done);
+}
+
+static JSValue sys_exit(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, code);
+    _exit(code);
+}
+
+/*
+ * UTF-8 as TextEncoder makes it. QuickJS's own UTF-8 keeps a lone
+ * surrogate as its three bytes; asked for CESU-8, every surrogate is three
+ * bytes ED A0..BF xx, so a pair is joined here into one four-byte
+ * character and a lone one becomes U+FFFD.
+ */
+static JSValue sys_encode_utf8(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    size_t len;
+    const char *s = JS_ToCStringLen2(ctx, &len, argv[0], true);
+    if (!s) return JS_EXCEPTION;
+    const uint8_t *in = (const uint8_t *)s;
+    uint8_t stack[512] = {0};
+    uint8_t *out = len <= sizeof stack ? stack : calloc(len, 1);
+    if (!out) {
+        JS_FreeCString(ctx, s);
+        return JS_ThrowOutOfMemory(ctx);
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (in[i] == 0xED && i + 2 < len && in[i + 1] >= 0xA0) {
+            uint32_t hi = 0xD000 | ((uint32_t)(in[i + 1] & 0x3F) << 6) | (in[i + 2] & 0x3F);
+            if (hi < 0xDC00 && i + 5 < len && in[i + 3] == 0xED && in[i + 4] >= 0xB0) {
+                uint32_t lo = 0xD000 | ((uint32_t)(in[i + 4] & 0x3F) << 6) | (in[i + 5] & 0x3F);
+                uint32_t c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                out[o++] = (uint8_t)(0xF0 | (c >> 18));
+                out[o++] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+                out[o++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                out[o++] = (uint8_t)(0x80 | (c & 0x3F));
+                i += 6;
+            } else {
+                out[o++] = 0xEF;
+                out[o++] = 0xBF;
+                out[o++] = 0xBD;
+                i += 3;
+            }
+        } else {
+            out[o++] = in[i++];
+        }
+    }
+    JSValue r = JS_NewUint8ArrayCopy(ctx, out, o);
+    if (out != stack) free(out);
+    JS_FreeCString(ctx, s);
+    return r;
+}
+
+/*
+ * The length of the well-formed UTF-8 character at in[0..n), or 0 when
+ * none starts there; *bad is then how many bytes one U+FFFD replaces (the
+ * standard's "maximal subpart").
+ */
+static size_t utf8_char(const uint8_t *in, size_t n, size_t *bad)
+{
+    uint8_t b = in[0];
+    *bad = 1;
+    if (b < 0x80) return 1;
+    size_t need;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) need = 1;
+    else if (b >= 0xE0 && b <= 0xEF) {
+        need = 2;
+        if (b == 0xE0) lo = 0xA0;
+        if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        need = 3;
+        if (b == 0xF0) lo = 0x90;
+        if (b == 0xF4) hi = 0x8F;
+    } else return 0;
+    for (size_t k = 1; k <= need; k++) {
+        if (k >= n || in[k] < lo || in[k] > hi) {
+            *bad = k;
+            return 0;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return need + 1;
+}
+
+/* Bytes as text: UTF-8 with U+FFFD for what is not (and a leading BOM dropped), as TextDecoder; or latin1, one character per byte. */
+static JSValue new_text(JSContext *ctx, const uint8_t *in, size_t len, int latin1)
+{
+    size_t start = !latin1 && len >= 3 && in[0] == 0xEF && in[1] == 0xBB && in[2] == 0xBF ? 3 : 0;
+    /* At most three bytes out for each byte in: U+FFFD for one bad byte, two for a latin1 one. */
+    uint8_t stack[1024] = {0};
+    size_t cap = (len - start) * 3;
+    uint8_t *out = cap <= sizeof stack ? stack : calloc(cap, 1);
+    if (!out) return JS_ThrowOutOfMemory(ctx);
+    size_t o = 0;
+    for (size_t i = start; i < len;) {
+        if (latin1) {
+            uint8_t b = in[i++];
+            if (b < 0x80) out[o++] = b;
+            else {
+                out[o++] = (uint8_t)(0xC0 | (b >> 6));
+                out[o++] = (uint8_t)(0x80 | (b & 0x3F));
+            }
+            continue;
+        }
+        size_t bad;
+        size_t n = utf8_char(in + i, len - i, &bad);
+        if (n > 0) {
+            memcpy(out + o, in + i, n);
+            o += n;
+            i += n;
+        } else {
+            out[o++] = 0xEF;
+            out[o++] = 0xBF;
+            out[o++] = 0xBD;
+            i += bad;
+        }
+    }
+    JSValue r = JS_NewStringLen(ctx, (const char *)out, o);
+    if (out != stack) free(out);
+    return r;
+}
+
+static JSValue sys_decode(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    BYTES(0, in, len);
+    return new_text(ctx, in, len, JS_ToBool(ctx, argv[1]));
+}
+
+/* The environment, its values decoded as TextDecoder would (what is not UTF-8 as U+FFFD). */
+static JSValue sys_environ(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    JSValue obj = JS_NewObject(ctx);
+    if (JS_IsException(obj)) return obj;
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e) continue;
+        char name[256];
+        size_t n = (size_t)(eq - *e);
+        if (n >= sizeof name) continue;
+        memcpy(name, *e, n);
+        name[n] = 0;
+        /* The first of two equal names wins, as getenv(3) does. */
+        JSAtom atom = JS_NewAtomLen(ctx, name, n);
+        int has = JS_HasProperty(ctx, obj, atom);
+        if (has == 0 && JS_DefinePropertyValue(ctx, obj, atom, new_text(ctx, (const uint8_t *)eq + 1, strlen(eq + 1), 0), JS_PROP_C_W_E) < 0) has = -1;
+        JS_FreeAtom(ctx, atom);
+        if (has < 0) {
+            JS_FreeValue(ctx, obj);
+            return JS_EXCEPTION;
+        }
+    }
+    return obj;
+}
+
+static const JSCFunctionListEntry sys_funcs[] = {
+    JS_CFUNC_DEF("socket", 3, sys_socket),
+    JS_CFUNC_DEF("send", 2, sys_send),
+    JS_CFUNC_DEF("recv", 2, sys_recv),
+    JS_CFUNC_DEF("connect", 3, sys_connect),
+    JS_CFUNC_DEF("setsockopt", 4, sys_setsockopt),
+    JS_CFUNC_DEF("setns", 2, sys_setns),
+    JS_CFUNC_DEF("flock", 2, sys_flock),
+    JS_CFUNC_DEF("open", 3, sys_open),
+    JS_CFUNC_DEF("read", 2, sys_read),
+    JS_CFUNC_DEF("write", 2, sys_write),
+    JS_CFUNC_DEF("pwrite", 3, sys_pwrite),
+    JS_CFUNC_DEF("rename", 2, sys_rename),
+    JS_CFUNC_DEF("unlink", 1, sys_unlink),
+    JS_CFUNC_DEF("mkdir", 2, sys_mkdir),
+    JS_CFUNC_DEF("access", 2, sys_access),
+    JS_CFUNC_DEF("statx", 5, sys_statx),
+    JS_CFUNC_DEF("ioctl", 2, sys_ioctl),
+    JS_CFUNC_DEF("close", 1, sys_close),
+    JS_CFUNC_DEF("getpid", 0, sys_getpid),
+    JS_CFUNC_DEF("environ", 0, sys_environ),
+    JS_CFUNC_DEF("random", 1, sys_random),
+    JS_CFUNC_DEF("exit", 1, sys_exit),
+    JS_CFUNC_DEF("encodeUtf8", 1, sys_encode_utf8),
+    JS_CFUNC_DEF("decode", 2, sys_decode),
+};
+
+/* `s` as a JSON string's contents. */
+static void put_json_string(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+}
+
+/*
+ * What the script threw past main.ts's own handling (a bug): on stderr,
+ * and as a CNI error object on stdout with exit status 1, so the runtime
+ * shows it.
+ */
+static int fail(JSContext *ctx)
+{
+    JSValue exc = JS_GetException(ctx);
+    const char *msg = JS_ToCString(ctx, exc);
+    if (!msg) msg = "uncaught exception";
+    fprintf(stderr, "weft: %s\n", msg);
+    fputs("{\"cniVersion\":\"1.1.0\",\"code\":999,\"msg\":\"the plugin failed: ", stdout);
+    put_json_string(stdout, msg);
+    fputs("\"}", stdout);
+    fflush(stdout);
+    return 1;
+}
+
+int main(void)
+{
+    JSRuntime *rt = JS_NewRuntime();
+    if (!rt) return 1;
+    JSContext *ctx = JS_NewContext(rt);
+    if (!ctx) return 1;
+    JSValue global = JS_GetGlobalObject(ctx);
+    JSValue sys = JS_NewObject(ctx);
+    JS_SetPropertyFunctionList(ctx, sys, sys_funcs, sizeof sys_funcs / sizeof sys_funcs[0]);
+    JS_SetPropertyStr(ctx, global, "weftSys", sys);
+    JS_FreeValue(ctx, global);
+    JSValue fn = JS_ReadObject(ctx, weft_plugin, weft_plugin_size, JS_READ_OBJ_BYTECODE);
+    if (JS_IsException(fn)) return fail(ctx);
+    JSValue r = JS_EvalFunction(ctx, fn);
+    if (JS_IsException(r)) return fail(ctx);
+    /* The script exits by itself; reaching here means it did not. */
+    fprintf(stderr, "weft: the plugin ended without an answer\n");
+    return 1;
+}

@@ -1,0 +1,204 @@
+/**
+ * The system calls of the compiled CNI plugin, through its QuickJS host
+ * (src/cni/host/host.c), which gives the script one global object,
+ * `weftSys`, of libc calls: each returns what libc returns, or minus the
+ * errno when the call failed. Only the plugin's bundle loads this module.
+ *
+ * The host is also all the plugin has of a platform: its environment, its
+ * pid, exit(2), random bytes and UTF-8. This module puts the few globals
+ * the plugin's code shares with the Node.js side in place before anything
+ * else runs (import it first): `process.env`, `process.pid`,
+ * `crypto.getRandomValues`, `TextEncoder` and `TextDecoder` ("utf-8" with
+ * U+FFFD for what is not UTF-8, as the standard's; "latin1" as one
+ * character per byte, what sys/files.ts reads a damaged file with).
+ */
+import { IoError, SysError, type FileStat, type Syscalls } from "./syscalls.ts";
+
+/** The host's calls; a negative number is minus the errno. */
+interface HostSys {
+  socket(domain: number, type: number, protocol: number): number;
+  send(fd: number, buf: Uint8Array): number;
+  recv(fd: number, buf: Uint8Array): number;
+  connect(fd: number, addr: Uint8Array, length: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
+  setns(fd: number, nstype: number): number;
+  flock(fd: number, op: number): number;
+  open(path: string, flags: number, mode: number): number;
+  read(fd: number, buf: Uint8Array): number;
+  write(fd: number, buf: Uint8Array): number;
+  pwrite(fd: number, buf: Uint8Array, offset: number): number;
+  rename(from: string, to: string): number;
+  unlink(path: string): number;
+  mkdir(path: string, mode: number): number;
+  access(path: string, mode: number): number;
+  /** statx(2) into `buf` (256 bytes). */
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Uint8Array): number;
+  /** ioctl(2) with no argument. */
+  ioctl(fd: number, request: number): number;
+  close(fd: number): number;
+  getpid(): number;
+  /** The environment, as NAME → value. */
+  environ(): Record<string, string>;
+  /** Fills `buf` with random bytes (getrandom(2)). */
+  random(buf: Uint8Array): number;
+  /** _exit(2): no teardown. */
+  exit(code: number): never;
+  /** UTF-8 of `text`, a lone surrogate as U+FFFD. */
+  encodeUtf8(text: string): Uint8Array;
+  /** `bytes` as UTF-8, what is not UTF-8 as U+FFFD; or, with `latin1`, each byte as the character of its number. */
+  decode(bytes: Uint8Array, latin1: boolean): string;
+}
+
+declare const weftSys: HostSys;
+const sys = weftSys;
+
+class HostTextEncoder {
+  readonly encoding = "utf-8";
+  encode(text = ""): Uint8Array {
+    return sys.encodeUtf8(text);
+  }
+}
+
+class HostTextDecoder {
+  readonly encoding: string;
+  readonly #latin1: boolean;
+  constructor(label = "utf-8") {
+    const l = label.toLowerCase();
+    if (l === "utf-8" || l === "utf8") this.encoding = "utf-8";
+    else if (l === "latin1" || l === "iso-8859-1") this.encoding = "latin1";
+    else throw new RangeError(`the plugin's TextDecoder has no encoding ${label}`);
+    this.#latin1 = this.encoding === "latin1";
+  }
+  decode(bytes?: Uint8Array): string {
+    return bytes ? sys.decode(bytes, this.#latin1) : "";
+  }
+}
+
+const g = globalThis as Record<string, unknown>;
+g.process = { env: sys.environ(), pid: sys.getpid() };
+g.crypto = {
+  getRandomValues<T extends Uint8Array>(buf: T): T {
+    if (sys.random(buf) < 0) throw new Error("getrandom failed");
+    return buf;
+  },
+};
+g.TextEncoder = HostTextEncoder;
+g.TextDecoder = HostTextDecoder;
+
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0x80000;
+const NETLINK_ROUTE = 0;
+const CLONE_NEWNET = 0x40000000;
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
+const SO_SNDTIMEO = 21;
+/** sizeof(struct sockaddr_un): sun_family (2 bytes) and sun_path (108). */
+const SOCKADDR_UN = 110;
+const O_CLOEXEC = 0o2000000;
+const EINTR = 4;
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+const STATX_TYPE = 0x1;
+const STATX_INO = 0x100;
+/** _IO(0xb7, 0x3), from linux/nsfs.h. */
+const NS_GET_NSTYPE = 0xb703;
+
+/** One struct statx (256 bytes), reused: every call is synchronous. */
+const statxBuf = new Uint8Array(256);
+const statxView = new DataView(statxBuf.buffer);
+
+/** The fields of statxBuf weft reads: stx_mode (offset 28), stx_ino (32), stx_dev_major/minor (136, 140). */
+function readStatx(): FileStat {
+  return {
+    type: statxView.getUint16(28, true) & 0o170000,
+    ino: statxView.getUint32(32, true) + statxView.getUint32(36, true) * 2 ** 32,
+    dev: statxView.getUint32(136, true) * 2 ** 20 + statxView.getUint32(140, true),
+  };
+}
+
+/** The result of a call that is not retried: throws SysError(`what`) on failure. */
+function check(what: string, rc: number): number {
+  if (rc < 0) throw new SysError(what, -rc);
+  return rc;
+}
+
+/** Retries a call that failed with EINTR; throws IoError(`what`) on any other failure. */
+function retry(what: () => string, call: () => number): number {
+  for (;;) {
+    const rc = call();
+    if (rc >= 0) return rc;
+    if (rc !== -EINTR) throw new IoError(what(), -rc);
+  }
+}
+
+/** The real syscalls, in the compiled plugin. */
+export const qjsSyscalls: Syscalls = {
+  netlinkSocket: () => check("socket(AF_NETLINK)", sys.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)),
+  send(fd, buf) {
+    const n = check("netlink send", sys.send(fd, buf));
+    if (n !== buf.length) throw new SysError("netlink send (short write)", 0);
+  },
+  recv(fd, buf) {
+    for (;;) {
+      const n = sys.recv(fd, buf);
+      if (n >= 0) return n;
+      if (n !== -EINTR) throw new SysError("netlink recv", -n);
+    }
+  },
+  unixConnect(path, timeoutMs) {
+    const name = sys.encodeUtf8(path);
+    if (name.length >= SOCKADDR_UN - 2) throw new IoError(`connect ${path} (longer than a unix socket path can be)`, 36);
+    const addr = new Uint8Array(SOCKADDR_UN);
+    addr[0] = AF_UNIX;
+    addr.set(name, 2);
+    // struct timeval: tv_sec and tv_usec, 64 bits each.
+    const tv = new Uint8Array(16);
+    const view = new DataView(tv.buffer);
+    view.setBigInt64(0, BigInt((timeoutMs - (timeoutMs % 1000)) / 1000), true);
+    view.setBigInt64(8, BigInt((timeoutMs % 1000) * 1000), true);
+    const fd = retry(() => `socket(AF_UNIX) for ${path}`, () => sys.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    try {
+      retry(() => `setsockopt ${path}`, () => sys.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv));
+      retry(() => `setsockopt ${path}`, () => sys.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv));
+      retry(() => `connect ${path}`, () => sys.connect(fd, addr, 2 + name.length + 1));
+    } catch (err) {
+      sys.close(fd);
+      throw err;
+    }
+    return fd;
+  },
+  setns: (nsFd) => void check("setns", sys.setns(nsFd, CLONE_NEWNET)),
+  flock(fd, op) {
+    for (;;) {
+      const rc = sys.flock(fd, op);
+      if (rc === 0) return;
+      if (rc !== -EINTR) throw new SysError("flock", -rc);
+    }
+  },
+  open: (path, flags, mode) => retry(() => `open ${path}`, () => sys.open(path, flags | O_CLOEXEC, mode)),
+  read: (fd, buf) => retry(() => `read fd ${fd}`, () => sys.read(fd, buf)),
+  write: (fd, buf) => retry(() => `write fd ${fd}`, () => sys.write(fd, buf)),
+  pwrite: (fd, buf, offset) => retry(() => `write fd ${fd}`, () => sys.pwrite(fd, buf, offset)),
+  rename: (from, to) => void retry(() => `rename ${from} to ${to}`, () => sys.rename(from, to)),
+  unlink: (path) => void retry(() => `unlink ${path}`, () => sys.unlink(path)),
+  mkdir: (path, mode) => void retry(() => `mkdir ${path}`, () => sys.mkdir(path, mode)),
+  access: (path, mode) => void retry(() => `access ${path}`, () => sys.access(path, mode)),
+  stat(path) {
+    retry(() => `stat ${path}`, () => sys.statx(AT_FDCWD, path, 0, STATX_TYPE | STATX_INO, statxBuf));
+    return readStatx();
+  },
+  fstat(fd) {
+    retry(() => `stat fd ${fd}`, () => sys.statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO, statxBuf));
+    return readStatx();
+  },
+  nsType: (fd) => check(`ioctl(NS_GET_NSTYPE) fd ${fd}`, sys.ioctl(fd, NS_GET_NSTYPE)),
+  close: (fd) => void sys.close(fd),
+};
+
+/** Ends the process with `code` at once, without any teardown. */
+export function exitNow(code: number): never {
+  return sys.exit(code);
+}
