@@ -26,7 +26,7 @@ function startup(bin: string, runs = 60): number[] {
 }
 
 export async function benchPluginBinary(): Promise<void> {
-  // Removes the ~110 MB copy however the bench ends, Ctrl-C included.
+  // Removes the copies however the bench ends, Ctrl-C included.
   const scratch = new Scratch("wbb");
   const dir = scratch.tempDir("bin");
   try {

@@ -8,10 +8,10 @@
  * Left as they are, they do not: on this VM, DAMON pages out file pages no
  * one has touched for a minute, and what a later run reads back comes in
  * single 4 KiB pages, where a file just written sits in large folios.
- * Measured (CNI VERSION, both fully resident): an hours-old build of weft's
- * 110 MB executable, 85% of it in single pages, starts in 5.5 ms, a fresh
- * copy of it in 3.9 ms; Debian's 4 MB bridge in 2.2 ms, a fresh copy in
- * 2.0 ms. A node under memory pressure puts an installed plugin in the
+ * Measured (CNI VERSION, both fully resident) when weft's plugin was a
+ * 110 MB bun executable: an hours-old build, 85% of it in single pages,
+ * started in 5.5 ms, a fresh copy of it in 3.9 ms; Debian's 4 MB bridge in
+ * 2.2 ms, a fresh copy in 2.0 ms. A node under memory pressure puts an installed plugin in the
  * first state; a node that is not keeps it in the second.
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync } from "node:fs";
