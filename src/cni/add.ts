@@ -34,7 +34,7 @@ import { IpamStore } from "../ipam/store.ts";
 import { formatIp } from "../lib/ipv4.ts";
 import { deleteLink, getLink } from "../netlink/link.ts";
 import { SysError } from "../sys/syscalls.ts";
-import { readSubnetFileWith } from "../subnet/file.ts";
+import { readSubnetFileWith } from "../subnet/format.ts";
 
 export function add(m: Machine, conf: PluginConfig, env: CniEnv): Result {
   // Everything that can be refused is checked before the first change:

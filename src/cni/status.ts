@@ -9,7 +9,7 @@ import type { Machine } from "./context.ts";
 import type { PluginConfig } from "./config.ts";
 import { IpamStore } from "../ipam/store.ts";
 import { describeError } from "../lib/errors.ts";
-import { readSubnetFileWith } from "../subnet/file.ts";
+import { readSubnetFileWith } from "../subnet/format.ts";
 
 export function status(m: Machine, conf: PluginConfig): void {
   try {

@@ -62,14 +62,17 @@ class HostTextEncoder {
 class HostTextDecoder {
   readonly encoding: string;
   readonly #latin1: boolean;
-  constructor(label = "utf-8") {
+  constructor(label = "utf-8", options?: { fatal?: boolean; ignoreBOM?: boolean }) {
     const l = label.toLowerCase();
     if (l === "utf-8" || l === "utf8") this.encoding = "utf-8";
     else if (l === "latin1" || l === "iso-8859-1") this.encoding = "latin1";
     else throw new RangeError(`the plugin's TextDecoder has no encoding ${label}`);
+    // What the host does not do is refused, not ignored.
+    if (options?.fatal || options?.ignoreBOM) throw new RangeError("the plugin's TextDecoder has neither fatal nor ignoreBOM");
     this.#latin1 = this.encoding === "latin1";
   }
-  decode(bytes?: Uint8Array): string {
+  decode(bytes?: Uint8Array, options?: { stream?: boolean }): string {
+    if (options?.stream) throw new RangeError("the plugin's TextDecoder does not stream");
     return bytes ? sys.decode(bytes, this.#latin1) : "";
   }
 }

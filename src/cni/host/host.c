@@ -52,9 +52,67 @@ static int int_arg(JSContext *ctx, JSValueConst v, int32_t *out)
     uint8_t *name = JS_GetUint8Array(ctx, &size, argv[i]); \
     if (!name && size == 0 && JS_HasException(ctx)) return JS_EXCEPTION
 
+/* A path argument as TextEncoder's UTF-8 (to_utf8), NUL-terminated; free() it. */
 #define PATH(i, name)                                     \
-    const char *name = JS_ToCString(ctx, argv[i]);        \
+    char *name = to_utf8(ctx, argv[i], NULL);             \
     if (!name) return JS_EXCEPTION
+
+/*
+ * `v` as UTF-8 as TextEncoder makes it, NUL-terminated, in memory of its
+ * own (free() it); its length in *plen. QuickJS's own UTF-8 keeps a lone
+ * surrogate as its three bytes; asked for CESU-8, every surrogate is
+ * three bytes ED A0..BF xx, so a pair is joined here into one four-byte
+ * character and a lone one becomes U+FFFD (never longer than the input).
+ */
+static char *to_utf8(JSContext *ctx, JSValueConst v, size_t *plen)
+{
+    size_t len;
+    const char *s = JS_ToCStringLen2(ctx, &len, v, true);
+    if (!s) return NULL;
+    const uint8_t *in = (const uint8_t *)s;
+    uint8_t *out = malloc(len + 1);
+    if (!out) {
+        JS_FreeCString(ctx, s);
+        JS_ThrowOutOfMemory(ctx);
+        return NULL;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (in[i] == 0xED && i + 2 < len && in[i + 1] >= 0xA0) {
+            uint32_t hi = 0xD000 | ((uint32_t)(in[i + 1] & 0x3F) << 6) | (in[i + 2] & 0x3F);
+            if (hi < 0xDC00 && i + 5 < len && in[i + 3] == 0xED && in[i + 4] >= 0xB0) {
+                uint32_t lo = 0xD000 | ((uint32_t)(in[i + 4] & 0x3F) << 6) | (in[i + 5] & 0x3F);
+                uint32_t c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                out[o++] = (uint8_t)(0xF0 | (c >> 18));
+                out[o++] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+                out[o++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                out[o++] = (uint8_t)(0x80 | (c & 0x3F));
+                i += 6;
+            } else {
+                out[o++] = 0xEF;
+                out[o++] = 0xBF;
+                out[o++] = 0xBD;
+                i += 3;
+            }
+        } else {
+            out[o++] = in[i++];
+        }
+    }
+    out[o] = 0;
+    JS_FreeCString(ctx, s);
+    if (plen) *plen = o;
+    return (char *)out;
+}
+
+static JSValue sys_encode_utf8(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    size_t len;
+    char *s = to_utf8(ctx, argv[0], &len);
+    if (!s) return JS_EXCEPTION;
+    JSValue r = JS_NewUint8ArrayCopy(ctx, (const uint8_t *)s, len);
+    free(s);
+    return r;
+}
 
 static JSValue sys_socket(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
@@ -104,7 +162,7 @@ static JSValue sys_open(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     PATH(0, path); INT(1, flags); INT(2, mode);
     int64_t rc = open(path, flags, (mode_t)mode);
     JSValue r = result(ctx, rc);
-    JS_FreeCString(ctx, path);
+    free(path);
     return r;
 }
 
@@ -131,14 +189,14 @@ static JSValue sys_pwrite(JSContext *ctx, JSValueConst this_val, int argc, JSVal
 static JSValue sys_rename(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     PATH(0, from);
-    const char *to = JS_ToCString(ctx, argv[1]);
+    char *to = to_utf8(ctx, argv[1], NULL);
     if (!to) {
-        JS_FreeCString(ctx, from);
+        free(from);
         return JS_EXCEPTION;
     }
     JSValue r = result(ctx, rename(from, to));
-    JS_FreeCString(ctx, from);
-    JS_FreeCString(ctx, to);
+    free(from);
+    free(to);
     return r;
 }
 
@@ -146,7 +204,7 @@ static JSValue sys_unlink(JSContext *ctx, JSValueConst this_val, int argc, JSVal
 {
     PATH(0, path);
     JSValue r = result(ctx, unlink(path));
-    JS_FreeCString(ctx, path);
+    free(path);
     return r;
 }
 
@@ -154,7 +212,7 @@ static JSValue sys_mkdir(JSContext *ctx, JSValueConst this_val, int argc, JSValu
 {
     PATH(0, path); INT(1, mode);
     JSValue r = result(ctx, mkdir(path, (mode_t)mode));
-    JS_FreeCString(ctx, path);
+    free(path);
     return r;
 }
 
@@ -162,7 +220,7 @@ static JSValue sys_access(JSContext *ctx, JSValueConst this_val, int argc, JSVal
 {
     PATH(0, path); INT(1, mode);
     JSValue r = result(ctx, access(path, mode));
-    JS_FreeCString(ctx, path);
+    free(path);
     return r;
 }
 
@@ -172,11 +230,11 @@ static JSValue sys_statx(JSContext *ctx, JSValueConst this_val, int argc, JSValu
     size_t len;
     uint8_t *buf = JS_GetUint8Array(ctx, &len, argv[4]);
     if (!buf || len < sizeof(struct statx)) {
-        JS_FreeCString(ctx, path);
+        free(path);
         return JS_ThrowRangeError(ctx, "statx: the buffer must hold a struct statx");
     }
     JSValue r = result(ctx, statx(dirfd, path, flags, (unsigned)mask, (struct statx *)buf));
-    JS_FreeCString(ctx, path);
+    free(path);
     return r;
 }
 
@@ -219,52 +277,6 @@ static JSValue sys_exit(JSContext *ctx, JSValueConst this_val, int argc, JSValue
 }
 
 /*
- * UTF-8 as TextEncoder makes it. QuickJS's own UTF-8 keeps a lone
- * surrogate as its three bytes; asked for CESU-8, every surrogate is three
- * bytes ED A0..BF xx, so a pair is joined here into one four-byte
- * character and a lone one becomes U+FFFD.
- */
-static JSValue sys_encode_utf8(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
-{
-    size_t len;
-    const char *s = JS_ToCStringLen2(ctx, &len, argv[0], true);
-    if (!s) return JS_EXCEPTION;
-    const uint8_t *in = (const uint8_t *)s;
-    uint8_t stack[512] = {0};
-    uint8_t *out = len <= sizeof stack ? stack : calloc(len, 1);
-    if (!out) {
-        JS_FreeCString(ctx, s);
-        return JS_ThrowOutOfMemory(ctx);
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        if (in[i] == 0xED && i + 2 < len && in[i + 1] >= 0xA0) {
-            uint32_t hi = 0xD000 | ((uint32_t)(in[i + 1] & 0x3F) << 6) | (in[i + 2] & 0x3F);
-            if (hi < 0xDC00 && i + 5 < len && in[i + 3] == 0xED && in[i + 4] >= 0xB0) {
-                uint32_t lo = 0xD000 | ((uint32_t)(in[i + 4] & 0x3F) << 6) | (in[i + 5] & 0x3F);
-                uint32_t c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                out[o++] = (uint8_t)(0xF0 | (c >> 18));
-                out[o++] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
-                out[o++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-                out[o++] = (uint8_t)(0x80 | (c & 0x3F));
-                i += 6;
-            } else {
-                out[o++] = 0xEF;
-                out[o++] = 0xBF;
-                out[o++] = 0xBD;
-                i += 3;
-            }
-        } else {
-            out[o++] = in[i++];
-        }
-    }
-    JSValue r = JS_NewUint8ArrayCopy(ctx, out, o);
-    if (out != stack) free(out);
-    JS_FreeCString(ctx, s);
-    return r;
-}
-
-/*
  * The length of the well-formed UTF-8 character at in[0..n), or 0 when
  * none starts there; *bad is then how many bytes one U+FFFD replaces (the
  * standard's "maximal subpart").
@@ -297,10 +309,14 @@ static size_t utf8_char(const uint8_t *in, size_t n, size_t *bad)
     return need + 1;
 }
 
-/* Bytes as text: UTF-8 with U+FFFD for what is not (and a leading BOM dropped), as TextDecoder; or latin1, one character per byte. */
-static JSValue new_text(JSContext *ctx, const uint8_t *in, size_t len, int latin1)
+/*
+ * Bytes as text: UTF-8 with U+FFFD for what is not, as TextDecoder (which
+ * also drops a leading byte-order mark: `drop_bom`); or latin1, one
+ * character per byte.
+ */
+static JSValue new_text(JSContext *ctx, const uint8_t *in, size_t len, int latin1, int drop_bom)
 {
-    size_t start = !latin1 && len >= 3 && in[0] == 0xEF && in[1] == 0xBB && in[2] == 0xBF ? 3 : 0;
+    size_t start = drop_bom && !latin1 && len >= 3 && in[0] == 0xEF && in[1] == 0xBB && in[2] == 0xBF ? 3 : 0;
     /* At most three bytes out for each byte in: U+FFFD for one bad byte, two for a latin1 one. */
     uint8_t stack[1024] = {0};
     size_t cap = (len - start) * 3;
@@ -338,10 +354,14 @@ static JSValue new_text(JSContext *ctx, const uint8_t *in, size_t len, int latin
 static JSValue sys_decode(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     BYTES(0, in, len);
-    return new_text(ctx, in, len, JS_ToBool(ctx, argv[1]));
+    return new_text(ctx, in, len, JS_ToBool(ctx, argv[1]), 1);
 }
 
-/* The environment, its values decoded as TextDecoder would (what is not UTF-8 as U+FFFD). */
+/*
+ * The environment, its values decoded as TextDecoder would (what is not
+ * UTF-8 as U+FFFD, but a byte-order mark kept). Of two equal names the
+ * first wins, as getenv(3) finds it.
+ */
 static JSValue sys_environ(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     JSValue obj = JS_NewObject(ctx);
@@ -349,15 +369,13 @@ static JSValue sys_environ(JSContext *ctx, JSValueConst this_val, int argc, JSVa
     for (char **e = environ; *e; e++) {
         const char *eq = strchr(*e, '=');
         if (!eq || eq == *e) continue;
-        char name[256];
-        size_t n = (size_t)(eq - *e);
-        if (n >= sizeof name) continue;
-        memcpy(name, *e, n);
-        name[n] = 0;
-        /* The first of two equal names wins, as getenv(3) does. */
-        JSAtom atom = JS_NewAtomLen(ctx, name, n);
+        JSAtom atom = JS_NewAtomLen(ctx, *e, (size_t)(eq - *e));
+        if (atom == JS_ATOM_NULL) {
+            JS_FreeValue(ctx, obj);
+            return JS_EXCEPTION;
+        }
         int has = JS_HasProperty(ctx, obj, atom);
-        if (has == 0 && JS_DefinePropertyValue(ctx, obj, atom, new_text(ctx, (const uint8_t *)eq + 1, strlen(eq + 1), 0), JS_PROP_C_W_E) < 0) has = -1;
+        if (has == 0 && JS_DefinePropertyValue(ctx, obj, atom, new_text(ctx, (const uint8_t *)eq + 1, strlen(eq + 1), 0, 0), JS_PROP_C_W_E) < 0) has = -1;
         JS_FreeAtom(ctx, atom);
         if (has < 0) {
             JS_FreeValue(ctx, obj);
@@ -394,20 +412,21 @@ static const JSCFunctionListEntry sys_funcs[] = {
     JS_CFUNC_DEF("decode", 2, sys_decode),
 };
 
-/* `s` as a JSON string's contents. */
+/* `s` as a JSON string's contents in ASCII, so the JSON is valid whatever bytes `s` holds (one not ASCII as U+FFFD). */
 static void put_json_string(FILE *f, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
         else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else if (*p >= 0x7F) fputs("\\ufffd", f);
         else fputc(*p, f);
     }
 }
 
 /*
- * What the script threw past main.ts's own handling (a bug): on stderr,
- * and as a CNI error object on stdout with exit status 1, so the runtime
- * shows it.
+ * What the script threw past main.ts's own handling (a bug in weft, such
+ * as an error while its modules load): on stderr, and on stdout as the
+ * CNI error main.ts gives an internal error (code 100), exit status 1.
  */
 static int fail(JSContext *ctx)
 {
@@ -415,7 +434,7 @@ static int fail(JSContext *ctx)
     const char *msg = JS_ToCString(ctx, exc);
     if (!msg) msg = "uncaught exception";
     fprintf(stderr, "weft: %s\n", msg);
-    fputs("{\"cniVersion\":\"1.1.0\",\"code\":999,\"msg\":\"the plugin failed: ", stdout);
+    fputs("{\"cniVersion\":\"1.1.0\",\"code\":100,\"msg\":\"the weft plugin hit an internal error (a bug in weft, not a problem with the input)\",\"details\":\"please report it with this: ", stdout);
     put_json_string(stdout, msg);
     fputs("\"}", stdout);
     fflush(stdout);
@@ -437,6 +456,9 @@ int main(void)
     if (JS_IsException(fn)) return fail(ctx);
     JSValue r = JS_EvalFunction(ctx, fn);
     if (JS_IsException(r)) return fail(ctx);
+    /* Promise jobs, should the script leave any (there are no timers or I/O events to wait for). */
+    for (JSContext *job; JS_ExecutePendingJob(rt, &job) != 0;)
+        if (JS_HasException(ctx)) return fail(ctx);
     /* The script exits by itself; reaching here means it did not. */
     fprintf(stderr, "weft: the plugin ended without an answer\n");
     return 1;
