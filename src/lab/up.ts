@@ -23,7 +23,7 @@ import { AGENT_BUNDLE, AGENT_CMD_ENV, labDaemons, NODE_CIDR_LEN, OUTSIDE_ECHO, r
 import { applyDns, clusterConfigMaps, kubectl, weftManifest } from "./addons.ts";
 import { ensureNodeViewMountPoints } from "./node-view.ts";
 import { labDown } from "./down.ts";
-import { KUBELET_BUNDLE } from "./kubelet/daemons.ts";
+import { KUBELET_BUNDLE, PORT_SERVER_BINARY } from "./kubelet/daemons.ts";
 import { waitForNodesReady } from "./kubelet/nodes-ready.ts";
 import { labMark, recordNamespaces, startRecords } from "./ownership.ts";
 import { ensureLabRoot } from "./lab-root.ts";
@@ -83,8 +83,8 @@ export async function labUp(opts: UpOptions, say: (line: string) => void): Promi
   }
   const scenario = opts.scenario === null ? null : findScenario(opts.scenario);
   const podCidr = formatPrefix(parsePrefix(opts.podCidr ?? scenario?.podCidr ?? DEFAULT_POD_CIDR, "--pod-cidr"));
-  if (opts.kubernetes && !existsSync(KUBELET_BUNDLE)) {
-    throw new WeftError("NOT_BUILT", `the lab kubelet bundle ${KUBELET_BUNDLE} is not built`, { hint: "run scripts/setup.sh (or npm run build)" });
+  for (const built of opts.kubernetes ? [KUBELET_BUNDLE, PORT_SERVER_BINARY] : []) {
+    if (!existsSync(built)) throw new WeftError("NOT_BUILT", `the lab kubelet's ${built} is not built`, { hint: "run scripts/setup.sh (or npm run build)" });
   }
   if (!process.env[AGENT_CMD_ENV] && !existsSync(AGENT_BUNDLE)) {
     throw new WeftError("NOT_BUILT", `the agent bundle ${AGENT_BUNDLE} is not built`, { hint: "run scripts/setup.sh (or npm run build)" });

@@ -1,10 +1,8 @@
 /**
  * The system calls of the compiled CNI plugin, through its QuickJS host
- * (src/cni/host/host.c), which gives the script one global object,
- * `weftSys`, of libc calls: each returns what libc returns, or minus the
- * errno when the call failed. Only the plugin's bundle loads this module.
+ * (qjs-host.ts). Only the plugin's bundle loads this module.
  *
- * The host is also all the plugin has of a platform: its environment, its
+ * The host is all the plugin has of a platform: its environment, its
  * pid, exit(2), random bytes and UTF-8. This module puts the few globals
  * the plugin's code shares with the Node.js side in place before anything
  * else runs (import it first): `process.env`, `process.pid`,
@@ -12,45 +10,8 @@
  * U+FFFD for what is not UTF-8, as the standard's; "latin1" as one
  * character per byte, what sys/files.ts reads a damaged file with).
  */
+import { host as sys } from "./qjs-host.ts";
 import { IoError, SysError, type FileStat, type Syscalls } from "./syscalls.ts";
-
-/** The host's calls; a negative number is minus the errno. */
-interface HostSys {
-  socket(domain: number, type: number, protocol: number): number;
-  send(fd: number, buf: Uint8Array): number;
-  recv(fd: number, buf: Uint8Array): number;
-  connect(fd: number, addr: Uint8Array, length: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
-  setns(fd: number, nstype: number): number;
-  flock(fd: number, op: number): number;
-  open(path: string, flags: number, mode: number): number;
-  read(fd: number, buf: Uint8Array): number;
-  write(fd: number, buf: Uint8Array): number;
-  pwrite(fd: number, buf: Uint8Array, offset: number): number;
-  rename(from: string, to: string): number;
-  unlink(path: string): number;
-  mkdir(path: string, mode: number): number;
-  access(path: string, mode: number): number;
-  /** statx(2) into `buf` (256 bytes). */
-  statx(dirfd: number, path: string, flags: number, mask: number, buf: Uint8Array): number;
-  /** ioctl(2) with no argument. */
-  ioctl(fd: number, request: number): number;
-  close(fd: number): number;
-  getpid(): number;
-  /** The environment, as NAME → value. */
-  environ(): Record<string, string>;
-  /** Fills `buf` with random bytes (getrandom(2)). */
-  random(buf: Uint8Array): number;
-  /** _exit(2): no teardown. */
-  exit(code: number): never;
-  /** UTF-8 of `text`, a lone surrogate as U+FFFD. */
-  encodeUtf8(text: string): Uint8Array;
-  /** `bytes` as UTF-8, what is not UTF-8 as U+FFFD; or, with `latin1`, each byte as the character of its number. */
-  decode(bytes: Uint8Array, latin1: boolean): string;
-}
-
-declare const weftSys: HostSys;
-const sys = weftSys;
 
 class HostTextEncoder {
   readonly encoding = "utf-8";

@@ -55,7 +55,7 @@ describe("pod worker", { skip }, () => {
 
   const deps = (): WorkerDeps => ({
     cfg,
-    images: { busyboxBin: "/nonexistent", agnhost: null, weft: "/nonexistent/bin/weft", portServer: { argv: ["false"] } },
+    images: { busyboxBin: "/nonexistent", agnhost: null, weft: "/nonexistent/bin/weft", portServer: "/nonexistent/weft-port-server" },
     shell,
     // hostNetwork pods run no CNI plugin: this shell host is never started.
     viewShell: new ShellHost(["/bin/sh", "-s"], join(dir, "exec-view")),

@@ -17,6 +17,8 @@ import type { ProcessSpec } from "../supervisor.ts";
 
 /** The bundled kubelet. */
 export const KUBELET_BUNDLE = join(ROOT, "build/weft-kubelet.mjs");
+/** The built-in server of lab containers (port-server.ts, compiled by scripts/build.ts). */
+export const PORT_SERVER_BINARY = join(ROOT, "build/weft-port-server");
 
 /** One kubelet per node, named NODE-kubelet. */
 export function kubeletDaemons(lab: LabLayout, nodes: readonly LabNode[]): ProcessSpec[] {

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BUSYBOX_BIN_IN_CONTAINER, imageShortName, planImage, PORT_SERVER_IN_CONTAINER, type ImageSources } from "./images.ts";
 
-const src: ImageSources = { busyboxBin: "/lab/images/busybox/bin", agnhost: "/cache/agnhost", weft: "/checkout/bin/weft", portServer: { argv: ["node", "port-server.ts"] } };
+const src: ImageSources = { busyboxBin: "/lab/images/busybox/bin", agnhost: "/cache/agnhost", weft: "/checkout/bin/weft", portServer: "/checkout/build/weft-port-server" };
 const none = { command: null, args: null, ports: [] };
 
 test("an image is known by its last path segment without tag or digest", () => {
@@ -41,15 +41,15 @@ test("weft's image runs this checkout's weft, as built (bin/weft does not rebuil
 test("any other image runs its command, else serves its declared ports", () => {
   assert.deepEqual(planImage({ ...none, image: "nginx", command: ["sleep", "1"] }, "web", src).argv, ["sleep", "1"]);
   const p = planImage({ ...none, image: "nginx", ports: [{ name: "http", containerPort: 80, hostPort: null, protocol: "TCP" }, { name: null, containerPort: 53, hostPort: null, protocol: "UDP" }, { name: null, containerPort: 9, hostPort: null, protocol: "SCTP" }] }, "web-1", src);
-  assert.deepEqual(p.argv, ["node", "port-server.ts", "--pod", "web-1", "--port", "80/tcp", "--port", "53/udp"]);
+  assert.deepEqual(p.argv, [PORT_SERVER_IN_CONTAINER, "--pod", "web-1", "--port", "80/tcp", "--port", "53/udp"]);
 });
 
 test("a well-known web image that declares no port serves the one its image listens on (a server entrypoint's also given its flags); others only what they declare", () => {
-  assert.deepEqual(planImage({ ...none, image: "docker.io/library/nginx:1.27" }, "web", src).argv, ["node", "port-server.ts", "--pod", "web", "--port", "80/tcp"]);
+  assert.deepEqual(planImage({ ...none, image: "docker.io/library/nginx:1.27" }, "web", src).argv, [PORT_SERVER_IN_CONTAINER, "--pod", "web", "--port", "80/tcp"]);
   const echo = planImage({ ...none, image: "registry.k8s.io/echoserver:1.4", ports: [{ name: null, containerPort: 9000, hostPort: null, protocol: "TCP" }] }, "e", src);
-  assert.deepEqual(echo.argv, ["node", "port-server.ts", "--pod", "e", "--port", "9000/tcp"]);
-  assert.deepEqual(planImage({ ...none, image: "hashicorp/http-echo:1.0", args: ["-text=hello"] }, "h", src).argv, ["node", "port-server.ts", "--pod", "h", "--port", "5678/tcp"]);
-  assert.deepEqual(planImage({ ...none, image: "example.com/app:1" }, "a", src).argv, ["node", "port-server.ts", "--pod", "a"]);
+  assert.deepEqual(echo.argv, [PORT_SERVER_IN_CONTAINER, "--pod", "e", "--port", "9000/tcp"]);
+  assert.deepEqual(planImage({ ...none, image: "hashicorp/http-echo:1.0", args: ["-text=hello"] }, "h", src).argv, [PORT_SERVER_IN_CONTAINER, "--pod", "h", "--port", "5678/tcp"]);
+  assert.deepEqual(planImage({ ...none, image: "example.com/app:1" }, "a", src).argv, [PORT_SERVER_IN_CONTAINER, "--pod", "a"]);
   assert.deepEqual(planImage({ ...none, image: "example.com/app:1", args: ["serve"] }, "a", src).argv, ["serve"]);
   // nginx's entrypoint script runs its args: they are a command there.
   assert.deepEqual(planImage({ ...none, image: "nginx", args: ["sleep", "3600"] }, "n", src).argv, ["sleep", "3600"]);
@@ -63,7 +63,7 @@ test("a general-purpose or debugging image without command or args runs its shel
 });
 
 test("the compiled port server is bound into the container at a path of its own, where no volume of the pod hides it", () => {
-  const p = planImage({ ...none, image: "nginx" }, "web", { ...src, portServer: { binary: "/checkout/build/weft-port-server" } });
+  const p = planImage({ ...none, image: "nginx" }, "web", src);
   assert.deepEqual(p.argv, [PORT_SERVER_IN_CONTAINER, "--pod", "web", "--port", "80/tcp"]);
   assert.deepEqual(p.binds, [{ target: PORT_SERVER_IN_CONTAINER, source: "/checkout/build/weft-port-server", file: true }]);
 });

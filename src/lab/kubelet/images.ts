@@ -47,7 +47,7 @@ export interface ImageSources {
   /** This checkout's bin/weft. */
   weft: string;
   /** The built-in port server: its compiled executable (bound into the container), or, not built, the argv prefix that runs its source. */
-  portServer: { binary: string } | { argv: string[] };
+  portServer: string;
 }
 
 /** What a container of an image runs and gets. */
@@ -144,11 +144,8 @@ export function planImage(c: Pick<Container, "image" | "command" | "args" | "por
   const declared = c.ports.filter((p) => p.protocol !== "SCTP").map((p) => `${p.containerPort}/${p.protocol.toLowerCase()}`);
   // The image's port only when the pod declares none: a declared one may be the image's, moved.
   const ports = declared.length > 0 ? declared : (known.ports ?? []).map((p) => `${p}/tcp`);
-  const server =
-    "binary" in src.portServer
-      ? { argv: [PORT_SERVER_IN_CONTAINER], binds: [{ target: PORT_SERVER_IN_CONTAINER, source: src.portServer.binary, file: true }] }
-      : { argv: src.portServer.argv, binds: [] };
-  return { argv: [...server.argv, "--pod", podName, ...ports.flatMap((p) => ["--port", p])], pathPrefix: [], binds: server.binds };
+  const binds = [{ target: PORT_SERVER_IN_CONTAINER, source: src.portServer, file: true }];
+  return { argv: [PORT_SERVER_IN_CONTAINER, "--pod", podName, ...ports.flatMap((p) => ["--port", p])], pathPrefix: [], binds };
 }
 
 /** The busybox the busybox image runs (scripts/busybox.sh puts it there), or null when it has not been fetched. */

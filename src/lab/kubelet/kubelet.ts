@@ -19,6 +19,7 @@ import { spawnSync } from "node:child_process";
 import { describeError } from "../../lib/errors.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { ROOT } from "../../lib/root.ts";
+import { PORT_SERVER_BINARY } from "./daemons.ts";
 import {
   apiMessage,
   connectKube,
@@ -58,8 +59,6 @@ const LEASE_SECONDS = 40;
 /** How often the CNI conf dir is looked at for a conflist, besides a watch on it. */
 const NETWORK_POLL_MS = 1000;
 
-/** The compiled port server (scripts/build.ts); without it, Node.js runs the source. */
-const PORT_SERVER_BINARY = join(ROOT, "build/weft-port-server");
 
 
 function log(level: string, message: string): void {
@@ -394,7 +393,7 @@ function prepareImages(cfg: KubeletConfig): ImageSources {
     busyboxBin: bin,
     agnhost: existsSync(agnhost) ? agnhost : null,
     weft: join(ROOT, "bin/weft"),
-    portServer: existsSync(PORT_SERVER_BINARY) ? { binary: PORT_SERVER_BINARY } : { argv: [process.execPath, "--disable-warning=ExperimentalWarning", join(ROOT, "src/lab/kubelet/port-server.ts")] },
+    portServer: PORT_SERVER_BINARY,
   };
 }
 

@@ -1,10 +1,12 @@
 /*
- * The CNI plugin's executable: QuickJS (quickjs-ng, scripts/quickjs.sh)
- * running the plugin's bundle, compiled to bytecode at build time
- * (scripts/build.ts links it in as weft_plugin), with one global object,
- * weftSys, of the libc calls the plugin makes (src/sys/qjs.ts says what
- * each one takes and returns). Nothing else: no module loader, no std or
- * os module, no event loop. The script ends the process with
+ * The host of weft's small executables, the CNI plugin (build/weft-cni)
+ * and the lab's port server (build/weft-port-server): QuickJS (quickjs-ng,
+ * scripts/quickjs.sh) running one program's bundle, compiled to bytecode
+ * at build time (scripts/build.ts links it in as weft_program), with one
+ * global object, weftSys, of the libc calls those programs make
+ * (src/sys/qjs-host.ts says what each one takes and returns). Nothing
+ * else: no module loader, no std or os module, no event loop (the port
+ * server polls its sockets itself). The program ends the process with
  * weftSys.exit().
  *
  * Each call returns what libc returns, or minus errno when it failed, so
@@ -14,6 +16,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,8 +33,12 @@
 
 #include "quickjs.h"
 
-extern const uint32_t weft_plugin_size;
-extern const uint8_t weft_plugin[];
+extern const uint32_t weft_program_size;
+extern const uint8_t weft_program[];
+
+/* The command line, for weftSys.argv(). */
+static int main_argc;
+static char **main_argv;
 extern char **environ;
 
 /* libc's result, or -errno when it failed. */
@@ -385,6 +394,95 @@ static JSValue sys_environ(JSContext *ctx, JSValueConst this_val, int argc, JSVa
     return obj;
 }
 
+static JSValue sys_bind(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, addr, size);
+    return result(ctx, bind(fd, (const struct sockaddr *)addr, (socklen_t)size));
+}
+
+static JSValue sys_listen(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); INT(1, backlog);
+    return result(ctx, listen(fd, backlog));
+}
+
+/* accept4(2); the peer's address goes into `addr` (a struct sockaddr_storage's room). */
+static JSValue sys_accept4(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, addr, size); INT(2, flags);
+    socklen_t len = (socklen_t)size;
+    return result(ctx, accept4(fd, (struct sockaddr *)addr, &len, flags));
+}
+
+/* recvfrom(2); the sender's address goes into `addr`. */
+static JSValue sys_recvfrom(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, buf, len); BYTES(2, addr, size);
+    socklen_t alen = (socklen_t)size;
+    return result(ctx, recvfrom(fd, buf, len, 0, (struct sockaddr *)addr, &alen));
+}
+
+static JSValue sys_sendto(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); BYTES(1, buf, len); BYTES(2, addr, size);
+    return result(ctx, sendto(fd, buf, len, 0, (const struct sockaddr *)addr, (socklen_t)size));
+}
+
+static JSValue sys_shutdown(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, fd); INT(1, how);
+    return result(ctx, shutdown(fd, how));
+}
+
+/* poll(2) over `fds`, an array of struct pollfd (8 bytes each). */
+static JSValue sys_poll(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    BYTES(0, fds, size); INT(1, timeout);
+    return result(ctx, poll((struct pollfd *)fds, size / sizeof(struct pollfd), timeout));
+}
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static JSValue sys_now(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return JS_NewFloat64(ctx, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6);
+}
+
+/* The command line, the program's name first. */
+static JSValue sys_argv(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    JSValue arr = JS_NewArray(ctx);
+    if (JS_IsException(arr)) return arr;
+    for (int i = 0; i < main_argc; i++) {
+        if (JS_SetPropertyUint32(ctx, arr, (uint32_t)i, new_text(ctx, (const uint8_t *)main_argv[i], strlen(main_argv[i]), 0, 0)) < 0) {
+            JS_FreeValue(ctx, arr);
+            return JS_EXCEPTION;
+        }
+    }
+    return arr;
+}
+
+/* The exit status each signal ends the process with (exitOnSignal). */
+static volatile sig_atomic_t exit_codes[NSIG];
+
+static void exit_on_signal(int sig)
+{
+    _exit(exit_codes[sig]);
+}
+
+/* From now on, signal `sig` ends the process at once with status `code` (as a server's clean stop on SIGTERM). */
+static JSValue sys_exit_on_signal(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, sig); INT(1, code);
+    if (sig <= 0 || sig >= NSIG) return JS_ThrowRangeError(ctx, "exitOnSignal: no signal %d", sig);
+    exit_codes[sig] = code;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = exit_on_signal;
+    return result(ctx, sigaction(sig, &sa, NULL));
+}
+
 static const JSCFunctionListEntry sys_funcs[] = {
     JS_CFUNC_DEF("socket", 3, sys_socket),
     JS_CFUNC_DEF("send", 2, sys_send),
@@ -410,8 +508,19 @@ static const JSCFunctionListEntry sys_funcs[] = {
     JS_CFUNC_DEF("exit", 1, sys_exit),
     JS_CFUNC_DEF("encodeUtf8", 1, sys_encode_utf8),
     JS_CFUNC_DEF("decode", 2, sys_decode),
+    JS_CFUNC_DEF("bind", 2, sys_bind),
+    JS_CFUNC_DEF("listen", 2, sys_listen),
+    JS_CFUNC_DEF("accept4", 3, sys_accept4),
+    JS_CFUNC_DEF("recvfrom", 3, sys_recvfrom),
+    JS_CFUNC_DEF("sendto", 3, sys_sendto),
+    JS_CFUNC_DEF("shutdown", 2, sys_shutdown),
+    JS_CFUNC_DEF("poll", 2, sys_poll),
+    JS_CFUNC_DEF("now", 0, sys_now),
+    JS_CFUNC_DEF("argv", 0, sys_argv),
+    JS_CFUNC_DEF("exitOnSignal", 2, sys_exit_on_signal),
 };
 
+#ifdef WEFT_CNI_PLUGIN
 /* `s` as a JSON string's contents in ASCII, so the JSON is valid whatever bytes `s` holds (one not ASCII as U+FFFD). */
 static void put_json_string(FILE *f, const char *s)
 {
@@ -422,11 +531,13 @@ static void put_json_string(FILE *f, const char *s)
         else fputc(*p, f);
     }
 }
+#endif
 
 /*
- * What the script threw past main.ts's own handling (a bug in weft, such
- * as an error while its modules load): on stderr, and on stdout as the
- * CNI error main.ts gives an internal error (code 100), exit status 1.
+ * What the script threw past its own handling (a bug in weft, such as an
+ * error while its modules load): on stderr, exit status 1. The CNI plugin
+ * (built with WEFT_CNI_PLUGIN) also answers on stdout the CNI error its
+ * main.ts gives an internal error (code 100), so the runtime shows it.
  */
 static int fail(JSContext *ctx)
 {
@@ -434,15 +545,19 @@ static int fail(JSContext *ctx)
     const char *msg = JS_ToCString(ctx, exc);
     if (!msg) msg = "uncaught exception";
     fprintf(stderr, "weft: %s\n", msg);
+#ifdef WEFT_CNI_PLUGIN
     fputs("{\"cniVersion\":\"1.1.0\",\"code\":100,\"msg\":\"the weft plugin hit an internal error (a bug in weft, not a problem with the input)\",\"details\":\"please report it with this: ", stdout);
     put_json_string(stdout, msg);
     fputs("\"}", stdout);
     fflush(stdout);
+#endif
     return 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    main_argc = argc;
+    main_argv = argv;
     JSRuntime *rt = JS_NewRuntime();
     if (!rt) return 1;
     JSContext *ctx = JS_NewContext(rt);
@@ -452,7 +567,7 @@ int main(void)
     JS_SetPropertyFunctionList(ctx, sys, sys_funcs, sizeof sys_funcs / sizeof sys_funcs[0]);
     JS_SetPropertyStr(ctx, global, "weftSys", sys);
     JS_FreeValue(ctx, global);
-    JSValue fn = JS_ReadObject(ctx, weft_plugin, weft_plugin_size, JS_READ_OBJ_BYTECODE);
+    JSValue fn = JS_ReadObject(ctx, weft_program, weft_program_size, JS_READ_OBJ_BYTECODE);
     if (JS_IsException(fn)) return fail(ctx);
     JSValue r = JS_EvalFunction(ctx, fn);
     if (JS_IsException(r)) return fail(ctx);
@@ -460,6 +575,6 @@ int main(void)
     for (JSContext *job; JS_ExecutePendingJob(rt, &job) != 0;)
         if (JS_HasException(ctx)) return fail(ctx);
     /* The script exits by itself; reaching here means it did not. */
-    fprintf(stderr, "weft: the plugin ended without an answer\n");
+    fprintf(stderr, "weft: the program ended without exiting\n");
     return 1;
 }
