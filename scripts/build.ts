@@ -12,7 +12,7 @@
  * Each is its TypeScript bundled into one classic script by bun's bundler,
  * compiled to QuickJS bytecode by qjsc, and linked statically with QuickJS
  * and its host (src/sys/qjs-host.c, the libc calls the programs make): about
- * 2.3 MB. QuickJS comes from scripts/quickjs.sh (fetched and built once
+ * 2.3-2.4 MB. QuickJS comes from scripts/quickjs.sh (fetched and built once
  * into the cache); the C compiler is the system's. Each is skipped when
  * nothing it is built from is newer.
  *

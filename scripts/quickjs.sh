@@ -7,7 +7,7 @@
 # its start is most of its cost. The same TypeScript compiled by Bun into
 # a 110 MB executable took 5-7 ms of CPU to start (JavaScriptCore, its
 # threads, ~1,000 page faults); QuickJS with the plugin's bytecode linked
-# in is a 2.3 MB static executable that starts in about 1 ms
+# in is a 2.4 MB static executable that starts in about 1 ms
 # (bench/plugin-binary).
 #
 # The source is quickjs-ng (https://github.com/quickjs-ng/quickjs), as the

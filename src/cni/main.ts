@@ -4,7 +4,7 @@
  * result or a CNI error object on stdout and exits.
  *
  * Start-up is most of an ADD's cost. The plugin is this bundle compiled to
- * QuickJS bytecode inside a small static executable (src/cni/host/host.c,
+ * QuickJS bytecode inside a small static executable (src/sys/qjs-host.c,
  * scripts/build.ts): it starts in about 1 ms of CPU, where the same code
  * compiled by Bun took 5-7 ms (bench/plugin-binary). Its only platform is
  * the host's libc calls (sys/qjs.ts), imported first because it puts the

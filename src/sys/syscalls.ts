@@ -2,7 +2,7 @@
  * The Linux system calls the CNI plugin makes itself: a raw netlink socket,
  * setns(2) and flock(2), which Node does not expose, and the few file
  * calls it needs: the compiled plugin has no platform but these. The real
- * implementation is sys/qjs.ts (the plugin's QuickJS host, src/cni/host).
+ * implementation is sys/qjs.ts (the plugin's QuickJS host, sys/qjs-host.c).
  * Every call is synchronous, which is what makes namespace switching safe:
  * nothing else runs on the thread while it is in another namespace.
  */

@@ -84,7 +84,7 @@ describe("CNI errors", () => {
     }
   });
 
-  // The plugin's QuickJS host decodes stdin and the environment itself (src/cni/host/host.c):
+  // The plugin's QuickJS host decodes stdin and the environment itself (src/sys/qjs-host.c):
   // as TextDecoder does, what is not UTF-8 becomes U+FFFD and a leading byte-order mark is dropped.
   test("bytes that are not UTF-8 read as U+FFFD, as TextDecoder reads them", () => {
     const name = Buffer.from([0x61, 0xff, 0xe2, 0x82, 0x62, 0xed, 0xa0, 0x80, 0x63]); // a, a stray byte, a cut character, b, a surrogate's bytes, c
