@@ -19,7 +19,8 @@
  *   the pod until its Running status was sent, and of that the sandbox
  *   (netns and CNI ADD) and the volumes (a TokenRequest, ConfigMap reads),
  *   which run side by side
- *   RSS of each node's lab kubelet (VmRSS) with its 10 pods running
+ *   RSS of each node's lab kubelet (VmRSS) with its 10 pods running, and
+ *   of the pods' built-in port servers (one a pod)
  *   the API server's own time for each request a pod's start-up waits on
  *   (the pod's create, its binding, the kubelet's TokenRequest and status
  *   patch) and for the events beside them, over the burst: count, mean and
@@ -52,7 +53,7 @@
  * end and on interrupt, also after a failure.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Scratch } from "./agent-scratch.ts";
@@ -60,10 +61,28 @@ import { latencyBetween, parseRequestDurations, type RequestHistogram, type Requ
 import { diff, family, machineBusyMs, snapshot, type ProcCpu, type Share } from "./proc-cpu.ts";
 import { percentile, printTable } from "./stats.ts";
 import { kubectlArgv } from "../src/lab/control/kubectl.ts";
+import { PORT_SERVER_IN_CONTAINER } from "../src/lab/kubelet/images.ts";
 import { labLayout } from "../src/lab/layout.ts";
 import { readLabState } from "../src/lab/state.ts";
 
 const WEFT = resolve(import.meta.dirname, "../bin/weft");
+
+/** VmRSS (KiB) of each built-in port server (port-server.ts) a pod of `deployment` runs. */
+function portServersRss(deployment: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
+      if (argv[0] !== PORT_SERVER_IN_CONTAINER || argv[1] !== "--pod" || !argv[2]?.startsWith(`${deployment}-`)) continue;
+      const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) out.push(Number(m[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 30);
 /** Bursts run one after the other on one lab (BENCH_BURSTS, default 1): one burst's p99 can differ from the next by a quarter. */
 const BURSTS = Number(process.env.BENCH_BURSTS ?? 1);
@@ -294,6 +313,8 @@ export async function benchPodStartup(): Promise<void> {
         ] as const).map(([what, xs]) => [what, ...(xs.length ? [`${percentile(xs, 50).toFixed(0)} ms`, `${percentile(xs, 99).toFixed(0)} ms`, `${Math.max(...xs).toFixed(0)} ms`] : ["-", "-", "-"]), "", ""]),
       ]);
       process.stdout.write(`lab kubelet RSS with ${REPLICAS / 3} pods each: ${rss.join(", ")}\n`);
+      const servers = portServersRss(deployment);
+      if (servers.length > 0) process.stdout.write(`the pods' built-in port servers: ${servers.length}, RSS ${(servers.reduce((a, b) => a + b, 0) / 1024).toFixed(1)} MiB in all (p50 ${(percentile(servers, 50) / 1024).toFixed(1)} MiB each)\n`);
       if (restarts > 0) process.stdout.write(`the pod watch ended early and was started again ${restarts} time(s); ${late.size} pods first seen after a restart are left out of "from its creation"\n`);
       process.stdout.write("\n");
       printTable([

@@ -101,7 +101,7 @@ function build(p: Program): void {
   process.stdout.write(`build: ${p.out} (${(statSync(p.out).size / 1e6).toFixed(1)} MB)\n`);
 }
 
-const tools = Math.max(statSync(import.meta.filename).mtimeMs, statSync(join(root, "scripts/quickjs.sh")).mtimeMs);
+const tools = Math.max(...[import.meta.filename, join(root, "scripts/quickjs.sh"), join(root, "scripts/build-tools.ts")].map((f) => statSync(f).mtimeMs));
 build({
   what: "the CNI plugin",
   entry: join(root, "src/cni/main.ts"),
@@ -113,6 +113,6 @@ build({
   what: "the lab's port server",
   entry: join(root, "src/lab/kubelet/port-server.ts"),
   out: join(root, "build/weft-port-server"),
-  newest: Math.max(...["src/lab/kubelet/port-server.ts", "src/sys/qjs-host.ts", "src/sys/qjs-host.c"].map((f) => statSync(join(root, f)).mtimeMs), tools),
+  newest: Math.max(newestMtime(join(root, "src")), tools),
   defines: [],
 });

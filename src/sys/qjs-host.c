@@ -56,6 +56,7 @@ static int int_arg(JSContext *ctx, JSValueConst v, int32_t *out)
     int32_t name;                                         \
     if (int_arg(ctx, argv[i], &name)) return JS_EXCEPTION
 
+/* Taken after every number is converted: a conversion can run the caller's code, which could detach the buffer. */
 #define BYTES(i, name, size)                              \
     size_t size;                                          \
     uint8_t *name = JS_GetUint8Array(ctx, &size, argv[i]); \
@@ -143,7 +144,7 @@ static JSValue sys_recv(JSContext *ctx, JSValueConst this_val, int argc, JSValue
 
 static JSValue sys_connect(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    INT(0, fd); BYTES(1, addr, size); INT(2, len);
+    INT(0, fd); INT(2, len); BYTES(1, addr, size);
     if ((size_t)len > size) return JS_ThrowRangeError(ctx, "connect: address length past its buffer");
     return result(ctx, connect(fd, (const struct sockaddr *)addr, (socklen_t)len));
 }
@@ -189,9 +190,10 @@ static JSValue sys_write(JSContext *ctx, JSValueConst this_val, int argc, JSValu
 
 static JSValue sys_pwrite(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    INT(0, fd); BYTES(1, buf, len);
+    INT(0, fd);
     int64_t offset;
     if (JS_ToInt64(ctx, &offset, argv[2])) return JS_EXCEPTION;
+    BYTES(1, buf, len);
     return result(ctx, pwrite(fd, buf, len, (off_t)offset));
 }
 
@@ -409,7 +411,7 @@ static JSValue sys_listen(JSContext *ctx, JSValueConst this_val, int argc, JSVal
 /* accept4(2); the peer's address goes into `addr` (a struct sockaddr_storage's room). */
 static JSValue sys_accept4(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    INT(0, fd); BYTES(1, addr, size); INT(2, flags);
+    INT(0, fd); INT(2, flags); BYTES(1, addr, size);
     socklen_t len = (socklen_t)size;
     return result(ctx, accept4(fd, (struct sockaddr *)addr, &len, flags));
 }
@@ -437,7 +439,7 @@ static JSValue sys_shutdown(JSContext *ctx, JSValueConst this_val, int argc, JSV
 /* poll(2) over `fds`, an array of struct pollfd (8 bytes each). */
 static JSValue sys_poll(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    BYTES(0, fds, size); INT(1, timeout);
+    INT(1, timeout); BYTES(0, fds, size);
     return result(ctx, poll((struct pollfd *)fds, size / sizeof(struct pollfd), timeout));
 }
 
@@ -483,6 +485,17 @@ static JSValue sys_exit_on_signal(JSContext *ctx, JSValueConst this_val, int arg
     return result(ctx, sigaction(sig, &sa, NULL));
 }
 
+/* From now on, signal `sig` is ignored (a server's SIGPIPE: a write to a peer that reset is then an EPIPE error). */
+static JSValue sys_ignore_signal(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    INT(0, sig);
+    if (sig <= 0 || sig >= NSIG) return JS_ThrowRangeError(ctx, "ignoreSignal: no signal %d", sig);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    return result(ctx, sigaction(sig, &sa, NULL));
+}
+
 static const JSCFunctionListEntry sys_funcs[] = {
     JS_CFUNC_DEF("socket", 3, sys_socket),
     JS_CFUNC_DEF("send", 2, sys_send),
@@ -518,6 +531,7 @@ static const JSCFunctionListEntry sys_funcs[] = {
     JS_CFUNC_DEF("now", 0, sys_now),
     JS_CFUNC_DEF("argv", 0, sys_argv),
     JS_CFUNC_DEF("exitOnSignal", 2, sys_exit_on_signal),
+    JS_CFUNC_DEF("ignoreSignal", 1, sys_ignore_signal),
 };
 
 #ifdef WEFT_CNI_PLUGIN

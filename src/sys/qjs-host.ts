@@ -55,6 +55,8 @@ export interface HostSys {
   argv(): string[];
   /** From now on, signal `sig` ends the process at once with status `code`. */
   exitOnSignal(sig: number, code: number): number;
+  /** From now on, signal `sig` is ignored. */
+  ignoreSignal(sig: number): number;
 }
 
 declare const weftSys: HostSys;

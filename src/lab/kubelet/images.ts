@@ -46,7 +46,7 @@ export interface ImageSources {
   agnhost: string | null;
   /** This checkout's bin/weft. */
   weft: string;
-  /** The built-in port server: its compiled executable (bound into the container), or, not built, the argv prefix that runs its source. */
+  /** The built-in port server's compiled executable (bound into the container). */
   portServer: string;
 }
 

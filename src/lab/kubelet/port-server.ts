@@ -36,7 +36,15 @@ const SHUT_WR = 1;
 const POLLIN = 1;
 const EINTR = 4;
 const EAGAIN = 11;
+const ENOMEM = 12;
+const ENFILE = 23;
+const EMFILE = 24;
+const ECONNABORTED = 103;
+const ENOBUFS = 105;
+const SIGPIPE = 13;
 const SIGTERM = 15;
+/** How long the listeners rest after an accept fails for want of a descriptor or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), instead of failing again at once. */
+const ACCEPT_REST_MS = 100;
 
 const HTTP_METHOD = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) /;
 /** How long a client that has sent nothing waits for its line. */
@@ -56,6 +64,8 @@ interface Client {
 }
 
 let pod = "";
+/** Until when the TCP listeners are left out of the poll (ACCEPT_REST_MS). */
+let acceptRestUntil = 0;
 const tcp: number[] = [];
 const udp: number[] = [];
 const clients = new Map<number, Client>();
@@ -120,8 +130,14 @@ const buf = new Uint8Array(4096);
 function accept(listener: number, now: number): void {
   for (;;) {
     const fd = sys.accept4(listener, addr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    clients.set(fd, { text: line(addr), seen: "", answered: false, deadline: now + QUIET_MS });
+    if (fd >= 0) {
+      clients.set(fd, { text: line(addr), seen: "", answered: false, deadline: now + QUIET_MS });
+      continue;
+    }
+    // EAGAIN: none left. A connection that failed before it was accepted: the next one. Out of descriptors or memory: rest.
+    if (fd === -EMFILE || fd === -ENFILE || fd === -ENOBUFS || fd === -ENOMEM) acceptRestUntil = now + ACCEPT_REST_MS;
+    else if (fd === -ECONNABORTED || fd === -EINTR) continue;
+    return;
   }
 }
 
@@ -154,14 +170,15 @@ function readClient(fd: number, c: Client, now: number): void {
 
 function serve(): never {
   for (;;) {
-    const fds = [...tcp, ...udp, ...clients.keys()];
+    const resting = acceptRestUntil > sys.now();
+    const fds = [...(resting ? [] : tcp), ...udp, ...clients.keys()];
     const polls = new Uint8Array(fds.length * 8);
     const view = new DataView(polls.buffer);
     for (let i = 0; i < fds.length; i++) {
       view.setInt32(i * 8, fds[i]!, true);
       view.setInt16(i * 8 + 4, POLLIN, true);
     }
-    let next = Infinity;
+    let next = resting ? acceptRestUntil : Infinity;
     for (const c of clients.values()) if (c.deadline < next) next = c.deadline;
     const wait = next === Infinity ? -1 : Math.max(0, Math.ceil(next - sys.now()));
     const n = sys.poll(polls, wait);
@@ -186,6 +203,8 @@ function serve(): never {
 }
 
 sys.exitOnSignal(SIGTERM, 0);
+// A write to a client that reset is an EPIPE error, not the end of the server.
+sys.ignoreSignal(SIGPIPE);
 const args = sys.argv().slice(1);
 const ports: { port: number; kind: "tcp" | "udp" }[] = [];
 for (let i = 0; i < args.length; i++) {
