@@ -6,7 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 echo "typecheck: tsc"
 node_modules/.bin/tsc -p tsconfig.json
-# The lab runs the bundled agent: rebuild it when a source changed.
+# The lab runs the bundled agent and the compiled plugin and port server:
+# rebuild them when a source changed (each is skipped when it is current).
+sh scripts/node.sh --disable-warning=ExperimentalWarning scripts/build.ts
 sh scripts/node.sh --disable-warning=ExperimentalWarning scripts/bundle.ts
 unit=$(find src -name '*.test.ts' | sort)
 integration=$(find test/integration -name '*.test.ts' | sort)
