@@ -62,27 +62,50 @@ import { diff, family, machineBusyMs, snapshot, type ProcCpu, type Share } from 
 import { percentile, printTable } from "./stats.ts";
 import { kubectlArgv } from "../src/lab/control/kubectl.ts";
 import { PORT_SERVER_IN_CONTAINER } from "../src/lab/kubelet/images.ts";
-import { labLayout } from "../src/lab/layout.ts";
-import { readLabState } from "../src/lab/state.ts";
+import { labLayout, type LabLayout } from "../src/lab/layout.ts";
+import { readLabState, type LabState } from "../src/lab/state.ts";
 
 const WEFT = resolve(import.meta.dirname, "../bin/weft");
+
+/** A process's VmRSS in KiB, or null when it is gone. */
+function vmRssKib(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
 
 /** VmRSS (KiB) of each built-in port server (port-server.ts) a pod of `deployment` runs. */
 function portServersRss(deployment: string): number[] {
   const out: number[] = [];
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
+    let argv: string[];
     try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
-      if (argv[0] !== PORT_SERVER_IN_CONTAINER || argv[1] !== "--pod" || !argv[2]?.startsWith(`${deployment}-`)) continue;
-      const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (m) out.push(Number(m[1]));
+      argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
     } catch {
-      // gone meanwhile
+      continue; // gone meanwhile
     }
+    if (argv[0] !== PORT_SERVER_IN_CONTAINER || argv[1] !== "--pod" || !argv[2]?.startsWith(`${deployment}-`)) continue;
+    const rss = vmRssKib(Number(pid));
+    if (rss !== null) out.push(rss);
   }
   return out;
 }
+
+/** portServersRss once all REPLICAS servers are up, or what is up after `waitMs`: BestEffort containers start at the least CPU weight, some after the last pod is Running. */
+async function allPortServersRss(deployment: string, waitMs = 10_000): Promise<number[]> {
+  const until = performance.now() + waitMs;
+  let servers = portServersRss(deployment);
+  while (servers.length < REPLICAS && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    servers = portServersRss(deployment);
+  }
+  return servers;
+}
+
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 30);
 /** Bursts run one after the other on one lab (BENCH_BURSTS, default 1): one burst's p99 can differ from the next by a quarter. */
 const BURSTS = Number(process.env.BENCH_BURSTS ?? 1);
@@ -162,6 +185,148 @@ function classifier(procs: ReadonlyMap<number, ProcCpu>, roots: readonly { name:
   return (p) => labels.get(p.pid) ?? null;
 }
 
+/** What a burst needs of the lab the bench made. */
+interface BurstLab {
+  scratch: Scratch;
+  /** The lab's name. */
+  name: string;
+  lab: LabLayout;
+  state: LabState;
+  /** The pinned kubectl as a user runs it, resolved when it exits 0. */
+  kubectl: (...args: string[]) => Promise<void>;
+}
+
+/** Runs one burst (Deployment `deployment` of REPLICAS pods), prints its tables, and returns its p99s. */
+async function runBurst({ scratch, name, lab, state, kubectl }: BurstLab, deployment: string): Promise<{ create: number; slo: number }> {
+  const seen = new Map<string, number>();
+  const bound = new Map<string, number>();
+  const created = new Map<string, number>();
+  let t0 = 0;
+  // The watch prints each change of the Deployment's pods as one line. A kubectl watch that ends
+  // early (it did once in ~20 runs, with status 0) is started again: its first lines list the pods
+  // as they are then, so a pod that became Running meanwhile counts from the restart (later, never
+  // earlier); a pod it first sees then has no creation time of its own, so it is left out of the
+  // "from its creation" row (`late`).
+  const late = new Set<string>();
+  let restarts = 0;
+  let stopped = false;
+  let onLine: (line: string) => void = () => {};
+  let watchFailed: (err: Error) => void = () => {};
+  const startWatch = () => {
+    const [cmd, ...args] = kubectlArgv(lab, state, ["get", "pods", "-l", `app=${deployment}`, "--watch", "-o", 'jsonpath={.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName}{"\\n"}']);
+    const w = scratch.spawn([cmd!, ...args], { stdio: ["ignore", "pipe", "ignore"] });
+    let buf = "";
+    w.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        onLine(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+    w.once("exit", (code, sig) => {
+      if (seen.size >= REPLICAS || stopped) return;
+      if (++restarts <= 3) return void startWatch();
+      watchFailed(new Error(`the pod watch (kubectl get --watch) ended with ${sig ?? `status ${code}`} after ${seen.size}/${REPLICAS} pods ran`));
+    });
+    watch = w;
+  };
+  let watch: ReturnType<typeof scratch.spawn> | undefined;
+  const all = new Promise<void>((done) => {
+    onLine = (line) => {
+      const [pod, phase, ip, node] = line.trim().split(" ");
+      // A pod not yet bound prints an empty IP and node, so the fields shift: look for "node" by name.
+      const onNode = [ip, node].find((f) => f?.startsWith("node"));
+      if (pod && !created.has(pod)) {
+        created.set(pod, performance.now() - t0);
+        if (restarts > 0) late.add(pod);
+      }
+      if (pod && onNode && !bound.has(pod)) bound.set(pod, performance.now() - t0);
+      if (pod && phase === "Running" && ip && !ip.startsWith("node") && !seen.has(pod)) seen.set(pod, performance.now() - t0);
+      if (seen.size >= REPLICAS) done();
+    };
+  });
+  startWatch();
+  // Before the pause: the API server's allocations for a /metrics page are collected by then.
+  const requestsBefore = scrapeRequestDurations((args) => kubectlArgv(lab, state, args));
+  await new Promise((r) => setTimeout(r, 1000));
+  const roots = supervised(name);
+  const cpuBefore = snapshot();
+  const busyBefore = machineBusyMs();
+  t0 = performance.now();
+  await kubectl("create", "deployment", deployment, "--image=nginx", `--replicas=${REPLICAS}`, "--port=80");
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not every pod ran within 120 s (${seen.size}/${REPLICAS})`)), 120_000);
+    watchFailed = reject;
+  });
+  await Promise.race([all, timeout]).finally(() => {
+    clearTimeout(timer);
+    stopped = true;
+  });
+  const cpuAfter = snapshot();
+  const busyMs = machineBusyMs() - busyBefore;
+  const wallMs = performance.now() - t0;
+  watch?.kill();
+  const requests = latencyBetween(requestsBefore, scrapeRequestDurations((args) => kubectlArgv(lab, state, args)), Object.keys(REQUESTS));
+  const times = [...seen.values()];
+  const toBound = [...bound.values()];
+  const kubeletPart = [...seen].map(([pod, t]) => t - (bound.get(pod) ?? 0));
+  const ownLife = [...seen].filter(([pod]) => !late.has(pod)).map(([pod, t]) => t - (created.get(pod) ?? 0));
+  const rss = roots
+    .filter((p) => p.name.endsWith("-kubelet"))
+    .map((p) => `${p.name} ${((vmRssKib(p.pid) ?? 0) / 1024).toFixed(0)} MiB`);
+  // The kubelets' own account of each bench pod (pod-worker.ts logs these lines).
+  const phases = { seen: [] as number[], sandbox: [] as number[], volumes: [] as number[] };
+  for (const n of [1, 2, 3]) {
+    const text = readFileSync(`/run/weft/lab/${name}/logs/node${n}-kubelet.log`, "utf8");
+    for (const m of text.matchAll(new RegExp(String.raw`pod default/${deployment}-\S+: (?:sandbox \S+ with IP \S+ in (\d+) ms|\d+ volumes ready in (\d+) ms|Running with IP \S+, status sent (\d+) ms after)`, "g"))) {
+      if (m[1]) phases.sandbox.push(Number(m[1]));
+      if (m[2]) phases.volumes.push(Number(m[2]));
+      if (m[3]) phases.seen.push(Number(m[3]));
+    }
+  }
+  const p99 = percentile(times, 99);
+  printTable([
+    ["pod start-up (3 nodes)", "p50", "p99", "last", "target p99", "ratio"],
+    [`Deployment of ${REPLICAS}: create → Running with IP`, `${percentile(times, 50).toFixed(0)} ms`, `${p99.toFixed(0)} ms`, `${Math.max(...times).toFixed(0)} ms`, `${TARGET_P99_MS} ms`, (p99 / TARGET_P99_MS).toFixed(2)],
+    ["  of which create → bound to a node (controllers, scheduler)", `${percentile(toBound, 50).toFixed(0)} ms`, `${percentile(toBound, 99).toFixed(0)} ms`, `${Math.max(...toBound).toFixed(0)} ms`, "", ""],
+    ["  of which bound → Running with IP (lab kubelet)", `${percentile(kubeletPart, 50).toFixed(0)} ms`, `${percentile(kubeletPart, 99).toFixed(0)} ms`, `${Math.max(...kubeletPart).toFixed(0)} ms`, "", ""],
+    ["each pod from its creation → Running with IP (the SLO's measure)", `${percentile(ownLife, 50).toFixed(0)} ms`, `${percentile(ownLife, 99).toFixed(0)} ms`, `${Math.max(...ownLife).toFixed(0)} ms`, `${TARGET_P99_MS} ms`, (percentile(ownLife, 99) / TARGET_P99_MS).toFixed(2)],
+    ...([
+      ["    kubelet saw the pod → Running status sent", phases.seen],
+      ["      sandbox: netns, CNI ADD (beside the volumes)", phases.sandbox],
+      ["      volumes: TokenRequest, ConfigMap", phases.volumes],
+    ] as const).map(([what, xs]) => [what, ...(xs.length ? [`${percentile(xs, 50).toFixed(0)} ms`, `${percentile(xs, 99).toFixed(0)} ms`, `${Math.max(...xs).toFixed(0)} ms`] : ["-", "-", "-"]), "", ""]),
+  ]);
+  process.stdout.write(`lab kubelet RSS with ${REPLICAS / 3} pods each: ${rss.join(", ")}\n`);
+  const servers = await allPortServersRss(deployment);
+  if (servers.length > 0) process.stdout.write(`the pods' built-in port servers: ${servers.length}, RSS ${(servers.reduce((a, b) => a + b, 0) / 1024).toFixed(1)} MiB in all (p50 ${(percentile(servers, 50) / 1024).toFixed(1)} MiB each)\n`);
+  if (restarts > 0) process.stdout.write(`the pod watch ended early and was started again ${restarts} time(s); ${late.size} pods first seen after a restart are left out of "from its creation"\n`);
+  process.stdout.write("\n");
+  printTable([
+    ["API server: its time per request during the burst (from its metrics)", "count", "mean", "p90 at most"],
+    ...requests.map((r) => [`${r.kind} (${REQUESTS[r.kind]})`, String(r.count), `${r.meanMs.toFixed(0)} ms`, Number.isFinite(r.p90BoundMs) ? `${r.p90BoundMs.toFixed(0)} ms` : `over ${r.lastBoundMs.toFixed(0)} ms`]),
+  ]);
+  process.stdout.write("\n");
+  const cpu = diff(cpuBefore, cpuAfter, classifier(cpuAfter, roots, cpuBefore));
+  const total = [...cpu.values()].reduce((a, b) => a + b, 0);
+  const control = CONTROL_PLANE.reduce((a, c) => a + (cpu.get(c) ?? 0), 0);
+  const cores = availableParallelism();
+  const row = (what: string, msCpu: number) => [what, `${(msCpu / 1000).toFixed(2)} s`, `${(msCpu / REPLICAS).toFixed(1)} ms`];
+  printTable([
+    [`CPU during the burst (${(wallMs / 1000).toFixed(2)} s wall, ${cores} cores)`, "CPU", "per pod"],
+    ...[...cpu].sort((a, b) => b[1] - a[1]).map(([what, msCpu]) => row(what, msCpu)),
+    row("all the lab's processes", total),
+    row("the whole machine (/proc/stat: kernel threads and the bench too)", busyMs),
+  ]);
+  process.stdout.write(
+    `\nfloor: the upstream control plane (${CONTROL_PLANE.join(", ")}) used ${(control / 1000).toFixed(2)} CPU-s; ` +
+      `over ${cores} cores no kubelet could finish in less than ${(control / cores).toFixed(0)} ms (p99 ${p99.toFixed(0)} ms, ${(p99 / (control / cores)).toFixed(2)}× the floor)\n` +
+      `the machine was busy ${((100 * busyMs) / (cores * wallMs)).toFixed(0)}% of its ${cores} cores during the burst\n`,
+  );
+  return { create: p99, slo: percentile(ownLife, 99) };
+}
+
 function weft(args: readonly string[]): string {
   const r = spawnSync(WEFT, args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`weft ${args.join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
@@ -209,138 +374,7 @@ export async function benchPodStartup(): Promise<void> {
         process.stdout.write(`\n`);
       }
       if (BURSTS > 1) process.stdout.write(`burst ${burst} of ${BURSTS}\n`);
-      const seen = new Map<string, number>();
-      const bound = new Map<string, number>();
-      const created = new Map<string, number>();
-      let t0 = 0;
-      // The watch prints each change of the Deployment's pods as one line. A kubectl watch that ends
-      // early (it did once in ~20 runs, with status 0) is started again: its first lines list the pods
-      // as they are then, so a pod that became Running meanwhile counts from the restart (later, never
-      // earlier); a pod it first sees then has no creation time of its own, so it is left out of the
-      // "from its creation" row (`late`).
-      const late = new Set<string>();
-      let restarts = 0;
-      let stopped = false;
-      let onLine: (line: string) => void = () => {};
-      let watchFailed: (err: Error) => void = () => {};
-      const startWatch = () => {
-        const [cmd, ...args] = kubectlArgv(lab, state, ["get", "pods", "-l", `app=${deployment}`, "--watch", "-o", 'jsonpath={.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName}{"\\n"}']);
-        const w = scratch.spawn([cmd!, ...args], { stdio: ["ignore", "pipe", "ignore"] });
-        let buf = "";
-        w.stdout!.on("data", (d: Buffer) => {
-          buf += d.toString();
-          for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-            onLine(buf.slice(0, i));
-            buf = buf.slice(i + 1);
-          }
-        });
-        w.once("exit", (code, sig) => {
-          if (seen.size >= REPLICAS || stopped) return;
-          if (++restarts <= 3) return void startWatch();
-          watchFailed(new Error(`the pod watch (kubectl get --watch) ended with ${sig ?? `status ${code}`} after ${seen.size}/${REPLICAS} pods ran`));
-        });
-        watch = w;
-      };
-      let watch: ReturnType<typeof scratch.spawn> | undefined;
-      const all = new Promise<void>((done) => {
-        onLine = (line) => {
-          const [pod, phase, ip, node] = line.trim().split(" ");
-          // A pod not yet bound prints an empty IP and node, so the fields shift: look for "node" by name.
-          const onNode = [ip, node].find((f) => f?.startsWith("node"));
-          if (pod && !created.has(pod)) {
-            created.set(pod, performance.now() - t0);
-            if (restarts > 0) late.add(pod);
-          }
-          if (pod && onNode && !bound.has(pod)) bound.set(pod, performance.now() - t0);
-          if (pod && phase === "Running" && ip && !ip.startsWith("node") && !seen.has(pod)) seen.set(pod, performance.now() - t0);
-          if (seen.size >= REPLICAS) done();
-        };
-      });
-      startWatch();
-      // Before the pause: the API server's allocations for a /metrics page are collected by then.
-      const requestsBefore = scrapeRequestDurations((args) => kubectlArgv(lab, state, args));
-      await new Promise((r) => setTimeout(r, 1000));
-      const roots = supervised(name);
-      const cpuBefore = snapshot();
-      const busyBefore = machineBusyMs();
-      t0 = performance.now();
-      await kubectl("create", "deployment", deployment, "--image=nginx", `--replicas=${REPLICAS}`, "--port=80");
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not every pod ran within 120 s (${seen.size}/${REPLICAS})`)), 120_000);
-        watchFailed = reject;
-      });
-      await Promise.race([all, timeout]).finally(() => {
-        clearTimeout(timer);
-        stopped = true;
-      });
-      const cpuAfter = snapshot();
-      const busyMs = machineBusyMs() - busyBefore;
-      const wallMs = performance.now() - t0;
-      watch?.kill();
-      const requests = latencyBetween(requestsBefore, scrapeRequestDurations((args) => kubectlArgv(lab, state, args)), Object.keys(REQUESTS));
-      const times = [...seen.values()];
-      const toBound = [...bound.values()];
-      const kubeletPart = [...seen].map(([pod, t]) => t - (bound.get(pod) ?? 0));
-      const ownLife = [...seen].filter(([pod]) => !late.has(pod)).map(([pod, t]) => t - (created.get(pod) ?? 0));
-      const rss = roots
-        .filter((p) => p.name.endsWith("-kubelet"))
-        .map((p) => {
-          const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${p.pid}/status`, "utf8"));
-          return `${p.name} ${(Number(m?.[1] ?? 0) / 1024).toFixed(0)} MiB`;
-        });
-      // The kubelets' own account of each bench pod (pod-worker.ts logs these lines).
-      const phases = { seen: [] as number[], sandbox: [] as number[], volumes: [] as number[] };
-      for (const n of [1, 2, 3]) {
-        const text = readFileSync(`/run/weft/lab/${name}/logs/node${n}-kubelet.log`, "utf8");
-        for (const m of text.matchAll(new RegExp(String.raw`pod default/${deployment}-\S+: (?:sandbox \S+ with IP \S+ in (\d+) ms|\d+ volumes ready in (\d+) ms|Running with IP \S+, status sent (\d+) ms after)`, "g"))) {
-          if (m[1]) phases.sandbox.push(Number(m[1]));
-          if (m[2]) phases.volumes.push(Number(m[2]));
-          if (m[3]) phases.seen.push(Number(m[3]));
-        }
-      }
-      const p99 = percentile(times, 99);
-      printTable([
-        ["pod start-up (3 nodes)", "p50", "p99", "last", "target p99", "ratio"],
-        [`Deployment of ${REPLICAS}: create → Running with IP`, `${percentile(times, 50).toFixed(0)} ms`, `${p99.toFixed(0)} ms`, `${Math.max(...times).toFixed(0)} ms`, `${TARGET_P99_MS} ms`, (p99 / TARGET_P99_MS).toFixed(2)],
-        ["  of which create → bound to a node (controllers, scheduler)", `${percentile(toBound, 50).toFixed(0)} ms`, `${percentile(toBound, 99).toFixed(0)} ms`, `${Math.max(...toBound).toFixed(0)} ms`, "", ""],
-        ["  of which bound → Running with IP (lab kubelet)", `${percentile(kubeletPart, 50).toFixed(0)} ms`, `${percentile(kubeletPart, 99).toFixed(0)} ms`, `${Math.max(...kubeletPart).toFixed(0)} ms`, "", ""],
-        ["each pod from its creation → Running with IP (the SLO's measure)", `${percentile(ownLife, 50).toFixed(0)} ms`, `${percentile(ownLife, 99).toFixed(0)} ms`, `${Math.max(...ownLife).toFixed(0)} ms`, `${TARGET_P99_MS} ms`, (percentile(ownLife, 99) / TARGET_P99_MS).toFixed(2)],
-        ...([
-          ["    kubelet saw the pod → Running status sent", phases.seen],
-          ["      sandbox: netns, CNI ADD (beside the volumes)", phases.sandbox],
-          ["      volumes: TokenRequest, ConfigMap", phases.volumes],
-        ] as const).map(([what, xs]) => [what, ...(xs.length ? [`${percentile(xs, 50).toFixed(0)} ms`, `${percentile(xs, 99).toFixed(0)} ms`, `${Math.max(...xs).toFixed(0)} ms`] : ["-", "-", "-"]), "", ""]),
-      ]);
-      process.stdout.write(`lab kubelet RSS with ${REPLICAS / 3} pods each: ${rss.join(", ")}\n`);
-      // BestEffort containers start at the least CPU weight: some servers come up after the last pod is Running.
-      let servers = portServersRss(deployment);
-      for (const until = performance.now() + 10_000; servers.length < REPLICAS && performance.now() < until; servers = portServersRss(deployment)) await new Promise((r) => setTimeout(r, 200));
-      if (servers.length > 0) process.stdout.write(`the pods' built-in port servers: ${servers.length}, RSS ${(servers.reduce((a, b) => a + b, 0) / 1024).toFixed(1)} MiB in all (p50 ${(percentile(servers, 50) / 1024).toFixed(1)} MiB each)\n`);
-      if (restarts > 0) process.stdout.write(`the pod watch ended early and was started again ${restarts} time(s); ${late.size} pods first seen after a restart are left out of "from its creation"\n`);
-      process.stdout.write("\n");
-      printTable([
-        ["API server: its time per request during the burst (from its metrics)", "count", "mean", "p90 at most"],
-        ...requests.map((r) => [`${r.kind} (${REQUESTS[r.kind]})`, String(r.count), `${r.meanMs.toFixed(0)} ms`, Number.isFinite(r.p90BoundMs) ? `${r.p90BoundMs.toFixed(0)} ms` : `over ${r.lastBoundMs.toFixed(0)} ms`]),
-      ]);
-      process.stdout.write("\n");
-      const cpu = diff(cpuBefore, cpuAfter, classifier(cpuAfter, roots, cpuBefore));
-      const total = [...cpu.values()].reduce((a, b) => a + b, 0);
-      const control = CONTROL_PLANE.reduce((a, c) => a + (cpu.get(c) ?? 0), 0);
-      const cores = availableParallelism();
-      const row = (what: string, msCpu: number) => [what, `${(msCpu / 1000).toFixed(2)} s`, `${(msCpu / REPLICAS).toFixed(1)} ms`];
-      printTable([
-        [`CPU during the burst (${(wallMs / 1000).toFixed(2)} s wall, ${cores} cores)`, "CPU", "per pod"],
-        ...[...cpu].sort((a, b) => b[1] - a[1]).map(([what, msCpu]) => row(what, msCpu)),
-        row("all the lab's processes", total),
-        row("the whole machine (/proc/stat: kernel threads and the bench too)", busyMs),
-      ]);
-      process.stdout.write(
-        `\nfloor: the upstream control plane (${CONTROL_PLANE.join(", ")}) used ${(control / 1000).toFixed(2)} CPU-s; ` +
-          `over ${cores} cores no kubelet could finish in less than ${(control / cores).toFixed(0)} ms (p99 ${p99.toFixed(0)} ms, ${(p99 / (control / cores)).toFixed(2)}× the floor)\n` +
-          `the machine was busy ${((100 * busyMs) / (cores * wallMs)).toFixed(0)}% of its ${cores} cores during the burst\n`,
-      );
-      summary.push({ create: p99, slo: percentile(ownLife, 99) });
+      summary.push(await runBurst({ scratch, name, lab, state, kubectl }, deployment));
     }
     if (BURSTS > 1) {
       const med = (xs: number[]) => percentile(xs, 50);

@@ -46,7 +46,7 @@ function run(what: string, argv: string[]): string {
 }
 
 /**
- * Globals the plugin's script must not name: the host has none of them
+ * Globals a program's script must not name: the host has none of them
  * (process is only env and pid; no timers, console, Buffer or Intl), and
  * the host runs no event loop, so nothing asynchronous would ever finish.
  */
@@ -63,56 +63,50 @@ interface Program {
   what: string;
   entry: string;
   out: string;
-  /** Newest mtime of what it is built from. */
-  newest: number;
   /** C defines for the host (-D). */
   defines: string[];
 }
 
-/** Builds one program into its executable, unless it is newer than what it is built from. */
-function build(p: Program): void {
-  if (existsSync(p.out) && statSync(p.out).mtimeMs >= p.newest) return;
+/** The QuickJS engine's directory (scripts/quickjs.sh, which fetches and builds it the first time). */
+let quickjsDir: string | undefined;
+const quickjs = () => (quickjsDir ??= run("scripts/quickjs.sh", ["sh", join(root, "scripts/quickjs.sh")]).trim());
+
+/** Builds one program into its executable, unless it is newer than everything it is built from (`newest`). */
+function build(p: Program, newest: number): void {
+  if (existsSync(p.out) && statSync(p.out).mtimeMs >= newest) return;
   mkdirSync(join(root, "build"), { recursive: true });
   const tmp = mkdtempSync(join(root, "build/.qjs-"));
   try {
     const bun = bunPath();
     const modules = bundledModules(bun, p.entry);
     if (modules.length > 0) throw new BuildError(`${p.what} must load no module, and it loads ${modules.join(", ")}: its only platform is its QuickJS host (src/sys/qjs-host.ts)`);
-    const qjs = run("scripts/quickjs.sh", ["sh", join(root, "scripts/quickjs.sh")]).trim();
     const bundle = join(tmp, "program.js");
     run(`bun build of ${p.what}`, [bun, "build", "--target=browser", "--format=iife", "--minify-syntax", "--minify-whitespace", p.entry, "--outfile", bundle]);
     const named = [...new Set(Array.from(readFileSync(bundle, "utf8").matchAll(MISSING_GLOBALS), (m) => m[0]))];
     if (named.length > 0) throw new BuildError(`${p.what}'s script names ${named.join(", ")}, which its QuickJS host does not have (src/sys/qjs-host.ts says what it has)`);
     const bytecode = join(tmp, "program.c");
+    const qjs = quickjs();
     // -C: a classic script; -s: no source kept (stacks are not printed).
     run("qjsc", [join(qjs, "qjsc"), "-C", "-s", "-N", "weft_program", "-o", bytecode, bundle]);
     const exe = join(tmp, "program");
     run("cc", ["cc", "-std=gnu11", "-O2", "-Wall", "-static", ...p.defines.map((d) => `-D${d}`), "-I", qjs, "-o", exe, host, bytecode, join(qjs, "libqjs.a"), "-lm"]);
     renameSync(exe, p.out);
-  } catch (err) {
-    if (err instanceof BuildError) {
-      rmSync(tmp, { recursive: true, force: true });
-      fail(err.message);
-    }
-    throw err;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
   process.stdout.write(`build: ${p.out} (${(statSync(p.out).size / 1e6).toFixed(1)} MB)\n`);
 }
 
-const tools = Math.max(...[import.meta.filename, join(root, "scripts/quickjs.sh"), join(root, "scripts/build-tools.ts")].map((f) => statSync(f).mtimeMs));
-build({
-  what: "the CNI plugin",
-  entry: join(root, "src/cni/main.ts"),
-  out: join(root, "build/weft-cni"),
-  newest: Math.max(newestMtime(join(root, "src")), tools),
-  defines: ["WEFT_CNI_PLUGIN"],
-});
-build({
-  what: "the lab's port server",
-  entry: join(root, "src/lab/kubelet/port-server.ts"),
-  out: join(root, "build/weft-port-server"),
-  newest: Math.max(newestMtime(join(root, "src")), tools),
-  defines: [],
-});
+// Both are built from src/ (the plugin from most of it, the port server from the host and its own file) and these scripts.
+const newest = Math.max(newestMtime(join(root, "src")), ...[import.meta.filename, join(root, "scripts/quickjs.sh"), join(root, "scripts/build-tools.ts")].map((f) => statSync(f).mtimeMs));
+const programs: Program[] = [
+  { what: "the CNI plugin", entry: join(root, "src/cni/main.ts"), out: join(root, "build/weft-cni"), defines: ["WEFT_CNI_PLUGIN"] },
+  { what: "the lab's port server", entry: join(root, "src/lab/kubelet/port-server.ts"), out: join(root, "build/weft-port-server"), defines: [] },
+];
+try {
+  for (const p of programs) build(p, newest);
+} catch (err) {
+  // After build()'s finally: what a failed step made is gone.
+  if (err instanceof BuildError) fail(err.message);
+  throw err;
+}

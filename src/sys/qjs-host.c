@@ -473,27 +473,29 @@ static void exit_on_signal(int sig)
     _exit(exit_codes[sig]);
 }
 
+/* Signal argv[0]'s disposition from now on: `handler`, or SIG_IGN. */
+static JSValue set_signal(JSContext *ctx, JSValueConst *argv, void (*handler)(int))
+{
+    INT(0, sig);
+    if (sig <= 0 || sig >= NSIG) return JS_ThrowRangeError(ctx, "no signal %d", sig);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    return result(ctx, sigaction(sig, &sa, NULL));
+}
+
 /* From now on, signal `sig` ends the process at once with status `code` (as a server's clean stop on SIGTERM). */
 static JSValue sys_exit_on_signal(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     INT(0, sig); INT(1, code);
-    if (sig <= 0 || sig >= NSIG) return JS_ThrowRangeError(ctx, "exitOnSignal: no signal %d", sig);
-    exit_codes[sig] = code;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = exit_on_signal;
-    return result(ctx, sigaction(sig, &sa, NULL));
+    if (sig > 0 && sig < NSIG) exit_codes[sig] = code;
+    return set_signal(ctx, argv, exit_on_signal);
 }
 
 /* From now on, signal `sig` is ignored (a server's SIGPIPE: a write to a peer that reset is then an EPIPE error). */
 static JSValue sys_ignore_signal(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    INT(0, sig);
-    if (sig <= 0 || sig >= NSIG) return JS_ThrowRangeError(ctx, "ignoreSignal: no signal %d", sig);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    return result(ctx, sigaction(sig, &sa, NULL));
+    return set_signal(ctx, argv, SIG_IGN);
 }
 
 static const JSCFunctionListEntry sys_funcs[] = {

@@ -83,19 +83,25 @@ function readStatx(): FileStat {
   };
 }
 
-/** The result of a call that is not retried: throws SysError(`what`) on failure. */
+/** `call` again while it fails with EINTR; its last result. */
+function eintr(call: () => number): number {
+  for (;;) {
+    const rc = call();
+    if (rc !== -EINTR) return rc;
+  }
+}
+
+/** A call's result, or SysError(`what`) when it failed. */
 function check(what: string, rc: number): number {
   if (rc < 0) throw new SysError(what, -rc);
   return rc;
 }
 
-/** Retries a call that failed with EINTR; throws IoError(`what`) on any other failure. */
+/** A file call's result, retried on EINTR; IoError(`what`) when it failed. */
 function retry(what: () => string, call: () => number): number {
-  for (;;) {
-    const rc = call();
-    if (rc >= 0) return rc;
-    if (rc !== -EINTR) throw new IoError(what(), -rc);
-  }
+  const rc = eintr(call);
+  if (rc < 0) throw new IoError(what(), -rc);
+  return rc;
 }
 
 /** The real syscalls, in the compiled plugin. */
@@ -105,13 +111,7 @@ export const qjsSyscalls: Syscalls = {
     const n = check("netlink send", sys.send(fd, buf));
     if (n !== buf.length) throw new SysError("netlink send (short write)", 0);
   },
-  recv(fd, buf) {
-    for (;;) {
-      const n = sys.recv(fd, buf);
-      if (n >= 0) return n;
-      if (n !== -EINTR) throw new SysError("netlink recv", -n);
-    }
-  },
+  recv: (fd, buf) => check("netlink recv", eintr(() => sys.recv(fd, buf))),
   unixConnect(path, timeoutMs) {
     const name = sys.encodeUtf8(path);
     if (name.length >= SOCKADDR_UN - 2) throw new IoError(`connect ${path} (longer than a unix socket path can be)`, 36);
@@ -135,13 +135,7 @@ export const qjsSyscalls: Syscalls = {
     return fd;
   },
   setns: (nsFd) => void check("setns", sys.setns(nsFd, CLONE_NEWNET)),
-  flock(fd, op) {
-    for (;;) {
-      const rc = sys.flock(fd, op);
-      if (rc === 0) return;
-      if (rc !== -EINTR) throw new SysError("flock", -rc);
-    }
-  },
+  flock: (fd, op) => void check("flock", eintr(() => sys.flock(fd, op))),
   open: (path, flags, mode) => retry(() => `open ${path}`, () => sys.open(path, flags | O_CLOEXEC, mode)),
   read: (fd, buf) => retry(() => `read fd ${fd}`, () => sys.read(fd, buf)),
   write: (fd, buf) => retry(() => `write fd ${fd}`, () => sys.write(fd, buf)),

@@ -59,8 +59,6 @@ const LEASE_SECONDS = 40;
 /** How often the CNI conf dir is looked at for a conflist, besides a watch on it. */
 const NETWORK_POLL_MS = 1000;
 
-
-
 function log(level: string, message: string): void {
   process.stdout.write(`${new Date().toISOString()} ${level} kubelet: ${message}\n`);
 }
@@ -157,6 +155,37 @@ export async function runKubelet(cfg: KubeletConfig, signal: AbortSignal): Promi
   shell.close();
   viewShell.close();
   await server.close();
+}
+
+/**
+ * Makes the busybox image's directory `bin`: a copy of `source` (the
+ * directory is bound into containers, where the machine's own /bin/busybox
+ * is Debian 12's) and a link to it per applet; again whenever `source`
+ * changed (setup fetched Debian 13's after a lab started, or a lab made
+ * before the copy existed), which a marker file beside them tells.
+ */
+function makeBusyboxImage(bin: string, source: string): void {
+  const marker = join(bin, ".source");
+  const st = statSync(source);
+  const stamp = `${source} ${st.size} ${st.mtimeMs}\n`;
+  if (existsSync(marker) && readFileSync(marker, "utf8") === stamp) return;
+  if (source === BUSYBOX) log("warn", `the busybox image runs ${BUSYBOX}, Debian 12's, whose wget has no timeout (wget -T crashes); scripts/setup.sh fetches Debian 13's (scripts/busybox.sh)`);
+  mkdirSync(bin, { recursive: true });
+  // What an earlier kubelet made goes; the directory stays, as running containers have it bound.
+  for (const old of readdirSync(bin)) rmSync(join(bin, old), { force: true });
+  const list = spawnSync(source, ["--list"], { encoding: "utf8" });
+  for (const applet of (list.stdout ?? "").split("\n").filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox")) {
+    try {
+      symlinkSync("busybox", join(bin, applet));
+    } catch (err) {
+      log("warn", `busybox applet ${applet}: ${describeError(err)}`);
+    }
+  }
+  copyFileSync(source, join(bin, "busybox.tmp"));
+  chmodSync(join(bin, "busybox.tmp"), 0o755);
+  renameSync(join(bin, "busybox.tmp"), join(bin, "busybox"));
+  // Last: the directory is whole.
+  writeFileSync(marker, stamp);
 }
 
 /** A Pod standing in for a record whose object is gone, so its worker can tear it down. */
@@ -347,47 +376,12 @@ function goArch(): string {
   return a === "x64" ? "amd64" : a;
 }
 
-/**
- * The image catalog's sources. Makes the busybox image's directory: a copy
- * of its busybox (the directory is bound into containers, where the
- * machine's own /bin/busybox is Debian 12's) and a link to it per applet,
- * again whenever the busybox it came from changed (setup fetched Debian
- * 13's after a lab started, or a lab made before the copy existed).
- */
+/** The image catalog's sources; makes the busybox image's directory (makeBusyboxImage). */
 function prepareImages(cfg: KubeletConfig): ImageSources {
   const bin = busyboxBinDir(cfg.rootDir);
   const source = imageBusybox() ?? (BUSYBOX.startsWith("/") ? BUSYBOX : null);
-  const marker = join(bin, ".source");
   if (source === null) log("warn", "busybox is not installed: the busybox image has no applets (scripts/setup.sh installs it)");
-  else {
-    const st = statSync(source);
-    const stamp = `${source} ${st.size} ${st.mtimeMs}\n`;
-    let made = "";
-    try {
-      made = readFileSync(marker, "utf8");
-    } catch {
-      // Not made yet.
-    }
-    if (made !== stamp) {
-      if (source === BUSYBOX) log("warn", `the busybox image runs ${BUSYBOX}, Debian 12's, whose wget has no timeout (wget -T crashes); scripts/setup.sh fetches Debian 13's (scripts/busybox.sh)`);
-      mkdirSync(bin, { recursive: true });
-      // What an earlier kubelet made goes; the directory stays, as running containers have it bound.
-      for (const old of readdirSync(bin)) rmSync(join(bin, old), { force: true });
-      const list = spawnSync(source, ["--list"], { encoding: "utf8" });
-      for (const applet of (list.stdout ?? "").split("\n").filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox")) {
-        try {
-          symlinkSync("busybox", join(bin, applet));
-        } catch (err) {
-          log("warn", `busybox applet ${applet}: ${describeError(err)}`);
-        }
-      }
-      copyFileSync(source, join(bin, "busybox.tmp"));
-      chmodSync(join(bin, "busybox.tmp"), 0o755);
-      renameSync(join(bin, "busybox.tmp"), join(bin, "busybox"));
-      // Last: the directory is whole.
-      writeFileSync(marker, stamp);
-    }
-  }
+  else makeBusyboxImage(bin, source);
   const agnhost = join(kubernetesBinDir(), "agnhost");
   return {
     busyboxBin: bin,

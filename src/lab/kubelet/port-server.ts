@@ -24,6 +24,7 @@
  * where the bun-compiled server it replaces took about 7 ms and 36 MB.
  */
 import { host as sys } from "../../sys/qjs-host.ts";
+import { SysError } from "../../sys/syscalls.ts";
 
 const AF_INET = 2;
 const SOCK_STREAM = 1;
@@ -41,6 +42,7 @@ const ENFILE = 23;
 const EMFILE = 24;
 const ECONNABORTED = 103;
 const ENOBUFS = 105;
+const EADDRINUSE = 98;
 const SIGPIPE = 13;
 const SIGTERM = 15;
 /** How long the listeners rest after an accept fails for want of a descriptor or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), instead of failing again at once. */
@@ -80,6 +82,11 @@ function fail(message: string): never {
   return sys.exit(1);
 }
 
+/** A failed call's message, its errno named as weft names them (syscalls.ts). */
+function failed(what: string, rc: number): string {
+  return new SysError(what, -rc).message;
+}
+
 function line(addr: Uint8Array): string {
   if (addr[0] !== AF_INET || addr[1] !== 0) return `pod=${pod} client=?:0\n`;
   return `pod=${pod} client=${addr[4]}.${addr[5]}.${addr[6]}.${addr[7]}:${(addr[2]! << 8) | addr[3]!}\n`;
@@ -97,14 +104,14 @@ function anyAddress(port: number): Uint8Array {
 function listen(port: number, kind: "tcp" | "udp"): void {
   const label = `${kind.toUpperCase()} ${port}`;
   const fd = sys.socket(AF_INET, (kind === "tcp" ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail(`${label}: socket: errno ${-fd}`);
+  if (fd < 0) fail(`${label}: ${failed("socket", fd)}`);
   const one = new Uint8Array([1, 0, 0, 0]);
   sys.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one);
   const rc = sys.bind(fd, anyAddress(port));
-  if (rc < 0) fail(`${label}: bind: ${rc === -98 ? "address already in use" : `errno ${-rc}`}`);
+  if (rc < 0) fail(`${label}: ${rc === -EADDRINUSE ? "bind: address already in use" : failed("bind", rc)}`);
   if (kind === "tcp") {
     const l = sys.listen(fd, 511);
-    if (l < 0) fail(`${label}: listen: errno ${-l}`);
+    if (l < 0) fail(`${label}: ${failed("listen", l)}`);
     tcp.push(fd);
   } else {
     udp.push(fd);
@@ -170,7 +177,8 @@ function readClient(fd: number, c: Client, now: number): void {
 
 function serve(): never {
   for (;;) {
-    const resting = acceptRestUntil > sys.now();
+    const before = sys.now();
+    const resting = acceptRestUntil > before;
     const fds = [...(resting ? [] : tcp), ...udp, ...clients.keys()];
     const polls = new Uint8Array(fds.length * 8);
     const view = new DataView(polls.buffer);
@@ -180,9 +188,9 @@ function serve(): never {
     }
     let next = resting ? acceptRestUntil : Infinity;
     for (const c of clients.values()) if (c.deadline < next) next = c.deadline;
-    const wait = next === Infinity ? -1 : Math.max(0, Math.ceil(next - sys.now()));
+    const wait = next === Infinity ? -1 : Math.max(0, Math.ceil(next - before));
     const n = sys.poll(polls, wait);
-    if (n < 0 && n !== -EINTR) fail(`poll: errno ${-n}`);
+    if (n < 0 && n !== -EINTR) fail(failed("poll", n));
     const now = sys.now();
     for (let i = 0; i < fds.length; i++) {
       if (view.getInt16(i * 8 + 6, true) === 0) continue;
